@@ -1,0 +1,114 @@
+# engrave — build, test and install.
+#
+#   make                  build build/engrave (and test servers in build/tools/)
+#   make test [T=glob]    install missing deps, build, run every test (or a subset)
+#   make test-asan        the same under AddressSanitizer + UBSan (build-asan/)
+#   make quickstart       install, build, run experiments/quickstart.yaml, print the report
+#   make bench            run the peer benchmarks in tools/bench/ (slow; needs --bench deps)
+#   make lint             house-style checks (tools/lint.sh)
+#   make install PREFIX=/usr/local
+#   make clean
+#
+# Sources are found by wildcard: every src/<layer>/*.c except src/cli/ goes
+# into build/libengrave.a; src/cli/*.c links with it into build/engrave; each
+# tests/unit/test_*.c becomes one Criterion binary; each tools/<name>/ with
+# .c files becomes build/tools/<name> (test servers).
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CC      ?= gcc
+SAN     ?=
+PKGS     = lmdb libcurl msgpack openblas yaml-0.1 libcrypto expat zlib jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+MHD_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+CRIT_FLAGS := $(shell pkg-config --cflags --libs criterion 2>/dev/null)
+
+OPT      = -O2
+SANFLAGS =
+ifneq ($(SAN),)
+SANFLAGS = -fsanitize=address,undefined
+OPT      = -O1 $(SANFLAGS) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers \
+           -Iinclude -Isrc $(PKG_CFLAGS) -pthread -MMD -MP
+LDFLAGS += $(SANFLAGS)
+LDLIBS  += $(PKG_LIBS) -lbz2 -lm -pthread
+
+LIB_SRC   := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
+CLI_SRC   := $(sort $(wildcard src/cli/*.c))
+TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
+TOOL_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard tools/*/*.c))))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_BIN  := $(TOOL_DIRS:tools/%=$(BUILD)/tools/%)
+
+.PHONY: all deps test check test-asan quickstart bench lint install clean tests tools
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/engrave tools
+
+tools: $(TOOL_BIN)
+
+tests: $(TEST_BIN) $(TOOL_BIN) $(BUILD)/engrave
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libengrave.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/engrave: $(CLI_OBJ) $(BUILD)/libengrave.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libengrave.a $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(BUILD)/libengrave.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libengrave.a $(LDLIBS) $(CRIT_FLAGS) $(MHD_LIBS)
+
+.SECONDEXPANSION:
+$(BUILD)/tools/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tools/$$*/*.c)) $(BUILD)/libengrave.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libengrave.a $(LDLIBS) $(MHD_LIBS)
+
+deps:
+	@tools/install-deps.sh
+
+# `make test` = install what is missing, then build and run in a fresh make
+# (so pkg-config flags are read after the install).
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: tests
+	@BUILD=$(BUILD) T='$(T)' tests/run.sh
+
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 check
+
+quickstart: deps
+	@$(MAKE) --no-print-directory all
+	@rm -rf .engrave-quickstart
+	$(BUILD)/engrave --store .engrave-quickstart run experiments/quickstart.yaml
+
+bench: all
+	@tools/install-deps.sh --bench
+	@for b in tools/bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
+
+lint:
+	@tools/lint.sh
+
+install: $(BUILD)/engrave
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/engrave $(DESTDIR)$(PREFIX)/bin/engrave
+	install -m 644 docs/engrave.1 $(DESTDIR)$(PREFIX)/share/man/man1/engrave.1
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,107 @@
+/*
+ * cli.h — the command layer: one file per command, one table in main.c.
+ *
+ * Adding a command (the checklist, after git's builtin.h):
+ *   1. write src/cli/<name>.c defining `int cmd_<name>(int argc, char **argv,
+ *      struct cli_ctx *ctx)`, with a `struct cli_help` and an option table
+ *      parsed by cli_parse() so that `--help` and the parser cannot drift;
+ *   2. declare it below and add `{ "<name>", cmd_<name>, "summary" }` to
+ *      commands[] in src/cli/main.c (kept sorted by name);
+ *   3. the Makefile picks the file up by itself;
+ *   4. add a test under tests/cli/ (tests/cli/0001-help.sh already checks
+ *      that `engrave <name> --help` exits 0 for every command);
+ *   5. document it in README.md and CHANGELOG.md.
+ *
+ * Commands return an exit code: 0 ok, 1 a check failed or corruption found,
+ * 2 usage/spec error, 3 missing data, 4 runtime failure. Errors from lower
+ * layers come back as `struct err`; cli_fail() prints one and returns its
+ * exit code. Only this layer prints to stdout.
+ */
+#ifndef ENGRAVE_CLI_H
+#define ENGRAVE_CLI_H
+
+#include <stdio.h>
+#include "engrave/err.h"
+
+#define ENGRAVE_VERSION "0.1.0"
+
+/* Global options, parsed by main before dispatch. */
+struct cli_ctx {
+	const char *store_dir; /* --store, $ENGRAVE_STORE, or ".engrave" */
+	int verbose;           /* -v count */
+	int quiet;             /* -q */
+};
+
+enum opt_type { OPT_END = 0, OPT_FLAG, OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_LIST };
+
+/*
+ * One option. `dest` points at an int (FLAG: set to 1, counted), a
+ * const char * (STRING), a long (INT), a double (DOUBLE), or a
+ * struct cli_list (LIST: repeated string option). `argname` is shown in
+ * help ("N", "FILE"); `help` is one line.
+ */
+struct cli_opt {
+	const char *long_name;
+	char short_name;
+	enum opt_type type;
+	void *dest;
+	const char *argname;
+	const char *help;
+};
+
+struct cli_list {
+	const char *items[32];
+	int n;
+};
+
+struct cli_help {
+	const char *name;      /* "store verify" */
+	const char *usage;     /* "engrave store verify [--json]" (may hold several lines) */
+	const char *summary;   /* one line */
+	const char *details;   /* paragraphs after the options, may be NULL */
+};
+
+/*
+ * Parse argv (argv[0] is the command name). `--help`/`-h` prints help and
+ * returns 0 with *done set; an unknown option prints the error and usage and
+ * returns 2. On success returns 0 and leaves the positional arguments in
+ * argv[*first_pos .. argc). Options may follow positionals.
+ */
+int cli_parse(int argc, char **argv, const struct cli_help *help, const struct cli_opt *opts,
+	      int *first_pos, int *done);
+void cli_print_help(FILE *out, const struct cli_help *help, const struct cli_opt *opts);
+/* "error: ..." (+ "hint: ...") on stderr; returns err_exit_code(e->cls). */
+int cli_fail(const struct err *e);
+/* Usage error: prints "error: <msg>" and the usage line; returns 2. */
+int cli_usage_error(const struct cli_help *help, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Sub-command table for nested commands (engrave store verify).
+ */
+struct cli_sub {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct cli_ctx *ctx);
+	const char *summary;
+};
+/* Dispatch argv[1] among subs (argv[0] is the parent). Handles help. */
+int cli_dispatch_sub(int argc, char **argv, struct cli_ctx *ctx, const char *parent,
+		     const struct cli_sub *subs);
+
+/* Commands. */
+int cmd_help(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_store(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_spec(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_run(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_plan(int argc, char **argv, struct cli_ctx *ctx);
+
+/* Command table access (for help and tests). */
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct cli_ctx *ctx);
+	const char *summary;
+};
+extern const struct cli_cmd cli_commands[];
+
+#endif

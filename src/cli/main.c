@@ -1,0 +1,137 @@
+/*
+ * main.c — engrave's entry point: global options, then the command table.
+ *
+ * Like git.c: cli_commands[] maps a name to a function in src/cli/<name>.c.
+ * main() parses the global options that come before the command (--store,
+ * -v, -q, --version, --help), dispatches, then flushes stdout and treats a
+ * failed write (full disk, closed pipe) as an error so that a truncated
+ * report never exits 0. An unknown command gets the closest suggestion.
+ */
+#include "cli.h"
+#include "engrave/log.h"
+#include "engrave/text.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cli_cmd cli_commands[] = {
+	{ "help", cmd_help, "show help for engrave or one of its commands" },
+	{ "plan", cmd_plan, "show which steps of a spec would run and which are cached" },
+	{ "run", cmd_run, "run an experiment spec end to end (resumable)" },
+	{ "spec", cmd_spec, "check, show, digest or import experiment specs" },
+	{ "store", cmd_store, "inspect, verify and garbage-collect the artifact store" },
+	{ "version", cmd_version, "print the engrave version" },
+	{ NULL, NULL, NULL },
+};
+
+static void print_main_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: engrave [--store DIR] [-v|-q] <command> [options] [args]\n\n"
+		"Reproducible database performance experiments, declared in YAML and kept\n"
+		"in a content-addressed store.\n\n"
+		"commands:\n");
+	for (const struct cli_cmd *c = cli_commands; c->name; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+	fprintf(out,
+		"\nglobal options:\n"
+		"  --store DIR   the store directory (default $ENGRAVE_STORE or .engrave)\n"
+		"  -v, --verbose more output (repeat for debug)\n"
+		"  -q, --quiet   errors only, no progress line\n"
+		"  --version     print the version\n"
+		"\nexit codes: 0 ok, 1 check failed or corruption, 2 usage or spec error,\n"
+		"            3 missing data, 4 runtime failure, 130 interrupted (resumable)\n"
+		"\nRun 'engrave <command> --help' for a command's options.\n");
+}
+
+int cmd_help(int argc, char **argv, struct cli_ctx *ctx)
+{
+	if (argc >= 2 && strcmp(argv[1], "--help") && strcmp(argv[1], "-h")) {
+		for (const struct cli_cmd *c = cli_commands; c->name; c++)
+			if (!strcmp(c->name, argv[1])) {
+				char *hargv[] = { argv[1], "--help", NULL };
+				return c->fn(2, hargv, ctx);
+			}
+		fprintf(stderr, "error: no command '%s'\n", argv[1]);
+		return 2;
+	}
+	print_main_usage(stdout);
+	return 0;
+}
+
+int cmd_version(int argc, char **argv, struct cli_ctx *ctx)
+{
+	(void)ctx;
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: engrave version\n\nprint the engrave version\n");
+		return 0;
+	}
+	(void)argv;
+	printf("engrave %s\n", ENGRAVE_VERSION);
+	return 0;
+}
+
+static int finish(int code)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "error: cannot write output: %s\n", strerror(errno));
+		return code ? code : 4;
+	}
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_ctx ctx = { 0 };
+	ctx.store_dir = getenv("ENGRAVE_STORE");
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--store") && i + 1 < argc)
+			ctx.store_dir = argv[++i];
+		else if (!strncmp(a, "--store=", 8))
+			ctx.store_dir = a + 8;
+		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+			ctx.verbose++;
+		else if (!strcmp(a, "-vv"))
+			ctx.verbose += 2;
+		else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+			ctx.quiet = 1;
+		else if (!strcmp(a, "--version"))
+			return finish(cmd_version(1, argv + i, &ctx));
+		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			print_main_usage(stdout);
+			return finish(0);
+		} else {
+			fprintf(stderr, "error: unknown global option '%s'\n", a);
+			print_main_usage(stderr);
+			return 2;
+		}
+	}
+	if (!ctx.store_dir || !*ctx.store_dir)
+		ctx.store_dir = ".engrave";
+	log_set_level(ctx.quiet ? LOG_ERROR : ctx.verbose >= 2 ? LOG_DEBUG : LOG_INFO);
+	if (i >= argc) {
+		print_main_usage(stderr);
+		return 2;
+	}
+	const char *name = argv[i];
+	const char *names[64];
+	int n = 0;
+	for (const struct cli_cmd *c = cli_commands; c->name; c++) {
+		if (!strcmp(c->name, name))
+			return finish(c->fn(argc - i, argv + i, &ctx));
+		if (n < 63)
+			names[n++] = c->name;
+	}
+	names[n] = NULL;
+	fprintf(stderr, "error: '%s' is not an engrave command\n", name);
+	const char *sug = text_suggest(name, names);
+	if (sug)
+		fprintf(stderr, "hint: did you mean 'engrave %s'?\n", sug);
+	else
+		fprintf(stderr, "hint: see 'engrave help'\n");
+	return 2;
+}
