@@ -95,6 +95,8 @@ int cmd_store(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_spec(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_export(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_import(int argc, char **argv, struct cli_ctx *ctx);
 
 /* Command table access (for help and tests). */
 struct cli_cmd {

@@ -16,7 +16,9 @@
 #include <string.h>
 
 const struct cli_cmd cli_commands[] = {
+	{ "export", cmd_export, "write an artifact or run out as npy, fvecs, jsonl, csv or engram-loadtest-json" },
 	{ "help", cmd_help, "show help for engrave or one of its commands" },
+	{ "import", cmd_import, "import vectors or records (.npy, .fvecs, .jsonl) into the store" },
 	{ "plan", cmd_plan, "show which steps of a spec would run and which are cached" },
 	{ "run", cmd_run, "run an experiment spec end to end (resumable)" },
 	{ "spec", cmd_spec, "check, show, digest or import experiment specs" },
