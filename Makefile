@@ -78,7 +78,7 @@ $(BUILD)/tools/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tools/$$*/*.c)) $
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libengrave.a $(LDLIBS) $(MHD_LIBS)
 
 deps:
-	@tools/install-deps.sh
+	@tools/install-deps.sh --chroma
 
 # `make test` = install what is missing, then build and run in a fresh make
 # (so pkg-config flags are read after the install).

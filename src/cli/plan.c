@@ -1,19 +1,93 @@
 /*
- * plan.c — placeholder until the module behind 'engrave plan' lands.
+ * plan.c — `engrave plan SPEC`: which steps would run, which are cached.
  *
- * Reports itself as not built (exit 4) rather than pretending to work.
+ * A dry run of the DAG runner: the action key of each step is computed from
+ * the spec and its cached inputs and looked up in the action cache; nothing
+ * is built. Steps downstream of one that must run are "blocked" (their key
+ * is not known until their inputs exist).
  */
 #include "cli.h"
+#include "engrave/spec.h"
+#include "engrave/steps.h"
+#include "engrave/store.h"
 
+#include <jansson.h>
 #include <string.h>
+#include <unistd.h>
 
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)ctx;
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: engrave plan ...\n\n(not built yet)\n");
-		return 0;
+	int json = 0;
+	static const struct cli_help help = {
+		"plan", "engrave plan SPEC [--json]",
+		"Show which steps of a spec would run and which would be reused from the cache.",
+		"states: cached (reused as is), will-run, blocked (waits for an upstream step),\n"
+		"not-built (this engrave cannot run the step yet).",
+	};
+	const struct cli_opt opts[] = {
+		{ "json", 0, OPT_FLAG, &json, NULL, "print the plan as JSON" },
+		{ NULL, 0, OPT_END, NULL, NULL, NULL },
+	};
+	int pos, done;
+	int rc = cli_parse(argc, argv, &help, opts, &pos, &done);
+	if (rc || done)
+		return rc;
+	if (argc - pos != 1)
+		return cli_usage_error(&help, "expected one SPEC file");
+	struct err e = ERR_INIT;
+	struct spec *sp = NULL;
+	struct store *st = NULL;
+	if (spec_load_file(argv[pos], &sp, &e))
+		return cli_fail(&e);
+	if (access(ctx->store_dir, F_OK) == 0 && store_open(ctx->store_dir, STORE_RDONLY, &st, &e)) {
+		spec_free(sp);
+		return cli_fail(&e);
 	}
-	fprintf(stderr, "error: 'engrave plan' is not built yet\n");
-	return 4;
+	struct plan_row rows[SPEC_NSTEPS];
+	int n = 0;
+	if (steps_plan(st, sp, rows, &n, &e)) {
+		store_close(st);
+		spec_free(sp);
+		return cli_fail(&e);
+	}
+	struct digest sd;
+	spec_digest(sp, &sd);
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(&sd, hex);
+	if (json) {
+		json_t *o = json_object(), *arr = json_array();
+		json_object_set_new(o, "spec", json_string(sp->name));
+		json_object_set_new(o, "spec_digest", json_string(hex));
+		for (int i = 0; i < n; i++) {
+			json_t *r = json_object();
+			json_object_set_new(r, "step", json_string(spec_step_names[rows[i].step]));
+			json_object_set_new(r, "state", json_string(steps_state_name(rows[i].state)));
+			if (rows[i].has_action) {
+				digest_to_hex(&rows[i].action, hex);
+				json_object_set_new(r, "action", json_string(hex));
+			}
+			json_array_append_new(arr, r);
+		}
+		json_object_set_new(o, "steps", arr);
+		char *s = json_dumps(o, JSON_INDENT(2));
+		puts(s);
+		free(s);
+		json_decref(o);
+	} else {
+		printf("spec %s (%.12s)\n\n  %-12s %-10s %s\n", sp->name, hex, "step", "state", "action");
+		for (int i = 0; i < n; i++) {
+			char ah[DIGEST_HEX_LEN + 1] = "-";
+			if (rows[i].has_action)
+				digest_to_hex(&rows[i].action, ah);
+			ah[12] = '\0';
+			const struct step_def *d = steps_def(rows[i].step);
+			if (rows[i].state == STEP_NOT_BUILT)
+				printf("  %-12s %-10s %s  (%s)\n", d->name, "not-built", ah, d->built_by);
+			else
+				printf("  %-12s %-10s %s\n", d->name, steps_state_name(rows[i].state), ah);
+		}
+	}
+	store_close(st);
+	spec_free(sp);
+	return 0;
 }

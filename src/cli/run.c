@@ -1,19 +1,117 @@
 /*
- * run.c — placeholder until the module behind 'engrave run' lands.
+ * run.c — `engrave run SPEC`: execute an experiment end to end.
  *
- * Reports itself as not built (exit 4) rather than pretending to work.
+ * Loads and validates the spec, opens the store, and hands both to the DAG
+ * runner (src/steps/pipeline.c), which reuses cached steps, runs the rest and
+ * records the run. SIGINT/SIGTERM ask the running step to stop at its next
+ * commit point; the run is then marked "interrupted" and exits 130, and
+ * `engrave run SPEC --resume` continues it. A second signal kills at once
+ * (the journal keeps what was committed).
  */
 #include "cli.h"
+#include "report.h"
+#include "engrave/log.h"
+#include "engrave/spec.h"
+#include "engrave/steps.h"
+#include "engrave/store.h"
 
+#include <signal.h>
 #include <string.h>
+
+static void on_signal(int sig)
+{
+	steps_request_stop();
+	signal(sig, SIG_DFL);
+}
+
+struct find_ctx {
+	struct digest spec;
+	char id[48];
+};
+
+static int find_unfinished(const struct run_record *r, void *ctx)
+{
+	struct find_ctx *f = ctx;
+	if (digest_equal(&r->spec_digest, &f->spec) && strcmp(r->status, "done"))
+		snprintf(f->id, sizeof(f->id), "%s", r->id); /* keep the newest */
+	return 0;
+}
 
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)ctx;
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: engrave run ...\n\n(not built yet)\n");
-		return 0;
+	int json = 0, resume = 0, force = 0;
+	const char *run_id = NULL;
+	static const struct cli_help help = {
+		"run", "engrave run SPEC [--resume | --run ID] [--force] [--json]",
+		"Run an experiment spec: build or reuse every step's artifacts, ingest, load-test, record the run.",
+		"Pure steps (corpus, embed, centroids, synthetic, queries, groundtruth) are reused\n"
+		"from the action cache when their inputs and params are unchanged. Effectful steps\n"
+		"(ingest, loadtest) are journaled: an interrupted run (Ctrl-C, kill) resumes with\n"
+		"--resume (the newest unfinished run of this spec) or --run ID.\n\n"
+		"exit codes: 0 done, 2 spec error, 3 missing input, 4 runtime failure, 130 interrupted",
+	};
+	const struct cli_opt opts[] = {
+		{ "resume", 0, OPT_FLAG, &resume, NULL, "resume the newest unfinished run of this spec" },
+		{ "run", 0, OPT_STRING, &run_id, "ID", "resume this run" },
+		{ "force", 'f', OPT_FLAG, &force, NULL, "ignore the action cache and rebuild every step" },
+		{ "json", 0, OPT_FLAG, &json, NULL, "print the run record as JSON" },
+		{ NULL, 0, OPT_END, NULL, NULL, NULL },
+	};
+	int pos, done;
+	int rc = cli_parse(argc, argv, &help, opts, &pos, &done);
+	if (rc || done)
+		return rc;
+	if (argc - pos != 1)
+		return cli_usage_error(&help, "expected one SPEC file");
+
+	struct err e = ERR_INIT;
+	struct spec *sp = NULL;
+	struct store *st = NULL;
+	struct run_record rec;
+	memset(&rec, 0, sizeof(rec));
+	int have_rec = 0;
+	if (spec_load_file(argv[pos], &sp, &e) || store_open(ctx->store_dir, 0, &st, &e))
+		goto fail;
+	struct find_ctx f;
+	memset(&f, 0, sizeof(f));
+	if (resume && !run_id) {
+		spec_digest(sp, &f.spec);
+		if (run_list(st, find_unfinished, &f, &e))
+			goto fail;
+		if (!f.id[0]) {
+			err_set(&e, ERR_MISSING, "no unfinished run of spec '%s' to resume", sp->name);
+			err_hint(&e, "run it without --resume to start a new run");
+			goto fail;
+		}
+		run_id = f.id;
+		log_info("resuming run %s", run_id);
 	}
-	fprintf(stderr, "error: 'engrave run' is not built yet\n");
-	return 4;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	struct runner_opts ro = { run_id, force };
+	have_rec = 1;
+	int failed = steps_run(st, sp, &ro, &rec, &e);
+	if (json)
+		report_print_json(report_run_json(&rec));
+	else {
+		printf("\n");
+		report_run_text(stdout, &rec);
+	}
+	if (failed)
+		goto fail;
+	run_record_release(&rec);
+	store_close(st);
+	spec_free(sp);
+	return 0;
+fail:
+	if (have_rec && rec.id[0] && e.cls != ERR_NONE && !e.hint[0]) {
+		if (e.cls == ERR_INTERRUPTED)
+			err_hint(&e, "continue with 'engrave run %s --resume'", argv[pos]);
+	}
+	rc = cli_fail(&e);
+	if (have_rec)
+		run_record_release(&rec);
+	store_close(st);
+	spec_free(sp);
+	return rc;
 }

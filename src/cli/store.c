@@ -1,19 +1,590 @@
 /*
- * store.c — placeholder until the module behind 'engrave store' lands.
+ * store.c — `engrave store`: stats, verify, gc, cat, put, refs, runs.
  *
- * Reports itself as not built (exit 4) rather than pretending to work.
+ * Plumbing and porcelain over include/engrave/store.h, with a sub-command
+ * table like git's builtin/commit-graph.c. Every rule lives in src/store/;
+ * this file parses options, prints reports on stdout (text, or JSON with
+ * --json) and errors on stderr.
+ *
+ * Exit codes: 0 ok, 1 corruption found (verify) or corrupt data read (cat),
+ * 2 usage, 3 missing (no store, no such digest/ref), 4 store failure.
+ * Commands that only read open the store read-only, so inspecting a store
+ * never creates one.
  */
 #include "cli.h"
+#include "engrave/hash.h"
+#include "engrave/store.h"
+#include "engrave/text.h"
 
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
+
+static int open_store(struct cli_ctx *ctx, int flags, struct store **s)
+{
+	struct err e = ERR_INIT;
+	if (store_open(ctx->store_dir, flags, s, &e))
+		return cli_fail(&e);
+	return 0;
+}
+
+static void print_json(json_t *o)
+{
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
+static json_t *hex_json(const struct digest *d)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(d, hex);
+	return json_string(hex);
+}
+
+/* A digest given as 64 hex characters, or a ref whose value is one. */
+static int resolve(struct store *s, const char *arg, struct digest *d, struct err *e)
+{
+	if (strlen(arg) == DIGEST_HEX_LEN && !digest_from_hex(arg, d, NULL))
+		return 0;
+	char v[512];
+	if (ref_get(s, arg, v, sizeof(v), e)) {
+		if (e->cls == ERR_MISSING) {
+			err_set(e, ERR_MISSING, "'%s' is neither a 64-hex digest nor a ref", arg);
+			err_hint(e, "list refs with 'engrave store refs'");
+		}
+		return -1;
+	}
+	if (digest_from_hex(v, d, NULL)) {
+		err_set(e, ERR_USAGE, "ref '%s' points at '%s', not at a digest", arg, v);
+		return err_hint(e, "a ref naming a run is read with 'engrave store runs' or 'engrave export'");
+	}
+	return 0;
+}
+
+/* ---- stats ---- */
+
+static const struct cli_help stats_help = {
+	"store stats", "engrave store stats [--json]",
+	"count what the store holds and how much space it takes",
+	"objects are chunked data (vectors, records), chunks the distinct blobs they\n"
+	"are made of; the dedup ratio is logical bytes over stored chunk bytes. The\n"
+	"map is LMDB's memory map: 'used' is the data file's high-water mark.",
+};
+
+static int store_stats_cmd(int argc, char **argv, struct cli_ctx *ctx)
+{
+	int json = 0;
+	const struct cli_opt opts[] = {
+		{ "json", 0, OPT_FLAG, &json, NULL, "print the counts as JSON" },
+		{ 0 },
+	};
+	int first, done, rc = cli_parse(argc, argv, &stats_help, opts, &first, &done);
+	if (rc || done)
+		return rc;
+	if (first < argc)
+		return cli_usage_error(&stats_help, "unexpected argument '%s'", argv[first]);
+	struct store *s;
+	if ((rc = open_store(ctx, STORE_RDONLY, &s)))
+		return rc;
+	struct err e = ERR_INIT;
+	struct store_stats st;
+	if (store_stats(s, &st, &e)) {
+		store_close(s);
+		return cli_fail(&e);
+	}
+	if (json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "store", json_string(store_path(s)));
+		json_object_set_new(o, "objects", json_integer((json_int_t)st.objects));
+		json_object_set_new(o, "chunks", json_integer((json_int_t)st.chunks));
+		json_object_set_new(o, "chunk_bytes", json_integer((json_int_t)st.chunk_bytes));
+		json_object_set_new(o, "logical_bytes", json_integer((json_int_t)st.logical_bytes));
+		json_object_set_new(o, "dedup_ratio", json_real(st.dedup_ratio));
+		json_object_set_new(o, "blobs", json_integer((json_int_t)st.blobs));
+		json_object_set_new(o, "bytes", json_integer((json_int_t)st.blob_bytes));
+		json_object_set_new(o, "artifacts", json_integer((json_int_t)st.artifacts));
+		json_object_set_new(o, "runs", json_integer((json_int_t)st.runs));
+		json_object_set_new(o, "refs", json_integer((json_int_t)st.refs));
+		json_object_set_new(o, "actions", json_integer((json_int_t)st.actions));
+		json_object_set_new(o, "journal_entries", json_integer((json_int_t)st.journal_entries));
+		json_object_set_new(o, "map_size", json_integer((json_int_t)st.map_size));
+		json_object_set_new(o, "map_used", json_integer((json_int_t)st.map_used));
+		print_json(o);
+	} else {
+		char a[32], b[32];
+		printf("store:        %s\n", store_path(s));
+		text_format_bytes(st.logical_bytes, a, sizeof(a));
+		printf("objects:      %llu (%s logical)\n", (unsigned long long)st.objects, a);
+		text_format_bytes(st.chunk_bytes, a, sizeof(a));
+		printf("chunks:       %llu (%s)\n", (unsigned long long)st.chunks, a);
+		printf("dedup ratio:  %.2f\n", st.dedup_ratio);
+		text_format_bytes(st.blob_bytes, a, sizeof(a));
+		printf("blobs:        %llu (%s)\n", (unsigned long long)st.blobs, a);
+		printf("artifacts:    %llu\n", (unsigned long long)st.artifacts);
+		printf("runs:         %llu\n", (unsigned long long)st.runs);
+		printf("refs:         %llu\n", (unsigned long long)st.refs);
+		printf("actions:      %llu\n", (unsigned long long)st.actions);
+		printf("journal:      %llu entries\n", (unsigned long long)st.journal_entries);
+		text_format_bytes(st.map_used, a, sizeof(a));
+		text_format_bytes(st.map_size, b, sizeof(b));
+		printf("map:          %s used of %s\n", a, b);
+	}
+	store_close(s);
+	return 0;
+}
+
+/* ---- verify ---- */
+
+static const struct cli_help verify_help = {
+	"store verify", "engrave store verify [--json]",
+	"re-hash every blob and check that everything named exists (like git fsck)",
+	"Checks every CAS blob against its digest, decodes manifests, artifacts, run\n"
+	"records and action-cache values, and checks that the chunks, parts and\n"
+	"outputs they name are present. Keeps going past problems and lists each one\n"
+	"with its sub-database and key. Exit 1 if anything is wrong.",
+};
+
+struct verify_out {
+	int json;
+	json_t *arr;
+};
+
+static int on_problem(const struct store_problem *p, void *ctx)
+{
+	struct verify_out *o = ctx;
+	if (o->json) {
+		json_t *j = json_object();
+		json_object_set_new(j, "kind", json_string(store_problem_name(p->kind)));
+		json_object_set_new(j, "db", json_string(p->db));
+		json_object_set_new(j, "key", json_string(p->key));
+		json_object_set_new(j, "detail", json_string(p->detail));
+		json_array_append_new(o->arr, j);
+	} else {
+		printf("%s %s %s: %s\n", store_problem_name(p->kind), p->db, p->key, p->detail);
+	}
+	return 0;
+}
+
+static int store_verify_cmd(int argc, char **argv, struct cli_ctx *ctx)
+{
+	int json = 0;
+	const struct cli_opt opts[] = {
+		{ "json", 0, OPT_FLAG, &json, NULL, "print the result as JSON" },
+		{ 0 },
+	};
+	int first, done, rc = cli_parse(argc, argv, &verify_help, opts, &first, &done);
+	if (rc || done)
+		return rc;
+	if (first < argc)
+		return cli_usage_error(&verify_help, "unexpected argument '%s'", argv[first]);
+	struct store *s;
+	if ((rc = open_store(ctx, STORE_RDONLY, &s)))
+		return rc;
+	struct err e = ERR_INIT;
+	struct store_verify_result r;
+	struct verify_out o = { json, json ? json_array() : NULL };
+	if (store_verify(s, on_problem, &o, &r, &e)) {
+		json_decref(o.arr);
+		store_close(s);
+		return cli_fail(&e);
+	}
+	char bytes[32];
+	text_format_bytes(r.bytes, bytes, sizeof(bytes));
+	if (json) {
+		json_t *j = json_object();
+		json_object_set_new(j, "ok", json_boolean(r.problems == 0));
+		json_object_set_new(j, "blobs", json_integer((json_int_t)r.blobs));
+		json_object_set_new(j, "bytes", json_integer((json_int_t)r.bytes));
+		json_object_set_new(j, "objects", json_integer((json_int_t)r.objects));
+		json_object_set_new(j, "artifacts", json_integer((json_int_t)r.artifacts));
+		json_object_set_new(j, "runs", json_integer((json_int_t)r.runs));
+		json_object_set_new(j, "actions", json_integer((json_int_t)r.actions));
+		json_object_set_new(j, "refs", json_integer((json_int_t)r.refs));
+		json_object_set_new(j, "problems", o.arr);
+		print_json(j);
+	} else {
+		printf("checked %llu blobs (%s), %llu objects, %llu artifacts, %llu runs, %llu actions, %llu refs: ",
+		       (unsigned long long)r.blobs, bytes, (unsigned long long)r.objects,
+		       (unsigned long long)r.artifacts, (unsigned long long)r.runs, (unsigned long long)r.actions,
+		       (unsigned long long)r.refs);
+		if (!r.problems) {
+			printf("ok\n");
+		} else {
+			printf("%llu problem%s (", (unsigned long long)r.problems, r.problems == 1 ? "" : "s");
+			const char *sep = "";
+			for (unsigned k = 1; k <= STORE_PROB_LMDB; k <<= 1)
+				if (r.mask & k) {
+					printf("%s%s", sep, store_problem_name(k));
+					sep = ", ";
+				}
+			printf(")\n");
+		}
+	}
+	store_close(s);
+	if (r.problems) {
+		fflush(stdout);
+		fprintf(stderr, "error: store '%s' is corrupt\n", ctx->store_dir);
+		fprintf(stderr, "hint: blobs made by steps are rebuilt by re-running their spec after "
+				"'engrave store gc'; restore imported data from its source\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- gc ---- */
+
+static const struct cli_help gc_help = {
+	"store gc", "engrave store gc [--dry-run] [--grace DURATION] [--json]",
+	"drop blobs that no run, ref or cached action reaches",
+	"Roots: run records (spec and step outputs), refs holding a digest, and the\n"
+	"outputs of cached actions; from them gc follows artifacts to their objects\n"
+	"and manifests to their chunks. Blobs stored less than --grace ago (default\n"
+	"1h) are kept, so a run in progress in another process is safe. Writers wait\n"
+	"while gc runs.",
+};
+
+struct dropped {
+	struct digest *d;
+	uint64_t *size;
+	size_t n, cap;
+};
+
+static int on_drop(const struct digest *d, uint64_t size, void *ctx)
+{
+	struct dropped *x = ctx;
+	if (x->n == x->cap) {
+		size_t nc = x->cap ? x->cap * 2 : 256;
+		struct digest *nd = realloc(x->d, nc * sizeof(*nd));
+		uint64_t *ns = nd ? realloc(x->size, nc * sizeof(*ns)) : NULL;
+		if (nd)
+			x->d = nd;
+		if (!nd || !ns)
+			return 0; /* listing is best effort; the counts stay right */
+		x->size = ns;
+		x->cap = nc;
+	}
+	x->d[x->n] = *d;
+	x->size[x->n++] = size;
+	return 0;
+}
+
+static int store_gc_cmd(int argc, char **argv, struct cli_ctx *ctx)
+{
+	int json = 0, dry = 0;
+	const char *grace = "1h";
+	const struct cli_opt opts[] = {
+		{ "dry-run", 'n', OPT_FLAG, &dry, NULL, "list what would be dropped, drop nothing" },
+		{ "grace", 0, OPT_STRING, &grace, "DURATION", "keep unreachable blobs younger than this (default 1h; 0 = none)" },
+		{ "json", 0, OPT_FLAG, &json, NULL, "print the result as JSON" },
+		{ 0 },
+	};
+	int first, done, rc = cli_parse(argc, argv, &gc_help, opts, &first, &done);
+	if (rc || done)
+		return rc;
+	if (first < argc)
+		return cli_usage_error(&gc_help, "unexpected argument '%s'", argv[first]);
+	unsigned long long grace_ns;
+	if (text_parse_duration_ns(grace, &grace_ns))
+		return cli_usage_error(&gc_help, "--grace expects a duration like 30s, 10m or 1h, got '%s'", grace);
+	struct store *s;
+	if ((rc = open_store(ctx, dry ? STORE_RDONLY : 0, &s)))
+		return rc;
+	struct err e = ERR_INIT;
+	struct store_gc_result r;
+	struct dropped x = { 0 };
+	if (store_gc(s, dry, grace_ns, on_drop, &x, &r, &e)) {
+		store_close(s);
+		free(x.d);
+		free(x.size);
+		return cli_fail(&e);
+	}
+	char bytes[32];
+	text_format_bytes(r.dropped_bytes, bytes, sizeof(bytes));
+	if (json) {
+		json_t *j = json_object(), *arr = json_array();
+		json_object_set_new(j, "dry_run", json_boolean(dry));
+		json_object_set_new(j, "dropped", json_integer((json_int_t)r.dropped));
+		json_object_set_new(j, "dropped_bytes", json_integer((json_int_t)r.dropped_bytes));
+		json_object_set_new(j, "reachable", json_integer((json_int_t)r.reachable));
+		json_object_set_new(j, "young", json_integer((json_int_t)r.young));
+		for (size_t i = 0; i < x.n; i++) {
+			json_t *b = json_object();
+			json_object_set_new(b, "digest", hex_json(&x.d[i]));
+			json_object_set_new(b, "size", json_integer((json_int_t)x.size[i]));
+			json_array_append_new(arr, b);
+		}
+		json_object_set_new(j, "blobs", arr);
+		print_json(j);
+	} else {
+		if (dry || ctx->verbose)
+			for (size_t i = 0; i < x.n; i++) {
+				char hex[DIGEST_HEX_LEN + 1];
+				digest_to_hex(&x.d[i], hex);
+				printf("%s %s %llu\n", dry ? "would drop" : "dropped", hex, (unsigned long long)x.size[i]);
+			}
+		printf("%s %llu blob%s (%s); kept %llu reachable, %llu younger than %s\n",
+		       dry ? "would drop" : "dropped", (unsigned long long)r.dropped, r.dropped == 1 ? "" : "s", bytes,
+		       (unsigned long long)r.reachable, (unsigned long long)r.young, grace);
+	}
+	free(x.d);
+	free(x.size);
+	store_close(s);
+	return 0;
+}
+
+/* ---- cat ---- */
+
+static const struct cli_help cat_help = {
+	"store cat", "engrave store cat [--raw] DIGEST|REF",
+	"write an object's (or blob's) bytes to stdout",
+	"An object is reassembled from its chunks, each re-hashed on the way; --raw\n"
+	"prints the stored blob itself (for an object: its msgpack manifest).",
+};
+
+static int store_cat_cmd(int argc, char **argv, struct cli_ctx *ctx)
+{
+	int raw = 0;
+	const struct cli_opt opts[] = {
+		{ "raw", 0, OPT_FLAG, &raw, NULL, "print the blob as stored, not the object it describes" },
+		{ 0 },
+	};
+	int first, done, rc = cli_parse(argc, argv, &cat_help, opts, &first, &done);
+	if (rc || done)
+		return rc;
+	if (first != argc - 1)
+		return cli_usage_error(&cat_help, "expected exactly one DIGEST or REF");
+	struct store *s;
+	if ((rc = open_store(ctx, STORE_RDONLY, &s)))
+		return rc;
+	struct err e = ERR_INIT;
+	struct digest d;
+	if (resolve(s, argv[first], &d, &e))
+		goto fail;
+	if (raw) {
+		struct buf b;
+		buf_init(&b, 0);
+		if (cas_get(s, &d, &b, 1, &e)) {
+			buf_release(&b);
+			goto fail;
+		}
+		fwrite(b.data, 1, b.len, stdout);
+		buf_release(&b);
+	} else {
+		struct obj_reader *r;
+		if (obj_reader_open(s, &d, &r, &e))
+			goto fail;
+		char *tmp = malloc(1 << 20);
+		size_t got;
+		int ok = tmp != NULL;
+		while (ok && !(rc = obj_read(r, tmp, 1 << 20, &got, &e)) && got)
+			if (fwrite(tmp, 1, got, stdout) != got)
+				ok = 0;
+		free(tmp);
+		obj_reader_close(r);
+		if (rc)
+			goto fail;
+	}
+	store_close(s);
+	return 0;
+fail:
+	store_close(s);
+	return cli_fail(&e);
+}
+
+/* ---- put ---- */
+
+static const struct cli_help put_help = {
+	"store put", "engrave store put [--ref NAME] FILE|-",
+	"store a file (or stdin) as an object and print its digest",
+	"The file is streamed in 4 MiB chunks; the digest printed is the object's\n"
+	"(its manifest's), which depends only on the content. --ref NAME also points\n"
+	"a ref at it, which keeps it from 'engrave store gc'.",
+};
+
+static int store_put_cmd(int argc, char **argv, struct cli_ctx *ctx)
+{
+	const char *ref = NULL;
+	const struct cli_opt opts[] = {
+		{ "ref", 0, OPT_STRING, &ref, "NAME", "also set ref NAME to the digest" },
+		{ 0 },
+	};
+	int first, done, rc = cli_parse(argc, argv, &put_help, opts, &first, &done);
+	if (rc || done)
+		return rc;
+	if (first != argc - 1)
+		return cli_usage_error(&put_help, "expected exactly one FILE (or - for stdin)");
+	const char *path = argv[first];
+	struct err e = ERR_INIT;
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	if (!f) {
+		err_set_errno(&e, errno == ENOENT ? ERR_MISSING : ERR_IO, errno, "cannot open '%s'", path);
+		return cli_fail(&e);
+	}
+	struct store *s;
+	if ((rc = open_store(ctx, 0, &s))) {
+		if (f != stdin)
+			fclose(f);
+		return rc;
+	}
+	struct obj_writer *w = NULL;
+	char *tmp = malloc(1 << 20);
+	struct digest d;
+	if (!tmp) {
+		err_set(&e, ERR_INTERNAL, "out of memory");
+		goto fail;
+	}
+	if (obj_writer_open(s, &w, &e))
+		goto fail;
+	size_t n;
+	while ((n = fread(tmp, 1, 1 << 20, f)) > 0)
+		if (obj_write(w, tmp, n, &e))
+			goto fail;
+	if (ferror(f)) {
+		err_set_errno(&e, ERR_IO, errno, "cannot read '%s'", path);
+		goto fail;
+	}
+	rc = obj_writer_finish(w, &d, &e);
+	w = NULL;
+	if (rc)
+		goto fail;
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(&d, hex);
+	if (ref && ref_set(s, ref, hex, &e))
+		goto fail;
+	printf("%s\n", hex);
+	free(tmp);
+	if (f != stdin)
+		fclose(f);
+	store_close(s);
+	return 0;
+fail:
+	obj_writer_abort(w);
+	free(tmp);
+	if (f != stdin)
+		fclose(f);
+	store_close(s);
+	return cli_fail(&e);
+}
+
+/* ---- refs, runs ---- */
+
+static const struct cli_help refs_help = {
+	"store refs", "engrave store refs [PREFIX] [--json]",
+	"list refs (names pointing at runs or digests), optionally under PREFIX",
+	NULL,
+};
+
+static int print_ref(const char *name, const char *value, void *ctx)
+{
+	json_t *arr = ctx;
+	if (arr) {
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(name));
+		json_object_set_new(o, "value", json_string(value));
+		json_array_append_new(arr, o);
+	} else {
+		printf("%s %s\n", name, value);
+	}
+	return 0;
+}
+
+static int store_refs_cmd(int argc, char **argv, struct cli_ctx *ctx)
+{
+	int json = 0;
+	const struct cli_opt opts[] = {
+		{ "json", 0, OPT_FLAG, &json, NULL, "print the refs as JSON" },
+		{ 0 },
+	};
+	int first, done, rc = cli_parse(argc, argv, &refs_help, opts, &first, &done);
+	if (rc || done)
+		return rc;
+	if (first < argc - 1)
+		return cli_usage_error(&refs_help, "at most one PREFIX");
+	struct store *s;
+	if ((rc = open_store(ctx, STORE_RDONLY, &s)))
+		return rc;
+	struct err e = ERR_INIT;
+	json_t *arr = json ? json_array() : NULL;
+	rc = ref_list(s, first < argc ? argv[first] : NULL, print_ref, arr, &e);
+	store_close(s);
+	if (rc) {
+		json_decref(arr);
+		return cli_fail(&e);
+	}
+	if (arr)
+		print_json(arr);
+	return 0;
+}
+
+static const struct cli_help runs_help = {
+	"store runs", "engrave store runs [--json]",
+	"list run records, oldest first: id, status, spec name, start time",
+	NULL,
+};
+
+static int print_run(const struct run_record *r, void *ctx)
+{
+	json_t *arr = ctx;
+	char when[32];
+	clock_format_iso8601(r->created, when, sizeof(when));
+	if (arr) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_string(r->id));
+		json_object_set_new(o, "status", json_string(r->status));
+		json_object_set_new(o, "spec", json_string(r->spec_name));
+		json_object_set_new(o, "spec_digest", hex_json(&r->spec_digest));
+		json_object_set_new(o, "created", json_string(when));
+		json_array_append_new(arr, o);
+	} else {
+		printf("%s  %-11s %-24s %s\n", r->id, r->status, r->spec_name, when);
+	}
+	return 0;
+}
+
+static int store_runs_cmd(int argc, char **argv, struct cli_ctx *ctx)
+{
+	int json = 0;
+	const struct cli_opt opts[] = {
+		{ "json", 0, OPT_FLAG, &json, NULL, "print the runs as JSON" },
+		{ 0 },
+	};
+	int first, done, rc = cli_parse(argc, argv, &runs_help, opts, &first, &done);
+	if (rc || done)
+		return rc;
+	if (first < argc)
+		return cli_usage_error(&runs_help, "unexpected argument '%s'", argv[first]);
+	struct store *s;
+	if ((rc = open_store(ctx, STORE_RDONLY, &s)))
+		return rc;
+	struct err e = ERR_INIT;
+	json_t *arr = json ? json_array() : NULL;
+	rc = run_list(s, print_run, arr, &e);
+	store_close(s);
+	if (rc) {
+		json_decref(arr);
+		return cli_fail(&e);
+	}
+	if (arr)
+		print_json(arr);
+	return 0;
+}
+
+static const struct cli_sub store_subs[] = {
+	{ "cat", store_cat_cmd, "write an object or blob to stdout" },
+	{ "gc", store_gc_cmd, "drop blobs that no run, ref or cached action reaches" },
+	{ "put", store_put_cmd, "store a file as an object and print its digest" },
+	{ "refs", store_refs_cmd, "list refs" },
+	{ "runs", store_runs_cmd, "list run records" },
+	{ "stats", store_stats_cmd, "count objects, chunks, bytes, runs, refs, actions" },
+	{ "verify", store_verify_cmd, "re-hash every blob and check references (exit 1 on corruption)" },
+	{ NULL, NULL, NULL },
+};
 
 int cmd_store(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)ctx;
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: engrave store ...\n\n(not built yet)\n");
-		return 0;
-	}
-	fprintf(stderr, "error: 'engrave store' is not built yet\n");
-	return 4;
+	return cli_dispatch_sub(argc, argv, ctx, "store", store_subs);
 }

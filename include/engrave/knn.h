@@ -1,0 +1,58 @@
+/*
+ * knn.h — exact k nearest neighbours, for ground truth.
+ *
+ * For each query, the k base vectors with the highest score, best first,
+ * ties broken by the lower base index. Scores:
+ *   KNN_COSINE  q.b / (|q| |b|)   (0 when either norm is 0)
+ *   KNN_IP      q.b
+ *   KNN_L2      -||q - b||^2      (so "higher is better" everywhere; the
+ *                                  distance is -score)
+ * Results with a score below `threshold` are dropped (pass -INFINITY for no
+ * threshold), so a query may get fewer than k: n_out[i] says how many.
+ * Engram scores max(0, cosine) and drops scores < threshold; with
+ * threshold > 0 KNN_COSINE returns exactly the set Engram should return.
+ *
+ * Scores are computed exactly (vec_dot_f64, fixed order, double) for every
+ * candidate that sgemm puts within vec_margin() of the current k-th score,
+ * so ids and scores are the same bits on any machine and thread count, and
+ * for any way of splitting the base into blocks.
+ *
+ * Output layout: ids_out and scores_out are nq * k, row i for query i, the
+ * first n_out[i] entries valid (the rest: id UINT32_MAX, score -INFINITY).
+ */
+#ifndef ENGRAVE_KNN_H
+#define ENGRAVE_KNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+
+enum knn_metric { KNN_COSINE = 0, KNN_L2 = 1, KNN_IP = 2 };
+
+/* "cosine" | "l2" | "ip" -> 0, or -1 (ERR_USAGE) with the valid names. */
+int knn_metric_parse(const char *s, enum knn_metric *m, struct err *e);
+const char *knn_metric_name(enum knn_metric m);
+
+/* Whole base in memory (processed in blocks internally: bounded scratch). */
+int knn_exact(const float *q, size_t nq, const float *base, size_t nb, uint32_t d, uint32_t k,
+	      enum knn_metric m, float threshold, uint32_t *ids_out, float *scores_out,
+	      uint32_t *n_out, struct err *e);
+
+/*
+ * Streaming: feed the base in blocks, in index order (block rows get ids
+ * n_seen .. n_seen+n-1), then finish. The queries are copied; the blocks are
+ * only read during knn_stream_add. Memory: O(nq * (k + block)).
+ */
+struct knn_stream;
+struct knn_stream *knn_stream_new(const float *q, size_t nq, uint32_t d, uint32_t k,
+				  enum knn_metric m, float threshold, struct err *e);
+int knn_stream_add(struct knn_stream *s, const float *block, size_t n, struct err *e);
+/* Number of base rows added so far. */
+uint64_t knn_stream_seen(const struct knn_stream *s);
+/* Write the results (layout above); the stream may not be added to after. */
+int knn_stream_finish(struct knn_stream *s, uint32_t *ids_out, float *scores_out, uint32_t *n_out,
+		      struct err *e);
+void knn_stream_free(struct knn_stream *s); /* NULL-safe */
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * loadgen.h — the open-loop executor: runs a schedule against a target.
+ *
+ * loadgen_run() walks sched_next_due() in index order and sends request i
+ * at t0 + due_i (never earlier), with at most `max_in_flight` requests
+ * outstanding. Every scheduled request produces exactly one record
+ * (records.h), including failures and drops:
+ *   - intended = the schedule's due offset, stored once and never recomputed;
+ *   - latency is measured from it (done - intended), service time from the
+ *     actual send (done - sent): both are in the record;
+ *   - a request sent more than `late_ns` after its due time is flagged late;
+ *   - a request that could not be sent within `drop_after_ns` of its due time
+ *     (the in-flight cap was full all along) is recorded as DROPPED, with
+ *     sent = done = the moment it was given up; later requests are not held
+ *     back by it;
+ *   - warm-up requests are sent and recorded like the others (RECORD_F_WARMUP).
+ *
+ * Two ways to execute an operation, chosen by which callback is set:
+ *   HTTP (build != NULL): build() fills an http_request for the op; the
+ *     libcurl multi engine (engine.h) sends it on a keep-alive pool; on
+ *     completion the record is pre-classified from the status / curl code
+ *     and response() (optional) may refine it (parse errors, ids digest).
+ *     `slot` in [0, max_in_flight) identifies the request while it is in
+ *     flight, so a driver can keep per-slot buffers (the http_request's body
+ *     and url must stay valid until response() for that slot returns).
+ *   in-process (exec != NULL): exec() performs the op synchronously on the
+ *     calling thread and returns its status (HTTP-like: 2xx ok); latency is
+ *     still measured from the intended time. One request in flight.
+ *
+ * The executor measures its own saturation: sends later than 1 ms while the
+ * cap was NOT full mean the client could not keep up (CPU, scheduling);
+ * waits at a full cap mean the target was too slow for the cap. Both are
+ * reported in the result (`saturated`, `saturation`) so a result limited by
+ * the client is never mistaken for the target's.
+ *
+ * A live line is logged (log_info, stderr) once a second when opts.live is
+ * set: completions/s, in flight, p50/p99 latency of the last second (from
+ * an interval hist.h histogram), errors, late and dropped so far.
+ *
+ * Threads: loadgen_run uses only the calling thread; callbacks run on it.
+ */
+#ifndef ENGRAVE_LOADGEN_H
+#define ENGRAVE_LOADGEN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engrave/clock.h"
+#include "engrave/http.h"
+#include "engrave/records.h"
+#include "engrave/sched.h"
+
+struct err;
+
+/* Fill `rq` for `op`; its pointers must stay valid until the response
+ * callback for `slot` returns (or, if there is none, until completion).
+ * -1 marks the request failed (RECORD_ERR_CLIENT) without sending it. */
+typedef int (*loadgen_build_fn)(void *ctx, unsigned slot, const struct sched_op *op,
+				struct http_request *rq, struct err *e);
+/* Optional: refine the record of a completed HTTP request. `r` arrives
+ * with times, status, bytes, detail (curl code) and err classified from the
+ * status; set r->err (e.g. RECORD_ERR_PARSE), r->ids / r->n_ids. */
+typedef void (*loadgen_response_fn)(void *ctx, unsigned slot, const struct sched_op *op,
+				    const struct http_response *rs, struct record *r);
+/* In-process: perform the op now; return its status (200 ok; >= 400 or
+ * RECORD_STATUS_ERROR a failure). May set r->ids, r->n_ids, r->bytes_*,
+ * and r->err (else derived from the status). */
+typedef unsigned (*loadgen_exec_fn)(void *ctx, const struct sched_op *op, struct record *r);
+
+struct loadgen_target {
+	void *ctx;
+	loadgen_build_fn build;       /* HTTP path */
+	loadgen_response_fn response; /* HTTP path, optional */
+	loadgen_exec_fn exec;         /* in-process path (used when build is NULL) */
+};
+
+struct loadgen_opts {
+	int max_in_flight;            /* 0 = 256 (HTTP); the in-process path runs 1 */
+	int max_connections;          /* 0 = max_in_flight */
+	uint64_t late_ns;             /* flag sends later than this; 0 = 1 ms */
+	uint64_t drop_after_ns;       /* drop what cannot be sent within this; 0 = 10 s */
+	uint64_t timeout_ns;          /* per request when build leaves it 0; 0 = 30 s */
+	int live;                     /* once-a-second log_info lines */
+	const char *label;            /* prefix of the live line; NULL = "loadtest" */
+	volatile sig_atomic_t *stop;  /* set non-zero (e.g. by SIGINT) to stop sending */
+};
+
+struct loadgen_result {
+	struct records records;       /* one per request sent or dropped, in completion order */
+	uint64_t scheduled;           /* sched_count() */
+	uint64_t sent;                /* handed to the engine / executed */
+	uint64_t completed;           /* sent and finished (any outcome) */
+	uint64_t dropped;
+	uint64_t errors;              /* records with an error class (dropped included) */
+	uint64_t late;                /* flagged late (> late_ns) */
+	uint64_t late_max_ns;
+	uint64_t late_1ms_free;       /* sent > 1 ms late although the cap had room */
+	uint64_t cap_waits;           /* requests held back by a full cap (waiting at it, or
+	                               * queued behind one that was) and sent > 1 ms late or dropped */
+	int max_in_flight_seen;
+	uint64_t elapsed_ns;          /* t0 until the last completion */
+	mono_ns t0;
+	unix_ns t0_unix;              /* wall clock at t0, for the run record */
+	int interrupted;              /* opts.stop was raised: not every request was sent */
+	int saturated;                /* the client, not the target, may have limited the run */
+	char saturation[320];         /* why, or "" */
+	char first_error[RECORD_ERR_COUNT][200]; /* first message of each error class */
+};
+
+/*
+ * Run `s` against `t`. 0 when the run completed (whatever the target
+ * answered: errors are in the records), -1 only when the executor itself
+ * cannot work (no engine, out of memory; ERR_NET/ERR_NOSPACE) or when it
+ * was interrupted (ERR_INTERRUPTED; the records so far are kept in `res`).
+ * `res` is initialised here; release it with loadgen_result_release.
+ */
+int loadgen_run(const struct sched *s, const struct loadgen_target *t,
+		const struct loadgen_opts *o, struct loadgen_result *res, struct err *e);
+void loadgen_result_release(struct loadgen_result *res); /* NULL-safe */
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * sched.h — the open-loop load schedule: a pure function of the spec.
+ *
+ * A schedule says, for every request index i in [0, n), when it is due
+ * (nanoseconds after t0), what kind of operation it is and which argument
+ * it uses (a query index, or the fresh synthetic vector of a store). Nothing
+ * in it depends on the wall clock, the thread count or how fast the target
+ * answers: the operation count is the integral of the arrival rate over
+ * warm-up + duration, rounded to the nearest integer.
+ *
+ * sched_next_due() is THE one function that computes request i's intended
+ * offset; the executor stores that value in request i's record, and both
+ * the send decision and the latency origin read the stored field (wrk2
+ * computes it twice; we do not).
+ *
+ * Arrival patterns (rates in requests/s; the pattern runs after the
+ * warm-up, the warm-up itself runs at the pattern's initial rate):
+ *   constant        rate                      request i due at i / rate
+ *   poisson         rate                      exponential gaps, see sched.c
+ *   periodic_burst  base_rate, burst_rate,    each period starts with
+ *                   burst_duration,           burst_duration at burst_rate,
+ *                   burst_period              then base_rate; warm-up at base_rate
+ *   ramp            rate -> rate_end          linear over `duration`; warm-up at rate
+ *
+ * Thread safety: a schedule is read-only after sched_init and may be shared.
+ */
+#ifndef ENGRAVE_SCHED_H
+#define ENGRAVE_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engrave/hash.h"
+
+struct err;
+
+/* The operations of a load test (the executor, drivers and records share it). */
+enum op_kind { OP_STORE = 0, OP_RECALL = 1, OP_SEARCH = 2 };
+#define OP_KIND_COUNT 3
+
+enum sched_pattern { SCHED_CONSTANT = 0, SCHED_POISSON, SCHED_PERIODIC_BURST, SCHED_RAMP };
+
+struct sched_params {
+	enum sched_pattern pattern;
+	double rate;                 /* constant, poisson; ramp: start rate */
+	double rate_end;             /* ramp: end rate */
+	double base_rate;            /* periodic_burst */
+	double burst_rate;           /* periodic_burst */
+	uint64_t burst_duration_ns;  /* periodic_burst, <= burst_period_ns */
+	uint64_t burst_period_ns;    /* periodic_burst, > 0 */
+	uint64_t warmup_ns;          /* executed and recorded, excluded from metrics */
+	uint64_t duration_ns;        /* the measured part, > 0 */
+	double weight[OP_KIND_COUNT];/* relative mix (store, recall, search), >= 0, sum > 0 */
+	uint64_t seed;               /* the spec's seed */
+	uint64_t n_queries;          /* recall/search pick a query index in [0, n_queries); 0 = 1 */
+};
+
+/* One scheduled request. */
+struct sched_op {
+	uint64_t index;              /* i */
+	uint64_t due_ns;             /* intended send time, ns after t0 */
+	enum op_kind kind;
+	/* store: the ordinal of a fresh synthetic vector (= i, unique in the run;
+	 * ids "load-<seed>-<arg>" cannot collide with loaded data);
+	 * recall/search: a query index in [0, n_queries). */
+	uint64_t arg;
+	int warmup;                  /* due_ns < warmup_ns */
+};
+
+struct sched {
+	struct sched_params p;
+	uint64_t n;                  /* requests in the whole run (warm-up included) */
+	double total_ops;            /* the exact integral of the rate (before rounding) */
+	double cum_weight[OP_KIND_COUNT]; /* normalised cumulative mix */
+	double warm_rate;            /* rate during the warm-up */
+	double warm_ops;             /* integral over the warm-up */
+};
+
+/*
+ * Validate `p` and fill `s` (no allocation; nothing to release). ERR_SPEC
+ * with the offending field ("loadtest.arrival.rate: must be > 0") when a
+ * rate is negative or not finite, the duration is 0, the mix is all zero,
+ * a burst is longer than its period, or the run would exceed 2^40 requests.
+ */
+int sched_init(struct sched *s, const struct sched_params *p, struct err *e);
+
+/*
+ * Fill `out` with request i. Returns 0, or -1 (without touching `out`) when
+ * i >= sched_count(s). Pure: the same (params, i) always give the same op.
+ * Due times are non-decreasing in i. O(1) for constant, burst and ramp;
+ * O(64) RNG draws for poisson.
+ */
+int sched_next_due(const struct sched *s, uint64_t i, struct sched_op *out);
+
+/* Requests in the run, warm-up included. */
+uint64_t sched_count(const struct sched *s);
+/* The integral of the rate over [0, warmup + duration) (sched_count is its rounding). */
+double sched_expected_ops(const struct sched *s);
+/* warmup + duration. */
+uint64_t sched_span_ns(const struct sched *s);
+
+/*
+ * SHA-256 over a version tag, the canonical parameters and every scheduled
+ * (due_ns, kind, arg) in order: two schedules with the same digest send the
+ * same requests at the same offsets. O(n).
+ */
+void sched_digest(const struct sched *s, struct digest *out);
+
+/* "store", "recall", "search"; "?" otherwise. */
+const char *sched_op_name(enum op_kind k);
+/* "constant", "poisson", "periodic_burst", "ramp"; 0 ok, -1 ERR_SPEC with a suggestion. */
+int sched_pattern_parse(const char *name, enum sched_pattern *out, struct err *e);
+const char *sched_pattern_name(enum sched_pattern p);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * steps.h — the pipeline: step definitions, action keys and the DAG runner.
+ *
+ * The pipeline is the fixed sequence of DESIGN.md section 3 (corpus, embed,
+ * centroids, synthetic, queries, groundtruth, ingest, loadtest); a spec
+ * selects a subset and the edges between them follow from the spec (embed
+ * reads corpus, centroids reads embed, ...). Pure steps are memoized by the
+ * action cache: key = SHA-256 of {step name, step version, the step's
+ * resolved params (spec_step_params), the digests of its inputs}. Effectful
+ * steps (ingest, loadtest) are journaled per run and resumable.
+ *
+ * The runner writes the run record after every step, so `engrave show`
+ * sees a live run and a killed run keeps what it finished.
+ */
+#ifndef ENGRAVE_STEPS_H
+#define ENGRAVE_STEPS_H
+
+#include <stdint.h>
+#include "engrave/hash.h"
+#include "engrave/spec.h"
+
+struct store;
+struct err;
+struct run_record;
+
+#define STEP_MAX_OUT 8
+#define STEP_MAX_IN 4
+
+struct step_ctx {
+	struct store *store;
+	const struct spec *spec;
+	struct run_record *run;          /* live run record (steps may add metrics) */
+	const char *run_id;
+	int resume;                      /* resuming an interrupted run */
+	/* outputs of every earlier step in this run (zero when absent) */
+	struct digest prev[SPEC_NSTEPS];
+	int has_prev[SPEC_NSTEPS];
+	struct digest action;            /* this step's action key */
+	/* set by the step */
+	struct digest out[STEP_MAX_OUT];
+	int n_out;
+	char summary[256];               /* one line for the report */
+};
+
+struct step_def {
+	const char *name;
+	uint32_t version;                /* bump when the output for the same inputs changes */
+	int effectful;                   /* 1: journaled per run, not memoized */
+	const char *built_by;            /* which issue builds it, for "not built" messages */
+	int (*run)(struct step_ctx *c, struct err *e);   /* NULL: not built yet */
+};
+
+/* The definition of step i (spec_step_names order). */
+const struct step_def *steps_def(int i);
+int steps_index(const char *name);   /* -1 if unknown */
+
+/*
+ * The steps whose outputs step i reads, for this spec (indices, -1 ended),
+ * e.g. embed -> {corpus}; groundtruth -> {queries, embed, synthetic}.
+ */
+int steps_inputs(const struct spec *sp, int i, int inputs[STEP_MAX_IN]);
+
+/*
+ * Action key of step i given the digests of its inputs (in the order of
+ * steps_inputs) and extra bytes (e.g. the digest of a source file).
+ */
+int steps_action_key(const struct spec *sp, int i, const struct digest *inputs, int n_inputs,
+		     const struct digest *extra, struct digest *key, struct err *e);
+
+enum step_state {
+	STEP_PENDING, STEP_CACHED, STEP_RAN, STEP_RESUMED, STEP_FAILED, STEP_NOT_BUILT, STEP_SKIPPED,
+	STEP_WILL_RUN, STEP_BLOCKED
+};
+const char *steps_state_name(enum step_state s);
+
+struct plan_row {
+	int step;
+	enum step_state state;           /* CACHED, WILL_RUN, NOT_BUILT, BLOCKED (waits on an upstream) */
+	struct digest action;            /* valid when has_action */
+	int has_action;
+	int n_out;
+	struct digest out[STEP_MAX_OUT];
+};
+
+/* What `engrave run` would do (reads the store only). rows has SPEC_NSTEPS
+ * entries; *n_rows gets the number of present steps. */
+int steps_plan(struct store *st, const struct spec *sp, struct plan_row *rows, int *n_rows,
+	       struct err *e);
+
+struct runner_opts {
+	const char *resume_run;          /* id of a run to resume, or NULL for a new run */
+	int force;                       /* ignore the action cache */
+};
+
+/*
+ * Run the spec. Creates (or resumes) a run record in the store, executes or
+ * reuses each present step in order and leaves the final record in *rec
+ * (caller releases with run_record_release). Returns 0 when every step
+ * finished; -1 with `e` set otherwise (the record says which step failed,
+ * and its status is "failed" or "interrupted").
+ */
+int steps_run(struct store *st, const struct spec *sp, const struct runner_opts *o,
+	      struct run_record *rec, struct err *e);
+
+/* Digest of the corpus source file (when the spec names one). */
+int steps_source_digest(const struct spec *sp, struct digest *out, int *has, struct err *e);
+
+/* Set by SIGINT/SIGTERM handlers; steps poll it between chunks. */
+void steps_request_stop(void);
+int steps_stop_requested(void);
+
+/* Step bodies (src/steps/<name>.c). */
+int step_corpus_run(struct step_ctx *c, struct err *e);
+int step_embed_run(struct step_ctx *c, struct err *e);
+int step_centroids_run(struct step_ctx *c, struct err *e);
+int step_synthetic_run(struct step_ctx *c, struct err *e);
+int step_queries_run(struct step_ctx *c, struct err *e);
+int step_groundtruth_run(struct step_ctx *c, struct err *e);
+int step_ingest_run(struct step_ctx *c, struct err *e);
+int step_loadtest_run(struct step_ctx *c, struct err *e);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * target.h — one interface to every database engrave loads and measures.
+ *
+ * A `struct target` is an open connection to one database through one driver
+ * (like wrk2's `struct sock` or git's odb sources): "engram" (the HTTP
+ * contract of reference/engram.md), "chroma" (a real Chroma server, API v2)
+ * and "embedded" (an in-process exact index, no server). target_open() picks
+ * the driver by name; every other call goes through the driver's function
+ * table, so the steps above never know which database they talk to.
+ *
+ * Two ways to use it:
+ *   - synchronous operations (health, count, store_batch, recall, search,
+ *     fetch_embeddings, get_vectors, reset), each one request (or a short
+ *     sequence) with retries, on the target's own keep-alive connection;
+ *   - the hot path for the load engine: target_build_*() fills a
+ *     `struct target_req` (an http_request plus the url/body storage it
+ *     points into) that the caller hands to engine_submit(); the completed
+ *     response goes to target_parse_*(). In-process drivers have no HTTP:
+ *     target_has_http() is 0 and the caller uses target_exec_*() instead.
+ *
+ * Threads: the synchronous calls use one HTTP client and must not run
+ * concurrently on the same target. build/parse functions do not touch the
+ * connection and may be called from any thread. exec_* (embedded) is safe
+ * for one writer and many readers at once.
+ *
+ * Secrets: cfg.bearer_env names an environment variable; its value is read
+ * once in target_open() and kept only in memory (never in a spec, a store
+ * or an error message).
+ */
+#ifndef ENGRAVE_TARGET_H
+#define ENGRAVE_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "engrave/buf.h"
+#include "engrave/clock.h"
+#include "engrave/http.h"
+
+struct err;
+
+#define TARGET_ID_MAX 128     /* ids (client and server) including the NUL */
+#define TARGET_REASON_MAX 256 /* per-record rejection reason */
+#define TARGET_DIM_DEFAULT 768
+
+/* From the spec's `target:` section. Strings are copied by target_open. */
+struct target_config {
+	const char *driver;      /* "engram" | "chroma" | "embedded" */
+	const char *url;         /* base URL, e.g. "http://127.0.0.1:7432"; unused by embedded */
+	const char *space;       /* engram memory space / chroma collection; NULL = "default" */
+	const char *bearer_env;  /* NAME of the env var holding the token; NULL = no auth */
+	uint64_t timeout_ns;     /* per request; 0 = 30 s */
+	int retries;             /* attempts for synchronous calls (incl. the first); 0 = 3 */
+	uint32_t dim;            /* vector dimension; 0 = 768 */
+	const char *metric;      /* "cosine" (default) | "l2" | "ip": chroma hnsw space, embedded scan */
+	int hnsw_ef_construction; /* chroma; 0 = server default */
+	int hnsw_max_neighbors;   /* chroma; 0 = server default */
+	int hnsw_ef_search;       /* chroma; 0 = server default */
+	int batch_size;          /* records per store request; 0 = driver maximum */
+};
+
+/* One vector to store. Borrowed by every call that takes it. */
+struct target_record {
+	const char *id;          /* client-chosen, stable: retries are idempotent */
+	const float *vec;        /* cfg.dim floats */
+	const char *content;     /* text (engram requires non-empty; NULL = the id is sent) */
+	float confidence;        /* engram encoding confidence; < 0 = server default (0.7) */
+	unix_ns timestamp;       /* engram "timestamp" (RFC 3339); 0 = server's now */
+};
+
+enum target_store_status {
+	TARGET_STORED = 0,   /* the server accepted it (engram: 201, maybe deduplicated away) */
+	TARGET_REJECTED,     /* the server refused this record (4xx): do not retry */
+	TARGET_FAILED,       /* transport error or 5xx/429: retryable */
+};
+
+struct target_store_result {
+	enum target_store_status status;
+	int http_status;                 /* 0 for transport errors and in-process drivers */
+	char server_id[TARGET_ID_MAX];   /* id the server reports (engram memory_id), else "" */
+	char reason[TARGET_REASON_MAX];  /* why, when not stored */
+};
+
+/* A search or recall hit. `score`: higher is better (engram similarity_score;
+ * chroma/embedded: 1 - cosine distance, or -L2 distance for metric l2). */
+struct target_hit {
+	char id[TARGET_ID_MAX];
+	float score;
+};
+
+struct target_hits {
+	struct target_hit *v;
+	size_t n, cap;
+};
+
+void target_hits_init(struct target_hits *h);
+void target_hits_release(struct target_hits *h); /* NULL-safe */
+
+/* (id, vector) pairs: a page of fetch_embeddings or the answer of get_vectors. */
+struct target_vectors {
+	uint32_t dim;
+	size_t n, cap;
+	char **ids;          /* n strings, owned */
+	float *vecs;         /* n * dim floats, row i belongs to ids[i] */
+	unsigned char *found; /* get_vectors only: 1 when ids[i] exists on the server */
+};
+
+void target_vectors_init(struct target_vectors *v, uint32_t dim);
+void target_vectors_release(struct target_vectors *v); /* NULL-safe */
+
+/* One prepared hot-path request. `http` points into url/body/hdr (and into
+ * the target's space and auth strings): keep both alive until the response
+ * is parsed. Reusable: build again after parsing. */
+struct target_req {
+	struct http_request http;
+	struct buf url;
+	struct buf body;
+	struct http_header hdr[4];
+	size_t n_records;    /* store: how many records this request carries */
+	int k;               /* recall/search: results asked for */
+	float threshold;     /* recall: minimum score kept by the parser */
+};
+
+void target_req_init(struct target_req *r);
+void target_req_release(struct target_req *r); /* NULL-safe */
+
+struct target_info {
+	char driver[16];
+	char version[64];    /* server version ("0.1.0", "1.0.0"), engrave's for embedded */
+	uint64_t count;      /* vectors the target holds now (engram: after dedup) */
+	uint32_t dim;
+};
+
+struct target;
+
+/*
+ * Open `cfg.driver`. Unknown drivers fail with ERR_SPEC and a suggestion;
+ * a missing bearer env var fails with ERR_USAGE naming the variable. No
+ * request is sent: call target_health() to check the server is there.
+ * Caller frees with target_close.
+ */
+int target_open(const struct target_config *cfg, struct target **out, struct err *e);
+void target_close(struct target *t); /* NULL-safe */
+
+const char *target_driver(const struct target *t);
+const char *target_url(const struct target *t);
+const char *target_space(const struct target *t);
+uint32_t target_dim(const struct target *t);
+/* Most records one store request may carry (engram 1, chroma the server's
+ * max_batch_size or cfg.batch_size, embedded unlimited = SIZE_MAX). */
+size_t target_max_batch(const struct target *t);
+/* 1: use target_build_* / target_parse_*; 0: use target_exec_*. */
+int target_has_http(const struct target *t);
+
+/* Is the server up? `version` (may be NULL) receives its version string. */
+int target_health(struct target *t, char *version, size_t cap, struct err *e);
+int target_count(struct target *t, uint64_t *n, struct err *e);
+int target_describe(struct target *t, struct target_info *info, struct err *e);
+
+/*
+ * Store n records. Returns 0 when every record has a result in res[0..n)
+ * (some may be REJECTED or FAILED: check them); -1 only when the target
+ * cannot be used at all (unreachable after retries, auth refused). Engram
+ * has no batch endpoint: one request per record.
+ */
+int target_store_batch(struct target *t, const struct target_record *recs, size_t n,
+		       struct target_store_result *res, struct err *e);
+/* Top-k by vector; hits with score < threshold are dropped (engram semantics:
+ * score = max(0, cosine)). `out` is emptied first. */
+int target_recall(struct target *t, const float *vec, int k, float threshold,
+		  struct target_hits *out, struct err *e);
+/* Text search (engram /search; chroma: ERR_UNSUPPORTED; embedded: substring). */
+int target_search(struct target *t, const char *text, int k, struct target_hits *out,
+		  struct err *e);
+
+/*
+ * One page of stored vectors, in the server's (possibly unstable) order:
+ * `out` is emptied first; fewer than `limit` rows means the end. Engram pages
+ * its hot tier (limit clamped to 1000 by the server).
+ */
+int target_fetch_embeddings(struct target *t, uint64_t offset, uint32_t limit,
+			    struct target_vectors *out, struct err *e);
+/* Every stored vector, paged and de-duplicated by id, at most `max` (0 = no limit). */
+int target_fetch_all(struct target *t, uint64_t max, struct target_vectors *out, struct err *e);
+/*
+ * Read back the vectors of `ids` for verification: out->n == n, row i is
+ * ids[i], found[i] says whether it exists. Engram has no read-back by id: it
+ * pages its whole hot tier (fine up to its 100K cap).
+ */
+int target_get_vectors(struct target *t, const char *const *ids, size_t n,
+		       struct target_vectors *out, struct err *e);
+/* Remove everything (chroma: delete and recreate the collection; embedded:
+ * clear). Engram cannot delete: ERR_UNSUPPORTED with a hint. */
+int target_reset(struct target *t, struct err *e);
+
+/* ---- hot path over HTTP (target_has_http() == 1) ---------------------- */
+
+/* n <= target_max_batch(t). */
+int target_build_store(struct target *t, const struct target_record *recs, size_t n,
+		       struct target_req *rq, struct err *e);
+/* Fills res[0..rq->n_records). 0 always unless the arguments are wrong; a
+ * transport failure (rs->status == 0) marks every record FAILED. */
+int target_parse_store(struct target *t, const struct target_req *rq,
+		       const struct http_response *rs, struct target_store_result *res,
+		       struct err *e);
+int target_build_recall(struct target *t, const float *vec, int k, float threshold,
+			struct target_req *rq, struct err *e);
+/* 0 with hits; -1 (ERR_NET, message "engram GET url: 400 CODE: message") on
+ * a non-2xx status, a transport error or an undecodable body. */
+int target_parse_recall(struct target *t, const struct target_req *rq,
+			const struct http_response *rs, struct target_hits *out, struct err *e);
+int target_build_search(struct target *t, const char *text, int k, struct target_req *rq,
+			struct err *e);
+int target_parse_search(struct target *t, const struct target_req *rq,
+			const struct http_response *rs, struct target_hits *out, struct err *e);
+
+/* ---- hot path in process (target_has_http() == 0) --------------------- */
+
+int target_exec_store(struct target *t, const struct target_record *recs, size_t n,
+		      struct target_store_result *res, struct err *e);
+int target_exec_recall(struct target *t, const float *vec, int k, float threshold,
+		       struct target_hits *out, struct err *e);
+int target_exec_search(struct target *t, const char *text, int k, struct target_hits *out,
+		       struct err *e);
+
+/* "engram", "chroma", "embedded", then NULL (for help and suggestions). */
+extern const char *const target_driver_names[];
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * report.c — printing a run record as a table or as JSON.
+ *
+ * Shared by `engrave run` (the report at the end of a run) and later by
+ * `engrave show`. The JSON form is built with jansson and is stable for CI:
+ * {"id","spec","spec_digest","status","created","env":{...},
+ *  "steps":[{"name","state","action","outputs":[...],"elapsed_s","message"}],
+ *  "metrics":{key: value}}.
+ */
+#include "cli.h"
+#include "report.h"
+#include "engrave/clock.h"
+#include "engrave/store.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static json_t *hex_json(const struct digest *d)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(d, hex);
+	return json_string(hex);
+}
+
+json_t *report_run_json(const struct run_record *r)
+{
+	json_t *o = json_object();
+	char ts[32];
+	json_object_set_new(o, "id", json_string(r->id));
+	json_object_set_new(o, "spec", json_string(r->spec_name));
+	json_object_set_new(o, "spec_digest", hex_json(&r->spec_digest));
+	json_object_set_new(o, "status", json_string(r->status));
+	clock_format_iso8601(r->created, ts, sizeof(ts));
+	json_object_set_new(o, "created", json_string(ts));
+	clock_format_iso8601(r->updated, ts, sizeof(ts));
+	json_object_set_new(o, "updated", json_string(ts));
+	json_t *env = json_object();
+	json_object_set_new(env, "host", json_string(r->host));
+	json_object_set_new(env, "kernel", json_string(r->kernel));
+	json_object_set_new(env, "cpu", json_string(r->cpu));
+	json_object_set_new(env, "engrave_version", json_string(r->engrave_version));
+	json_object_set_new(env, "target_version", json_string(r->target_version));
+	json_object_set_new(o, "env", env);
+	json_t *steps = json_array();
+	for (int i = 0; i < r->n_steps; i++) {
+		const struct run_step *s = &r->steps[i];
+		json_t *js = json_object();
+		json_object_set_new(js, "name", json_string(s->name));
+		json_object_set_new(js, "state", json_string(s->state));
+		if (!digest_is_zero(&s->action))
+			json_object_set_new(js, "action", hex_json(&s->action));
+		json_t *outs = json_array();
+		for (int k = 0; k < s->n_out; k++)
+			json_array_append_new(outs, hex_json(&s->out[k]));
+		json_object_set_new(js, "outputs", outs);
+		json_object_set_new(js, "elapsed_s", json_real((double)s->elapsed_ns / 1e9));
+		json_object_set_new(js, "message", json_string(s->message));
+		json_array_append_new(steps, js);
+	}
+	json_object_set_new(o, "steps", steps);
+	json_t *m = json_object();
+	for (int i = 0; i < r->n_metrics; i++)
+		json_object_set_new(m, r->metrics[i].key, json_real(r->metrics[i].value));
+	json_object_set_new(o, "metrics", m);
+	return o;
+}
+
+int report_print_json(json_t *o)
+{
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+	json_decref(o);
+	if (!s)
+		return -1;
+	puts(s);
+	free(s);
+	return 0;
+}
+
+void report_run_text(FILE *out, const struct run_record *r)
+{
+	char ts[32];
+	clock_format_iso8601(r->created, ts, sizeof(ts));
+	fprintf(out, "run %s  spec %s  status %s  started %s\n", r->id, r->spec_name, r->status, ts);
+	fprintf(out, "\n  %-12s %-10s %10s  %-14s %s\n", "step", "state", "time", "output", "summary");
+	for (int i = 0; i < r->n_steps; i++) {
+		const struct run_step *s = &r->steps[i];
+		char dur[32] = "-", hex[DIGEST_HEX_LEN + 1] = "-";
+		if (s->elapsed_ns)
+			clock_format_duration(s->elapsed_ns, dur, sizeof(dur));
+		if (s->n_out > 0)
+			digest_to_hex(&s->out[0], hex);
+		hex[12] = '\0';
+		fprintf(out, "  %-12s %-10s %10s  %-14s %s\n", s->name, s->state, dur, hex, s->message);
+	}
+	if (r->n_metrics) {
+		fprintf(out, "\n  %-28s %s\n", "metric", "value");
+		for (int i = 0; i < r->n_metrics; i++)
+			fprintf(out, "  %-28s %.6g\n", r->metrics[i].key, r->metrics[i].value);
+	}
+}

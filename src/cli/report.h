@@ -1,0 +1,17 @@
+/*
+ * report.h — run records as text tables and JSON (cli layer only).
+ */
+#ifndef ENGRAVE_CLI_REPORT_H
+#define ENGRAVE_CLI_REPORT_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+struct run_record;
+
+json_t *report_run_json(const struct run_record *r);
+/* Prints and frees `o`. */
+int report_print_json(json_t *o);
+void report_run_text(FILE *out, const struct run_record *r);
+
+#endif

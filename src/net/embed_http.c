@@ -1,0 +1,489 @@
+/*
+ * embed_http.c — the `http` embedder over the net engine.
+ *
+ * embed_http_batch() cuts the input into jobs of batch_size texts, builds
+ * each job's JSON body once (jsonf_write_string, so no JSON tree is built
+ * for megabytes of article text), and drives them through one engine with
+ * at most `concurrency` requests in flight. A failed attempt that is worth
+ * retrying (retry_should: transport error, 429, 5xx) gets a not-before time
+ * from retry_delay_ns() and is resubmitted when the loop reaches it; the
+ * loop sleeps in engine_poll() until the next completion or the earliest
+ * retry time, so retries never block the other jobs in flight.
+ *
+ * Responses are read with jsonf's structural reader and float parser rather
+ * than jansson: a batch of 64 x 768 floats is ~700 KB of JSON, which jansson
+ * decodes at ~211 µs per vector (reference/platform.md section 5) while
+ * jsonf parses it several times faster. OpenAI answers carry an "index" per
+ * item, honoured so results land in input order; Ollama answers are
+ * positional. Every vector's length is checked against the spec's dim
+ * before anything is written, so a wrong model fails with the two numbers
+ * side by side instead of producing garbage.
+ */
+#include "engrave/embed_http.h"
+#include "engrave/buf.h"
+#include "engrave/clock.h"
+#include "engrave/engine.h"
+#include "engrave/err.h"
+#include "engrave/jsonf.h"
+#include "engrave/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCRATCH_FLOATS (1u << 16) /* longest vector we can report the size of */
+
+struct embed_http {
+	enum embed_http_api api;
+	char *url, *model, *auth;
+	int dim, batch_size, concurrency;
+	uint64_t timeout_ns;
+	struct retry_policy retry;
+	char *identity;
+	struct embed_http_stats st;
+	float *scratch;
+};
+
+struct run;
+
+struct job {
+	struct embed_http *eh;
+	size_t first, count;
+	struct buf body;
+	int attempts;
+	mono_ns not_before;
+	int state; /* 0 waiting, 1 in flight, 2 done */
+	float *out; /* eh output base */
+	struct run *run;
+};
+
+int embed_http_api_parse(const char *name, enum embed_http_api *out, struct err *e)
+{
+	if (name && !strcmp(name, "openai")) {
+		*out = EMBED_HTTP_OPENAI;
+		return 0;
+	}
+	if (name && !strcmp(name, "ollama")) {
+		*out = EMBED_HTTP_OLLAMA;
+		return 0;
+	}
+	err_set(e, ERR_SPEC, "unknown embedding API '%s'", name ? name : "(null)");
+	return err_hint(e, "use \"openai\" (POST /v1/embeddings) or \"ollama\" (POST /api/embed)");
+}
+
+const char *embed_http_api_name(enum embed_http_api api)
+{
+	return api == EMBED_HTTP_OLLAMA ? "ollama" : "openai";
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		BUG("out of memory");
+	return d;
+}
+
+int embed_http_new(const struct embed_http_opts *o, struct embed_http **out, struct err *e)
+{
+	*out = NULL;
+	if (!o->url || strncmp(o->url, "http", 4))
+		return err_set(e, ERR_SPEC, "embedder url '%s' is not an http(s) URL",
+			       o->url ? o->url : "(none)");
+	if (!o->model || !*o->model)
+		return err_set(e, ERR_SPEC, "embedder model is not set");
+	if (o->dim <= 0 || (unsigned)o->dim > SCRATCH_FLOATS)
+		return err_set(e, ERR_SPEC, "embedder dim %d is out of range (1..%u)", o->dim,
+			       SCRATCH_FLOATS);
+	if (o->api != EMBED_HTTP_OPENAI && o->api != EMBED_HTTP_OLLAMA)
+		return err_set(e, ERR_SPEC, "unknown embedding API %d", (int)o->api);
+	struct embed_http *eh = calloc(1, sizeof(*eh));
+	if (!eh)
+		BUG("out of memory");
+	eh->api = o->api;
+	/* a URL with no path gets the API's default endpoint */
+	const char *after_scheme = strstr(o->url, "://");
+	const char *path = after_scheme ? strchr(after_scheme + 3, '/') : NULL;
+	if (!path || !strcmp(path, "/")) {
+		struct buf u;
+		buf_init(&u, 0);
+		buf_append(&u, o->url, path ? (size_t)(path - o->url) : strlen(o->url), NULL);
+		buf_append_str(&u, o->api == EMBED_HTTP_OLLAMA ? "/api/embed" : "/v1/embeddings", NULL);
+		eh->url = buf_detach(&u, NULL);
+	} else {
+		eh->url = xstrdup(o->url);
+	}
+	eh->model = xstrdup(o->model);
+	if (o->api_key && *o->api_key) {
+		size_t n = strlen(o->api_key) + 8;
+		eh->auth = malloc(n);
+		if (!eh->auth)
+			BUG("out of memory");
+		snprintf(eh->auth, n, "Bearer %s", o->api_key);
+	}
+	eh->dim = o->dim;
+	eh->batch_size = o->batch_size > 0 ? o->batch_size : 32;
+	eh->concurrency = o->concurrency > 0 ? o->concurrency : 4;
+	eh->timeout_ns = o->timeout_ns ? o->timeout_ns : 120 * NS_PER_S;
+	if (o->retry.max_attempts > 0) {
+		eh->retry = o->retry;
+	} else {
+		struct retry_policy def = RETRY_POLICY_DEFAULT;
+		eh->retry = def;
+	}
+	struct buf id;
+	buf_init(&id, 0);
+	buf_printf(&id, NULL, "http:%s %s model=%s dim=%d", embed_http_api_name(eh->api), eh->url,
+		   eh->model, eh->dim);
+	eh->identity = buf_detach(&id, NULL);
+	eh->scratch = malloc(SCRATCH_FLOATS * sizeof(float));
+	if (!eh->scratch)
+		BUG("out of memory");
+	*out = eh;
+	return 0;
+}
+
+void embed_http_free(struct embed_http *eh)
+{
+	if (!eh)
+		return;
+	free(eh->url);
+	free(eh->model);
+	free(eh->auth);
+	free(eh->identity);
+	free(eh->scratch);
+	free(eh);
+}
+
+const char *embed_http_identity(const struct embed_http *eh)
+{
+	return eh->identity;
+}
+
+int embed_http_dim(const struct embed_http *eh)
+{
+	return eh->dim;
+}
+
+void embed_http_get_stats(const struct embed_http *eh, struct embed_http_stats *out)
+{
+	*out = eh->st;
+}
+
+/* ------------------------------------------------------- response parsing */
+
+/* Parse one vector at p into row `row` of the job; returns after it or NULL (error set). */
+static const char *take_vector(struct job *j, const char *p, const char *lim, size_t row,
+			       struct err *e)
+{
+	struct embed_http *eh = j->eh;
+	size_t n;
+	const char *end;
+	p = jsonf_skip_ws(p, lim);
+	int rc = jsonf_parse_f32_array(p, (size_t)(lim - p), eh->scratch, SCRATCH_FLOATS, &n, &end);
+	if (rc != JSONF_OK) {
+		err_set(e, ERR_INPUT, "POST %s: embedding %zu of the response: %s at byte %zu",
+			eh->url, j->first + row, jsonf_strerror(rc), (size_t)(end - p));
+		return NULL;
+	}
+	if (n != (size_t)eh->dim) {
+		err_set(e, ERR_SPEC, "model %s returned %zu-dim vectors, spec says %d", eh->model, n,
+			eh->dim);
+		err_hint(e, "set dim: %zu in the spec, or use the model the spec was written for", n);
+		return NULL;
+	}
+	memcpy(j->out + (j->first + row) * (size_t)eh->dim, eh->scratch, n * sizeof(float));
+	return end;
+}
+
+static int bad_json(struct job *j, const char *what, struct err *e)
+{
+	return err_set(e, ERR_INPUT, "POST %s: unexpected response: %s", j->eh->url, what);
+}
+
+/* Read an OpenAI or Ollama response body into the job's rows. */
+static int parse_response(struct job *j, const char *p, const char *lim, struct err *e)
+{
+	struct embed_http *eh = j->eh;
+	unsigned char *seen = calloc(j->count ? j->count : 1, 1);
+	if (!seen)
+		BUG("out of memory");
+	size_t got = 0;
+	int rc = -1;
+	p = jsonf_skip_ws(p, lim);
+	if (p >= lim || *p != '{') {
+		bad_json(j, "not a JSON object", e);
+		goto out;
+	}
+	p = jsonf_skip_ws(p + 1, lim);
+	int found = 0;
+	while (p < lim && *p != '}') {
+		const char *key = p, *v;
+		const char *want = eh->api == EMBED_HTTP_OLLAMA ? "embeddings" : "data";
+		const char *after = jsonf_match_string(key, lim, want);
+		const char *kend = after ? after : jsonf_skip_value(key, lim);
+		if (!kend || *key != '"') {
+			bad_json(j, "malformed object", e);
+			goto out;
+		}
+		v = jsonf_skip_ws(kend, lim);
+		if (v >= lim || *v != ':') {
+			bad_json(j, "malformed object", e);
+			goto out;
+		}
+		v = jsonf_skip_ws(v + 1, lim);
+		if (after) {
+			found = 1;
+			if (v >= lim || *v != '[') {
+				bad_json(j, eh->api == EMBED_HTTP_OLLAMA ? "\"embeddings\" is not an array"
+									 : "\"data\" is not an array", e);
+				goto out;
+			}
+			v = jsonf_skip_ws(v + 1, lim);
+			size_t pos = 0;
+			while (v < lim && *v != ']') {
+				if (pos >= j->count) {
+					err_set(e, ERR_INPUT, "POST %s: %zu texts sent, more embeddings returned",
+						eh->url, j->count);
+					goto out;
+				}
+				if (eh->api == EMBED_HTTP_OLLAMA) {
+					if (!(v = take_vector(j, v, lim, pos, e)))
+						goto out;
+					seen[pos] = 1;
+					got++;
+				} else {
+					/* {"object":"embedding","embedding":[...],"index":i} */
+					if (*v != '{') {
+						bad_json(j, "an item of \"data\" is not an object", e);
+						goto out;
+					}
+					const char *q = jsonf_skip_ws(v + 1, lim), *vec = NULL;
+					long idx = -1;
+					while (q < lim && *q != '}') {
+						const char *k1 = jsonf_match_string(q, lim, "embedding");
+						const char *k2 = k1 ? NULL : jsonf_match_string(q, lim, "index");
+						const char *ke = k1 ? k1 : k2 ? k2 : jsonf_skip_value(q, lim);
+						if (!ke || *q != '"')
+							break;
+						q = jsonf_skip_ws(ke, lim);
+						if (q >= lim || *q != ':')
+							break;
+						q = jsonf_skip_ws(q + 1, lim);
+						if (k1)
+							vec = q;
+						if (k2) {
+							char *end;
+							idx = strtol(q, &end, 10);
+						}
+						q = jsonf_skip_value(q, lim);
+						if (!q)
+							break;
+						q = jsonf_skip_ws(q, lim);
+						if (q < lim && *q == ',')
+							q = jsonf_skip_ws(q + 1, lim);
+					}
+					if (!q || q >= lim || *q != '}' || !vec) {
+						bad_json(j, "an item of \"data\" has no \"embedding\" array", e);
+						goto out;
+					}
+					size_t row = idx >= 0 ? (size_t)idx : pos;
+					if (row >= j->count || seen[row]) {
+						err_set(e, ERR_INPUT, "POST %s: embedding index %ld is %s",
+							eh->url, idx, row >= j->count ? "out of range" : "repeated");
+						goto out;
+					}
+					if (!take_vector(j, vec, lim, row, e))
+						goto out;
+					seen[row] = 1;
+					got++;
+					v = q + 1;
+				}
+				pos++;
+				v = jsonf_skip_ws(v, lim);
+				if (v < lim && *v == ',')
+					v = jsonf_skip_ws(v + 1, lim);
+				else if (v < lim && *v != ']') {
+					bad_json(j, "malformed embeddings array", e);
+					goto out;
+				}
+			}
+			if (v >= lim) {
+				bad_json(j, "truncated embeddings array", e);
+				goto out;
+			}
+			p = v + 1;
+		} else {
+			p = jsonf_skip_value(v, lim);
+			if (!p) {
+				bad_json(j, "malformed JSON", e);
+				goto out;
+			}
+		}
+		p = jsonf_skip_ws(p, lim);
+		if (p < lim && *p == ',')
+			p = jsonf_skip_ws(p + 1, lim);
+	}
+	if (!found) {
+		bad_json(j, eh->api == EMBED_HTTP_OLLAMA ? "no \"embeddings\" member"
+							  : "no \"data\" member", e);
+		goto out;
+	}
+	if (got != j->count) {
+		err_set(e, ERR_INPUT, "POST %s: %zu texts sent, %zu embeddings returned", eh->url,
+			j->count, got);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(seen);
+	return rc;
+}
+
+/* -------------------------------------------------------------- the batch */
+
+struct run {
+	struct embed_http *eh;
+	struct job *jobs;
+	size_t n_jobs;
+	struct engine *en;
+	struct http_header hdrs[2];
+	int n_hdrs;
+	int failed;
+	struct err *e;
+	size_t done;
+};
+
+static void on_done(void *user, const struct http_response *rs, mono_ns sent, mono_ns done)
+{
+	(void)sent;
+	struct job *j = user;
+	struct run *r = j->run;
+	struct embed_http *eh = j->eh;
+	j->state = 0;
+	if (r->failed)
+		return;
+	int transport = rs->status == 0;
+	if (!transport && rs->status >= 200 && rs->status < 300) {
+		if (parse_response(j, rs->body.data, rs->body.data + rs->body.len, r->e) < 0) {
+			r->failed = 1;
+			return;
+		}
+		j->state = 2;
+		r->done++;
+		eh->st.texts += j->count;
+		return;
+	}
+	if (retry_should(rs, transport) && j->attempts < eh->retry.max_attempts) {
+		uint64_t d = retry_delay_ns(&eh->retry, j->attempts, rs);
+		j->not_before = done + d;
+		eh->st.retries++;
+		if (transport)
+			log_debug("POST %s: %s; retry %d in %.3f s", eh->url, rs->error, j->attempts,
+				  (double)d / 1e9);
+		else
+			log_debug("POST %s: HTTP %ld; retry %d in %.3f s", eh->url, rs->status,
+				  j->attempts, (double)d / 1e9);
+		return;
+	}
+	r->failed = 1;
+	if (transport) {
+		err_set(r->e, ERR_NET, "POST %s: %s (after %d attempts)", eh->url, rs->error,
+			j->attempts);
+		err_hint(r->e, "is the embedding server running? check the embedder url");
+	} else {
+		int n = (int)(rs->body.len > 300 ? 300 : rs->body.len);
+		err_set(r->e, ERR_NET, "POST %s: HTTP %ld after %d attempt%s: %.*s", eh->url, rs->status,
+			j->attempts, j->attempts == 1 ? "" : "s", n, rs->body.data);
+	}
+}
+
+static int build_body(struct embed_http *eh, struct job *j, const char *const *texts,
+		      const size_t *lens, struct err *e)
+{
+	struct buf *b = &j->body;
+	if (buf_append_str(b, "{\"model\":", e) < 0 ||
+	    jsonf_write_string(b, eh->model, strlen(eh->model), e) < 0 ||
+	    buf_append_str(b, ",\"input\":[", e) < 0)
+		return -1;
+	for (size_t i = 0; i < j->count; i++) {
+		const char *t = texts[j->first + i];
+		size_t len = lens ? lens[j->first + i] : strlen(t);
+		if ((i && buf_append(b, ",", 1, e) < 0) || jsonf_write_string(b, t, len, e) < 0)
+			return -1;
+	}
+	return buf_append_str(b, "]}", e);
+}
+
+int embed_http_batch(struct embed_http *eh, const char *const *texts, const size_t *lens,
+		     size_t n, float *out, struct err *e)
+{
+	if (n == 0)
+		return 0;
+	struct run r = { .eh = eh, .e = e };
+	r.n_jobs = (n + (size_t)eh->batch_size - 1) / (size_t)eh->batch_size;
+	r.jobs = calloc(r.n_jobs, sizeof(*r.jobs));
+	if (!r.jobs)
+		BUG("out of memory");
+	int rc = -1;
+	for (size_t i = 0; i < r.n_jobs; i++) {
+		struct job *j = &r.jobs[i];
+		j->eh = eh;
+		j->first = i * (size_t)eh->batch_size;
+		j->count = n - j->first < (size_t)eh->batch_size ? n - j->first : (size_t)eh->batch_size;
+		j->out = out;
+		j->run = &r;
+		buf_init(&j->body, 0);
+		if (build_body(eh, j, texts, lens, e) < 0)
+			goto out;
+	}
+	r.hdrs[r.n_hdrs++] = (struct http_header){ "Content-Type", "application/json" };
+	if (eh->auth)
+		r.hdrs[r.n_hdrs++] = (struct http_header){ "Authorization", eh->auth };
+	struct engine_opts eo = { .max_connections = eh->concurrency,
+				  .max_in_flight = eh->concurrency };
+	if (engine_new(&eo, &r.en, e) < 0)
+		goto out;
+	size_t next_scan = 0;
+	while (!r.failed && r.done < r.n_jobs) {
+		mono_ns now = clock_mono_now(), wake = now + NS_PER_S;
+		/* submit waiting jobs whose time has come, lowest index first */
+		for (size_t i = next_scan; i < r.n_jobs && engine_in_flight(r.en) < eh->concurrency;
+		     i++) {
+			struct job *j = &r.jobs[i];
+			if (j->state != 0)
+				continue;
+			if (j->not_before > now) {
+				if (j->not_before < wake)
+					wake = j->not_before;
+				continue;
+			}
+			struct http_request rq = { .method = "POST", .url = eh->url, .headers = r.hdrs,
+						   .n_headers = r.n_hdrs, .body = j->body.data,
+						   .body_len = j->body.len, .timeout_ns = eh->timeout_ns };
+			if (engine_submit(r.en, &rq, on_done, j, e) < 0) {
+				r.failed = 1;
+				break;
+			}
+			j->state = 1;
+			j->attempts++;
+			eh->st.requests++;
+		}
+		while (next_scan < r.n_jobs && r.jobs[next_scan].state == 2)
+			next_scan++;
+		if (r.failed)
+			break;
+		/* waiting jobs with no slot: wake on the next completion */
+		if (engine_in_flight(r.en) >= eh->concurrency)
+			wake = now + NS_PER_S;
+		if (engine_poll(r.en, wake, e) < 0)
+			r.failed = 1;
+	}
+	engine_free(r.en); /* aborts anything still in flight after a failure */
+	rc = r.failed ? -1 : 0;
+out:
+	for (size_t i = 0; i < r.n_jobs; i++)
+		buf_release(&r.jobs[i].body);
+	free(r.jobs);
+	return rc;
+}

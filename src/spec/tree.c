@@ -1,0 +1,297 @@
+/*
+ * tree.c — YAML text -> document tree (struct stree), the only libyaml user.
+ *
+ * We read libyaml's event stream rather than its document API so that every
+ * limit is enforced while parsing: a stack of open containers receives each
+ * finished node; a finished node adds its `weight` (the size of its subtree
+ * with aliases expanded) to its parent. An alias is a pointer to the
+ * anchored node, never a copy, and contributes that node's whole weight, so
+ * the nine-fold fan-out of a "billion laughs" file trips STREE_MAX_EXPANDED
+ * after a few levels, in microseconds and without allocating anything big.
+ * Raw node count, alias count and nesting depth are capped as well; an
+ * alias to a node that is still open (a cycle) is rejected.
+ *
+ * Maps reject duplicate keys and non-scalar keys. Only one document per
+ * file. Positions are libyaml marks plus one (they count from zero).
+ */
+#include "spec_int.h"
+#include "engrave/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+struct snode *stree_new_node(struct stree *t, enum snode_kind kind, int line, int col)
+{
+	if (t->nodes >= STREE_MAX_NODES)
+		return NULL;
+	struct snode *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->kind = kind;
+	n->line = line;
+	n->col = col;
+	n->weight = 1;
+	n->next_alloc = t->all;
+	t->all = n;
+	t->nodes++;
+	return n;
+}
+
+static int grow(struct snode *c)
+{
+	if (c->n < c->cap)
+		return 0;
+	size_t nc = c->cap ? c->cap * 2 : 8;
+	struct snode **v = realloc(c->vals, nc * sizeof(*v));
+	if (!v)
+		return -1;
+	c->vals = v;
+	if (c->kind == SN_MAP) {
+		struct snode **k = realloc(c->keys, nc * sizeof(*k));
+		if (!k)
+			return -1;
+		c->keys = k;
+	}
+	c->cap = nc;
+	return 0;
+}
+
+int stree_seq_add(struct snode *seq, struct snode *item)
+{
+	if (grow(seq))
+		return -1;
+	seq->vals[seq->n++] = item;
+	seq->weight += item->weight;
+	return 0;
+}
+
+int stree_map_add(struct snode *map, struct snode *key, struct snode *val)
+{
+	if (grow(map))
+		return -1;
+	map->keys[map->n] = key;
+	map->vals[map->n++] = val;
+	map->weight += key->weight + val->weight;
+	return 0;
+}
+
+struct snode *stree_map_get(const struct snode *map, const char *key)
+{
+	if (!map || map->kind != SN_MAP)
+		return NULL;
+	for (size_t i = 0; i < map->n; i++)
+		if (!strcmp(map->keys[i]->str, key))
+			return map->vals[i];
+	return NULL;
+}
+
+void stree_release(struct stree *t)
+{
+	struct snode *n = t->all;
+	while (n) {
+		struct snode *next = n->next_alloc;
+		free(n->str);
+		free(n->keys);
+		free(n->vals);
+		free(n);
+		n = next;
+	}
+	memset(t, 0, sizeof(*t));
+}
+
+int snode_is_null(const struct snode *n)
+{
+	return n->kind == SN_SCALAR && n->plain &&
+	       (!n->str[0] || !strcmp(n->str, "~") || !strcmp(n->str, "null") ||
+		!strcmp(n->str, "Null") || !strcmp(n->str, "NULL"));
+}
+
+/* ---- the YAML event loop -------------------------------------------------- */
+
+struct anchor {
+	char *name;
+	struct snode *node;
+};
+
+struct frame {
+	struct snode *node;
+	struct snode *pending_key; /* maps: key waiting for its value */
+};
+
+struct yload {
+	struct stree *t;
+	const char *name;
+	struct err *e;
+	struct frame stack[STREE_MAX_DEPTH];
+	int depth;
+	struct anchor *anchors;
+	size_t n_anchors, cap_anchors;
+	size_t aliases;
+};
+
+static int fail_at(struct yload *y, int line, int col, const char *what)
+{
+	return err_set(y->e, ERR_SPEC, "%s:%d:%d: %s", y->name, line, col, what);
+}
+
+static int add_anchor(struct yload *y, const char *name, struct snode *n)
+{
+	for (size_t i = 0; i < y->n_anchors; i++)
+		if (!strcmp(y->anchors[i].name, name)) {
+			y->anchors[i].node = n; /* YAML lets a later anchor override */
+			return 0;
+		}
+	if (y->n_anchors == y->cap_anchors) {
+		size_t nc = y->cap_anchors ? y->cap_anchors * 2 : 16;
+		struct anchor *a = realloc(y->anchors, nc * sizeof(*a));
+		if (!a)
+			return -1;
+		y->anchors = a;
+		y->cap_anchors = nc;
+	}
+	char *dup = strdup(name);
+	if (!dup)
+		return -1;
+	y->anchors[y->n_anchors].name = dup;
+	y->anchors[y->n_anchors++].node = n;
+	return 0;
+}
+
+/* Hand a finished node to the container on top of the stack (or make it
+ * the root). */
+static int attach(struct yload *y, struct snode *n)
+{
+	if (y->depth == 0) {
+		y->t->root = n;
+		return 0;
+	}
+	struct frame *f = &y->stack[y->depth - 1];
+	struct snode *p = f->node;
+	if (p->kind == SN_SEQ) {
+		if (stree_seq_add(p, n))
+			return err_set(y->e, ERR_INTERNAL, "out of memory");
+	} else if (!f->pending_key) {
+		if (n->kind != SN_SCALAR)
+			return fail_at(y, n->line, n->col, "only plain keys are supported (not a list or map as a key)");
+		for (size_t i = 0; i < p->n; i++)
+			if (!strcmp(p->keys[i]->str, n->str)) {
+				char msg[ERR_MSG_MAX / 2];
+				snprintf(msg, sizeof(msg), "duplicate key '%.200s' (first at line %d)", n->str,
+					 p->keys[i]->line);
+				return fail_at(y, n->line, n->col, msg);
+			}
+		f->pending_key = n;
+		return 0;
+	} else {
+		if (stree_map_add(p, f->pending_key, n))
+			return err_set(y->e, ERR_INTERNAL, "out of memory");
+		f->pending_key = NULL;
+	}
+	if (p->weight > STREE_MAX_EXPANDED)
+		return fail_at(y, n->line, n->col,
+			       "document too large once aliases are expanded (over 200000 nodes): "
+			       "refusing a possible 'billion laughs' file");
+	return 0;
+}
+
+static int on_event(struct yload *y, yaml_event_t *ev)
+{
+	int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+	struct snode *n;
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		n = stree_new_node(y->t, SN_SCALAR, line, col);
+		if (!n)
+			return fail_at(y, line, col, "too many nodes (limit 100000)");
+		n->str = malloc(ev->data.scalar.length + 1);
+		if (!n->str)
+			return err_set(y->e, ERR_INTERNAL, "out of memory");
+		memcpy(n->str, ev->data.scalar.value, ev->data.scalar.length);
+		n->str[ev->data.scalar.length] = '\0';
+		if (strlen(n->str) != ev->data.scalar.length)
+			return fail_at(y, line, col, "NUL byte in a value");
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag;
+		if (ev->data.scalar.anchor && add_anchor(y, (const char *)ev->data.scalar.anchor, n))
+			return err_set(y->e, ERR_INTERNAL, "out of memory");
+		return attach(y, n);
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT: {
+		if (y->depth >= STREE_MAX_DEPTH)
+			return fail_at(y, line, col, "nested too deeply (limit 64 levels)");
+		n = stree_new_node(y->t, ev->type == YAML_SEQUENCE_START_EVENT ? SN_SEQ : SN_MAP, line, col);
+		if (!n)
+			return fail_at(y, line, col, "too many nodes (limit 100000)");
+		n->open = 1;
+		const yaml_char_t *anchor = ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
+										  : ev->data.mapping_start.anchor;
+		if (anchor && add_anchor(y, (const char *)anchor, n))
+			return err_set(y->e, ERR_INTERNAL, "out of memory");
+		y->stack[y->depth].node = n;
+		y->stack[y->depth].pending_key = NULL;
+		y->depth++;
+		return 0;
+	}
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		n = y->stack[--y->depth].node;
+		n->open = 0;
+		return attach(y, n);
+	case YAML_ALIAS_EVENT: {
+		const char *name = (const char *)ev->data.alias.anchor;
+		struct snode *target = NULL;
+		for (size_t i = 0; i < y->n_anchors; i++)
+			if (!strcmp(y->anchors[i].name, name))
+				target = y->anchors[i].node;
+		if (!target) {
+			char msg[300];
+			snprintf(msg, sizeof(msg), "unknown alias '*%.200s'", name);
+			return fail_at(y, line, col, msg);
+		}
+		if (target->open)
+			return fail_at(y, line, col, "recursive alias (refers to a node that contains it)");
+		if (++y->aliases > STREE_MAX_ALIASES)
+			return fail_at(y, line, col, "too many aliases (limit 10000)");
+		return attach(y, target);
+	}
+	case YAML_DOCUMENT_START_EVENT:
+		if (y->t->root)
+			return fail_at(y, line, col, "more than one YAML document ('---'); a spec is one document");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int stree_parse_yaml(struct stree *t, const char *text, size_t len, const char *name, struct err *e)
+{
+	memset(t, 0, sizeof(*t));
+	yaml_parser_t p;
+	if (!yaml_parser_initialize(&p))
+		return err_set(e, ERR_INTERNAL, "cannot initialise the YAML parser");
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	struct yload y = { .t = t, .name = name, .e = e };
+	int rc = 0, done = 0;
+	while (!done) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&p, &ev)) {
+			const yaml_mark_t *m = p.problem ? &p.problem_mark : &p.context_mark;
+			rc = err_set(e, ERR_SPEC, "%s:%d:%d: invalid YAML: %s%s%s", name, (int)m->line + 1,
+				     (int)m->column + 1, p.problem ? p.problem : "syntax error",
+				     p.context ? " " : "", p.context ? p.context : "");
+			break;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		rc = on_event(&y, &ev);
+		yaml_event_delete(&ev);
+		if (rc)
+			break;
+	}
+	yaml_parser_delete(&p);
+	for (size_t i = 0; i < y.n_anchors; i++)
+		free(y.anchors[i].name);
+	free(y.anchors);
+	if (rc)
+		stree_release(t);
+	return rc;
+}

@@ -1,0 +1,220 @@
+/*
+ * artio.c — vectors artifacts: streamed writing through chunked objects,
+ * whole loading for the steps that need random access (k-means, kNN).
+ *
+ * Parts are written through one obj_writer each, so memory stays bounded
+ * by the caller's row blocks; loading checks that each part has exactly the
+ * size its meta promises, so a truncated or mismatched artifact is reported
+ * as corrupt rather than read past.
+ */
+#include "artio.h"
+#include "engrave/article.h"
+#include "engrave/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int vecs_writer_open(struct vecs_writer *w, struct store *st, uint32_t dim, int flags, struct err *e)
+{
+	memset(w, 0, sizeof(*w));
+	w->st = st;
+	w->dim = dim;
+	w->flags = flags;
+	if (obj_writer_open(st, &w->vecs, e))
+		return -1;
+	if ((flags & VW_IDS) && obj_writer_open(st, &w->ids, e))
+		goto fail;
+	if ((flags & VW_LABELS) && obj_writer_open(st, &w->labels, e))
+		goto fail;
+	if ((flags & VW_CONF) && obj_writer_open(st, &w->conf, e))
+		goto fail;
+	return 0;
+fail:
+	vecs_writer_abort(w);
+	return -1;
+}
+
+int vecs_writer_add(struct vecs_writer *w, const float *v, size_t n, const uint64_t *ids,
+		    const uint32_t *labels, const float *conf, struct err *e)
+{
+	if (obj_write(w->vecs, v, n * w->dim * sizeof(float), e))
+		return -1;
+	if (w->ids && obj_write(w->ids, ids, n * sizeof(uint64_t), e))
+		return -1;
+	if (w->labels && obj_write(w->labels, labels, n * sizeof(uint32_t), e))
+		return -1;
+	if (w->conf && obj_write(w->conf, conf, n * sizeof(float), e))
+		return -1;
+	w->rows += n;
+	return 0;
+}
+
+static int finish_part(struct obj_writer **pw, struct artifact *a, const char *name, struct err *e)
+{
+	if (!*pw)
+		return 0;
+	uint64_t size = obj_writer_size(*pw);
+	struct digest d;
+	int rc = obj_writer_finish(*pw, &d, e);
+	*pw = NULL;
+	if (rc)
+		return -1;
+	return artifact_add_part(a, name, &d, size, e);
+}
+
+int vecs_writer_finish(struct vecs_writer *w, struct artifact *a, struct digest *out, struct err *e)
+{
+	if (finish_part(&w->vecs, a, "vectors", e) || finish_part(&w->ids, a, "ids", e) ||
+	    finish_part(&w->labels, a, "labels", e) || finish_part(&w->conf, a, "confidence", e)) {
+		vecs_writer_abort(w);
+		return -1;
+	}
+	if (artifact_set_int(a, "rows", (int64_t)w->rows, e) || artifact_set_int(a, "dim", w->dim, e) ||
+	    artifact_set_str(a, "dtype", "f32", e))
+		return -1;
+	return artifact_put(w->st, a, out, e);
+}
+
+void vecs_writer_abort(struct vecs_writer *w)
+{
+	obj_writer_abort(w->vecs);
+	obj_writer_abort(w->ids);
+	obj_writer_abort(w->labels);
+	obj_writer_abort(w->conf);
+	w->vecs = w->ids = w->labels = w->conf = NULL;
+}
+
+int artio_read_part(struct store *st, const struct artifact *a, const char *part, void *dst, uint64_t want,
+		    struct err *e)
+{
+	const struct digest *d = artifact_part(a, part);
+	char hex[DIGEST_HEX_LEN + 1];
+	if (!d)
+		return err_set(e, ERR_CORRUPT, "%s artifact has no '%s' part", a->type, part);
+	struct obj_reader *r;
+	if (obj_reader_open(st, d, &r, e))
+		return -1;
+	if (obj_reader_size(r) != want) {
+		digest_to_hex(d, hex);
+		err_set(e, ERR_CORRUPT, "%s part '%s' (%s) has %llu bytes, expected %llu", a->type, part, hex,
+			(unsigned long long)obj_reader_size(r), (unsigned long long)want);
+		obj_reader_close(r);
+		return -1;
+	}
+	int rc = want ? obj_read_at(r, 0, dst, (size_t)want, e) : 0;
+	obj_reader_close(r);
+	return rc;
+}
+
+int vecs_load(struct store *st, const struct digest *d, struct vecs *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	if (artifact_get(st, d, &out->art, e))
+		return -1;
+	int64_t rows = 0, dim = 0;
+	if (artifact_get_int(&out->art, "rows", &rows) || artifact_get_int(&out->art, "dim", &dim) || rows < 0 ||
+	    dim <= 0) {
+		char hex[DIGEST_HEX_LEN + 1];
+		digest_to_hex(d, hex);
+		err_set(e, ERR_CORRUPT, "artifact %s (%s) is not a vectors artifact (no rows/dim)", hex,
+			out->art.type);
+		artifact_release(&out->art);
+		return -1;
+	}
+	out->rows = (uint64_t)rows;
+	out->dim = (uint32_t)dim;
+	size_t n = (size_t)rows;
+	out->v = malloc(n * (size_t)dim * sizeof(float) + 1);
+	if (!out->v)
+		BUG("out of memory loading %llu vectors", (unsigned long long)n);
+	if (artio_read_part(st, &out->art, "vectors", out->v, (uint64_t)n * (uint64_t)dim * sizeof(float), e))
+		goto fail;
+	if (artifact_part(&out->art, "ids")) {
+		out->ids = malloc(n * sizeof(uint64_t) + 1);
+		if (!out->ids || artio_read_part(st, &out->art, "ids", out->ids, n * sizeof(uint64_t), e))
+			goto fail;
+	}
+	if (artifact_part(&out->art, "labels")) {
+		out->labels = malloc(n * sizeof(uint32_t) + 1);
+		if (!out->labels || artio_read_part(st, &out->art, "labels", out->labels, n * sizeof(uint32_t), e))
+			goto fail;
+	}
+	if (artifact_part(&out->art, "confidence")) {
+		out->conf = malloc(n * sizeof(float) + 1);
+		if (!out->conf || artio_read_part(st, &out->art, "confidence", out->conf, n * sizeof(float), e))
+			goto fail;
+	}
+	return 0;
+fail:
+	vecs_free(out);
+	return -1;
+}
+
+void vecs_free(struct vecs *v)
+{
+	if (!v)
+		return;
+	free(v->v);
+	free(v->ids);
+	free(v->labels);
+	free(v->conf);
+	artifact_release(&v->art);
+	memset(v, 0, sizeof(*v));
+}
+
+int artio_each_article(struct store *st, const struct artifact *corpus,
+		       int (*cb)(const struct article_view *v, void *ctx), void *ctx, struct err *e)
+{
+	const struct digest *d = artifact_part(corpus, "articles");
+	if (!d)
+		return err_set(e, ERR_CORRUPT, "%s artifact has no 'articles' part", corpus->type);
+	struct obj_reader *r;
+	if (obj_reader_open(st, d, &r, e))
+		return -1;
+	size_t cap = OBJ_CHUNK_SIZE, len = 0, got;
+	uint8_t *blk = malloc(cap);
+	if (!blk)
+		BUG("out of memory");
+	int rc = 0, eof = 0;
+	while (!rc) {
+		if (!eof) {
+			if (len == cap) { /* one record larger than the buffer */
+				cap *= 2;
+				uint8_t *nb = realloc(blk, cap);
+				if (!nb)
+					BUG("out of memory");
+				blk = nb;
+			}
+			if (obj_read(r, blk + len, cap - len, &got, e)) {
+				rc = -1;
+				break;
+			}
+			if (got == 0)
+				eof = 1;
+			len += got;
+		}
+		size_t off = 0, used;
+		struct article_view v;
+		int k;
+		while ((k = article_decode_next(blk + off, len - off, &used, &v)) == 1) {
+			off += used;
+			if ((rc = cb(&v, ctx)) != 0)
+				break;
+		}
+		if (rc)
+			break;
+		if (k < 0 && eof) {
+			char hex[DIGEST_HEX_LEN + 1];
+			digest_to_hex(d, hex);
+			rc = err_set(e, ERR_CORRUPT, "corpus object %s ends inside a record", hex);
+			break;
+		}
+		memmove(blk, blk + off, len - off);
+		len -= off;
+		if (eof && len == 0)
+			break;
+	}
+	free(blk);
+	obj_reader_close(r);
+	return rc;
+}

@@ -1,0 +1,113 @@
+/*
+ * centroids.c — the centroids step: k-means over the embedded corpus.
+ *
+ * from: store   k-means (data/kmeans.c: k-means++ init, Lloyd or mini-batch,
+ *               seeded, thread-count independent) over the embed step's
+ *               vectors, loaded whole (50K x 768 floats is 150 MB);
+ * from: random  k centres drawn uniformly from [-1,1]^dim by the
+ *               counter-based RNG (what Engram's loadtest generator does),
+ *               for specs with no corpus.
+ * Output: artifact "centroids" v1 {vectors (k x dim f32), sizes (u64 per
+ * cluster)} with meta k, dim, rows (= k), inertia.
+ */
+#include "engrave/steps.h"
+#include "artio.h"
+#include "engrave/err.h"
+#include "engrave/kmeans.h"
+#include "engrave/rng.h"
+#include "engrave/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STREAM_RANDOM_CENTRES 0x43454e52ULL /* "CENR" */
+
+static int put_centroids(struct step_ctx *c, const float *cent, const uint64_t *sizes, uint32_t k, uint32_t d,
+			 double inertia, const char *how, struct err *e)
+{
+	struct vecs_writer vw;
+	if (vecs_writer_open(&vw, c->store, d, 0, e))
+		return -1;
+	if (vecs_writer_add(&vw, cent, k, NULL, NULL, NULL, e)) {
+		vecs_writer_abort(&vw);
+		return -1;
+	}
+	struct artifact a;
+	artifact_init(&a, "centroids", 1);
+	a.action = c->action;
+	struct digest sd;
+	int rc = obj_put(c->store, sizes, k * sizeof(uint64_t), &sd, e) ||
+		 artifact_add_part(&a, "sizes", &sd, k * sizeof(uint64_t), e) ||
+		 artifact_set_int(&a, "k", k, e) || artifact_set_f64(&a, "inertia", inertia, e) ||
+		 artifact_set_str(&a, "method", how, e) || vecs_writer_finish(&vw, &a, &c->out[0], e);
+	if (rc)
+		vecs_writer_abort(&vw);
+	artifact_release(&a);
+	if (rc)
+		return -1;
+	c->n_out = 1;
+	return 0;
+}
+
+int step_centroids_run(struct step_ctx *c, struct err *e)
+{
+	const struct spec_centroids *sc = &c->spec->centroids;
+	uint32_t k = (uint32_t)sc->k;
+	if (sc->from == SPEC_FROM_TARGET) {
+		err_set(e, ERR_UNSUPPORTED, "steps.centroids.from: target is not built yet (issue 3)");
+		return err_hint(e, "use from: store (k-means over the embed step's vectors)");
+	}
+	if (sc->init == SPEC_INIT_RANDOM && sc->from == SPEC_FROM_STORE) {
+		err_set(e, ERR_UNSUPPORTED, "steps.centroids.init: random is not built yet; k-means++ is");
+		return err_hint(e, "remove 'init' (k-means++ is the default)");
+	}
+	if (sc->from == SPEC_FROM_RANDOM) {
+		uint32_t d = (uint32_t)sc->dim;
+		float *cent = malloc((size_t)k * d * sizeof(float));
+		uint64_t *sizes = calloc(k, sizeof(uint64_t));
+		if (!cent || !sizes)
+			BUG("out of memory");
+		for (uint64_t i = 0; i < (uint64_t)k * d; i++)
+			cent[i] = 2.0f * rng_uniform_f32(c->spec->seed, STREAM_RANDOM_CENTRES, i) - 1.0f;
+		int rc = put_centroids(c, cent, sizes, k, d, 0, "random", e);
+		free(cent);
+		free(sizes);
+		if (!rc)
+			snprintf(c->summary, sizeof(c->summary), "%u random %u-d centres", k, d);
+		return rc;
+	}
+	struct vecs v;
+	if (vecs_load(c->store, &c->prev[1], &v, e))
+		return -1;
+	if (v.rows < k) {
+		vecs_free(&v);
+		err_set(e, ERR_SPEC, "steps.centroids.k is %u but the corpus has only %llu vectors", k,
+			(unsigned long long)v.rows);
+		return err_hint(e, "lower k or raise steps.corpus.limit");
+	}
+	struct kmeans_opts ko;
+	kmeans_opts_init(&ko, k);
+	ko.algo = sc->algorithm == SPEC_KMEANS_MINIBATCH ? KMEANS_MINIBATCH : KMEANS_LLOYD;
+	ko.max_iter = (uint32_t)sc->max_iter;
+	ko.batch_size = (uint32_t)sc->batch_size;
+	ko.tol = sc->tol;
+	ko.seed = c->spec->seed;
+	ko.progress = 1;
+	float *cent = malloc((size_t)k * v.dim * sizeof(float));
+	uint64_t *sizes = calloc(k, sizeof(uint64_t));
+	if (!cent || !sizes)
+		BUG("out of memory");
+	double inertia = 0;
+	int rc = kmeans_run(v.v, (size_t)v.rows, v.dim, &ko, cent, sizes, &inertia, e);
+	if (!rc)
+		rc = put_centroids(c, cent, sizes, k, v.dim, inertia,
+				   ko.algo == KMEANS_MINIBATCH ? "minibatch" : "lloyd", e);
+	if (!rc)
+		snprintf(c->summary, sizeof(c->summary), "k=%u over %llu vectors, inertia %.6g", k,
+			 (unsigned long long)v.rows, inertia);
+	free(cent);
+	free(sizes);
+	vecs_free(&v);
+	return rc;
+}

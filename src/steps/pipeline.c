@@ -1,0 +1,455 @@
+/*
+ * pipeline.c — the step table, the edges between steps, action keys, and
+ * the DAG runner behind `engrave run` and `engrave plan`.
+ *
+ * The DAG is small and fixed (DESIGN.md section 3), so it is a table in
+ * pipeline order plus steps_inputs(), which derives the edges a given spec
+ * implies; running in table order is a topological order.
+ *
+ * Action key (Bazel's AC key, DVC's run-cache key): SHA-256 over a framed,
+ * length-prefixed encoding of
+ *     "engrave-action-v1", step name, step version,
+ *     spec_step_params() (canonical JSON of the step's resolved params),
+ *     the spec seed, each input as (step name, digest), optional extra digest.
+ * Framing every field with its length makes the encoding injective, so two
+ * different actions cannot hash the same bytes.
+ *
+ * Pure steps: an action-cache hit reuses the outputs (state "cached");
+ * a miss runs the step and records the outputs in the action cache.
+ * Effectful steps (ingest, loadtest) always run inside the run, journaling
+ * their progress so that a resumed run continues where it stopped.
+ * The run record is rewritten after every step.
+ */
+#include "engrave/steps.h"
+#include "engrave/buf.h"
+#include "engrave/clock.h"
+#include "engrave/err.h"
+#include "engrave/log.h"
+#include "engrave/store.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A NULL body means "not built yet": the runner reports it, never skips it. */
+static const struct step_def step_table[SPEC_NSTEPS] = {
+	{ "corpus", 1, 0, "issue 3 (data steps)", step_corpus_run },
+	{ "embed", 1, 0, "issue 3 (data steps)", step_embed_run },
+	{ "centroids", 1, 0, "issue 3 (data steps)", step_centroids_run },
+	{ "synthetic", 1, 0, "issue 3 (data steps)", step_synthetic_run },
+	{ "queries", 1, 0, "issue 6 (load test)", step_queries_run },
+	{ "groundtruth", 1, 0, "issue 6 (load test)", step_groundtruth_run },
+	{ "ingest", 1, 1, "issue 4 (targets and ingest)", NULL },
+	{ "loadtest", 1, 1, "issue 6 (load test)", NULL },
+};
+
+enum { S_CORPUS, S_EMBED, S_CENTROIDS, S_SYNTHETIC, S_QUERIES, S_GROUNDTRUTH, S_INGEST, S_LOADTEST };
+
+static volatile sig_atomic_t stop_requested;
+
+void steps_request_stop(void) { stop_requested = 1; }
+int steps_stop_requested(void) { return stop_requested != 0; }
+
+const struct step_def *steps_def(int i)
+{
+	return i >= 0 && i < SPEC_NSTEPS ? &step_table[i] : NULL;
+}
+
+int steps_index(const char *name)
+{
+	for (int i = 0; i < SPEC_NSTEPS; i++)
+		if (!strcmp(step_table[i].name, name))
+			return i;
+	return -1;
+}
+
+const char *steps_state_name(enum step_state s)
+{
+	static const char *names[] = { "pending", "cached", "ran", "resumed", "failed",
+				       "not-built", "skipped", "will-run", "blocked" };
+	return names[s];
+}
+
+static int add_in(int *in, int *n, int step)
+{
+	if (*n < STEP_MAX_IN)
+		in[(*n)++] = step;
+	return 0;
+}
+
+/* The vectors a set name refers to: corpus vectors come from `embed`. */
+static int set_step(enum spec_set s)
+{
+	return s == SPEC_SET_CORPUS ? S_EMBED : S_SYNTHETIC;
+}
+
+int steps_inputs(const struct spec *sp, int i, int inputs[STEP_MAX_IN])
+{
+	int n = 0;
+	switch (i) {
+	case S_EMBED:
+		add_in(inputs, &n, S_CORPUS);
+		break;
+	case S_CENTROIDS:
+		if (sp->centroids.from == SPEC_FROM_STORE)
+			add_in(inputs, &n, S_EMBED);
+		break;
+	case S_SYNTHETIC:
+		add_in(inputs, &n, S_CENTROIDS);
+		break;
+	case S_QUERIES:
+		if (sp->queries.source == SPEC_QSRC_CORPUS)
+			add_in(inputs, &n, S_EMBED);
+		else if (sp->queries.source == SPEC_QSRC_SYNTHETIC)
+			add_in(inputs, &n, S_SYNTHETIC);
+		else
+			add_in(inputs, &n, S_CENTROIDS);
+		break;
+	case S_GROUNDTRUTH:
+		add_in(inputs, &n, S_QUERIES);
+		if (sp->ingest.present) {
+			for (size_t k = 0; k < sp->ingest.n_sets; k++)
+				add_in(inputs, &n, set_step(sp->ingest.sets[k]));
+		} else {
+			if (sp->embed.present)
+				add_in(inputs, &n, S_EMBED);
+			if (sp->synthetic.present)
+				add_in(inputs, &n, S_SYNTHETIC);
+		}
+		break;
+	case S_INGEST:
+		for (size_t k = 0; k < sp->ingest.n_sets; k++)
+			add_in(inputs, &n, set_step(sp->ingest.sets[k]));
+		break;
+	case S_LOADTEST:
+		if (sp->ingest.present)
+			add_in(inputs, &n, S_INGEST);
+		if (sp->queries.present)
+			add_in(inputs, &n, S_QUERIES);
+		if (sp->groundtruth.present)
+			add_in(inputs, &n, S_GROUNDTRUTH);
+		if (sp->centroids.present)
+			add_in(inputs, &n, S_CENTROIDS);
+		break;
+	default:
+		break;
+	}
+	/* drop inputs whose step is absent from the spec (validated earlier) */
+	int m = 0;
+	for (int k = 0; k < n; k++)
+		if (spec_step_present(sp, spec_step_names[inputs[k]]))
+			inputs[m++] = inputs[k];
+	for (int k = m; k < STEP_MAX_IN; k++)
+		inputs[k] = -1;
+	return m;
+}
+
+static void frame(struct hash_ctx *h, const void *p, size_t len)
+{
+	uint8_t l[8];
+	for (int i = 0; i < 8; i++)
+		l[i] = (uint8_t)((uint64_t)len >> (8 * i));
+	hash_update(h, l, 8);
+	hash_update(h, p, len);
+}
+
+static void frame_str(struct hash_ctx *h, const char *s)
+{
+	frame(h, s, strlen(s));
+}
+
+int steps_action_key(const struct spec *sp, int i, const struct digest *inputs, int n_inputs,
+		     const struct digest *extra, struct digest *key, struct err *e)
+{
+	const struct step_def *d = steps_def(i);
+	if (!d)
+		return err_set(e, ERR_INTERNAL, "no step %d", i);
+	struct buf params;
+	buf_init(&params, 0);
+	if (spec_step_params(sp, d->name, &params, e)) {
+		buf_release(&params);
+		return -1;
+	}
+	int in[STEP_MAX_IN];
+	int n = steps_inputs(sp, i, in);
+	if (n != n_inputs) {
+		buf_release(&params);
+		return err_set(e, ERR_INTERNAL, "step '%s' expects %d inputs, got %d", d->name, n, n_inputs);
+	}
+	struct hash_ctx h;
+	hash_init(&h);
+	frame_str(&h, "engrave-action-v1");
+	frame_str(&h, d->name);
+	char ver[16];
+	snprintf(ver, sizeof(ver), "%u", d->version);
+	frame_str(&h, ver);
+	frame(&h, params.data, params.len);
+	char seed[32];
+	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)sp->seed);
+	frame_str(&h, seed);
+	for (int k = 0; k < n; k++) {
+		frame_str(&h, step_table[in[k]].name);
+		frame(&h, inputs[k].b, DIGEST_LEN);
+	}
+	if (extra)
+		frame(&h, extra->b, DIGEST_LEN);
+	else
+		frame(&h, "", 0);
+	hash_final(&h, key);
+	buf_release(&params);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The action cache holds {"outputs": [...], "elapsed_ns"} (store.h). */
+
+static int ac_get_outputs(struct store *st, const struct digest *key, struct digest *out, int cap,
+			  int *n, struct err *e)
+{
+	struct buf v;
+	buf_init(&v, 0);
+	*n = 0;
+	int hit = ac_get(st, key, &v, e);
+	if (hit == 1) {
+		uint64_t elapsed;
+		if (ac_value_decode(v.data, v.len, out, cap, n, &elapsed, e))
+			hit = -1;
+		else if (*n > cap)
+			*n = cap;
+	}
+	buf_release(&v);
+	return hit;
+}
+
+static int ac_put_outputs(struct store *st, const struct digest *key, const struct digest *out, int n,
+			  uint64_t elapsed_ns, struct err *e)
+{
+	struct buf v;
+	buf_init(&v, 0);
+	int rc = ac_value_encode(out, n, elapsed_ns, &v, e);
+	if (!rc)
+		rc = ac_put(st, key, v.data, v.len, e);
+	buf_release(&v);
+	return rc;
+}
+
+static int action_for(struct store *st, const struct spec *sp, int i, const struct digest *prev,
+		      const int *has_prev, struct digest *key, int *ready, struct err *e)
+{
+	(void)st;
+	int in[STEP_MAX_IN];
+	int n = steps_inputs(sp, i, in);
+	struct digest ins[STEP_MAX_IN];
+	*ready = 1;
+	for (int k = 0; k < n; k++) {
+		if (!has_prev[in[k]]) {
+			*ready = 0;
+			return 0;
+		}
+		ins[k] = prev[in[k]];
+	}
+	struct digest extra;
+	int has_extra = 0;
+	if (i == S_CORPUS && steps_source_digest(sp, &extra, &has_extra, e))
+		return -1;
+	return steps_action_key(sp, i, ins, n, has_extra ? &extra : NULL, key, e);
+}
+
+int steps_plan(struct store *st, const struct spec *sp, struct plan_row *rows, int *n_rows,
+	       struct err *e)
+{
+	struct digest prev[SPEC_NSTEPS];
+	int has_prev[SPEC_NSTEPS] = { 0 };
+	int n = 0;
+	for (int i = 0; i < SPEC_NSTEPS; i++) {
+		if (!spec_step_present(sp, step_table[i].name))
+			continue;
+		struct plan_row *r = &rows[n++];
+		memset(r, 0, sizeof(*r));
+		r->step = i;
+		int ready = 0;
+		if (action_for(st, sp, i, prev, has_prev, &r->action, &ready, e))
+			return -1;
+		r->has_action = ready;
+		if (!step_table[i].run) {
+			r->state = STEP_NOT_BUILT;
+			continue;
+		}
+		if (!ready) {
+			r->state = STEP_BLOCKED;
+			continue;
+		}
+		if (step_table[i].effectful) {
+			r->state = STEP_WILL_RUN;
+			continue;
+		}
+		int hit = st ? ac_get_outputs(st, &r->action, r->out, STEP_MAX_OUT, &r->n_out, e) : 0;
+		if (hit < 0)
+			return -1;
+		if (hit && r->n_out > 0) {
+			r->state = STEP_CACHED;
+			prev[i] = r->out[0];
+			has_prev[i] = 1;
+		} else {
+			r->state = STEP_WILL_RUN;
+		}
+	}
+	*n_rows = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+static struct run_step *run_step_slot(struct run_record *rec, const char *name)
+{
+	for (int k = 0; k < rec->n_steps; k++)
+		if (!strcmp(rec->steps[k].name, name))
+			return &rec->steps[k];
+	if (rec->n_steps >= (int)(sizeof(rec->steps) / sizeof(rec->steps[0])))
+		BUG("too many steps in a run record");
+	struct run_step *s = &rec->steps[rec->n_steps++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->state, sizeof(s->state), "pending");
+	return s;
+}
+
+/* strncpy that always terminates and never warns about truncation. */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void set_state(struct run_step *s, enum step_state st)
+{
+	snprintf(s->state, sizeof(s->state), "%s", steps_state_name(st));
+}
+
+static int save_run(struct store *st, struct run_record *rec, const char *status, struct err *e)
+{
+	if (status)
+		snprintf(rec->status, sizeof(rec->status), "%s", status);
+	rec->updated = clock_unix_now();
+	return run_put(st, rec, e);
+}
+
+static int init_record(struct store *st, const struct spec *sp, const struct runner_opts *o,
+		       struct run_record *rec, struct err *e)
+{
+	struct digest sd;
+	spec_digest(sp, &sd);
+	if (o && o->resume_run) {
+		if (run_get(st, o->resume_run, rec, e))
+			return -1;
+		if (!digest_equal(&rec->spec_digest, &sd)) {
+			err_set(e, ERR_USAGE, "run %s was made from a different spec (%s)", o->resume_run,
+				rec->spec_name);
+			run_record_release(rec);
+			return err_hint(e, "resume it with 'engrave replay %s', or start a new run", o->resume_run);
+		}
+		if (!strcmp(rec->status, "done"))
+			log_info("run %s is already done; re-checking its steps", rec->id);
+		return 0;
+	}
+	memset(rec, 0, sizeof(*rec));
+	run_new_id(rec->id, sizeof(rec->id));
+	snprintf(rec->spec_name, sizeof(rec->spec_name), "%s", sp->name);
+	rec->spec_digest = sd;
+	rec->spec_text = strdup(spec_source_text(sp));
+	if (!rec->spec_text)
+		BUG("out of memory");
+	run_env_fill(rec);
+	rec->created = clock_unix_now();
+	for (int i = 0; i < SPEC_NSTEPS; i++)
+		if (spec_step_present(sp, step_table[i].name))
+			run_step_slot(rec, step_table[i].name);
+	return save_run(st, rec, "running", e);
+}
+
+int steps_run(struct store *st, const struct spec *sp, const struct runner_opts *o,
+	      struct run_record *rec, struct err *e)
+{
+	if (init_record(st, sp, o, rec, e))
+		return -1;
+	log_info("run %s: spec '%s'", rec->id, sp->name);
+	struct step_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.store = st;
+	c.spec = sp;
+	c.run = rec;
+	c.run_id = rec->id;
+	c.resume = o && o->resume_run;
+	int rc = 0;
+	for (int i = 0; i < SPEC_NSTEPS && rc == 0; i++) {
+		const struct step_def *d = &step_table[i];
+		if (!spec_step_present(sp, d->name))
+			continue;
+		struct run_step *rs = run_step_slot(rec, d->name);
+		int ready = 0;
+		if (action_for(st, sp, i, c.prev, c.has_prev, &c.action, &ready, e))
+			goto failed;
+		if (!ready)
+			BUG("step '%s' has an input that did not run", d->name);
+		rs->action = c.action;
+		if (!d->run) {
+			set_state(rs, STEP_NOT_BUILT);
+			snprintf(rs->message, sizeof(rs->message), "not built yet (%s)", d->built_by);
+			err_set(e, ERR_UNSUPPORTED, "step '%s' is not built yet (%s)", d->name, d->built_by);
+			err_hint(e, "remove 'steps.%s' from the spec to run the steps before it", d->name);
+			goto failed;
+		}
+		if (!d->effectful && !(o && o->force)) {
+			int n_out = 0;
+			int hit = ac_get_outputs(st, &c.action, c.out, STEP_MAX_OUT, &n_out, e);
+			if (hit < 0)
+				goto failed;
+			if (hit && n_out > 0) {
+				rs->n_out = n_out;
+				memcpy(rs->out, c.out, sizeof(c.out[0]) * (size_t)n_out);
+				set_state(rs, STEP_CACHED);
+				c.prev[i] = c.out[0];
+				c.has_prev[i] = 1;
+				log_info("%-11s cached", d->name);
+				if (save_run(st, rec, NULL, e))
+					goto failed;
+				continue;
+			}
+		}
+		int was_started = !strcmp(rs->state, "failed") || !strcmp(rs->state, "pending") ? 0 : 1;
+		(void)was_started;
+		c.n_out = 0;
+		c.summary[0] = '\0';
+		mono_ns t0 = clock_mono_now();
+		log_info("%-11s running", d->name);
+		if (d->run(&c, e)) {
+			rs->elapsed_ns = clock_mono_now() - t0;
+			set_state(rs, STEP_FAILED);
+			copy_str(rs->message, sizeof(rs->message), e ? e->msg : "failed");
+			goto failed;
+		}
+		if (c.n_out < 1)
+			BUG("step '%s' produced no output", d->name);
+		rs->elapsed_ns = clock_mono_now() - t0;
+		rs->n_out = c.n_out;
+		memcpy(rs->out, c.out, sizeof(c.out[0]) * (size_t)c.n_out);
+		set_state(rs, c.resume && d->effectful ? STEP_RESUMED : STEP_RAN);
+		copy_str(rs->message, sizeof(rs->message), c.summary);
+		if (!d->effectful && ac_put_outputs(st, &c.action, c.out, c.n_out, rs->elapsed_ns, e))
+			goto failed;
+		c.prev[i] = c.out[0];
+		c.has_prev[i] = 1;
+		char dur[32];
+		clock_format_duration(rs->elapsed_ns, dur, sizeof(dur));
+		log_info("%-11s done in %s%s%s", d->name, dur, c.summary[0] ? ": " : "", c.summary);
+		if (save_run(st, rec, NULL, e))
+			goto failed;
+	}
+	return save_run(st, rec, "done", e);
+failed:;
+	struct err ignored = ERR_INIT;
+	const char *status = e && e->cls == ERR_INTERRUPTED ? "interrupted" : "failed";
+	save_run(st, rec, status, &ignored);
+	return -1;
+}

@@ -1,0 +1,97 @@
+/*
+ * queries.c — the queries step: the recall cue set for the load test.
+ *
+ * source corpus|synthetic: `count` rows drawn (with replacement) from the
+ * embed or synthetic vectors by the counter-based RNG, plus optional
+ * Gaussian noise (steps.queries.noise, then L2-renormalised) so that a cue is
+ * near, not identical to, a stored vector. source heldout: fresh vectors
+ * around the centroids from a separate RNG stream, never loaded into the
+ * target. Output: a vectors artifact whose ids are the source row indices
+ * (heldout: the generated row numbers).
+ */
+#include "engrave/steps.h"
+#include "artio.h"
+#include "engrave/err.h"
+#include "engrave/rng.h"
+#include "engrave/store.h"
+#include "engrave/synth.h"
+#include "engrave/vec.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STREAM_QUERY_PICK 0x51525950ULL  /* "QRYP" */
+#define STREAM_QUERY_NOISE 0x5152594eULL /* "QRYN" */
+#define HELDOUT_SEED_XOR 0x484f4c444f5554ULL /* "HOLDOUT" */
+
+int step_queries_run(struct step_ctx *c, struct err *e)
+{
+	const struct spec_queries *sq = &c->spec->queries;
+	uint64_t n = sq->count, seed = c->spec->seed;
+	int from = sq->source == SPEC_QSRC_CORPUS ? 1 : sq->source == SPEC_QSRC_SYNTHETIC ? 3 : 2;
+	struct vecs src;
+	if (vecs_load(c->store, &c->prev[from], &src, e))
+		return -1;
+	uint32_t d = src.dim;
+	float *q = malloc((size_t)n * d * sizeof(float) + 1);
+	uint64_t *ids = malloc((size_t)n * sizeof(uint64_t) + 1);
+	if (!q || !ids)
+		BUG("out of memory");
+	if (sq->source == SPEC_QSRC_HELDOUT) {
+		struct synth_opts so;
+		synth_opts_init(&so, n);
+		so.seed = seed ^ HELDOUT_SEED_XOR;
+		so.std_dev = c->spec->synthetic.present ? (float)c->spec->synthetic.std_dev : 0.1f;
+		so.normalize = 1;
+		synth_generate(&so, src.v, (uint32_t)src.rows, d, 0, n, q, NULL, NULL);
+		for (uint64_t i = 0; i < n; i++)
+			ids[i] = i;
+	} else {
+		if (src.rows == 0) {
+			vecs_free(&src);
+			free(q);
+			free(ids);
+			return err_set(e, ERR_INPUT, "queries: the %s set is empty", from == 1 ? "corpus" : "synthetic");
+		}
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t r = src.rows <= UINT32_MAX ? rng_below(seed, STREAM_QUERY_PICK, i, (uint32_t)src.rows)
+							    : (uint64_t)rng_u32(seed, STREAM_QUERY_PICK, i) % src.rows;
+			ids[i] = r;
+			memcpy(q + i * d, src.v + r * d, d * sizeof(float));
+			if (sq->noise > 0) {
+				float *row = q + i * d;
+				for (uint32_t j = 0; j < d; j++)
+					row[j] += (float)sq->noise * rng_normal(seed, STREAM_QUERY_NOISE, i * d + j);
+				vec_normalize_rows(row, 1, d);
+			}
+		}
+	}
+	struct vecs_writer vw;
+	int rc = -1;
+	if (vecs_writer_open(&vw, c->store, d, VW_IDS, e))
+		goto out;
+	if (vecs_writer_add(&vw, q, (size_t)n, ids, NULL, NULL, e)) {
+		vecs_writer_abort(&vw);
+		goto out;
+	}
+	struct artifact a;
+	artifact_init(&a, "vectors", 1);
+	a.action = c->action;
+	rc = artifact_set_str(&a, "source", spec_query_source_names[sq->source], e) ||
+		     artifact_set_f64(&a, "noise", sq->noise, e) || vecs_writer_finish(&vw, &a, &c->out[0], e)
+		     ? -1
+		     : 0;
+	artifact_release(&a);
+	if (!rc) {
+		c->n_out = 1;
+		snprintf(c->summary, sizeof(c->summary), "%llu %s queries (noise %.3g)", (unsigned long long)n,
+			 spec_query_source_names[sq->source], sq->noise);
+	}
+out:
+	free(q);
+	free(ids);
+	vecs_free(&src);
+	return rc;
+}

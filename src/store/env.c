@@ -1,0 +1,577 @@
+/*
+ * env.c — the LMDB environment: open, the write engine, paged scans.
+ *
+ * One environment per store directory, opened with MDB_NOTLS so a read
+ * transaction is not tied to its thread, and six named sub-databases
+ * (store_int.h). Nothing outside this file begins a write transaction except
+ * gc (store_wtxn_*).
+ *
+ * Writes are expressed as a list of puts/deletes (struct wop) and applied by
+ * store_write() in one transaction. When LMDB answers MDB_MAP_FULL the
+ * transaction is aborted, the map doubled (mdb_env_set_mapsize) and the same
+ * list replayed, so a growing store never loses the write in flight. LMDB
+ * only allows a resize when no transaction of this process is open, so every
+ * transaction holds `s->grow` shared and a resize takes it exclusively
+ * (writer-preferring, so a resize is not starved by readers). A map grown by
+ * another process shows up as MDB_MAP_RESIZED at txn begin and is adopted
+ * with mdb_env_set_mapsize(env, 0).
+ *
+ * Scans never hold a transaction for long: store_scan reads a page of
+ * entries (bounded by count and bytes), remembers the last key, ends the
+ * transaction and reopens at that key. With copy=1 the callback runs with no
+ * transaction open, so it may write.
+ *
+ * Values read through the map are file pages that count in our RSS; after
+ * streaming a large value we madvise(MADV_DONTNEED) it (the page cache keeps
+ * it; only our mapping forgets), so reading a 3 GB object keeps RSS at one
+ * chunk.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engrave/log.h"
+
+const char *const store_db_names[DB__N] = { "cas", "born", "ac", "runs", "refs", "journal" };
+
+#define DEFAULT_MAPSIZE (64ULL << 30)
+#define MAX_MAPSIZE (1ULL << 44) /* 16 TiB */
+
+/* ---- errors ---- */
+
+void store_key_text(const void *k, size_t kl, char *out, size_t cap)
+{
+	if (!cap)
+		return;
+	if (kl == DIGEST_LEN && cap > DIGEST_HEX_LEN) {
+		struct digest d;
+		memcpy(d.b, k, DIGEST_LEN);
+		digest_to_hex(&d, out);
+		return;
+	}
+	size_t o = 0;
+	const unsigned char *p = k;
+	for (size_t i = 0; i < kl && o + 5 < cap; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f)
+			out[o++] = (char)p[i];
+		else if (p[i] == 0)
+			out[o++] = '/';
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", p[i]);
+	}
+	out[o] = '\0';
+}
+
+int store_mdb_err(struct err *e, int rc, enum store_db db, const char *key, const char *what)
+{
+	enum err_class cls = ERR_STORE;
+	const char *hint = NULL;
+	switch (rc) {
+	case MDB_NOTFOUND:
+		cls = ERR_MISSING;
+		break;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_BAD_TXN:
+		cls = ERR_CORRUPT;
+		hint = "run 'engrave store verify' to list the damage; restore the store from a backup";
+		break;
+	case ENOSPC:
+	case MDB_MAP_FULL:
+	case EFBIG:
+		cls = ERR_NOSPACE;
+		hint = "free disk space (or run 'engrave store gc') and run the command again; finished work is kept";
+		break;
+	case EACCES:
+	case EROFS:
+		cls = ERR_IO;
+		hint = "check the permissions of the store directory (--store DIR)";
+		break;
+	case MDB_READERS_FULL:
+		hint = "too many processes read the store at once; wait and retry";
+		break;
+	default:
+		break;
+	}
+	err_set(e, cls, "%s: %s%s%s: %s", what, db < DB__N ? store_db_names[db] : "store", key ? " " : "",
+		key ? key : "", mdb_strerror(rc));
+	if (hint)
+		err_hint(e, "%s", hint);
+	return -1;
+}
+
+/* ---- open / close ---- */
+
+static int mkdir_p(const char *dir, struct err *e)
+{
+	char tmp[4096];
+	size_t n = strlen(dir);
+	if (n == 0 || n >= sizeof(tmp))
+		return err_set(e, ERR_USAGE, "bad store path '%s'", dir);
+	memcpy(tmp, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (tmp[i] == '/' || tmp[i] == '\0') {
+			char c = tmp[i];
+			tmp[i] = '\0';
+			if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+				return err_set_errno(e, ERR_IO, errno, "cannot create store directory '%s'", tmp);
+			tmp[i] = c;
+		}
+	}
+	return 0;
+}
+
+static size_t initial_mapsize(void)
+{
+	const char *v = getenv("ENGRAVE_STORE_MAPSIZE");
+	if (v && *v) {
+		char *end;
+		unsigned long long n = strtoull(v, &end, 10);
+		if (end != v && *end == '\0' && n >= 65536)
+			return (size_t)n;
+	}
+	return (size_t)DEFAULT_MAPSIZE;
+}
+
+static void refresh_mapsize(struct store *s)
+{
+	MDB_envinfo info;
+	if (mdb_env_info(s->env, &info) == 0)
+		s->mapsize = info.me_mapsize;
+}
+
+static int open_dbis(struct store *s, struct err *e)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, s->rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc)
+		return store_mdb_err(e, rc, DB__N, NULL, "cannot begin the opening transaction");
+	for (int i = 0; i < DB__N; i++) {
+		rc = mdb_dbi_open(txn, store_db_names[i], s->rdonly ? 0 : MDB_CREATE, &s->dbi[i]);
+		if (rc) {
+			mdb_txn_abort(txn);
+			if (rc == MDB_NOTFOUND)
+				return err_set(e, ERR_MISSING, "'%s' is not an engrave store (no '%s' database)", s->path,
+					       store_db_names[i]),
+				       err_hint(e, "create it by running any writing command, e.g. 'engrave store put FILE'");
+			return store_mdb_err(e, rc, (enum store_db)i, NULL, "cannot open sub-database");
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		return store_mdb_err(e, rc, DB__N, NULL, "cannot commit the opening transaction");
+	return 0;
+}
+
+int store_open(const char *dir, int flags, struct store **out, struct err *e)
+{
+	*out = NULL;
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	s->rdonly = (flags & STORE_RDONLY) != 0;
+	snprintf(s->path, sizeof(s->path), "%s", dir);
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&s->grow, &ra);
+	pthread_rwlockattr_destroy(&ra);
+
+	if (s->rdonly) {
+		struct stat st;
+		if (stat(dir, &st) != 0) {
+			err_set(e, ERR_MISSING, "no store at '%s'", dir);
+			err_hint(e, "pass --store DIR or set ENGRAVE_STORE to an existing store");
+			goto fail;
+		}
+	} else if (mkdir_p(dir, e)) {
+		goto fail;
+	}
+	int rc = mdb_env_create(&s->env);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(s->env, DB__N + 2);
+	if (!rc)
+		rc = mdb_env_set_mapsize(s->env, initial_mapsize());
+	if (!rc)
+		rc = mdb_env_open(s->env, dir, MDB_NOTLS | (s->rdonly ? MDB_RDONLY : 0), 0644);
+	if (rc) {
+		store_mdb_err(e, rc, DB__N, NULL, "cannot open store");
+		err_prefix(e, "'%s'", dir);
+		goto fail;
+	}
+	refresh_mapsize(s);
+	if (open_dbis(s, e)) {
+		err_prefix(e, "'%s'", dir);
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	store_close(s);
+	return -1;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->env)
+		mdb_env_close(s->env);
+	pthread_rwlock_destroy(&s->grow);
+	free(s);
+}
+
+const char *store_path(const struct store *s)
+{
+	return s->path;
+}
+
+/* ---- map growth ---- */
+
+/* Adopt a size set by another process (rc MDB_MAP_RESIZED). */
+static int adopt_mapsize(struct store *s, struct err *e)
+{
+	pthread_rwlock_wrlock(&s->grow);
+	int rc = mdb_env_set_mapsize(s->env, 0);
+	if (!rc)
+		refresh_mapsize(s);
+	pthread_rwlock_unlock(&s->grow);
+	if (rc)
+		return store_mdb_err(e, rc, DB__N, NULL, "cannot adopt the map size grown by another process");
+	return 0;
+}
+
+/* Double the map unless another thread or process already grew it past
+ * `seen` (the size at the failing write). */
+static int grow_from(struct store *s, size_t seen, struct err *e)
+{
+	pthread_rwlock_wrlock(&s->grow);
+	int rc = 0;
+	MDB_envinfo info;
+	mdb_env_info(s->env, &info);
+	if (info.me_mapsize <= seen) {
+		size_t want = seen * 2;
+		if (want > MAX_MAPSIZE || want < seen) {
+			pthread_rwlock_unlock(&s->grow);
+			err_set(e, ERR_NOSPACE, "store '%s': map size limit (%llu bytes) reached", s->path,
+				(unsigned long long)seen);
+			return err_hint(e, "run 'engrave store gc' to drop unreachable data");
+		}
+		rc = mdb_env_set_mapsize(s->env, want);
+		if (!rc)
+			log_debug("store: map grown to %zu MiB", want >> 20);
+	}
+	refresh_mapsize(s);
+	pthread_rwlock_unlock(&s->grow);
+	if (rc)
+		return store_mdb_err(e, rc, DB__N, NULL, "cannot grow the map");
+	return 0;
+}
+
+int store_grow(struct store *s, struct err *e)
+{
+	pthread_rwlock_rdlock(&s->grow);
+	size_t seen = s->mapsize;
+	pthread_rwlock_unlock(&s->grow);
+	return grow_from(s, seen, e);
+}
+
+/* ---- transactions ---- */
+
+int store_rtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
+{
+	for (;;) {
+		pthread_rwlock_rdlock(&s->grow);
+		int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+		if (!rc)
+			return 0;
+		pthread_rwlock_unlock(&s->grow);
+		if (rc == MDB_MAP_RESIZED) {
+			if (adopt_mapsize(s, e))
+				return -1;
+			continue;
+		}
+		return store_mdb_err(e, rc, DB__N, NULL, "cannot begin a read transaction");
+	}
+}
+
+void store_rtxn_end(struct store *s, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&s->grow);
+}
+
+int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
+{
+	if (s->rdonly)
+		return err_set(e, ERR_USAGE, "store '%s' is open read-only", s->path);
+	for (;;) {
+		pthread_rwlock_rdlock(&s->grow);
+		int rc = mdb_txn_begin(s->env, NULL, 0, txn);
+		if (!rc)
+			return 0;
+		pthread_rwlock_unlock(&s->grow);
+		if (rc == MDB_MAP_RESIZED) {
+			if (adopt_mapsize(s, e))
+				return -1;
+			continue;
+		}
+		return store_mdb_err(e, rc, DB__N, NULL, "cannot begin a write transaction");
+	}
+}
+
+int store_wtxn_commit(struct store *s, MDB_txn *txn, struct err *e)
+{
+	int rc = mdb_txn_commit(txn);
+	pthread_rwlock_unlock(&s->grow);
+	if (rc)
+		return store_mdb_err(e, rc, DB__N, NULL, "cannot commit");
+	return 0;
+}
+
+void store_wtxn_abort(struct store *s, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&s->grow);
+}
+
+/*
+ * LMDB turns a short pwrite (what a full disk or an exceeded `ulimit -f`
+ * usually produces) into EIO. Tell the two apart from a failing disk by
+ * looking at free space and the file-size limit.
+ */
+static int eio_is_full(struct store *s, size_t txn_bytes)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/data.mdb", s->path);
+	struct statvfs fs;
+	uint64_t need = (uint64_t)txn_bytes + (16u << 20);
+	if (statvfs(s->path, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < need)
+		return 1;
+	struct rlimit rl;
+	struct stat st;
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && stat(path, &st) == 0 &&
+	    (uint64_t)st.st_size + need > (uint64_t)rl.rlim_cur)
+		return 1;
+	return 0;
+}
+
+int store_write(struct store *s, const struct wop *ops, size_t n, const char *what, struct err *e)
+{
+	if (s->rdonly)
+		return err_set(e, ERR_USAGE, "%s: store '%s' is open read-only", what, s->path);
+	for (;;) {
+		MDB_txn *txn;
+		if (store_wtxn_begin(s, &txn, e))
+			return err_prefix(e, "%s", what);
+		size_t seen = s->mapsize;
+		int rc = 0;
+		size_t i;
+		for (i = 0; i < n; i++) {
+			const struct wop *o = &ops[i];
+			MDB_val k = { o->kl, (void *)o->k }, v = { o->vl, (void *)o->v };
+			if (o->kind == WOP_DEL) {
+				rc = mdb_del(txn, s->dbi[o->db], &k, NULL);
+				if (rc == MDB_NOTFOUND)
+					rc = 0;
+			} else {
+				rc = mdb_put(txn, s->dbi[o->db], &k, &v, o->kind == WOP_PUT_NEW ? MDB_NOOVERWRITE : 0);
+				if (rc == MDB_KEYEXIST)
+					rc = 0;
+			}
+			if (rc)
+				break;
+		}
+		if (rc) {
+			store_wtxn_abort(s, txn);
+		} else {
+			rc = mdb_txn_commit(txn);
+			pthread_rwlock_unlock(&s->grow);
+			i = n;
+		}
+		if (!rc)
+			return 0;
+		if (rc == MDB_MAP_FULL) {
+			if (grow_from(s, seen, e))
+				return err_prefix(e, "%s", what);
+			continue; /* replay */
+		}
+		/* Name the entry that failed, or the first one when the commit did. */
+		char key[200];
+		enum store_db db = DB__N;
+		key[0] = '\0';
+		size_t at = i < n ? i : 0;
+		if (n) {
+			store_key_text(ops[at].k, ops[at].kl, key, 160);
+			db = ops[at].db;
+		}
+		if (rc == EIO) {
+			size_t bytes = 0;
+			for (size_t j = 0; j < n; j++)
+				bytes += ops[j].kl + ops[j].vl;
+			if (eio_is_full(s, bytes)) {
+				store_mdb_err(e, ENOSPC, db, key[0] ? key : NULL, what);
+				char msg[ERR_MSG_MAX];
+				snprintf(msg, sizeof(msg), "%s", e ? e->msg : "");
+				return err_set(e, ERR_NOSPACE, "%s (LMDB: %s, with the disk or ulimit -f exhausted)", msg,
+					       mdb_strerror(rc));
+			}
+		}
+		return store_mdb_err(e, rc, db, key[0] ? key : NULL, what);
+	}
+}
+
+int store_get_in(struct store *s, MDB_txn *txn, enum store_db db, const void *k, size_t kl, MDB_val *v,
+		 struct err *e)
+{
+	MDB_val key = { kl, (void *)k };
+	int rc = mdb_get(txn, s->dbi[db], &key, v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc) {
+		char t[160];
+		store_key_text(k, kl, t, sizeof(t));
+		return store_mdb_err(e, rc, db, t, "cannot read");
+	}
+	return 1;
+}
+
+void store_drop_pages(const void *p, size_t n)
+{
+	static long pg;
+	if (!pg)
+		pg = sysconf(_SC_PAGESIZE);
+	if (n < (size_t)(4 * pg))
+		return;
+	uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+	uintptr_t b = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* ---- scans ---- */
+
+#define PAGE_MAX_ENTRIES 512
+#define PAGE_MAX_BYTES (16u << 20)
+
+struct copied {
+	size_t kl, vl;
+};
+
+int store_scan(struct store *s, enum store_db db, const void *prefix, size_t plen, int copy, store_scan_fn fn,
+	       void *ctx, struct err *e)
+{
+	struct buf last, page;
+	buf_init(&last, 0);
+	buf_init(&page, 0);
+	int have_last = 0, done = 0, ret = 0;
+	while (!done) {
+		MDB_txn *txn;
+		MDB_cursor *cur;
+		if (store_rtxn_begin(s, &txn, e)) {
+			ret = -1;
+			break;
+		}
+		int rc = mdb_cursor_open(txn, s->dbi[db], &cur);
+		if (rc) {
+			store_rtxn_end(s, txn);
+			ret = store_mdb_err(e, rc, db, NULL, "cannot open a cursor");
+			break;
+		}
+		MDB_val k, v;
+		if (have_last) {
+			k.mv_size = last.len;
+			k.mv_data = last.data;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+			if (!rc && k.mv_size == last.len && !memcmp(k.mv_data, last.data, last.len))
+				rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		} else if (plen) {
+			k.mv_size = plen;
+			k.mv_data = (void *)prefix;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		} else {
+			rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		}
+		size_t n = 0, bytes = 0;
+		buf_reset(&page);
+		while (!rc) {
+			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)) {
+				done = 1;
+				break;
+			}
+			if (copy) {
+				struct copied c = { k.mv_size, v.mv_size };
+				if (buf_append(&page, &c, sizeof(c), e) || buf_append(&page, k.mv_data, k.mv_size, e) ||
+				    buf_append(&page, v.mv_data, v.mv_size, e)) {
+					ret = -1;
+					break;
+				}
+			} else {
+				ret = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, ctx);
+			}
+			store_drop_pages(v.mv_data, v.mv_size);
+			if (ret)
+				break;
+			buf_reset(&last);
+			if (buf_append(&last, k.mv_data, k.mv_size, e)) {
+				ret = -1;
+				break;
+			}
+			have_last = 1;
+			n++;
+			bytes += v.mv_size;
+			if (n >= PAGE_MAX_ENTRIES || bytes >= PAGE_MAX_BYTES)
+				break;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+		if (rc == MDB_NOTFOUND)
+			done = 1;
+		else if (rc && !ret)
+			ret = store_mdb_err(e, rc, db, NULL, "cannot scan");
+		mdb_cursor_close(cur);
+		store_rtxn_end(s, txn);
+		if (ret)
+			break;
+		if (copy) {
+			size_t off = 0;
+			while (off < page.len) {
+				struct copied c;
+				memcpy(&c, page.data + off, sizeof(c));
+				off += sizeof(c);
+				const char *kp = page.data + off;
+				const char *vp = kp + c.kl;
+				off += c.kl + c.vl;
+				ret = fn(kp, c.kl, vp, c.vl, ctx);
+				if (ret)
+					break;
+			}
+			if (ret)
+				break;
+		}
+	}
+	buf_release(&last);
+	buf_release(&page);
+	return ret;
+}
+
+/* ---- test hook ---- */
+
+int store_debug_put_raw(struct store *s, const char *db, const void *k, size_t kl, const void *v, size_t vl,
+			struct err *e)
+{
+	for (int i = 0; i < DB__N; i++)
+		if (!strcmp(store_db_names[i], db)) {
+			struct wop op = { WOP_PUT, (enum store_db)i, k, kl, v, vl };
+			return store_write(s, &op, 1, "debug put", e);
+		}
+	return err_set(e, ERR_USAGE, "no sub-database '%s'", db);
+}

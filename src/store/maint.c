@@ -1,0 +1,629 @@
+/*
+ * maint.c — store maintenance: stats, verify (fsck) and gc (mark & sweep).
+ *
+ * stats scans "cas" once without copying (sizes and the leading bytes that
+ * identify manifests and artifacts), collects the distinct chunk digests
+ * manifests name, and reads entry counts of the other sub-databases from
+ * mdb_stat.
+ *
+ * verify works like git fsck: it re-hashes every blob (paged scan, so no
+ * transaction stays open for long), decodes manifests, artifacts, run
+ * records and action-cache values, and checks that everything they name
+ * exists. It never stops at the first problem: each one goes to the
+ * caller's callback with its sub-database and key, and the kinds are ORed
+ * into a mask.
+ *
+ * gc marks from the roots (run records: spec digest and step outputs; refs
+ * holding a hex digest; action-cache "outputs") through artifacts -> parts
+ * -> manifests -> chunks, then sweeps "cas". It runs in ONE write
+ * transaction: LMDB admits one writer, so nothing can become reachable
+ * between mark and sweep. A writer in another process may still be between
+ * storing chunks and storing the run record that roots them, so blobs put
+ * within the grace period ("born" stamp) are kept. --dry-run does the same
+ * in a read transaction and deletes nothing.
+ */
+#include "store_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a set of digests (open addressing; digests are already uniform) ---- */
+
+struct dset {
+	struct digest *k;
+	uint8_t *used;
+	size_t cap, n;
+};
+
+static void dset_free(struct dset *s)
+{
+	free(s->k);
+	free(s->used);
+	memset(s, 0, sizeof(*s));
+}
+
+static size_t dset_slot(const struct dset *s, const struct digest *d)
+{
+	uint64_t h;
+	memcpy(&h, d->b, sizeof(h));
+	size_t i = (size_t)h & (s->cap - 1);
+	while (s->used[i] && !digest_equal(&s->k[i], d))
+		i = (i + 1) & (s->cap - 1);
+	return i;
+}
+
+static int dset_has(const struct dset *s, const struct digest *d)
+{
+	return s->cap && s->used[dset_slot(s, d)];
+}
+
+/* 1 added, 0 already there, -1 out of memory. */
+static int dset_add(struct dset *s, const struct digest *d)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		struct dset t = { 0 };
+		t.cap = s->cap ? s->cap * 2 : 1024;
+		t.k = malloc(t.cap * sizeof(*t.k));
+		t.used = calloc(t.cap, 1);
+		if (!t.k || !t.used) {
+			dset_free(&t);
+			return -1;
+		}
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->used[i]) {
+				size_t j = dset_slot(&t, &s->k[i]);
+				t.used[j] = 1;
+				t.k[j] = s->k[i];
+				t.n++;
+			}
+		dset_free(s);
+		*s = t;
+	}
+	size_t i = dset_slot(s, d);
+	if (s->used[i])
+		return 0;
+	s->used[i] = 1;
+	s->k[i] = *d;
+	s->n++;
+	return 1;
+}
+
+/* ---- stats ---- */
+
+struct stats_ctx {
+	struct store_stats *st;
+	struct dset chunks;
+	int oom;
+};
+
+static int stats_chunk(const struct digest *d, void *ctx)
+{
+	struct stats_ctx *c = ctx;
+	if (dset_add(&c->chunks, d) < 0)
+		c->oom = 1;
+	return 0;
+}
+
+static int stats_blob(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	(void)k, (void)kl;
+	struct stats_ctx *c = ctx;
+	c->st->blobs++;
+	c->st->blob_bytes += vl;
+	enum blob_kind kind = store_blob_kind(v, vl);
+	if (kind == BLOB_MANIFEST) {
+		uint64_t size = 0;
+		if (!store_manifest_walk(v, vl, &size, stats_chunk, c, NULL)) {
+			c->st->objects++;
+			c->st->logical_bytes += size;
+		}
+	} else if (kind == BLOB_ARTIFACT) {
+		c->st->artifacts++;
+	}
+	return 0;
+}
+
+int store_stats(struct store *s, struct store_stats *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	struct stats_ctx c = { out, { 0 }, 0 };
+	int ret = store_scan(s, DB_CAS, "", 0, 0, stats_blob, &c, e);
+	if (!ret && c.oom)
+		ret = err_set(e, ERR_INTERNAL, "out of memory counting chunks");
+	MDB_txn *txn = NULL;
+	if (!ret && store_rtxn_begin(s, &txn, e))
+		ret = -1;
+	if (!ret) {
+		out->chunks = c.chunks.n;
+		for (size_t i = 0; i < c.chunks.cap; i++) {
+			MDB_val v;
+			if (c.chunks.used[i] && store_get_in(s, txn, DB_CAS, c.chunks.k[i].b, DIGEST_LEN, &v, NULL) == 1)
+				out->chunk_bytes += v.mv_size;
+		}
+		MDB_stat ms;
+		if (!mdb_stat(txn, s->dbi[DB_RUNS], &ms))
+			out->runs = ms.ms_entries;
+		if (!mdb_stat(txn, s->dbi[DB_REFS], &ms))
+			out->refs = ms.ms_entries;
+		if (!mdb_stat(txn, s->dbi[DB_AC], &ms))
+			out->actions = ms.ms_entries;
+		if (!mdb_stat(txn, s->dbi[DB_JOURNAL], &ms))
+			out->journal_entries = ms.ms_entries;
+		MDB_envinfo info;
+		MDB_stat es;
+		if (!mdb_env_info(s->env, &info) && !mdb_env_stat(s->env, &es)) {
+			out->map_size = info.me_mapsize;
+			out->page_size = es.ms_psize;
+			out->map_used = (uint64_t)(info.me_last_pgno + 1) * es.ms_psize;
+		}
+		store_rtxn_end(s, txn);
+	}
+	out->dedup_ratio = out->chunk_bytes ? (double)out->logical_bytes / (double)out->chunk_bytes : 1.0;
+	dset_free(&c.chunks);
+	return ret;
+}
+
+/* ---- verify ---- */
+
+struct need {
+	struct digest d;
+	enum store_db from_db;
+	char from[96];
+};
+
+struct verify_ctx {
+	struct store_verify_result *res;
+	int (*cb)(const struct store_problem *p, void *ctx);
+	void *cb_ctx;
+	struct need *need;
+	size_t n_need, cap_need;
+	const char *cur_from; /* for walk callbacks */
+	enum store_db cur_db;
+	int oom;
+};
+
+static void problem(struct verify_ctx *c, unsigned kind, enum store_db db, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void problem(struct verify_ctx *c, unsigned kind, enum store_db db, const char *key, const char *fmt, ...)
+{
+	struct store_problem p;
+	memset(&p, 0, sizeof(p));
+	p.kind = kind;
+	p.db = db < DB__N ? store_db_names[db] : "store";
+	snprintf(p.key, sizeof(p.key), "%s", key ? key : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p.detail, sizeof(p.detail), fmt, ap);
+	va_end(ap);
+	c->res->problems++;
+	c->res->mask |= kind;
+	if (c->cb)
+		c->cb(&p, c->cb_ctx);
+}
+
+static int need_add(const struct digest *d, void *ctx)
+{
+	struct verify_ctx *c = ctx;
+	if (c->n_need == c->cap_need) {
+		size_t nc = c->cap_need ? c->cap_need * 2 : 256;
+		struct need *p = realloc(c->need, nc * sizeof(*p));
+		if (!p) {
+			c->oom = 1;
+			return 0;
+		}
+		c->need = p;
+		c->cap_need = nc;
+	}
+	struct need *n = &c->need[c->n_need++];
+	n->d = *d;
+	n->from_db = c->cur_db;
+	snprintf(n->from, sizeof(n->from), "%s", c->cur_from);
+	return 0;
+}
+
+static int verify_blob(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct verify_ctx *c = ctx;
+	char key[160];
+	store_key_text(k, kl, key, sizeof(key));
+	c->res->blobs++;
+	c->res->bytes += vl;
+	if (kl != DIGEST_LEN) {
+		problem(c, STORE_PROB_HASH, DB_CAS, key, "key is %zu bytes, not a SHA-256 digest", kl);
+		return 0;
+	}
+	struct digest d, want;
+	memcpy(want.b, k, DIGEST_LEN);
+	hash_bytes(v, vl, &d);
+	if (!digest_equal(&d, &want)) {
+		char got[DIGEST_HEX_LEN + 1];
+		digest_to_hex(&d, got);
+		problem(c, STORE_PROB_HASH, DB_CAS, key, "%zu bytes hash to %s", vl, got);
+		return 0;
+	}
+	enum blob_kind kind = store_blob_kind(v, vl);
+	char from[96];
+	snprintf(from, sizeof(from), "%s %.16s", kind == BLOB_MANIFEST ? "object" : "artifact", key);
+	c->cur_from = from;
+	c->cur_db = DB_CAS;
+	struct err e = ERR_INIT;
+	if (kind == BLOB_MANIFEST) {
+		c->res->objects++;
+		if (store_manifest_walk(v, vl, NULL, need_add, c, &e))
+			problem(c, STORE_PROB_ENCODING, DB_CAS, key, "bad manifest: %s", e.msg);
+	} else if (kind == BLOB_ARTIFACT) {
+		c->res->artifacts++;
+		if (store_artifact_walk(v, vl, need_add, c, &e))
+			problem(c, STORE_PROB_ENCODING, DB_CAS, key, "bad artifact: %s", e.msg);
+	}
+	return 0;
+}
+
+static int verify_run(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct verify_ctx *c = ctx;
+	char key[160];
+	store_key_text(k, kl, key, sizeof(key));
+	c->res->runs++;
+	struct run_record *r = malloc(sizeof(*r));
+	if (!r) {
+		c->oom = 1;
+		return 0;
+	}
+	struct err e = ERR_INIT;
+	if (run_record_decode(v, vl, r, &e)) {
+		problem(c, STORE_PROB_ENCODING, DB_RUNS, key, "undecodable run record: %s", e.msg);
+	} else {
+		c->cur_db = DB_RUNS;
+		for (int i = 0; i < r->n_steps; i++) {
+			char from[96];
+			snprintf(from, sizeof(from), "run %.48s step %.32s", key, r->steps[i].name);
+			c->cur_from = from;
+			for (int j = 0; j < r->steps[i].n_out; j++)
+				need_add(&r->steps[i].out[j], c);
+		}
+	}
+	run_record_release(r);
+	free(r);
+	return 0;
+}
+
+static int verify_ac(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct verify_ctx *c = ctx;
+	char key[160], from[96];
+	store_key_text(k, kl, key, sizeof(key));
+	c->res->actions++;
+	struct digest outs[64];
+	int n = 0;
+	if (ac_value_decode(v, vl, outs, 64, &n, NULL, NULL))
+		return 0; /* opaque value: roots nothing, not a problem */
+	snprintf(from, sizeof(from), "action %.16s", key);
+	c->cur_from = from;
+	c->cur_db = DB_AC;
+	for (int i = 0; i < n && i < 64; i++)
+		need_add(&outs[i], c);
+	return 0;
+}
+
+static int is_hex_digest(const char *v, size_t n, struct digest *d)
+{
+	if (n != DIGEST_HEX_LEN)
+		return 0;
+	char tmp[DIGEST_HEX_LEN + 1];
+	memcpy(tmp, v, n);
+	tmp[n] = '\0';
+	return digest_from_hex(tmp, d, NULL) == 0;
+}
+
+static int verify_ref(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct verify_ctx *c = ctx;
+	char key[160], from[96];
+	store_key_text(k, kl, key, sizeof(key));
+	c->res->refs++;
+	struct digest d;
+	if (is_hex_digest(v, vl, &d)) {
+		snprintf(from, sizeof(from), "ref %.80s", key);
+		c->cur_from = from;
+		c->cur_db = DB_REFS;
+		need_add(&d, c);
+	}
+	return 0;
+}
+
+static void scan_db(struct store *s, struct verify_ctx *c, enum store_db db, store_scan_fn fn)
+{
+	struct err e = ERR_INIT;
+	if (store_scan(s, db, "", 0, 0, fn, c, &e))
+		problem(c, STORE_PROB_LMDB, db, NULL, "scan stopped: %s", e.msg);
+}
+
+const char *store_problem_name(unsigned kind)
+{
+	switch (kind) {
+	case STORE_PROB_HASH: return "hash-mismatch";
+	case STORE_PROB_ENCODING: return "bad-encoding";
+	case STORE_PROB_MISSING: return "missing";
+	case STORE_PROB_LMDB: return "lmdb-error";
+	default: return "problem";
+	}
+}
+
+int store_verify(struct store *s, int (*cb)(const struct store_problem *p, void *ctx), void *ctx,
+		 struct store_verify_result *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	struct verify_ctx c = { out, cb, ctx, NULL, 0, 0, "", DB_CAS, 0 };
+	scan_db(s, &c, DB_CAS, verify_blob);
+	scan_db(s, &c, DB_RUNS, verify_run);
+	scan_db(s, &c, DB_AC, verify_ac);
+	scan_db(s, &c, DB_REFS, verify_ref);
+	int ret = 0;
+	if (c.oom) {
+		ret = err_set(e, ERR_INTERNAL, "out of memory during verify");
+		goto out;
+	}
+	/* Everything named must exist; checked in pages of short transactions. */
+	for (size_t i = 0; i < c.n_need;) {
+		MDB_txn *txn;
+		if (store_rtxn_begin(s, &txn, e)) {
+			ret = -1;
+			goto out;
+		}
+		size_t end = i + 4096 < c.n_need ? i + 4096 : c.n_need;
+		size_t first_missing = c.n_need;
+		int lmdb_err = 0;
+		struct err ge = ERR_INIT;
+		for (; i < end; i++) {
+			MDB_val v;
+			int rc = store_get_in(s, txn, DB_CAS, c.need[i].d.b, DIGEST_LEN, &v, &ge);
+			if (rc == 0) {
+				first_missing = i;
+				break;
+			}
+			if (rc < 0) {
+				lmdb_err = 1;
+				break;
+			}
+		}
+		store_rtxn_end(s, txn);
+		if (first_missing < c.n_need || lmdb_err) {
+			char hex[DIGEST_HEX_LEN + 1];
+			digest_to_hex(&c.need[i].d, hex);
+			if (lmdb_err)
+				problem(&c, STORE_PROB_LMDB, DB_CAS, hex, "named by %s: %s", c.need[i].from, ge.msg);
+			else
+				problem(&c, STORE_PROB_MISSING, DB_CAS, hex, "named by %s (in %s) but absent", c.need[i].from,
+					store_db_names[c.need[i].from_db]);
+			i++;
+		}
+	}
+out:
+	free(c.need);
+	return ret;
+}
+
+/* ---- gc ---- */
+
+struct mark_ctx {
+	struct digest *stack;
+	size_t n, cap;
+	int oom;
+};
+
+static int push(const struct digest *d, void *ctx)
+{
+	struct mark_ctx *m = ctx;
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 256;
+		struct digest *p = realloc(m->stack, nc * sizeof(*p));
+		if (!p) {
+			m->oom = 1;
+			return 1;
+		}
+		m->stack = p;
+		m->cap = nc;
+	}
+	m->stack[m->n++] = *d;
+	return 0;
+}
+
+static int cursor_each(struct store *s, MDB_txn *txn, enum store_db db,
+		       int (*fn)(const MDB_val *k, const MDB_val *v, struct mark_ctx *m), struct mark_ctx *m,
+		       struct err *e)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, s->dbi[db], &cur);
+	if (rc)
+		return store_mdb_err(e, rc, db, NULL, "gc: cannot open a cursor");
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (fn(&k, &v, m))
+			break;
+	mdb_cursor_close(cur);
+	if (m->oom)
+		return err_set(e, ERR_INTERNAL, "gc: out of memory");
+	if (rc && rc != MDB_NOTFOUND)
+		return store_mdb_err(e, rc, db, NULL, "gc: cannot scan");
+	return 0;
+}
+
+static int root_run(const MDB_val *k, const MDB_val *v, struct mark_ctx *m)
+{
+	(void)k;
+	struct run_record *r = malloc(sizeof(*r));
+	if (!r) {
+		m->oom = 1;
+		return 1;
+	}
+	if (!run_record_decode(v->mv_data, v->mv_size, r, NULL)) {
+		if (!digest_is_zero(&r->spec_digest))
+			push(&r->spec_digest, m);
+		for (int i = 0; i < r->n_steps; i++)
+			for (int j = 0; j < r->steps[i].n_out; j++)
+				push(&r->steps[i].out[j], m);
+		run_record_release(r);
+	}
+	free(r);
+	return m->oom;
+}
+
+static int root_ref(const MDB_val *k, const MDB_val *v, struct mark_ctx *m)
+{
+	(void)k;
+	struct digest d;
+	if (is_hex_digest(v->mv_data, v->mv_size, &d))
+		push(&d, m);
+	return m->oom;
+}
+
+static int root_ac(const MDB_val *k, const MDB_val *v, struct mark_ctx *m)
+{
+	(void)k;
+	int n = 0;
+	if (ac_value_decode(v->mv_data, v->mv_size, NULL, 0, &n, NULL, NULL) || n <= 0)
+		return 0;
+	struct digest *outs = malloc((size_t)n * sizeof(*outs));
+	if (!outs) {
+		m->oom = 1;
+		return 1;
+	}
+	ac_value_decode(v->mv_data, v->mv_size, outs, n, &n, NULL, NULL);
+	for (int i = 0; i < n; i++)
+		push(&outs[i], m);
+	free(outs);
+	return m->oom;
+}
+
+static int gc_once(struct store *s, int dry_run, uint64_t grace_ns,
+		   int (*cb)(const struct digest *d, uint64_t size, void *ctx), void *ctx, struct store_gc_result *out,
+		   int *map_full, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	*map_full = 0;
+	MDB_txn *txn;
+	if (dry_run ? store_rtxn_begin(s, &txn, e) : store_wtxn_begin(s, &txn, e))
+		return -1;
+	struct mark_ctx m = { 0 };
+	struct dset marked = { 0 };
+	MDB_cursor *cur = NULL;
+	int ret = -1, rc;
+	if (cursor_each(s, txn, DB_RUNS, root_run, &m, e) || cursor_each(s, txn, DB_REFS, root_ref, &m, e) ||
+	    cursor_each(s, txn, DB_AC, root_ac, &m, e))
+		goto out;
+	/* Mark. */
+	while (m.n) {
+		struct digest d = m.stack[--m.n];
+		int added = dset_add(&marked, &d);
+		if (added < 0) {
+			err_set(e, ERR_INTERNAL, "gc: out of memory");
+			goto out;
+		}
+		if (!added)
+			continue;
+		MDB_val v;
+		int got = store_get_in(s, txn, DB_CAS, d.b, DIGEST_LEN, &v, e);
+		if (got < 0)
+			goto out;
+		if (!got)
+			continue;
+		enum blob_kind kind = store_blob_kind(v.mv_data, v.mv_size);
+		if (kind == BLOB_MANIFEST)
+			store_manifest_walk(v.mv_data, v.mv_size, NULL, push, &m, NULL);
+		else if (kind == BLOB_ARTIFACT)
+			store_artifact_walk(v.mv_data, v.mv_size, push, &m, NULL);
+		if (m.oom) {
+			err_set(e, ERR_INTERNAL, "gc: out of memory");
+			goto out;
+		}
+	}
+	/* Sweep. */
+	rc = mdb_cursor_open(txn, s->dbi[DB_CAS], &cur);
+	if (rc) {
+		store_mdb_err(e, rc, DB_CAS, NULL, "gc: cannot open a cursor");
+		goto out;
+	}
+	int64_t now = clock_unix_now();
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct digest d;
+		if (k.mv_size != DIGEST_LEN)
+			continue;
+		memcpy(d.b, k.mv_data, DIGEST_LEN);
+		if (dset_has(&marked, &d)) {
+			out->reachable++;
+			continue;
+		}
+		MDB_val b;
+		if (store_get_in(s, txn, DB_BORN, d.b, DIGEST_LEN, &b, NULL) == 1 && b.mv_size == 8) {
+			uint64_t t = 0;
+			for (int i = 0; i < 8; i++)
+				t = t << 8 | ((const uint8_t *)b.mv_data)[i];
+			if ((int64_t)t + (int64_t)grace_ns > now) {
+				out->young++;
+				continue;
+			}
+		}
+		out->dropped++;
+		out->dropped_bytes += v.mv_size;
+		if (cb)
+			cb(&d, v.mv_size, ctx);
+		if (!dry_run) {
+			MDB_val bk = { DIGEST_LEN, d.b };
+			rc = mdb_cursor_del(cur, 0);
+			if (!rc) {
+				rc = mdb_del(txn, s->dbi[DB_BORN], &bk, NULL);
+				if (rc == MDB_NOTFOUND)
+					rc = 0;
+			}
+			if (rc)
+				break;
+		}
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if (rc && rc != MDB_NOTFOUND) {
+		*map_full = rc == MDB_MAP_FULL;
+		store_mdb_err(e, rc, DB_CAS, NULL, "gc: cannot sweep");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	free(m.stack);
+	dset_free(&marked);
+	if (dry_run) {
+		store_rtxn_end(s, txn);
+	} else if (ret) {
+		store_wtxn_abort(s, txn);
+	} else {
+		rc = mdb_txn_commit(txn);
+		pthread_rwlock_unlock(&s->grow);
+		if (rc) {
+			*map_full = rc == MDB_MAP_FULL;
+			ret = store_mdb_err(e, rc, DB_CAS, NULL, "gc: cannot commit");
+		}
+	}
+	return ret;
+}
+
+int store_gc(struct store *s, int dry_run, uint64_t grace_ns,
+	     int (*cb)(const struct digest *d, uint64_t size, void *ctx), void *ctx, struct store_gc_result *out,
+	     struct err *e)
+{
+	for (int attempt = 0;; attempt++) {
+		int full = 0;
+		if (!gc_once(s, dry_run, grace_ns, cb, ctx, out, &full, e))
+			return 0;
+		if (!full || attempt > 8)
+			return -1;
+		err_clear(e);
+		if (store_grow(s, e))
+			return -1;
+	}
+}

@@ -1,0 +1,121 @@
+/*
+ * store_int.h — internals shared by the src/store/ files (never included
+ * outside src/store/ and tests/unit/test_store*.c).
+ */
+#ifndef ENGRAVE_STORE_INT_H
+#define ENGRAVE_STORE_INT_H
+
+#include <lmdb.h>
+#include <msgpack.h>
+#include <pthread.h>
+
+#include "engrave/store.h"
+
+enum store_db { DB_CAS, DB_BORN, DB_AC, DB_RUNS, DB_REFS, DB_JOURNAL, DB__N };
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB__N];
+	int rdonly;
+	size_t mapsize;
+	/*
+	 * Every transaction holds `grow` shared; changing the map size takes it
+	 * exclusively (LMDB requires no transaction of this process to be open
+	 * when mdb_env_set_mapsize is called).
+	 */
+	pthread_rwlock_t grow;
+	char path[4096];
+};
+
+extern const char *const store_db_names[DB__N];
+
+/* One queued write; `v` NULL with op WOP_DEL deletes. Pointers are borrowed
+ * for the duration of store_write (which may replay them). */
+enum wop_kind { WOP_PUT, WOP_PUT_NEW /* keep existing */, WOP_DEL };
+struct wop {
+	enum wop_kind kind;
+	enum store_db db;
+	const void *k;
+	size_t kl;
+	const void *v;
+	size_t vl;
+};
+/* Apply all ops in one write transaction, growing the map and replaying on
+ * MDB_MAP_FULL. `what` names the operation for errors. */
+int store_write(struct store *s, const struct wop *ops, size_t n, const char *what, struct err *e);
+
+/* Read transactions (short; hold the grow lock shared). */
+int store_rtxn_begin(struct store *s, MDB_txn **txn, struct err *e);
+void store_rtxn_end(struct store *s, MDB_txn *txn);
+/* Write transaction for gc (caller commits via store_wtxn_commit or aborts). */
+int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e);
+int store_wtxn_commit(struct store *s, MDB_txn *txn, struct err *e);
+void store_wtxn_abort(struct store *s, MDB_txn *txn);
+/* Double the map (after a MAP_FULL outside store_write). */
+int store_grow(struct store *s, struct err *e);
+
+/* Map an LMDB rc to an err with context: "<what>: <db> <key>: <mdb_strerror>". */
+int store_mdb_err(struct err *e, int rc, enum store_db db, const char *key, const char *what);
+/* Human key for messages: hex for 32-byte keys, printable text otherwise. */
+void store_key_text(const void *k, size_t kl, char *out, size_t cap);
+
+/*
+ * Paged scan over keys with `prefix`, in key order. copy == 0: fn runs
+ * inside a read transaction on borrowed values (it must not call the
+ * store). copy == 1: a page of entries is copied out, the transaction
+ * ended, then fn runs (it may call anything). fn returning non-zero stops
+ * the scan and becomes the return value; a scan error returns -1.
+ */
+typedef int (*store_scan_fn)(const void *k, size_t kl, const void *v, size_t vl, void *ctx);
+int store_scan(struct store *s, enum store_db db, const void *prefix, size_t plen, int copy, store_scan_fn fn,
+	       void *ctx, struct err *e);
+
+/* Tell the kernel we are done with these mapped pages (keeps RSS bounded
+ * when streaming gigabytes through the map). */
+void store_drop_pages(const void *p, size_t n);
+
+/* Raw get inside a txn; 1 found, 0 absent, -1 error. */
+int store_get_in(struct store *s, MDB_txn *txn, enum store_db db, const void *k, size_t kl, MDB_val *v,
+		 struct err *e);
+
+/* ---- canonical msgpack helpers (mpack.c) ---- */
+struct mpack {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+};
+void mpack_init(struct mpack *m);
+void mpack_release(struct mpack *m);
+void mpack_str(struct mpack *m, const char *s);
+void mpack_bin(struct mpack *m, const void *p, size_t n);
+void mpack_digest(struct mpack *m, const struct digest *d);
+/* Move the bytes into a buf (after buf_reset). */
+int mpack_to_buf(struct mpack *m, struct buf *out, struct err *e);
+
+/* Decoding: an unpacked tree lives in `u` until mpack_done. */
+int mpack_parse(const void *data, size_t len, msgpack_unpacked *u, const char *what, struct err *e);
+void mpack_done(msgpack_unpacked *u);
+const msgpack_object *mpack_map_get(const msgpack_object *map, const char *key);
+int mpack_get_digest(const msgpack_object *o, struct digest *d);             /* 0 ok, -1 not bin32 */
+int mpack_get_u64(const msgpack_object *o, uint64_t *v);                     /* 0 ok, -1 */
+int mpack_get_i64(const msgpack_object *o, int64_t *v);                      /* 0 ok, -1 */
+int mpack_get_f64(const msgpack_object *o, double *v);                       /* floats and ints */
+int mpack_get_str(const msgpack_object *o, char *dst, size_t cap);           /* 0 ok, -1 (truncates) */
+char *mpack_dup_str(const msgpack_object *o);                                /* malloc'd or NULL */
+int mpack_str_eq(const msgpack_object *o, const char *s);
+
+/* Blob classification by its leading bytes then its "kind" key. */
+enum blob_kind { BLOB_RAW, BLOB_MANIFEST, BLOB_ARTIFACT };
+enum blob_kind store_blob_kind(const void *data, size_t len);
+/* Decode a manifest: size, chunk count; chunk digests via callback. */
+int store_manifest_walk(const void *data, size_t len, uint64_t *size,
+			int (*fn)(const struct digest *chunk, void *ctx), void *ctx, struct err *e);
+/* Digests of an artifact's parts (its objects). */
+int store_artifact_walk(const void *data, size_t len, int (*fn)(const struct digest *obj, void *ctx), void *ctx,
+			struct err *e);
+
+/* ---- test-only ---- */
+/* Overwrite a raw value, bypassing hashing: for corruption tests. */
+int store_debug_put_raw(struct store *s, const char *db, const void *k, size_t kl, const void *v, size_t vl,
+			struct err *e);
+
+#endif

@@ -1,0 +1,374 @@
+/*
+ * embedded.c — the "embedded" driver: an in-process exact vector index, so
+ * an experiment (experiments/quickstart.yaml) runs with no server at all.
+ *
+ * An index is an append-only float32 matrix (row-major, dim floats per row)
+ * with one id, text and precomputed L2 norm per row, plus an open-addressing
+ * id -> row map: storing an existing id overwrites its row (idempotent
+ * retries, like Engram's id-keyed buffer). Recall is an exact scan in row
+ * order keeping the top k with strict comparisons, so ties resolve to the
+ * lower row and results are deterministic. Scores follow Engram: metric
+ * cosine gives max(0, cosine) and drops hits below the threshold; "ip" the
+ * dot product (threshold applied too); "l2" gives -distance (no threshold).
+ * The scan is plain C loops: OpenBLAS stays behind src/data/vec.c, and
+ * a single-query scan is memory-bound anyway.
+ *
+ * Indexes live in a process-wide registry keyed by space name, so the
+ * ingest step and the load test of one run see the same data even when each
+ * opens its own target; target_reset() clears one. Thread safety: one
+ * rwlock per index (one writer, many readers); the registry has a mutex.
+ */
+#include "targets/target_int.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct eindex {
+	char *space;
+	uint32_t dim;
+	pthread_rwlock_t lock;
+	size_t n, cap;
+	float *vecs;
+	float *norms;
+	char **ids;
+	char **texts;
+	size_t *slot;       /* id map: row + 1, 0 = empty; power-of-two size */
+	size_t slot_cap;
+	struct eindex *next;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct eindex *registry;
+
+static uint64_t hash_id(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static long find_row(const struct eindex *x, const char *id)
+{
+	if (!x->slot_cap)
+		return -1;
+	size_t j = hash_id(id) & (x->slot_cap - 1);
+	while (x->slot[j]) {
+		if (strcmp(x->ids[x->slot[j] - 1], id) == 0)
+			return (long)(x->slot[j] - 1);
+		j = (j + 1) & (x->slot_cap - 1);
+	}
+	return -1;
+}
+
+static int map_insert(struct eindex *x, size_t row, struct err *e)
+{
+	if ((x->n + 1) * 2 > x->slot_cap) {
+		size_t nc = x->slot_cap ? x->slot_cap * 2 : 1024;
+		size_t *ns = calloc(nc, sizeof(*ns));
+		if (!ns)
+			return err_set(e, ERR_INTERNAL, "embedded: out of memory");
+		for (size_t k = 0; k < x->slot_cap; k++) {
+			if (!x->slot[k])
+				continue;
+			size_t j = hash_id(x->ids[x->slot[k] - 1]) & (nc - 1);
+			while (ns[j])
+				j = (j + 1) & (nc - 1);
+			ns[j] = x->slot[k];
+		}
+		free(x->slot);
+		x->slot = ns;
+		x->slot_cap = nc;
+	}
+	size_t j = hash_id(x->ids[row]) & (x->slot_cap - 1);
+	while (x->slot[j])
+		j = (j + 1) & (x->slot_cap - 1);
+	x->slot[j] = row + 1;
+	return 0;
+}
+
+static void index_clear(struct eindex *x)
+{
+	for (size_t i = 0; i < x->n; i++) {
+		free(x->ids[i]);
+		free(x->texts[i]);
+	}
+	free(x->vecs);
+	free(x->norms);
+	free(x->ids);
+	free(x->texts);
+	free(x->slot);
+	x->vecs = x->norms = NULL;
+	x->ids = x->texts = NULL;
+	x->slot = NULL;
+	x->n = x->cap = x->slot_cap = 0;
+}
+
+static int grow(struct eindex *x, struct err *e)
+{
+	if (x->n < x->cap)
+		return 0;
+	size_t nc = x->cap ? x->cap * 2 : 1024;
+	float *v = realloc(x->vecs, nc * (size_t)x->dim * sizeof(float));
+	if (!v)
+		return err_set(e, ERR_INTERNAL, "embedded: out of memory for %zu x %u vectors", nc, x->dim);
+	x->vecs = v;
+	float *nr = realloc(x->norms, nc * sizeof(float));
+	char **ids = nr ? realloc(x->ids, nc * sizeof(char *)) : NULL;
+	if (nr)
+		x->norms = nr;
+	if (ids)
+		x->ids = ids;
+	char **tx = ids ? realloc(x->texts, nc * sizeof(char *)) : NULL;
+	if (!tx)
+		return err_set(e, ERR_INTERNAL, "embedded: out of memory for %zu vectors", nc);
+	x->texts = tx;
+	x->cap = nc;
+	return 0;
+}
+
+static float norm_of(const float *v, uint32_t d)
+{
+	double s = 0; /* fixed order, double accumulator */
+	for (uint32_t i = 0; i < d; i++)
+		s += (double)v[i] * v[i];
+	return (float)sqrt(s);
+}
+
+static int embedded_open(struct target *t, struct err *e)
+{
+	pthread_mutex_lock(&registry_lock);
+	struct eindex *x = registry;
+	while (x && strcmp(x->space, t->space) != 0)
+		x = x->next;
+	if (x && x->dim != t->dim) {
+		pthread_mutex_unlock(&registry_lock);
+		return err_set(e, ERR_SPEC, "embedded target space '%s' holds %u-d vectors, the spec asks for %u",
+			       t->space, x->dim, t->dim);
+	}
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		if (!x || !(x->space = strdup(t->space))) {
+			free(x);
+			pthread_mutex_unlock(&registry_lock);
+			return err_set(e, ERR_INTERNAL, "embedded: out of memory");
+		}
+		x->dim = t->dim;
+		pthread_rwlock_init(&x->lock, NULL);
+		x->next = registry;
+		registry = x;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	t->priv = x;
+	return 0;
+}
+
+static int embedded_health(struct target *t, char *version, size_t cap, struct err *e)
+{
+	(void)t;
+	(void)e;
+	target_copy_str(version, cap, "engrave-embedded-1");
+	return 0;
+}
+
+static int embedded_count(struct target *t, uint64_t *n, struct err *e)
+{
+	(void)e;
+	struct eindex *x = t->priv;
+	pthread_rwlock_rdlock(&x->lock);
+	*n = x->n;
+	pthread_rwlock_unlock(&x->lock);
+	return 0;
+}
+
+static size_t embedded_max_batch(struct target *t)
+{
+	(void)t;
+	return SIZE_MAX;
+}
+
+static int embedded_store(struct target *t, const struct target_record *recs, size_t n,
+			  struct target_store_result *res, struct err *e)
+{
+	struct eindex *x = t->priv;
+	int rc = 0;
+	pthread_rwlock_wrlock(&x->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct target_store_result *r = &res[i];
+		memset(r, 0, sizeof(*r));
+		const struct target_record *rec = &recs[i];
+		if (!rec->id || !*rec->id || !rec->vec) {
+			r->status = TARGET_REJECTED;
+			target_copy_str(r->reason, sizeof(r->reason), "record needs an id and a vector");
+			continue;
+		}
+		long row = find_row(x, rec->id);
+		char *text = strdup(rec->content ? rec->content : "");
+		if (!text) {
+			rc = err_set(e, ERR_INTERNAL, "embedded: out of memory");
+			break;
+		}
+		if (row < 0) {
+			char *id = strdup(rec->id);
+			if (!id || grow(x, e)) {
+				free(id);
+				free(text);
+				rc = err_set(e, ERR_INTERNAL, "embedded: out of memory");
+				break;
+			}
+			row = (long)x->n;
+			x->ids[row] = id;
+			x->texts[row] = NULL;
+			if (map_insert(x, (size_t)row, e)) {
+				free(id);
+				free(text);
+				rc = -1;
+				break;
+			}
+			x->n++;
+		}
+		free(x->texts[row]);
+		x->texts[row] = text;
+		memcpy(x->vecs + (size_t)row * x->dim, rec->vec, (size_t)x->dim * sizeof(float));
+		x->norms[row] = norm_of(rec->vec, x->dim);
+		r->status = TARGET_STORED;
+		target_copy_str(r->server_id, sizeof(r->server_id), rec->id);
+	}
+	pthread_rwlock_unlock(&x->lock);
+	return rc;
+}
+
+struct scored {
+	size_t row;
+	float score;
+};
+
+static int embedded_recall(struct target *t, const float *q, int k, float threshold,
+			   struct target_hits *out, struct err *e)
+{
+	struct eindex *x = t->priv;
+	out->n = 0;
+	if (k <= 0)
+		return 0;
+	int mode = strcmp(t->metric, "l2") == 0 ? 2 : strcmp(t->metric, "ip") == 0 ? 1 : 0;
+	float qn = norm_of(q, x->dim);
+	struct scored *top = malloc((size_t)k * sizeof(*top));
+	if (!top)
+		return err_set(e, ERR_INTERNAL, "embedded: out of memory");
+	size_t m = 0;
+	pthread_rwlock_rdlock(&x->lock);
+	for (size_t r = 0; r < x->n; r++) {
+		const float *v = x->vecs + r * (size_t)x->dim;
+		float s;
+		if (mode == 2) {
+			float d2 = 0;
+			for (uint32_t i = 0; i < x->dim; i++) {
+				float d = v[i] - q[i];
+				d2 += d * d;
+			}
+			s = -sqrtf(d2);
+		} else {
+			float dot = 0;
+			for (uint32_t i = 0; i < x->dim; i++)
+				dot += v[i] * q[i];
+			if (mode == 1) {
+				s = dot;
+			} else {
+				float den = x->norms[r] * qn;
+				s = den > 0 ? dot / den : 0;
+				if (s < 0)
+					s = 0;
+			}
+			if (s < threshold)
+				continue;
+		}
+		if (m == (size_t)k && !(s > top[m - 1].score))
+			continue;
+		size_t p = m < (size_t)k ? m++ : m - 1;
+		while (p > 0 && s > top[p - 1].score) {
+			top[p] = top[p - 1];
+			p--;
+		}
+		top[p].row = r;
+		top[p].score = s;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < m && !rc; i++)
+		rc = target_hits_push(out, x->ids[top[i].row], top[i].score, e);
+	pthread_rwlock_unlock(&x->lock);
+	free(top);
+	return rc;
+}
+
+static int embedded_search(struct target *t, const char *text, int k, struct target_hits *out,
+			   struct err *e)
+{
+	/* Engram's substring scoring: 0.9 case-sensitive, 0.7 case-insensitive,
+	 * anything else falls below the 0.7 threshold and is dropped. */
+	struct eindex *x = t->priv;
+	out->n = 0;
+	int rc = 0;
+	pthread_rwlock_rdlock(&x->lock);
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		for (size_t r = 0; r < x->n && (int)out->n < k && !rc; r++) {
+			int exact = strstr(x->texts[r], text) != NULL;
+			int loose = !exact && strcasestr(x->texts[r], text) != NULL;
+			if ((pass == 0 && exact) || (pass == 1 && loose))
+				rc = target_hits_push(out, x->ids[r], pass == 0 ? 0.9f : 0.7f, e);
+		}
+	}
+	pthread_rwlock_unlock(&x->lock);
+	return rc;
+}
+
+static int embedded_fetch(struct target *t, uint64_t offset, uint32_t limit,
+			  struct target_vectors *out, struct err *e)
+{
+	struct eindex *x = t->priv;
+	int rc = 0;
+	pthread_rwlock_rdlock(&x->lock);
+	for (uint64_t r = offset; r < x->n && r < offset + limit && !rc; r++)
+		rc = target_vectors_push(out, x->ids[r], x->vecs + r * x->dim, e);
+	pthread_rwlock_unlock(&x->lock);
+	return rc;
+}
+
+static int embedded_get(struct target *t, const char *const *ids, size_t n,
+			struct target_vectors *out, struct err *e)
+{
+	struct eindex *x = t->priv;
+	int rc = 0;
+	pthread_rwlock_rdlock(&x->lock);
+	for (size_t i = 0; i < n && !rc; i++) {
+		long r = find_row(x, ids[i]);
+		rc = target_vectors_push(out, ids[i], r >= 0 ? x->vecs + (size_t)r * x->dim : NULL, e);
+	}
+	pthread_rwlock_unlock(&x->lock);
+	return rc;
+}
+
+static int embedded_reset(struct target *t, struct err *e)
+{
+	(void)e;
+	struct eindex *x = t->priv;
+	pthread_rwlock_wrlock(&x->lock);
+	index_clear(x);
+	pthread_rwlock_unlock(&x->lock);
+	return 0;
+}
+
+const struct target_ops target_embedded_ops = {
+	.name = "embedded",
+	.open = embedded_open,
+	.health = embedded_health,
+	.count = embedded_count,
+	.max_batch = embedded_max_batch,
+	.fetch_embeddings = embedded_fetch,
+	.get_vectors = embedded_get,
+	.reset = embedded_reset,
+	.exec_store = embedded_store,
+	.exec_recall = embedded_recall,
+	.exec_search = embedded_search,
+};

@@ -1,0 +1,428 @@
+/*
+ * test_loadgen.c — the open-loop executor against a local server that can
+ * stall (libmicrohttpd, thread per connection, started inside the test).
+ *
+ * The measurement-correctness tests of the "Load test" issue:
+ *   - wrk2's test: a 1 s stall inside a 10 s run at 1000/s with 16 in
+ *     flight shows in the latency from the intended time (p99 >= 500 ms)
+ *     while the service time of the queued requests stays low;
+ *   - a server that keeps up sees the target rate within 1%;
+ *   - every scheduled request has exactly one record (drops included) whose
+ *     intended time is the schedule's;
+ *   - errors are classified and kept; the in-process path measures from
+ *     the intended time too.
+ */
+#include <criterion/criterion.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engrave/buf.h"
+#include "engrave/clock.h"
+#include "engrave/err.h"
+#include "engrave/hist.h"
+#include "engrave/loadgen.h"
+#include "engrave/metrics.h"
+#include "engrave/sched.h"
+
+#define MS NS_PER_MS
+
+/* ---- test server ------------------------------------------------------- */
+
+struct srv {
+	struct MHD_Daemon *d;
+	int port;
+	_Atomic uint64_t stall_from, stall_to; /* mono_ns window; 0 = none */
+	_Atomic uint64_t hits;
+};
+
+static const char OK_BODY[] = "{\"ids\":[\"m1\",\"m2\",\"m3\"]}";
+static const char ERR_BODY[] = "{\"error\":\"boom\"}";
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	(void)method, (void)version, (void)upload;
+	struct srv *s = cls;
+	static int marker;
+	if (!*con_cls) {
+		*con_cls = &marker;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	atomic_fetch_add(&s->hits, 1);
+	mono_ns now = clock_mono_now(), a = atomic_load(&s->stall_from), b = atomic_load(&s->stall_to);
+	if (a && now >= a && now < b)
+		clock_sleep_until(b);
+	int err = strcmp(url, "/err") == 0;
+	struct MHD_Response *rs = MHD_create_response_from_buffer(
+		err ? sizeof(ERR_BODY) - 1 : sizeof(OK_BODY) - 1, (void *)(err ? ERR_BODY : OK_BODY),
+		MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(rs, "Content-Type", "application/json");
+	enum MHD_Result r = MHD_queue_response(c, err ? 500 : 200, rs);
+	MHD_destroy_response(rs);
+	return r;
+}
+
+static void srv_start(struct srv *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
+				NULL, NULL, handle, s, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+				MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+	cr_assert_not_null(s->d, "cannot start the test server");
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = di->port;
+	cr_assert_gt(s->port, 0);
+}
+
+static void srv_stop(struct srv *s)
+{
+	MHD_stop_daemon(s->d);
+}
+
+/* ---- a tiny driver ---------------------------------------------------------- */
+
+struct drv {
+	char ok[128], err[128];
+	int search_fails;     /* search ops go to /err */
+	uint64_t parsed;
+};
+
+static const char STORE_BODY[] = "{\"id\":\"load-1\",\"embedding\":[0.1,0.2]}";
+
+static int build(void *ctx, unsigned slot, const struct sched_op *op, struct http_request *rq,
+		 struct err *e)
+{
+	(void)slot, (void)e;
+	struct drv *d = ctx;
+	rq->url = d->search_fails && op->kind == OP_SEARCH ? d->err : d->ok;
+	if (op->kind == OP_STORE) {
+		rq->method = "POST";
+		rq->body = STORE_BODY;
+		rq->body_len = sizeof(STORE_BODY) - 1;
+	}
+	return 0;
+}
+
+static void response(void *ctx, unsigned slot, const struct sched_op *op,
+		     const struct http_response *rs, struct record *r)
+{
+	(void)slot, (void)op;
+	struct drv *d = ctx;
+	if (rs->status == 200 && strstr(rs->body.data, "\"ids\"")) {
+		const char *ids[] = { "m1", "m2", "m3" };
+		records_ids_digest(ids, 3, r->ids);
+		r->n_ids = 3;
+		d->parsed++;
+	}
+}
+
+static void drv_init(struct drv *d, int port)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->ok, sizeof(d->ok), "http://127.0.0.1:%d/ok", port);
+	snprintf(d->err, sizeof(d->err), "http://127.0.0.1:%d/err", port);
+}
+
+static struct sched_params params(double rate, uint64_t dur_ms)
+{
+	struct sched_params p;
+	memset(&p, 0, sizeof(p));
+	p.pattern = SCHED_CONSTANT;
+	p.rate = rate;
+	p.duration_ns = dur_ms * MS;
+	p.weight[OP_STORE] = 0.5;
+	p.weight[OP_RECALL] = 0.425;
+	p.weight[OP_SEARCH] = 0.075;
+	p.seed = 7;
+	p.n_queries = 100;
+	return p;
+}
+
+/* Every scheduled request has exactly one record carrying the schedule's due time. */
+static void assert_one_record_per_request(const struct sched *s, struct loadgen_result *res)
+{
+	cr_assert_eq(res->records.n, sched_count(s), "records %zu, scheduled %llu", res->records.n,
+		     (unsigned long long)sched_count(s));
+	records_sort_by_index(&res->records);
+	for (size_t i = 0; i < res->records.n; i++) {
+		struct sched_op op;
+		const struct record *r = &res->records.v[i];
+		cr_assert_eq(r->index, i);
+		cr_assert_eq(sched_next_due(s, i, &op), 0);
+		cr_assert_eq(r->intended, op.due_ns);
+		cr_assert_eq(r->op, (uint8_t)op.kind);
+		cr_assert(r->done >= r->sent);
+		if (r->status != RECORD_STATUS_DROPPED)
+			cr_assert(r->sent >= r->intended, "request %zu sent before it was due", i);
+	}
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+Test(loadgen, keeps_the_rate_when_the_server_keeps_up, .timeout = 60)
+{
+	struct srv srv;
+	srv_start(&srv);
+	struct drv d;
+	drv_init(&d, srv.port);
+	struct sched s;
+	struct sched_params p = params(500, 4000);
+	cr_assert_eq(sched_init(&s, &p, NULL), 0);
+	struct loadgen_target t = { &d, build, response, NULL };
+	struct loadgen_opts o = { 0 };
+	o.max_in_flight = 32;
+	struct loadgen_result res;
+	struct err e = ERR_INIT;
+	cr_assert_eq(loadgen_run(&s, &t, &o, &res, &e), 0, "%s", e.msg);
+	assert_one_record_per_request(&s, &res);
+	cr_assert_eq(res.dropped, 0);
+	cr_assert_eq(res.errors, 0, "first error: %s", res.first_error[RECORD_ERR_CONNECT]);
+	cr_assert_eq(d.parsed, 2000);
+	struct metrics m;
+	cr_assert_eq(metrics_from_records(res.records.v, res.records.n, 0, p.duration_ns, &m, &e), 0);
+	cr_log_info("keeps up: throughput %.2f/s, p50 %.3f ms, p99 %.3f ms", m.throughput,
+		    (double)m.all.latency.pct[0] / 1e6, (double)m.all.latency.pct[3] / 1e6);
+	cr_assert(m.throughput > 495 && m.throughput < 505, "throughput %.2f/s, want 500 +- 1%%",
+		  m.throughput);
+	cr_assert_eq(m.all.completed, 2000);
+	/* the ids digest made it into the records */
+	uint8_t want[8];
+	const char *ids[] = { "m1", "m2", "m3" };
+	records_ids_digest(ids, 3, want);
+	cr_assert_eq(memcmp(res.records.v[17].ids, want, 8), 0);
+	cr_assert_eq(res.records.v[17].n_ids, 3);
+	loadgen_result_release(&res);
+	srv_stop(&srv);
+}
+
+Test(loadgen, a_stall_shows_in_latency_not_in_service_time, .timeout = 60)
+{
+	struct srv srv;
+	srv_start(&srv);
+	struct drv d;
+	drv_init(&d, srv.port);
+	struct sched s;
+	struct sched_params p = params(1000, 10000);
+	cr_assert_eq(sched_init(&s, &p, NULL), 0);
+	struct loadgen_target t = { &d, build, response, NULL };
+	struct loadgen_opts o = { 0 };
+	o.max_in_flight = 16;
+	o.drop_after_ns = 5000 * MS;
+	struct loadgen_result res;
+	struct err e = ERR_INIT;
+	mono_ns start = clock_mono_now();
+	atomic_store(&srv.stall_to, start + 4000 * MS);
+	atomic_store(&srv.stall_from, start + 3000 * MS);
+	cr_assert_eq(loadgen_run(&s, &t, &o, &res, &e), 0, "%s", e.msg);
+	mono_ns wall = clock_mono_now() - start;
+	cr_assert_lt(wall, 12 * NS_PER_S, "the run took %.1f s", (double)wall / 1e9);
+	assert_one_record_per_request(&s, &res);
+	cr_assert_eq(res.dropped, 0);
+
+	struct metrics m;
+	cr_assert_eq(metrics_from_records(res.records.v, res.records.n, 0, p.duration_ns, &m, &e), 0);
+	cr_log_info("stall: p99 latency %.1f ms, p99 service %.2f ms, late %llu, cap waits %llu, wall %.2f s",
+		    (double)m.all.latency.pct[3] / 1e6, (double)m.all.service.pct[3] / 1e6,
+		    (unsigned long long)m.all.late, (unsigned long long)res.cap_waits, (double)wall / 1e9);
+	cr_assert_geq(m.all.latency.pct[3], 500 * MS, "p99 latency %.1f ms must show the stall",
+		      (double)m.all.latency.pct[3] / 1e6);
+	cr_assert_lt(m.all.service.pct[3], 100 * MS, "p99 service time %.1f ms",
+		     (double)m.all.service.pct[3] / 1e6);
+	/* the requests due in the stall: queued in the client, late, not slow */
+	struct hist lat, svc;
+	hist_init(&lat, NULL);
+	hist_init(&svc, NULL);
+	uint64_t late = 0;
+	for (size_t i = 0; i < res.records.n; i++) {
+		const struct record *r = &res.records.v[i];
+		if (r->intended < 3100 * MS || r->intended >= 3900 * MS)
+			continue;
+		hist_record(&lat, r->done - r->intended);
+		hist_record(&svc, r->done - r->sent);
+		late += (r->flags & RECORD_F_LATE) != 0;
+	}
+	cr_assert_geq(hist_count(&lat), 790);
+	cr_assert_gt(hist_percentile(&lat, 50), 200 * MS, "median latency in the stall %.1f ms",
+		     (double)hist_percentile(&lat, 50) / 1e6);
+	cr_assert_lt(hist_percentile(&svc, 50), 20 * MS, "median service time in the stall %.1f ms",
+		     (double)hist_percentile(&svc, 50) / 1e6);
+	cr_assert_geq(late, hist_count(&lat) * 9 / 10, "late %llu of %llu", (unsigned long long)late,
+		      (unsigned long long)hist_count(&lat));
+	cr_assert_geq(m.all.late, late);
+	/* both figures are reported */
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(metrics_table(&m, &b, NULL), 0);
+	cr_assert(strstr(b.data, "latency from intended") && strstr(b.data, "service time"));
+	buf_release(&b);
+	/* the executor says the cap, not the target alone, shaped the queueing */
+	cr_assert(res.cap_waits > 0);
+	cr_assert(res.saturated);
+	cr_assert(strstr(res.saturation, "max_in_flight"), "%s", res.saturation);
+	hist_release(&lat);
+	hist_release(&svc);
+	loadgen_result_release(&res);
+	srv_stop(&srv);
+}
+
+Test(loadgen, drops_are_recorded_never_skipped, .timeout = 60)
+{
+	struct srv srv;
+	srv_start(&srv);
+	struct drv d;
+	drv_init(&d, srv.port);
+	struct sched s;
+	struct sched_params p = params(200, 3000);
+	cr_assert_eq(sched_init(&s, &p, NULL), 0);
+	struct loadgen_target t = { &d, build, NULL, NULL };
+	struct loadgen_opts o = { 0 };
+	o.max_in_flight = 4;
+	o.drop_after_ns = 200 * MS;
+	struct loadgen_result res;
+	struct err e = ERR_INIT;
+	mono_ns start = clock_mono_now();
+	atomic_store(&srv.stall_to, start + 2000 * MS);
+	atomic_store(&srv.stall_from, start + 500 * MS);
+	cr_assert_eq(loadgen_run(&s, &t, &o, &res, &e), 0, "%s", e.msg);
+	assert_one_record_per_request(&s, &res);
+	cr_assert_gt(res.dropped, 100, "dropped %llu", (unsigned long long)res.dropped);
+	uint64_t seen = 0;
+	for (size_t i = 0; i < res.records.n; i++) {
+		const struct record *r = &res.records.v[i];
+		if (r->status != RECORD_STATUS_DROPPED)
+			continue;
+		seen++;
+		cr_assert_eq(r->err, RECORD_ERR_DROPPED);
+		cr_assert_eq(r->sent, r->done);
+		cr_assert_geq(r->done, r->intended + 200 * MS);
+	}
+	cr_assert_eq(seen, res.dropped);
+	struct metrics m;
+	cr_assert_eq(metrics_from_records(res.records.v, res.records.n, 0, p.duration_ns, &m, &e), 0);
+	cr_assert_eq(m.all.dropped, res.dropped);
+	cr_assert_eq(m.all.err_by_class[RECORD_ERR_DROPPED], res.dropped);
+	cr_assert_eq(m.all.measured, 600);
+	cr_assert(strstr(res.first_error[RECORD_ERR_DROPPED], "max_in_flight"), "%s",
+		  res.first_error[RECORD_ERR_DROPPED]);
+	loadgen_result_release(&res);
+	srv_stop(&srv);
+}
+
+Test(loadgen, errors_are_classified_and_kept, .timeout = 60)
+{
+	struct srv srv;
+	srv_start(&srv);
+	struct drv d;
+	drv_init(&d, srv.port);
+	d.search_fails = 1;
+	struct sched s;
+	struct sched_params p = params(400, 1000);
+	p.weight[OP_SEARCH] = 0.3;
+	cr_assert_eq(sched_init(&s, &p, NULL), 0);
+	uint64_t searches = 0;
+	for (uint64_t i = 0; i < sched_count(&s); i++) {
+		struct sched_op op;
+		sched_next_due(&s, i, &op);
+		searches += op.kind == OP_SEARCH;
+	}
+	struct loadgen_target t = { &d, build, response, NULL };
+	struct loadgen_result res;
+	struct err e = ERR_INIT;
+	cr_assert_eq(loadgen_run(&s, &t, NULL, &res, &e), 0, "%s", e.msg);
+	assert_one_record_per_request(&s, &res);
+	struct metrics m;
+	cr_assert_eq(metrics_from_records(res.records.v, res.records.n, 0, p.duration_ns, &m, &e), 0);
+	cr_assert_eq(m.all.err_by_class[RECORD_ERR_HTTP5XX], searches);
+	cr_assert_eq(m.op[OP_SEARCH].errors, searches);
+	cr_assert_eq(m.op[OP_SEARCH].latency.count, searches, "errors keep their latency");
+	cr_assert(strstr(res.first_error[RECORD_ERR_HTTP5XX], "/err: 500"), "%s",
+		  res.first_error[RECORD_ERR_HTTP5XX]);
+	loadgen_result_release(&res);
+	srv_stop(&srv);
+
+	/* nobody listens any more: connect errors, one record each */
+	p = params(100, 500);
+	cr_assert_eq(sched_init(&s, &p, NULL), 0);
+	cr_assert_eq(loadgen_run(&s, &t, NULL, &res, &e), 0, "%s", e.msg);
+	assert_one_record_per_request(&s, &res);
+	cr_assert_eq(metrics_from_records(res.records.v, res.records.n, 0, p.duration_ns, &m, &e), 0);
+	cr_assert_eq(m.all.err_by_class[RECORD_ERR_CONNECT], 50, "connect errors %llu",
+		     (unsigned long long)m.all.err_by_class[RECORD_ERR_CONNECT]);
+	cr_assert_eq(res.records.v[0].status, RECORD_STATUS_TRANSPORT);
+	cr_assert_eq(res.records.v[0].detail, 7 /* CURLE_COULDNT_CONNECT */);
+	cr_assert(strstr(res.first_error[RECORD_ERR_CONNECT], d.ok), "%s",
+		  res.first_error[RECORD_ERR_CONNECT]);
+	cr_assert_eq(m.error_rate, 1.0);
+	loadgen_result_release(&res);
+}
+
+/* in-process: request 50 takes 30 ms; the next ones queue behind it */
+static unsigned exec_op(void *ctx, const struct sched_op *op, struct record *r)
+{
+	(void)r;
+	uint64_t *calls = ctx;
+	(*calls)++;
+	if (op->index == 50)
+		clock_sleep_until(clock_mono_now() + 30 * MS);
+	return op->index == 77 ? 503 : 200;
+}
+
+Test(loadgen, in_process_executor_measures_from_intended, .timeout = 60)
+{
+	struct sched s;
+	struct sched_params p = params(200, 1000);
+	p.warmup_ns = 250 * MS;
+	cr_assert_eq(sched_init(&s, &p, NULL), 0);
+	uint64_t calls = 0;
+	struct loadgen_target t = { &calls, NULL, NULL, exec_op };
+	struct loadgen_result res;
+	struct err e = ERR_INIT;
+	cr_assert_eq(loadgen_run(&s, &t, NULL, &res, &e), 0, "%s", e.msg);
+	cr_assert_eq(calls, 250);
+	assert_one_record_per_request(&s, &res);
+	const struct record *r51 = &res.records.v[51], *r50 = &res.records.v[50];
+	cr_assert_geq(r50->done - r50->sent, 30 * MS);
+	cr_assert_geq(r51->done - r51->intended, 20 * MS, "51 waited behind 50");
+	cr_assert_lt(r51->done - r51->sent, 5 * MS, "but was quick itself");
+	cr_assert(r51->flags & RECORD_F_LATE);
+	cr_assert(res.records.v[49].flags & RECORD_F_WARMUP, "49 is due at 245 ms, in the warm-up");
+	cr_assert_not(r50->flags & RECORD_F_WARMUP, "50 is due at 250 ms, the first measured one");
+	cr_assert_eq(res.records.v[77].err, RECORD_ERR_HTTP5XX);
+	cr_assert_geq(res.cap_waits, 5, "51..55 were held back by 50 (%llu)",
+		      (unsigned long long)res.cap_waits);
+	cr_assert(res.saturated);
+	struct metrics m;
+	cr_assert_eq(metrics_from_records(res.records.v, res.records.n, p.warmup_ns, p.duration_ns, &m, &e), 0);
+	cr_assert_eq(m.warmup_records, 50);
+	cr_assert_eq(m.all.measured, 200);
+	cr_assert_eq(m.all.errors, 1);
+	loadgen_result_release(&res);
+}
+
+Test(loadgen, stop_flag_interrupts_with_records_kept, .timeout = 60)
+{
+	struct sched s;
+	struct sched_params p = params(100, 5000);
+	cr_assert_eq(sched_init(&s, &p, NULL), 0);
+	volatile sig_atomic_t stop = 1;
+	uint64_t calls = 0;
+	struct loadgen_target t = { &calls, NULL, NULL, exec_op };
+	struct loadgen_opts o = { 0 };
+	o.stop = &stop;
+	struct loadgen_result res;
+	struct err e = ERR_INIT;
+	cr_assert_eq(loadgen_run(&s, &t, &o, &res, &e), -1);
+	cr_assert_eq(e.cls, ERR_INTERRUPTED);
+	cr_assert(res.interrupted);
+	cr_assert_eq(res.records.n, 0);
+	loadgen_result_release(&res);
+}

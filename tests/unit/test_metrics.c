@@ -1,0 +1,263 @@
+/*
+ * test_metrics.c — records (encoding, array) and exact metrics from them.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engrave/buf.h"
+#include "engrave/err.h"
+#include "engrave/hist.h"
+#include "engrave/metrics.h"
+#include "engrave/records.h"
+
+#define MS 1000000ULL
+
+static uint64_t xs(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static struct record rec(uint64_t i, enum op_kind op, uint64_t intended, uint64_t sent,
+			 uint64_t done, unsigned status)
+{
+	struct record r;
+	memset(&r, 0, sizeof(r));
+	r.index = i;
+	r.op = (uint8_t)op;
+	r.intended = intended;
+	r.sent = sent;
+	r.done = done;
+	r.status = (uint16_t)status;
+	r.err = (uint8_t)records_err_of_status(status);
+	return r;
+}
+
+Test(records, encode_decode_round_trip_and_layout)
+{
+	struct records a, b;
+	records_init(&a);
+	records_init(&b);
+	uint64_t s = 7;
+	for (int i = 0; i < 3000; i++) {
+		struct record r = rec((uint64_t)i, (enum op_kind)(i % 3), xs(&s), xs(&s), xs(&s),
+				      i % 7 ? 200 : 503);
+		r.bytes_in = (uint32_t)xs(&s);
+		r.bytes_out = (uint32_t)xs(&s);
+		r.flags = (uint8_t)(i & 3);
+		r.detail = (uint16_t)i;
+		r.n_ids = (uint32_t)i * 3;
+		const char *ids[] = { "a", "b" };
+		records_ids_digest(ids, (size_t)(i % 3), r.ids);
+		cr_assert_eq(records_push(&a, &r, NULL), 0);
+	}
+	uint8_t *bytes = malloc(a.n * RECORDS_SIZE);
+	records_encode(a.v, a.n, bytes);
+	/* documented offsets, little-endian */
+	cr_assert_eq(bytes[0] | bytes[1] << 8, 0);
+	cr_assert_eq(bytes[RECORDS_SIZE + 0], 1);
+	cr_assert_eq(bytes[RECORDS_SIZE + 42], OP_RECALL);
+	cr_assert_eq(bytes[45], RECORDS_VERSION);
+	cr_assert_eq(bytes[40] | bytes[41] << 8, 503);
+	/* decode in two arbitrary chunks */
+	struct err e = ERR_INIT;
+	cr_assert_eq(records_decode(bytes, 1234 * RECORDS_SIZE, &b, &e), 0, "%s", e.msg);
+	cr_assert_eq(records_decode(bytes + 1234 * RECORDS_SIZE, (a.n - 1234) * RECORDS_SIZE, &b, &e), 0);
+	cr_assert_eq(b.n, a.n);
+	for (size_t i = 0; i < a.n; i++)
+		cr_assert(memcmp(&a.v[i], &b.v[i], sizeof(struct record)) == 0 ||
+				  (a.v[i].index == b.v[i].index && a.v[i].intended == b.v[i].intended &&
+				   a.v[i].sent == b.v[i].sent && a.v[i].done == b.v[i].done &&
+				   a.v[i].bytes_in == b.v[i].bytes_in && a.v[i].bytes_out == b.v[i].bytes_out &&
+				   a.v[i].status == b.v[i].status && a.v[i].op == b.v[i].op &&
+				   a.v[i].flags == b.v[i].flags && a.v[i].err == b.v[i].err &&
+				   a.v[i].detail == b.v[i].detail && a.v[i].n_ids == b.v[i].n_ids &&
+				   memcmp(a.v[i].ids, b.v[i].ids, 8) == 0),
+			  "record %zu differs", i);
+	/* corruption is reported with the offset */
+	cr_assert_eq(records_decode(bytes, 100, &b, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	bytes[5 * RECORDS_SIZE + 42] = 9;
+	cr_assert_eq(records_decode(bytes, 10 * RECORDS_SIZE, &b, &e), -1);
+	cr_assert(strstr(e.msg, "record 5"), "%s", e.msg);
+	free(bytes);
+	/* the ids digest is SHA-256 based and order sensitive */
+	uint8_t d1[8], d2[8];
+	const char *x[] = { "m1", "m2" }, *y[] = { "m2", "m1" };
+	records_ids_digest(x, 2, d1);
+	records_ids_digest(y, 2, d2);
+	cr_assert_neq(memcmp(d1, d2, 8), 0);
+	records_release(&a);
+	records_release(&b);
+	records_release(NULL);
+}
+
+Test(metrics, percentiles_equal_sorting_the_records)
+{
+	enum { N = 20000 };
+	struct record *r = malloc(N * sizeof(*r));
+	uint64_t s = 99, *lat = malloc(N * sizeof(uint64_t)), *svc = malloc(N * sizeof(uint64_t));
+	uint64_t *lat_op = malloc(N * sizeof(uint64_t));
+	size_t nop = 0;
+	for (int i = 0; i < N; i++) {
+		uint64_t due = (uint64_t)i * 100000, late = xs(&s) % (5 * MS), svc_ns = xs(&s) % (20 * MS) + 1;
+		r[i] = rec((uint64_t)i, (enum op_kind)(xs(&s) % 3), due, due + late, due + late + svc_ns,
+			   200);
+		lat[i] = late + svc_ns;
+		svc[i] = svc_ns;
+		if (r[i].op == OP_RECALL)
+			lat_op[nop++] = lat[i];
+	}
+	struct metrics m;
+	struct err e = ERR_INIT;
+	cr_assert_eq(metrics_from_records(r, N, 0, 2000 * MS, &m, &e), 0, "%s", e.msg);
+	qsort(lat, N, sizeof(uint64_t), cmp);
+	qsort(svc, N, sizeof(uint64_t), cmp);
+	qsort(lat_op, nop, sizeof(uint64_t), cmp);
+	for (int k = 0; k < METRICS_NPCT; k++) {
+		/* nearest rank by hand: ceil(p/100 n) */
+		size_t rank = (size_t)ceil(metrics_pct[k] / 100.0 * N - 1e-9);
+		cr_assert_eq(m.all.latency.pct[k], lat[rank - 1], "latency %s", metrics_pct_names[k]);
+		cr_assert_eq(m.all.service.pct[k], svc[rank - 1], "service %s", metrics_pct_names[k]);
+		cr_assert_eq(m.op[OP_RECALL].latency.pct[k], lat_op[hist_rank(nop, metrics_pct[k]) - 1]);
+	}
+	cr_assert_eq(m.all.latency.max, lat[N - 1]);
+	cr_assert_eq(m.all.latency.min, lat[0]);
+	cr_assert_eq(m.op[OP_RECALL].latency.count, nop);
+	cr_assert_eq(m.all.completed, N);
+	cr_assert_eq(m.all.ok, N);
+	cr_assert_eq(m.error_rate, 0);
+	free(r);
+	free(lat);
+	free(svc);
+	free(lat_op);
+}
+
+/* A small hand-made run: warm-up, errors of several classes, a drop, lateness. */
+static size_t small_run(struct record *r)
+{
+	size_t n = 0;
+	r[n++] = rec(0, OP_STORE, 0, 0, 50 * MS, 200);             /* warm-up, slow: ignored */
+	r[n++] = rec(1, OP_STORE, 900 * MS, 900 * MS, 901 * MS, 200); /* warm-up */
+	r[n++] = rec(2, OP_STORE, 1000 * MS, 1000 * MS, 1002 * MS, 201);
+	r[n++] = rec(3, OP_RECALL, 1100 * MS, 1100 * MS, 1104 * MS, 200);
+	r[n++] = rec(4, OP_RECALL, 1200 * MS, 1200 * MS, 1206 * MS, 500);
+	r[n++] = rec(5, OP_SEARCH, 1300 * MS, 1300 * MS, 1308 * MS, 404);
+	r[n] = rec(6, OP_RECALL, 1400 * MS, 1500 * MS, 1510 * MS, 200); /* 100 ms late */
+	r[n++].flags = RECORD_F_LATE;
+	r[n] = rec(7, OP_STORE, 1500 * MS, 1500 * MS, 1530 * MS, RECORD_STATUS_TIMEOUT);
+	r[n++].err = RECORD_ERR_TIMEOUT;
+	r[n] = rec(8, OP_RECALL, 1600 * MS, 2600 * MS, 2600 * MS, RECORD_STATUS_DROPPED);
+	r[n++].err = RECORD_ERR_DROPPED;
+	return n;
+}
+
+Test(metrics, warmup_errors_drops_and_window)
+{
+	struct record r[16];
+	size_t n = small_run(r);
+	struct metrics m;
+	cr_assert_eq(metrics_from_records(r, n, 1000 * MS, 1000 * MS, &m, NULL), 0);
+	cr_assert_eq(m.records, 9);
+	cr_assert_eq(m.warmup_records, 2);
+	cr_assert_eq(m.all.measured, 7);
+	cr_assert_eq(m.all.completed, 6);
+	cr_assert_eq(m.all.dropped, 1);
+	cr_assert_eq(m.all.ok, 3);
+	cr_assert_eq(m.all.errors, 4);
+	cr_assert_eq(m.all.err_by_class[RECORD_ERR_HTTP5XX], 1);
+	cr_assert_eq(m.all.err_by_class[RECORD_ERR_HTTP4XX], 1);
+	cr_assert_eq(m.all.err_by_class[RECORD_ERR_TIMEOUT], 1);
+	cr_assert_eq(m.all.err_by_class[RECORD_ERR_DROPPED], 1);
+	cr_assert_eq(m.all.late, 1);
+	cr_assert_eq(m.all.late_max_ns, 100 * MS);
+	cr_assert_eq(m.op[OP_RECALL].measured, 4);
+	cr_assert_eq(m.op[OP_RECALL].dropped, 1);
+	cr_assert(fabs(m.error_rate - 4.0 / 7.0) < 1e-12);
+	/* latencies (ms): 2, 4, 6, 8, 110 (late: from intended), 30 -> sorted 2 4 6 8 30 110 */
+	cr_assert_eq(m.all.latency.count, 6);
+	cr_assert_eq(m.all.latency.pct[0], 6 * MS);   /* p50: rank 3 */
+	cr_assert_eq(m.all.latency.pct[3], 110 * MS); /* p99: rank 6 */
+	cr_assert_eq(m.all.latency.max, 110 * MS);
+	cr_assert_eq(m.all.service.max, 30 * MS, "the late request's service time is 10 ms");
+	cr_assert(fabs(m.all.latency.mean - 160.0 / 6 * MS) < 1);
+	/* the window: last completion of a sent request at 1530 ms < 2000 ms end */
+	cr_assert_eq(m.window_ns, 1000 * MS);
+	cr_assert(fabs(m.throughput - 6.0) < 1e-9);
+	cr_assert(fabs(m.goodput - 3.0) < 1e-9);
+	/* a backlog stretches the window */
+	r[n] = rec(9, OP_STORE, 1900 * MS, 1900 * MS, 4000 * MS, 200);
+	cr_assert_eq(metrics_from_records(r, n + 1, 1000 * MS, 1000 * MS, &m, NULL), 0);
+	cr_assert_eq(m.window_ns, 3000 * MS);
+	/* nothing measured */
+	cr_assert_eq(metrics_from_records(r, 2, 1000 * MS, 1000 * MS, &m, NULL), 0);
+	cr_assert_eq(m.all.measured, 0);
+	cr_assert_eq(m.error_rate, 0);
+	cr_assert_eq(m.all.latency.pct[3], 0);
+}
+
+Test(metrics, json_table_and_engram_report)
+{
+	struct record r[16];
+	size_t n = small_run(r);
+	struct metrics m;
+	struct err e = ERR_INIT;
+	cr_assert_eq(metrics_from_records(r, n, 1000 * MS, 1000 * MS, &m, NULL), 0);
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(metrics_json(&m, 0, &b, &e), 0);
+	json_error_t je;
+	json_t *j = json_loads(b.data, 0, &je);
+	cr_assert_not_null(j, "%s: %s", je.text, b.data);
+	cr_assert_eq(json_integer_value(json_object_get(j, "records")), 9);
+	json_t *all = json_object_get(j, "all");
+	cr_assert(fabs(json_real_value(json_object_get(json_object_get(all, "latency_ms"), "p99")) - 110) < 1e-9);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(all, "errors_by_class"), "dropped")), 1);
+	cr_assert_not_null(json_object_get(json_object_get(j, "ops"), "search"));
+	json_decref(j);
+
+	buf_reset(&b);
+	cr_assert_eq(metrics_table(&m, &b, &e), 0);
+	cr_assert(strstr(b.data, "latency from intended"), "%s", b.data);
+	cr_assert(strstr(b.data, "service time"), "%s", b.data);
+	cr_assert(strstr(b.data, "dropped 1"), "%s", b.data);
+	cr_assert(strstr(b.data, "http-5xx 1"), "%s", b.data);
+
+	buf_reset(&b);
+	cr_assert_eq(metrics_engram_report_json(&m, "m17_baseline", &b, &e), 0);
+	j = json_loads(b.data, 0, &je);
+	cr_assert_not_null(j, "%s", je.text);
+	const char *keys[] = { "config_name", "elapsed_seconds", "total_operations", "total_errors",
+			       "overall_throughput", "overall_error_rate", "p50_latency_ms",
+			       "p95_latency_ms", "p99_latency_ms", "per_operation_stats" };
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		cr_assert_not_null(json_object_get(j, keys[k]), "missing %s", keys[k]);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "config_name")), "m17_baseline");
+	cr_assert_eq(json_integer_value(json_object_get(j, "total_operations")), 7);
+	/* pooled p99 (110 ms, from the late recall) */
+	cr_assert(fabs(json_real_value(json_object_get(j, "p99_latency_ms")) - 110) < 1e-9);
+	json_t *rc = json_object_get(json_object_get(j, "per_operation_stats"), "Recall");
+	cr_assert_not_null(rc);
+	const char *opkeys[] = { "count", "success_count", "error_count", "p50_latency_us",
+				 "p95_latency_us", "p99_latency_us", "p999_latency_us",
+				 "mean_latency_us", "max_latency_us" };
+	for (size_t k = 0; k < sizeof(opkeys) / sizeof(opkeys[0]); k++)
+		cr_assert_not_null(json_object_get(rc, opkeys[k]), "missing Recall.%s", opkeys[k]);
+	cr_assert_eq(json_integer_value(json_object_get(rc, "count")), 4);
+	cr_assert_eq(json_integer_value(json_object_get(rc, "max_latency_us")), 110000);
+	cr_assert_not_null(json_object_get(json_object_get(j, "per_operation_stats"), "Store"));
+	cr_assert_not_null(json_object_get(json_object_get(j, "per_operation_stats"), "Search"));
+	json_decref(j);
+	buf_release(&b);
+}

@@ -1,0 +1,826 @@
+/*
+ * test_store.c — the store layer: CAS, objects, artifacts, action cache,
+ * refs, runs, journals, verify, gc, map growth and concurrent writers.
+ *
+ * Each test opens a fresh store in its own temp directory. The >1 GiB
+ * streaming test lives in test_store_big.c (its own binary, so its peak-RSS
+ * probe is not disturbed).
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engrave/store.h"
+#include "store/store_int.h"
+#include "../lib/testutil.h"
+
+static char *dir;
+static struct store *st;
+
+static void open_store(void)
+{
+	struct err e = ERR_INIT;
+	dir = test_tmpdir("store");
+	cr_assert_eq(store_open(dir, 0, &st, &e), 0, "%s", e.msg);
+}
+
+static void close_store(void)
+{
+	store_close(st);
+	st = NULL;
+	test_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(store, .init = open_store, .fini = close_store);
+
+static void fill(void *p, size_t n, uint64_t seed)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+	unsigned char *c = p;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		c[i] = (unsigned char)x;
+	}
+}
+
+Test(store, cas_round_trip)
+{
+	struct err e = ERR_INIT;
+	struct digest d, want;
+	const char *msg = "hello store";
+	cr_assert_eq(cas_put(st, msg, strlen(msg), &d, &e), 0, "%s", e.msg);
+	hash_bytes(msg, strlen(msg), &want);
+	cr_assert(digest_equal(&d, &want), "digest is SHA-256 of the bytes");
+	cr_assert_eq(cas_put(st, msg, strlen(msg), &d, &e), 0, "re-put is fine");
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(cas_get(st, &d, &b, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(b.len, strlen(msg));
+	cr_assert_str_eq(b.data, msg);
+	cr_assert_eq(cas_has(st, &d, &e), 1);
+	uint64_t sz = 0;
+	cr_assert_eq(cas_size(st, &d, &sz, &e), 0);
+	cr_assert_eq(sz, strlen(msg));
+
+	struct digest none;
+	hash_bytes("absent", 6, &none);
+	cr_assert_eq(cas_has(st, &none, &e), 0);
+	cr_assert_eq(cas_get(st, &none, &b, 0, &e), -1);
+	cr_assert_eq(e.cls, ERR_MISSING);
+	cr_assert(strstr(e.msg, "cas"), "names the sub-database: %s", e.msg);
+	/* empty blob */
+	cr_assert_eq(cas_put(st, "", 0, &d, &e), 0);
+	cr_assert_eq(cas_get(st, &d, &b, 1, &e), 0);
+	cr_assert_eq(b.len, 0);
+	buf_release(&b);
+}
+
+Test(store, object_round_trip_and_determinism)
+{
+	struct err e = ERR_INIT;
+	size_t n = 2 * OBJ_CHUNK_SIZE + 12345;
+	char *data = malloc(n), *back = malloc(n);
+	fill(data, n, 7);
+	struct digest d1, d2;
+	cr_assert_eq(obj_put(st, data, n, &d1, &e), 0, "%s", e.msg);
+	/* Written in odd pieces: same content, same digest. */
+	struct obj_writer *w;
+	cr_assert_eq(obj_writer_open(st, &w, &e), 0);
+	for (size_t off = 0; off < n;) {
+		size_t k = 1 + (off * 7919) % 1000003;
+		if (k > n - off)
+			k = n - off;
+		cr_assert_eq(obj_write(w, data + off, k, &e), 0, "%s", e.msg);
+		off += k;
+	}
+	cr_assert_eq(obj_writer_size(w), n);
+	cr_assert_eq(obj_writer_finish(w, &d2, &e), 0, "%s", e.msg);
+	cr_assert(digest_equal(&d1, &d2), "digest depends only on content");
+
+	struct obj_reader *r;
+	cr_assert_eq(obj_reader_open(st, &d1, &r, &e), 0, "%s", e.msg);
+	cr_assert_eq(obj_reader_size(r), n);
+	size_t got, total = 0;
+	do {
+		cr_assert_eq(obj_read(r, back + total, 999999, &got, &e), 0, "%s", e.msg);
+		total += got;
+	} while (got);
+	cr_assert_eq(total, n);
+	cr_assert_eq(memcmp(data, back, n), 0);
+	/* random access across a chunk boundary */
+	char tmp[100];
+	cr_assert_eq(obj_read_at(r, OBJ_CHUNK_SIZE - 50, tmp, 100, &e), 0, "%s", e.msg);
+	cr_assert_eq(memcmp(tmp, data + OBJ_CHUNK_SIZE - 50, 100), 0);
+	cr_assert_eq(obj_read_at(r, n - 10, tmp, 11, &e), -1, "past the end fails");
+	obj_reader_close(r);
+
+	/* empty object, and a plain blob read as an object */
+	struct digest de, db;
+	cr_assert_eq(obj_put(st, "", 0, &de, &e), 0);
+	cr_assert_eq(obj_reader_open(st, &de, &r, &e), 0, "%s", e.msg);
+	cr_assert_eq(obj_reader_size(r), 0);
+	cr_assert_eq(obj_read(r, tmp, 10, &got, &e), 0);
+	cr_assert_eq(got, 0);
+	obj_reader_close(r);
+	cr_assert_eq(cas_put(st, "plain", 5, &db, &e), 0);
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(obj_get(st, &db, &b, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(b.data, "plain");
+	buf_release(&b);
+
+	struct store_stats ss;
+	cr_assert_eq(store_stats(st, &ss, &e), 0, "%s", e.msg);
+	cr_assert_eq(ss.objects, 2, "two manifests (the object and the empty one)");
+	cr_assert_eq(ss.chunks, 3);
+	cr_assert_eq(ss.logical_bytes, n);
+	cr_assert_eq(ss.chunk_bytes, n);
+	free(data);
+	free(back);
+}
+
+Test(store, dedup_ratio)
+{
+	struct err e = ERR_INIT;
+	size_t n = 3 * OBJ_CHUNK_SIZE;
+	char *data = malloc(n);
+	fill(data, OBJ_CHUNK_SIZE, 3);
+	memcpy(data + OBJ_CHUNK_SIZE, data, OBJ_CHUNK_SIZE);
+	memcpy(data + 2 * OBJ_CHUNK_SIZE, data, OBJ_CHUNK_SIZE);
+	struct digest d;
+	cr_assert_eq(obj_put(st, data, n, &d, &e), 0);
+	struct store_stats ss;
+	cr_assert_eq(store_stats(st, &ss, &e), 0);
+	cr_assert_eq(ss.chunks, 1);
+	cr_assert_float_eq(ss.dedup_ratio, 3.0, 1e-9);
+	cr_assert_gt(ss.map_size, 0);
+	cr_assert_gt(ss.map_used, 0);
+	free(data);
+}
+
+Test(store, artifacts)
+{
+	struct err e = ERR_INIT;
+	struct digest o1, o2, id1, id2;
+	cr_assert_eq(obj_put(st, "vectors", 7, &o1, &e), 0);
+	cr_assert_eq(obj_put(st, "ids", 3, &o2, &e), 0);
+	struct artifact a, b, g;
+	artifact_init(&a, "vectors", 2);
+	hash_bytes("action", 6, &a.action);
+	cr_assert_eq(artifact_add_part(&a, "data", &o1, 7, &e), 0);
+	cr_assert_eq(artifact_add_part(&a, "ids", &o2, 3, &e), 0);
+	cr_assert_eq(artifact_set_int(&a, "dim", 768, &e), 0);
+	cr_assert_eq(artifact_set_int(&a, "neg", -5, &e), 0);
+	cr_assert_eq(artifact_set_f64(&a, "norm", 0.5, &e), 0);
+	cr_assert_eq(artifact_set_str(&a, "dtype", "float32", &e), 0);
+	cr_assert_eq(artifact_put(st, &a, &id1, &e), 0, "%s", e.msg);
+
+	/* same content in another order: same id */
+	artifact_init(&b, "vectors", 2);
+	b.action = a.action;
+	artifact_set_str(&b, "dtype", "float32", &e);
+	artifact_set_f64(&b, "norm", 0.5, &e);
+	artifact_set_int(&b, "neg", -5, &e);
+	artifact_set_int(&b, "dim", 1, &e);
+	artifact_set_int(&b, "dim", 768, &e); /* replaces */
+	artifact_add_part(&b, "ids", &o2, 3, &e);
+	artifact_add_part(&b, "data", &o1, 7, &e);
+	cr_assert_eq(artifact_put(st, &b, &id2, &e), 0);
+	cr_assert(digest_equal(&id1, &id2), "canonical encoding");
+
+	cr_assert_eq(artifact_get(st, &id1, &g, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(g.type, "vectors");
+	cr_assert_eq(g.version, 2);
+	cr_assert(digest_equal(&g.action, &a.action));
+	cr_assert(digest_equal(artifact_part(&g, "ids"), &o2));
+	cr_assert_null(artifact_part(&g, "nope"));
+	int64_t iv;
+	double fv;
+	cr_assert_eq(artifact_get_int(&g, "dim", &iv), 0);
+	cr_assert_eq(iv, 768);
+	cr_assert_eq(artifact_get_int(&g, "neg", &iv), 0);
+	cr_assert_eq(iv, -5);
+	cr_assert_eq(artifact_get_f64(&g, "norm", &fv), 0);
+	cr_assert_float_eq(fv, 0.5, 1e-12);
+	cr_assert_str_eq(artifact_get_str(&g, "dtype"), "float32");
+	cr_assert_eq(artifact_get_int(&g, "missing", &iv), -1);
+	struct store_stats ss;
+	cr_assert_eq(store_stats(st, &ss, &e), 0);
+	cr_assert_eq(ss.artifacts, 1);
+	artifact_release(&a);
+	artifact_release(&b);
+	artifact_release(&g);
+	/* a non-artifact blob is reported corrupt, not crashed on */
+	struct digest raw;
+	cas_put(st, "xyz", 3, &raw, &e);
+	cr_assert_eq(artifact_get(st, &raw, &g, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+}
+
+Test(store, action_cache)
+{
+	struct err e = ERR_INIT;
+	struct digest k, outs[2], back[4];
+	hash_bytes("step", 4, &k);
+	hash_bytes("o1", 2, &outs[0]);
+	hash_bytes("o2", 2, &outs[1]);
+	struct buf v;
+	buf_init(&v, 0);
+	cr_assert_eq(ac_get(st, &k, &v, &e), 0, "miss");
+	cr_assert_eq(ac_value_encode(outs, 2, 12345, &v, &e), 0);
+	cr_assert_eq(ac_put(st, &k, v.data, v.len, &e), 0);
+	buf_reset(&v);
+	cr_assert_eq(ac_get(st, &k, &v, &e), 1, "hit");
+	int n = 0;
+	uint64_t el = 0;
+	cr_assert_eq(ac_value_decode(v.data, v.len, back, 4, &n, &el, &e), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(el, 12345);
+	cr_assert(digest_equal(&back[1], &outs[1]));
+	buf_release(&v);
+}
+
+static int collect_refs(const char *name, const char *value, void *ctx)
+{
+	struct buf *b = ctx;
+	buf_printf(b, NULL, "%s=%s;", name, value);
+	return 0;
+}
+
+Test(store, refs)
+{
+	struct err e = ERR_INIT;
+	char v[128];
+	cr_assert_eq(ref_get(st, "baseline/x", v, sizeof(v), &e), -1);
+	cr_assert_eq(e.cls, ERR_MISSING);
+	cr_assert_eq(ref_set(st, "baseline/m17-1k", "20261124T083015Z-a1b2c3", &e), 0);
+	cr_assert_eq(ref_set(st, "baseline/m17-1m", "r2", &e), 0);
+	cr_assert_eq(ref_set(st, "other", "r3", &e), 0);
+	cr_assert_eq(ref_set(st, "baseline/m17-1m", "r4", &e), 0, "overwrite");
+	cr_assert_eq(ref_get(st, "baseline/m17-1m", v, sizeof(v), &e), 0);
+	cr_assert_str_eq(v, "r4");
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(ref_list(st, "baseline/", collect_refs, &b, &e), 0);
+	cr_assert_str_eq(b.data, "baseline/m17-1k=20261124T083015Z-a1b2c3;baseline/m17-1m=r4;");
+	buf_reset(&b);
+	cr_assert_eq(ref_del(st, "other", &e), 0);
+	cr_assert_eq(ref_del(st, "other", &e), -1);
+	cr_assert_eq(e.cls, ERR_MISSING);
+	cr_assert_eq(ref_list(st, NULL, collect_refs, &b, &e), 0);
+	cr_assert_str_eq(b.data, "baseline/m17-1k=20261124T083015Z-a1b2c3;baseline/m17-1m=r4;");
+	buf_release(&b);
+}
+
+static void make_run(struct run_record *r, const char *id, const struct digest *out)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->spec_name, sizeof(r->spec_name), "m17");
+	snprintf(r->status, sizeof(r->status), "done");
+	r->spec_text = strdup("name: m17\nseed: 42\n");
+	hash_bytes(r->spec_text, strlen(r->spec_text), &r->spec_digest);
+	r->created = 1700000000000000000LL;
+	r->updated = r->created + 5;
+	run_env_fill(r);
+	r->n_steps = 2;
+	snprintf(r->steps[0].name, sizeof(r->steps[0].name), "corpus");
+	snprintf(r->steps[0].state, sizeof(r->steps[0].state), "ran");
+	r->steps[0].elapsed_ns = 42;
+	if (out) {
+		r->steps[0].n_out = 1;
+		r->steps[0].out[0] = *out;
+	}
+	snprintf(r->steps[1].name, sizeof(r->steps[1].name), "ingest");
+	snprintf(r->steps[1].state, sizeof(r->steps[1].state), "failed");
+	snprintf(r->steps[1].message, sizeof(r->steps[1].message), "target unreachable");
+	r->n_metrics = 2;
+	snprintf(r->metrics[0].key, sizeof(r->metrics[0].key), "p99_ms");
+	r->metrics[0].value = 12.5;
+	snprintf(r->metrics[1].key, sizeof(r->metrics[1].key), "error_rate");
+	r->metrics[1].value = 0;
+}
+
+static int collect_runs(const struct run_record *r, void *ctx)
+{
+	buf_printf(ctx, NULL, "%s,", r->id);
+	return 0;
+}
+
+Test(store, runs)
+{
+	struct err e = ERR_INIT;
+	char id1[48], id2[48];
+	cr_assert_eq(run_new_id(id1, sizeof(id1)), 0);
+	cr_assert_eq(strlen(id1), 23, "%s", id1);
+	cr_assert_eq(id1[8], 'T');
+	cr_assert_eq(id1[15], 'Z');
+	run_new_id(id2, sizeof(id2));
+	cr_assert_str_neq(id1, id2);
+
+	static struct run_record r, g;
+	struct digest out;
+	hash_bytes("x", 1, &out);
+	make_run(&r, "20261124T083015Z-bbbbbb", &out);
+	cr_assert_eq(run_put(st, &r, &e), 0, "%s", e.msg);
+	run_record_release(&r);
+	make_run(&r, "20261124T083014Z-aaaaaa", NULL);
+	cr_assert_eq(run_put(st, &r, &e), 0, "%s", e.msg);
+	cr_assert_eq(run_get(st, "20261124T083015Z-bbbbbb", &g, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(g.spec_name, "m17");
+	cr_assert_str_eq(g.spec_text, r.spec_text);
+	cr_assert(digest_equal(&g.spec_digest, &r.spec_digest));
+	cr_assert_eq(g.created, r.created);
+	cr_assert_eq(g.updated, r.updated);
+	cr_assert_str_eq(g.host, r.host);
+	cr_assert_str_eq(g.cpu, r.cpu);
+	cr_assert_eq(g.n_steps, 2);
+	cr_assert_str_eq(g.steps[0].name, "corpus");
+	cr_assert_eq(g.steps[0].n_out, 1);
+	cr_assert(digest_equal(&g.steps[0].out[0], &out));
+	cr_assert_eq(g.steps[0].elapsed_ns, 42);
+	cr_assert_str_eq(g.steps[1].message, "target unreachable");
+	cr_assert_eq(g.n_metrics, 2);
+	cr_assert_str_eq(g.metrics[0].key, "error_rate", "metrics come back sorted");
+	cr_assert_float_eq(g.metrics[1].value, 12.5, 1e-12);
+	run_record_release(&g);
+	run_record_release(&r);
+
+	cr_assert_eq(run_get(st, "nope", &g, &e), -1);
+	cr_assert_eq(e.cls, ERR_MISSING);
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(run_list(st, collect_runs, &b, &e), 0);
+	cr_assert_str_eq(b.data, "20261124T083014Z-aaaaaa,20261124T083015Z-bbbbbb,");
+	buf_release(&b);
+}
+
+struct jctx {
+	struct buf out;
+	struct store *s;
+};
+
+static int collect_journal(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct jctx *j = ctx;
+	buf_printf(&j->out, NULL, "%.*s=%.*s;", (int)kl, (const char *)k, (int)vl, (const char *)v);
+	/* callbacks may write: the scan holds no transaction */
+	return ref_set(j->s, "touched", "yes", NULL);
+}
+
+Test(store, journals)
+{
+	struct err e = ERR_INIT;
+	struct journal_batch *b;
+	cr_assert_eq(journal_batch_begin(st, "run1", "ingest", &b, &e), 0);
+	journal_batch_put(b, "k2", 2, "v2", 2, &e);
+	journal_batch_put(b, "k1", 2, "v1", 2, &e);
+	cr_assert_eq(journal_batch_len(b), 2);
+	cr_assert_eq(journal_batch_commit(b, &e), 0, "%s", e.msg);
+	cr_assert_eq(journal_batch_begin(st, "run1", "ingest", &b, &e), 0);
+	journal_batch_put(b, "k3", 2, "lost", 4, &e);
+	journal_batch_abort(b);
+	cr_assert_eq(journal_batch_begin(st, "run1", "ingest2", &b, &e), 0);
+	journal_batch_put(b, "k9", 2, "other stream", 12, &e);
+	cr_assert_eq(journal_batch_commit(b, &e), 0);
+
+	struct buf v;
+	buf_init(&v, 0);
+	cr_assert_eq(journal_get(st, "run1", "ingest", "k1", 2, &v, &e), 1);
+	cr_assert_str_eq(v.data, "v1");
+	cr_assert_eq(journal_get(st, "run1", "ingest", "k3", 2, &v, &e), 0, "aborted batch left nothing");
+	cr_assert_eq(journal_get(st, "run2", "ingest", "k1", 2, &v, &e), 0);
+	uint64_t n = 0;
+	cr_assert_eq(journal_count(st, "run1", "ingest", &n, &e), 0);
+	cr_assert_eq(n, 2);
+	struct jctx j = { .s = st };
+	buf_init(&j.out, 0);
+	cr_assert_eq(journal_iter(st, "run1", "ingest", collect_journal, &j, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(j.out.data, "k1=v1;k2=v2;");
+	buf_release(&j.out);
+	buf_release(&v);
+
+	/* many entries across scan pages */
+	cr_assert_eq(journal_batch_begin(st, "run2", "load", &b, &e), 0);
+	for (uint32_t i = 0; i < 3000; i++) {
+		unsigned char k[4] = { (unsigned char)(i >> 24), (unsigned char)(i >> 16), (unsigned char)(i >> 8),
+				       (unsigned char)i };
+		cr_assert_eq(journal_batch_put(b, k, 4, &i, sizeof(i), &e), 0);
+	}
+	cr_assert_eq(journal_batch_commit(b, &e), 0, "%s", e.msg);
+	cr_assert_eq(journal_count(st, "run2", "load", &n, &e), 0);
+	cr_assert_eq(n, 3000);
+}
+
+static int count_problem(const struct store_problem *p, void *ctx)
+{
+	struct buf *b = ctx;
+	buf_printf(b, NULL, "%s %s %s: %s\n", store_problem_name(p->kind), p->db, p->key, p->detail);
+	return 0;
+}
+
+Test(store, verify_finds_corruption)
+{
+	struct err e = ERR_INIT;
+	size_t n = OBJ_CHUNK_SIZE + 100;
+	char *data = malloc(n);
+	fill(data, n, 11);
+	struct digest obj, blob;
+	cr_assert_eq(obj_put(st, data, n, &obj, &e), 0);
+	cr_assert_eq(cas_put(st, "good blob", 9, &blob, &e), 0);
+
+	struct store_verify_result vr;
+	struct buf pb;
+	buf_init(&pb, 0);
+	cr_assert_eq(store_verify(st, count_problem, &pb, &vr, &e), 0, "%s", e.msg);
+	cr_assert_eq(vr.problems, 0, "%s", pb.data);
+	cr_assert_eq(vr.blobs, 4); /* 2 chunks, manifest, blob */
+	cr_assert_eq(vr.objects, 1);
+
+	/* corrupt the second chunk of the object in place */
+	struct digest chunk;
+	hash_bytes(data + OBJ_CHUNK_SIZE, 100, &chunk);
+	data[OBJ_CHUNK_SIZE] ^= 1;
+	cr_assert_eq(store_debug_put_raw(st, "cas", chunk.b, DIGEST_LEN, data + OBJ_CHUNK_SIZE, 100, &e), 0);
+	/* and drop a blob a run names */
+	static struct run_record r;
+	struct digest gone;
+	hash_bytes("never stored", 12, &gone);
+	make_run(&r, "20261124T000000Z-000000", &gone);
+	cr_assert_eq(run_put(st, &r, &e), 0);
+	run_record_release(&r);
+
+	buf_reset(&pb);
+	cr_assert_eq(store_verify(st, count_problem, &pb, &vr, &e), 0, "%s", e.msg);
+	cr_assert_eq(vr.problems, 2, "%s", pb.data);
+	cr_assert(vr.mask & STORE_PROB_HASH);
+	cr_assert(vr.mask & STORE_PROB_MISSING);
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(&chunk, hex);
+	cr_assert(strstr(pb.data, hex), "lists the bad key: %s", pb.data);
+	cr_assert(strstr(pb.data, "hash-mismatch cas"), "%s", pb.data);
+
+	/* reads notice too */
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(cas_get(st, &chunk, &b, 1, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	cr_assert_eq(cas_get(st, &chunk, &b, 0, &e), 0, "unverified read returns the bytes");
+	cr_assert_eq(obj_get(st, &obj, &b, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	cr_assert(strstr(e.msg, "chunk 1"), "%s", e.msg);
+	buf_release(&b);
+	buf_release(&pb);
+	free(data);
+}
+
+/* ---- gc ---- */
+
+static int count_drop(const struct digest *d, uint64_t size, void *ctx)
+{
+	(void)d, (void)size;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+Test(store, gc_keeps_reachable)
+{
+	struct err e = ERR_INIT;
+	struct digest via_run, via_ref, via_ac, art_obj, art, junk1, junk2, junk_obj;
+	char big[OBJ_CHUNK_SIZE / 2 * 3];
+	fill(big, sizeof(big), 5);
+	cr_assert_eq(obj_put(st, big, sizeof(big), &art_obj, &e), 0);
+	struct artifact a;
+	artifact_init(&a, "vectors", 1);
+	artifact_add_part(&a, "data", &art_obj, sizeof(big), &e);
+	cr_assert_eq(artifact_put(st, &a, &art, &e), 0);
+	artifact_release(&a);
+	cas_put(st, "run output", 10, &via_run, &e);
+	cas_put(st, "ref target", 10, &via_ref, &e);
+	cas_put(st, "ac output", 9, &via_ac, &e);
+	cas_put(st, "junk 1", 6, &junk1, &e);
+	cas_put(st, "junk 2", 6, &junk2, &e);
+	big[0] ^= 1;
+	cr_assert_eq(obj_put(st, big, sizeof(big), &junk_obj, &e), 0); /* first chunk differs, second shared */
+
+	static struct run_record r;
+	make_run(&r, "20261124T000001Z-111111", &via_run);
+	r.steps[1].n_out = 1;
+	r.steps[1].out[0] = art;
+	cr_assert_eq(run_put(st, &r, &e), 0);
+	run_record_release(&r);
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(&via_ref, hex);
+	ref_set(st, "keep", hex, &e);
+	ref_set(st, "a-run", "20261124T000001Z-111111", &e);
+	struct digest key;
+	hash_bytes("action", 6, &key);
+	struct buf v;
+	buf_init(&v, 0);
+	ac_value_encode(&via_ac, 1, 1, &v, &e);
+	ac_put(st, &key, v.data, v.len, &e);
+	buf_release(&v);
+
+	struct store_stats before, after;
+	store_stats(st, &before, &e);
+	struct store_gc_result gr;
+	int dropped = 0;
+	/* fresh blobs are protected by the grace period */
+	cr_assert_eq(store_gc(st, 0, STORE_GC_GRACE_DEFAULT, count_drop, &dropped, &gr, &e), 0, "%s", e.msg);
+	cr_assert_eq(gr.dropped, 0);
+	cr_assert_eq(gr.young, 4); /* junk1, junk2, junk manifest, junk's first chunk */
+	/* dry run lists but keeps */
+	cr_assert_eq(store_gc(st, 1, 0, count_drop, &dropped, &gr, &e), 0, "%s", e.msg);
+	cr_assert_eq(dropped, 4);
+	cr_assert_eq(gr.dropped, 4);
+	store_stats(st, &after, &e);
+	cr_assert_eq(after.blobs, before.blobs, "dry run changed nothing");
+
+	dropped = 0;
+	cr_assert_eq(store_gc(st, 0, 0, count_drop, &dropped, &gr, &e), 0, "%s", e.msg);
+	cr_assert_eq(gr.dropped, 4);
+	cr_assert_eq(dropped, 4);
+	cr_assert_eq(cas_has(st, &junk1, &e), 0);
+	cr_assert_eq(cas_has(st, &junk2, &e), 0);
+	cr_assert_eq(cas_has(st, &junk_obj, &e), 0);
+	cr_assert_eq(cas_has(st, &via_run, &e), 1);
+	cr_assert_eq(cas_has(st, &via_ref, &e), 1);
+	cr_assert_eq(cas_has(st, &via_ac, &e), 1);
+	cr_assert_eq(cas_has(st, &art, &e), 1);
+	struct buf b;
+	buf_init(&b, 0);
+	big[0] ^= 1;
+	cr_assert_eq(obj_get(st, &art_obj, &b, &e), 0, "artifact's object is whole: %s", e.msg);
+	cr_assert_eq(memcmp(b.data, big, sizeof(big)), 0);
+	buf_release(&b);
+	struct store_verify_result vr;
+	cr_assert_eq(store_verify(st, NULL, NULL, &vr, &e), 0);
+	cr_assert_eq(vr.problems, 0);
+	/* nothing left to drop */
+	cr_assert_eq(store_gc(st, 0, 0, NULL, NULL, &gr, &e), 0);
+	cr_assert_eq(gr.dropped, 0);
+}
+
+/* ---- map growth and concurrency (own suite: tiny map via the env var) ---- */
+
+Test(store_grow, map_grows_and_keeps_everything)
+{
+	struct err e = ERR_INIT;
+	char *d = test_tmpdir("grow");
+	setenv("ENGRAVE_STORE_MAPSIZE", "262144", 1);
+	struct store *s;
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	struct store_stats ss;
+	store_stats(s, &ss, &e);
+	cr_assert_eq(ss.map_size, 262144);
+	size_t n = 3 * OBJ_CHUNK_SIZE + 7;
+	char *data = malloc(n);
+	fill(data, n, 1);
+	struct digest obj, small[200];
+	cr_assert_eq(obj_put(s, data, n, &obj, &e), 0, "%s", e.msg);
+	struct journal_batch *b;
+	cr_assert_eq(journal_batch_begin(s, "r", "s", &b, &e), 0);
+	for (int i = 0; i < 200; i++) {
+		char v[600];
+		fill(v, sizeof(v), (uint64_t)i + 100);
+		cr_assert_eq(cas_put(s, v, sizeof(v), &small[i], &e), 0, "%s", e.msg);
+		journal_batch_put(b, &i, sizeof(i), v, sizeof(v), &e);
+	}
+	cr_assert_eq(journal_batch_commit(b, &e), 0, "one batch larger than the map: %s", e.msg);
+	store_stats(s, &ss, &e);
+	cr_assert_gt(ss.map_size, 3 * OBJ_CHUNK_SIZE, "map grew: %llu", (unsigned long long)ss.map_size);
+	store_close(s);
+	unsetenv("ENGRAVE_STORE_MAPSIZE");
+
+	cr_assert_eq(store_open(d, STORE_RDONLY, &s, &e), 0, "%s", e.msg);
+	struct buf back;
+	buf_init(&back, 0);
+	cr_assert_eq(obj_get(s, &obj, &back, &e), 0, "%s", e.msg);
+	cr_assert_eq(back.len, n);
+	cr_assert_eq(memcmp(back.data, data, n), 0);
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(cas_has(s, &small[i], &e), 1);
+	uint64_t cnt;
+	cr_assert_eq(journal_count(s, "r", "s", &cnt, &e), 0);
+	cr_assert_eq(cnt, 200);
+	struct store_verify_result vr;
+	cr_assert_eq(store_verify(s, NULL, NULL, &vr, &e), 0);
+	cr_assert_eq(vr.problems, 0);
+	cr_assert_eq(cas_put(s, "x", 1, NULL, &e), -1, "read-only store refuses writes");
+	buf_release(&back);
+	store_close(s);
+	test_rmtree(d);
+	free(d);
+	free(data);
+}
+
+static int writer_child(const char *d, int who)
+{
+	struct err e = ERR_INIT;
+	struct store *s;
+	if (store_open(d, 0, &s, &e))
+		return 10;
+	for (int i = 0; i < 400; i++) {
+		char v[2000];
+		fill(v, sizeof(v), (uint64_t)who * 100000 + (uint64_t)i);
+		if (cas_put(s, v, sizeof(v), NULL, &e))
+			return 11;
+		if (i % 50 == 0) {
+			struct journal_batch *b;
+			char run[16];
+			snprintf(run, sizeof(run), "w%d", who);
+			if (journal_batch_begin(s, run, "s", &b, &e))
+				return 12;
+			for (int j = 0; j < 20; j++)
+				journal_batch_put(b, &j, sizeof(j), v, 100, &e);
+			if (journal_batch_commit(b, &e))
+				return 13;
+		}
+		if (i % 100 == 0) {
+			char *big = malloc(OBJ_CHUNK_SIZE + 64);
+			fill(big, OBJ_CHUNK_SIZE + 64, (uint64_t)who * 7 + (uint64_t)i);
+			struct digest od;
+			if (obj_put(s, big, OBJ_CHUNK_SIZE + 64, &od, &e))
+				return 14;
+			free(big);
+		}
+	}
+	store_close(s);
+	return 0;
+}
+
+Test(store_grow, concurrent_writers)
+{
+	struct err e = ERR_INIT;
+	char *d = test_tmpdir("conc");
+	setenv("ENGRAVE_STORE_MAPSIZE", "1048576", 1);
+	struct store *s;
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg); /* create it first */
+	store_close(s);
+	pid_t p[2];
+	for (int w = 0; w < 2; w++) {
+		p[w] = fork();
+		if (p[w] == 0)
+			_exit(writer_child(d, w));
+	}
+	for (int w = 0; w < 2; w++) {
+		int status;
+		cr_assert_eq(waitpid(p[w], &status, 0), p[w]);
+		cr_assert(WIFEXITED(status), "writer %d died", w);
+		cr_assert_eq(WEXITSTATUS(status), 0, "writer %d failed with %d", w, WEXITSTATUS(status));
+	}
+	unsetenv("ENGRAVE_STORE_MAPSIZE");
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	struct store_stats ss;
+	cr_assert_eq(store_stats(s, &ss, &e), 0);
+	cr_assert_eq(ss.blobs, 2 * 400 + 2 * 4 * 3, "every blob of both writers: %llu",
+		     (unsigned long long)ss.blobs);
+	cr_assert_eq(ss.journal_entries, 2 * 20);
+	struct store_verify_result vr;
+	cr_assert_eq(store_verify(s, NULL, NULL, &vr, &e), 0);
+	cr_assert_eq(vr.problems, 0);
+	store_close(s);
+	test_rmtree(d);
+	free(d);
+}
+
+Test(store_grow, errors_have_context)
+{
+	struct err e = ERR_INIT;
+	struct store *s;
+	cr_assert_eq(store_open("/nonexistent/engrave-store", STORE_RDONLY, &s, &e), -1);
+	cr_assert_eq(e.cls, ERR_MISSING);
+	cr_assert(strstr(e.msg, "/nonexistent/engrave-store"), "%s", e.msg);
+	cr_assert_eq(store_open("/proc/engrave-store", 0, &s, &e), -1);
+	cr_assert(e.cls == ERR_IO || e.cls == ERR_STORE, "%d %s", e.cls, e.msg);
+	/* a directory that is not a store */
+	char *d = test_tmpdir("notstore");
+	cr_assert_eq(store_open(d, STORE_RDONLY, &s, &e), -1);
+	test_rmtree(d);
+	free(d);
+}
+
+/* ---- failures are reported, not papered over ---- */
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+Test(store_grow, disk_full_is_reported)
+{
+	/* A file-size limit makes the data file's writes fail like a full disk
+	 * (EFBIG instead of ENOSPC; both are ERR_NOSPACE). */
+	struct err e = ERR_INIT;
+	char *d = test_tmpdir("full");
+	struct store *s;
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	struct digest small;
+	cr_assert_eq(cas_put(s, "before", 6, &small, &e), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit rl = { 1 << 20, 1 << 20 };
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	size_t n = 3 * OBJ_CHUNK_SIZE;
+	char *data = malloc(n);
+	fill(data, n, 9);
+	struct digest obj;
+	cr_assert_eq(obj_put(s, data, n, &obj, &e), -1, "writes past the limit fail");
+	cr_assert_eq(e.cls, ERR_NOSPACE, "class %d: %s", e.cls, e.msg);
+	cr_assert(strstr(e.msg, "cas"), "names the sub-database: %s", e.msg);
+	cr_assert(e.hint[0], "says what to do");
+	store_close(s);
+	rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+	setrlimit(RLIMIT_FSIZE, &rl);
+	/* what was committed before is intact */
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(cas_get(s, &small, &b, 1, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(b.data, "before");
+	struct store_verify_result vr;
+	cr_assert_eq(store_verify(s, NULL, NULL, &vr, &e), 0);
+	cr_assert_eq(vr.problems, 0);
+	buf_release(&b);
+	store_close(s);
+	test_rmtree(d);
+	free(d);
+	free(data);
+}
+
+Test(store_grow, garbage_data_file_is_corrupt)
+{
+	struct err e = ERR_INIT;
+	char *d = test_tmpdir("garbage");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/data.mdb", d);
+	FILE *f = fopen(path, "wb");
+	char junk[65536];
+	fill(junk, sizeof(junk), 3);
+	fwrite(junk, 1, sizeof(junk), f);
+	fclose(f);
+	struct store *s;
+	cr_assert_eq(store_open(d, 0, &s, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT, "class %d: %s", e.cls, e.msg);
+	cr_assert(strstr(e.msg, d), "names the store: %s", e.msg);
+	test_rmtree(d);
+	free(d);
+}
+
+struct thr {
+	struct store *s;
+	int who;
+	int fails;
+};
+
+static void *thr_write(void *arg)
+{
+	struct thr *t = arg;
+	struct err e = ERR_INIT;
+	for (int i = 0; i < 300; i++) {
+		char v[3000];
+		fill(v, sizeof(v), (uint64_t)t->who * 1000 + (uint64_t)i);
+		struct digest d;
+		if (cas_put(t->s, v, sizeof(v), &d, &e) || cas_has(t->s, &d, &e) != 1)
+			t->fails++;
+	}
+	return NULL;
+}
+
+static void *thr_read(void *arg)
+{
+	struct thr *t = arg;
+	struct err e = ERR_INIT;
+	struct store_stats ss;
+	for (int i = 0; i < 50; i++)
+		if (store_stats(t->s, &ss, &e))
+			t->fails++;
+	return NULL;
+}
+
+Test(store_grow, threads_share_a_store_while_it_grows)
+{
+	struct err e = ERR_INIT;
+	char *d = test_tmpdir("threads");
+	setenv("ENGRAVE_STORE_MAPSIZE", "131072", 1);
+	struct store *s;
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	unsetenv("ENGRAVE_STORE_MAPSIZE");
+	pthread_t th[3];
+	struct thr t[3] = { { s, 0, 0 }, { s, 1, 0 }, { s, 2, 0 } };
+	pthread_create(&th[0], NULL, thr_write, &t[0]);
+	pthread_create(&th[1], NULL, thr_write, &t[1]);
+	pthread_create(&th[2], NULL, thr_read, &t[2]);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(t[i].fails, 0, "thread %d failed", i);
+	struct store_stats ss;
+	cr_assert_eq(store_stats(s, &ss, &e), 0);
+	cr_assert_eq(ss.blobs, 600);
+	cr_assert_gt(ss.map_size, 131072);
+	store_close(s);
+	test_rmtree(d);
+	free(d);
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# tools/bench/loadgen.sh — engrave's open-loop executor against wrk, same server.
+#
+# Starts build/tools/bench-loadgen's small libmicrohttpd server (200 "ok" to
+# every request, one server thread) on a free port and measures, for the
+# same small GET:
+#   (a) throughput: wrk -t1 -c32 -d5s (closed loop, as fast as it can) vs
+#       engrave's maximum sustained open-loop rate with max_in_flight 32
+#       (`bench-loadgen max`: x1.5 steps, then bisection; sustained = >= 99%
+#       of the target rate, no drops/errors, <= 1% of sends > 1 ms late
+#       with the cap not full). Target: engrave >= 0.5x wrk.
+#   (b) latency at a fixed rate: wrk2 (fixed-rate wrk) is not packaged in
+#       Debian, so we compare engrave's p50 at 2000 req/s (measured from the
+#       intended send time) with wrk's p50 at a matched connection count:
+#       at 2000/s and ~100 us per request engrave has ~1 request in flight,
+#       so wrk -t1 -c1 --latency (closed loop, one connection: pure service
+#       time). Target: |difference| <= 50 us.
+# Both figures are printed with their ratio / difference. Run once, on an
+# otherwise idle machine (the client and the server share the cores).
+# Env: BUILD (default build), DURATION (default 5).
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$root/$BUILD" ;; esac
+DURATION=${DURATION:-5}
+bin="$BUILD/tools/bench-loadgen"
+[ -x "$bin" ] || { echo "loadgen.sh: $bin missing (make BUILD=... tools)"; exit 1; }
+command -v wrk >/dev/null || { echo "loadgen.sh: wrk missing (apt-get install wrk)"; exit 1; }
+
+tmp=$(mktemp -d)
+"$bin" serve --port-file "$tmp/port" --threads 1 2>"$tmp/server.log" &
+srv=$!
+trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+[ -s "$tmp/port" ] || { echo "loadgen.sh: the server did not start"; cat "$tmp/server.log"; exit 1; }
+url="http://127.0.0.1:$(cat "$tmp/port")/"
+
+# wrk's latency line "    50%   41.00us" -> microseconds
+wrk_p50_us() {
+	awk '$1 == "50%" { v = $2; u = v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "", v);
+		m = (u == "us") ? 1 : (u == "ms") ? 1000 : (u == "s") ? 1e6 : 0.001; print v * m; exit }'
+}
+
+echo "== (a) maximum throughput, same server, same GET ($url)"
+wrk_rps=$(wrk -t1 -c32 -d"${DURATION}s" "$url" | awk '/^Requests\/sec:/ { print $2 }')
+echo "wrk -t1 -c32 -d${DURATION}s: ${wrk_rps} req/s"
+"$bin" max --url "$url" --duration 3 --start 5000 --max-in-flight 32 | tee "$tmp/max.out"
+eng_max=$(awk -F= '/^max_rate=/ { print $2 }' "$tmp/max.out")
+awk -v e="$eng_max" -v w="$wrk_rps" 'BEGIN { r = (w > 0) ? e / w : 0;
+	printf "throughput: engrave max sustained %.0f/s vs wrk %.0f/s: ratio %.2f (target >= 0.5: %s)\n",
+	e, w, r, (r >= 0.5) ? "met" : "MISSED" }'
+
+echo "== (b) p50 latency at 2000 req/s vs wrk at a matched connection count"
+"$bin" run --url "$url" --rate 2000 --duration "$DURATION" --max-in-flight 32 | tee "$tmp/run.out"
+eng_p50=$(sed -E 's/.* p50_us=([0-9.]+) .*/\1/' "$tmp/run.out")
+wrk -t1 -c1 -d"${DURATION}s" --latency "$url" >"$tmp/wrk.out"
+wrk_p50=$(wrk_p50_us <"$tmp/wrk.out")
+echo "wrk -t1 -c1 --latency p50: ${wrk_p50} us ($(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.out") req/s closed loop)"
+awk -v e="$eng_p50" -v w="$wrk_p50" 'BEGIN { d = e - w; ad = d < 0 ? -d : d;
+	printf "p50: engrave %.1f us (from intended, 2000/s) vs wrk %.1f us: difference %+.1f us, ratio %.2f (target |diff| <= 50 us: %s)\n",
+	e, w, d, (w > 0) ? e / w : 0, (ad <= 50) ? "met" : "MISSED" }'
