@@ -42,7 +42,7 @@ rank() { local i=0; for l in $order; do [ "$l" = "$1" ] && { echo $i; return; };
 for f in $(find src -name '*.c' -o -name '*.h' | grep -v '^src/cli/'); do
 	layer=$(echo "$f" | cut -d/ -f2); lr=$(rank "$layer")
 	grep -oE '#include\s*"engrave/[a-z_0-9]+\.h"' "$f" | sed -E 's/.*engrave\/([a-z_0-9]+)\.h.*/\1/' | while read -r mod; do
-		src=$(ls src/*/"$mod".c 2>/dev/null | head -1)
+		src=$(ls src/*/"$mod".c 2>/dev/null | grep -v '^src/cli/' | head -1)
 		[ -z "$src" ] && continue
 		ml=$(echo "$src" | cut -d/ -f2); mr=$(rank "$ml")
 		[ "$mr" -gt "$lr" ] && echo "$f: layer '$layer' includes '$mod.h' from lower layer '$ml'"

@@ -2,13 +2,15 @@
  * embed_hash.h — the built-in "hashing" embedder: no model, no server.
  *
  * Feature hashing (Weinberger et al.) of lower-cased word unigrams and
- * bigrams into `dim` signed buckets, L2-normalised. Words are maximal runs
+ * bigrams into `dim` signed buckets, damped and L2-normalised. Words are maximal runs
  * of ASCII letters/digits and non-ASCII letters (UTF-8; general
  * punctuation, symbols and no-break spaces separate words); ASCII, Latin-1,
  * Latin Extended-A, Greek and Cyrillic capitals are folded to lower case.
  * Each feature is hashed with FNV-1a 64: unigram key = the word's UTF-8
  * bytes, bigram key = word1 ' ' word2; bucket = h % dim, sign = + when the
- * top bit of h is 0. Both weigh 1. This is fixed forever (version "v1"):
+ * top bit of h is 0. Unigrams weigh 1, bigrams 1/4; about 90 English
+ * function words ("the", "of", ...) are skipped; each bucket c becomes
+ * sign(c)*sqrt(|c|) before normalising. This is fixed forever (version "v1"):
  * it decides artifact digests. A text with no word maps to e_0 = (1,0,...,0)
  * so cosine similarity stays defined.
  *

@@ -34,7 +34,7 @@ struct embed_http_opts {
 	int concurrency;            /* requests in flight; 0 = 4 */
 	const char *api_key;        /* optional "Authorization: Bearer" token; copied, never in the identity */
 	uint64_t timeout_ns;        /* per request; 0 = 120 s */
-	struct retry_policy retry;  /* max_attempts 0 = RETRY_POLICY_DEFAULT */
+	struct retry_policy retry;  /* max_attempts 0 = RETRY_POLICY_DEFAULT; base_ns/max_ns 0 = defaults */
 };
 
 struct embed_http;

@@ -8,7 +8,9 @@
  * (it sleeps in curl_multi_poll with the remaining time, never busy-spins).
  *
  * `sent` is taken when the request is handed to curl (inside engine_submit),
- * `done` when curl reports completion; both CLOCK_MONOTONIC.
+ * `done` when curl reports completion; both CLOCK_MONOTONIC. With
+ * max_in_flight > max_connections, curl queues the excess until a pooled
+ * connection frees up, and that queueing counts as service time.
  */
 #ifndef ENGRAVE_ENGINE_H
 #define ENGRAVE_ENGINE_H

@@ -6,7 +6,9 @@
  * scikit-learn's MiniBatchKMeans: max_iter epochs of n / batch_size steps,
  * batches drawn with replacement, per-centre learning rate 1/count, early
  * stop when the smoothed batch inertia has not improved for
- * max_no_improvement steps or the centres moved less than tol.
+ * max_no_improvement steps or the centres moved less than tol, and random
+ * reassignment (every 10 k samples, centres with < 1% of the largest count
+ * jump to a seeded batch point; reassignment_ratio 0.01).
  *
  * The result (centroids, sizes, inertia) is the same bits for any OpenBLAS
  * thread count, on repeated runs and on other x86-64 CPUs: distances come

@@ -52,6 +52,7 @@
 #include "engrave/sched.h"
 
 struct err;
+struct spec_loadtest;
 
 /* Fill `rq` for `op`; its pointers must stay valid until the response
  * callback for `slot` returns (or, if there is none, until completion).
@@ -81,6 +82,9 @@ struct loadgen_opts {
 	uint64_t late_ns;             /* flag sends later than this; 0 = 1 ms */
 	uint64_t drop_after_ns;       /* drop what cannot be sent within this; 0 = 10 s */
 	uint64_t timeout_ns;          /* per request when build leaves it 0; 0 = 30 s */
+	uint64_t spin_ns;             /* busy-poll instead of sleeping when the next due time is
+	                               * closer than this (0 = always sleep): trades a core
+	                               * for ~tens of us less wake-up latency (benchmarks) */
 	int live;                     /* once-a-second log_info lines */
 	const char *label;            /* prefix of the live line; NULL = "loadtest" */
 	volatile sig_atomic_t *stop;  /* set non-zero (e.g. by SIGINT) to stop sending */
@@ -107,6 +111,13 @@ struct loadgen_result {
 	char saturation[320];         /* why, or "" */
 	char first_error[RECORD_ERR_COUNT][200]; /* first message of each error class */
 };
+
+/*
+ * Options from a spec's `loadtest:` section: max_in_flight, and
+ * lateness_bound as the late threshold. Other fields keep their defaults
+ * (0); the caller sets live/label/stop.
+ */
+void loadgen_opts_from_spec(const struct spec_loadtest *lt, struct loadgen_opts *o);
 
 /*
  * Run `s` against `t`. 0 when the run completed (whatever the target

@@ -16,8 +16,8 @@ struct err;
 
 struct retry_policy {
 	int max_attempts;   /* total tries, including the first; <= 0 means 1 */
-	uint64_t base_ns;   /* first delay */
-	uint64_t max_ns;    /* cap on any delay */
+	uint64_t base_ns;   /* first delay; 0 = 100 ms */
+	uint64_t max_ns;    /* cap on any delay; 0 = 10 s */
 	double jitter;      /* 0..1: delay is multiplied by [1-jitter, 1+jitter] */
 	uint64_t seed;      /* jitter seed */
 };
@@ -34,7 +34,8 @@ uint64_t retry_delay_ns(const struct retry_policy *p, int attempt, const struct 
  * the final response (check its status: a non-retryable 4xx returns 0 at
  * once); -1 (ERR_NET) when attempts are exhausted, the message naming the
  * URL, the attempt count and the last status or transport error.
- * `attempts` (may be NULL) receives the number of tries made.
+ * `attempts` (may be NULL) receives the number of tries made; `p` NULL means
+ * RETRY_POLICY_DEFAULT.
  */
 int http_do_retry(struct http_client *c, const struct http_request *rq,
 		  const struct retry_policy *p, struct http_response *rs, int *attempts,

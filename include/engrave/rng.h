@@ -46,5 +46,8 @@ float rng_normal(uint64_t seed, uint64_t stream, uint64_t i);
  * (AVX2 when the CPU has it, SSE2 otherwise: the same bits either way).
  */
 void rng_normal_fill(uint64_t seed, uint64_t stream, uint64_t start, size_t n, float *out);
+/* 0: force the SSE2 kernel, 1: the best the CPU has (default). For tests
+ * that prove both give the same bits; not thread-safe. */
+void rng_set_simd(int best);
 
 #endif

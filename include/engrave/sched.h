@@ -33,6 +33,7 @@
 #include "engrave/hash.h"
 
 struct err;
+struct spec_loadtest;
 
 /* The operations of a load test (the executor, drivers and records share it). */
 enum op_kind { OP_STORE = 0, OP_RECALL = 1, OP_SEARCH = 2 };
@@ -91,6 +92,20 @@ int sched_init(struct sched *s, const struct sched_params *p, struct err *e);
  * O(64) RNG draws for poisson.
  */
 int sched_next_due(const struct sched *s, uint64_t i, struct sched_op *out);
+
+/*
+ * The parameters of a spec's `loadtest:` section (spec.h) and its seed:
+ * arrival pattern and rates, warm-up, duration, mix weights, and
+ * n_queries = recall.queries. Fills every field of `p`.
+ */
+void sched_params_from_spec(const struct spec_loadtest *lt, uint64_t seed, struct sched_params *p);
+
+/*
+ * The id of the fresh vector a store op writes: "load-<seed>-<arg>" into
+ * out (cap >= 48 is always enough). Loaded data never uses the "load-"
+ * prefix, so it cannot collide. Returns out.
+ */
+char *sched_store_id(const struct sched *s, const struct sched_op *op, char *out, size_t cap);
 
 /* Requests in the run, warm-up included. */
 uint64_t sched_count(const struct sched *s);

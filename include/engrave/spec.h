@@ -287,9 +287,9 @@ void spec_digest(const struct spec *s, struct digest *out);
 int spec_step_present(const struct spec *s, const char *step);
 /* Canonical JSON of one step's resolved params only (no trailing newline),
  * appended to `out`: what an action key hashes. ERR_USAGE for an unknown
- * step name, ERR_MISSING for a step not in the spec. The params of the
- * `centroids` step include the resolved dim; `loadtest` includes nothing
- * from `target` (the runner adds what it needs). */
+ * step name, ERR_MISSING for a step not in the spec. Only keys that apply
+ * are included (centroids.dim only for from: random); `loadtest` includes
+ * nothing from `target` (the runner adds what it needs). */
 int spec_step_params(const struct spec *s, const char *step, struct buf *out, struct err *e);
 
 /* Resolve `path` against the spec file's directory (absolute paths are kept)

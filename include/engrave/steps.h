@@ -15,6 +15,7 @@
 #ifndef ENGRAVE_STEPS_H
 #define ENGRAVE_STEPS_H
 
+#include <signal.h>
 #include <stdint.h>
 #include "engrave/hash.h"
 #include "engrave/spec.h"
@@ -22,6 +23,7 @@
 struct store;
 struct err;
 struct run_record;
+struct target;
 
 #define STEP_MAX_OUT 8
 #define STEP_MAX_IN 4
@@ -36,6 +38,7 @@ struct step_ctx {
 	struct digest prev[SPEC_NSTEPS];
 	int has_prev[SPEC_NSTEPS];
 	struct digest action;            /* this step's action key */
+	struct target *target;           /* the spec's target, opened once per run (steps_target) */
 	/* set by the step */
 	struct digest out[STEP_MAX_OUT];
 	int n_out;
@@ -108,6 +111,15 @@ int steps_source_digest(const struct spec *sp, struct digest *out, int *has, str
 /* Set by SIGINT/SIGTERM handlers; steps poll it between chunks. */
 void steps_request_stop(void);
 int steps_stop_requested(void);
+/* The flag itself, for loops that poll a sig_atomic_t (net/loadgen.c). */
+volatile sig_atomic_t *steps_stop_flag(void);
+
+/* The spec's target, opened on first use and kept for the rest of the run
+ * (the embedded index lives in memory, so ingest and loadtest must share
+ * it). Closed by steps_run. */
+int steps_target(struct step_ctx *c, struct target **out, struct err *e);
+/* Add or replace a metric in the run record. */
+void steps_metric(struct step_ctx *c, const char *key, double value);
 
 /* Step bodies (src/steps/<name>.c). */
 int step_corpus_run(struct step_ctx *c, struct err *e);

@@ -182,6 +182,10 @@ int ref_del(struct store *s, const char *name, struct err *e);                  
 int ref_list(struct store *s, const char *prefix,
 	     int (*cb)(const char *name, const char *value, void *ctx), void *ctx, struct err *e);
 
+/* A 64-hex digest, or a ref whose value is one -> *out. ERR_MISSING (no such
+ * ref), ERR_USAGE (the ref names a run, not a digest). */
+int store_resolve_digest(struct store *s, const char *digest_or_ref, struct digest *out, struct err *e);
+
 /* ---- runs --------------------------------------------------------------- */
 #define RUN_MAX_STEPS 16
 #define RUN_MAX_OUT 8

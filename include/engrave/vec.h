@@ -3,7 +3,7 @@
  *
  * Two kinds of arithmetic, on purpose:
  *   - exact-order kernels (vec_dot_f64, vec_sqdist_f64, vec_sqnorm_f64,
- *     vec_normalize_rows): a fixed summation order written out in C (vector
+ *     vec_dot, vec_normalize_rows, vec_add_scaled): a fixed summation order written out in C (vector
  *     lanes j%4 or j%8, then a fixed tree), no FMA, no threads. The same bits
  *     on every x86-64 machine. Anything that feeds an artifact digest uses
  *     these.
@@ -35,6 +35,8 @@ void vec_sqnorms(const float *x, size_t n, uint32_t d, float *out);
  * 8-lane order, then x *= 1/sqrt(s)); rows of norm 0 are left as they are.
  */
 void vec_normalize_rows(float *x, size_t n, uint32_t d);
+/* v[j] = c[j] + s * v[j] (two roundings, no FMA: the same bits everywhere). */
+void vec_add_scaled(float *v, const float *c, float s, uint32_t d);
 
 /* out[i*nb + j] = a_i . b_j  (sgemm, a: na x d, b: nb x d). */
 void vec_ip_block(const float *a, size_t na, const float *b, size_t nb, uint32_t d, float *out);
@@ -54,6 +56,10 @@ void vec_cos_block(const float *a, size_t na, const float *an, const float *b, s
  * candidate sets by margin * |a| |b| (or * (|x|^2 + |c|^2) for distances).
  */
 double vec_margin(uint32_t d);
+
+/* 0: force the SSE2 exact-order kernels, 1: the best the CPU has (default).
+ * For tests that prove both give the same bits; not thread-safe. */
+void vec_set_simd(int best);
 
 /* OpenBLAS thread count (openblas_set_num_threads); n <= 0 keeps it. */
 void vec_set_threads(int n);

@@ -7,8 +7,8 @@
  *          (rows, dim); the size must match the header exactly.
  *   .fvecs per row: int32 LE dim, then dim float32 LE; every row the same
  *          dim; the size must be a whole number of rows.
- * Writers produce .npy (v1 header; the row count is patched in at close, so
- * it need not be known up front), .fvecs, and CSV ("id,label,v0,...,vN-1",
+ * Writers produce .npy (v1 header; the row count is patched in at close
+ * unless announced, so it need not be known up front), .fvecs, and CSV ("id,label,v0,...,vN-1",
  * id/label columns only when given; floats "%.9g", round-trip exact).
  *
  * Errors are ERR_INPUT naming the file and what to do ("x.npy: dtype
@@ -64,6 +64,12 @@ int vecfile_writer_open(struct vecfile_writer **out, const char *path, enum vecf
 int vecfile_writer_write(struct vecfile_writer *w, const float *rows, size_t n, const uint64_t *ids,
 			 const uint32_t *labels, struct err *e);
 uint64_t vecfile_writer_rows(const struct vecfile_writer *w);
+/*
+ * Announce the final row count before the first write: the .npy header is
+ * then right the first time and never rewritten, so the output may be a
+ * pipe. Without it (or if the count differs) close seeks back to fix it.
+ */
+void vecfile_writer_expect_rows(struct vecfile_writer *w, uint64_t rows);
 /* Flush, patch the .npy header, close. Returns -1 if any write failed. NULL-safe. */
 int vecfile_writer_close(struct vecfile_writer *w, struct err *e);
 

@@ -45,26 +45,6 @@ static json_t *hex_json(const struct digest *d)
 	return json_string(hex);
 }
 
-/* A digest given as 64 hex characters, or a ref whose value is one. */
-static int resolve(struct store *s, const char *arg, struct digest *d, struct err *e)
-{
-	if (strlen(arg) == DIGEST_HEX_LEN && !digest_from_hex(arg, d, NULL))
-		return 0;
-	char v[512];
-	if (ref_get(s, arg, v, sizeof(v), e)) {
-		if (e->cls == ERR_MISSING) {
-			err_set(e, ERR_MISSING, "'%s' is neither a 64-hex digest nor a ref", arg);
-			err_hint(e, "list refs with 'engrave store refs'");
-		}
-		return -1;
-	}
-	if (digest_from_hex(v, d, NULL)) {
-		err_set(e, ERR_USAGE, "ref '%s' points at '%s', not at a digest", arg, v);
-		return err_hint(e, "a ref naming a run is read with 'engrave store runs' or 'engrave export'");
-	}
-	return 0;
-}
-
 /* ---- stats ---- */
 
 static const struct cli_help stats_help = {
@@ -362,7 +342,7 @@ static int store_cat_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	struct err e = ERR_INIT;
 	struct digest d;
-	if (resolve(s, argv[first], &d, &e))
+	if (store_resolve_digest(s, argv[first], &d, &e))
 		goto fail;
 	if (raw) {
 		struct buf b;

@@ -16,13 +16,16 @@
  * Update. Lloyd: centre sums are double, accumulated point by point in index
  * order (4-wide double vectors over dimensions, which does not reorder any
  * single sum), then divided by the count. Mini-batch (scikit-learn's rule):
- * c <- (c * count + sum of batch points) / (count + batch points), in double.
+ * c <- (c * count + sum of batch points) / (count + batch points), in double,
+ * plus its random reassignment of starved centres to seeded batch points.
  * Empty clusters (Lloyd) take the point farthest from its centre (exact
  * distance, lowest index on ties, one point per empty cluster).
  *
- * Seeding. k-means++ D^2 sampling with exact double distances on a seeded
- * subsample (partial Fisher–Yates with rng_below), so its cost is
- * O(init_sample * k * d) whatever n is, like scikit-learn's init_size.
+ * Seeding. Greedy k-means++ (best of 2 + ln k D^2 draws per centre, as in
+ * scikit-learn) on a seeded subsample (partial Fisher–Yates with
+ * rng_below), so its cost is O(init_sample * k * d) whatever n is, like
+ * scikit-learn's init_size. Candidate potentials come from sgemm; terms
+ * and potentials within the error bound are redone exactly.
  *
  * Threads: only OpenBLAS's (vec_set_threads); everything else is one thread
  * in a fixed order. Inertia is the exact sum over all points after the last
@@ -206,6 +209,32 @@ static double mean_variance(const struct km *m)
 
 /* ---- k-means++ ------------------------------------------------------------ */
 
+/* Index of the first sample whose running sum of w exceeds r (skipping zero
+ * weights); the last positive one if rounding runs past the end; ns if all
+ * weights are 0. */
+static size_t d2_pick(const double *w, size_t ns, double r)
+{
+	double cum = 0;
+	size_t last = ns;
+	for (size_t s = 0; s < ns; s++) {
+		if (w[s] <= 0)
+			continue;
+		last = s;
+		cum += w[s];
+		if (cum > r)
+			return s;
+	}
+	return last;
+}
+
+/*
+ * Greedy k-means++ (scikit-learn's default): each new centre is the best of
+ * L = 2 + ln k candidates drawn by D^2 sampling, "best" meaning the lowest
+ * potential sum_s min(mind[s], |x_s - cand|^2). Candidate distances come
+ * from one sgemm; potentials within the sgemm error bound of the best are
+ * recomputed exactly, so the choice is deterministic. mind[] itself is
+ * always exact (vec_sqdist_f64).
+ */
 static int seed_plusplus(struct km *m, const struct kmeans_opts *o, struct err *e)
 {
 	const uint32_t d = m->d, k = m->k;
@@ -214,12 +243,20 @@ static int seed_plusplus(struct km *m, const struct kmeans_opts *o, struct err *
 		ns = m->n;
 	if (ns < k)
 		ns = k;
+	uint32_t L = 2 + (uint32_t)log((double)k);
 	size_t *idx = malloc(m->n * sizeof *idx);
 	double *mind = malloc(ns * sizeof *mind);
-	if (!idx || !mind) {
-		free(idx);
-		free(mind);
-		return err_set(e, ERR_INTERNAL, "k-means: out of memory seeding %u centres", k);
+	float *S = malloc(ns * d * sizeof *S);
+	float *sn2 = malloc(ns * sizeof *sn2);
+	float *cand = malloc((size_t)L * d * sizeof *cand);
+	float *cn2 = malloc(L * sizeof *cn2);
+	float *dist = malloc(ns * L * sizeof *dist);
+	size_t *cidx = malloc(L * sizeof *cidx);
+	double *pot = malloc(L * sizeof *pot);
+	int rc = -1;
+	if (!idx || !mind || !S || !sn2 || !cand || !cn2 || !dist || !cidx || !pot) {
+		err_set(e, ERR_INTERNAL, "k-means: out of memory seeding %u centres", k);
+		goto out;
 	}
 	/* partial Fisher–Yates: idx[0..ns) is a seeded sample without replacement */
 	for (size_t i = 0; i < m->n; i++)
@@ -231,53 +268,114 @@ static int seed_plusplus(struct km *m, const struct kmeans_opts *o, struct err *
 			idx[i] = idx[j];
 			idx[j] = t;
 		}
-	/* k-means++ draws use indices 2^40 + c of the same stream */
+	double sn2sum = 0;
+	for (size_t s = 0; s < ns; s++) {
+		memcpy(S + s * d, m->x + idx[s] * d, d * sizeof *S);
+		sn2[s] = m->xn2[idx[s]];
+		sn2sum += sn2[s];
+	}
+	/* k-means++ draws use indices 2^40 + ... of the same stream */
 	const uint64_t base = 1ULL << 40;
 	size_t first = rng_below(o->seed, KMEANS_STREAM_INIT, base, (uint32_t)ns);
-	const float *c0 = m->x + idx[first] * d;
 	for (uint32_t j = 0; j < d; j++)
-		m->cd[j] = c0[j];
+		m->cd[j] = S[first * d + j];
 	for (size_t s = 0; s < ns; s++)
-		mind[s] = vec_sqdist_f64(m->x + idx[s] * d, c0, d);
+		mind[s] = vec_sqdist_f64(S + s * d, S + first * d, d);
 	for (uint32_t c = 1; c < k; c++) {
 		double total = 0;
 		for (size_t s = 0; s < ns; s++)
 			total += mind[s];
 		size_t pick = ns;
+		int have_dist = 0;
+		uint32_t win_l = 0;
 		if (total > 0) {
-			double r = rng_uniform_f64(o->seed, KMEANS_STREAM_INIT, base + c) * total;
-			double cum = 0;
-			size_t last_pos = ns;
-			for (size_t s = 0; s < ns; s++) {
-				if (mind[s] <= 0)
-					continue;
-				last_pos = s;
-				cum += mind[s];
-				if (cum > r) {
-					pick = s;
-					break;
-				}
+			for (uint32_t l = 0; l < L; l++) {
+				double r = rng_uniform_f64(o->seed, KMEANS_STREAM_INIT,
+							   base + (uint64_t)c * L + l) *
+					   total;
+				cidx[l] = d2_pick(mind, ns, r);
+				memcpy(cand + (size_t)l * d, S + cidx[l] * d, d * sizeof *cand);
+				cn2[l] = sn2[cidx[l]];
 			}
-			if (pick == ns)
-				pick = last_pos;
+			vec_sqdist_block(S, ns, sn2, cand, L, cn2, d, dist);
+			double best = INFINITY;
+			for (uint32_t l = 0; l < L; l++) {
+				double p = 0;
+				for (size_t s = 0; s < ns; s++) {
+					double v = dist[s * L + l];
+					p += v < mind[s] ? v : mind[s];
+				}
+				pot[l] = p;
+				if (p < best)
+					best = p;
+			}
+			/* settle near-ties exactly; lowest candidate slot wins ties */
+			float cmax = 0;
+			for (uint32_t l = 0; l < L; l++)
+				cmax = cn2[l] > cmax ? cn2[l] : cmax;
+			double cut = best + 8 * m->margin * (sn2sum + (double)ns * cmax) + 1e-30;
+			/* duplicate draws are one candidate: keep the first slot */
+			for (uint32_t l = 1; l < L; l++)
+				for (uint32_t l2 = 0; l2 < l; l2++)
+					if (cidx[l2] == cidx[l])
+						pot[l] = INFINITY;
+			unsigned close = 0;
+			for (uint32_t l = 0; l < L; l++)
+				close += pot[l] <= cut;
+			uint32_t win = 0;
+			if (close > 1) {
+				double be = INFINITY;
+				for (uint32_t l = 0; l < L; l++) {
+					if (pot[l] > cut)
+						continue;
+					double p = 0;
+					for (size_t s = 0; s < ns; s++) {
+						/* exact only where the sgemm value might beat mind */
+						double err = 4 * m->margin * ((double)sn2[s] + cn2[l]);
+						if ((double)dist[s * L + l] - err > mind[s]) {
+							p += mind[s];
+							continue;
+						}
+						double v = vec_sqdist_f64(S + s * d, cand + (size_t)l * d, d);
+						p += v < mind[s] ? v : mind[s];
+					}
+					if (p < be)
+						be = p, win = l;
+				}
+			} else {
+				for (uint32_t l = 0; l < L; l++)
+					if (pot[l] == best) {
+						win = l;
+						break;
+					}
+			}
+			pick = cidx[win];
+			have_dist = 1;
+			win_l = win;
 		}
 		if (pick == ns) /* all remaining points coincide with centres */
 			pick = c % ns;
-		const float *p = m->x + idx[pick] * d;
+		const float *p = S + pick * d;
 		double *dst = m->cd + (size_t)c * d;
 		for (uint32_t j = 0; j < d; j++)
 			dst[j] = p[j];
 		for (size_t s = 0; s < ns; s++) {
 			if (mind[s] <= 0)
 				continue;
-			double dd = vec_sqdist_f64(m->x + idx[s] * d, p, d);
+			if (have_dist && (double)dist[s * L + win_l] -
+						 4 * m->margin * ((double)sn2[s] + cn2[win_l]) >
+					 mind[s])
+				continue; /* cannot beat mind[s], whatever the rounding */
+			double dd = vec_sqdist_f64(S + s * d, p, d);
 			if (dd < mind[s])
 				mind[s] = dd;
 		}
 	}
-	free(idx);
-	free(mind);
-	return 0;
+	rc = 0;
+out:
+	free(idx), free(mind), free(S), free(sn2), free(cand), free(cn2), free(dist), free(cidx),
+		free(pot);
+	return rc;
 }
 
 /* ---- Lloyd -------------------------------------------------------------------- */
@@ -398,7 +496,7 @@ static int run_minibatch(struct km *m, const struct kmeans_opts *o, double tol_a
 	if (alpha > 1)
 		alpha = 1;
 	uint32_t no_improve = 0;
-	uint64_t st = 0;
+	uint64_t st = 0, since_reassign = 0, reassigned = 0;
 	for (; st < steps; st++) {
 		for (uint32_t j = 0; j < B; j++) {
 			size_t r = rng_below(o->seed, KMEANS_STREAM_BATCH, st * B + j, (uint32_t)m->n);
@@ -430,6 +528,34 @@ static int run_minibatch(struct km *m, const struct kmeans_opts *o, double tol_a
 			}
 			wcount[c] = nc;
 		}
+		/* scikit-learn's random reassignment: every ~10k samples, centres
+		 * with under 1% of the largest count move to random batch points */
+		since_reassign += B;
+		if (since_reassign >= 10 * (uint64_t)k) {
+			since_reassign = 0;
+			double wmax = 0;
+			for (uint32_t c = 0; c < k; c++)
+				wmax = wcount[c] > wmax ? wcount[c] : wmax;
+			double wmin_kept = INFINITY;
+			uint32_t nre = 0;
+			for (uint32_t c = 0; c < k; c++) {
+				if (wcount[c] < 0.01 * wmax && nre < B / 2)
+					nre++;
+				else if (wcount[c] < wmin_kept)
+					wmin_kept = wcount[c];
+			}
+			for (uint32_t c = 0, done = 0; c < k && done < nre; c++) {
+				if (!(wcount[c] < 0.01 * wmax))
+					continue;
+				uint32_t j = rng_below(o->seed, KMEANS_STREAM_BATCH,
+						       (1ULL << 50) + st * k + c, B);
+				for (uint32_t t = 0; t < d; t++)
+					m->cd[(size_t)c * d + t] = xb[(size_t)j * d + t];
+				wcount[c] = isfinite(wmin_kept) ? wmin_kept : 1;
+				done++;
+				reassigned++;
+			}
+		}
 		sync_float(m);
 		if (o->progress)
 			progress_add(&p, 1, 0, 0);
@@ -452,8 +578,8 @@ static int run_minibatch(struct km *m, const struct kmeans_opts *o, double tol_a
 	}
 	if (o->progress)
 		progress_finish(&p);
-	log_debug("k-means: %llu of %llu mini-batch steps", (unsigned long long)st,
-		  (unsigned long long)steps);
+	log_debug("k-means: %llu of %llu mini-batch steps, %llu centres reassigned",
+		  (unsigned long long)st, (unsigned long long)steps, (unsigned long long)reassigned);
 	free(xb), free(xbn), free(lab), free(sums), free(bc), free(wcount);
 	return 0;
 }

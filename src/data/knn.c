@@ -48,7 +48,8 @@ struct knn_stream {
 	uint32_t *hn;     /* entries per heap */
 	uint64_t seen;
 	float *ip;        /* QBLOCK x BBLOCK */
-	float *bn2;       /* BBLOCK */
+	double *bn2e;     /* BBLOCK exact squared norms of the current block */
+	float *bw, *be;   /* BBLOCK per-row factors of the filter (add_block) */
 	int finished;
 };
 
@@ -151,8 +152,11 @@ struct knn_stream *knn_stream_new(const float *q, size_t nq, uint32_t d, uint32_
 	s->hn = calloc(nq ? nq : 1, sizeof(uint32_t));
 	size_t qb = nq < QBLOCK ? (nq ? nq : 1) : QBLOCK;
 	s->ip = malloc(qb * BBLOCK * sizeof(float));
-	s->bn2 = malloc(BBLOCK * sizeof(float));
-	if (!s->q || !s->qn2 || !s->qn2e || !s->heap || !s->hn || !s->ip || !s->bn2) {
+	s->bn2e = malloc(BBLOCK * sizeof(double));
+	s->bw = malloc(BBLOCK * sizeof(float));
+	s->be = malloc(BBLOCK * sizeof(float));
+	if (!s->q || !s->qn2 || !s->qn2e || !s->heap || !s->hn || !s->ip || !s->bn2e || !s->bw ||
+	    !s->be) {
 		knn_stream_free(s);
 		goto oom;
 	}
@@ -168,8 +172,8 @@ oom:
 	return NULL;
 }
 
-/* Exact score of query i against base row b. */
-static double exact_score(const struct knn_stream *s, size_t i, const float *b)
+/* Exact score of query i against base row b (bn2e: its exact squared norm). */
+static double exact_score(const struct knn_stream *s, size_t i, const float *b, double bn2e)
 {
 	const float *q = s->q + i * s->d;
 	switch (s->m) {
@@ -179,20 +183,38 @@ static double exact_score(const struct knn_stream *s, size_t i, const float *b)
 		return -vec_sqdist_f64(q, b, s->d);
 	case KNN_COSINE:
 	default: {
-		double bn2 = vec_sqnorm_f64(b, s->d);
-		double den = sqrt(s->qn2e[i]) * sqrt(bn2);
+		double den = sqrt(s->qn2e[i]) * sqrt(bn2e);
 		return den > 0 ? vec_dot_f64(q, b, s->d) / den : 0.0;
 	}
 	}
 }
 
-/* One base sub-block of nb <= BBLOCK rows with global ids id0.. */
+/*
+ * One base sub-block of nb <= BBLOCK rows with global ids id0.. For each
+ * (query, row) the sgemm score `a` and its error bound `err` decide whether
+ * the row can still enter the heap: it is scored exactly only when
+ * a + err reaches max(threshold, current worst kept score).
+ */
 static void add_block(struct knn_stream *s, const float *b, size_t nb, uint64_t id0)
 {
 	const uint32_t d = s->d, k = s->k;
 	const double M = vec_margin(d);
-	for (size_t j = 0; j < nb; j++)
-		s->bn2[j] = (float)vec_sqnorm_f64(b + j * d, d);
+	for (size_t j = 0; j < nb; j++) {
+		s->bn2e[j] = vec_sqnorm_f64(b + j * d, d);
+		double bn = sqrt(s->bn2e[j]);
+		switch (s->m) {
+		case KNN_IP: /* a = ip, err = 2M |q| |b| */
+			s->bw[j] = 1.0f, s->be[j] = (float)(2 * M * bn);
+			break;
+		case KNN_L2: /* a = 2 ip - |b|^2 - |q|^2, err = 4M (|q|^2 + |b|^2) */
+			s->bw[j] = 2.0f, s->be[j] = (float)s->bn2e[j];
+			break;
+		case KNN_COSINE: /* a = ip / (|q| |b|), err = 4M */
+		default:
+			s->bw[j] = bn > 0 ? (float)(1.0 / bn) : 0.0f, s->be[j] = 0;
+			break;
+		}
+	}
 	for (size_t q0 = 0; q0 < s->nq; q0 += QBLOCK) {
 		size_t nqb = s->nq - q0 < QBLOCK ? s->nq - q0 : QBLOCK;
 		vec_ip_block(s->q + q0 * d, nqb, b, nb, d, s->ip);
@@ -202,32 +224,34 @@ static void add_block(struct knn_stream *s, const float *b, size_t nb, uint64_t 
 			uint32_t *hn = &s->hn[i];
 			const float *row = s->ip + qi * nb;
 			double qn2 = s->qn2[i], qn = sqrt(qn2);
+			double qinv = qn > 0 ? 1.0 / qn : 0.0;
+			double cut = *hn == k && h[0].s > s->threshold ? h[0].s : s->threshold;
 			for (size_t j = 0; j < nb; j++) {
-				double bn2 = s->bn2[j], bn = sqrt(bn2), a, margin;
+				double a, err;
 				switch (s->m) {
 				case KNN_IP:
 					a = row[j];
-					margin = 2 * M * qn * bn + 1e-30;
+					err = qn * s->be[j] + 1e-30;
 					break;
 				case KNN_L2:
-					a = -(qn2 - 2.0 * row[j] + bn2);
-					margin = 4 * M * (qn2 + bn2) + 1e-30;
+					a = 2.0 * row[j] - s->be[j] - qn2;
+					err = 4 * M * (qn2 + s->be[j]) + 1e-30;
 					break;
 				case KNN_COSINE:
 				default:
-					a = (qn > 0 && bn > 0) ? row[j] / (qn * bn) : 0.0;
-					margin = 4 * M + 1e-12;
+					a = (double)row[j] * s->bw[j] * qinv;
+					err = 4 * M + 1e-12;
 					break;
 				}
-				if (a + margin < s->threshold)
+				if (a + err < cut)
 					continue;
-				if (*hn == k && a + margin < h[0].s)
-					continue;
-				double ex = exact_score(s, i, b + j * d);
+				double ex = exact_score(s, i, b + j * d, s->bn2e[j]);
 				if (ex < s->threshold)
 					continue;
 				struct cand c = { ex, (uint32_t)(id0 + j) };
 				heap_offer(h, hn, k, c);
+				if (*hn == k && h[0].s > cut)
+					cut = h[0].s;
 			}
 		}
 	}
@@ -283,7 +307,9 @@ void knn_stream_free(struct knn_stream *s)
 	free(s->heap);
 	free(s->hn);
 	free(s->ip);
-	free(s->bn2);
+	free(s->bn2e);
+	free(s->bw);
+	free(s->be);
 	free(s);
 }
 

@@ -118,8 +118,9 @@ static inline __attribute__((always_inline)) void mulhilo8(const v8u *a, uint32_
 }
 
 /* -2 ln(u) for u = ((x >> 1) | 1) * 2^-31. */
-static inline __attribute__((always_inline)) v8f minus2log8(v8u x)
+static inline __attribute__((always_inline)) v8f minus2log8(const v8u *px)
 {
+	v8u x = *px;
 	v8i xi = (v8i)((x >> 1) | 1u);
 	v8f f = __builtin_convertvector(xi, v8f); /* exact rounding */
 	v8u b = (v8u)f;
@@ -141,8 +142,9 @@ static inline __attribute__((always_inline)) v8f minus2log8(v8u x)
 }
 
 /* (cos, sin) of the angle coded by x: quadrant x>>30, t = (x & 2^30-1) 2^-30 pi/2. */
-static inline __attribute__((always_inline)) void sincos8(v8u x, v8f *c_out, v8f *s_out)
+static inline __attribute__((always_inline)) void sincos8(const v8u *px, v8f *c_out, v8f *s_out)
 {
+	v8u x = *px;
 	v8i ti = (v8i)(x & 0x3fffffffu);
 	v8f t = __builtin_convertvector(ti, v8f) * (1.57079632679489662f / 1073741824.0f);
 	v8f t2 = t * t;
@@ -174,8 +176,9 @@ static inline __attribute__((always_inline)) void sincos8(v8u x, v8f *c_out, v8f
 }
 
 /* IEEE sqrt on two SSE halves (every x86-64 has SSE2). */
-static inline __attribute__((always_inline)) v8f sqrt8(v8f x)
+static inline __attribute__((always_inline)) v8f sqrt8(v8f *px)
 {
+	v8f x = *px;
 	__m128 lo, hi;
 	memcpy(&lo, &x, 16);
 	memcpy(&hi, (char *)&x + 16, 16);
@@ -230,10 +233,11 @@ mulhilo8_avx2(const v8u *a, uint32_t m, v8u *hi, v8u *lo)
 				kk0 += PHILOX_W0;                                           \
 				kk1 += PHILOX_W1;                                           \
 			}                                                                   \
-			v8f ra = sqrt8(minus2log8(c0)), rb = sqrt8(minus2log8(c2));         \
+			v8f la = minus2log8(&c0), lb = minus2log8(&c2);                      \
+			v8f ra = sqrt8(&la), rb = sqrt8(&lb);                                        \
 			v8f ca, sa, cb, sb;                                                 \
-			sincos8(c1, &ca, &sa);                                              \
-			sincos8(c3, &cb, &sb);                                              \
+			sincos8(&c1, &ca, &sa);                                              \
+			sincos8(&c3, &cb, &sb);                                              \
 			v8f o0 = ra * ca, o1 = ra * sa, o2 = rb * cb, o3 = rb * sb;         \
 			float *o = out + gi * GROUP;                                        \
 			memcpy(o, &o0, 32);                                                 \
@@ -248,14 +252,22 @@ DEFINE_NORMAL_GROUPS(normal_groups_base, , mulhilo8)
 
 typedef void (*groups_fn)(uint64_t, uint64_t, uint64_t, size_t, float *);
 
+static groups_fn kernel; /* benign race: every thread computes the same value */
+
 static groups_fn pick_kernel(void)
 {
-	static groups_fn fn; /* benign race: every thread computes the same value */
-	if (!fn) {
+	if (!kernel) {
 		__builtin_cpu_init();
-		fn = __builtin_cpu_supports("avx2") ? normal_groups_avx2 : normal_groups_base;
+		kernel = __builtin_cpu_supports("avx2") ? normal_groups_avx2 : normal_groups_base;
 	}
-	return fn;
+	return kernel;
+}
+
+void rng_set_simd(int best)
+{
+	kernel = NULL;
+	if (!best)
+		kernel = normal_groups_base;
 }
 
 void rng_normal_fill(uint64_t seed, uint64_t stream, uint64_t start, size_t n, float *out)

@@ -5,8 +5,8 @@
  * value comes from Philox by row or element index, never from generator
  * state, so a range is a pure function of its bounds. Rows are built one at
  * a time while they sit in L1: the row's d normals (rng_normal_fill, the
- * vectorised Box–Muller of rng.c), then v = c + std*z, then the fixed-order
- * normalisation of vec.c.
+ * vectorised Box–Muller of rng.c), then v = c + std*z (vec_add_scaled),
+ * then the fixed-order normalisation of vec.c.
  *
  * synth_run() is the parallel driver. Chunk c covers rows [c*R, (c+1)*R).
  * Workers claim chunk numbers in increasing order from a shared counter and
@@ -40,43 +40,17 @@ void synth_opts_init(struct synth_opts *o, uint64_t count)
 	o->conf_jitter = 0.1f;
 }
 
-#pragma GCC diagnostic ignored "-Wpsabi" /* static vector helpers */
-
-typedef float v8f __attribute__((vector_size(32)));
-
-/* v[j] = c[j] + sd * v[j]: 8 lanes, one rounding per operation (no FMA), so
- * the AVX2 and SSE2 instances give the same bits. */
-#define DEFINE_ADD_SCALED(NAME, ATTR)                                                      \
-	ATTR static void NAME(float *v, const float *c, float sd, uint32_t d)              \
-	{                                                                                  \
-		uint32_t j = 0;                                                            \
-		for (; j + 8 <= d; j += 8) {                                               \
-			v8f x, y;                                                          \
-			memcpy(&x, v + j, 32);                                             \
-			memcpy(&y, c + j, 32);                                             \
-			x = y + sd * x;                                                    \
-			memcpy(v + j, &x, 32);                                             \
-		}                                                                          \
-		for (; j < d; j++)                                                         \
-			v[j] = c[j] + sd * v[j];                                           \
-	}
-DEFINE_ADD_SCALED(add_scaled_avx2, __attribute__((target("avx2"))))
-DEFINE_ADD_SCALED(add_scaled_base, )
-
 void synth_generate(const struct synth_opts *o, const float *centroids, uint32_t k, uint32_t d,
 		    uint64_t start, uint64_t n, float *vecs, uint32_t *labels, float *conf)
 {
 	const float sd = o->std_dev;
-	__builtin_cpu_init();
-	void (*add_scaled)(float *, const float *, float, uint32_t) =
-		__builtin_cpu_supports("avx2") ? add_scaled_avx2 : add_scaled_base;
 	for (uint64_t r = 0; r < n; r++) {
 		uint64_t i = start + r;
 		uint32_t lab = rng_below(o->seed, SYNTH_STREAM_LABEL, i, k);
 		float *v = vecs + r * d;
 		const float *c = centroids + (size_t)lab * d;
 		rng_normal_fill(o->seed, SYNTH_STREAM_NOISE, i * d, d, v);
-		add_scaled(v, c, sd, d);
+		vec_add_scaled(v, c, sd, d);
 		if (o->normalize)
 			vec_normalize_rows(v, 1, d);
 		if (labels)

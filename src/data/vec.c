@@ -42,9 +42,9 @@ static inline __attribute__((always_inline)) v4d load4d(const float *p)
 	return __builtin_convertvector(f, v4d);
 }
 
-static inline __attribute__((always_inline)) double reduce8d(v4d lo, v4d hi)
+static inline __attribute__((always_inline)) double reduce8d(const v4d *lo, const v4d *hi)
 {
-	v4d s = lo + hi;
+	v4d s = *lo + *hi;
 	return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
@@ -60,7 +60,7 @@ static inline __attribute__((always_inline)) double reduce8d(v4d lo, v4d hi)
 		double t = 0;                                                               \
 		for (; j < d; j++)                                                          \
 			t += (double)a[j] * (double)b[j];                                   \
-		return reduce8d(lo, hi) + t;                                                \
+		return reduce8d(&lo, &hi) + t;                                                \
 	}                                                                                   \
 	ATTR static double sqdist_f64_##SUFFIX(const float *a, const float *b, uint32_t d)  \
 	{                                                                                   \
@@ -77,7 +77,7 @@ static inline __attribute__((always_inline)) double reduce8d(v4d lo, v4d hi)
 			double x = (double)a[j] - (double)b[j];                             \
 			t += x * x;                                                         \
 		}                                                                           \
-		return reduce8d(lo, hi) + t;                                                \
+		return reduce8d(&lo, &hi) + t;                                                \
 	}                                                                                   \
 	ATTR static float dot_f32_##SUFFIX(const float *a, const float *b, uint32_t d)      \
 	{                                                                                   \
@@ -95,6 +95,19 @@ static inline __attribute__((always_inline)) double reduce8d(v4d lo, v4d hi)
 		return (((acc[0] + acc[4]) + (acc[2] + acc[6])) +                           \
 			((acc[1] + acc[5]) + (acc[3] + acc[7]))) +                          \
 		       t;                                                                   \
+	}                                                                                   \
+	ATTR static void add_scaled_##SUFFIX(float *v, const float *c, float s, uint32_t d)  \
+	{                                                                                   \
+		uint32_t j = 0;                                                             \
+		for (; j + 8 <= d; j += 8) {                                                \
+			v8f x, y;                                                           \
+			memcpy(&x, v + j, 32);                                              \
+			memcpy(&y, c + j, 32);                                              \
+			x = y + s * x;                                                      \
+			memcpy(v + j, &x, 32);                                              \
+		}                                                                           \
+		for (; j < d; j++)                                                          \
+			v[j] = c[j] + s * v[j];                                             \
 	}                                                                                   \
 	ATTR static void normalize_##SUFFIX(float *x, size_t n, uint32_t d)                 \
 	{                                                                                   \
@@ -124,21 +137,25 @@ struct exact_ops {
 	double (*sqdist_f64)(const float *, const float *, uint32_t);
 	float (*dot_f32)(const float *, const float *, uint32_t);
 	void (*normalize)(float *, size_t, uint32_t);
+	void (*add_scaled)(float *, const float *, float, uint32_t);
 };
+
+static const struct exact_ops ops_avx2 = { dot_f64_avx2, sqdist_f64_avx2, dot_f32_avx2,
+					   normalize_avx2, add_scaled_avx2 };
+static const struct exact_ops ops_base = { dot_f64_base, sqdist_f64_base, dot_f32_base,
+					   normalize_base, add_scaled_base };
+static const struct exact_ops *picked; /* benign race: same value everywhere */
 
 static const struct exact_ops *ops(void)
 {
-	static const struct exact_ops avx2 = { dot_f64_avx2, sqdist_f64_avx2, dot_f32_avx2,
-					       normalize_avx2 };
-	static const struct exact_ops base = { dot_f64_base, sqdist_f64_base, dot_f32_base,
-					       normalize_base };
-	static const struct exact_ops *picked; /* benign race: same value everywhere */
 	if (!picked) {
 		__builtin_cpu_init();
-		picked = __builtin_cpu_supports("avx2") ? &avx2 : &base;
+		picked = __builtin_cpu_supports("avx2") ? &ops_avx2 : &ops_base;
 	}
 	return picked;
 }
+
+void vec_set_simd(int best) { picked = best ? NULL : &ops_base; }
 
 double vec_dot_f64(const float *a, const float *b, uint32_t d) { return ops()->dot_f64(a, b, d); }
 
@@ -161,6 +178,8 @@ void vec_sqnorms(const float *x, size_t n, uint32_t d, float *out)
 }
 
 void vec_normalize_rows(float *x, size_t n, uint32_t d) { ops()->normalize(x, n, d); }
+
+void vec_add_scaled(float *v, const float *c, float s, uint32_t d) { ops()->add_scaled(v, c, s, d); }
 
 double vec_margin(uint32_t d) { return ((double)d + 8.0) * (1.0 / 16777216.0); }
 

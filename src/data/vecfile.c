@@ -8,9 +8,10 @@
  * literal; we parse only the three keys NumPy writes (descr, fortran_order,
  * shape) with a small scanner rather than a Python-literal parser.
  *
- * The .npy writer reserves a fixed 128-byte v1 header and rewrites it at
- * close with the final row count, so exporters can stream without knowing
- * the count in advance. Files are little-endian, as is the host (checked at
+ * The .npy writer writes a fixed 128-byte v1 header before the first row,
+ * with the count announced by vecfile_writer_expect_rows (or 0), and
+ * rewrites it at close if the final count differs, so exporters can stream
+ * without knowing the count in advance, and to a pipe when they do. Files are little-endian, as is the host (checked at
  * compile time).
  */
 #include "engrave/vecfile.h"
@@ -332,19 +333,23 @@ struct vecfile_writer {
 	enum vecfile_format fmt;
 	uint32_t dim;
 	uint64_t rows;
+	uint64_t header_rows; /* the row count in the .npy header as written */
+	int header_done;
 	int csv_header_done, csv_ids, csv_labels;
 	int failed;
 };
 
-static int npy_header(struct vecfile_writer *w)
+static int npy_header(struct vecfile_writer *w, uint64_t rows)
 {
 	char h[NPY_HEADER_TOTAL];
 	memcpy(h, "\x93NUMPY\x01\x00", 8);
 	uint16_t hl = NPY_HEADER_TOTAL - 10;
 	memcpy(h + 8, &hl, 2);
 	int n = snprintf(h + 10, (size_t)hl, "{'descr': '<f4', 'fortran_order': False, 'shape': (%" PRIu64 ", %u), }",
-			 w->rows, w->dim);
+			 rows, w->dim);
 	memset(h + 10 + n, ' ', (size_t)(hl - n - 1));
+	w->header_rows = rows;
+	w->header_done = 1;
 	h[NPY_HEADER_TOTAL - 1] = '\n';
 	return fwrite(h, 1, NPY_HEADER_TOTAL, w->f) == NPY_HEADER_TOTAL ? 0 : -1;
 }
@@ -375,13 +380,14 @@ int vecfile_writer_open(struct vecfile_writer **out, const char *path, enum vecf
 		return err_set_errno(e, ERR_IO, en, "cannot create '%s'", path);
 	}
 	setvbuf(w->f, w->iobuf, _IOFBF, IOBUF);
-	if (fmt == VECFILE_NPY && npy_header(w) < 0) {
-		int en = errno;
-		vecfile_writer_close(w, NULL);
-		return err_set_errno(e, ERR_IO, en, "%s: write", path);
-	}
 	*out = w;
 	return 0;
+}
+
+void vecfile_writer_expect_rows(struct vecfile_writer *w, uint64_t rows)
+{
+	if (!w->header_done)
+		w->header_rows = rows;
 }
 
 int vecfile_writer_write(struct vecfile_writer *w, const float *rows, size_t n, const uint64_t *ids,
@@ -391,7 +397,10 @@ int vecfile_writer_write(struct vecfile_writer *w, const float *rows, size_t n, 
 		return err_set(e, ERR_IO, "%s: an earlier write failed", w->path);
 	int ok = 1;
 	if (w->fmt == VECFILE_NPY) {
-		ok = fwrite(rows, 4 * (size_t)w->dim, n, w->f) == n;
+		if (!w->header_done && npy_header(w, w->header_rows) < 0)
+			ok = 0;
+		else
+			ok = fwrite(rows, 4 * (size_t)w->dim, n, w->f) == n;
 	} else if (w->fmt == VECFILE_FVECS) {
 		int32_t d = (int32_t)w->dim;
 		for (size_t i = 0; i < n && ok; i++)
@@ -453,8 +462,16 @@ int vecfile_writer_close(struct vecfile_writer *w, struct err *e)
 		return 0;
 	int rc = w->failed ? -1 : 0;
 	if (!w->failed && w->fmt == VECFILE_NPY) {
-		if (fflush(w->f) != 0 || fseek(w->f, 0, SEEK_SET) != 0 || npy_header(w) < 0)
-			rc = err_set_errno(e, ERR_IO, errno, "%s: cannot finish the .npy header", w->path);
+		if (!w->header_done) {
+			if (npy_header(w, w->rows) < 0)
+				rc = err_set_errno(e, ERR_IO, errno, "%s: write", w->path);
+		} else if (w->header_rows != w->rows) {
+			if (fflush(w->f) != 0 || fseek(w->f, 0, SEEK_SET) != 0 || npy_header(w, w->rows) < 0)
+				rc = err_set_errno(e, ERR_IO, errno,
+						   "%s: cannot finish the .npy header (%llu rows announced, %llu written)",
+						   w->path, (unsigned long long)w->header_rows,
+						   (unsigned long long)w->rows);
+		}
 	}
 	if (fclose(w->f) != 0 && rc == 0)
 		rc = err_set_errno(e, errno == ENOSPC ? ERR_NOSPACE : ERR_IO, errno, "%s: close", w->path);

@@ -16,6 +16,8 @@
  *     speaks;
  *   - header lists are built once per distinct header set and cached by a
  *     hash of their text (http_hdr_cache), so the hot path does not allocate;
+ *   - loopback is never proxied (unless no_proxy says otherwise): an
+ *     http_proxy variable must not put a proxy inside a latency measurement;
  *   - the response body goes into a bounded struct buf (64 MiB by default):
  *     a runaway body fails the transfer with a clear message instead of
  *     eating memory.
@@ -309,6 +311,9 @@ int http_xfer_prepare(struct http_xfer *x, const struct http_request *rq,
 			 ms_of(connect_timeout_ns ? connect_timeout_ns : 10 * NS_PER_S));
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "engrave/0");
+	/* a proxy from the environment must not sit between us and a loopback target */
+	if (!getenv("no_proxy") && !getenv("NO_PROXY"))
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
 
 	if (!strcmp(method, "GET") && !rq->body) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);

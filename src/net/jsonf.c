@@ -6,9 +6,13 @@
  * 768-float32 vector at 142 µs to encode and 211 µs to decode with jansson
  * (JSON_REAL_PRECISION(9)), 99 µs / 37 µs with sprintf("%.9g") / strtof.
  * At ~100 µs per vector, formatting alone caps one core at ~10k requests/s,
- * below the rates the load tests drive. This module does the same job in a
- * few µs per vector (tools/bench/httpfloat.sh measures it) and produces
- * shorter text (shortest round trip instead of 9 digits).
+ * below the rates the load tests drive. tools/bench/httpfloat.sh measured,
+ * on the same machine and vector (2 cores, quiet):
+ *     jsonf            8572 B   encode  21 µs   decode  13 µs
+ *     %.9g / strtof    9602 B   encode  99 µs   decode  35 µs
+ *     jansson          9602 B   encode 140 µs   decode 195 µs
+ * i.e. 5-7x faster to write and 3-15x faster to read, with shorter text
+ * (shortest round trip instead of always 9 digits).
  *
  * Formatting is Ryu (Ulf Adams, PLDI 2018, f2s), the float32 variant:
  * exact integer arithmetic with 64-bit multipliers of 5^±q finds the
@@ -233,13 +237,14 @@ static void f2d(uint32_t ieee_m, uint32_t ieee_e, uint32_t *digits, int32_t *exp
 
 static inline int n_digits(uint32_t v)
 {
-	int n = 1;
-	while (v >= 10) {
-		v /= 10;
-		n++;
-	}
-	return n;
+	return v >= 100000000 ? 9 : v >= 10000000 ? 8 : v >= 1000000 ? 7 : v >= 100000 ? 6 :
+	       v >= 10000 ? 5 : v >= 1000 ? 4 : v >= 100 ? 3 : v >= 10 ? 2 : 1;
 }
+
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
 
 size_t jsonf_write_f32(char *dst, float v)
 {
@@ -263,9 +268,18 @@ size_t jsonf_write_f32(char *dst, float v)
 	f2d(ieee_m, ieee_e, &d, &e);
 	int len = n_digits(d);
 	char dig[10];
-	for (int i = len - 1; i >= 0; i--) {
-		dig[i] = (char)('0' + d % 10);
-		d /= 10;
+	int i = len;
+	while (d >= 100) {
+		uint32_t r = d % 100;
+		d /= 100;
+		i -= 2;
+		memcpy(dig + i, digit_pairs + 2 * r, 2);
+	}
+	if (d >= 10) {
+		i -= 2;
+		memcpy(dig + i, digit_pairs + 2 * d, 2);
+	} else {
+		dig[--i] = (char)('0' + d);
 	}
 	int sci = e + len - 1; /* exponent of the leading digit */
 	if (sci >= -5 && sci < 9) {
@@ -473,15 +487,15 @@ int jsonf_parse_f32(const char *p, const char *lim, float *out, const char **end
 		}
 	}
 	/* slow path: exact via strtof on a NUL-terminated copy */
-	char tmp[128];
+	char small[128], *tmp = small;
 	size_t n = (size_t)(p - start);
-	if (n >= sizeof(tmp)) {
-		*end = start;
-		return JSONF_ESYNTAX;
-	}
+	if (n >= sizeof(small) && !(tmp = malloc(n + 1)))
+		BUG("out of memory");
 	memcpy(tmp, start, n);
 	tmp[n] = '\0';
 	*out = strtof(tmp, NULL);
+	if (tmp != small)
+		free(tmp);
 	return JSONF_OK;
 }
 

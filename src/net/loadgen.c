@@ -38,6 +38,7 @@
 #include "engrave/err.h"
 #include "engrave/hist.h"
 #include "engrave/log.h"
+#include "engrave/spec.h"
 
 #define DEF_MAX_IN_FLIGHT 256
 #define DEF_LATE_NS NS_PER_MS
@@ -300,6 +301,9 @@ static int run_http(struct run *r, struct err *e)
 		mono_ns due = r->t0 + op.due_ns;
 		if (now < due) {
 			mono_ns until = due < r->next_tick ? due : r->next_tick;
+			/* spin: poll without sleeping when the next event is near */
+			if (r->o.spin_ns && until - now <= r->o.spin_ns)
+				until = 0;
 			if (engine_poll(r->en, until, e) < 0)
 				return err_prefix(e, "loadtest");
 			continue;
@@ -477,6 +481,13 @@ int loadgen_run(const struct sched *s, const struct loadgen_target *t,
 			       (unsigned long long)res->records.n, (unsigned long long)res->scheduled);
 	}
 	return 0;
+}
+
+void loadgen_opts_from_spec(const struct spec_loadtest *lt, struct loadgen_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_in_flight = lt->max_in_flight > 1000000 ? 1000000 : (int)lt->max_in_flight;
+	o->late_ns = lt->lateness_bound_ns;
 }
 
 void loadgen_result_release(struct loadgen_result *res)

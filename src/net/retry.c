@@ -48,7 +48,8 @@ uint64_t retry_delay_ns(const struct retry_policy *p, int attempt, const struct 
 	}
 	if (attempt < 1)
 		attempt = 1;
-	double d = (double)p->base_ns * ldexp(1.0, attempt > 60 ? 60 : attempt - 1);
+	uint64_t base = p->base_ns ? p->base_ns : 100 * NS_PER_MS;
+	double d = (double)base * ldexp(1.0, attempt > 60 ? 60 : attempt - 1);
 	double j = p->jitter < 0 ? 0 : p->jitter > 1 ? 1 : p->jitter;
 	if (j > 0) {
 		uint64_t r = splitmix64(p->seed ^ ((uint64_t)attempt * 0xd1b54a32d192ed03ULL));
@@ -64,10 +65,10 @@ int http_do_retry(struct http_client *c, const struct http_request *rq,
 		  const struct retry_policy *p, struct http_response *rs, int *attempts,
 		  struct err *e)
 {
-	int max = p && p->max_attempts > 0 ? p->max_attempts : 1;
 	struct retry_policy def = RETRY_POLICY_DEFAULT;
 	if (!p)
 		p = &def;
+	int max = p->max_attempts > 0 ? p->max_attempts : 1;
 	struct err last = ERR_INIT;
 	int n = 0;
 	for (;;) {

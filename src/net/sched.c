@@ -39,6 +39,7 @@
 
 #include "engrave/err.h"
 #include "engrave/rng.h"
+#include "engrave/spec.h"
 #include "engrave/text.h"
 
 #define SCHED_DIGEST_TAG "engrave-sched-v1"
@@ -235,6 +236,42 @@ int sched_next_due(const struct sched *s, uint64_t i, struct sched_op *out)
 	out->kind = (enum op_kind)k;
 	out->arg = k == OP_STORE ? i : draw64(s->p.seed, STREAM_QUERY, i) % s->p.n_queries;
 	return 0;
+}
+
+void sched_params_from_spec(const struct spec_loadtest *lt, uint64_t seed, struct sched_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	const struct spec_arrival_cfg *a = &lt->arrival;
+	switch (a->pattern) {
+	case SPEC_ARRIVAL_CONSTANT: p->pattern = SCHED_CONSTANT; break;
+	case SPEC_ARRIVAL_POISSON: p->pattern = SCHED_POISSON; break;
+	case SPEC_ARRIVAL_PERIODIC_BURST: p->pattern = SCHED_PERIODIC_BURST; break;
+	case SPEC_ARRIVAL_RAMP: p->pattern = SCHED_RAMP; break;
+	}
+	if (a->pattern == SPEC_ARRIVAL_RAMP) {
+		p->rate = a->from_rate;
+		p->rate_end = a->to_rate;
+	} else {
+		p->rate = a->rate;
+	}
+	p->base_rate = a->base_rate;
+	p->burst_rate = a->burst_rate;
+	p->burst_duration_ns = a->burst_duration_ns;
+	p->burst_period_ns = a->burst_period_ns;
+	p->warmup_ns = lt->warmup_ns;
+	p->duration_ns = lt->duration_ns;
+	p->weight[OP_STORE] = lt->mix_store;
+	p->weight[OP_RECALL] = lt->mix_recall;
+	p->weight[OP_SEARCH] = lt->mix_search;
+	p->seed = seed;
+	p->n_queries = lt->recall_queries;
+}
+
+char *sched_store_id(const struct sched *s, const struct sched_op *op, char *out, size_t cap)
+{
+	snprintf(out, cap, "load-%llu-%llu", (unsigned long long)s->p.seed,
+		 (unsigned long long)op->arg);
+	return out;
 }
 
 uint64_t sched_count(const struct sched *s)

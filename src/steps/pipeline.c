@@ -26,6 +26,7 @@
 #include "engrave/err.h"
 #include "engrave/log.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -39,8 +40,8 @@ static const struct step_def step_table[SPEC_NSTEPS] = {
 	{ "synthetic", 1, 0, "issue 3 (data steps)", step_synthetic_run },
 	{ "queries", 1, 0, "issue 6 (load test)", step_queries_run },
 	{ "groundtruth", 1, 0, "issue 6 (load test)", step_groundtruth_run },
-	{ "ingest", 1, 1, "issue 4 (targets and ingest)", NULL },
-	{ "loadtest", 1, 1, "issue 6 (load test)", NULL },
+	{ "ingest", 1, 1, "issue 4 (targets and ingest)", step_ingest_run },
+	{ "loadtest", 1, 1, "issue 6 (load test)", step_loadtest_run },
 };
 
 enum { S_CORPUS, S_EMBED, S_CENTROIDS, S_SYNTHETIC, S_QUERIES, S_GROUNDTRUTH, S_INGEST, S_LOADTEST };
@@ -49,6 +50,7 @@ static volatile sig_atomic_t stop_requested;
 
 void steps_request_stop(void) { stop_requested = 1; }
 int steps_stop_requested(void) { return stop_requested != 0; }
+volatile sig_atomic_t *steps_stop_flag(void) { return &stop_requested; }
 
 const struct step_def *steps_def(int i)
 {
@@ -446,8 +448,10 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 		if (save_run(st, rec, NULL, e))
 			goto failed;
 	}
+	target_close(c.target);
 	return save_run(st, rec, "done", e);
 failed:;
+	target_close(c.target);
 	struct err ignored = ERR_INIT;
 	const char *status = e && e->cls == ERR_INTERRUPTED ? "interrupted" : "failed";
 	save_run(st, rec, status, &ignored);

@@ -171,3 +171,22 @@ int ref_list(struct store *s, const char *prefix, int (*cb)(const char *name, co
 	struct ref_list_ctx c = { cb, ctx };
 	return store_scan(s, DB_REFS, prefix ? prefix : "", prefix ? strlen(prefix) : 0, 1, ref_list_one, &c, e);
 }
+
+int store_resolve_digest(struct store *s, const char *arg, struct digest *d, struct err *e)
+{
+	if (strlen(arg) == DIGEST_HEX_LEN && !digest_from_hex(arg, d, NULL))
+		return 0;
+	char v[512];
+	if (ref_get(s, arg, v, sizeof(v), e)) {
+		if (e && e->cls == ERR_MISSING) {
+			err_set(e, ERR_MISSING, "'%s' is neither a 64-hex digest nor a ref", arg);
+			err_hint(e, "list refs with 'engrave store refs'");
+		}
+		return -1;
+	}
+	if (digest_from_hex(v, d, NULL)) {
+		err_set(e, ERR_USAGE, "ref '%s' points at '%s', not at a digest", arg, v);
+		return err_hint(e, "a ref naming a run is listed by 'engrave store runs'");
+	}
+	return 0;
+}

@@ -149,20 +149,26 @@ static void refresh_mapsize(struct store *s)
 		s->mapsize = info.me_mapsize;
 }
 
-static int open_dbis(struct store *s, struct err *e)
+/*
+ * Open the sub-databases. A read transaction suffices when they exist (the
+ * handles survive its commit), so opening a store never waits for another
+ * process's writer; only the first open of a new store writes.
+ */
+static int open_dbis_in(struct store *s, int create, struct err *e)
 {
 	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, s->rdonly ? MDB_RDONLY : 0, &txn);
+	int rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn);
 	if (rc)
 		return store_mdb_err(e, rc, DB__N, NULL, "cannot begin the opening transaction");
 	for (int i = 0; i < DB__N; i++) {
-		rc = mdb_dbi_open(txn, store_db_names[i], s->rdonly ? 0 : MDB_CREATE, &s->dbi[i]);
+		rc = mdb_dbi_open(txn, store_db_names[i], create ? MDB_CREATE : 0, &s->dbi[i]);
 		if (rc) {
 			mdb_txn_abort(txn);
-			if (rc == MDB_NOTFOUND)
-				return err_set(e, ERR_MISSING, "'%s' is not an engrave store (no '%s' database)", s->path,
-					       store_db_names[i]),
-				       err_hint(e, "create it by running any writing command, e.g. 'engrave store put FILE'");
+			if (rc == MDB_NOTFOUND) {
+				err_set(e, ERR_MISSING, "'%s' is not an engrave store (no '%s' database)", s->path,
+					store_db_names[i]);
+				return err_hint(e, "create one with any writing command, e.g. 'engrave store put FILE'");
+			}
 			return store_mdb_err(e, rc, (enum store_db)i, NULL, "cannot open sub-database");
 		}
 	}
@@ -170,6 +176,19 @@ static int open_dbis(struct store *s, struct err *e)
 	if (rc)
 		return store_mdb_err(e, rc, DB__N, NULL, "cannot commit the opening transaction");
 	return 0;
+}
+
+static int open_dbis(struct store *s, struct err *e)
+{
+	struct err e2 = ERR_INIT;
+	if (!open_dbis_in(s, 0, &e2))
+		return 0;
+	if (s->rdonly || e2.cls != ERR_MISSING) {
+		if (e)
+			*e = e2;
+		return -1;
+	}
+	return open_dbis_in(s, 1, e);
 }
 
 int store_open(const char *dir, int flags, struct store **out, struct err *e)
@@ -209,6 +228,12 @@ int store_open(const char *dir, int flags, struct store **out, struct err *e)
 		goto fail;
 	}
 	refresh_mapsize(s);
+	/* Free reader slots left by killed processes, so their snapshots do
+	 * not pin old pages (and grow the file) forever. */
+	int dead = 0;
+	mdb_reader_check(s->env, &dead);
+	if (dead)
+		log_debug("store: cleared %d stale reader slot(s)", dead);
 	if (open_dbis(s, e)) {
 		err_prefix(e, "'%s'", dir);
 		goto fail;
@@ -422,8 +447,10 @@ int store_write(struct store *s, const struct wop *ops, size_t n, const char *wh
 				store_mdb_err(e, ENOSPC, db, key[0] ? key : NULL, what);
 				char msg[ERR_MSG_MAX];
 				snprintf(msg, sizeof(msg), "%s", e ? e->msg : "");
-				return err_set(e, ERR_NOSPACE, "%s (LMDB: %s, with the disk or ulimit -f exhausted)", msg,
-					       mdb_strerror(rc));
+				err_set(e, ERR_NOSPACE, "%s (LMDB: %s, with the disk or ulimit -f exhausted)", msg,
+					mdb_strerror(rc));
+				return err_hint(e, "free disk space (or run 'engrave store gc') and run the command "
+						   "again; finished work is kept");
 			}
 		}
 		return store_mdb_err(e, rc, db, key[0] ? key : NULL, what);

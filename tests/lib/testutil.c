@@ -4,7 +4,9 @@
  * The test runner starts binaries from the project root, so ../shared is
  * the default fixture location; $SHARED overrides it.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "testutil.h"
 
 #include <stdio.h>
@@ -27,10 +29,10 @@ const char *test_shared_path(const char *rel)
 {
 	static char path[4096];
 	const char *shared = getenv("SHARED");
-	if (shared && *shared)
-		snprintf(path, sizeof(path), "%s/%s", shared, rel);
-	else
-		snprintf(path, sizeof(path), "%s/../shared/%s", test_root(), rel);
+	int n = (shared && *shared) ? snprintf(path, sizeof(path), "%s/%s", shared, rel)
+				    : snprintf(path, sizeof(path), "%s/../shared/%s", test_root(), rel);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return NULL;
 	return access(path, R_OK) == 0 ? path : NULL;
 }
 

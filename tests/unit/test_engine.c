@@ -42,9 +42,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	char body[128];
+	static int resets;
+	if (!strncmp(url, "/reset", 6) && __atomic_add_fetch(&resets, 1, __ATOMIC_SEQ_CST) % 3 == 0)
+		return MHD_NO; /* close the connection without an answer */
 	if (!strcmp(url, "/stall"))
 		usleep(1500 * 1000);
-	snprintf(body, sizeof(body), "%s", url);
+	const char *xt = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Set");
+	if (!strcmp(url, "/hdr"))
+		snprintf(body, sizeof(body), "%s", xt ? xt : "-");
+	else
+		snprintf(body, sizeof(body), "%s", url);
 	struct MHD_Response *r =
 		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret = MHD_queue_response(c, 200, r);
@@ -263,4 +270,78 @@ Test(engine, callbacks_may_submit_and_connections_are_reused)
 	cr_assert_leq(__atomic_load_n(&conns, __ATOMIC_SEQ_CST) - before, 2,
 		      "50 sequential requests should reuse the pooled connection");
 	engine_free(c.en);
+}
+
+Test(engine, distinct_header_sets_are_sent_correctly)
+{
+	enum { N = 60 };
+	struct engine *en;
+	struct err e = ERR_INIT;
+	struct engine_opts o = { .max_connections = 8, .max_in_flight = N };
+	cr_assert_eq(engine_new(&o, &en, &e), 0);
+	static const char *vals[3] = { "alpha", "beta", "gamma" };
+	struct track t[N];
+	memset(t, 0, sizeof(t));
+	char u[96];
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/hdr", srv_port);
+	for (int i = 0; i < N; i++) {
+		/* a fresh (stack) header array each time: the cache keys on content */
+		struct http_header h[2] = { { "X-Set", vals[i % 3] }, { "X-Other", "1" } };
+		snprintf(t[i].want, sizeof(t[i].want), "%s", i % 4 == 3 ? "-" : vals[i % 3]);
+		struct http_request rq = { .method = "POST", .url = u, .headers = h,
+					   .n_headers = i % 4 == 3 ? 0 : 2, .body = "[1,2]",
+					   .body_len = 5 };
+		cr_assert_eq(engine_submit(en, &rq, on_done, &t[i], &e), 0, "%s", e.msg);
+	}
+	cr_assert_eq(engine_drain(en, &e), 0);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(t[i].calls, 1);
+		cr_assert_eq(t[i].status, 200);
+		cr_assert(t[i].body_ok, "request %d: wrong X-Set header", i);
+	}
+	engine_free(en);
+}
+
+static int n_ok, n_fail;
+static void count_done(void *user, const struct http_response *rs, mono_ns sent, mono_ns done)
+{
+	int *calls = user;
+	(*calls)++;
+	cr_assert_geq(done, sent);
+	if (rs->status == 200)
+		n_ok++;
+	else {
+		cr_assert_eq(rs->status, 0);
+		cr_assert_neq(rs->transport_error, 0);
+		cr_assert_neq(rs->error[0], 0);
+		n_fail++;
+	}
+}
+
+Test(engine, connection_resets_are_counted_not_fatal)
+{
+	enum { N = 90 };
+	struct engine *en;
+	struct err e = ERR_INIT;
+	struct engine_opts o = { .max_connections = 6, .max_in_flight = 12 };
+	cr_assert_eq(engine_new(&o, &en, &e), 0);
+	static int calls[N];
+	char u[96];
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/reset", srv_port);
+	struct http_request rq = { .url = u };
+	int next = 0;
+	while (next < N || engine_in_flight(en)) {
+		while (next < N && engine_in_flight(en) < 12)
+			cr_assert_eq(engine_submit(en, &rq, count_done, &calls[next++], &e), 0);
+		cr_assert_geq(engine_poll(en, clock_mono_now() + 100 * NS_PER_MS, &e), 0, "%s", e.msg);
+	}
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(calls[i], 1, "request %d completed %d times", i, calls[i]);
+	cr_assert_eq(n_ok + n_fail, N);
+	cr_assert_gt(n_fail, 0, "every third request is reset");
+	cr_assert_gt(n_ok, N / 2);
+	struct engine_stats st;
+	engine_get_stats(en, &st);
+	cr_assert_eq(st.transport_errors, (uint64_t)n_fail);
+	engine_free(en);
 }

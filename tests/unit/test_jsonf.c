@@ -146,6 +146,13 @@ Test(jsonf, parser_rounds_arbitrary_decimals_like_strtof)
 	const char *above = "1.0000000596046447753906251";
 	cr_assert_eq(jsonf_parse_f32(above, above + strlen(above), &f, &end), JSONF_OK);
 	cr_assert_eq(bits_of(f), 0x3f800001u);
+	/* a 300-digit number takes the slow path and still rounds right */
+	char longnum[320] = "0.";
+	memset(longnum + 2, '3', 300);
+	longnum[302] = 0;
+	cr_assert_eq(jsonf_parse_f32(longnum, longnum + 302, &f, &end), JSONF_OK);
+	cr_assert_eq(end, longnum + 302);
+	cr_assert_eq(f, 1.0f / 3.0f);
 }
 
 Test(jsonf, arrays)

@@ -246,3 +246,32 @@ Test(kmeans, duplicates_and_empty_clusters)
 	cr_assert_eq(tot, 60);
 	cr_assert(in < 1e-9, "inertia %g", in);
 }
+
+Test(vec, sse2_and_avx2_kernels_give_the_same_bits)
+{
+	enum { D = 771 };
+	static float a[D], b[D], r1[4 * D], r2[4 * D], v1[D], v2[D];
+	rng_normal_fill(8, 1, 0, D, a);
+	rng_normal_fill(8, 2, 0, D, b);
+	rng_normal_fill(8, 3, 0, 4 * D, r1);
+	memcpy(r2, r1, sizeof r1);
+	memcpy(v1, a, sizeof a);
+	memcpy(v2, a, sizeof a);
+	double x[4], y[4];
+	float f[2];
+	vec_set_simd(1);
+	x[0] = vec_dot_f64(a, b, D), x[1] = vec_sqdist_f64(a, b, D), x[2] = vec_sqnorm_f64(a, D);
+	f[0] = vec_dot(a, b, D);
+	vec_normalize_rows(r1, 4, D);
+	vec_add_scaled(v1, b, 0.3f, D);
+	vec_set_simd(0);
+	y[0] = vec_dot_f64(a, b, D), y[1] = vec_sqdist_f64(a, b, D), y[2] = vec_sqnorm_f64(a, D);
+	f[1] = vec_dot(a, b, D);
+	vec_normalize_rows(r2, 4, D);
+	vec_add_scaled(v2, b, 0.3f, D);
+	vec_set_simd(1);
+	cr_assert(memcmp(x, y, 3 * sizeof *x) == 0);
+	cr_assert(memcmp(&f[0], &f[1], sizeof *f) == 0);
+	cr_assert_arr_eq(r1, r2, sizeof r1);
+	cr_assert_arr_eq(v1, v2, sizeof v1);
+}

@@ -166,6 +166,12 @@ static void assert_one_record_per_request(const struct sched *s, struct loadgen_
 	}
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* ---- tests ---------------------------------------------------------------------- */
 
 Test(loadgen, keeps_the_rate_when_the_server_keeps_up, .timeout = 60)
@@ -194,6 +200,27 @@ Test(loadgen, keeps_the_rate_when_the_server_keeps_up, .timeout = 60)
 	cr_assert(m.throughput > 495 && m.throughput < 505, "throughput %.2f/s, want 500 +- 1%%",
 		  m.throughput);
 	cr_assert_eq(m.all.completed, 2000);
+	/* exact percentiles: the metrics of the stored (encoded, decoded) records
+	 * equal sorting their latencies */
+	uint8_t *bytes = malloc(res.records.n * RECORDS_SIZE);
+	records_encode(res.records.v, res.records.n, bytes);
+	struct records back;
+	records_init(&back);
+	cr_assert_eq(records_decode(bytes, res.records.n * RECORDS_SIZE, &back, &e), 0, "%s", e.msg);
+	struct metrics m2;
+	cr_assert_eq(metrics_from_records(back.v, back.n, 0, p.duration_ns, &m2, &e), 0);
+	uint64_t *lat = malloc(back.n * sizeof(uint64_t));
+	for (size_t i = 0; i < back.n; i++)
+		lat[i] = back.v[i].done - back.v[i].intended;
+	qsort(lat, back.n, sizeof(uint64_t), cmp_u64);
+	for (int k = 0; k < METRICS_NPCT; k++) {
+		cr_assert_eq(m2.all.latency.pct[k], lat[hist_rank(back.n, metrics_pct[k]) - 1]);
+		cr_assert_eq(m2.all.latency.pct[k], m.all.latency.pct[k]);
+	}
+	cr_assert_eq(m2.all.latency.max, lat[back.n - 1]);
+	free(lat);
+	free(bytes);
+	records_release(&back);
 	/* the ids digest made it into the records */
 	uint8_t want[8];
 	const char *ids[] = { "m1", "m2", "m3" };

@@ -139,3 +139,15 @@ Test(rng, normal_golden_digest)
 	cr_log_info("normal golden fnv1a = %016llx", (unsigned long long)h);
 	cr_assert_eq(h, 0xc73d58b94262d4dcULL, "golden %016llx", (unsigned long long)h);
 }
+
+Test(rng, sse2_and_avx2_kernels_give_the_same_bits)
+{
+	enum { N = 5000 };
+	static float a[N], b[N];
+	rng_set_simd(1);
+	rng_normal_fill(77, 3, 123, N, a);
+	rng_set_simd(0);
+	rng_normal_fill(77, 3, 123, N, b);
+	rng_set_simd(1);
+	cr_assert_arr_eq(a, b, sizeof a);
+}

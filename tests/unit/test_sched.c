@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engrave/err.h"
@@ -219,8 +220,12 @@ Test(sched, mix_follows_weights_and_args_are_in_range)
 	for (uint64_t i = 0; i < n; i++) {
 		sched_next_due(&s, i, &op);
 		c[op.kind]++;
-		if (op.kind == OP_STORE)
+		if (op.kind == OP_STORE) {
 			cr_assert_eq(op.arg, i, "a store's vector ordinal is its index");
+			char id[48], want[48];
+			snprintf(want, sizeof(want), "load-42-%llu", (unsigned long long)i);
+			cr_assert_str_eq(sched_store_id(&s, &op, id, sizeof(id)), want);
+		}
 		else
 			cr_assert_lt(op.arg, 37);
 	}
@@ -265,4 +270,36 @@ Test(sched, invalid_params_are_spec_errors)
 	cr_assert(strstr(e.hint, "poisson"), "hint: %s", e.hint);
 	cr_assert_eq(sched_pattern_parse("ramp", &pat, &e), 0);
 	cr_assert_eq(pat, SCHED_RAMP);
+}
+
+#include "engrave/spec.h"
+
+Test(sched, params_from_a_spec)
+{
+	static const char yaml[] =
+		"name: lt\nseed: 9\n"
+		"target: {driver: embedded}\n"
+		"steps:\n"
+		"  loadtest:\n"
+		"    duration: 20s\n"
+		"    warmup: 5s\n"
+		"    arrival: {pattern: ramp, from_rate: 10, to_rate: 30}\n"
+		"    mix: {store: 1, recall: 2, search: 0}\n";
+	struct spec *sp = NULL;
+	struct err e = ERR_INIT;
+	if (spec_load_string(yaml, sizeof(yaml) - 1, "<test>", &sp, &e) < 0)
+		cr_assert_fail("spec: %s (%s)", e.msg, e.hint);
+	struct sched_params p;
+	sched_params_from_spec(&sp->loadtest, sp->seed, &p);
+	cr_assert_eq(p.pattern, SCHED_RAMP);
+	cr_assert_eq(p.rate, 10);
+	cr_assert_eq(p.rate_end, 30);
+	cr_assert_eq(p.duration_ns, S(20));
+	cr_assert_eq(p.warmup_ns, S(5));
+	cr_assert_eq(p.seed, 9);
+	cr_assert_eq(p.weight[OP_RECALL], 2);
+	struct sched s;
+	init_ok(&s, &p);
+	cr_assert_eq(sched_count(&s), 5 * 10 + 20 * 20);
+	spec_free(sp);
 }

@@ -824,3 +824,43 @@ Test(store_grow, threads_share_a_store_while_it_grows)
 	test_rmtree(d);
 	free(d);
 }
+
+Test(store_grow, adopts_a_map_grown_by_another_process)
+{
+	struct err e = ERR_INIT;
+	char *d = test_tmpdir("resized");
+	setenv("ENGRAVE_STORE_MAPSIZE", "1048576", 1);
+	struct store *s;
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	struct store_stats ss;
+	cr_assert_eq(store_stats(s, &ss, &e), 0);
+	cr_assert_eq(ss.map_size, 1048576);
+	/* another process grows the map to hold 12 MiB */
+	pid_t p = fork();
+	if (p == 0) {
+		struct store *c;
+		struct err ce = ERR_INIT;
+		char *big = malloc(3 * OBJ_CHUNK_SIZE);
+		fill(big, 3 * OBJ_CHUNK_SIZE, 77);
+		struct digest od;
+		int rc = store_open(d, 0, &c, &ce) || obj_put(c, big, 3 * OBJ_CHUNK_SIZE, &od, &ce) ||
+			 ref_set(c, "from-child", "x", &ce);
+		store_close(c);
+		_exit(rc ? 1 : 0);
+	}
+	int status;
+	waitpid(p, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child writer failed");
+	unsetenv("ENGRAVE_STORE_MAPSIZE");
+	/* this process still has the 1 MiB map: reads and writes adopt the new size */
+	char v[16];
+	cr_assert_eq(ref_get(s, "from-child", v, sizeof(v), &e), 0, "%s", e.msg);
+	cr_assert_str_eq(v, "x");
+	cr_assert_eq(cas_put(s, "after", 5, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_stats(s, &ss, &e), 0, "%s", e.msg);
+	cr_assert_gt(ss.map_size, 3 * OBJ_CHUNK_SIZE);
+	cr_assert_eq(ss.logical_bytes, 3 * OBJ_CHUNK_SIZE);
+	store_close(s);
+	test_rmtree(d);
+	free(d);
+}

@@ -33,6 +33,7 @@
 #include "engrave/sched.h"
 
 static volatile sig_atomic_t stop_flag;
+static uint64_t spin_ns;
 
 static void on_signal(int sig)
 {
@@ -135,6 +136,7 @@ static int one_run(const char *url, double rate, double seconds, int cap, int li
 	o.live = live;
 	o.stop = &stop_flag;
 	o.drop_after_ns = NS_PER_S;
+	o.spin_ns = spin_ns;
 	struct loadgen_result res;
 	if (loadgen_run(&s, &t, &o, &res, &e) < 0) {
 		fprintf(stderr, "bench-loadgen: %s\n", e.msg);
@@ -210,7 +212,7 @@ static int cmd_max(const char *url, double seconds, double start, int cap)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench-loadgen serve [--port N] [--port-file F] [--threads N]\n"
-		   "       bench-loadgen run --url URL --rate R [--duration S] [--max-in-flight N] [--live]\n"
+		   "       bench-loadgen run --url URL --rate R [--duration S] [--max-in-flight N] [--live] [--spin-us N]\n"
 		   "       bench-loadgen max --url URL [--duration S] [--start R] [--max-in-flight N]\n");
 }
 
@@ -228,7 +230,7 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },	   { "start", required_argument, NULL, 's' },
 		{ "max-in-flight", required_argument, NULL, 'c' }, { "port", required_argument, NULL, 'p' },
 		{ "port-file", required_argument, NULL, 'f' },	   { "threads", required_argument, NULL, 't' },
-		{ "live", no_argument, NULL, 'l' },		   { "help", no_argument, NULL, 'h' },
+		{ "live", no_argument, NULL, 'l' },		   { "spin-us", required_argument, NULL, 'S' },		   { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -244,6 +246,7 @@ int main(int argc, char **argv)
 		case 'f': port_file = optarg; break;
 		case 't': threads = atoi(optarg); break;
 		case 'l': live = 1; break;
+		case 'S': spin_ns = (uint64_t)(atof(optarg) * 1e3); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

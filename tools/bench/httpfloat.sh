@@ -24,6 +24,7 @@ cat >"$tmp/b.c" <<'C'
 #include "engrave/buf.h"
 #include "engrave/clock.h"
 #include "engrave/engine.h"
+#include "engrave/http.h"
 #include "engrave/jsonf.h"
 
 static int cmp(const void *a, const void *b)
@@ -123,6 +124,16 @@ int main(int argc, char **argv)
 	       late[k / 2] / 1e3, late[k * 99 / 100] / 1e3, late[k - 1] / 1e3);
 	engine_drain(en, NULL);
 
+	/* no server delay for the throughput run */
+	struct http_client *hc;
+	struct http_response hr;
+	http_client_new(&hc, NULL);
+	http_response_init(&hr);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/_faultd/config", port);
+	struct http_request cfg = { .method = "POST", .url = url, .body = "{\"delay_us\":0}", .body_len = 14 };
+	http_do(hc, &cfg, &hr, NULL);
+	http_response_release(&hr);
+	http_client_free(hc);
 	done_count = 0;
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/fast", port);
 	mono_ns end = clock_mono_now() + 2 * NS_PER_S;

@@ -1,0 +1,911 @@
+/*
+ * ingest.c — the ingest step: load vector sets into the target, exactly
+ * once, resumably, and verify what the target really holds.
+ *
+ * Records are the rows of the ingest sets in spec order (corpus vectors,
+ * then synthetic), numbered 0..N-1 globally. Each gets a stable client id
+ * (meta id_prefix + row id, e.g. "wiki-12", "syn-41"), so a retried or
+ * resumed send is idempotent.
+ *
+ * Sending: HTTP drivers go through the libcurl multi engine with
+ * `concurrency` requests in flight, each carrying up to batch_size records
+ * (the driver's native batch, 1 for Engram). A request that fails with a
+ * transport error, 5xx or 429 is retried after exponential backoff with
+ * jitter (honouring Retry-After) up to `retries` times; then its records get
+ * a FAILED receipt and the step fails naming how many were not stored. The
+ * embedded driver stores in-process.
+ *
+ * Receipts (status, attempts, HTTP status, latency, server id) are journaled
+ * per record in the run's "ingest" stream, committed in small transactions;
+ * on resume (`engrave run --resume`) records with a receipt are skipped.
+ *
+ * Verification: the target's count is compared with count-before + stored
+ * receipts, and a seeded sample of stored records is read back (or, where
+ * the driver cannot read vectors back, recalled by its own vector), so a
+ * success the server did not keep — Engram's semantic dedup, its hot-tier
+ * cap, dropped embeddings — is reported as lost, never as success.
+ *
+ * Reuse: a verified load is recorded under ref "loads/<load key>" (driver,
+ * URL, space, set digests). A later run whose target still shows that count
+ * and passes the sample check reuses it instead of loading again.
+ */
+#include "engrave/steps.h"
+#include "artio.h"
+#include "engrave/article.h"
+#include "engrave/buf.h"
+#include "engrave/clock.h"
+#include "engrave/engine.h"
+#include "engrave/err.h"
+#include "engrave/log.h"
+#include "engrave/retry.h"
+#include "engrave/rng.h"
+#include "engrave/store.h"
+#include "engrave/synth.h"
+#include "engrave/target.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STREAM "ingest"
+#define META_STREAM "ingest-meta"
+#define STREAM_VERIFY 0x56455249ULL /* "VERI" */
+#define CONTENT_MAX_BYTES 99000     /* Engram rejects content over 100,000 bytes */
+#define ID_LEN 64
+#define COMMIT_EVERY 2048
+#define COMMIT_NS (250 * NS_PER_MS)
+
+enum { R_NONE = 0, R_STORED = 1, R_REJECTED = 2, R_FAILED = 3 };
+
+struct ing_set {
+	struct artifact art;
+	uint64_t base, rows;
+	uint32_t dim;
+	char prefix[32];
+	uint64_t *ids;
+	uint32_t *labels;
+	float *conf;
+	struct obj_reader *vr;
+	int is_corpus;
+	struct buf content;      /* corpus: row i's text at content_off[i] */
+	uint64_t *content_off;
+	struct synth_opts so;    /* synthetic: content strings */
+};
+
+struct ing;
+
+struct ing_req {
+	struct ing *g;
+	uint64_t *idx;           /* global record indices */
+	size_t n;
+	float *vecs;
+	char *idbuf;
+	char *textbuf;
+	struct target_record *recs;
+	struct target_store_result *res;
+	struct target_req rq;
+	int attempts;
+	mono_ns due;
+	struct ing_req *next;    /* retry queue */
+};
+
+struct ing {
+	struct step_ctx *c;
+	struct err *e;
+	struct target *t;
+	struct ing_set sets[2];
+	int n_sets;
+	uint64_t total;
+	uint8_t *state;          /* R_* per record */
+	uint64_t cursor;
+	size_t batch;
+	int max_attempts;
+	struct retry_policy policy;
+	struct journal_batch *jb;
+	mono_ns last_commit;
+	struct progress prog;
+	uint64_t stored, rejected, failed, retries, sent_now;
+	struct ing_req *retry_q;
+	int failed_hard;         /* an error was recorded in e */
+	char first_reject[256];
+	char first_fail[256];
+};
+
+/* ---------------------------------------------------------------- */
+/* records                                                            */
+
+static struct ing_set *set_of(struct ing *g, uint64_t idx, uint64_t *row)
+{
+	for (int s = 0; s < g->n_sets; s++)
+		if (idx < g->sets[s].base + g->sets[s].rows) {
+			*row = idx - g->sets[s].base;
+			return &g->sets[s];
+		}
+	BUG("record %llu out of range", (unsigned long long)idx);
+}
+
+static void record_id(const struct ing_set *s, uint64_t row, char *out)
+{
+	snprintf(out, ID_LEN, "%s%llu", s->prefix, (unsigned long long)(s->ids ? s->ids[row] : row));
+}
+
+static int req_fill(struct ing *g, struct ing_req *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		uint64_t row;
+		struct ing_set *s = set_of(g, r->idx[i], &row);
+		float *v = r->vecs + i * s->dim;
+		if (obj_read_at(s->vr, row * s->dim * sizeof(float), v, s->dim * sizeof(float), g->e))
+			return -1;
+		char *id = r->idbuf + i * ID_LEN;
+		record_id(s, row, id);
+		struct target_record *tr = &r->recs[i];
+		tr->id = id;
+		tr->vec = v;
+		if (s->is_corpus) {
+			tr->content = s->content.data + s->content_off[row];
+			tr->confidence = s->conf ? s->conf[row] : -1;
+		} else {
+			char *txt = r->textbuf + i * 128;
+			synth_text(&s->so, row, s->labels ? s->labels[row] : 0, txt, 128);
+			tr->content = txt;
+			tr->confidence = s->conf ? s->conf[row] : -1;
+		}
+		tr->timestamp = 0;
+	}
+	return 0;
+}
+
+static struct ing_req *req_new(struct ing *g, size_t cap)
+{
+	struct ing_req *r = calloc(1, sizeof(*r));
+	uint32_t dim = g->sets[0].dim;
+	r->g = g;
+	r->idx = malloc(cap * sizeof(uint64_t));
+	r->vecs = malloc(cap * dim * sizeof(float));
+	r->idbuf = malloc(cap * ID_LEN);
+	r->textbuf = malloc(cap * 128);
+	r->recs = calloc(cap, sizeof(*r->recs));
+	r->res = calloc(cap, sizeof(*r->res));
+	if (!r || !r->idx || !r->vecs || !r->idbuf || !r->textbuf || !r->recs || !r->res)
+		BUG("out of memory");
+	target_req_init(&r->rq);
+	return r;
+}
+
+static void req_free(struct ing_req *r)
+{
+	if (!r)
+		return;
+	target_req_release(&r->rq);
+	free(r->idx);
+	free(r->vecs);
+	free(r->idbuf);
+	free(r->textbuf);
+	free(r->recs);
+	free(r->res);
+	free(r);
+}
+
+/* The next batch of records without a receipt, within one set. */
+static struct ing_req *next_batch(struct ing *g)
+{
+	while (g->cursor < g->total && g->state[g->cursor] != R_NONE)
+		g->cursor++;
+	if (g->cursor >= g->total)
+		return NULL;
+	uint64_t row;
+	struct ing_set *s = set_of(g, g->cursor, &row);
+	uint64_t end = s->base + s->rows;
+	struct ing_req *r = req_new(g, g->batch);
+	while (r->n < g->batch && g->cursor < end) {
+		if (g->state[g->cursor] == R_NONE)
+			r->idx[r->n++] = g->cursor;
+		g->cursor++;
+	}
+	if (req_fill(g, r)) {
+		req_free(r);
+		g->failed_hard = 1;
+		return NULL;
+	}
+	return r;
+}
+
+/* ---------------------------------------------------------------- */
+/* receipts                                                           */
+
+static void be64(uint64_t v, uint8_t out[8])
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static int journal_commit(struct ing *g, int force)
+{
+	mono_ns now = clock_mono_now();
+	if (!g->jb || (!force && journal_batch_len(g->jb) < COMMIT_EVERY && now - g->last_commit < COMMIT_NS))
+		return 0;
+	int rc = journal_batch_commit(g->jb, g->e);
+	g->jb = NULL;
+	g->last_commit = now;
+	if (rc)
+		return -1;
+	return journal_batch_begin(g->c->store, g->c->run_id, STREAM, &g->jb, g->e);
+}
+
+static int receipt(struct ing *g, uint64_t idx, int status, int attempts, int http, uint64_t latency_ns,
+		   const char *server_id)
+{
+	uint8_t key[8], val[8 + 1 + TARGET_ID_MAX];
+	be64(idx, key);
+	uint32_t lat_us = latency_ns / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(latency_ns / 1000);
+	val[0] = (uint8_t)status;
+	val[1] = (uint8_t)(attempts > 255 ? 255 : attempts);
+	val[2] = (uint8_t)http;
+	val[3] = (uint8_t)(http >> 8);
+	for (int i = 0; i < 4; i++)
+		val[4 + i] = (uint8_t)(lat_us >> (8 * i));
+	size_t idl = server_id ? strnlen(server_id, TARGET_ID_MAX - 1) : 0;
+	val[8] = (uint8_t)idl;
+	if (idl)
+		memcpy(val + 9, server_id, idl);
+	g->state[idx] = (uint8_t)status;
+	if (journal_batch_put(g->jb, key, 8, val, 9 + idl, g->e))
+		return -1;
+	return journal_commit(g, 0);
+}
+
+static int load_receipt(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct ing *g = ctx;
+	if (kl != 8 || vl < 9)
+		return 0;
+	const uint8_t *kb = k, *vb = v;
+	uint64_t idx = 0;
+	for (int i = 0; i < 8; i++)
+		idx = idx << 8 | kb[i];
+	if (idx >= g->total)
+		return 0;
+	int st = vb[0];
+	if (st == R_FAILED)
+		st = R_NONE; /* failed before: try again */
+	g->state[idx] = (uint8_t)st;
+	if (st == R_STORED)
+		g->stored++;
+	else if (st == R_REJECTED)
+		g->rejected++;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* sending                                                            */
+
+static void on_done(void *user, const struct http_response *rs, mono_ns sent, mono_ns done)
+{
+	struct ing_req *r = user;
+	struct ing *g = r->g;
+	r->attempts++;
+	struct err perr = ERR_INIT;
+	int parse_failed = target_parse_store(g->t, &r->rq, rs, r->res, &perr) != 0;
+	size_t n_retry = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		int st = parse_failed ? TARGET_FAILED : (int)r->res[i].status;
+		if (st == TARGET_STORED || st == TARGET_REJECTED) {
+			if (st == TARGET_STORED)
+				g->stored++;
+			else {
+				g->rejected++;
+				if (!g->first_reject[0])
+					snprintf(g->first_reject, sizeof(g->first_reject), "%.60s: %.180s", r->recs[i].id,
+						 r->res[i].reason);
+			}
+			if (receipt(g, r->idx[i], st == TARGET_STORED ? R_STORED : R_REJECTED, r->attempts,
+				    (int)rs->status, done - sent, r->res[i].server_id))
+				g->failed_hard = 1;
+		} else {
+			r->idx[n_retry++] = r->idx[i];
+		}
+	}
+	progress_add(&g->prog, r->n - n_retry, 0, 0);
+	if (n_retry == 0) {
+		req_free(r);
+		return;
+	}
+	if (!g->first_fail[0])
+		snprintf(g->first_fail, sizeof(g->first_fail), "%.250s",
+			 parse_failed ? perr.msg : r->res[0].reason[0] ? r->res[0].reason : "failed");
+	r->n = n_retry;
+	if (r->attempts >= g->max_attempts) {
+		for (size_t i = 0; i < r->n; i++) {
+			g->failed++;
+			if (receipt(g, r->idx[i], R_FAILED, r->attempts, (int)rs->status, done - sent, NULL))
+				g->failed_hard = 1;
+		}
+		progress_add(&g->prog, 0, r->n, 0);
+		req_free(r);
+		return;
+	}
+	g->retries++;
+	progress_add(&g->prog, 0, 0, 1);
+	r->due = done + retry_delay_ns(&g->policy, r->attempts, rs);
+	if (req_fill(g, r)) { /* re-read the remaining records in order */
+		g->failed_hard = 1;
+		req_free(r);
+		return;
+	}
+	r->next = g->retry_q;
+	g->retry_q = r;
+}
+
+static int submit(struct ing *g, struct engine *en, struct ing_req *r)
+{
+	target_req_release(&r->rq);
+	target_req_init(&r->rq);
+	if (target_build_store(g->t, r->recs, r->n, &r->rq, g->e) ||
+	    engine_submit(en, &r->rq.http, on_done, r, g->e)) {
+		req_free(r);
+		return -1;
+	}
+	g->sent_now += r->n;
+	return 0;
+}
+
+static int send_http(struct ing *g)
+{
+	const struct spec_ingest *si = &g->c->spec->ingest;
+	struct engine_opts eo = { (int)si->concurrency, (int)si->concurrency, 0 };
+	struct engine *en;
+	if (engine_new(&eo, &en, g->e))
+		return -1;
+	int rc = 0, more = 1;
+	while (!g->failed_hard) {
+		mono_ns now = clock_mono_now();
+		int stopping = steps_stop_requested();
+		/* due retries first, then fresh batches */
+		struct ing_req **pp = &g->retry_q;
+		while (!stopping && *pp && engine_in_flight(en) < (int)si->concurrency) {
+			struct ing_req *r = *pp;
+			if (r->due <= now) {
+				*pp = r->next;
+				if (submit(g, en, r)) {
+					rc = -1;
+					break;
+				}
+			} else {
+				pp = &r->next;
+			}
+		}
+		while (!rc && !stopping && more && engine_in_flight(en) < (int)si->concurrency) {
+			struct ing_req *r = next_batch(g);
+			if (!r) {
+				more = 0;
+				break;
+			}
+			if (submit(g, en, r))
+				rc = -1;
+		}
+		if (rc)
+			break;
+		if (engine_in_flight(en) == 0 && (stopping || (!more && !g->retry_q)))
+			break;
+		mono_ns deadline = now + 50 * NS_PER_MS;
+		for (struct ing_req *r = g->retry_q; r; r = r->next)
+			if (r->due < deadline)
+				deadline = r->due;
+		if (engine_in_flight(en) == 0) {
+			clock_sleep_until(deadline);
+			continue;
+		}
+		if (engine_poll(en, deadline, g->e) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	struct err derr = ERR_INIT;
+	engine_drain(en, &derr);
+	engine_free(en);
+	while (g->retry_q) {
+		struct ing_req *r = g->retry_q;
+		g->retry_q = r->next;
+		req_free(r);
+	}
+	return rc || g->failed_hard ? -1 : 0;
+}
+
+static int send_inprocess(struct ing *g)
+{
+	struct ing_req *r;
+	while ((r = next_batch(g)) != NULL) {
+		mono_ns t0 = clock_mono_now();
+		int rc = target_exec_store(g->t, r->recs, r->n, r->res, g->e);
+		uint64_t lat = clock_mono_now() - t0;
+		for (size_t i = 0; !rc && i < r->n; i++) {
+			int st = r->res[i].status == TARGET_STORED ? R_STORED : R_REJECTED;
+			if (st == R_STORED)
+				g->stored++;
+			else {
+				g->rejected++;
+				if (!g->first_reject[0])
+					snprintf(g->first_reject, sizeof(g->first_reject), "%.60s: %.180s", r->recs[i].id,
+						 r->res[i].reason);
+			}
+			rc = receipt(g, r->idx[i], st, 1, 0, lat, r->res[i].server_id);
+		}
+		progress_add(&g->prog, r->n, 0, 0);
+		req_free(r);
+		if (rc)
+			return -1;
+		if (steps_stop_requested())
+			break;
+	}
+	return g->failed_hard ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* sets                                                               */
+
+static int add_corpus_text(const struct article_view *v, void *ctx)
+{
+	struct ing_set *s = ctx;
+	return buf_append(&s->content, v->title, v->title_len, NULL) || buf_append(&s->content, "\n\n", 2, NULL) ||
+			       buf_append(&s->content, v->text,
+					  article_utf8_prefix(v->text, v->text_len, CONTENT_MAX_BYTES), NULL) ||
+			       buf_append(&s->content, "", 1, NULL)
+		       ? -1
+		       : 0;
+}
+
+static int open_set(struct ing *g, struct ing_set *s, const struct digest *d, int is_corpus, struct err *e)
+{
+	memset(s, 0, sizeof(*s));
+	buf_init(&s->content, 0);
+	if (artifact_get(g->c->store, d, &s->art, e))
+		return -1;
+	int64_t rows = 0, dim = 0;
+	artifact_get_int(&s->art, "rows", &rows);
+	artifact_get_int(&s->art, "dim", &dim);
+	s->rows = (uint64_t)rows;
+	s->dim = (uint32_t)dim;
+	s->is_corpus = is_corpus;
+	const char *pfx = artifact_get_str(&s->art, "id_prefix");
+	snprintf(s->prefix, sizeof(s->prefix), "%s", pfx ? pfx : is_corpus ? "wiki-" : "syn-");
+	const struct digest *vd = artifact_part(&s->art, "vectors");
+	if (!vd)
+		return err_set(e, ERR_CORRUPT, "ingest: set has no vectors part");
+	if (obj_reader_open(g->c->store, vd, &s->vr, e))
+		return -1;
+	size_t n = (size_t)s->rows;
+	if (artifact_part(&s->art, "ids")) {
+		s->ids = malloc(n * 8 + 8);
+		if (artio_read_part(g->c->store, &s->art, "ids", s->ids, n * 8, e))
+			return -1;
+	}
+	if (artifact_part(&s->art, "labels")) {
+		s->labels = malloc(n * 4 + 4);
+		if (artio_read_part(g->c->store, &s->art, "labels", s->labels, n * 4, e))
+			return -1;
+	}
+	if (artifact_part(&s->art, "confidence")) {
+		s->conf = malloc(n * 4 + 4);
+		if (artio_read_part(g->c->store, &s->art, "confidence", s->conf, n * 4, e))
+			return -1;
+	}
+	synth_opts_init(&s->so, s->rows ? s->rows : 1);
+	s->so.seed = g->c->spec->seed;
+	if (is_corpus && g->c->has_prev[0]) {
+		struct artifact corpus;
+		if (artifact_get(g->c->store, &g->c->prev[0], &corpus, e))
+			return -1;
+		int rc = 0;
+		if (!strcmp(corpus.type, "corpus") && artifact_part(&corpus, "articles"))
+			rc = artio_each_article(g->c->store, &corpus, add_corpus_text, s, e);
+		artifact_release(&corpus);
+		if (rc)
+			return -1;
+	}
+	if (is_corpus) {
+		/* offsets of the NUL-separated texts; rows without text use their id */
+		s->content_off = calloc(n + 1, sizeof(uint64_t));
+		uint64_t off = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (off >= s->content.len) {
+				char id[ID_LEN];
+				record_id(s, i, id);
+				uint64_t at = s->content.len;
+				buf_append(&s->content, id, strlen(id) + 1, NULL);
+				s->content_off[i] = at;
+				off = s->content.len;
+				continue;
+			}
+			s->content_off[i] = off;
+			off += strlen(s->content.data + off) + 1;
+		}
+		/* corpus confidence as Engram's ingest.py: min(0.9, 0.6 + len/10000) */
+		s->conf = malloc(n * 4 + 4);
+		for (size_t i = 0; i < n; i++) {
+			double c = 0.6 + (double)strlen(s->content.data + s->content_off[i]) / 10000.0;
+			s->conf[i] = (float)(c > 0.9 ? 0.9 : c);
+		}
+	}
+	return 0;
+}
+
+static void close_set(struct ing_set *s)
+{
+	obj_reader_close(s->vr);
+	free(s->ids);
+	free(s->labels);
+	free(s->conf);
+	free(s->content_off);
+	buf_release(&s->content);
+	artifact_release(&s->art);
+}
+
+/* ---------------------------------------------------------------- */
+/* verification                                                       */
+
+struct verify_result {
+	uint64_t checked, missing, mismatched;
+	int method_readback;
+	char first_problem[256];
+};
+
+static int verify_sample(struct ing *g, uint64_t want, struct verify_result *vr)
+{
+	memset(vr, 0, sizeof(*vr));
+	if (want == 0 || g->stored == 0)
+		return 0;
+	if (want > g->stored)
+		want = g->stored;
+	struct ing_req *r = req_new(g, (size_t)want);
+	uint64_t seed = g->c->spec->seed;
+	for (uint64_t draw = 0; r->n < want && draw < want * 8; draw++) {
+		uint64_t idx = ((uint64_t)rng_u32(seed, STREAM_VERIFY, 2 * draw) << 32 |
+				rng_u32(seed, STREAM_VERIFY, 2 * draw + 1)) % g->total;
+		if (g->state[idx] == R_STORED)
+			r->idx[r->n++] = idx;
+	}
+	if (req_fill(g, r)) {
+		req_free(r);
+		return -1;
+	}
+	uint32_t dim = g->sets[0].dim;
+	const char **ids = malloc(r->n * sizeof(char *));
+	for (size_t i = 0; i < r->n; i++)
+		ids[i] = r->recs[i].id;
+	struct target_vectors tv;
+	target_vectors_init(&tv, dim);
+	struct err ve = ERR_INIT;
+	int rc = target_get_vectors(g->t, ids, r->n, &tv, &ve);
+	if (rc == 0) {
+		vr->method_readback = 1;
+		for (size_t i = 0; i < r->n && i < tv.n; i++) {
+			vr->checked++;
+			if (!tv.found[i]) {
+				vr->missing++;
+				if (!vr->first_problem[0])
+					snprintf(vr->first_problem, sizeof(vr->first_problem), "%s is not in the target", ids[i]);
+				continue;
+			}
+			const float *a = r->vecs + i * dim, *b = tv.vecs + i * dim;
+			for (uint32_t j = 0; j < dim; j++)
+				if (fabsf(a[j] - b[j]) > 1e-6f * fmaxf(1.0f, fabsf(a[j]))) {
+					vr->mismatched++;
+					if (!vr->first_problem[0])
+						snprintf(vr->first_problem, sizeof(vr->first_problem),
+							 "%s: dimension %u is %.9g, sent %.9g", ids[i], j, b[j], a[j]);
+					break;
+				}
+		}
+	} else if (ve.cls == ERR_UNSUPPORTED) {
+		/* no read-back by id (Engram): recall each vector, expect itself first */
+		for (size_t i = 0; i < r->n; i++) {
+			struct target_hits h;
+			target_hits_init(&h);
+			if (target_recall(g->t, r->vecs + i * dim, 1, 0.0f, &h, g->e)) {
+				target_hits_release(&h);
+				rc = -1;
+				break;
+			}
+			vr->checked++;
+			if (h.n == 0 || strcmp(h.v[0].id, ids[i])) {
+				vr->missing++;
+				if (!vr->first_problem[0])
+					snprintf(vr->first_problem, sizeof(vr->first_problem),
+						 "recall of %s's own vector returned %s", ids[i], h.n ? h.v[0].id : "nothing");
+			}
+			target_hits_release(&h);
+		}
+		rc = rc ? -1 : 0;
+	} else {
+		*g->e = ve;
+	}
+	target_vectors_release(&tv);
+	free(ids);
+	req_free(r);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+
+static void load_key(struct ing *g, struct digest *out)
+{
+	const struct spec_target *st = &g->c->spec->target;
+	struct hash_ctx h;
+	hash_init(&h);
+	hash_update(&h, "engrave-load-v1", 16);
+	const char *f[3] = { spec_driver_names[st->driver], st->url,
+			     st->driver == SPEC_DRIVER_CHROMA ? st->collection : st->space };
+	for (int i = 0; i < 3; i++)
+		hash_update(&h, f[i] ? f[i] : "", strlen(f[i] ? f[i] : "") + 1);
+	for (int s = 0; s < g->n_sets; s++)
+		hash_update(&h, g->c->prev[g->sets[s].is_corpus ? 1 : 3].b, DIGEST_LEN);
+	hash_final(&h, out);
+}
+
+static int write_receipts(struct ing *g, uint64_t count_before, uint64_t count_after, int64_t lost,
+			  const struct verify_result *vr, uint64_t elapsed_ns, struct digest *out)
+{
+	struct obj_writer *w;
+	if (obj_writer_open(g->c->store, &w, g->e))
+		return -1;
+	uint8_t buf[4096];
+	for (uint64_t i = 0; i < g->total;) {
+		size_t n = 0;
+		while (n < sizeof(buf) && i < g->total)
+			buf[n++] = g->state[i++];
+		if (obj_write(w, buf, n, g->e)) {
+			obj_writer_abort(w);
+			return -1;
+		}
+	}
+	struct digest od;
+	uint64_t size = obj_writer_size(w);
+	if (obj_writer_finish(w, &od, g->e))
+		return -1;
+	const struct spec_target *st = &g->c->spec->target;
+	struct artifact a;
+	artifact_init(&a, "ingest-receipt", 1);
+	a.action = g->c->action;
+	int rc = artifact_add_part(&a, "status", &od, size, g->e) ||
+		 artifact_set_str(&a, "driver", spec_driver_names[st->driver], g->e) ||
+		 artifact_set_str(&a, "url", st->url ? st->url : "", g->e) ||
+		 artifact_set_str(&a, "space", st->driver == SPEC_DRIVER_CHROMA ? st->collection : st->space, g->e) ||
+		 artifact_set_str(&a, "run", g->c->run_id, g->e) ||
+		 artifact_set_int(&a, "records", (int64_t)g->total, g->e) ||
+		 artifact_set_int(&a, "stored", (int64_t)g->stored, g->e) ||
+		 artifact_set_int(&a, "rejected", (int64_t)g->rejected, g->e) ||
+		 artifact_set_int(&a, "failed", (int64_t)g->failed, g->e) ||
+		 artifact_set_int(&a, "count_before", (int64_t)count_before, g->e) ||
+		 artifact_set_int(&a, "count_after", (int64_t)count_after, g->e) ||
+		 artifact_set_int(&a, "lost", lost, g->e) ||
+		 artifact_set_int(&a, "sample_checked", (int64_t)vr->checked, g->e) ||
+		 artifact_set_int(&a, "sample_missing", (int64_t)vr->missing, g->e) ||
+		 artifact_set_int(&a, "sample_mismatched", (int64_t)vr->mismatched, g->e) ||
+		 artifact_set_int(&a, "elapsed_ns", (int64_t)elapsed_ns, g->e) ||
+		 artifact_put(g->c->store, &a, out, g->e);
+	artifact_release(&a);
+	return rc ? -1 : 0;
+}
+
+static int try_reuse(struct ing *g, const char *refname, struct err *e)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	struct err re = ERR_INIT;
+	if (ref_get(g->c->store, refname, hex, sizeof(hex), &re))
+		return 0;
+	struct digest d;
+	struct artifact a;
+	if (digest_from_hex(hex, &d, NULL) || artifact_get(g->c->store, &d, &a, NULL))
+		return 0;
+	int64_t want = -1, stored = 0;
+	artifact_get_int(&a, "count_after", &want);
+	artifact_get_int(&a, "stored", &stored);
+	uint64_t now = 0;
+	if (target_count(g->t, &now, e)) {
+		artifact_release(&a);
+		return -1;
+	}
+	int ok = want >= 0 && now == (uint64_t)want;
+	if (ok) {
+		/* the records of that load count as stored for the sample check */
+		for (uint64_t i = 0; i < g->total; i++)
+			g->state[i] = R_STORED;
+		g->stored = g->total;
+		struct verify_result vr;
+		if (verify_sample(g, g->c->spec->ingest.verify_sample, &vr)) {
+			artifact_release(&a);
+			return -1;
+		}
+		ok = vr.missing == 0 && vr.mismatched == 0;
+		if (!ok)
+			log_info("ingest: not reusing the earlier load: %s", vr.first_problem);
+		memset(g->state, R_NONE, g->total);
+		g->stored = 0;
+	} else {
+		log_info("ingest: not reusing the earlier load: the target holds %llu vectors, the load left %lld",
+			 (unsigned long long)now, (long long)want);
+	}
+	if (ok) {
+		g->c->out[0] = d;
+		g->c->n_out = 1;
+		const char *run = artifact_get_str(&a, "run");
+		snprintf(g->c->summary, sizeof(g->c->summary),
+			 "reused the verified load of run %.60s (%lld vectors, count and sample match)", run ? run : "?",
+			 (long long)stored);
+	}
+	artifact_release(&a);
+	return ok;
+}
+
+int step_ingest_run(struct step_ctx *c, struct err *e)
+{
+	const struct spec_ingest *si = &c->spec->ingest;
+	struct ing g;
+	memset(&g, 0, sizeof(g));
+	g.c = c;
+	g.e = e;
+	int rc = -1;
+	if (steps_target(c, &g.t, e))
+		return -1;
+	for (size_t k = 0; k < si->n_sets; k++) {
+		int is_corpus = si->sets[k] == SPEC_SET_CORPUS;
+		int from = is_corpus ? 1 : 3;
+		struct ing_set *s = &g.sets[g.n_sets];
+		if (!c->has_prev[from])
+			continue;
+		if (open_set(&g, s, &c->prev[from], is_corpus, e)) {
+			close_set(s);
+			goto out;
+		}
+		s->base = g.total;
+		g.total += s->rows;
+		g.n_sets++;
+		if (s->dim != g.sets[0].dim) {
+			err_set(e, ERR_SPEC, "ingest: sets have different dimensions (%u and %u)", g.sets[0].dim, s->dim);
+			goto out;
+		}
+	}
+	if (g.n_sets == 0 || g.total == 0) {
+		err_set(e, ERR_SPEC, "ingest: nothing to load (steps.ingest.sets is empty)");
+		goto out;
+	}
+	g.state = calloc(g.total, 1);
+	if (!g.state)
+		BUG("out of memory");
+	struct digest lk;
+	load_key(&g, &lk);
+	char lkhex[DIGEST_HEX_LEN + 1], refname[96];
+	digest_to_hex(&lk, lkhex);
+	snprintf(refname, sizeof(refname), "loads/%.64s", lkhex);
+
+	/* resume: receipts of this run */
+	if (journal_iter(c->store, c->run_id, STREAM, load_receipt, &g, e))
+		goto out;
+	uint64_t count_before = 0;
+	struct buf mv;
+	buf_init(&mv, 0);
+	int have_before = journal_get(c->store, c->run_id, META_STREAM, "count_before", 12, &mv, e);
+	if (have_before < 0) {
+		buf_release(&mv);
+		goto out;
+	}
+	if (have_before && mv.len == 8)
+		memcpy(&count_before, mv.data, 8);
+	buf_release(&mv);
+	if (!have_before) {
+		int reused = try_reuse(&g, refname, e);
+		if (reused < 0)
+			goto out;
+		if (reused) {
+			rc = 0;
+			goto out;
+		}
+		if (target_count(g.t, &count_before, e))
+			goto out;
+		struct journal_batch *mb;
+		if (journal_batch_begin(c->store, c->run_id, META_STREAM, &mb, e) ||
+		    journal_batch_put(mb, "count_before", 12, &count_before, 8, e) || journal_batch_commit(mb, e))
+			goto out;
+	} else if (g.stored || g.rejected) {
+		log_info("ingest: resuming: %llu records already have a receipt", (unsigned long long)(g.stored + g.rejected));
+	}
+
+	size_t mb = target_max_batch(g.t);
+	g.batch = si->batch_size < mb ? si->batch_size : mb;
+	if (g.batch == 0)
+		g.batch = 1;
+	g.max_attempts = (int)si->retries + 1;
+	struct retry_policy rp = RETRY_POLICY_DEFAULT;
+	rp.seed = c->spec->seed;
+	rp.max_attempts = g.max_attempts;
+	g.policy = rp;
+	if (journal_batch_begin(c->store, c->run_id, STREAM, &g.jb, e))
+		goto out;
+	g.last_commit = clock_mono_now();
+	progress_start(&g.prog, "ingest", g.total, "records");
+	progress_set(&g.prog, g.stored + g.rejected);
+	mono_ns t0 = clock_mono_now();
+	int send_rc = target_has_http(g.t) ? send_http(&g) : send_inprocess(&g);
+	uint64_t elapsed = clock_mono_now() - t0;
+	progress_finish(&g.prog);
+	struct err cerr = ERR_INIT;
+	if (journal_commit(&g, 1) && !send_rc)
+		send_rc = -1;
+	else if (send_rc && g.jb)
+		journal_batch_commit(g.jb, &cerr), g.jb = NULL;
+	if (send_rc)
+		goto out;
+	if (steps_stop_requested()) {
+		err_set(e, ERR_INTERRUPTED, "ingest: interrupted with %llu of %llu records stored",
+			(unsigned long long)g.stored, (unsigned long long)g.total);
+		goto out;
+	}
+	double secs = (double)elapsed / NS_PER_S;
+	steps_metric(c, "ingest.records", (double)g.total);
+	steps_metric(c, "ingest.stored", (double)g.stored);
+	steps_metric(c, "ingest.rejected", (double)g.rejected);
+	steps_metric(c, "ingest.failed", (double)g.failed);
+	steps_metric(c, "ingest.retries", (double)g.retries);
+	if (secs > 0 && g.sent_now)
+		steps_metric(c, "ingest.records_per_s", (double)g.sent_now / secs);
+
+	/* verification */
+	uint64_t count_after = 0;
+	if (target_count(g.t, &count_after, e))
+		goto out;
+	int64_t expected = (int64_t)(count_before + g.stored);
+	int64_t lost = expected - (int64_t)count_after;
+	struct verify_result vr;
+	if (verify_sample(&g, si->verify_sample, &vr))
+		goto out;
+	steps_metric(c, "ingest.count_after", (double)count_after);
+	steps_metric(c, "ingest.lost", (double)(lost > 0 ? lost : 0));
+	steps_metric(c, "ingest.sample_checked", (double)vr.checked);
+	steps_metric(c, "ingest.sample_missing", (double)vr.missing);
+	steps_metric(c, "ingest.sample_mismatched", (double)vr.mismatched);
+	if (write_receipts(&g, count_before, count_after, lost, &vr, elapsed, &c->out[0]))
+		goto out;
+	c->n_out = 1;
+	snprintf(c->summary, sizeof(c->summary),
+		 "%llu stored, %llu rejected, %llu failed, %llu retries; target count %llu (expected %lld); sample %llu/%llu ok",
+		 (unsigned long long)g.stored, (unsigned long long)g.rejected, (unsigned long long)g.failed,
+		 (unsigned long long)g.retries, (unsigned long long)count_after, (long long)expected,
+		 (unsigned long long)(vr.checked - vr.missing - vr.mismatched), (unsigned long long)vr.checked);
+	if (g.failed) {
+		err_set(e, ERR_NET, "ingest: %llu of %llu records were not stored after %d attempts each (first: %s)",
+			(unsigned long long)g.failed, (unsigned long long)g.total, g.max_attempts, g.first_fail);
+		err_hint(e, "fix the target and continue with 'engrave run SPEC --resume': stored records are not sent again");
+		goto out;
+	}
+	if (g.rejected) {
+		err_set(e, ERR_CHECK, "ingest: the target rejected %llu records (first: %s)",
+			(unsigned long long)g.rejected, g.first_reject);
+		goto out;
+	}
+	if (lost > 0 || vr.missing || vr.mismatched) {
+		err_set(e, ERR_CHECK,
+			"ingest: the target acknowledged %llu records but holds %llu (expected %lld: %lld lost); sample read-back: %llu missing, %llu different of %llu%s%s",
+			(unsigned long long)g.stored, (unsigned long long)count_after, (long long)expected,
+			(long long)(lost > 0 ? lost : 0), (unsigned long long)vr.missing,
+			(unsigned long long)vr.mismatched, (unsigned long long)vr.checked,
+			vr.first_problem[0] ? "; first: " : "", vr.first_problem);
+		err_hint(e, "%s", g.t && !strcmp(target_driver(g.t), "engram")
+					 ? "Engram drops near-duplicates (cosine >= 0.95) and caps its hot tier at 100K per space, answering 201 anyway"
+					 : "the target answered success for records it does not hold");
+		goto out;
+	}
+	char dhex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(&c->out[0], dhex);
+	if (ref_set(c->store, refname, dhex, e))
+		goto out;
+	rc = 0;
+out:
+	if (g.jb)
+		journal_batch_abort(g.jb);
+	for (int s = 0; s < g.n_sets; s++)
+		close_set(&g.sets[s]);
+	free(g.state);
+	return rc;
+}

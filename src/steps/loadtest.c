@@ -1,0 +1,680 @@
+/*
+ * loadtest.c — the loadtest step: an open-loop load against the target,
+ * every request recorded, metrics computed exactly from the records.
+ *
+ * The schedule (net/sched.c) is a pure function of the spec: request i's
+ * intended time, operation and argument. net/loadgen.c sends each request
+ * at its due time under max_in_flight and records intended/sent/done times,
+ * so latency runs from the intended time (coordinated omission corrected)
+ * and service time from the actual send, with late sends and drops counted.
+ * This step supplies the operations:
+ *   store   a fresh synthetic vector j = op.arg around the centroids (its
+ *           own RNG stream), id "load-<seed>-<j>", so it cannot collide with
+ *           loaded data;
+ *   recall  query vector op.arg of the queries step, k and threshold from
+ *           loadtest.recall;
+ *   search  a text query: a word of the synthetic content vocabulary.
+ * HTTP drivers build requests per in-flight slot; the embedded driver runs
+ * the operation in-process through the same scheduler.
+ *
+ * Recall@k: every recall's returned ids are kept and scored afterwards
+ * against the exact top-k over the data the target held when the query was
+ * sent — the ingested sets (groundtruth step) plus the stores acknowledged
+ * before it — with the target's threshold (Engram keeps max(0, cos) >= t).
+ *
+ * Output: artifact "loadtest" v1 {records (64-byte records, index order),
+ * metrics (JSON)} with the schedule digest; metrics go into the run record
+ * under the names checks use (p99_ms, throughput, error_rate, recall, ...).
+ */
+#include "engrave/steps.h"
+#include "artio.h"
+#include "engrave/buf.h"
+#include "engrave/err.h"
+#include "engrave/loadgen.h"
+#include "engrave/log.h"
+#include "engrave/metrics.h"
+#include "engrave/records.h"
+#include "engrave/sched.h"
+#include "engrave/store.h"
+#include "engrave/synth.h"
+#include "engrave/target.h"
+#include "engrave/vec.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOAD_SEED_XOR 0x4c4f414453544f52ULL /* "LOADSTOR" */
+#define NO_ID UINT64_MAX
+#define STORE_FLAG (1ULL << 63)
+
+struct lt_slot {
+	struct target_req rq;
+	float *vec;
+	char id[64];
+	char text[160];
+	struct target_record rec;
+};
+
+struct lt {
+	struct step_ctx *c;
+	struct target *t;
+	uint32_t dim;
+	struct vecs queries;           /* recall cues */
+	struct vecs cent;              /* for fresh store vectors */
+	int have_cent;
+	struct synth_opts so;
+	int k;
+	float threshold;
+	struct lt_slot *slots;
+	unsigned n_slots;
+	/* id -> global base row: corpus ids sorted, synthetic = offset + row */
+	uint64_t *corpus_ids, *corpus_rows; /* sorted by id */
+	uint64_t n_corpus;
+	char corpus_prefix[32], syn_prefix[32];
+	uint64_t syn_base, n_syn;
+	int has_corpus, has_syn;
+	char load_prefix[48];
+	/* per request: returned ids (k each) for recall ops */
+	uint64_t n_ops;
+	uint64_t *hit_ids;             /* n_ops * k, NO_ID padded */
+	uint8_t *is_recall;
+	struct err *e;
+};
+
+/* ---------------------------------------------------------------- */
+
+static void fresh_vector(struct lt *L, uint64_t j, float *out, char *text, size_t cap)
+{
+	if (L->have_cent) {
+		uint32_t label = 0;
+		synth_generate(&L->so, L->cent.v, (uint32_t)L->cent.rows, L->dim, j, 1, out, &label, NULL);
+		synth_text(&L->so, j, label, text, cap);
+	} else {
+		for (uint32_t d = 0; d < L->dim; d++)
+			out[d] = d == (uint32_t)(j % L->dim) ? 1.0f : 0.0f;
+		snprintf(text, cap, "Load test memory %llu", (unsigned long long)j);
+	}
+}
+
+static const float *query_vec(struct lt *L, uint64_t arg)
+{
+	return L->queries.v + (arg % L->queries.rows) * L->dim;
+}
+
+static void search_text(struct lt *L, uint64_t arg, char *out, size_t cap)
+{
+	char line[160];
+	synth_text(&L->so, arg, (uint32_t)(arg % 12), line, sizeof(line));
+	const char *w = strchr(line, ':');
+	w = w ? w + 2 : line;
+	size_t n = strcspn(w, " .");
+	snprintf(out, cap, "%.*s", (int)n, w);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Map a returned id to a global base row, or a store ordinal | STORE_FLAG. */
+static uint64_t map_id(const struct lt *L, const char *id)
+{
+	size_t pl;
+	char *end;
+	if ((pl = strlen(L->load_prefix)) && !strncmp(id, L->load_prefix, pl)) {
+		unsigned long long j = strtoull(id + pl, &end, 10);
+		return *end ? NO_ID : (uint64_t)j | STORE_FLAG;
+	}
+	if (L->has_syn && (pl = strlen(L->syn_prefix)) && !strncmp(id, L->syn_prefix, pl)) {
+		unsigned long long r = strtoull(id + pl, &end, 10);
+		return *end || r >= L->n_syn ? NO_ID : L->syn_base + r;
+	}
+	if (L->has_corpus && (pl = strlen(L->corpus_prefix)) && !strncmp(id, L->corpus_prefix, pl)) {
+		unsigned long long a = strtoull(id + pl, &end, 10);
+		if (*end)
+			return NO_ID;
+		size_t lo = 0, hi = L->n_corpus;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (L->corpus_ids[2 * mid] < a)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo < L->n_corpus && L->corpus_ids[2 * lo] == a ? L->corpus_ids[2 * lo + 1] : NO_ID;
+	}
+	return NO_ID;
+}
+
+static void keep_hits(struct lt *L, const struct sched_op *op, const struct target_hits *h, struct record *r)
+{
+	const char *ids[64];
+	size_t n = h->n < 64 ? h->n : 64;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = h->v[i].id;
+	records_ids_digest(ids, n, r->ids);
+	r->n_ids = (uint32_t)h->n;
+	if (op->kind == OP_RECALL && op->index < L->n_ops) {
+		L->is_recall[op->index] = 1;
+		for (size_t i = 0; i < (size_t)L->k && i < h->n; i++)
+			L->hit_ids[op->index * (uint64_t)L->k + i] = map_id(L, h->v[i].id);
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* HTTP path                                                          */
+
+static int lt_build(void *ctx, unsigned slot, const struct sched_op *op, struct http_request *rq, struct err *e)
+{
+	struct lt *L = ctx;
+	struct lt_slot *s = &L->slots[slot];
+	target_req_release(&s->rq);
+	target_req_init(&s->rq);
+	int rc;
+	if (op->kind == OP_STORE) {
+		fresh_vector(L, op->arg, s->vec, s->text, sizeof(s->text));
+		snprintf(s->id, sizeof(s->id), "%s%llu", L->load_prefix, (unsigned long long)op->arg);
+		s->rec = (struct target_record){ s->id, s->vec, s->text, -1.0f, 0 };
+		rc = target_build_store(L->t, &s->rec, 1, &s->rq, e);
+	} else if (op->kind == OP_RECALL) {
+		rc = target_build_recall(L->t, query_vec(L, op->arg), L->k, L->threshold, &s->rq, e);
+	} else {
+		search_text(L, op->arg, s->text, sizeof(s->text));
+		rc = target_build_search(L->t, s->text, L->k, &s->rq, e);
+	}
+	if (rc)
+		return -1;
+	*rq = s->rq.http;
+	return 0;
+}
+
+static void lt_response(void *ctx, unsigned slot, const struct sched_op *op, const struct http_response *rs,
+			struct record *r)
+{
+	struct lt *L = ctx;
+	struct lt_slot *s = &L->slots[slot];
+	if (r->err != RECORD_ERR_NONE)
+		return;
+	struct err pe = ERR_INIT;
+	if (op->kind == OP_STORE) {
+		struct target_store_result res;
+		memset(&res, 0, sizeof(res));
+		if (target_parse_store(L->t, &s->rq, rs, &res, &pe) || res.status != TARGET_STORED)
+			r->err = res.status == TARGET_REJECTED ? RECORD_ERR_HTTP4XX : RECORD_ERR_PARSE;
+		return;
+	}
+	struct target_hits h;
+	target_hits_init(&h);
+	int bad = op->kind == OP_RECALL ? target_parse_recall(L->t, &s->rq, rs, &h, &pe)
+					: target_parse_search(L->t, &s->rq, rs, &h, &pe);
+	if (bad)
+		r->err = RECORD_ERR_PARSE;
+	else
+		keep_hits(L, op, &h, r);
+	target_hits_release(&h);
+}
+
+/* ---------------------------------------------------------------- */
+/* in-process path                                                    */
+
+static unsigned lt_exec(void *ctx, const struct sched_op *op, struct record *r)
+{
+	struct lt *L = ctx;
+	struct lt_slot *s = &L->slots[0];
+	struct err e = ERR_INIT;
+	if (op->kind == OP_STORE) {
+		fresh_vector(L, op->arg, s->vec, s->text, sizeof(s->text));
+		snprintf(s->id, sizeof(s->id), "%s%llu", L->load_prefix, (unsigned long long)op->arg);
+		s->rec = (struct target_record){ s->id, s->vec, s->text, -1.0f, 0 };
+		struct target_store_result res;
+		memset(&res, 0, sizeof(res));
+		if (target_exec_store(L->t, &s->rec, 1, &res, &e) || res.status != TARGET_STORED)
+			return RECORD_STATUS_ERROR;
+		return 201;
+	}
+	struct target_hits h;
+	target_hits_init(&h);
+	int bad;
+	if (op->kind == OP_RECALL)
+		bad = target_exec_recall(L->t, query_vec(L, op->arg), L->k, L->threshold, &h, &e);
+	else {
+		search_text(L, op->arg, s->text, sizeof(s->text));
+		bad = target_exec_search(L->t, s->text, L->k, &h, &e);
+	}
+	if (!bad)
+		keep_hits(L, op, &h, r);
+	target_hits_release(&h);
+	return bad ? RECORD_STATUS_ERROR : 200;
+}
+
+/* ---------------------------------------------------------------- */
+/* recall@k                                                           */
+
+struct cand {
+	float score;
+	uint64_t id;
+};
+
+static int cand_better(const struct cand *a, const struct cand *b)
+{
+	return a->score > b->score || (a->score == b->score && a->id < b->id);
+}
+
+static void topk_insert(struct cand *top, int *n, int k, struct cand c)
+{
+	if (*n == k && !cand_better(&c, &top[k - 1]))
+		return;
+	int i = *n < k ? (*n)++ : k - 1;
+	while (i > 0 && cand_better(&c, &top[i - 1])) {
+		top[i] = top[i - 1];
+		i--;
+	}
+	top[i] = c;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * For each measured recall: truth = top-k of (ground truth over the loaded
+ * sets) ∪ (stores acknowledged before the recall was sent), keeping scores
+ * >= threshold (Engram: max(0, cos) >= t). recall@k = |hits ∩ truth| /
+ * |truth|; recalls whose truth is empty are not scored. Store-vs-query
+ * scores come from one block product over the distinct queries.
+ */
+static int score_recall(struct lt *L, const struct sched *S, const struct loadgen_result *res,
+			const struct artifact *gt, double *mean, double *p05, uint64_t *scored, struct err *e)
+{
+	*mean = *p05 = NAN;
+	*scored = 0;
+	int64_t gk = 0, nq = 0;
+	artifact_get_int(gt, "k", &gk);
+	artifact_get_int(gt, "nq", &nq);
+	if (gk < L->k || nq <= 0 || (uint64_t)nq != L->queries.rows)
+		return 0;
+	int k = L->k;
+	size_t nk = (size_t)nq * (size_t)gk;
+	uint64_t *gids = malloc(nk * 8);
+	float *gsc = malloc(nk * 4);
+	uint32_t *gcnt = malloc((size_t)nq * 4);
+	uint64_t *done_of = calloc(L->n_ops + 1, 8); /* store op index -> done + 1 */
+	if (!gids || !gsc || !gcnt || !done_of)
+		BUG("out of memory");
+	int rc = artio_read_part(L->c->store, gt, "ids", gids, nk * 8, e) ||
+		 artio_read_part(L->c->store, gt, "scores", gsc, nk * 4, e) ||
+		 artio_read_part(L->c->store, gt, "counts", gcnt, (uint64_t)nq * 4, e);
+	/* acknowledged stores, in ordinal order */
+	uint64_t n_st = 0;
+	for (size_t i = 0; i < res->records.n; i++) {
+		const struct record *r = &res->records.v[i];
+		if (r->op == OP_STORE && r->err == RECORD_ERR_NONE && r->index < L->n_ops) {
+			done_of[r->index] = r->done + 1;
+			n_st++;
+		}
+	}
+	uint64_t *st_ord = malloc(n_st * 8 + 8);
+	float *st_vec = malloc(n_st * L->dim * sizeof(float) + 4);
+	float *sc = NULL;
+	double *vals = malloc(res->records.n * sizeof(double) + 8);
+	if (!st_ord || !st_vec || !vals)
+		BUG("out of memory");
+	char text[160];
+	uint64_t m = 0;
+	for (uint64_t j = 0; j < L->n_ops && m < n_st; j++)
+		if (done_of[j]) {
+			st_ord[m] = j;
+			fresh_vector(L, j, st_vec + m * L->dim, text, sizeof(text));
+			m++;
+		}
+	if (!rc && n_st) {
+		sc = malloc((size_t)nq * n_st * sizeof(float));
+		if (!sc)
+			BUG("out of memory scoring %llu stores", (unsigned long long)n_st);
+		enum spec_space sp = L->c->spec->target.hnsw.space;
+		if (sp == SPEC_SPACE_COSINE) {
+			float *qn = malloc((size_t)nq * 4), *sn = malloc(n_st * 4);
+			vec_sqnorms(L->queries.v, (size_t)nq, L->dim, qn);
+			vec_sqnorms(st_vec, n_st, L->dim, sn);
+			for (int64_t i = 0; i < nq; i++)
+				qn[i] = sqrtf(qn[i]);
+			for (uint64_t i = 0; i < n_st; i++)
+				sn[i] = sqrtf(sn[i]);
+			vec_cos_block(L->queries.v, (size_t)nq, qn, st_vec, n_st, sn, L->dim, sc);
+			free(qn);
+			free(sn);
+		} else {
+			vec_ip_block(L->queries.v, (size_t)nq, st_vec, n_st, L->dim, sc);
+			if (sp == SPEC_SPACE_L2)
+				for (int64_t i = 0; i < nq; i++)
+					for (uint64_t j = 0; j < n_st; j++) {
+						double qq = vec_sqnorm_f64(L->queries.v + i * L->dim, L->dim);
+						double ss = vec_sqnorm_f64(st_vec + j * L->dim, L->dim);
+						sc[i * n_st + j] = (float)-(qq + ss - 2.0 * sc[i * n_st + j]);
+					}
+		}
+	}
+	struct cand *top = malloc((size_t)k * sizeof(*top));
+	size_t nv = 0;
+	for (size_t i = 0; !rc && i < res->records.n; i++) {
+		const struct record *r = &res->records.v[i];
+		if (r->op != OP_RECALL || r->err != RECORD_ERR_NONE || (r->flags & RECORD_F_WARMUP) ||
+		    r->index >= L->n_ops || !L->is_recall[r->index])
+			continue;
+		struct sched_op op;
+		if (sched_next_due(S, r->index, &op))
+			continue;
+		uint64_t q = op.arg % (uint64_t)nq;
+		int nt = 0;
+		for (uint32_t j = 0; j < gcnt[q] && j < (uint32_t)gk; j++) {
+			float s = gsc[q * gk + j];
+			if (s >= L->threshold)
+				topk_insert(top, &nt, k, (struct cand){ s, gids[q * gk + j] });
+		}
+		for (uint64_t j = 0; j < n_st; j++) {
+			if (done_of[st_ord[j]] - 1 >= r->sent) /* acknowledged after this query left */
+				continue;
+			float s = sc[q * n_st + j];
+			if (s >= L->threshold)
+				topk_insert(top, &nt, k, (struct cand){ s, st_ord[j] | STORE_FLAG });
+		}
+		if (nt == 0)
+			continue;
+		int hit = 0;
+		const uint64_t *got = &L->hit_ids[r->index * (uint64_t)k];
+		for (int a = 0; a < nt; a++)
+			for (int b = 0; b < k; b++)
+				if (got[b] == top[a].id) {
+					hit++;
+					break;
+				}
+		vals[nv++] = (double)hit / nt;
+	}
+	if (!rc && nv) {
+		double sum = 0;
+		for (size_t i = 0; i < nv; i++)
+			sum += vals[i];
+		*mean = sum / (double)nv;
+		qsort(vals, nv, sizeof(double), cmp_double);
+		*p05 = vals[(size_t)(0.05 * (double)(nv - 1))];
+		*scored = nv;
+	}
+	free(top);
+	free(sc);
+	free(st_ord);
+	free(st_vec);
+	free(vals);
+	free(done_of);
+	free(gids);
+	free(gsc);
+	free(gcnt);
+	return rc ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- */
+
+static int load_id_maps(struct lt *L, struct err *e)
+{
+	snprintf(L->load_prefix, sizeof(L->load_prefix), "load-%llu-", (unsigned long long)L->c->spec->seed);
+	const struct spec *sp = L->c->spec;
+	uint64_t base = 0;
+	for (size_t k = 0; sp->ingest.present && k < sp->ingest.n_sets; k++) {
+		int is_corpus = sp->ingest.sets[k] == SPEC_SET_CORPUS;
+		int from = is_corpus ? 1 : 3;
+		if (!L->c->has_prev[from])
+			continue;
+		struct artifact a;
+		if (artifact_get(L->c->store, &L->c->prev[from], &a, e))
+			return -1;
+		int64_t rows = 0;
+		artifact_get_int(&a, "rows", &rows);
+		const char *pfx = artifact_get_str(&a, "id_prefix");
+		if (is_corpus) {
+			L->has_corpus = 1;
+			snprintf(L->corpus_prefix, sizeof(L->corpus_prefix), "%s", pfx ? pfx : "wiki-");
+			L->n_corpus = (uint64_t)rows;
+			uint64_t *ids = malloc((size_t)rows * 8 + 8);
+			L->corpus_ids = malloc((size_t)rows * 16 + 16);
+			if (!ids || !L->corpus_ids)
+				BUG("out of memory");
+			int rc = artifact_part(&a, "ids") ? artio_read_part(L->c->store, &a, "ids", ids, (uint64_t)rows * 8, e) : 0;
+			for (int64_t i = 0; !rc && i < rows; i++) {
+				L->corpus_ids[2 * i] = artifact_part(&a, "ids") ? ids[i] : (uint64_t)i;
+				L->corpus_ids[2 * i + 1] = base + (uint64_t)i;
+			}
+			free(ids);
+			if (rc) {
+				artifact_release(&a);
+				return -1;
+			}
+			qsort(L->corpus_ids, (size_t)rows, 16, cmp_u64); /* pairs sort by their first word */
+		} else {
+			L->has_syn = 1;
+			snprintf(L->syn_prefix, sizeof(L->syn_prefix), "%s", pfx ? pfx : "syn-");
+			L->syn_base = base;
+			L->n_syn = (uint64_t)rows;
+		}
+		base += (uint64_t)rows;
+		artifact_release(&a);
+	}
+	return 0;
+}
+
+static int put_records(struct step_ctx *c, struct loadgen_result *res, struct digest *out, uint64_t *size,
+		       struct err *e)
+{
+	records_sort_by_index(&res->records);
+	struct obj_writer *w;
+	if (obj_writer_open(c->store, &w, e))
+		return -1;
+	uint8_t blk[RECORDS_SIZE * 1024];
+	for (size_t i = 0; i < res->records.n; i += 1024) {
+		size_t n = res->records.n - i < 1024 ? res->records.n - i : 1024;
+		records_encode(&res->records.v[i], n, blk);
+		if (obj_write(w, blk, n * RECORDS_SIZE, e)) {
+			obj_writer_abort(w);
+			return -1;
+		}
+	}
+	*size = obj_writer_size(w);
+	return obj_writer_finish(w, out, e);
+}
+
+static void put_metrics(struct step_ctx *c, const struct metrics *m, const struct loadgen_result *res)
+{
+	static const char *pk[METRICS_NPCT] = { "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "p9999_ms" };
+	for (int i = 0; i < METRICS_NPCT; i++)
+		steps_metric(c, pk[i], (double)m->all.latency.pct[i] / 1e6);
+	steps_metric(c, "max_ms", (double)m->all.latency.max / 1e6);
+	steps_metric(c, "mean_ms", m->all.latency.mean / 1e6);
+	steps_metric(c, "service_p50_ms", (double)m->all.service.pct[0] / 1e6);
+	steps_metric(c, "service_p99_ms", (double)m->all.service.pct[3] / 1e6);
+	static const char *opn[OP_KIND_COUNT] = { "store", "recall", "search" };
+	char key[64];
+	for (int k = 0; k < OP_KIND_COUNT; k++) {
+		if (!m->op[k].measured)
+			continue;
+		snprintf(key, sizeof(key), "%s_p50_ms", opn[k]);
+		steps_metric(c, key, (double)m->op[k].latency.pct[0] / 1e6);
+		snprintf(key, sizeof(key), "%s_p99_ms", opn[k]);
+		steps_metric(c, key, (double)m->op[k].latency.pct[3] / 1e6);
+		snprintf(key, sizeof(key), "%s_count", opn[k]);
+		steps_metric(c, key, (double)m->op[k].measured);
+	}
+	steps_metric(c, "throughput", m->throughput);
+	steps_metric(c, "goodput", m->goodput);
+	steps_metric(c, "error_rate", m->error_rate);
+	double measured = m->all.measured ? (double)m->all.measured : 1;
+	steps_metric(c, "late_rate", (double)m->all.late / measured);
+	steps_metric(c, "drop_rate", (double)m->all.dropped / measured);
+	steps_metric(c, "requests", (double)res->scheduled);
+	steps_metric(c, "client_saturated", res->saturated ? 1 : 0);
+}
+
+int step_loadtest_run(struct step_ctx *c, struct err *e)
+{
+	const struct spec_loadtest *lt = &c->spec->loadtest;
+	if (lt->n_concurrency || lt->n_rates) {
+		err_set(e, ERR_UNSUPPORTED, "loadtest sweeps (concurrency/rates lists) are not built yet (issue 6)");
+		return err_hint(e, "remove loadtest.concurrency and loadtest.rates to run one measured phase");
+	}
+	struct lt L;
+	memset(&L, 0, sizeof(L));
+	L.c = c;
+	L.e = e;
+	L.k = (int)lt->recall_k;
+	L.threshold = (float)lt->recall_threshold;
+	int rc = -1;
+	struct loadgen_result res;
+	memset(&res, 0, sizeof(res));
+	struct artifact gt;
+	int have_gt = 0;
+	if (steps_target(c, &L.t, e))
+		return -1;
+	L.dim = target_dim(L.t);
+	if (c->has_prev[4]) {
+		if (vecs_load(c->store, &c->prev[4], &L.queries, e))
+			goto out;
+	} else if (lt->mix_recall > 0) {
+		err_set(e, ERR_SPEC, "loadtest: recall operations need a 'queries' step for their cue vectors");
+		goto out;
+	}
+	if (c->has_prev[2]) {
+		if (vecs_load(c->store, &c->prev[2], &L.cent, e))
+			goto out;
+		L.have_cent = 1;
+	}
+	synth_opts_init(&L.so, 1ULL << 40);
+	L.so.seed = c->spec->seed ^ LOAD_SEED_XOR;
+	if (c->spec->synthetic.present) {
+		L.so.std_dev = (float)c->spec->synthetic.std_dev;
+		L.so.normalize = c->spec->synthetic.normalize;
+	}
+	if (load_id_maps(&L, e))
+		goto out;
+
+	struct sched_params sp;
+	sched_params_from_spec(lt, c->spec->seed, &sp);
+	if (L.queries.rows)
+		sp.n_queries = L.queries.rows;
+	struct sched S;
+	if (sched_init(&S, &sp, e))
+		goto out;
+	L.n_ops = sched_count(&S);
+	L.hit_ids = malloc(L.n_ops * (uint64_t)L.k * 8 + 8);
+	L.is_recall = calloc(L.n_ops + 1, 1);
+	if (!L.hit_ids || !L.is_recall)
+		BUG("out of memory");
+	memset(L.hit_ids, 0xff, L.n_ops * (uint64_t)L.k * 8);
+
+	struct loadgen_opts lo;
+	memset(&lo, 0, sizeof(lo));
+	loadgen_opts_from_spec(lt, &lo);
+	lo.live = 1;
+	lo.stop = steps_stop_flag();
+	struct loadgen_target tg;
+	memset(&tg, 0, sizeof(tg));
+	tg.ctx = &L;
+	L.n_slots = target_has_http(L.t) ? (unsigned)(lo.max_in_flight > 0 ? lo.max_in_flight : 256) : 1;
+	L.slots = calloc(L.n_slots, sizeof(*L.slots));
+	for (unsigned i = 0; i < L.n_slots; i++) {
+		target_req_init(&L.slots[i].rq);
+		L.slots[i].vec = malloc(L.dim * sizeof(float));
+	}
+	if (target_has_http(L.t)) {
+		tg.build = lt_build;
+		tg.response = lt_response;
+	} else {
+		tg.exec = lt_exec;
+	}
+	struct digest sd;
+	sched_digest(&S, &sd);
+	log_info("loadtest: %llu requests over %.1f s (%s), max %d in flight",
+		 (unsigned long long)L.n_ops, (double)sched_span_ns(&S) / 1e9, sched_pattern_name(sp.pattern),
+		 lo.max_in_flight);
+	if (loadgen_run(&S, &tg, &lo, &res, e))
+		goto out;
+	if (steps_stop_requested()) {
+		err_set(e, ERR_INTERRUPTED, "loadtest: interrupted");
+		goto out;
+	}
+	struct metrics m;
+	if (metrics_from_records(res.records.v, res.records.n, sp.warmup_ns, sp.duration_ns, &m, e))
+		goto out;
+	put_metrics(c, &m, &res);
+	double rmean = NAN, rp05 = NAN;
+	uint64_t rscored = 0;
+	if (c->has_prev[5]) {
+		if (artifact_get(c->store, &c->prev[5], &gt, e))
+			goto out;
+		have_gt = 1;
+		if (score_recall(&L, &S, &res, &gt, &rmean, &rp05, &rscored, e))
+			goto out;
+		if (rscored) {
+			steps_metric(c, "recall", rmean);
+			steps_metric(c, "recall_p05", rp05);
+			steps_metric(c, "recall_scored", (double)rscored);
+		}
+	}
+	/* the artifact: records + metrics JSON */
+	struct digest rd, md;
+	uint64_t rsize = 0;
+	struct buf mj;
+	buf_init(&mj, 0);
+	if (put_records(c, &res, &rd, &rsize, e) || metrics_json(&m, 2, &mj, e) ||
+	    obj_put(c->store, mj.data, mj.len, &md, e)) {
+		buf_release(&mj);
+		goto out;
+	}
+	struct artifact a;
+	artifact_init(&a, "loadtest", 1);
+	a.action = c->action;
+	char sdhex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(&sd, sdhex);
+	rc = artifact_add_part(&a, "records", &rd, rsize, e) || artifact_add_part(&a, "metrics", &md, mj.len, e) ||
+		     artifact_set_str(&a, "schedule_digest", sdhex, e) ||
+		     artifact_set_int(&a, "scheduled", (int64_t)res.scheduled, e) ||
+		     artifact_set_int(&a, "sent", (int64_t)res.sent, e) ||
+		     artifact_set_int(&a, "dropped", (int64_t)res.dropped, e) ||
+		     artifact_set_int(&a, "late", (int64_t)res.late, e) ||
+		     artifact_set_int(&a, "warmup_ns", (int64_t)sp.warmup_ns, e) ||
+		     artifact_set_int(&a, "duration_ns", (int64_t)sp.duration_ns, e) ||
+		     artifact_set_str(&a, "saturation", res.saturation, e) ||
+		     artifact_put(c->store, &a, &c->out[0], e)
+		     ? -1
+		     : 0;
+	artifact_release(&a);
+	buf_release(&mj);
+	if (rc)
+		goto out;
+	c->n_out = 1;
+	if (res.saturated)
+		log_warn("loadtest: the client may have limited this run: %s", res.saturation);
+	snprintf(c->summary, sizeof(c->summary),
+		 "%llu requests, %.1f/s, p50 %.3g ms, p99 %.3g ms, errors %.2g%%%s%.3g",
+		 (unsigned long long)res.scheduled, m.throughput, (double)m.all.latency.pct[0] / 1e6,
+		 (double)m.all.latency.pct[3] / 1e6, 100 * m.error_rate, rscored ? ", recall@k " : "",
+		 rscored ? rmean : 0.0);
+out:
+	if (have_gt)
+		artifact_release(&gt);
+	for (unsigned i = 0; L.slots && i < L.n_slots; i++) {
+		target_req_release(&L.slots[i].rq);
+		free(L.slots[i].vec);
+	}
+	free(L.slots);
+	free(L.hit_ids);
+	free(L.is_recall);
+	free(L.corpus_ids);
+	free(L.corpus_rows);
+	vecs_free(&L.queries);
+	vecs_free(&L.cent);
+	loadgen_result_release(&res);
+	return rc;
+}

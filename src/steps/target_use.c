@@ -1,0 +1,70 @@
+/*
+ * target_use.c — the spec's target for the effectful steps, and run metrics.
+ *
+ * The target is opened lazily from spec.target on the first step that needs
+ * it and kept in the step context until the run ends, because the embedded
+ * driver's index lives in this process: ingest fills it and loadtest then
+ * queries the same one. The target's reported version goes into the run
+ * record's environment.
+ */
+#include "engrave/steps.h"
+#include "engrave/err.h"
+#include "engrave/log.h"
+#include "engrave/store.h"
+#include "engrave/target.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int steps_target(struct step_ctx *c, struct target **out, struct err *e)
+{
+	if (c->target) {
+		*out = c->target;
+		return 0;
+	}
+	const struct spec *sp = c->spec;
+	if (!sp->target.present)
+		return err_set(e, ERR_SPEC, "this step needs a 'target:' section in the spec");
+	struct target_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.driver = spec_driver_names[sp->target.driver];
+	cfg.url = sp->target.url;
+	cfg.space = sp->target.driver == SPEC_DRIVER_CHROMA ? sp->target.collection : sp->target.space;
+	cfg.bearer_env = sp->target.auth_bearer_env;
+	cfg.timeout_ns = sp->target.timeout_ns;
+	cfg.dim = (uint32_t)spec_vector_dim(sp);
+	cfg.metric = spec_space_names[sp->target.hnsw.space];
+	cfg.hnsw_ef_construction = (int)sp->target.hnsw.ef_construction;
+	cfg.hnsw_max_neighbors = (int)sp->target.hnsw.m;
+	cfg.hnsw_ef_search = (int)sp->target.hnsw.ef_search;
+	cfg.retries = sp->ingest.present ? (int)sp->ingest.retries + 1 : 0;
+	if (target_open(&cfg, &c->target, e))
+		return -1;
+	char version[64] = "";
+	struct err herr = ERR_INIT;
+	if (target_health(c->target, version, sizeof(version), &herr)) {
+		*e = herr;
+		target_close(c->target);
+		c->target = NULL;
+		return err_prefix(e, "target %s at %s is not healthy", cfg.driver, cfg.url ? cfg.url : "(in-process)");
+	}
+	snprintf(c->run->target_version, sizeof(c->run->target_version), "%.16s %.40s", cfg.driver, version);
+	*out = c->target;
+	return 0;
+}
+
+void steps_metric(struct step_ctx *c, const char *key, double value)
+{
+	struct run_record *r = c->run;
+	for (int i = 0; i < r->n_metrics; i++)
+		if (!strcmp(r->metrics[i].key, key)) {
+			r->metrics[i].value = value;
+			return;
+		}
+	if (r->n_metrics >= RUN_MAX_METRICS) {
+		log_warn("run record is full; metric '%s' not kept", key);
+		return;
+	}
+	snprintf(r->metrics[r->n_metrics].key, sizeof(r->metrics[0].key), "%s", key);
+	r->metrics[r->n_metrics++].value = value;
+}
