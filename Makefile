@@ -72,10 +72,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(BUILD)/libengrave
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libengrave.a $(LDLIBS) $(CRIT_FLAGS) $(MHD_LIBS)
 
-.SECONDEXPANSION:
-$(BUILD)/tools/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tools/$$*/*.c)) $(BUILD)/libengrave.a
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libengrave.a $(LDLIBS) $(MHD_LIBS)
+# One explicit link rule per tools/<name>/ directory.
+define tool_rule
+$(BUILD)/tools/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.c)) $(BUILD)/libengrave.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(BUILD)/libengrave.a $$(LDLIBS) $$(MHD_LIBS)
+endef
+$(foreach t,$(TOOL_DIRS:tools/%=%),$(eval $(call tool_rule,$(t))))
 
 deps:
 	@tools/install-deps.sh --chroma

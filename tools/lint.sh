@@ -42,9 +42,13 @@ rank() { local i=0; for l in $order; do [ "$l" = "$1" ] && { echo $i; return; };
 for f in $(find src -name '*.c' -o -name '*.h' | grep -v '^src/cli/'); do
 	layer=$(echo "$f" | cut -d/ -f2); lr=$(rank "$layer")
 	grep -oE '#include\s*"engrave/[a-z_0-9]+\.h"' "$f" | sed -E 's/.*engrave\/([a-z_0-9]+)\.h.*/\1/' | while read -r mod; do
-		src=$(ls src/*/"$mod".c 2>/dev/null | grep -v '^src/cli/' | head -1)
-		[ -z "$src" ] && continue
-		ml=$(echo "$src" | cut -d/ -f2); mr=$(rank "$ml")
+		if [ -d "src/$mod" ]; then ml=$mod   # a header named after its layer (store.h, spec.h)
+		else
+			src=$(ls src/*/"$mod".c 2>/dev/null | grep -v '^src/cli/' | head -1)
+			[ -z "$src" ] && continue
+			ml=$(echo "$src" | cut -d/ -f2)
+		fi
+		mr=$(rank "$ml")
 		[ "$mr" -gt "$lr" ] && echo "$f: layer '$layer' includes '$mod.h' from lower layer '$ml'"
 	done
 done | { out=$(cat); [ -n "$out" ] && { echo "$out"; exit 1; }; exit 0; } || bad=1

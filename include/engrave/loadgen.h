@@ -69,6 +69,12 @@ typedef void (*loadgen_response_fn)(void *ctx, unsigned slot, const struct sched
  * and r->err (else derived from the status). */
 typedef unsigned (*loadgen_exec_fn)(void *ctx, const struct sched_op *op, struct record *r);
 
+/* Optional record sink (opts.sink): receives every finished record, in
+ * completion order, on the executor's thread; `r` is valid during the
+ * call. With a sink, res->records stays empty (stream long runs into
+ * chunked store objects instead of holding them all in memory). */
+typedef void (*loadgen_sink_fn)(void *ctx, const struct record *r);
+
 struct loadgen_target {
 	void *ctx;
 	loadgen_build_fn build;       /* HTTP path */
@@ -88,10 +94,14 @@ struct loadgen_opts {
 	int live;                     /* once-a-second log_info lines */
 	const char *label;            /* prefix of the live line; NULL = "loadtest" */
 	volatile sig_atomic_t *stop;  /* set non-zero (e.g. by SIGINT) to stop sending */
+	loadgen_sink_fn sink;         /* NULL: keep records in res->records */
+	void *sink_ctx;
 };
 
 struct loadgen_result {
-	struct records records;       /* one per request sent or dropped, in completion order */
+	struct records records;       /* one per request sent or dropped, in completion order
+	                               * (empty when opts.sink is set) */
+	uint64_t recorded;            /* records produced (kept or given to the sink) */
 	uint64_t scheduled;           /* sched_count() */
 	uint64_t sent;                /* handed to the engine / executed */
 	uint64_t completed;           /* sent and finished (any outcome) */

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include "engrave/hash.h"
 #include "engrave/spec.h"
+#include "engrave/synth.h"
 
 struct store;
 struct err;
@@ -120,6 +121,23 @@ volatile sig_atomic_t *steps_stop_flag(void);
 int steps_target(struct step_ctx *c, struct target **out, struct err *e);
 /* Add or replace a metric in the run record. */
 void steps_metric(struct step_ctx *c, const char *key, double value);
+
+/*
+ * The fresh vectors the load test stores: vector j is a pure function of
+ * (spec seed, j, centroids), from its own RNG stream, so analysis can
+ * regenerate them to score recall. cent may be NULL (then unit vectors).
+ */
+struct steps_loadvec {
+	struct synth_opts so;
+	const float *cent;
+	uint32_t k, dim;
+};
+void steps_loadvec_init(struct steps_loadvec *lv, const struct spec *sp, const float *cent, uint32_t k,
+			uint32_t dim);
+/* text may be NULL. */
+void steps_load_vector(const struct steps_loadvec *lv, uint64_t j, float *out, char *text, size_t cap);
+/* Ids of load-test stores: "<prefix><j>", prefix "load-<seed>-". */
+#define STEPS_STORE_FLAG (1ULL << 63)
 
 /* Step bodies (src/steps/<name>.c). */
 int step_corpus_run(struct step_ctx *c, struct err *e);

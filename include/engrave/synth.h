@@ -44,7 +44,8 @@ void synth_opts_init(struct synth_opts *o, uint64_t count);
 
 /*
  * Rows start .. start+n-1 (start + n <= o->count) into caller buffers:
- * vecs n x d, labels n, conf n (labels/conf may be NULL). centroids is k x d.
+ * vecs n x d, labels n, conf n (labels/conf may be NULL). centroids is k x d,
+ * k >= 1.
  * Pure and thread-safe.
  */
 void synth_generate(const struct synth_opts *o, const float *centroids, uint32_t k, uint32_t d,

@@ -97,6 +97,15 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_export(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_import(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_runs(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_show(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_diff(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_replay(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_baseline(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_check(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_history(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_log(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_plot(int argc, char **argv, struct cli_ctx *ctx);
 
 /* Command table access (for help and tests). */
 struct cli_cmd {

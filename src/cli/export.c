@@ -5,7 +5,8 @@
  *       csv gets "id" and "label" columns when the artifact has those parts;
  *       jsonl is the original tool's record shape {"content","embedding",
  *       "confidence","id"} (content "", confidence from the "confidence"
- *       part or 1, id from "ids" or the row number).
+ *       part or 1, id from "ids" or the row number; with --content CORPUS,
+ *       content is "title\n\ntext" of the matching article).
  *   corpus              -> jsonl {"id","title","text"} (what import reads back)
  *
  * ARTIFACT is a 64-hex digest or a ref naming one. Output goes to -o FILE
@@ -32,12 +33,14 @@
 #define BLOCK_ROWS 4096
 
 static const struct cli_help export_help = {
-	"export", "engrave export ARTIFACT [--format npy|fvecs|jsonl|csv] [-o FILE]",
+	"export", "engrave export ARTIFACT [--format npy|fvecs|jsonl|csv] [-o FILE] [--content CORPUS]",
 	"write an artifact out as npy, fvecs, jsonl or csv",
 	"ARTIFACT is a 64-hex digest or a ref (see 'engrave store refs'). Vectors and\n"
 	"centroids export to any format; a corpus exports to jsonl. Without -o the\n"
 	"file goes to stdout (binary formats need -o or a pipe). The format defaults\n"
-	"from the -o extension, else jsonl.",
+	"from the -o extension, else jsonl. Vectors as jsonl are the original tool's\n"
+	"records {content, embedding, confidence, id}; --content names the corpus the\n"
+	"vectors were embedded from, to fill \"content\" (ids must match row by row).",
 };
 
 static int resolve(struct store *s, const char *arg, struct digest *d, struct err *e)
@@ -84,6 +87,58 @@ static int open_part(struct store *s, const struct artifact *a, const char *name
 	return obj_reader_open(s, d, r, e);
 }
 
+/* Articles of a corpus artifact, one at a time, in bounded memory. */
+struct art_stream {
+	struct obj_reader *r;
+	struct buf pend;
+	size_t start;
+	int eof;
+};
+
+static int art_stream_open(struct store *s, const struct artifact *a, struct art_stream *as, struct err *e)
+{
+	memset(as, 0, sizeof(*as));
+	buf_init(&as->pend, 0);
+	const struct digest *d = artifact_part(a, "articles");
+	if (strcmp(a->type, "corpus") != 0 || !d)
+		return err_set(e, ERR_USAGE, "not a corpus artifact (type '%s')", a->type);
+	return obj_reader_open(s, d, &as->r, e);
+}
+
+/* 1 = *v set (valid until the next call), 0 = end, -1 = error. */
+static int art_stream_next(struct art_stream *as, struct article_view *v, struct err *e)
+{
+	for (;;) {
+		size_t used;
+		int k = article_decode_next((const uint8_t *)as->pend.data + as->start, as->pend.len - as->start,
+					    &used, v);
+		if (k == 1) {
+			as->start += used;
+			return 1;
+		}
+		if (as->eof) {
+			if (as->start != as->pend.len)
+				return err_set(e, ERR_CORRUPT, "corpus 'articles' part ends inside a record");
+			return 0;
+		}
+		memmove(as->pend.data, as->pend.data + as->start, as->pend.len - as->start);
+		as->pend.len -= as->start;
+		as->start = 0;
+		size_t got;
+		if (buf_reserve(&as->pend, 1 << 20, e) || obj_read(as->r, as->pend.data + as->pend.len, 1 << 20, &got, e))
+			return -1;
+		as->pend.len += got;
+		as->pend.data[as->pend.len] = '\0';
+		as->eof = got == 0;
+	}
+}
+
+static void art_stream_close(struct art_stream *as)
+{
+	obj_reader_close(as->r);
+	buf_release(&as->pend);
+}
+
 struct vec_parts {
 	struct obj_reader *vec, *ids, *labels, *conf;
 	uint64_t rows;
@@ -91,7 +146,7 @@ struct vec_parts {
 };
 
 static int export_vectors(struct store *s, const struct artifact *a, enum vecfile_format fmt, int jsonl,
-			  const char *out, struct err *e)
+			  const struct artifact *content, const char *out, struct err *e)
 {
 	struct vec_parts p = { 0 };
 	int64_t dim = 0, rows = -1, k;
@@ -108,9 +163,14 @@ static int export_vectors(struct store *s, const struct artifact *a, enum vecfil
 	uint32_t *labels = NULL;
 	struct vecfile_writer *w = NULL;
 	FILE *f = NULL;
-	struct buf line;
+	struct buf line, text;
+	struct art_stream as = { 0 };
 	buf_init(&line, 0);
+	buf_init(&text, 0);
+	buf_init(&as.pend, 0);
 	p.dim = (uint32_t)dim;
+	if (content && art_stream_open(s, content, &as, e))
+		goto out;
 	if (obj_reader_open(s, vd, &p.vec, e))
 		goto out;
 	uint64_t size = obj_reader_size(p.vec);
@@ -160,7 +220,24 @@ static int export_vectors(struct store *s, const struct artifact *a, enum vecfil
 		if (jsonl) {
 			for (size_t i = 0; i < n; i++) {
 				buf_reset(&line);
-				if (jsonl_format_record(&line, "", blk + i * p.dim, p.dim, p.conf ? conf[i] : 1.0f,
+				buf_reset(&text);
+				if (content) {
+					struct article_view v;
+					int k = art_stream_next(&as, &v, e);
+					if (k < 0)
+						goto out;
+					if (k == 0 || v.id != ids[i]) {
+						err_set(e, ERR_USAGE, "--content corpus does not match the vectors at row %llu",
+							(unsigned long long)(done + i));
+						err_hint(e, "give the corpus these vectors were embedded from");
+						goto out;
+					}
+					if (article_view_embed_input(&v, 0, &text)) {
+						err_set(e, ERR_INTERNAL, "out of memory");
+						goto out;
+					}
+				}
+				if (jsonl_format_record(&line, text.data, blk + i * p.dim, p.dim, p.conf ? conf[i] : 1.0f,
 							ids[i], e))
 					goto out;
 				if (fwrite(line.data, 1, line.len, f) != line.len) {
@@ -184,7 +261,9 @@ out:
 	obj_reader_close(p.ids);
 	obj_reader_close(p.labels);
 	obj_reader_close(p.conf);
+	art_stream_close(&as);
 	buf_release(&line);
+	buf_release(&text);
 	free(blk);
 	free(ids);
 	free(labels);
@@ -194,71 +273,46 @@ out:
 
 static int export_corpus(struct store *s, const struct artifact *a, const char *out, struct err *e)
 {
-	struct obj_reader *r = NULL;
-	const struct digest *d = artifact_part(a, "articles");
-	if (!d)
-		return err_set(e, ERR_CORRUPT, "corpus artifact has no 'articles' part");
-	if (obj_reader_open(s, d, &r, e))
+	struct art_stream as;
+	if (art_stream_open(s, a, &as, e)) {
+		art_stream_close(&as);
 		return -1;
-	int rc = -1;
-	struct buf pend, line;
-	buf_init(&pend, 0);
+	}
+	int rc = -1, k;
+	struct buf line;
 	buf_init(&line, 0);
 	FILE *f = fopen(out, "wb");
 	if (!f) {
 		err_set_errno(e, ERR_IO, errno, "cannot create '%s'", out);
 		goto out;
 	}
-	size_t start = 0;
-	for (;;) {
-		if (buf_reserve(&pend, 1 << 20, e))
+	struct article_view v;
+	while ((k = art_stream_next(&as, &v, e)) == 1) {
+		buf_reset(&line);
+		if (buf_printf(&line, e, "{\"id\":%llu,\"title\":", (unsigned long long)v.id) ||
+		    jsonl_escape(&line, v.title, v.title_len, e) || buf_append_str(&line, ",\"text\":", e) ||
+		    jsonl_escape(&line, v.text, v.text_len, e) || buf_append_str(&line, "}\n", e))
 			goto out;
-		size_t got;
-		if (obj_read(r, pend.data + pend.len, 1 << 20, &got, e))
+		if (fwrite(line.data, 1, line.len, f) != line.len) {
+			err_set_errno(e, ERR_IO, errno, "%s: write", out);
 			goto out;
-		pend.len += got;
-		pend.data[pend.len] = '\0';
-		struct article_view v;
-		size_t used;
-		int k;
-		while ((k = article_decode_next((const uint8_t *)pend.data + start, pend.len - start, &used, &v)) == 1) {
-			buf_reset(&line);
-			if (buf_printf(&line, e, "{\"id\":%llu,\"title\":", (unsigned long long)v.id) ||
-			    jsonl_escape(&line, v.title, v.title_len, e) || buf_append_str(&line, ",\"text\":", e) ||
-			    jsonl_escape(&line, v.text, v.text_len, e) || buf_append_str(&line, "}\n", e))
-				goto out;
-			if (fwrite(line.data, 1, line.len, f) != line.len) {
-				err_set_errno(e, ERR_IO, errno, "%s: write", out);
-				goto out;
-			}
-			start += used;
 		}
-		/* k == -1: a record continues in the next block (or the part is cut) */
-		if (got == 0) {
-			if (start != pend.len) {
-				err_set(e, ERR_CORRUPT, "corpus 'articles' part ends inside a record");
-				goto out;
-			}
-			break;
-		}
-		memmove(pend.data, pend.data + start, pend.len - start);
-		pend.len -= start;
-		start = 0;
 	}
-	rc = 0;
+	rc = k < 0 ? -1 : 0;
 out:
 	if (f && fclose(f) && !rc)
 		rc = err_set_errno(e, ERR_IO, errno, "%s: close", out);
-	obj_reader_close(r);
-	buf_release(&pend);
+	art_stream_close(&as);
 	buf_release(&line);
 	return rc;
 }
 
 int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 {
-	const char *format = NULL, *out = NULL;
+	const char *format = NULL, *out = NULL, *content_arg = NULL;
 	const struct cli_opt opts[] = {
+		{ "content", 0, OPT_STRING, &content_arg, "CORPUS",
+		  "jsonl: fill \"content\" from this corpus (title, blank line, text)" },
 		{ "format", 'f', OPT_STRING, &format, "FMT", "npy, fvecs, jsonl or csv (default: from -o, else jsonl)" },
 		{ "output", 'o', OPT_STRING, &out, "FILE", "write to FILE instead of stdout" },
 		{ 0 },
@@ -296,15 +350,29 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 	struct err e = ERR_INIT;
 	struct store *s = NULL;
 	struct digest d;
-	struct artifact a;
-	int have_art = 0;
+	struct artifact a, content;
+	int have_art = 0, have_content = 0;
 	rc = -1;
 	if (store_open(ctx->store_dir, STORE_RDONLY, &s, &e) || resolve(s, argv[first], &d, &e) ||
 	    artifact_get(s, &d, &a, &e))
 		goto out;
 	have_art = 1;
+	if (content_arg && !jsonl) {
+		err_set(&e, ERR_USAGE, "--content only applies to jsonl output");
+		goto out;
+	}
+	if (content_arg) {
+		struct digest cd;
+		if (resolve(s, content_arg, &cd, &e) || artifact_get(s, &cd, &content, &e))
+			goto out;
+		have_content = 1;
+		if (strcmp(content.type, "corpus") != 0) {
+			err_set(&e, ERR_USAGE, "--content %s is a '%s' artifact, not a corpus", content_arg, content.type);
+			goto out;
+		}
+	}
 	if (!strcmp(a.type, "vectors") || !strcmp(a.type, "centroids")) {
-		rc = export_vectors(s, &a, fmt, jsonl, out, &e);
+		rc = export_vectors(s, &a, fmt, jsonl, have_content ? &content : NULL, out, &e);
 	} else if (!strcmp(a.type, "corpus")) {
 		if (!jsonl) {
 			err_set(&e, ERR_USAGE, "a corpus exports to jsonl only, not %s", vecfile_format_name(fmt));
@@ -321,6 +389,8 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 out:
 	if (have_art)
 		artifact_release(&a);
+	if (have_content)
+		artifact_release(&content);
 	store_close(s);
 	return rc ? cli_fail(&e) : 0;
 }

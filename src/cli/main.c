@@ -16,11 +16,20 @@
 #include <string.h>
 
 const struct cli_cmd cli_commands[] = {
+	{ "baseline", cmd_baseline, "name runs as baselines (set, list, rm)" },
+	{ "check", cmd_check, "check a run against its spec's thresholds and a baseline; exit 1 on regression" },
+	{ "diff", cmd_diff, "compare two runs: spec, artifacts, environment, metrics with significance" },
 	{ "export", cmd_export, "write an artifact or run out as npy, fvecs, jsonl, csv or engram-loadtest-json" },
 	{ "help", cmd_help, "show help for engrave or one of its commands" },
+	{ "history", cmd_history, "a metric over the runs of a spec, with step detection" },
 	{ "import", cmd_import, "import vectors or records (.npy, .fvecs, .jsonl) into the store" },
+	{ "log", cmd_log, "write PERFORMANCE_LOG.md entries from runs" },
 	{ "plan", cmd_plan, "show which steps of a spec would run and which are cached" },
+	{ "plot", cmd_plot, "draw latency percentile or history plots as SVG" },
+	{ "replay", cmd_replay, "re-run a stored run's exact spec and compare artifact digests" },
 	{ "run", cmd_run, "run an experiment spec end to end (resumable)" },
+	{ "runs", cmd_runs, "list runs with their status and key metrics" },
+	{ "show", cmd_show, "show one run: spec, environment, steps, artifacts, metrics" },
 	{ "spec", cmd_spec, "check, show, digest or import experiment specs" },
 	{ "store", cmd_store, "inspect, verify and garbage-collect the artifact store" },
 	{ "version", cmd_version, "print the engrave version" },

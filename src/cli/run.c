@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "report.h"
 #include "engrave/log.h"
+#include "engrave/runmetrics.h"
 #include "engrave/spec.h"
 #include "engrave/steps.h"
 #include "engrave/store.h"
@@ -91,6 +92,16 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	struct runner_opts ro = { run_id, force };
 	have_rec = 1;
 	int failed = steps_run(st, sp, &ro, &rec, &e);
+	/* metrics from what the run stored (analysis layer) */
+	struct err me = ERR_INIT;
+	if (runmetrics_compute(st, &rec, &me) || run_put(st, &rec, &me)) {
+		if (!failed) {
+			e = me;
+			failed = 1;
+		} else {
+			log_warn("cannot compute the run's metrics: %s", me.msg);
+		}
+	}
 	if (json)
 		report_print_json(report_run_json(&rec));
 	else {

@@ -233,11 +233,11 @@ mulhilo8_avx2(const v8u *a, uint32_t m, v8u *hi, v8u *lo)
 				kk0 += PHILOX_W0;                                           \
 				kk1 += PHILOX_W1;                                           \
 			}                                                                   \
-			v8f la = minus2log8(&c0), lb = minus2log8(&c2);                      \
-			v8f ra = sqrt8(&la), rb = sqrt8(&lb);                                        \
+			v8f la = minus2log8(&c0), lb = minus2log8(&c2);                     \
+			v8f ra = sqrt8(&la), rb = sqrt8(&lb);                               \
 			v8f ca, sa, cb, sb;                                                 \
-			sincos8(&c1, &ca, &sa);                                              \
-			sincos8(&c3, &cb, &sb);                                              \
+			sincos8(&c1, &ca, &sa);                                             \
+			sincos8(&c3, &cb, &sb);                                             \
 			v8f o0 = ra * ca, o1 = ra * sa, o2 = rb * cb, o3 = rb * sb;         \
 			float *o = out + gi * GROUP;                                        \
 			memcpy(o, &o0, 32);                                                 \
@@ -252,22 +252,22 @@ DEFINE_NORMAL_GROUPS(normal_groups_base, , mulhilo8)
 
 typedef void (*groups_fn)(uint64_t, uint64_t, uint64_t, size_t, float *);
 
-static groups_fn kernel; /* benign race: every thread computes the same value */
+static groups_fn kernel; /* set once; relaxed atomics: every thread picks the same */
 
 static groups_fn pick_kernel(void)
 {
-	if (!kernel) {
+	groups_fn fn = __atomic_load_n(&kernel, __ATOMIC_RELAXED);
+	if (!fn) {
 		__builtin_cpu_init();
-		kernel = __builtin_cpu_supports("avx2") ? normal_groups_avx2 : normal_groups_base;
+		fn = __builtin_cpu_supports("avx2") ? normal_groups_avx2 : normal_groups_base;
+		__atomic_store_n(&kernel, fn, __ATOMIC_RELAXED);
 	}
-	return kernel;
+	return fn;
 }
 
 void rng_set_simd(int best)
 {
-	kernel = NULL;
-	if (!best)
-		kernel = normal_groups_base;
+	__atomic_store_n(&kernel, best ? NULL : normal_groups_base, __ATOMIC_RELAXED);
 }
 
 void rng_normal_fill(uint64_t seed, uint64_t stream, uint64_t start, size_t n, float *out)

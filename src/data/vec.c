@@ -144,18 +144,23 @@ static const struct exact_ops ops_avx2 = { dot_f64_avx2, sqdist_f64_avx2, dot_f3
 					   normalize_avx2, add_scaled_avx2 };
 static const struct exact_ops ops_base = { dot_f64_base, sqdist_f64_base, dot_f32_base,
 					   normalize_base, add_scaled_base };
-static const struct exact_ops *picked; /* benign race: same value everywhere */
+static const struct exact_ops *picked; /* set once; relaxed atomics, same value everywhere */
 
 static const struct exact_ops *ops(void)
 {
-	if (!picked) {
+	const struct exact_ops *o = __atomic_load_n(&picked, __ATOMIC_RELAXED);
+	if (!o) {
 		__builtin_cpu_init();
-		picked = __builtin_cpu_supports("avx2") ? &ops_avx2 : &ops_base;
+		o = __builtin_cpu_supports("avx2") ? &ops_avx2 : &ops_base;
+		__atomic_store_n(&picked, o, __ATOMIC_RELAXED);
 	}
-	return picked;
+	return o;
 }
 
-void vec_set_simd(int best) { picked = best ? NULL : &ops_base; }
+void vec_set_simd(int best)
+{
+	__atomic_store_n(&picked, best ? NULL : &ops_base, __ATOMIC_RELAXED);
+}
 
 double vec_dot_f64(const float *a, const float *b, uint32_t d) { return ops()->dot_f64(a, b, d); }
 

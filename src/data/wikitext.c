@@ -29,7 +29,9 @@
  *                 line; the result is trimmed.
  *
  * Unbalanced openers ("{{" or "[[" with no closer) drop only the opener,
- * so one broken template never swallows the rest of an article.
+ * so one broken template never swallows the rest of an article; after
+ * MAX_FAILED_SEARCHES of them in one page, openers are dropped without
+ * searching (linear time on hostile input).
  */
 #include "engrave/wikitext.h"
 #include "engrave/buf.h"
@@ -42,6 +44,13 @@
 #include <strings.h>
 
 /* ---- helpers ----------------------------------------------------------- */
+
+/*
+ * Each unbalanced opener costs a scan to the end of the text; after this
+ * many in one pass, further openers are dropped without searching, so a
+ * page full of broken markup stays linear instead of quadratic.
+ */
+#define MAX_FAILED_SEARCHES 64
 
 #define PUT(b, p, n)                                      \
 	do {                                              \
@@ -125,6 +134,7 @@ static const char *close_tag(const char *s, const char *end, const char *name, s
 static int pass_blocks(const char *s, size_t n, struct buf *o)
 {
 	const char *end = s + n, *p = s;
+	int fails = 0;
 	while (p < end) {
 		const char *lt = memchr(p, '<', (size_t)(end - p));
 		if (!lt) {
@@ -157,7 +167,8 @@ static int pass_blocks(const char *s, size_t n, struct buf *o)
 		char name[32];
 		memcpy(name, p + 1, nl < sizeof(name) ? nl : sizeof(name) - 1);
 		name[nl < sizeof(name) ? nl : sizeof(name) - 1] = '\0';
-		const char *ce = close_tag(te, end, name, strlen(name));
+		const char *ce = fails < MAX_FAILED_SEARCHES ? close_tag(te, end, name, strlen(name)) : NULL;
+		fails += !ce;
 		p = ce ? ce : te; /* an unclosed block drops only its opening tag */
 	}
 	return 0;
@@ -181,6 +192,7 @@ static const char *brace_end(const char *s, const char *end)
 static int pass_templates(const char *s, size_t n, struct buf *o)
 {
 	const char *end = s + n, *p = s;
+	int fails = 0;
 	while (p < end) {
 		const char *t = find2(p, end, '{', '{');
 		if (!t) {
@@ -188,7 +200,8 @@ static int pass_templates(const char *s, size_t n, struct buf *o)
 			break;
 		}
 		PUT(o, p, (size_t)(t - p));
-		const char *e = brace_end(t, end);
+		const char *e = fails < MAX_FAILED_SEARCHES ? brace_end(t, end) : NULL;
+		fails += !e;
 		p = e ? e : t + 2;
 	}
 	return 0;
@@ -324,6 +337,7 @@ static int emit_link(const char *c, size_t n, struct buf *o)
 static int pass_links(const char *s, size_t n, struct buf *o)
 {
 	const char *end = s + n, *p = s;
+	int fails = 0;
 	while (p < end) {
 		const char *t = find2(p, end, '[', '[');
 		if (!t) {
@@ -331,7 +345,8 @@ static int pass_links(const char *s, size_t n, struct buf *o)
 			break;
 		}
 		PUT(o, p, (size_t)(t - p));
-		const char *e = link_end(t, end);
+		const char *e = fails < MAX_FAILED_SEARCHES ? link_end(t, end) : NULL;
+		fails += !e;
 		if (!e) {
 			p = t + 2;
 			continue;

@@ -122,7 +122,7 @@ static uint64_t due_of(const struct sched *s, double u)
 		t = u / s->warm_rate;
 	else
 		t = (double)s->p.warmup_ns / 1e9 + pattern_inverse(&s->p, u - s->warm_ops);
-	double ns = floor(t * 1e9);
+	double ns = floor(t * 1e9 + 0.5);
 	uint64_t span = s->p.warmup_ns + s->p.duration_ns;
 	if (!(ns > 0))
 		return 0;

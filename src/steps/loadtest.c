@@ -17,14 +17,15 @@
  * HTTP drivers build requests per in-flight slot; the embedded driver runs
  * the operation in-process through the same scheduler.
  *
- * Recall@k: every recall's returned ids are kept and scored afterwards
- * against the exact top-k over the data the target held when the query was
- * sent — the ingested sets (groundtruth step) plus the stores acknowledged
- * before it — with the target's threshold (Engram keeps max(0, cos) >= t).
+ * Recall@k: every recall's returned ids are mapped to base rows (corpus
+ * ids via a sorted id table, synthetic ids by offset) or store ordinals and
+ * kept, so analysis can score them against the data the target held when
+ * the query was sent.
  *
  * Output: artifact "loadtest" v1 {records (64-byte records, index order),
- * metrics (JSON)} with the schedule digest; metrics go into the run record
- * under the names checks use (p99_ms, throughput, error_rate, recall, ...).
+ * hits (what each recall returned, as base rows / store ordinals)} with the
+ * schedule digest and counters. The analysis layer (analysis/runmetrics.c)
+ * turns it into the run's metrics: exact percentiles and recall@k.
  */
 #include "engrave/steps.h"
 #include "artio.h"
@@ -32,7 +33,6 @@
 #include "engrave/err.h"
 #include "engrave/loadgen.h"
 #include "engrave/log.h"
-#include "engrave/metrics.h"
 #include "engrave/records.h"
 #include "engrave/sched.h"
 #include "engrave/store.h"
@@ -65,7 +65,8 @@ struct lt {
 	struct vecs queries;           /* recall cues */
 	struct vecs cent;              /* for fresh store vectors */
 	int have_cent;
-	struct synth_opts so;
+	struct steps_loadvec lv;       /* fresh store vectors */
+	struct synth_opts so;          /* search words */
 	int k;
 	float threshold;
 	struct lt_slot *slots;
@@ -86,16 +87,33 @@ struct lt {
 
 /* ---------------------------------------------------------------- */
 
-static void fresh_vector(struct lt *L, uint64_t j, float *out, char *text, size_t cap)
+void steps_loadvec_init(struct steps_loadvec *lv, const struct spec *sp, const float *cent, uint32_t k,
+			uint32_t dim)
 {
-	if (L->have_cent) {
+	memset(lv, 0, sizeof(*lv));
+	synth_opts_init(&lv->so, 1ULL << 40);
+	lv->so.seed = sp->seed ^ LOAD_SEED_XOR;
+	if (sp->synthetic.present) {
+		lv->so.std_dev = (float)sp->synthetic.std_dev;
+		lv->so.normalize = sp->synthetic.normalize;
+	}
+	lv->cent = cent;
+	lv->k = k;
+	lv->dim = dim;
+}
+
+void steps_load_vector(const struct steps_loadvec *lv, uint64_t j, float *out, char *text, size_t cap)
+{
+	if (lv->cent && lv->k) {
 		uint32_t label = 0;
-		synth_generate(&L->so, L->cent.v, (uint32_t)L->cent.rows, L->dim, j, 1, out, &label, NULL);
-		synth_text(&L->so, j, label, text, cap);
+		synth_generate(&lv->so, lv->cent, lv->k, lv->dim, j, 1, out, &label, NULL);
+		if (text)
+			synth_text(&lv->so, j, label, text, cap);
 	} else {
-		for (uint32_t d = 0; d < L->dim; d++)
-			out[d] = d == (uint32_t)(j % L->dim) ? 1.0f : 0.0f;
-		snprintf(text, cap, "Load test memory %llu", (unsigned long long)j);
+		for (uint32_t d = 0; d < lv->dim; d++)
+			out[d] = d == (uint32_t)(j % lv->dim) ? 1.0f : 0.0f;
+		if (text)
+			snprintf(text, cap, "Load test memory %llu", (unsigned long long)j);
 	}
 }
 
@@ -176,7 +194,7 @@ static int lt_build(void *ctx, unsigned slot, const struct sched_op *op, struct 
 	target_req_init(&s->rq);
 	int rc;
 	if (op->kind == OP_STORE) {
-		fresh_vector(L, op->arg, s->vec, s->text, sizeof(s->text));
+		steps_load_vector(&L->lv, op->arg, s->vec, s->text, sizeof(s->text));
 		snprintf(s->id, sizeof(s->id), "%s%llu", L->load_prefix, (unsigned long long)op->arg);
 		s->rec = (struct target_record){ s->id, s->vec, s->text, -1.0f, 0 };
 		rc = target_build_store(L->t, &s->rec, 1, &s->rq, e);
@@ -227,7 +245,7 @@ static unsigned lt_exec(void *ctx, const struct sched_op *op, struct record *r)
 	struct lt_slot *s = &L->slots[0];
 	struct err e = ERR_INIT;
 	if (op->kind == OP_STORE) {
-		fresh_vector(L, op->arg, s->vec, s->text, sizeof(s->text));
+		steps_load_vector(&L->lv, op->arg, s->vec, s->text, sizeof(s->text));
 		snprintf(s->id, sizeof(s->id), "%s%llu", L->load_prefix, (unsigned long long)op->arg);
 		s->rec = (struct target_record){ s->id, s->vec, s->text, -1.0f, 0 };
 		struct target_store_result res;
@@ -249,172 +267,6 @@ static unsigned lt_exec(void *ctx, const struct sched_op *op, struct record *r)
 		keep_hits(L, op, &h, r);
 	target_hits_release(&h);
 	return bad ? RECORD_STATUS_ERROR : 200;
-}
-
-/* ---------------------------------------------------------------- */
-/* recall@k                                                           */
-
-struct cand {
-	float score;
-	uint64_t id;
-};
-
-static int cand_better(const struct cand *a, const struct cand *b)
-{
-	return a->score > b->score || (a->score == b->score && a->id < b->id);
-}
-
-static void topk_insert(struct cand *top, int *n, int k, struct cand c)
-{
-	if (*n == k && !cand_better(&c, &top[k - 1]))
-		return;
-	int i = *n < k ? (*n)++ : k - 1;
-	while (i > 0 && cand_better(&c, &top[i - 1])) {
-		top[i] = top[i - 1];
-		i--;
-	}
-	top[i] = c;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-/*
- * For each measured recall: truth = top-k of (ground truth over the loaded
- * sets) ∪ (stores acknowledged before the recall was sent), keeping scores
- * >= threshold (Engram: max(0, cos) >= t). recall@k = |hits ∩ truth| /
- * |truth|; recalls whose truth is empty are not scored. Store-vs-query
- * scores come from one block product over the distinct queries.
- */
-static int score_recall(struct lt *L, const struct sched *S, const struct loadgen_result *res,
-			const struct artifact *gt, double *mean, double *p05, uint64_t *scored, struct err *e)
-{
-	*mean = *p05 = NAN;
-	*scored = 0;
-	int64_t gk = 0, nq = 0;
-	artifact_get_int(gt, "k", &gk);
-	artifact_get_int(gt, "nq", &nq);
-	if (gk < L->k || nq <= 0 || (uint64_t)nq != L->queries.rows)
-		return 0;
-	int k = L->k;
-	size_t nk = (size_t)nq * (size_t)gk;
-	uint64_t *gids = malloc(nk * 8);
-	float *gsc = malloc(nk * 4);
-	uint32_t *gcnt = malloc((size_t)nq * 4);
-	uint64_t *done_of = calloc(L->n_ops + 1, 8); /* store op index -> done + 1 */
-	if (!gids || !gsc || !gcnt || !done_of)
-		BUG("out of memory");
-	int rc = artio_read_part(L->c->store, gt, "ids", gids, nk * 8, e) ||
-		 artio_read_part(L->c->store, gt, "scores", gsc, nk * 4, e) ||
-		 artio_read_part(L->c->store, gt, "counts", gcnt, (uint64_t)nq * 4, e);
-	/* acknowledged stores, in ordinal order */
-	uint64_t n_st = 0;
-	for (size_t i = 0; i < res->records.n; i++) {
-		const struct record *r = &res->records.v[i];
-		if (r->op == OP_STORE && r->err == RECORD_ERR_NONE && r->index < L->n_ops) {
-			done_of[r->index] = r->done + 1;
-			n_st++;
-		}
-	}
-	uint64_t *st_ord = malloc(n_st * 8 + 8);
-	float *st_vec = malloc(n_st * L->dim * sizeof(float) + 4);
-	float *sc = NULL;
-	double *vals = malloc(res->records.n * sizeof(double) + 8);
-	if (!st_ord || !st_vec || !vals)
-		BUG("out of memory");
-	char text[160];
-	uint64_t m = 0;
-	for (uint64_t j = 0; j < L->n_ops && m < n_st; j++)
-		if (done_of[j]) {
-			st_ord[m] = j;
-			fresh_vector(L, j, st_vec + m * L->dim, text, sizeof(text));
-			m++;
-		}
-	if (!rc && n_st) {
-		sc = malloc((size_t)nq * n_st * sizeof(float));
-		if (!sc)
-			BUG("out of memory scoring %llu stores", (unsigned long long)n_st);
-		enum spec_space sp = L->c->spec->target.hnsw.space;
-		if (sp == SPEC_SPACE_COSINE) {
-			float *qn = malloc((size_t)nq * 4), *sn = malloc(n_st * 4);
-			vec_sqnorms(L->queries.v, (size_t)nq, L->dim, qn);
-			vec_sqnorms(st_vec, n_st, L->dim, sn);
-			for (int64_t i = 0; i < nq; i++)
-				qn[i] = sqrtf(qn[i]);
-			for (uint64_t i = 0; i < n_st; i++)
-				sn[i] = sqrtf(sn[i]);
-			vec_cos_block(L->queries.v, (size_t)nq, qn, st_vec, n_st, sn, L->dim, sc);
-			free(qn);
-			free(sn);
-		} else {
-			vec_ip_block(L->queries.v, (size_t)nq, st_vec, n_st, L->dim, sc);
-			if (sp == SPEC_SPACE_L2)
-				for (int64_t i = 0; i < nq; i++)
-					for (uint64_t j = 0; j < n_st; j++) {
-						double qq = vec_sqnorm_f64(L->queries.v + i * L->dim, L->dim);
-						double ss = vec_sqnorm_f64(st_vec + j * L->dim, L->dim);
-						sc[i * n_st + j] = (float)-(qq + ss - 2.0 * sc[i * n_st + j]);
-					}
-		}
-	}
-	struct cand *top = malloc((size_t)k * sizeof(*top));
-	size_t nv = 0;
-	for (size_t i = 0; !rc && i < res->records.n; i++) {
-		const struct record *r = &res->records.v[i];
-		if (r->op != OP_RECALL || r->err != RECORD_ERR_NONE || (r->flags & RECORD_F_WARMUP) ||
-		    r->index >= L->n_ops || !L->is_recall[r->index])
-			continue;
-		struct sched_op op;
-		if (sched_next_due(S, r->index, &op))
-			continue;
-		uint64_t q = op.arg % (uint64_t)nq;
-		int nt = 0;
-		for (uint32_t j = 0; j < gcnt[q] && j < (uint32_t)gk; j++) {
-			float s = gsc[q * gk + j];
-			if (s >= L->threshold)
-				topk_insert(top, &nt, k, (struct cand){ s, gids[q * gk + j] });
-		}
-		for (uint64_t j = 0; j < n_st; j++) {
-			if (done_of[st_ord[j]] - 1 >= r->sent) /* acknowledged after this query left */
-				continue;
-			float s = sc[q * n_st + j];
-			if (s >= L->threshold)
-				topk_insert(top, &nt, k, (struct cand){ s, st_ord[j] | STORE_FLAG });
-		}
-		if (nt == 0)
-			continue;
-		int hit = 0;
-		const uint64_t *got = &L->hit_ids[r->index * (uint64_t)k];
-		for (int a = 0; a < nt; a++)
-			for (int b = 0; b < k; b++)
-				if (got[b] == top[a].id) {
-					hit++;
-					break;
-				}
-		vals[nv++] = (double)hit / nt;
-	}
-	if (!rc && nv) {
-		double sum = 0;
-		for (size_t i = 0; i < nv; i++)
-			sum += vals[i];
-		*mean = sum / (double)nv;
-		qsort(vals, nv, sizeof(double), cmp_double);
-		*p05 = vals[(size_t)(0.05 * (double)(nv - 1))];
-		*scored = nv;
-	}
-	free(top);
-	free(sc);
-	free(st_ord);
-	free(st_vec);
-	free(vals);
-	free(done_of);
-	free(gids);
-	free(gsc);
-	free(gcnt);
-	return rc ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -486,35 +338,23 @@ static int put_records(struct step_ctx *c, struct loadgen_result *res, struct di
 	return obj_writer_finish(w, out, e);
 }
 
-static void put_metrics(struct step_ctx *c, const struct metrics *m, const struct loadgen_result *res)
+/* Part "hits": for each recall that answered, [u64 request index][k x u64
+ * mapped ids] (base row, store ordinal | 1<<63, or UINT64_MAX), in index order. */
+static int put_hits(struct lt *L, struct digest *out, uint64_t *size, struct err *e)
 {
-	static const char *pk[METRICS_NPCT] = { "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "p9999_ms" };
-	for (int i = 0; i < METRICS_NPCT; i++)
-		steps_metric(c, pk[i], (double)m->all.latency.pct[i] / 1e6);
-	steps_metric(c, "max_ms", (double)m->all.latency.max / 1e6);
-	steps_metric(c, "mean_ms", m->all.latency.mean / 1e6);
-	steps_metric(c, "service_p50_ms", (double)m->all.service.pct[0] / 1e6);
-	steps_metric(c, "service_p99_ms", (double)m->all.service.pct[3] / 1e6);
-	static const char *opn[OP_KIND_COUNT] = { "store", "recall", "search" };
-	char key[64];
-	for (int k = 0; k < OP_KIND_COUNT; k++) {
-		if (!m->op[k].measured)
+	struct obj_writer *w;
+	if (obj_writer_open(L->c->store, &w, e))
+		return -1;
+	for (uint64_t i = 0; i < L->n_ops; i++) {
+		if (!L->is_recall[i])
 			continue;
-		snprintf(key, sizeof(key), "%s_p50_ms", opn[k]);
-		steps_metric(c, key, (double)m->op[k].latency.pct[0] / 1e6);
-		snprintf(key, sizeof(key), "%s_p99_ms", opn[k]);
-		steps_metric(c, key, (double)m->op[k].latency.pct[3] / 1e6);
-		snprintf(key, sizeof(key), "%s_count", opn[k]);
-		steps_metric(c, key, (double)m->op[k].measured);
+		if (obj_write(w, &i, 8, e) || obj_write(w, &L->hit_ids[i * (uint64_t)L->k], (size_t)L->k * 8, e)) {
+			obj_writer_abort(w);
+			return -1;
+		}
 	}
-	steps_metric(c, "throughput", m->throughput);
-	steps_metric(c, "goodput", m->goodput);
-	steps_metric(c, "error_rate", m->error_rate);
-	double measured = m->all.measured ? (double)m->all.measured : 1;
-	steps_metric(c, "late_rate", (double)m->all.late / measured);
-	steps_metric(c, "drop_rate", (double)m->all.dropped / measured);
-	steps_metric(c, "requests", (double)res->scheduled);
-	steps_metric(c, "client_saturated", res->saturated ? 1 : 0);
+	*size = obj_writer_size(w);
+	return obj_writer_finish(w, out, e);
 }
 
 int step_loadtest_run(struct step_ctx *c, struct err *e)
@@ -533,8 +373,6 @@ int step_loadtest_run(struct step_ctx *c, struct err *e)
 	int rc = -1;
 	struct loadgen_result res;
 	memset(&res, 0, sizeof(res));
-	struct artifact gt;
-	int have_gt = 0;
 	if (steps_target(c, &L.t, e))
 		return -1;
 	L.dim = target_dim(L.t);
@@ -552,10 +390,8 @@ int step_loadtest_run(struct step_ctx *c, struct err *e)
 	}
 	synth_opts_init(&L.so, 1ULL << 40);
 	L.so.seed = c->spec->seed ^ LOAD_SEED_XOR;
-	if (c->spec->synthetic.present) {
-		L.so.std_dev = (float)c->spec->synthetic.std_dev;
-		L.so.normalize = c->spec->synthetic.normalize;
-	}
+	steps_loadvec_init(&L.lv, c->spec, L.have_cent ? L.cent.v : NULL, L.have_cent ? (uint32_t)L.cent.rows : 0,
+			   L.dim);
 	if (load_id_maps(&L, e))
 		goto out;
 
@@ -604,66 +440,43 @@ int step_loadtest_run(struct step_ctx *c, struct err *e)
 		err_set(e, ERR_INTERRUPTED, "loadtest: interrupted");
 		goto out;
 	}
-	struct metrics m;
-	if (metrics_from_records(res.records.v, res.records.n, sp.warmup_ns, sp.duration_ns, &m, e))
+	/* the artifact: records + the mapped ids each recall returned */
+	struct digest rd, hd;
+	uint64_t rsize = 0, hsize = 0;
+	if (put_records(c, &res, &rd, &rsize, e) || put_hits(&L, &hd, &hsize, e))
 		goto out;
-	put_metrics(c, &m, &res);
-	double rmean = NAN, rp05 = NAN;
-	uint64_t rscored = 0;
-	if (c->has_prev[5]) {
-		if (artifact_get(c->store, &c->prev[5], &gt, e))
-			goto out;
-		have_gt = 1;
-		if (score_recall(&L, &S, &res, &gt, &rmean, &rp05, &rscored, e))
-			goto out;
-		if (rscored) {
-			steps_metric(c, "recall", rmean);
-			steps_metric(c, "recall_p05", rp05);
-			steps_metric(c, "recall_scored", (double)rscored);
-		}
-	}
-	/* the artifact: records + metrics JSON */
-	struct digest rd, md;
-	uint64_t rsize = 0;
-	struct buf mj;
-	buf_init(&mj, 0);
-	if (put_records(c, &res, &rd, &rsize, e) || metrics_json(&m, 2, &mj, e) ||
-	    obj_put(c->store, mj.data, mj.len, &md, e)) {
-		buf_release(&mj);
-		goto out;
-	}
 	struct artifact a;
 	artifact_init(&a, "loadtest", 1);
 	a.action = c->action;
 	char sdhex[DIGEST_HEX_LEN + 1];
 	digest_to_hex(&sd, sdhex);
-	rc = artifact_add_part(&a, "records", &rd, rsize, e) || artifact_add_part(&a, "metrics", &md, mj.len, e) ||
+	rc = artifact_add_part(&a, "records", &rd, rsize, e) || artifact_add_part(&a, "hits", &hd, hsize, e) ||
 		     artifact_set_str(&a, "schedule_digest", sdhex, e) ||
 		     artifact_set_int(&a, "scheduled", (int64_t)res.scheduled, e) ||
 		     artifact_set_int(&a, "sent", (int64_t)res.sent, e) ||
+		     artifact_set_int(&a, "completed", (int64_t)res.completed, e) ||
 		     artifact_set_int(&a, "dropped", (int64_t)res.dropped, e) ||
 		     artifact_set_int(&a, "late", (int64_t)res.late, e) ||
+		     artifact_set_int(&a, "errors", (int64_t)res.errors, e) ||
 		     artifact_set_int(&a, "warmup_ns", (int64_t)sp.warmup_ns, e) ||
 		     artifact_set_int(&a, "duration_ns", (int64_t)sp.duration_ns, e) ||
+		     artifact_set_int(&a, "elapsed_ns", (int64_t)res.elapsed_ns, e) ||
+		     artifact_set_int(&a, "k", L.k, e) || artifact_set_f64(&a, "threshold", L.threshold, e) ||
+		     artifact_set_int(&a, "saturated", res.saturated, e) ||
 		     artifact_set_str(&a, "saturation", res.saturation, e) ||
 		     artifact_put(c->store, &a, &c->out[0], e)
 		     ? -1
 		     : 0;
 	artifact_release(&a);
-	buf_release(&mj);
 	if (rc)
 		goto out;
 	c->n_out = 1;
 	if (res.saturated)
 		log_warn("loadtest: the client may have limited this run: %s", res.saturation);
-	snprintf(c->summary, sizeof(c->summary),
-		 "%llu requests, %.1f/s, p50 %.3g ms, p99 %.3g ms, errors %.2g%%%s%.3g",
-		 (unsigned long long)res.scheduled, m.throughput, (double)m.all.latency.pct[0] / 1e6,
-		 (double)m.all.latency.pct[3] / 1e6, 100 * m.error_rate, rscored ? ", recall@k " : "",
-		 rscored ? rmean : 0.0);
+	snprintf(c->summary, sizeof(c->summary), "%llu requests in %.1f s: %llu completed, %llu errors, %llu late, %llu dropped",
+		 (unsigned long long)res.scheduled, (double)res.elapsed_ns / 1e9, (unsigned long long)res.completed,
+		 (unsigned long long)res.errors, (unsigned long long)res.late, (unsigned long long)res.dropped);
 out:
-	if (have_gt)
-		artifact_release(&gt);
 	for (unsigned i = 0; L.slots && i < L.n_slots; i++) {
 		target_req_release(&L.slots[i].rq);
 		free(L.slots[i].vec);

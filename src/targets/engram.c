@@ -74,9 +74,16 @@ static int engram_health(struct target *t, char *version, size_t cap, struct err
 		return -1;
 	const char *v = json_string_value(json_object_get(j, "version"));
 	const char *status = json_string_value(json_object_get(j, "status"));
+	const char *service = json_string_value(json_object_get(j, "service"));
 	target_copy_str(version, cap, v ? v : "unknown");
 	int rc = 0;
-	if (status && strcmp(status, "unhealthy") == 0)
+	if (service && strcmp(service, "engram") != 0) {
+		/* Engram silently moves to another port when 7432 is taken: make
+		 * sure the thing answering here is Engram */
+		rc = err_set(e, ERR_NET, "engram GET %s/health: the server there is '%s', not engram",
+			     t->url, service);
+		err_hint(e, "check which port Engram printed (' HTTP API: http://...:PORT'); it moves on when 7432 is taken");
+	} else if (status && strcmp(status, "unhealthy") == 0)
 		rc = err_set(e, ERR_NET, "engram GET %s/health: server reports status 'unhealthy'", t->url);
 	json_decref(j);
 	return rc;

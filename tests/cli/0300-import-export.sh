@@ -80,3 +80,12 @@ expect_exit 2 "corpus cannot be npy" E export corpus/x --format npy -o "$TMPDIR/
 expect_exit 2 "unknown format" E export vec/m --format parquet
 expect_exit 4 "engram-loadtest-json is not handled here" E export vec/m --format engram-loadtest-json
 grep -q "not supported here" "$TMPDIR/last.out" && ok "says not supported here" || fail "says not supported here"
+
+# --content fills the original tool's "content" from the corpus the vectors came from.
+printf '{"id":1,"embedding":[1,0]}\n{"id":2,"embedding":[0,1]}\n' >"$TMPDIR/v2.jsonl"
+d_v2=$(E import "$TMPDIR/v2.jsonl" 2>/dev/null)
+E export "$d_v2" --content corpus/x >"$TMPDIR/vc.out" 2>"$TMPDIR/err"
+head -1 "$TMPDIR/vc.out" | grep -q '^{"content":"Danube\\n\\nA river in Europe.","embedding":\[1,0\],"confidence":1,"id":1}$' \
+	&& ok "export --content fills content" || { fail "export --content fills content"; sed 's/^/# /' "$TMPDIR/vc.out" "$TMPDIR/err"; }
+expect_exit 2 "--content with mismatched ids" E export vec/m --content corpus/x
+grep -q "does not match the vectors at row 0" "$TMPDIR/last.out" && ok "mismatch message" || fail "mismatch message"

@@ -149,6 +149,8 @@ int server_proc_stop(struct server_proc *s)
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
 			s->pid = 0;
 			unlink(s->port_file);
+			if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+				unlink(s->log_file); /* kept only when something went wrong */
 			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 		}
 		sleep_ms(20);

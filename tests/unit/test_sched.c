@@ -86,10 +86,10 @@ Test(sched, constant_count_is_rate_times_duration_and_evenly_spaced)
 	init_ok(&s, &p);
 	cr_assert_eq(sched_count(&s), 10000);
 	struct sched_op op;
-	for (uint64_t i = 0; i < 10000; i += 997) {
+	for (uint64_t i = 0; i < 10000; i += 7) {
 		cr_assert_eq(sched_next_due(&s, i, &op), 0);
-		cr_assert(op.due_ns + 1 >= i * 1000000 && op.due_ns <= i * 1000000, "i=%llu due=%llu",
-			  (unsigned long long)i, (unsigned long long)op.due_ns);
+		cr_assert_eq(op.due_ns, i * 1000000, "i=%llu due=%llu", (unsigned long long)i,
+			     (unsigned long long)op.due_ns);
 	}
 	cr_assert_eq(sched_next_due(&s, 10000, &op), -1);
 	check_monotone_in_span(&s);

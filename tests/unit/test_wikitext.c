@@ -175,3 +175,20 @@ Test(wikitext, enwiki_table_markup_fixture)
 	cr_expect_eq(c.leaks, 0, "markup leaked into plain text");
 	cr_expect_gt(c.chars, 50000u);
 }
+
+Test(wikitext, hostile_input_stays_fast_and_sane)
+{
+	/* 200k unbalanced openers: must not go quadratic (and must not crash). */
+	size_t n = 200000 * 3;
+	char *in = malloc(n + 1);
+	for (size_t i = 0; i < n; i += 3)
+		memcpy(in + i, i % 2 ? "{{a" : "[[b", 3);
+	in[n] = '\0';
+	struct buf out;
+	struct err e = ERR_INIT;
+	buf_init(&out, 0);
+	cr_assert_eq(wikitext_to_plain(in, n, &out, &e), 0);
+	cr_expect_eq(out.len, 0u + (size_t)n / 3 * 1, "openers dropped, letters kept: %zu", out.len);
+	buf_release(&out);
+	free(in);
+}

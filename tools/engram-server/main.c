@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "engrave/buf.h"
+#include "engrave/jsonf.h"
 
 #define BODY_LIMIT (2u * 1024u * 1024u)
 #define CONTENT_MAX 100000
@@ -307,8 +308,63 @@ static void remember_response(struct reply *r, const char *id, float conf, int64
 
 /* ---- POST /api/v1/memories/remember and POST /api/v1/memories ----------- */
 
+/*
+ * Fast path for the bulk of a remember body: walk the top-level object with
+ * jsonf's structural reader, parse the "embedding" array with
+ * jsonf_parse_f32_array (correctly rounded, ~10x faster than building a
+ * jansson tree of 768 reals), and hand jansson the rest of the body with
+ * the array replaced by null. Anything unusual (malformed JSON, a
+ * non-numeric array, an escaped key) returns -1 and the caller parses the
+ * whole body with jansson, which produces the exact error responses.
+ */
+static int split_embedding(const char *b, size_t len, float **out, size_t *n, struct buf *rest)
+{
+	const char *lim = b + len, *p = jsonf_skip_ws(b, lim);
+	if (p >= lim || *p != '{')
+		return -1;
+	for (p++;;) {
+		p = jsonf_skip_ws(p, lim);
+		if (p >= lim || *p != '"')
+			return -1;
+		const char *after = jsonf_match_string(p, lim, "embedding");
+		const char *q = after ? after : jsonf_skip_value(p, lim);
+		if (!q)
+			return -1;
+		q = jsonf_skip_ws(q, lim);
+		if (q >= lim || *q != ':')
+			return -1;
+		q = jsonf_skip_ws(q + 1, lim);
+		if (after) {
+			if (q >= lim || *q != '[')
+				return -1;
+			size_t cap = 4 * ES_DIM;
+			float *v = malloc(cap * sizeof(float));
+			const char *end;
+			if (!v || jsonf_parse_f32_array(q, (size_t)(lim - q), v, cap, n, &end) != JSONF_OK) {
+				free(v);
+				return -1;
+			}
+			buf_reset(rest);
+			if (buf_append(rest, b, (size_t)(q - b), NULL) || buf_append(rest, "null", 4, NULL) ||
+			    buf_append(rest, end, (size_t)(lim - end), NULL)) {
+				free(v);
+				return -1;
+			}
+			*out = v;
+			return 0;
+		}
+		q = jsonf_skip_value(q, lim);
+		if (!q)
+			return -1;
+		q = jsonf_skip_ws(q, lim);
+		if (q >= lim || *q != ',')
+			return -1; /* '}' (no embedding) or malformed: the slow path decides */
+		p = q + 1;
+	}
+}
+
 static int check_json_request(struct MHD_Connection *c, struct conn *cs, struct reply *r,
-			      json_t **out)
+			      json_t **out, float **fast, size_t *fast_n)
 {
 	const char *ct = header(c, "Content-Type");
 	if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
@@ -320,7 +376,21 @@ static int check_json_request(struct MHD_Connection *c, struct conn *cs, struct 
 		return -1;
 	}
 	json_error_t je;
-	json_t *j = json_loadb(cs->body.data, cs->body.len, 0, &je);
+	json_t *j = NULL;
+	if (fast) {
+		struct buf rest;
+		buf_init(&rest, 0);
+		if (split_embedding(cs->body.data, cs->body.len, fast, fast_n, &rest) == 0) {
+			j = json_loadb(rest.data, rest.len, 0, &je);
+			if (!j) {
+				free(*fast);
+				*fast = NULL;
+			}
+		}
+		buf_release(&rest);
+	}
+	if (!j)
+		j = json_loadb(cs->body.data, cs->body.len, 0, &je);
 	if (!j) {
 		char msg[400];
 		snprintf(msg, sizeof(msg),
@@ -351,9 +421,10 @@ static void handle_remember(struct MHD_Connection *c, struct conn *cs, struct re
 			    int legacy)
 {
 	json_t *j;
-	if (check_json_request(c, cs, r, &j))
-		return;
 	float *emb = NULL;
+	size_t fast_n = 0;
+	if (check_json_request(c, cs, r, &j, legacy ? NULL : &emb, &fast_n))
+		return;
 	json_t *content = json_object_get(j, "content");
 	if (!content) {
 		if (legacy)
@@ -391,7 +462,14 @@ static void handle_remember(struct MHD_Connection *c, struct conn *cs, struct re
 		type_error(r, "memory_space_id", "a string");
 		goto out;
 	}
-	if (jemb && !json_is_null(jemb)) {
+	if (emb) { /* fast path: already parsed */
+		if (fast_n != ES_DIM) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "Embedding must be exactly 768 dimensions, got %zu", fast_n);
+			reply_error(r, 400, "INVALID_MEMORY_INPUT", msg);
+			goto out;
+		}
+	} else if (jemb && !json_is_null(jemb)) {
 		if (!json_is_array(jemb)) {
 			type_error(r, "embedding", "a sequence");
 			goto out;
@@ -1085,11 +1163,13 @@ int main(int argc, char **argv)
 		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &addr,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
 				     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-				     MHD_OPTION_CONNECTION_LIMIT, 4000u, MHD_OPTION_END);
+				     MHD_OPTION_CONNECTION_LIMIT, 4000u,
+				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
 	else
 		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &addr,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-				     MHD_OPTION_CONNECTION_LIMIT, 4000u, MHD_OPTION_END);
+				     MHD_OPTION_CONNECTION_LIMIT, 4000u,
+				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "engram-server: cannot listen on 127.0.0.1:%ld: %s\n", port, strerror(errno));
 		return 1;

@@ -1,0 +1,26 @@
+/*
+ * runmetrics.h — a run's load-test metrics, computed from what it stored.
+ *
+ * The loadtest step stores every request's record and what each recall
+ * returned; this module (analysis layer) turns them into the run's metrics
+ * under the names checks use: p50_ms .. p9999_ms, max_ms, mean_ms,
+ * service_p50_ms, service_p99_ms, <op>_p50_ms / <op>_p99_ms / <op>_count,
+ * throughput, goodput, error_rate, late_rate, drop_rate, requests,
+ * client_saturated, and recall / recall_p05 / recall_scored when the run
+ * has a groundtruth step. Because it reads only the store, metrics can be
+ * recomputed for any stored run.
+ */
+#ifndef ENGRAVE_RUNMETRICS_H
+#define ENGRAVE_RUNMETRICS_H
+
+struct store;
+struct run_record;
+struct err;
+
+/* Add (or replace) the metrics in `rec` (not saved: the caller run_put's
+ * it). A run without a finished loadtest step gets nothing and returns 0. */
+int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e);
+/* Set one metric in a run record (add or replace). */
+void runmetrics_set(struct run_record *rec, const char *key, double value);
+
+#endif
