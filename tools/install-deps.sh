@@ -51,6 +51,7 @@ need libjansson-dev    pc:jansson
 need libmicrohttpd-dev pc:libmicrohttpd
 need bzip2             cmd:bzip2
 need curl              cmd:curl
+need python3           file:/usr/bin/python3
 if [ $want_chroma = 1 ]; then
   need nodejs cmd:node
   need npm    cmd:npm

@@ -35,7 +35,7 @@ struct synth_opts {
 	float conf_base;    /* confidence = base +- jitter, clipped to [0, 1] */
 	float conf_jitter;
 	uint64_t id_base;   /* id of row i is id_base + i */
-	unsigned threads;   /* synth_run workers; 0: 2 */
+	unsigned threads;   /* synth_run workers; 0: online CPUs, at least 2 */
 	int progress;       /* synth_run draws a progress line (log.h) */
 };
 

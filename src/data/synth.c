@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engrave/err.h"
 #include "engrave/log.h"
@@ -152,7 +153,11 @@ int synth_run(const struct synth_opts *o, const float *centroids, uint32_t k, ui
 			       k, d, (unsigned long long)rows_per_chunk);
 	if (o->count == 0)
 		return 0;
-	unsigned nthreads = o->threads ? o->threads : 2;
+	unsigned nthreads = o->threads;
+	if (!nthreads) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		nthreads = cpus > 2 ? (unsigned)cpus : 2;
+	}
 	if (nthreads > 256)
 		nthreads = 256;
 	struct run r = { .o = o, .centroids = centroids, .k = k, .d = d, .rows = rows_per_chunk };

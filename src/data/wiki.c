@@ -270,7 +270,7 @@ static void update_label(struct page_state *s, mono_ns t0)
 	double secs = (double)(clock_mono_now() - t0) / 1e9;
 	double mb = (double)s->st->bytes_in / 1e6;
 	pthread_mutex_lock(&s->pg.lock);
-	snprintf(s->pg.label, sizeof(s->pg.label), "corpus %.0f MB, %.1f MB/s", mb, secs > 0 ? mb / secs : 0.0);
+	snprintf(s->pg.label, sizeof(s->pg.label), "corpus %.1f MB, %.1f MB/s", mb, secs > 0 ? mb / secs : 0.0);
 	pthread_mutex_unlock(&s->pg.lock);
 }
 
@@ -361,7 +361,7 @@ out_progress:
 		update_label(s, t0);
 		progress_finish(&s->pg);
 		if (rc == 0)
-			log_info("corpus: kept %llu of %llu pages (%llu redirects, %llu disambiguation, "
+			log_debug("corpus: kept %llu of %llu pages (%llu redirects, %llu disambiguation, "
 				 "%llu other namespaces, %llu too short) from %s (%s)",
 				 (unsigned long long)st->kept, (unsigned long long)st->pages,
 				 (unsigned long long)st->redirects, (unsigned long long)st->disambig,

@@ -892,7 +892,7 @@ int step_ingest_run(struct step_ctx *c, struct err *e)
 			(unsigned long long)vr.mismatched, (unsigned long long)vr.checked,
 			vr.first_problem[0] ? "; first: " : "", vr.first_problem);
 		err_hint(e, "%s", g.t && !strcmp(target_driver(g.t), "engram")
-					 ? "Engram drops near-duplicates (cosine >= 0.95) and caps its hot tier at 100K per space, answering 201 anyway"
+					 ? "Engram's semantic dedup drops near-duplicates (cosine >= 0.95) and its hot tier is capped at 100K per space; both still answer 201"
 					 : "the target answered success for records it does not hold");
 		goto out;
 	}

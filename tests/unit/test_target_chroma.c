@@ -141,8 +141,8 @@ static size_t ingest_async(struct target *t, const struct target_record *recs, s
 static struct target *open_chroma(uint32_t dim)
 {
 	struct target_config cfg = { .driver = "chroma", .url = srv.url, .space = "engrave-test",
-				     .dim = dim, .metric = "cosine", .hnsw_ef_construction = 100,
-				     .hnsw_max_neighbors = 16, .hnsw_ef_search = 100 };
+				     .dim = dim, .metric = "cosine", .hnsw_ef_construction = 64,
+				     .hnsw_max_neighbors = 16, .hnsw_ef_search = 128 };
 	struct target *t = NULL;
 	struct err e = ERR_INIT;
 	cr_assert_eq(target_open(&cfg, &t, &e), 0, "%s", e.msg);

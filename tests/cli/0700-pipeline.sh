@@ -1,0 +1,51 @@
+# The whole pipeline on the embedded target (experiments/quickstart.yaml):
+# it runs end to end, a second run reuses every pure step, plan agrees,
+# and two stores give the same artifact digests (determinism).
+. "$(dirname "$0")/lib.sh"
+spec=experiments/quickstart.yaml
+py=/usr/bin/python3
+
+expect_exit 0 "quickstart runs end to end" "$ENGRAVE" --store "$TMPDIR/s1" run --json "$spec"
+cp "$TMPDIR/last.out" "$TMPDIR/run1.out"
+# --json output is the last JSON document on stdout; stderr has the log
+"$ENGRAVE" --store "$TMPDIR/s1" run --json "$spec" >"$TMPDIR/run2.json" 2>"$TMPDIR/run2.err"
+rc=$?
+[ $rc -eq 0 ] && ok "second run exits 0" || fail "second run exits 0" "exit $rc"
+states=$($py -c 'import json,sys; r=json.load(open(sys.argv[1])); print(" ".join(s["name"]+"="+s["state"] for s in r["steps"]))' "$TMPDIR/run2.json")
+echo "# $states"
+case "$states" in
+*"corpus=cached embed=cached centroids=cached synthetic=cached queries=cached groundtruth=cached ingest=ran loadtest=ran"*)
+	ok "second run reuses every pure step" ;;
+*) fail "second run reuses every pure step" "$states" ;;
+esac
+$py - "$TMPDIR/run2.json" <<'PY' && ok "run JSON has load metrics and recall" || fail "run JSON has load metrics and recall"
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["metrics"]
+assert r["status"] == "done", r["status"]
+for k in ("p50_ms", "p99_ms", "throughput", "error_rate", "recall", "ingest.stored"):
+    assert k in m, k
+assert m["ingest.stored"] == 5042 and m["ingest.lost"] == 0
+assert 0 < m["p50_ms"] <= m["p99_ms"]
+assert abs(m["throughput"] - 200) < 5, m["throughput"]
+assert 0.0 <= m["recall"] <= 1.0
+PY
+"$ENGRAVE" --store "$TMPDIR/s1" plan "$spec" >"$TMPDIR/plan" 2>&1
+[ "$(grep -c ' cached ' "$TMPDIR/plan")" -eq 6 ] && ok "plan shows six cached steps" || { fail "plan shows six cached steps"; sed 's/^/# /' "$TMPDIR/plan"; }
+
+# determinism: a fresh store gives the same digests for every pure step
+"$ENGRAVE" --store "$TMPDIR/s2" run --json "$spec" >"$TMPDIR/run3.json" 2>/dev/null
+$py - "$TMPDIR/run2.json" "$TMPDIR/run3.json" <<'PY' && ok "pure steps have identical digests in two stores" || fail "pure steps have identical digests in two stores"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+pure = ("corpus", "embed", "centroids", "synthetic", "queries", "groundtruth")
+da = {s["name"]: s["outputs"] for s in a["steps"] if s["name"] in pure}
+db = {s["name"]: s["outputs"] for s in b["steps"] if s["name"] in pure}
+assert len(da) == 6 and da == db, (da, db)
+PY
+expect_exit 0 "store verify is clean after runs" "$ENGRAVE" --store "$TMPDIR/s1" store verify
+# a spec error is exit 2 with file:line:col
+printf 'name: x\nseed: 1\nsteps:\n  synthetic: {count: -3}\n' >"$TMPDIR/bad.yaml"
+expect_exit 2 "run of an invalid spec exits 2" "$ENGRAVE" --store "$TMPDIR/s1" run "$TMPDIR/bad.yaml"
+grep -q 'bad.yaml:[0-9]*:[0-9]*' "$TMPDIR/last.out" && ok "spec error names file:line:col" || fail "spec error names file:line:col"
+expect_exit 3 "--resume with nothing to resume exits 3" "$ENGRAVE" --store "$TMPDIR/s1" run --resume "$spec"
