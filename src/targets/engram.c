@@ -124,15 +124,15 @@ static int read_f32_array(json_t *arr, float *out, uint32_t dim)
 	return 0;
 }
 
-static int engram_fetch(struct target *t, uint64_t offset, uint32_t limit,
-			struct target_vectors *out, struct err *e)
+/* One server page (limit <= 1000); *got receives the rows returned. */
+static int fetch_page(struct target *t, uint64_t offset, uint32_t limit, struct target_vectors *out,
+		      size_t *got, struct err *e)
 {
 	char path[160];
-	if (limit > 1000)
-		limit = 1000; /* the server clamps; asking more would look like the end */
 	snprintf(path, sizeof(path), "/api/v1/memories?tier=hot&include_embeddings=true&limit=%u&offset=%llu",
 		 limit, (unsigned long long)offset);
 	json_t *j;
+	*got = 0;
 	if (get_json(t, path, &j, e))
 		return -1;
 	json_t *mems = json_object_get(j, "memories");
@@ -149,9 +149,28 @@ static int engram_fetch(struct target *t, uint64_t offset, uint32_t limit,
 		else
 			rc = target_vectors_push(out, id, vec, e);
 	}
+	if (!rc)
+		*got = json_array_size(mems);
 	free(vec);
 	json_decref(j);
 	return rc;
+}
+
+static int engram_fetch(struct target *t, uint64_t offset, uint32_t limit,
+			struct target_vectors *out, struct err *e)
+{
+	/* the server clamps limit to 1000: ask in pages so a short answer
+	 * really means the end */
+	for (uint32_t done = 0; done < limit;) {
+		uint32_t ask = limit - done < 1000 ? limit - done : 1000;
+		size_t got;
+		if (fetch_page(t, offset + done, ask, out, &got, e))
+			return -1;
+		done += (uint32_t)got;
+		if (got < ask)
+			break;
+	}
+	return 0;
 }
 
 static int engram_reset(struct target *t, struct err *e)

@@ -13,6 +13,7 @@
  *     the intended time too.
  */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "engrave/err.h"
 #include "engrave/hist.h"
 #include "engrave/loadgen.h"
+#include "engrave/log.h"
 #include "engrave/metrics.h"
 #include "engrave/sched.h"
 
@@ -480,4 +482,34 @@ Test(loadgen, stop_flag_interrupts_with_records_kept, .timeout = 60)
 	cr_assert(res.interrupted);
 	cr_assert_eq(res.records.n, 0);
 	loadgen_result_release(&res);
+}
+
+static unsigned exec_fast(void *ctx, const struct sched_op *op, struct record *r)
+{
+	(void)ctx, (void)op, (void)r;
+	return 200;
+}
+
+Test(loadgen, live_line_once_a_second, .init = cr_redirect_stderr, .timeout = 60)
+{
+	struct sched s;
+	struct sched_params p = params(200, 2300);
+	cr_assert_eq(sched_init(&s, &p, NULL), 0);
+	struct loadgen_target t = { NULL, NULL, NULL, exec_fast };
+	struct loadgen_opts o = { 0 };
+	o.live = 1;
+	o.label = "live-test";
+	struct loadgen_result res;
+	struct err e = ERR_INIT;
+	log_set_level(LOG_INFO);
+	cr_assert_eq(loadgen_run(&s, &t, &o, &res, &e), 0, "%s", e.msg);
+	loadgen_result_release(&res);
+	fflush(stderr);
+	FILE *f = cr_get_redirected_stderr();
+	char line[512];
+	int lines = 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "live-test: ") && strstr(line, "in flight") && strstr(line, "p99"))
+			lines++;
+	cr_assert(lines >= 2 && lines <= 3, "%d live lines in 2.3 s", lines);
 }

@@ -374,6 +374,10 @@ Test(target_engram, paging_and_get_vectors, .fini = stop_server)
 	cr_assert_eq(target_fetch_embeddings(t, 1000, 1000, &pg, &e), 0, "%s", e.msg);
 	cr_assert_eq(pg.n, 203);
 	target_vectors_release(&pg);
+	/* more than the server's 1000-row clamp: the driver pages for us */
+	cr_assert_eq(target_fetch_embeddings(t, 100, 1500, &pg, &e), 0, "%s", e.msg);
+	cr_assert_eq(pg.n, 1103);
+	target_vectors_release(&pg);
 	cr_assert_eq(target_fetch_all(t, 0, &pg, &e), 0, "%s", e.msg);
 	cr_assert_eq(pg.n, 1203);
 	target_vectors_release(&pg);
