@@ -586,12 +586,21 @@ static void bad_query(struct reply *r, const char *what)
 	reply_plain(r, 400, msg);
 }
 
+/* Shortest round-trip float32 text, like serde's f32 (jsonf). */
 static void write_floats(struct buf *b, const float *v, int n)
 {
-	buf_append(b, "[", 1, NULL);
-	for (int i = 0; i < n; i++)
-		buf_printf(b, NULL, i ? ",%.9g" : "%.9g", (double)v[i]);
-	buf_append(b, "]", 1, NULL);
+	size_t mark = b->len;
+	if (jsonf_write_f32_array(b, v, (size_t)n) != 0) {
+		b->len = mark; /* drop the partial array */
+		b->data[mark] = '\0';
+		buf_append(b, "[", 1, NULL); /* non-finite values: JSON null each */
+		for (int i = 0; i < n; i++) {
+			char t[JSONF_F32_MAX];
+			jsonf_write_f32(t, v[i]);
+			buf_printf(b, NULL, i ? ",%s" : "%s", t);
+		}
+		buf_append(b, "]", 1, NULL);
+	}
 }
 
 static void handle_list(struct MHD_Connection *c, struct reply *r)
