@@ -149,7 +149,8 @@ int server_proc_stop(struct server_proc *s)
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
 			s->pid = 0;
 			unlink(s->port_file);
-			if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			if ((WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
+			    (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM))
 				unlink(s->log_file); /* kept only when something went wrong */
 			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 		}
