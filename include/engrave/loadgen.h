@@ -37,7 +37,9 @@
  * set: completions/s, in flight, p50/p99 latency of the last second (from
  * an interval hist.h histogram), errors, late and dropped so far.
  *
- * Threads: loadgen_run uses only the calling thread; callbacks run on it.
+ * Threads: by default loadgen_run uses only the calling thread and the
+ * callbacks run on it; opts.threads > 1 splits the HTTP path over worker
+ * threads (see there). Per-worker records merge after the join.
  */
 #ifndef ENGRAVE_LOADGEN_H
 #define ENGRAVE_LOADGEN_H
@@ -85,6 +87,11 @@ struct loadgen_target {
 struct loadgen_opts {
 	int max_in_flight;            /* 0 = 256 (HTTP); the in-process path runs 1 */
 	int max_connections;          /* 0 = max_in_flight */
+	int threads;                  /* HTTP path: worker threads, each with its own engine,
+	                               * max_in_flight / threads slots and every threads-th
+	                               * request (w, w + threads, ...); 0/1 = the calling
+	                               * thread only. Callbacks then run on several threads
+	                               * at once (distinct slots); the sink is serialised. */
 	uint64_t late_ns;             /* flag sends later than this; 0 = 1 ms */
 	uint64_t drop_after_ns;       /* drop what cannot be sent within this; 0 = 10 s */
 	uint64_t timeout_ns;          /* per request when build leaves it 0; 0 = 30 s */

@@ -48,9 +48,16 @@ struct store; /* one LMDB environment */
 
 #define STORE_RDONLY 1
 
+/*
+ * Durability: commits are not fsynced one by one (MDB_NOSYNC); a killed
+ * process loses nothing it committed, and store_sync() — called by run_put
+ * and store_close — flushes everything to disk. ENGRAVE_STORE_SYNC=1 makes
+ * every commit synchronous.
+ */
 /* Opens (creating `dir` if absent, unless STORE_RDONLY). Caller closes. */
 int store_open(const char *dir, int flags, struct store **out, struct err *e);
-void store_close(struct store *s); /* NULL-safe */
+void store_close(struct store *s); /* NULL-safe; flushes to disk first */
+int store_sync(struct store *s, struct err *e); /* flush committed data to disk (fsync) */
 const char *store_path(const struct store *s);
 
 /* ---- CAS blobs: key = SHA-256 of the bytes ------------------------------ */

@@ -37,6 +37,7 @@
 #include "engrave/loadgen.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,17 @@
 
 struct run;
 
+/* What the workers share: the live line's accumulators and the sink. */
+struct shared {
+	pthread_mutex_t lock;
+	int nthreads;
+	struct hist live;          /* merged interval histogram */
+	int live_ok;
+	uint64_t completed, errors;/* this interval, all workers */
+	int *in_flight;            /* per worker, as of its last tick */
+	uint64_t *late, *dropped;  /* per worker, cumulative */
+};
+
 struct slot {
 	struct run *run;
 	unsigned id;
@@ -66,6 +78,12 @@ struct slot {
 };
 
 struct run {
+	struct shared *sh;
+	unsigned w, stride;        /* worker w sends requests w, w + stride, ... */
+	int cap;                   /* this worker's share of max_in_flight */
+	unsigned slot_base;        /* its slot ids start here */
+	struct err err;            /* why run_http failed */
+	int rc;
 	const struct sched *s;
 	const struct loadgen_target *t;
 	struct loadgen_opts o;
@@ -124,9 +142,13 @@ static void finish_record(struct run *r, struct record *rec)
 		r->tick_errors++;
 	}
 	res->recorded++;
-	if (r->o.sink)
+	if (r->o.sink) {
+		if (r->sh->nthreads > 1)
+			pthread_mutex_lock(&r->sh->lock);
 		r->o.sink(r->o.sink_ctx, rec);
-	else if (records_push(&res->records, rec, &r->oom_err) < 0)
+		if (r->sh->nthreads > 1)
+			pthread_mutex_unlock(&r->sh->lock);
+	} else if (records_push(&res->records, rec, &r->oom_err) < 0)
 		r->oom = 1;
 }
 
@@ -155,22 +177,50 @@ static void record_unsent(struct run *r, const struct sched_op *op, mono_ns now,
 
 /* ---- live line ------------------------------------------------------------ */
 
+/*
+ * Each worker adds its interval figures to the shared accumulators once a
+ * second; worker 0 prints the line and resets them (a worker that ticks a
+ * little after worker 0 lands in the next line: the counts stay exact
+ * overall).
+ */
 static void live_tick(struct run *r, mono_ns now)
 {
 	if (now < r->next_tick)
 		return;
-	if (r->o.live) {
-		char p50[32] = "-", p99[32] = "-";
-		if (r->live_ok && hist_count(&r->live)) {
-			clock_format_duration(hist_percentile(&r->live, 50), p50, sizeof(p50));
-			clock_format_duration(hist_percentile(&r->live, 99), p99, sizeof(p99));
+	struct shared *sh = r->sh;
+	pthread_mutex_lock(&sh->lock);
+	if (sh->live_ok && r->live_ok)
+		hist_add(&sh->live, &r->live);
+	sh->completed += r->tick_completed;
+	sh->errors += r->tick_errors;
+	sh->in_flight[r->w] = r->in_flight;
+	sh->late[r->w] = r->res->late;
+	sh->dropped[r->w] = r->res->dropped;
+	if (r->w == 0) {
+		if (r->o.live) {
+			char p50[32] = "-", p99[32] = "-";
+			int inf = 0;
+			uint64_t late = 0, dropped = 0;
+			for (int k = 0; k < sh->nthreads; k++) {
+				inf += sh->in_flight[k];
+				late += sh->late[k];
+				dropped += sh->dropped[k];
+			}
+			if (sh->live_ok && hist_count(&sh->live)) {
+				clock_format_duration(hist_percentile(&sh->live, 50), p50, sizeof(p50));
+				clock_format_duration(hist_percentile(&sh->live, 99), p99, sizeof(p99));
+			}
+			log_info("%s: %llu/s done, %d in flight, p50 %s p99 %s (last second), %llu errors, "
+				 "%llu late, %llu dropped",
+				 r->o.label, (unsigned long long)sh->completed, inf, p50, p99,
+				 (unsigned long long)sh->errors, (unsigned long long)late,
+				 (unsigned long long)dropped);
 		}
-		log_info("%s: %llu/s done, %d in flight, p50 %s p99 %s (last second), %llu errors, "
-			 "%llu late, %llu dropped",
-			 r->o.label, (unsigned long long)r->tick_completed, r->in_flight, p50, p99,
-			 (unsigned long long)r->tick_errors, (unsigned long long)r->res->late,
-			 (unsigned long long)r->res->dropped);
+		if (sh->live_ok)
+			hist_reset(&sh->live);
+		sh->completed = sh->errors = 0;
 	}
+	pthread_mutex_unlock(&sh->lock);
 	if (r->live_ok)
 		hist_reset(&r->live);
 	r->tick_completed = r->tick_errors = 0;
@@ -282,28 +332,27 @@ static int stopped(const struct run *r)
 static int run_http(struct run *r, struct err *e)
 {
 	struct engine_opts eo = { 0 };
-	eo.max_in_flight = r->o.max_in_flight;
-	eo.max_connections = r->o.max_connections ? r->o.max_connections : r->o.max_in_flight;
+	eo.max_in_flight = r->cap;
+	eo.max_connections = r->o.max_connections ? r->o.max_connections / (int)r->stride : r->cap;
+	if (eo.max_connections < 1)
+		eo.max_connections = 1;
 	if (engine_new(&eo, &r->en, e) < 0)
 		return err_prefix(e, "loadtest");
-	r->slots = calloc((size_t)r->o.max_in_flight, sizeof(*r->slots));
+	r->slots = calloc((size_t)r->cap, sizeof(*r->slots));
 	if (!r->slots)
-		return err_set(e, ERR_NOSPACE, "loadtest: out of memory for %d slots", r->o.max_in_flight);
-	for (int k = r->o.max_in_flight - 1; k >= 0; k--) {
+		return err_set(e, ERR_NOSPACE, "loadtest: out of memory for %d slots", r->cap);
+	for (int k = r->cap - 1; k >= 0; k--) {
 		r->slots[k].run = r;
-		r->slots[k].id = (unsigned)k;
+		r->slots[k].id = r->slot_base + (unsigned)k;
 		r->slots[k].next_free = r->free_slots;
 		r->free_slots = &r->slots[k];
 	}
-	uint64_t n = sched_count(r->s), i = 0;
+	uint64_t n = sched_count(r->s), i = r->w;
 	struct sched_op op;
-	if (n)
-		sched_next_due(r->s, 0, &op);
+	if (i < n)
+		sched_next_due(r->s, i, &op);
 	int waited_cap = 0; /* the current op already counted a cap wait */
 	int backlog = 0;    /* earlier requests waited at the cap: lateness is inherited */
-	r->t0 = clock_mono_now();
-	r->res->t0 = r->t0;
-	r->res->t0_unix = clock_unix_now();
 	r->next_tick = r->t0 + NS_PER_S;
 	while (i < n && !stopped(r)) {
 		mono_ns now = clock_mono_now();
@@ -342,7 +391,7 @@ static int run_http(struct run *r, struct err *e)
 			}
 		}
 		waited_cap = 0;
-		i++;
+		i += r->stride;
 		if (i < n)
 			sched_next_due(r->s, i, &op);
 	}
@@ -362,9 +411,6 @@ static int run_exec(struct run *r, struct err *e)
 	(void)e;
 	uint64_t n = sched_count(r->s);
 	struct sched_op op;
-	r->t0 = clock_mono_now();
-	r->res->t0 = r->t0;
-	r->res->t0_unix = clock_unix_now();
 	r->next_tick = r->t0 + NS_PER_S;
 	r->res->max_in_flight_seen = 1;
 	mono_ns last_done = 0;
@@ -417,9 +463,8 @@ static int run_exec(struct run *r, struct err *e)
 
 /* ---- API ------------------------------------------------------------------- */
 
-static void judge_saturation(struct run *r)
+static void judge_saturation(struct loadgen_result *res, int max_in_flight)
 {
-	struct loadgen_result *res = r->res;
 	char *out = res->saturation;
 	size_t cap = sizeof(res->saturation), len = 0;
 	if (res->sent && res->late_1ms_free * 100 > res->sent) {
@@ -435,9 +480,37 @@ static void judge_saturation(struct run *r)
 					"their latency includes client queueing (the target was slower "
 					"than the cap allows); raise max_in_flight to see the target alone",
 					len ? "; " : "", (unsigned long long)res->cap_waits,
-					r->t->build ? r->o.max_in_flight : 1);
+					max_in_flight);
 		res->saturated = 1;
 	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct run *r = arg;
+	err_clear(&r->err);
+	r->rc = run_http(r, &r->err);
+	return NULL;
+}
+
+static void merge_result(struct loadgen_result *dst, const struct loadgen_result *src)
+{
+	dst->recorded += src->recorded;
+	dst->sent += src->sent;
+	dst->completed += src->completed;
+	dst->dropped += src->dropped;
+	dst->errors += src->errors;
+	dst->late += src->late;
+	dst->late_1ms_free += src->late_1ms_free;
+	dst->cap_waits += src->cap_waits;
+	dst->max_in_flight_seen += src->max_in_flight_seen;
+	if (src->late_max_ns > dst->late_max_ns)
+		dst->late_max_ns = src->late_max_ns;
+	if (src->elapsed_ns > dst->elapsed_ns)
+		dst->elapsed_ns = src->elapsed_ns;
+	for (int k = 0; k < RECORD_ERR_COUNT; k++)
+		if (!dst->first_error[k][0] && src->first_error[k][0])
+			memcpy(dst->first_error[k], src->first_error[k], sizeof(dst->first_error[k]));
 }
 
 int loadgen_run(const struct sched *s, const struct loadgen_target *t,
@@ -449,42 +522,132 @@ int loadgen_run(const struct sched *s, const struct loadgen_target *t,
 	if (!t || (!t->build && !t->exec))
 		return err_set(e, ERR_INTERNAL, "loadtest: the target gives neither build nor exec");
 
-	struct run r;
-	memset(&r, 0, sizeof(r));
-	r.s = s;
-	r.t = t;
-	r.res = res;
+	struct loadgen_opts oo = { 0 };
 	if (o)
-		r.o = *o;
-	if (r.o.max_in_flight <= 0)
-		r.o.max_in_flight = DEF_MAX_IN_FLIGHT;
-	if (!r.o.late_ns)
-		r.o.late_ns = DEF_LATE_NS;
-	if (!r.o.drop_after_ns)
-		r.o.drop_after_ns = DEF_DROP_AFTER_NS;
-	if (!r.o.timeout_ns)
-		r.o.timeout_ns = DEF_TIMEOUT_NS;
-	if (!r.o.label)
-		r.o.label = "loadtest";
-	err_clear(&r.oom_err);
-	if (!r.o.sink && res->scheduled * sizeof(struct record) <= RESERVE_MAX_BYTES &&
-	    records_reserve(&res->records, res->scheduled, e) < 0)
-		return -1;
-	r.live_ok = hist_init(&r.live, NULL) == 0;
+		oo = *o;
+	if (oo.max_in_flight <= 0)
+		oo.max_in_flight = DEF_MAX_IN_FLIGHT;
+	if (!oo.late_ns)
+		oo.late_ns = DEF_LATE_NS;
+	if (!oo.drop_after_ns)
+		oo.drop_after_ns = DEF_DROP_AFTER_NS;
+	if (!oo.timeout_ns)
+		oo.timeout_ns = DEF_TIMEOUT_NS;
+	if (!oo.label)
+		oo.label = "loadtest";
+	int nt = t->build && oo.threads > 1 ? oo.threads : 1;
+	if (nt > oo.max_in_flight)
+		nt = oo.max_in_flight;
+	if (nt > 64)
+		nt = 64;
 
-	int rc = t->build ? run_http(&r, e) : run_exec(&r, e);
+	struct shared sh;
+	memset(&sh, 0, sizeof(sh));
+	pthread_mutex_init(&sh.lock, NULL);
+	sh.nthreads = nt;
+	sh.live_ok = hist_init(&sh.live, NULL) == 0;
+	int inf[64] = { 0 };
+	uint64_t late[64] = { 0 }, dropped[64] = { 0 };
+	sh.in_flight = inf;
+	sh.late = late;
+	sh.dropped = dropped;
 
-	hist_release(&r.live);
-	engine_free(r.en);
-	free(r.slots);
+	struct run *runs = calloc((size_t)nt, sizeof(*runs));
+	struct loadgen_result *parts = nt > 1 ? calloc((size_t)nt, sizeof(*parts)) : res;
+	if (!runs || !parts) {
+		free(runs);
+		if (parts != res)
+			free(parts);
+		hist_release(&sh.live);
+		pthread_mutex_destroy(&sh.lock);
+		return err_set(e, ERR_NOSPACE, "loadtest: out of memory for %d workers", nt);
+	}
+	/* all workers share t0: a little in the future so they start together */
+	mono_ns t0 = clock_mono_now() + (nt > 1 ? NS_PER_MS : 0);
+	res->t0 = t0;
+	res->t0_unix = clock_unix_now() + (unix_ns)(nt > 1 ? NS_PER_MS : 0);
+	int rc = 0;
+	for (int w = 0; w < nt; w++) {
+		struct run *r = &runs[w];
+		r->sh = &sh;
+		r->w = (unsigned)w;
+		r->stride = (unsigned)nt;
+		r->cap = oo.max_in_flight / nt;
+		r->slot_base = (unsigned)(w * r->cap);
+		r->s = s;
+		r->t = t;
+		r->o = oo;
+		r->res = &parts[w];
+		r->t0 = t0;
+		if (nt > 1)
+			records_init(&parts[w].records);
+		err_clear(&r->oom_err);
+		uint64_t mine = res->scheduled / (uint64_t)nt + 1;
+		if (!oo.sink && mine * sizeof(struct record) <= RESERVE_MAX_BYTES &&
+		    records_reserve(&r->res->records, mine, e) < 0)
+			rc = -1;
+		r->live_ok = hist_init(&r->live, NULL) == 0;
+	}
+	if (rc == 0 && !t->build) {
+		rc = run_exec(&runs[0], e);
+	} else if (rc == 0 && nt == 1) {
+		rc = run_http(&runs[0], e);
+	} else if (rc == 0) {
+		pthread_t th[64];
+		int started = 0;
+		for (int w = 0; w < nt; w++) {
+			if (pthread_create(&th[w], NULL, worker_main, &runs[w]) != 0) {
+				rc = err_set(e, ERR_INTERNAL, "loadtest: cannot start worker thread %d", w);
+				break;
+			}
+			started++;
+		}
+		for (int w = 0; w < started; w++)
+			pthread_join(th[w], NULL);
+		for (int w = 0; w < started && rc == 0; w++)
+			if (runs[w].rc < 0) {
+				if (e)
+					*e = runs[w].err;
+				rc = -1;
+			}
+	}
+	int oom = 0;
+	for (int w = 0; w < nt; w++) {
+		struct run *r = &runs[w];
+		if (r->oom && !oom) {
+			oom = 1;
+			if (e && rc == 0)
+				*e = r->oom_err;
+		}
+		hist_release(&r->live);
+		engine_free(r->en);
+		free(r->slots);
+	}
+	if (nt > 1) {
+		size_t total = 0;
+		for (int w = 0; w < nt; w++)
+			total += parts[w].records.n;
+		if (rc == 0 && !oom && records_reserve(&res->records, total, e) < 0)
+			rc = -1;
+		for (int w = 0; w < nt; w++) {
+			if (rc == 0 && !oom) {
+				memcpy(res->records.v + res->records.n, parts[w].records.v,
+				       parts[w].records.n * sizeof(struct record));
+				res->records.n += parts[w].records.n;
+			}
+			merge_result(res, &parts[w]);
+			records_release(&parts[w].records);
+		}
+		free(parts);
+	}
+	free(runs);
+	hist_release(&sh.live);
+	pthread_mutex_destroy(&sh.lock);
 	if (rc < 0)
 		return -1;
-	if (r.oom) {
-		if (e)
-			*e = r.oom_err;
+	if (oom)
 		return -1;
-	}
-	judge_saturation(&r);
+	judge_saturation(res, t->build ? oo.max_in_flight : 1);
 	if (res->recorded < res->scheduled) {
 		res->interrupted = 1;
 		return err_set(e, ERR_INTERRUPTED,

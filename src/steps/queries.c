@@ -37,7 +37,8 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 	uint32_t d = src.dim;
 	float *q = malloc((size_t)n * d * sizeof(float) + 1);
 	uint64_t *ids = malloc((size_t)n * sizeof(uint64_t) + 1);
-	if (!q || !ids)
+	float *noise = malloc(d * sizeof(float));
+	if (!q || !ids || !noise)
 		BUG("out of memory");
 	if (sq->source == SPEC_QSRC_HELDOUT) {
 		struct synth_opts so;
@@ -53,6 +54,7 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 			vecs_free(&src);
 			free(q);
 			free(ids);
+			free(noise);
 			return err_set(e, ERR_INPUT, "queries: the %s set is empty", from == 1 ? "corpus" : "synthetic");
 		}
 		for (uint64_t i = 0; i < n; i++) {
@@ -62,8 +64,9 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 			memcpy(q + i * d, src.v + r * d, d * sizeof(float));
 			if (sq->noise > 0) {
 				float *row = q + i * d;
+				rng_normal_fill(seed, STREAM_QUERY_NOISE, i * d, d, noise);
 				for (uint32_t j = 0; j < d; j++)
-					row[j] += (float)sq->noise * rng_normal(seed, STREAM_QUERY_NOISE, i * d + j);
+					row[j] += (float)sq->noise * noise[j];
 				vec_normalize_rows(row, 1, d);
 			}
 		}
@@ -90,6 +93,7 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 			 spec_query_source_names[sq->source], sq->noise);
 	}
 out:
+	free(noise);
 	free(q);
 	free(ids);
 	vecs_free(&src);

@@ -256,6 +256,8 @@ int run_put(struct store *s, const struct run_record *r, struct err *e)
 		struct wop op = { WOP_PUT, DB_RUNS, r->id, n, b.data, b.len };
 		ret = store_write(s, &op, 1, "cannot save run record", e);
 	}
+	if (!ret) /* a run record is a durability checkpoint (env.c) */
+		ret = store_sync(s, e);
 	buf_release(&b);
 	return ret;
 }

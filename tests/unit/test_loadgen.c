@@ -513,3 +513,59 @@ Test(loadgen, live_line_once_a_second, .init = cr_redirect_stderr, .timeout = 60
 			lines++;
 	cr_assert(lines >= 2 && lines <= 3, "%d live lines in 2.3 s", lines);
 }
+
+/* threads: every slot id is in range and never used twice at once */
+struct tdrv {
+	char url[128];
+	_Atomic int busy[16];
+	_Atomic int bad;
+	_Atomic uint64_t built;
+};
+
+static int tbuild(void *ctx, unsigned slot, const struct sched_op *op, struct http_request *rq,
+		  struct err *e)
+{
+	(void)op, (void)e;
+	struct tdrv *d = ctx;
+	if (slot >= 16 || atomic_exchange(&d->busy[slot], 1) != 0)
+		atomic_store(&d->bad, 1);
+	atomic_fetch_add(&d->built, 1);
+	rq->url = d->url;
+	return 0;
+}
+
+static void tresponse(void *ctx, unsigned slot, const struct sched_op *op,
+		      const struct http_response *rs, struct record *r)
+{
+	(void)op, (void)rs, (void)r;
+	struct tdrv *d = ctx;
+	if (slot >= 16 || atomic_exchange(&d->busy[slot], 0) != 1)
+		atomic_store(&d->bad, 1);
+}
+
+Test(loadgen, worker_threads_split_the_schedule, .timeout = 60)
+{
+	struct srv srv;
+	srv_start(&srv);
+	struct tdrv *d = calloc(1, sizeof(*d));
+	snprintf(d->url, sizeof(d->url), "http://127.0.0.1:%d/ok", srv.port);
+	struct sched s;
+	struct sched_params p = params(2000, 1500);
+	cr_assert_eq(sched_init(&s, &p, NULL), 0);
+	struct loadgen_target t = { d, tbuild, tresponse, NULL };
+	struct loadgen_opts o = { 0 };
+	o.max_in_flight = 16;
+	o.threads = 2;
+	struct loadgen_result res;
+	struct err e = ERR_INIT;
+	cr_assert_eq(loadgen_run(&s, &t, &o, &res, &e), 0, "%s", e.msg);
+	cr_assert_eq(atomic_load(&d->bad), 0, "a slot id was out of range or used twice at once");
+	cr_assert_eq(atomic_load(&d->built), 3000);
+	assert_one_record_per_request(&s, &res);
+	cr_assert_eq(res.errors, 0);
+	cr_assert_eq(res.sent, 3000);
+	cr_assert_eq(res.completed, 3000);
+	loadgen_result_release(&res);
+	free(d);
+	srv_stop(&srv);
+}

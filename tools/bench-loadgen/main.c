@@ -7,8 +7,11 @@
  *   bench-loadgen run --url URL --rate R [--duration S] [--max-in-flight N] [--live]
  *       one constant-rate open-loop run of GET URL; prints one key=value line;
  *   bench-loadgen max --url URL [--duration S] [--start R] [--max-in-flight N]
- *       the highest rate engrave sustains: grow the rate by 1.5x until a run
- *       is not sustained, then bisect 5 times; prints max_rate=...
+ *   (run and max also take --spin-us N: busy-poll near due times, and
+ *   --workers N: loadgen worker threads, see loadgen.h)
+ *       the highest rate engrave sustains: halve from --start until a run is
+ *       sustained, else grow by 1.5x until one is not, then bisect 5 times;
+ *       prints max_rate=...
  *
  * "Sustained" means: throughput >= 99% of the target rate, nothing dropped,
  * no errors, and at most 1% of the sends more than 1 ms late while the
@@ -34,6 +37,7 @@
 
 static volatile sig_atomic_t stop_flag;
 static uint64_t spin_ns;
+static int workers = 1;
 
 static void on_signal(int sig)
 {
@@ -137,6 +141,7 @@ static int one_run(const char *url, double rate, double seconds, int cap, int li
 	o.stop = &stop_flag;
 	o.drop_after_ns = NS_PER_S;
 	o.spin_ns = spin_ns;
+	o.threads = workers;
 	struct loadgen_result res;
 	if (loadgen_run(&s, &t, &o, &res, &e) < 0) {
 		fprintf(stderr, "bench-loadgen: %s\n", e.msg);
@@ -184,16 +189,28 @@ static int cmd_max(const char *url, double seconds, double start, int cap)
 {
 	struct outcome o;
 	double good = 0, bad = 0, r = start;
-	while (!stop_flag) {
+	/* find a sustained rate: halve from `start` while it is not */
+	while (!stop_flag && r >= 250) {
 		if (one_run(url, r, seconds, cap, 0, &o) < 0)
 			return 1;
 		print_outcome(&o);
-		if (!o.sustained) {
-			bad = r;
+		if (o.sustained) {
+			good = r;
 			break;
 		}
-		good = r;
-		r *= 1.5;
+		bad = r;
+		r /= 2;
+	}
+	/* grow by 1.5x until it is not, unless the halving found the bound already */
+	while (!stop_flag && good > 0 && bad == 0) {
+		r = good * 1.5;
+		if (one_run(url, r, seconds, cap, 0, &o) < 0)
+			return 1;
+		print_outcome(&o);
+		if (o.sustained)
+			good = r;
+		else
+			bad = r;
 	}
 	for (int k = 0; k < 5 && good > 0 && !stop_flag; k++) {
 		r = (good + bad) / 2;
@@ -212,8 +229,10 @@ static int cmd_max(const char *url, double seconds, double start, int cap)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench-loadgen serve [--port N] [--port-file F] [--threads N]\n"
-		   "       bench-loadgen run --url URL --rate R [--duration S] [--max-in-flight N] [--live] [--spin-us N]\n"
-		   "       bench-loadgen max --url URL [--duration S] [--start R] [--max-in-flight N]\n");
+		   "       bench-loadgen run --url URL --rate R [--duration S] [--max-in-flight N] [--live]\n"
+		   "                         [--spin-us N] [--workers N]\n"
+		   "       bench-loadgen max --url URL [--duration S] [--start R] [--max-in-flight N]\n"
+		   "                         [--spin-us N] [--workers N]\n");
 }
 
 int main(int argc, char **argv)
@@ -230,7 +249,8 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },	   { "start", required_argument, NULL, 's' },
 		{ "max-in-flight", required_argument, NULL, 'c' }, { "port", required_argument, NULL, 'p' },
 		{ "port-file", required_argument, NULL, 'f' },	   { "threads", required_argument, NULL, 't' },
-		{ "live", no_argument, NULL, 'l' },		   { "spin-us", required_argument, NULL, 'S' },		   { "help", no_argument, NULL, 'h' },
+		{ "live", no_argument, NULL, 'l' },		   { "spin-us", required_argument, NULL, 'S' },
+		{ "workers", required_argument, NULL, 'w' },		   { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -247,6 +267,7 @@ int main(int argc, char **argv)
 		case 't': threads = atoi(optarg); break;
 		case 'l': live = 1; break;
 		case 'S': spin_ns = (uint64_t)(atof(optarg) * 1e3); break;
+		case 'w': workers = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -25,12 +25,12 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-start_engram() {
+start_engram() { # sets $url; runs in this shell so the trap can stop the server
 	rm -f "$work/port"
 	"$SRV" --port 0 --port-file "$work/port" --no-dedup --threads 2 >/dev/null 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
-	echo "http://127.0.0.1:$(cat "$work/port")"
+	url="http://127.0.0.1:$(cat "$work/port")"
 }
 spec() { # $1 driver, $2 url, $3 count
 	cat <<YAML
@@ -46,7 +46,7 @@ YAML
 metric() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"][sys.argv[2]])' "$1" "$2"; }
 
 echo "bulk ingest of $N x 768 records, concurrency 20 (machine: $(nproc) cores)"
-url=$(start_engram)
+start_engram
 spec engram "$url" "$N" >"$work/e.yaml"
 "$E" -q --store "$work/store" run --json "$work/e.yaml" >"$work/e.json"
 eng=$(metric "$work/e.json" ingest.records_per_s)
@@ -54,7 +54,7 @@ printf '  engrave  (libcurl multi)        %10.0f records/s\n' "$eng"
 
 syn=$(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([s for s in r["steps"] if s["name"]=="synthetic"][0]["outputs"][0])' "$work/e.json")
 "$E" --store "$work/store" export "$syn" --format jsonl -o "$work/records.jsonl"
-url=$(start_engram)
+start_engram
 py=$(/usr/bin/python3 - "$url" "$work/records.jsonl" <<'PY'
 import asyncio, json, sys, time
 import httpx

@@ -1043,6 +1043,14 @@ static void route(struct MHD_Connection *c, const char *method, const char *url,
 			return reply_json(r, 200);
 		}
 	}
+	static const char *const known[] = { "/health", "/health/alive", "/api/v1/system/health",
+					     "/api/v1/memories/remember", "/api/v1/memories",
+					     "/api/v1/memories/recall", "/api/v1/memories/search", NULL };
+	for (int i = 0; known[i]; i++)
+		if (strcmp(url, known[i]) == 0) { /* axum: right path, wrong method */
+			reply_plain(r, 405, "");
+			return;
+		}
 	r->status = 404;
 	r->ctype = "text/plain; charset=utf-8";
 	buf_reset(&r->body);
