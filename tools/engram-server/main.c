@@ -16,7 +16,8 @@
  * responses in ../shared/fixtures/engram/ when those are present.
  *
  *   engram-server [--port N] [--port-file F] [--threads N] [--api-key KEY]
- *                 [--no-dedup] [--hot-cap N]
+ *                 [--no-dedup] [--hot-cap N] [--fail-503-every N] [--retry-after S]
+ *                 [--reset-every N] [--stall-at-ms T --stall-ms D]
  *
  * --port 0 binds a free port; the port is written to --port-file (atomically)
  * and printed as " HTTP API: http://127.0.0.1:PORT". libmicrohttpd runs the
@@ -1056,6 +1057,43 @@ static void route(struct MHD_Connection *c, const char *method, const char *url,
 	buf_reset(&r->body);
 }
 
+/*
+ * Fault injection on the store route only (POST /api/v1/memories/remember),
+ * so health and count stay truthful while ingest meets failures:
+ * every Nth store gets 503 MEMORY_CLUSTER_UNAVAILABLE with Retry-After,
+ * every Mth has its connection closed without a response, and stores that
+ * arrive inside a stall window (relative to the first store) are held until
+ * the window ends. Faulted requests store nothing.
+ */
+static long fault_503_every, fault_reset_every, fault_retry_after = 1;
+static long fault_stall_at_ms = -1, fault_stall_ms;
+static atomic_ullong fault_seen;
+static atomic_ullong fault_t0;
+
+enum fault { FAULT_NONE, FAULT_503, FAULT_RESET };
+
+static enum fault store_fault(void)
+{
+	unsigned long long n = atomic_fetch_add(&fault_seen, 1) + 1;
+	unsigned long long now = now_ns(), zero = 0;
+	atomic_compare_exchange_strong(&fault_t0, &zero, now);
+	if (fault_stall_at_ms >= 0) {
+		unsigned long long t0 = atomic_load(&fault_t0);
+		unsigned long long from = t0 + (unsigned long long)fault_stall_at_ms * 1000000ULL;
+		unsigned long long to = from + (unsigned long long)fault_stall_ms * 1000000ULL;
+		if (now >= from && now < to) {
+			struct timespec ts = { (time_t)((to - now) / 1000000000ULL), (long)((to - now) % 1000000000ULL) };
+			while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+				;
+		}
+	}
+	if (fault_reset_every > 0 && n % (unsigned long long)fault_reset_every == 0)
+		return FAULT_RESET;
+	if (fault_503_every > 0 && n % (unsigned long long)fault_503_every == 0)
+		return FAULT_503;
+	return FAULT_NONE;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -1083,7 +1121,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	struct reply r = { 200, { 0 }, "application/json" };
 	buf_init(&r.body, 0);
-	route(c, method, url, cs, &r);
+	enum fault f = FAULT_NONE;
+	if (!strcmp(method, "POST") && !strcmp(url, "/api/v1/memories/remember"))
+		f = store_fault();
+	if (f == FAULT_RESET) {
+		buf_release(&r.body);
+		return MHD_NO; /* MHD closes the connection with no response */
+	}
+	if (f == FAULT_503) {
+		buf_append_str(&r.body,
+			       "{\"error\":{\"code\":\"MEMORY_CLUSTER_UNAVAILABLE\",\"message\":\"Cluster unavailable, retry later\","
+			       "\"educational_context\":\"\",\"cognitive_guidance\":\"\"},\"documentation\":{}}",
+			       NULL);
+		r.status = 503;
+	} else {
+		route(c, method, url, cs, &r);
+	}
 	size_t len;
 	char *data = buf_detach(&r.body, &len);
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
@@ -1092,6 +1145,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, "Content-Type", r.ctype);
+	if (f == FAULT_503) {
+		char ra[32];
+		snprintf(ra, sizeof(ra), "%ld", fault_retry_after);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	enum MHD_Result ret = MHD_queue_response(c, r.status, resp);
 	MHD_destroy_response(resp);
@@ -1115,14 +1173,20 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 static void usage(FILE *f)
 {
 	fputs("usage: engram-server [--port N] [--port-file F] [--threads N] [--api-key KEY]\n"
-	      "                     [--no-dedup] [--hot-cap N]\n"
+	      "                     [--no-dedup] [--hot-cap N] [fault options]\n"
 	      "An in-memory stand-in for Engram's HTTP API (contract tests, benchmarks).\n"
 	      "  --port N       listen on 127.0.0.1:N (0 = a free port; default 7432)\n"
 	      "  --port-file F  write the bound port to F once listening\n"
 	      "  --threads N    request threads (default 2)\n"
 	      "  --api-key KEY  require 'Authorization: Bearer KEY' on every route\n"
 	      "  --no-dedup     skip Engram's semantic dedup (cosine >= 0.95) on store\n"
-	      "  --hot-cap N    hot-tier cap per space (default 100000)\n",
+	      "  --hot-cap N    hot-tier cap per space (default 100000)\n"
+	      "fault injection on POST /api/v1/memories/remember (tests):\n"
+	      "  --fail-503-every N   answer every Nth store 503 with Retry-After\n"
+	      "  --retry-after S      the Retry-After seconds (default 1)\n"
+	      "  --reset-every N      close every Nth store's connection without a response\n"
+	      "  --stall-at-ms T --stall-ms D\n"
+	      "                       hold stores arriving in [T, T+D) ms after the first store until T+D\n",
 	      f);
 }
 
@@ -1149,6 +1213,16 @@ int main(int argc, char **argv)
 			api_key = v, i++;
 		} else if (v && !strcmp(a, "--hot-cap")) {
 			cap = strtol(v, NULL, 10), i++;
+		} else if (v && !strcmp(a, "--fail-503-every")) {
+			fault_503_every = strtol(v, NULL, 10), i++;
+		} else if (v && !strcmp(a, "--retry-after")) {
+			fault_retry_after = strtol(v, NULL, 10), i++;
+		} else if (v && !strcmp(a, "--reset-every")) {
+			fault_reset_every = strtol(v, NULL, 10), i++;
+		} else if (v && !strcmp(a, "--stall-at-ms")) {
+			fault_stall_at_ms = strtol(v, NULL, 10), i++;
+		} else if (v && !strcmp(a, "--stall-ms")) {
+			fault_stall_ms = strtol(v, NULL, 10), i++;
 		} else {
 			fprintf(stderr, "engram-server: unknown or incomplete option '%s'\n", a);
 			usage(stderr);
