@@ -39,8 +39,19 @@ check_lib 'openssl/' '^src/util/hash\.c' libcrypto
 
 order="util store spec data net targets steps analysis cli"
 rank() { local i=0; for l in $order; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i+1)); done; echo 99; }
-for f in $(find src -name '*.c' -o -name '*.h' | grep -v '^src/cli/'); do
-	layer=$(echo "$f" | cut -d/ -f2); lr=$(rank "$layer")
+layer_of() { # the layer of a file: src/<layer>/..., or include/engrave/<mod>.h -> where <mod>.c lives
+	case "$1" in
+	src/*) echo "$1" | cut -d/ -f2 ;;
+	include/engrave/*)
+		m=$(basename "$1" .h)
+		if [ -d "src/$m" ]; then echo "$m"; else
+			c=$(ls src/*/"$m".c 2>/dev/null | grep -v '^src/cli/' | head -1)
+			[ -n "$c" ] && echo "$c" | cut -d/ -f2 || echo util
+		fi ;;
+	esac
+}
+for f in $(find src include -name '*.c' -o -name '*.h' | grep -v '^src/cli/'); do
+	layer=$(layer_of "$f"); lr=$(rank "$layer")
 	grep -oE '#include\s*"engrave/[a-z_0-9]+\.h"' "$f" | sed -E 's/.*engrave\/([a-z_0-9]+)\.h.*/\1/' | while read -r mod; do
 		if [ -d "src/$mod" ]; then ml=$mod   # a header named after its layer (store.h, spec.h)
 		else

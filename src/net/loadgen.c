@@ -11,10 +11,11 @@
  *
  * The due offset is copied into the in-flight slot and from there into the
  * record; the send decision above and the latency origin (record.intended)
- * both read that copy. Requests are sent strictly in index order, so a
- * request never overtakes an earlier one, and a backlog at the cap is
- * drained as fast as the target answers (they are late, not slow: their
- * service time stays small while their latency grows).
+ * both read that copy. Requests are sent strictly in index order (within
+ * a worker, below), so a request never overtakes an earlier one, and a
+ * backlog at the cap is drained as fast as the target answers (they are
+ * late, not slow: their service time stays small while their latency
+ * grows).
  *
  * Slots: max_in_flight `struct slot`s on a free list; a slot holds the op,
  * its partly filled record and the request (for error messages) while the
@@ -24,8 +25,22 @@
  * grown (it is reserved for the whole schedule up front when that is
  * under 1 GiB).
  *
+ * Worker threads (opts.threads > 1, HTTP only): worker w runs the same
+ * loop over requests w, w + K, w + 2K, ... with its own engine, its own
+ * max_in_flight / K slots (ids w * cap ...) and its own result and records;
+ * nothing is shared on the hot path. All workers use one t0 (set 1 ms
+ * ahead so they start together); after the join the per-worker records are
+ * concatenated and the counters summed. Once a second each worker adds its
+ * interval histogram and counts to a mutex-protected accumulator, printed
+ * by the last worker to add (hist_add: the merge HDR histograms exist for). A
+ * sink, when given, is called under that mutex. The cap is per worker, so
+ * "held back by the cap" is judged per worker too.
+ *
  * The in-process path (exec) runs the same loop with one synchronous
- * request in flight, sleeping with clock_sleep_until() until each due time.
+ * request in flight, sleeping with clock_sleep_until() until 100 us before
+ * each due time and spinning on the clock for the rest (timer slack 1 us):
+ * in-process operations take microseconds, so a wake-up that is tens of us
+ * late would otherwise dominate the latency it measures.
  * (One thread on purpose: the embedded index takes one writer at a time,
  * and callers may keep a single set of scratch buffers.)
  *
@@ -41,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "engrave/engine.h"
 #include "engrave/err.h"
@@ -54,6 +70,7 @@
 #define DEF_TIMEOUT_NS (30 * NS_PER_S)
 #define FREE_LATE_NS NS_PER_MS     /* client-side lateness threshold for saturation */
 #define RESERVE_MAX_BYTES (1ULL << 30)
+#define EXEC_SPIN_NS (100 * NS_PER_US) /* in-process path: spin the last 100 us */
 
 struct run;
 
@@ -64,6 +81,7 @@ struct shared {
 	struct hist live;          /* merged interval histogram */
 	int live_ok;
 	uint64_t completed, errors;/* this interval, all workers */
+	int deposits;              /* workers that added this interval so far */
 	int *in_flight;            /* per worker, as of its last tick */
 	uint64_t *late, *dropped;  /* per worker, cumulative */
 };
@@ -179,9 +197,9 @@ static void record_unsent(struct run *r, const struct sched_op *op, mono_ns now,
 
 /*
  * Each worker adds its interval figures to the shared accumulators once a
- * second; worker 0 prints the line and resets them (a worker that ticks a
- * little after worker 0 lands in the next line: the counts stay exact
- * overall).
+ * second; the last of the workers to do so for that second prints the line
+ * and resets them (every worker ticks on the same 1 s grid from the shared
+ * t0, so a line covers the same second of every worker).
  */
 static void live_tick(struct run *r, mono_ns now)
 {
@@ -196,7 +214,8 @@ static void live_tick(struct run *r, mono_ns now)
 	sh->in_flight[r->w] = r->in_flight;
 	sh->late[r->w] = r->res->late;
 	sh->dropped[r->w] = r->res->dropped;
-	if (r->w == 0) {
+	if (++sh->deposits >= sh->nthreads) {
+		sh->deposits = 0;
 		if (r->o.live) {
 			char p50[32] = "-", p99[32] = "-";
 			int inf = 0;
@@ -414,13 +433,20 @@ static int run_exec(struct run *r, struct err *e)
 	r->next_tick = r->t0 + NS_PER_S;
 	r->res->max_in_flight_seen = 1;
 	mono_ns last_done = 0;
+	uint64_t spin = r->o.spin_ns > EXEC_SPIN_NS ? r->o.spin_ns : EXEC_SPIN_NS;
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* 1 us, as the engine does */
 	for (uint64_t i = 0; i < n && !stopped(r); i++) {
 		sched_next_due(r->s, i, &op);
 		mono_ns due = r->t0 + op.due_ns;
 		mono_ns now = clock_mono_now();
 		while (now < due) {
 			live_tick(r, now);
-			clock_sleep_until(due < r->next_tick ? due : r->next_tick);
+			mono_ns until = due < r->next_tick ? due : r->next_tick;
+			/* sleep to EXEC_SPIN_NS before the due time, then spin: a
+			 * sleeping thread wakes tens of us late in a VM, and that
+			 * would show as latency of the target */
+			if (until - now > spin)
+				clock_sleep_until(until - spin);
 			now = clock_mono_now();
 		}
 		live_tick(r, now);
@@ -463,7 +489,7 @@ static int run_exec(struct run *r, struct err *e)
 
 /* ---- API ------------------------------------------------------------------- */
 
-static void judge_saturation(struct loadgen_result *res, int max_in_flight)
+static void judge_saturation(struct loadgen_result *res, int max_in_flight, int in_process)
 {
 	char *out = res->saturation;
 	size_t cap = sizeof(res->saturation), len = 0;
@@ -474,7 +500,13 @@ static void judge_saturation(struct loadgen_result *res, int max_in_flight)
 					100.0 * (double)res->late_1ms_free / (double)res->sent);
 		res->saturated = 1;
 	}
-	if (res->cap_waits && len < cap) {
+	if (res->cap_waits && len < cap && in_process) {
+		len += (size_t)snprintf(out + len, cap - len,
+					"%s%llu requests waited for the in-process executor (one request "
+					"at a time): their latency includes queueing behind slower ones",
+					len ? "; " : "", (unsigned long long)res->cap_waits);
+		res->saturated = 1;
+	} else if (res->cap_waits && len < cap) {
 		len += (size_t)snprintf(out + len, cap - len,
 					"%s%llu requests were held back by the in-flight cap (%d): "
 					"their latency includes client queueing (the target was slower "
@@ -647,7 +679,7 @@ int loadgen_run(const struct sched *s, const struct loadgen_target *t,
 		return -1;
 	if (oom)
 		return -1;
-	judge_saturation(res, t->build ? oo.max_in_flight : 1);
+	judge_saturation(res, t->build ? oo.max_in_flight : 1, !t->build);
 	if (res->recorded < res->scheduled) {
 		res->interrupted = 1;
 		return err_set(e, ERR_INTERRUPTED,

@@ -9,9 +9,9 @@
  *   bench-loadgen max --url URL [--duration S] [--start R] [--max-in-flight N]
  *   (run and max also take --spin-us N: busy-poll near due times, and
  *   --workers N: loadgen worker threads, see loadgen.h)
- *       the highest rate engrave sustains: halve from --start until a run is
- *       sustained, else grow by 1.5x until one is not, then bisect 5 times;
- *       prints max_rate=...
+ *       the highest rate engrave sustains: halve from --start until a rate is
+ *       sustained, else grow by 1.5x until one is not, then bisect 5 times
+ *       (a rate that fails is tried a second time); prints max_rate=...
  *
  * "Sustained" means: throughput >= 99% of the target rate, nothing dropped,
  * no errors, and at most 1% of the sends more than 1 ms late while the
@@ -185,16 +185,30 @@ static void print_outcome(const struct outcome *o)
 	fflush(stdout);
 }
 
-static int cmd_max(const char *url, double seconds, double start, int cap)
+/* One rate, tried twice when the first run is not sustained (a shared
+ * machine has hiccups): 1 sustained, 0 not, -1 error. */
+static int try_rate(const char *url, double r, double seconds, int cap)
 {
 	struct outcome o;
+	for (int attempt = 0; attempt < 2 && !stop_flag; attempt++) {
+		if (one_run(url, r, seconds, cap, 0, &o) < 0)
+			return -1;
+		print_outcome(&o);
+		if (o.sustained)
+			return 1;
+	}
+	return 0;
+}
+
+static int cmd_max(const char *url, double seconds, double start, int cap)
+{
 	double good = 0, bad = 0, r = start;
+	int ok;
 	/* find a sustained rate: halve from `start` while it is not */
 	while (!stop_flag && r >= 250) {
-		if (one_run(url, r, seconds, cap, 0, &o) < 0)
+		if ((ok = try_rate(url, r, seconds, cap)) < 0)
 			return 1;
-		print_outcome(&o);
-		if (o.sustained) {
+		if (ok) {
 			good = r;
 			break;
 		}
@@ -204,20 +218,18 @@ static int cmd_max(const char *url, double seconds, double start, int cap)
 	/* grow by 1.5x until it is not, unless the halving found the bound already */
 	while (!stop_flag && good > 0 && bad == 0) {
 		r = good * 1.5;
-		if (one_run(url, r, seconds, cap, 0, &o) < 0)
+		if ((ok = try_rate(url, r, seconds, cap)) < 0)
 			return 1;
-		print_outcome(&o);
-		if (o.sustained)
+		if (ok)
 			good = r;
 		else
 			bad = r;
 	}
 	for (int k = 0; k < 5 && good > 0 && !stop_flag; k++) {
 		r = (good + bad) / 2;
-		if (one_run(url, r, seconds, cap, 0, &o) < 0)
+		if ((ok = try_rate(url, r, seconds, cap)) < 0)
 			return 1;
-		print_outcome(&o);
-		if (o.sustained)
+		if (ok)
 			good = r;
 		else
 			bad = r;

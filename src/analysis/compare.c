@@ -1,0 +1,448 @@
+/*
+ * compare.c — diff of two run records, and latency significance from the
+ * stored per-request records (see include/engrave/compare.h).
+ *
+ * compare_recs holds a run's measured records as three parallel arrays
+ * (latency ms, service ms, op), read once from the loadtest artifact's
+ * "records" part; every latency metric's sample is cut from them. The
+ * diff itself is built as a jansson tree so `engrave diff` can print it
+ * as text or hand it to CI unchanged.
+ *
+ * The spec diff loads each run's stored spec text with spec_load_string
+ * and compares spec_canonical() trees, so a reordered key or a default
+ * written out is not a difference; paths read "steps.loadtest.duration".
+ */
+#include "engrave/compare.h"
+#include "engrave/buf.h"
+#include "engrave/err.h"
+#include "engrave/log.h"
+#include "engrave/records.h"
+#include "engrave/sched.h"
+#include "engrave/spec.h"
+#include "engrave/store.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct compare_recs {
+	size_t n;
+	double *lat, *svc;
+	uint8_t *op;
+};
+
+void compare_opts_default(struct compare_opts *o)
+{
+	o->alpha = 0.002;
+	o->conf = 0.99;
+	o->iters = 2000;
+	o->seed = 1;
+}
+
+/* Parse a latency metric name: kind 0 latency / 1 service, op -1 all. */
+static int parse_latency(const char *m, int *service, int *op, double *pct)
+{
+	*service = 0;
+	*op = -1;
+	static const char *const ops[] = { "store_", "recall_", "search_" };
+	if (!strncmp(m, "service_", 8)) {
+		*service = 1;
+		m += 8;
+	} else {
+		for (int i = 0; i < 3; i++)
+			if (!strncmp(m, ops[i], strlen(ops[i]))) {
+				*op = i;
+				m += strlen(ops[i]);
+				break;
+			}
+	}
+	if (!strcmp(m, "max_ms")) {
+		*pct = 100;
+		return 1;
+	}
+	if (!strcmp(m, "mean_ms")) {
+		*pct = 0;
+		return 1;
+	}
+	if (m[0] != 'p')
+		return 0;
+	size_t nd = strspn(m + 1, "0123456789");
+	if (nd < 2 || strcmp(m + 1 + nd, "_ms"))
+		return 0;
+	double v = (m[1] - '0') * 10 + (m[2] - '0'), scale = 0.1;
+	for (size_t i = 2; i < nd; i++, scale /= 10)
+		v += (m[1 + i] - '0') * scale;
+	if (v <= 0 || v > 100)
+		return 0;
+	*pct = v;
+	return 1;
+}
+
+int compare_is_latency(const char *metric, double *pct)
+{
+	int s, op;
+	double p;
+	if (!parse_latency(metric, &s, &op, &p))
+		return 0;
+	if (pct)
+		*pct = p;
+	return 1;
+}
+
+void compare_recs_free(struct compare_recs *c)
+{
+	if (!c)
+		return;
+	free(c->lat);
+	free(c->svc);
+	free(c->op);
+	free(c);
+}
+
+int compare_recs_load(struct store *st, const struct run_record *r, struct compare_recs **out, struct err *e)
+{
+	*out = NULL;
+	const struct digest *ld = NULL;
+	for (int i = 0; i < r->n_steps; i++)
+		if (!strcmp(r->steps[i].name, "loadtest") && r->steps[i].n_out > 0 &&
+		    (!strcmp(r->steps[i].state, "ran") || !strcmp(r->steps[i].state, "resumed") ||
+		     !strcmp(r->steps[i].state, "cached")))
+			ld = &r->steps[i].out[0];
+	if (!ld)
+		return err_set(e, ERR_MISSING, "run '%s' has no finished loadtest step: no request records", r->id);
+	struct artifact a;
+	struct obj_reader *rd = NULL;
+	struct records recs;
+	records_init(&recs);
+	void *bytes = NULL;
+	struct compare_recs *c = NULL;
+	int rc = -1;
+	if (artifact_get(st, ld, &a, e))
+		return err_prefix(e, "run '%s' loadtest artifact", r->id);
+	const struct digest *pd = artifact_part(&a, "records");
+	int64_t warm = 0;
+	artifact_get_int(&a, "warmup_ns", &warm);
+	if (!pd) {
+		err_set(e, ERR_MISSING, "run '%s': loadtest artifact has no 'records' part", r->id);
+		goto out;
+	}
+	if (obj_reader_open(st, pd, &rd, e))
+		goto out;
+	uint64_t size = obj_reader_size(rd);
+	if (!(bytes = malloc(size ? size : 1))) {
+		err_set(e, ERR_NOSPACE, "run '%s': out of memory for %llu bytes of records", r->id,
+			(unsigned long long)size);
+		goto out;
+	}
+	if ((size && obj_read_at(rd, 0, bytes, (size_t)size, e)) || records_decode(bytes, (size_t)size, &recs, e)) {
+		err_prefix(e, "run '%s' records", r->id);
+		goto out;
+	}
+	if (!(c = calloc(1, sizeof(*c))) || !(c->lat = malloc((recs.n + 1) * sizeof(double))) ||
+	    !(c->svc = malloc((recs.n + 1) * sizeof(double))) || !(c->op = malloc(recs.n + 1))) {
+		err_set(e, ERR_NOSPACE, "run '%s': out of memory for %zu records", r->id, recs.n);
+		goto out;
+	}
+	for (size_t i = 0; i < recs.n; i++) {
+		const struct record *x = &recs.v[i];
+		if ((x->flags & RECORD_F_WARMUP) || x->intended < (uint64_t)warm || x->status == RECORD_STATUS_DROPPED)
+			continue;
+		c->lat[c->n] = (double)(x->done - x->intended) / 1e6;
+		c->svc[c->n] = (double)(x->done - x->sent) / 1e6;
+		c->op[c->n] = x->op;
+		c->n++;
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	compare_recs_free(c);
+	free(bytes);
+	records_release(&recs);
+	obj_reader_close(rd);
+	artifact_release(&a);
+	return rc;
+}
+
+int compare_recs_values(const struct compare_recs *c, const char *metric, double **v, size_t *n, struct err *e)
+{
+	int service, op;
+	double pct;
+	*v = NULL;
+	*n = 0;
+	if (!parse_latency(metric, &service, &op, &pct))
+		return err_set(e, ERR_USAGE, "'%s' is not a latency metric", metric);
+	double *out = malloc((c->n + 1) * sizeof(double));
+	if (!out)
+		return err_set(e, ERR_NOSPACE, "out of memory for %zu samples", c->n);
+	size_t k = 0;
+	for (size_t i = 0; i < c->n; i++)
+		if (op < 0 || c->op[i] == op)
+			out[k++] = service ? c->svc[i] : c->lat[i];
+	stats_sort(out, k);
+	if (!k) {
+		free(out);
+		out = NULL;
+	}
+	*v = out;
+	*n = k;
+	return 0;
+}
+
+int compare_latency_sig(const struct compare_recs *a, const struct compare_recs *b, const char *metric,
+			const struct compare_opts *o, struct compare_sig *out, struct err *e)
+{
+	double *va = NULL, *vb = NULL;
+	size_t na, nb;
+	int rc = -1;
+	memset(out, 0, sizeof(*out));
+	if (compare_recs_values(a, metric, &va, &na, e) || compare_recs_values(b, metric, &vb, &nb, e))
+		goto out;
+	compare_is_latency(metric, &out->pct);
+	out->n_a = na;
+	out->n_b = nb;
+	if (na < 2 || nb < 2) {
+		rc = 0;
+		goto out;
+	}
+	if (stats_mann_whitney(va, na, vb, nb, &out->mw, e))
+		goto out;
+	out->tested = 1;
+	if (out->pct > 0) {
+		if (stats_bootstrap_pct_diff(va, na, vb, nb, out->pct, o->conf, o->iters, o->seed, &out->ci, e))
+			goto out;
+		out->significant = out->mw.p < o->alpha && (out->ci.lo > 0 || out->ci.hi < 0);
+	} else {
+		double ma = 0, mb = 0;
+		for (size_t i = 0; i < na; i++)
+			ma += va[i];
+		for (size_t i = 0; i < nb; i++)
+			mb += vb[i];
+		out->ci.est = out->ci.lo = out->ci.hi = mb / nb - ma / na;
+		out->significant = out->mw.p < o->alpha;
+	}
+	rc = 0;
+out:
+	free(va);
+	free(vb);
+	return rc;
+}
+
+/* ---- the diff ------------------------------------------------------------- */
+
+static json_t *hex_json(const struct digest *d)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(d, hex);
+	return json_string(hex);
+}
+
+static void add_change(json_t *arr, const char *path, json_t *a, json_t *b)
+{
+	json_t *c = json_object();
+	json_object_set_new(c, "path", json_string(path));
+	json_object_set(c, "a", a ? a : json_null());
+	json_object_set(c, "b", b ? b : json_null());
+	json_array_append_new(arr, c);
+}
+
+static void diff_tree(json_t *arr, const char *path, json_t *a, json_t *b)
+{
+	char sub[512];
+	if (a && b && json_is_object(a) && json_is_object(b)) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(a, k, v) {
+			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k);
+			diff_tree(arr, sub, v, json_object_get(b, k));
+		}
+		json_object_foreach(b, k, v) {
+			if (json_object_get(a, k))
+				continue;
+			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k);
+			diff_tree(arr, sub, NULL, v);
+		}
+		return;
+	}
+	if (a && b && json_is_array(a) && json_is_array(b) && json_array_size(a) == json_array_size(b)) {
+		for (size_t i = 0; i < json_array_size(a); i++) {
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			diff_tree(arr, sub, json_array_get(a, i), json_array_get(b, i));
+		}
+		return;
+	}
+	if (a && b && json_equal(a, b))
+		return;
+	add_change(arr, path, a, b);
+}
+
+static json_t *canonical_tree(const struct run_record *r)
+{
+	if (!r->spec_text)
+		return NULL;
+	struct spec *sp = NULL;
+	struct err e = ERR_INIT;
+	struct buf b;
+	buf_init(&b, 0);
+	json_t *t = NULL;
+	if (spec_load_string(r->spec_text, strlen(r->spec_text), r->id, &sp, &e) || spec_canonical(sp, &b, &e))
+		log_debug("run %s: stored spec does not load: %s", r->id, e.msg);
+	else
+		t = json_loadb(b.data, b.len, 0, NULL);
+	buf_release(&b);
+	spec_free(sp);
+	return t;
+}
+
+static json_t *spec_diff(const struct run_record *a, const struct run_record *b)
+{
+	json_t *o = json_object(), *ch = json_array();
+	json_t *ta = canonical_tree(a), *tb = canonical_tree(b);
+	if (ta && tb) {
+		diff_tree(ch, "", ta, tb);
+	} else if (!digest_equal(&a->spec_digest, &b->spec_digest)) {
+		json_t *x = hex_json(&a->spec_digest), *y = hex_json(&b->spec_digest);
+		add_change(ch, "(spec digest; stored spec text unavailable)", x, y);
+		json_decref(x);
+		json_decref(y);
+	}
+	json_object_set_new(o, "same", json_boolean(json_array_size(ch) == 0));
+	json_object_set_new(o, "changes", ch);
+	json_decref(ta);
+	json_decref(tb);
+	return o;
+}
+
+static const struct run_step *find_step(const struct run_record *r, const char *name)
+{
+	for (int i = 0; i < r->n_steps; i++)
+		if (!strcmp(r->steps[i].name, name))
+			return &r->steps[i];
+	return NULL;
+}
+
+static json_t *outs_json(const struct run_step *s)
+{
+	if (!s || !s->n_out)
+		return json_null();
+	if (s->n_out == 1)
+		return hex_json(&s->out[0]);
+	json_t *arr = json_array();
+	for (int k = 0; k < s->n_out; k++)
+		json_array_append_new(arr, hex_json(&s->out[k]));
+	return arr;
+}
+
+static json_t *artifacts_diff(const struct run_record *a, const struct run_record *b)
+{
+	json_t *arr = json_array();
+	for (int i = 0; spec_step_names[i]; i++) {
+		const struct run_step *sa = find_step(a, spec_step_names[i]), *sb = find_step(b, spec_step_names[i]);
+		if (!sa && !sb)
+			continue;
+		int same = sa && sb && sa->n_out == sb->n_out;
+		for (int k = 0; same && k < sa->n_out; k++)
+			same = digest_equal(&sa->out[k], &sb->out[k]);
+		json_t *o = json_object();
+		json_object_set_new(o, "step", json_string(spec_step_names[i]));
+		json_object_set_new(o, "a", outs_json(sa));
+		json_object_set_new(o, "b", outs_json(sb));
+		json_object_set_new(o, "same", json_boolean(same));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static void env_row(json_t *arr, const char *key, const char *a, const char *b)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "key", json_string(key));
+	json_object_set_new(o, "a", json_string(a));
+	json_object_set_new(o, "b", json_string(b));
+	json_object_set_new(o, "same", json_boolean(!strcmp(a, b)));
+	json_array_append_new(arr, o);
+}
+
+static const struct run_metric *find_metric(const struct run_record *r, const char *key)
+{
+	for (int i = 0; i < r->n_metrics; i++)
+		if (!strcmp(r->metrics[i].key, key))
+			return &r->metrics[i];
+	return NULL;
+}
+
+static json_t *sig_json(const struct compare_sig *s)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "p_value", json_real(s->mw.p));
+	json_object_set_new(o, "z", json_real(s->mw.z));
+	json_object_set_new(o, "diff_ms", json_real(s->ci.est));
+	json_object_set_new(o, "ci_lo_ms", json_real(s->ci.lo));
+	json_object_set_new(o, "ci_hi_ms", json_real(s->ci.hi));
+	json_object_set_new(o, "significant", json_boolean(s->significant));
+	json_object_set_new(o, "verdict", json_string(!s->significant ? "no significant change"
+						       : s->ci.est > 0 ? "slower" : "faster"));
+	return o;
+}
+
+static void metric_row(json_t *arr, const char *key, const struct run_metric *ma, const struct run_metric *mb,
+		       const struct compare_recs *ra, const struct compare_recs *rb, const struct compare_opts *o)
+{
+	json_t *m = json_object();
+	json_object_set_new(m, "metric", json_string(key));
+	json_object_set_new(m, "a", ma ? json_real(ma->value) : json_null());
+	json_object_set_new(m, "b", mb ? json_real(mb->value) : json_null());
+	if (ma && mb) {
+		double d = mb->value - ma->value;
+		json_object_set_new(m, "abs", json_real(d));
+		json_object_set_new(m, "rel_pct", fabs(ma->value) >= 1e-12 ? json_real(d / fabs(ma->value) * 100.0)
+									  : json_null());
+		struct compare_sig s;
+		struct err e = ERR_INIT;
+		if (ra && rb && compare_is_latency(key, NULL)) {
+			if (compare_latency_sig(ra, rb, key, o, &s, &e))
+				log_debug("%s: no significance: %s", key, e.msg);
+			else if (s.tested)
+				json_object_set_new(m, "significance", sig_json(&s));
+		}
+	}
+	json_array_append_new(arr, m);
+}
+
+int compare_runs_json(struct store *st, const struct run_record *a, const struct run_record *b,
+		      const struct compare_opts *o, json_t **out, struct err *e)
+{
+	(void)e;
+	struct compare_opts def;
+	if (!o) {
+		compare_opts_default(&def);
+		o = &def;
+	}
+	struct compare_recs *ra = NULL, *rb = NULL;
+	struct err le = ERR_INIT;
+	if (compare_recs_load(st, a, &ra, &le) || compare_recs_load(st, b, &rb, &le))
+		log_debug("diff without latency significance: %s", le.msg);
+	json_t *d = json_object();
+	json_object_set_new(d, "a", json_string(a->id));
+	json_object_set_new(d, "b", json_string(b->id));
+	json_object_set_new(d, "spec", spec_diff(a, b));
+	json_object_set_new(d, "artifacts", artifacts_diff(a, b));
+	json_t *env = json_array();
+	env_row(env, "host", a->host, b->host);
+	env_row(env, "kernel", a->kernel, b->kernel);
+	env_row(env, "cpu", a->cpu, b->cpu);
+	env_row(env, "engrave_version", a->engrave_version, b->engrave_version);
+	env_row(env, "target_version", a->target_version, b->target_version);
+	json_object_set_new(d, "env", env);
+	json_t *ms = json_array();
+	for (int i = 0; i < a->n_metrics; i++)
+		metric_row(ms, a->metrics[i].key, &a->metrics[i], find_metric(b, a->metrics[i].key), ra, rb, o);
+	for (int i = 0; i < b->n_metrics; i++)
+		if (!find_metric(a, b->metrics[i].key))
+			metric_row(ms, b->metrics[i].key, NULL, &b->metrics[i], ra, rb, o);
+	json_object_set_new(d, "metrics", ms);
+	compare_recs_free(ra);
+	compare_recs_free(rb);
+	*out = d;
+	return 0;
+}
