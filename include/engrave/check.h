@@ -1,0 +1,65 @@
+/*
+ * check.h — regression checks of a run: the spec's absolute thresholds and
+ * tolerances relative to a baseline run.
+ *
+ * Absolute: each `checks:` entry (p99_ms < 50, error_rate == 0, ...) against
+ * the run's metric; a metric the run lacks fails ("not measured").
+ * Baseline-relative: the spec's `checks.baseline` tolerances, or when it
+ * names none, Engram's compare-script defaults: p99_ms +5%, throughput -5%,
+ * and the error-rate gate (fails when either side is >= 5% and the run's
+ * rate exceeds the baseline's by more than 5 points). A +N% tolerance fails
+ * when the metric grows by more than N%, a -N% one when it shrinks by more
+ * than N%. For latency metrics (compare.h) a breach is a regression only
+ * when the change is also statistically significant (Mann-Whitney and the
+ * bootstrap CI, from both runs' stored records); without records on either
+ * side the threshold alone decides, and the row's note says so.
+ */
+#ifndef ENGRAVE_CHECK_H
+#define ENGRAVE_CHECK_H
+
+#include <stddef.h>
+
+#include "engrave/compare.h"
+
+struct store;
+struct spec;
+struct run_record;
+struct err;
+
+enum check_verdict { CHECK_PASS, CHECK_FAIL, CHECK_NOISE /* breach inside the noise: passes */ };
+
+struct check_row {
+	char metric[64];
+	int relative;        /* 0: absolute threshold, 1: against the baseline */
+	double value;        /* the run's value (NAN when not measured) */
+	double baseline;     /* relative rows: the baseline's value (NAN when absent) */
+	double change_pct;   /* relative rows: (value - baseline) / |baseline| * 100, NAN if undefined */
+	char threshold[32];  /* "< 50", "+5%", "+5pp" */
+	int sig_tested;      /* latency rows: significance was computed */
+	struct compare_sig sig;
+	enum check_verdict verdict;
+	char note[128];
+};
+
+struct check_result {
+	struct check_row *rows;   /* malloc'd */
+	size_t n;
+	int failures;             /* rows with CHECK_FAIL */
+	char run_id[48];
+	char baseline_id[48];     /* "" without a baseline */
+};
+
+/*
+ * Evaluate `run` (its spec `sp`, which supplies checks and tolerances)
+ * against `base` (may be NULL: absolute checks only). `o` may be NULL
+ * (compare_opts_default). Returns 0 when evaluated (pass or not: read
+ * out->failures); -1 on a store error. Caller releases with
+ * check_result_release.
+ */
+int check_run(struct store *st, const struct run_record *run, const struct spec *sp,
+	      const struct run_record *base, const struct compare_opts *o, struct check_result *out,
+	      struct err *e);
+void check_result_release(struct check_result *r); /* NULL-safe */
+const char *check_verdict_name(enum check_verdict v); /* "pass", "FAIL", "noise" */
+
+#endif
