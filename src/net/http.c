@@ -7,9 +7,9 @@
  * http_xfer_prepare(), so the sync client (http_do) and the multi engine
  * (engine.c) send byte-identical requests:
  *
- *   - one easy handle per transfer, its constant options set once and the
- *     per-request ones set for every request: the handle keeps live
- *     connections and the DNS cache, so a client is a keep-alive connection;
+ *   - one easy handle per transfer, its constant options set once: the
+ *     reset keeps live connections and the DNS cache, so a client is a
+ *     keep-alive connection;
  *   - "Expect:" is always sent empty (curl would otherwise wait up to 1 s for
  *     a 100-continue on bodies over 1 KiB), and a body without a
  *     Content-Type header is sent as application/json, the only kind engrave
