@@ -7,7 +7,7 @@
  * http_xfer_prepare(), so the sync client (http_do) and the multi engine
  * (engine.c) send byte-identical requests:
  *
- *   - one easy handle per transfer, its constant options set once: the
+ *   - one easy handle per transfer, curl_easy_reset() between requests: the
  *     reset keeps live connections and the DNS cache, so a client is a
  *     keep-alive connection;
  *   - "Expect:" is always sent empty (curl would otherwise wait up to 1 s for
@@ -226,7 +226,6 @@ struct http_xfer {
 	struct http_response rs;
 	size_t max_body;
 	int body_overflow;
-	int configured;     /* the constant options are set on h (they persist across transfers) */
 };
 
 struct http_xfer *http_xfer_new(void)
@@ -292,38 +291,29 @@ int http_xfer_prepare(struct http_xfer *x, const struct http_request *rq,
 		return -1;
 
 	CURL *h = x->h;
+	curl_easy_reset(h);
 	http_response_reset(&x->rs);
 	x->max_body = rq->max_body ? rq->max_body : HTTP_BODY_MAX_DEFAULT;
 	x->rs.body.max = x->max_body;
 	x->body_overflow = 0;
 
-	/* Options persist on an easy handle between transfers, so the constant
-	 * ones are set once per handle; the per-request ones below are always
-	 * set, and the method options are reset explicitly. This replaced a
-	 * curl_easy_reset per request: a few percent more requests/s from the
-	 * load engine (44-48K -> 45-51K/s in tools/bench/loadgen.sh, noisy). */
-	if (!x->configured) {
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-		curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->rs.error);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-		curl_easy_setopt(h, CURLOPT_USERAGENT, "engrave/0");
-		/* a proxy from the environment must not sit between us and a loopback target */
-		if (!getenv("no_proxy") && !getenv("NO_PROXY"))
-			curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
-		x->configured = 1;
-	}
 	curl_easy_setopt(h, CURLOPT_URL, rq->url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->rs.error);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_body);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 			 ms_of(rq->timeout_ns ? rq->timeout_ns : HTTP_TIMEOUT_DEFAULT_NS));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 ms_of(connect_timeout_ns ? connect_timeout_ns : 10 * NS_PER_S));
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, (char *)NULL);
-	curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "engrave/0");
+	/* a proxy from the environment must not sit between us and a loopback target */
+	if (!getenv("no_proxy") && !getenv("NO_PROXY"))
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
 
 	if (!strcmp(method, "GET") && !rq->body) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
