@@ -17,6 +17,7 @@
 #ifndef ENGRAVE_CHECK_H
 #define ENGRAVE_CHECK_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "engrave/compare.h"
@@ -25,6 +26,7 @@ struct store;
 struct spec;
 struct run_record;
 struct err;
+struct buf;
 
 enum check_verdict { CHECK_PASS, CHECK_FAIL, CHECK_NOISE /* breach inside the noise: passes */ };
 
@@ -61,5 +63,13 @@ int check_run(struct store *st, const struct run_record *run, const struct spec 
 	      struct err *e);
 void check_result_release(struct check_result *r); /* NULL-safe */
 const char *check_verdict_name(enum check_verdict v); /* "pass", "FAIL", "noise" */
+
+/* The result as a text table (metric, value, baseline, change, threshold,
+ * verdict, note) appended to `out`. */
+int check_table(const struct check_result *r, struct buf *out, struct err *e);
+/* {"run","baseline","pass","failures","rows":[{"metric","kind","value",
+ * "baseline","change_pct","threshold","verdict","note","p_value"?,
+ * "ci_lo_ms"?,"ci_hi_ms"?}]}; caller json_decref's. */
+json_t *check_json(const struct check_result *r);
 
 #endif

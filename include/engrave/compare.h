@@ -76,4 +76,17 @@ int compare_latency_sig(const struct compare_recs *a, const struct compare_recs 
 int compare_runs_json(struct store *st, const struct run_record *a, const struct run_record *b,
 		      const struct compare_opts *o, json_t **out, struct err *e);
 
+/*
+ * Load a run by id or by a unique id prefix into *out (caller
+ * run_record_release's it). ERR_MISSING "no run 'X'" with a hint naming
+ * `engrave runs`; ERR_USAGE when a prefix is ambiguous.
+ */
+int compare_find_run(struct store *st, const char *id, struct run_record *out, struct err *e);
+/*
+ * The run a baseline names: `name` is "NAME" or "baseline/NAME" (ref
+ * "baseline/NAME"). ERR_MISSING "no baseline 'NAME'" (hint: engrave
+ * baseline set) or, if the ref names a run that is gone, "no run".
+ */
+int compare_find_baseline(struct store *st, const char *name, struct run_record *out, struct err *e);
+
 #endif

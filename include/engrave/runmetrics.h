@@ -20,6 +20,13 @@ struct err;
 /* Add (or replace) the metrics in `rec` (not saved: the caller run_put's
  * it). A run without a finished loadtest step gets nothing and returns 0. */
 int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e);
+/*
+ * Engram's loadtest report JSON (reference/engram.md section 4.5) for the
+ * run, so Engram's compare_m17_performance.sh can read engrave results.
+ * Appended to `out`. ERR_MISSING when the run has no finished loadtest.
+ */
+struct buf;
+int runmetrics_engram_report(struct store *st, const struct run_record *rec, struct buf *out, struct err *e);
 /* Set one metric in a run record (add or replace). */
 void runmetrics_set(struct run_record *rec, const char *key, double value);
 

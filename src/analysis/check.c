@@ -8,6 +8,7 @@
  * the statistics.
  */
 #include "engrave/check.h"
+#include "engrave/buf.h"
 #include "engrave/err.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
@@ -206,4 +207,71 @@ out:
 	if (rc)
 		check_result_release(out);
 	return rc;
+}
+
+/* ---- rendering ------------------------------------------------------------------ */
+
+static void fmt_num(char *out, size_t cap, double v)
+{
+	if (isnan(v))
+		snprintf(out, cap, "-");
+	else
+		snprintf(out, cap, "%.4g", v);
+}
+
+int check_table(const struct check_result *r, struct buf *out, struct err *e)
+{
+	if (buf_printf(out, e, "%-16s %-9s %12s %12s %9s %10s  %-7s %s\n", "metric", "kind", "value", "baseline",
+		       "change", "threshold", "verdict", "note"))
+		return -1;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct check_row *w = &r->rows[i];
+		char v[32], b[32], c[32];
+		fmt_num(v, sizeof(v), w->value);
+		fmt_num(b, sizeof(b), w->baseline);
+		if (isnan(w->change_pct))
+			snprintf(c, sizeof(c), "-");
+		else
+			snprintf(c, sizeof(c), "%+.2f%s", w->change_pct, strstr(w->threshold, "pp") ? "pp" : "%");
+		if (buf_printf(out, e, "%-16s %-9s %12s %12s %9s %10s  %-7s %s\n", w->metric,
+			       w->relative ? "baseline" : "absolute", v, b, c, w->threshold, check_verdict_name(w->verdict),
+			       w->note))
+			return -1;
+	}
+	return 0;
+}
+
+static json_t *num_or_null(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+json_t *check_json(const struct check_result *r)
+{
+	json_t *o = json_object(), *rows = json_array();
+	json_object_set_new(o, "run", json_string(r->run_id));
+	json_object_set_new(o, "baseline", r->baseline_id[0] ? json_string(r->baseline_id) : json_null());
+	json_object_set_new(o, "pass", json_boolean(r->failures == 0));
+	json_object_set_new(o, "failures", json_integer(r->failures));
+	for (size_t i = 0; i < r->n; i++) {
+		const struct check_row *w = &r->rows[i];
+		json_t *x = json_object();
+		json_object_set_new(x, "metric", json_string(w->metric));
+		json_object_set_new(x, "kind", json_string(w->relative ? "baseline" : "absolute"));
+		json_object_set_new(x, "value", num_or_null(w->value));
+		json_object_set_new(x, "baseline", num_or_null(w->baseline));
+		json_object_set_new(x, "change_pct", num_or_null(w->change_pct));
+		json_object_set_new(x, "threshold", json_string(w->threshold));
+		json_object_set_new(x, "verdict", json_string(check_verdict_name(w->verdict)));
+		json_object_set_new(x, "note", json_string(w->note));
+		if (w->sig_tested) {
+			json_object_set_new(x, "p_value", json_real(w->sig.mw.p));
+			json_object_set_new(x, "ci_lo_ms", json_real(w->sig.ci.lo));
+			json_object_set_new(x, "ci_hi_ms", json_real(w->sig.ci.hi));
+			json_object_set_new(x, "significant", json_boolean(w->sig.significant));
+		}
+		json_array_append_new(rows, x);
+	}
+	json_object_set_new(o, "rows", rows);
+	return o;
 }

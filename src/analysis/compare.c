@@ -446,3 +446,67 @@ int compare_runs_json(struct store *st, const struct run_record *a, const struct
 	*out = d;
 	return 0;
 }
+
+/* ---- finding runs ------------------------------------------------------------ */
+
+struct prefix_ctx {
+	const char *prefix;
+	size_t len;
+	char found[48];
+	int n;
+};
+
+static int prefix_visit(const struct run_record *r, void *ctx)
+{
+	struct prefix_ctx *p = ctx;
+	if (!strncmp(r->id, p->prefix, p->len)) {
+		if (!p->n)
+			snprintf(p->found, sizeof(p->found), "%s", r->id);
+		p->n++;
+	}
+	return 0;
+}
+
+int compare_find_run(struct store *st, const char *id, struct run_record *out, struct err *e)
+{
+	struct err le = ERR_INIT;
+	if (!run_get(st, id, out, &le))
+		return 0;
+	if (le.cls != ERR_MISSING) {
+		if (e)
+			*e = le;
+		return -1;
+	}
+	struct prefix_ctx p = { id, strlen(id), "", 0 };
+	if (p.len >= 4 && run_list(st, prefix_visit, &p, e) < 0)
+		return -1;
+	if (p.n == 1)
+		return run_get(st, p.found, out, e);
+	if (p.n > 1) {
+		err_set(e, ERR_USAGE, "run id prefix '%s' is ambiguous (%d runs)", id, p.n);
+		return err_hint(e, "give more of the id; 'engrave runs' lists them");
+	}
+	err_set(e, ERR_MISSING, "no run '%s' in store '%s'", id, store_path(st));
+	return err_hint(e, "'engrave runs' lists the stored runs");
+}
+
+int compare_find_baseline(struct store *st, const char *name, struct run_record *out, struct err *e)
+{
+	char ref[256], val[128];
+	if (!strncmp(name, "baseline/", 9))
+		name += 9;
+	snprintf(ref, sizeof(ref), "baseline/%s", name);
+	struct err le = ERR_INIT;
+	if (ref_get(st, ref, val, sizeof(val), &le)) {
+		if (le.cls != ERR_MISSING) {
+			if (e)
+				*e = le;
+			return -1;
+		}
+		err_set(e, ERR_MISSING, "no baseline '%s' (ref '%s')", name, ref);
+		return err_hint(e, "set one with 'engrave baseline set %s RUN'; 'engrave baseline list' shows them", name);
+	}
+	if (compare_find_run(st, val, out, e))
+		return err_prefix(e, "baseline '%s'", name);
+	return 0;
+}

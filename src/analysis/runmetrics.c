@@ -303,6 +303,33 @@ static void score_recall(const struct recall_in *in, double *mean, double *p05, 
 	free(sc);
 }
 
+int runmetrics_engram_report(struct store *st, const struct run_record *rec, struct buf *out, struct err *e)
+{
+	const struct digest *ld = step_out(rec, "loadtest");
+	if (!ld) {
+		err_set(e, ERR_MISSING, "run %s has no finished loadtest step", rec->id);
+		return err_hint(e, "only runs whose spec has steps.loadtest can be exported as an Engram report");
+	}
+	struct artifact la;
+	if (artifact_get(st, ld, &la, e))
+		return -1;
+	struct records recs;
+	records_init(&recs);
+	uint64_t size = 0;
+	int64_t warm = 0, dur = 0;
+	artifact_get_int(&la, "warmup_ns", &warm);
+	artifact_get_int(&la, "duration_ns", &dur);
+	void *rbytes = read_part(st, &la, "records", &size, e);
+	struct metrics m;
+	int rc = !rbytes || records_decode(rbytes, (size_t)size, &recs, e) ||
+		 metrics_from_records(recs.v, recs.n, (uint64_t)warm, (uint64_t)dur, &m, e) ||
+		 metrics_engram_report_json(&m, rec->spec_name, out, e);
+	free(rbytes);
+	records_release(&recs);
+	artifact_release(&la);
+	return rc ? -1 : 0;
+}
+
 int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 {
 	const struct digest *ld = step_out(rec, "loadtest");

@@ -18,6 +18,9 @@
  * segment count J up to STEP_MAX_SEG the best L1 piecewise-constant fit is
  * found by dynamic programming (O(J m^2)), and the J minimising
  * beta*J + log(residual) wins (asv's BIC-like rule, beta = 4 ln m / m).
+ * The residual is floored at half the L1 size of the series' noise
+ * (estimated from successive differences) so that, unlike a bare log,
+ * fitting noise point by point never wins.
  */
 #include "engrave/stats.h"
 #include "engrave/err.h"
@@ -326,10 +329,25 @@ int stats_detect_steps(const double *xin, size_t nin, double min_rel, struct sta
 			g[k * m + j] = best;
 			from[k * m + j] = bi;
 		}
+	/* Noise floor: a fit cannot be better than the noise. sigma is
+	 * estimated robustly from successive differences (median |dx| =
+	 * 0.954 sigma for Gaussian noise; a few steps do not move it), and
+	 * residuals below half the noise's L1 size count as that floor, so
+	 * fitting single noisy points never pays. Exact plateaus (sigma 0)
+	 * keep a tiny floor and their steps are found. */
 	double scale = 0;
-	for (size_t i = 0; i < m; i++)
+	for (size_t i = 0; i < m; i++) {
 		scale += fabs(x[i]);
+		if (i + 1 < m)
+			scratch[i] = fabs(x[i + 1] - x[i]);
+	}
+	stats_sort(scratch, m - 1);
+	double sigma = ((m - 1) % 2 ? scratch[(m - 1) / 2] : (scratch[(m - 1) / 2 - 1] + scratch[(m - 1) / 2]) / 2.0) /
+		       0.954;
+	double floor_s = 0.5 * (double)m * sigma;
 	double tiny = 1e-12 * (scale + 1.0);
+	if (floor_s < tiny)
+		floor_s = tiny;
 	double beta = 4.0 * log((double)m) / (double)m;
 	size_t bestk = 1;
 	double bestv = INFINITY;
@@ -337,7 +355,7 @@ int stats_detect_steps(const double *xin, size_t nin, double min_rel, struct sta
 		double s = g[k * m + m - 1];
 		if (!isfinite(s))
 			continue;
-		double v = beta * (double)k + log(s + tiny);
+		double v = beta * (double)k + log(s > floor_s ? s : floor_s);
 		if (v < bestv - 1e-12) {
 			bestv = v;
 			bestk = k;

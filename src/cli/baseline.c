@@ -1,19 +1,178 @@
 /*
- * baseline.c — placeholder until 'engrave baseline' lands (issue 5).
+ * baseline.c — `engrave baseline set NAME RUN | list | rm NAME`.
  *
- * Reports itself as not built (exit 4) rather than pretending to work.
+ * A baseline is the ref "baseline/NAME" whose value is a run id; `check`,
+ * `log` and `plot` resolve it with compare_find_baseline. `set` checks that
+ * the run exists (and stores its full id when given a prefix); `list` shows
+ * each baseline with its run's spec, status and p99/throughput.
  */
 #include "cli.h"
+#include "engrave/compare.h"
+#include "engrave/store.h"
 
+#include <jansson.h>
+#include <math.h>
 #include <string.h>
+
+static int valid_name(const char *n)
+{
+	if (!*n || strlen(n) > 200)
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z')))
+			return 0;
+	return 1;
+}
+
+static const char *strip(const char *n)
+{
+	return strncmp(n, "baseline/", 9) ? n : n + 9;
+}
+
+static int baseline_set(int argc, char **argv, struct cli_ctx *ctx)
+{
+	static const struct cli_help help = { "baseline set", "engrave baseline set NAME RUN",
+					      "Point baseline NAME (ref baseline/NAME) at a run.", NULL };
+	const struct cli_opt opts[] = { { NULL, 0, OPT_END, NULL, NULL, NULL } };
+	int pos, done;
+	int rc = cli_parse(argc, argv, &help, opts, &pos, &done);
+	if (rc || done)
+		return rc;
+	if (argc - pos != 2)
+		return cli_usage_error(&help, "expected NAME and RUN");
+	const char *name = strip(argv[pos]);
+	if (!valid_name(name))
+		return cli_usage_error(&help, "bad baseline name '%s' (letters, digits, '.', '_', '-')", name);
+	struct err e = ERR_INIT;
+	struct store *st = NULL;
+	struct run_record r;
+	char ref[256];
+	snprintf(ref, sizeof(ref), "baseline/%s", name);
+	if (store_open(ctx->store_dir, 0, &st, &e) || compare_find_run(st, argv[pos + 1], &r, &e)) {
+		store_close(st);
+		return cli_fail(&e);
+	}
+	rc = ref_set(st, ref, r.id, &e);
+	if (!rc)
+		printf("baseline %s -> run %s (%s)\n", name, r.id, r.spec_name);
+	run_record_release(&r);
+	store_close(st);
+	return rc ? cli_fail(&e) : 0;
+}
+
+struct list_ctx {
+	struct store *st;
+	int json, n;
+	json_t *arr;
+};
+
+static double metric(const struct run_record *r, const char *k)
+{
+	for (int i = 0; i < r->n_metrics; i++)
+		if (!strcmp(r->metrics[i].key, k))
+			return r->metrics[i].value;
+	return NAN;
+}
+
+static int list_one(const char *name, const char *value, void *vctx)
+{
+	struct list_ctx *c = vctx;
+	struct run_record r;
+	struct err e = ERR_INIT;
+	int have = !run_get(c->st, value, &r, &e);
+	if (c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(name + 9));
+		json_object_set_new(o, "run", json_string(value));
+		json_object_set_new(o, "spec", have ? json_string(r.spec_name) : json_null());
+		json_object_set_new(o, "exists", json_boolean(have));
+		json_array_append_new(c->arr, o);
+	} else {
+		if (!c->n)
+			printf("%-20s %-24s %-16s %-8s %9s %10s\n", "baseline", "run", "spec", "status", "p99_ms", "ops/s");
+		if (have)
+			printf("%-20s %-24s %-16s %-8s %9.3f %10.1f\n", name + 9, value, r.spec_name, r.status,
+			       metric(&r, "p99_ms"), metric(&r, "throughput"));
+		else
+			printf("%-20s %-24s (run missing)\n", name + 9, value);
+	}
+	if (have)
+		run_record_release(&r);
+	c->n++;
+	return 0;
+}
+
+static int baseline_list(int argc, char **argv, struct cli_ctx *ctx)
+{
+	int json = 0;
+	static const struct cli_help help = { "baseline list", "engrave baseline list [--json]",
+					      "List baselines and the runs they name.", NULL };
+	const struct cli_opt opts[] = {
+		{ "json", 0, OPT_FLAG, &json, NULL, "print a JSON array" },
+		{ NULL, 0, OPT_END, NULL, NULL, NULL },
+	};
+	int pos, done;
+	int rc = cli_parse(argc, argv, &help, opts, &pos, &done);
+	if (rc || done)
+		return rc;
+	if (argc != pos)
+		return cli_usage_error(&help, "unexpected argument '%s'", argv[pos]);
+	struct err e = ERR_INIT;
+	struct list_ctx c = { NULL, json, 0, json ? json_array() : NULL };
+	if (store_open(ctx->store_dir, STORE_RDONLY, &c.st, &e) || ref_list(c.st, "baseline/", list_one, &c, &e) < 0) {
+		json_decref(c.arr);
+		store_close(c.st);
+		return cli_fail(&e);
+	}
+	store_close(c.st);
+	if (json) {
+		char *s = json_dumps(c.arr, JSON_INDENT(2));
+		json_decref(c.arr);
+		if (s)
+			puts(s);
+		free(s);
+	} else if (!c.n) {
+		fprintf(stderr, "no baselines; set one with 'engrave baseline set NAME RUN'\n");
+	}
+	return 0;
+}
+
+static int baseline_rm(int argc, char **argv, struct cli_ctx *ctx)
+{
+	static const struct cli_help help = { "baseline rm", "engrave baseline rm NAME", "Remove baseline NAME.",
+					      NULL };
+	const struct cli_opt opts[] = { { NULL, 0, OPT_END, NULL, NULL, NULL } };
+	int pos, done;
+	int rc = cli_parse(argc, argv, &help, opts, &pos, &done);
+	if (rc || done)
+		return rc;
+	if (argc - pos != 1)
+		return cli_usage_error(&help, "expected NAME");
+	struct err e = ERR_INIT;
+	struct store *st = NULL;
+	char ref[256];
+	snprintf(ref, sizeof(ref), "baseline/%s", strip(argv[pos]));
+	if (store_open(ctx->store_dir, 0, &st, &e) || ref_del(st, ref, &e)) {
+		if (e.cls == ERR_MISSING) {
+			err_set(&e, ERR_MISSING, "no baseline '%s'", strip(argv[pos]));
+			err_hint(&e, "'engrave baseline list' shows the baselines");
+		}
+		store_close(st);
+		return cli_fail(&e);
+	}
+	store_close(st);
+	printf("removed baseline %s\n", strip(argv[pos]));
+	return 0;
+}
 
 int cmd_baseline(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)ctx;
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: engrave baseline ...\n\n(not built yet)\n");
-		return 0;
-	}
-	fprintf(stderr, "error: 'engrave baseline' is not built yet\n");
-	return 4;
+	static const struct cli_sub subs[] = {
+		{ "list", baseline_list, "list baselines and the runs they name" },
+		{ "rm", baseline_rm, "remove a baseline" },
+		{ "set", baseline_set, "point baseline NAME at a run" },
+		{ NULL, NULL, NULL },
+	};
+	return cli_dispatch_sub(argc, argv, ctx, "baseline", subs);
 }

@@ -1,19 +1,103 @@
 /*
- * check.c — placeholder until 'engrave check' lands (issue 5).
+ * check.c — `engrave check RUN [--baseline NAME] [--json]`: regression
+ * checks for CI.
  *
- * Reports itself as not built (exit 4) rather than pretending to work.
+ * The run's own stored spec supplies the absolute thresholds and the
+ * tolerances (src/analysis/check.c decides); the baseline is --baseline,
+ * else the spec's `checks.baseline.ref`, else none. Exit 0 pass, 1
+ * regression, 3 missing run or baseline.
  */
 #include "cli.h"
+#include "engrave/buf.h"
+#include "engrave/check.h"
+#include "engrave/compare.h"
+#include "engrave/spec.h"
+#include "engrave/store.h"
 
+#include <jansson.h>
 #include <string.h>
 
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)ctx;
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: engrave check ...\n\n(not built yet)\n");
-		return 0;
+	const char *bname = NULL;
+	int json = 0;
+	static const struct cli_help help = {
+		"check", "engrave check RUN [--baseline NAME] [--json]",
+		"Check a run against the spec's thresholds and a baseline run.",
+		"Absolute checks come from the spec's `checks:` (p99_ms: \"< 50\", error_rate: \"== 0\").\n"
+		"Baseline checks use `checks.baseline` tolerances, or Engram's compare-script defaults:\n"
+		"p99_ms +5%, throughput -5%, and the error-rate gate (+5 points once either side is\n"
+		"at 5%). A latency breach counts only when it is also statistically significant\n"
+		"(Mann-Whitney U, p < 0.002, and a 99% bootstrap CI of the percentile difference that\n"
+		"excludes 0, from both runs' stored request records); otherwise it shows as 'noise'.\n"
+		"The baseline defaults to the spec's `checks.baseline.ref`.\n\n"
+		"exit codes: 0 pass, 1 regression, 3 missing run or baseline",
+	};
+	const struct cli_opt opts[] = {
+		{ "baseline", 'b', OPT_STRING, &bname, "NAME", "baseline ref (baseline/NAME) to compare against" },
+		{ "json", 0, OPT_FLAG, &json, NULL, "print the result as JSON" },
+		{ NULL, 0, OPT_END, NULL, NULL, NULL },
+	};
+	int pos, done;
+	int rc = cli_parse(argc, argv, &help, opts, &pos, &done);
+	if (rc || done)
+		return rc;
+	if (argc - pos != 1)
+		return cli_usage_error(&help, "expected one RUN");
+	struct err e = ERR_INIT;
+	struct store *st = NULL;
+	struct spec *sp = NULL;
+	struct run_record run, base;
+	int have_run = 0, have_base = 0;
+	struct check_result res;
+	memset(&res, 0, sizeof(res));
+	struct buf out;
+	buf_init(&out, 0);
+	rc = -1;
+	if (store_open(ctx->store_dir, STORE_RDONLY, &st, &e) || compare_find_run(st, argv[pos], &run, &e))
+		goto out;
+	have_run = 1;
+	if (run.spec_text) {
+		struct err se = ERR_INIT;
+		if (spec_load_string(run.spec_text, strlen(run.spec_text), run.id, &sp, &se))
+			fprintf(stderr, "warning: the stored spec of run %s does not load (%s); absolute checks skipped\n",
+				run.id, se.msg);
 	}
-	fprintf(stderr, "error: 'engrave check' is not built yet\n");
-	return 4;
+	if (!bname && sp && sp->baseline.present && sp->baseline.ref)
+		bname = sp->baseline.ref;
+	if (bname) {
+		if (compare_find_baseline(st, bname, &base, &e))
+			goto out;
+		have_base = 1;
+	}
+	if (check_run(st, &run, sp, have_base ? &base : NULL, NULL, &res, &e))
+		goto out;
+	if (json) {
+		json_t *o = check_json(&res);
+		char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+		json_decref(o);
+		if (s)
+			puts(s);
+		free(s);
+	} else {
+		printf("check run %s%s%s\n\n", run.id, have_base ? " against baseline " : " (no baseline)",
+		       have_base ? base.id : "");
+		if (check_table(&res, &out, &e))
+			goto out;
+		fputs(out.data ? out.data : "", stdout);
+		printf("\n%s: %d of %zu checks failed\n", res.failures ? "REGRESSION" : "PASS", res.failures, res.n);
+	}
+	rc = res.failures ? 1 : 0;
+out:
+	if (rc < 0)
+		rc = cli_fail(&e);
+	buf_release(&out);
+	check_result_release(&res);
+	if (have_run)
+		run_record_release(&run);
+	if (have_base)
+		run_record_release(&base);
+	spec_free(sp);
+	store_close(st);
+	return rc;
 }

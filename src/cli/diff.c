@@ -1,19 +1,155 @@
 /*
- * diff.c — placeholder until 'engrave diff' lands (issue 5).
+ * diff.c — `engrave diff A B [--json]`: what changed from run A to run B.
  *
- * Reports itself as not built (exit 4) rather than pretending to work.
+ * src/analysis/compare.c builds the diff as JSON; this file prints it as
+ * four sections (spec values by key path, artifact digests per step, the
+ * environment, metrics with absolute/relative change and, for latency, the
+ * significance verdict) or dumps the JSON for CI. The exit code is 0
+ * whatever differs: diff reports, `engrave check` judges.
  */
 #include "cli.h"
+#include "engrave/compare.h"
+#include "engrave/store.h"
 
+#include <jansson.h>
 #include <string.h>
+
+static void print_value(json_t *v)
+{
+	if (!v || json_is_null(v)) {
+		printf("(absent)");
+		return;
+	}
+	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	printf("%s", s ? s : "?");
+	free(s);
+}
+
+static void short_hex(json_t *v, char *out, size_t cap)
+{
+	if (json_is_string(v))
+		snprintf(out, cap, "%.12s", json_string_value(v));
+	else if (json_is_array(v) && json_array_size(v))
+		snprintf(out, cap, "%.12s+%zu", json_string_value(json_array_get(v, 0)), json_array_size(v) - 1);
+	else
+		snprintf(out, cap, "-");
+}
+
+static void print_text(json_t *d)
+{
+	json_t *spec = json_object_get(d, "spec"), *v;
+	size_t i;
+	printf("diff %s -> %s\n\nspec: %s\n", json_string_value(json_object_get(d, "a")),
+	       json_string_value(json_object_get(d, "b")),
+	       json_is_true(json_object_get(spec, "same")) ? "same" : "differs");
+	json_array_foreach(json_object_get(spec, "changes"), i, v) {
+		printf("  %s: ", json_string_value(json_object_get(v, "path")));
+		print_value(json_object_get(v, "a"));
+		printf(" -> ");
+		print_value(json_object_get(v, "b"));
+		printf("\n");
+	}
+	printf("\nartifacts:\n");
+	json_array_foreach(json_object_get(d, "artifacts"), i, v) {
+		char a[40], b[40];
+		short_hex(json_object_get(v, "a"), a, sizeof(a));
+		short_hex(json_object_get(v, "b"), b, sizeof(b));
+		int same = json_is_true(json_object_get(v, "same"));
+		printf("  %-12s %-9s %s%s%s\n", json_string_value(json_object_get(v, "step")), same ? "same" : "DIFFERENT",
+		       a, same ? "" : " -> ", same ? "" : b);
+	}
+	printf("\nenvironment:\n");
+	json_array_foreach(json_object_get(d, "env"), i, v) {
+		int same = json_is_true(json_object_get(v, "same"));
+		if (same)
+			printf("  %-16s same  (%s)\n", json_string_value(json_object_get(v, "key")),
+			       json_string_value(json_object_get(v, "a")));
+		else
+			printf("  %-16s DIFFERENT  %s -> %s\n", json_string_value(json_object_get(v, "key")),
+			       json_string_value(json_object_get(v, "a")), json_string_value(json_object_get(v, "b")));
+	}
+	printf("\n  %-22s %12s %12s %12s %9s  %s\n", "metric", "a", "b", "abs", "rel", "significance");
+	json_array_foreach(json_object_get(d, "metrics"), i, v) {
+		char a[32] = "-", b[32] = "-", ab[32] = "-", rel[32] = "-", sig[160] = "";
+		json_t *x;
+		if (json_is_number(x = json_object_get(v, "a")))
+			snprintf(a, sizeof(a), "%.6g", json_number_value(x));
+		if (json_is_number(x = json_object_get(v, "b")))
+			snprintf(b, sizeof(b), "%.6g", json_number_value(x));
+		if (json_is_number(x = json_object_get(v, "abs")))
+			snprintf(ab, sizeof(ab), "%+.4g", json_number_value(x));
+		if (json_is_number(x = json_object_get(v, "rel_pct")))
+			snprintf(rel, sizeof(rel), "%+.2f%%", json_number_value(x));
+		json_t *s = json_object_get(v, "significance");
+		if (s && json_number_value(json_object_get(s, "ci_lo_ms")) == json_number_value(json_object_get(s, "ci_hi_ms")))
+			snprintf(sig, sizeof(sig), "%s (p=%.2g, diff %+.3g ms)", json_string_value(json_object_get(s, "verdict")),
+				 json_number_value(json_object_get(s, "p_value")),
+				 json_number_value(json_object_get(s, "diff_ms")));
+		else if (s)
+			snprintf(sig, sizeof(sig), "%s (p=%.2g, diff %+.3g ms, CI %+.3g..%+.3g)",
+				 json_string_value(json_object_get(s, "verdict")),
+				 json_number_value(json_object_get(s, "p_value")),
+				 json_number_value(json_object_get(s, "diff_ms")),
+				 json_number_value(json_object_get(s, "ci_lo_ms")),
+				 json_number_value(json_object_get(s, "ci_hi_ms")));
+		printf("  %-22s %12s %12s %12s %9s  %s\n", json_string_value(json_object_get(v, "metric")), a, b, ab, rel,
+		       sig);
+	}
+}
 
 int cmd_diff(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)ctx;
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: engrave diff ...\n\n(not built yet)\n");
-		return 0;
+	int json = 0;
+	static const struct cli_help help = {
+		"diff", "engrave diff A B [--json]",
+		"Show what differs between two runs: spec values, artifact digests, environment, metrics.",
+		"Spec values are compared on the canonical form, by key path. For latency metrics the\n"
+		"stored per-request records give a significance verdict: Mann-Whitney U (p < 0.002)\n"
+		"and a 99% bootstrap CI for the percentile difference; both must agree for a change\n"
+		"to be called slower or faster.\n\n"
+		"exit codes: 0 compared (whatever differs), 3 missing run",
+	};
+	const struct cli_opt opts[] = {
+		{ "json", 0, OPT_FLAG, &json, NULL, "print the diff as JSON" },
+		{ NULL, 0, OPT_END, NULL, NULL, NULL },
+	};
+	int pos, done;
+	int rc = cli_parse(argc, argv, &help, opts, &pos, &done);
+	if (rc || done)
+		return rc;
+	if (argc - pos != 2)
+		return cli_usage_error(&help, "expected two runs A and B");
+	struct err e = ERR_INIT;
+	struct store *st = NULL;
+	struct run_record a, b;
+	int ha = 0, hb = 0;
+	json_t *d = NULL;
+	rc = -1;
+	if (store_open(ctx->store_dir, STORE_RDONLY, &st, &e) || compare_find_run(st, argv[pos], &a, &e))
+		goto out;
+	ha = 1;
+	if (compare_find_run(st, argv[pos + 1], &b, &e))
+		goto out;
+	hb = 1;
+	if (compare_runs_json(st, &a, &b, NULL, &d, &e))
+		goto out;
+	if (json) {
+		char *s = json_dumps(d, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+		if (s)
+			puts(s);
+		free(s);
+	} else {
+		print_text(d);
 	}
-	fprintf(stderr, "error: 'engrave diff' is not built yet\n");
-	return 4;
+	rc = 0;
+out:
+	if (rc < 0)
+		rc = cli_fail(&e);
+	json_decref(d);
+	if (ha)
+		run_record_release(&a);
+	if (hb)
+		run_record_release(&b);
+	store_close(st);
+	return rc;
 }

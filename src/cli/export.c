@@ -13,11 +13,13 @@
  * or stdout (binary formats refuse a terminal). Parts are streamed in
  * blocks of BLOCK_ROWS rows (records for corpora), so exporting a
  * multi-GB artifact takes bounded memory. The format defaults from the -o
- * extension, else jsonl. engram-loadtest-json (run exports) is not handled
- * here.
+ * extension, else jsonl. `--format engram-loadtest-json` takes a RUN
+ * instead and writes its load test as Engram's loadtest report
+ * (analysis/runmetrics.c computes it from the stored records).
  */
 #include "cli.h"
 #include "engrave/article.h"
+#include "engrave/runmetrics.h"
 #include "engrave/buf.h"
 #include "engrave/hash.h"
 #include "engrave/jsonl.h"
@@ -33,14 +35,20 @@
 #define BLOCK_ROWS 4096
 
 static const struct cli_help export_help = {
-	"export", "engrave export ARTIFACT [--format npy|fvecs|jsonl|csv] [-o FILE] [--content CORPUS]",
-	"write an artifact out as npy, fvecs, jsonl or csv",
+	"export", "engrave export ARTIFACT [--format npy|fvecs|jsonl|csv] [-o FILE] [--content CORPUS]\n"
+	"       engrave export RUN --format engram-loadtest-json [-o FILE]",
+	"write an artifact out as npy, fvecs, jsonl or csv, or a run as Engram's loadtest report",
 	"ARTIFACT is a 64-hex digest or a ref (see 'engrave store refs'). Vectors and\n"
 	"centroids export to any format; a corpus exports to jsonl. Without -o the\n"
 	"file goes to stdout (binary formats need -o or a pipe). The format defaults\n"
 	"from the -o extension, else jsonl. Vectors as jsonl are the original tool's\n"
 	"records {content, embedding, confidence, id}; --content names the corpus the\n"
-	"vectors were embedded from, to fill \"content\" (ids must match row by row).",
+	"vectors were embedded from, to fill \"content\" (ids must match row by row).\n\n"
+	"--format engram-loadtest-json writes a run's load test in the JSON shape of\n"
+	"Engram's loadtest report, so compare_m17_performance.sh can read it. Its\n"
+	"overall percentiles are pooled over all operations, from the intended send\n"
+	"time, with nothing dropped above 60 ms (Engram's tool reported the max of the\n"
+	"per-operation values).",
 };
 
 static int resolve(struct store *s, const char *arg, struct digest *d, struct err *e)
@@ -307,13 +315,54 @@ out:
 	return rc;
 }
 
+/* A run's load test as Engram's loadtest report (runmetrics.c does the work). */
+static int export_run_engram(struct cli_ctx *ctx, const char *run_id, const char *out)
+{
+	struct err e = ERR_INIT;
+	struct store *s = NULL;
+	struct run_record rec;
+	memset(&rec, 0, sizeof(rec));
+	struct buf json;
+	buf_init(&json, 0);
+	int have_rec = 0, rc = 0;
+	if (store_open(ctx->store_dir, STORE_RDONLY, &s, &e) || run_get(s, run_id, &rec, &e)) {
+		if (e.cls == ERR_MISSING && !e.hint[0])
+			err_hint(&e, "engram-loadtest-json exports a run: see 'engrave runs' for run ids");
+		goto fail;
+	}
+	have_rec = 1;
+	if (runmetrics_engram_report(s, &rec, &json, &e))
+		goto fail;
+	FILE *f = out && strcmp(out, "-") ? fopen(out, "w") : stdout;
+	if (!f) {
+		err_set_errno(&e, ERR_IO, errno, "cannot write '%s'", out);
+		goto fail;
+	}
+	int bad = fwrite(json.data, 1, json.len, f) != json.len;
+	if (f != stdout)
+		bad |= fclose(f) != 0;
+	if (bad) {
+		err_set_errno(&e, ERR_IO, errno, "cannot write '%s'", out ? out : "stdout");
+		goto fail;
+	}
+	goto done;
+fail:
+	rc = cli_fail(&e);
+done:
+	buf_release(&json);
+	if (have_rec)
+		run_record_release(&rec);
+	store_close(s);
+	return rc;
+}
+
 int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 {
 	const char *format = NULL, *out = NULL, *content_arg = NULL;
 	const struct cli_opt opts[] = {
 		{ "content", 0, OPT_STRING, &content_arg, "CORPUS",
 		  "jsonl: fill \"content\" from this corpus (title, blank line, text)" },
-		{ "format", 'f', OPT_STRING, &format, "FMT", "npy, fvecs, jsonl or csv (default: from -o, else jsonl)" },
+		{ "format", 'f', OPT_STRING, &format, "FMT", "npy, fvecs, jsonl, csv or engram-loadtest-json (default: from -o, else jsonl)" },
 		{ "output", 'o', OPT_STRING, &out, "FILE", "write to FILE instead of stdout" },
 		{ 0 },
 	};
@@ -324,11 +373,8 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&export_help, "missing ARTIFACT");
 	if (first + 1 < argc)
 		return cli_usage_error(&export_help, "unexpected argument '%s'", argv[first + 1]);
-	if (format && !strcmp(format, "engram-loadtest-json")) {
-		fprintf(stderr, "error: export format 'engram-loadtest-json' is not supported here\n");
-		fprintf(stderr, "hint: it exports a run's load-test records, which this build cannot do yet\n");
-		return err_exit_code(ERR_UNSUPPORTED);
-	}
+	if (format && !strcmp(format, "engram-loadtest-json"))
+		return export_run_engram(ctx, argv[first], out);
 	enum vecfile_format fmt = VECFILE_UNKNOWN;
 	int jsonl = 0;
 	if (!format && out && vecfile_format_from_path(out) != VECFILE_UNKNOWN)

@@ -1,19 +1,114 @@
 /*
- * show.c — placeholder until 'engrave show' lands (issue 5).
+ * show.c — `engrave show RUN [--json]`: everything a run recorded.
  *
- * Reports itself as not built (exit 4) rather than pretending to work.
+ * The spec (canonical YAML of the stored text), the environment, each step
+ * with its state (cached, ran, resumed...), output digests and time, the
+ * metrics, and the checks: the spec's absolute thresholds and, when the
+ * spec names a baseline that exists, the baseline tolerances. A missing
+ * baseline is noted, not an error (that is `engrave check`'s job).
  */
 #include "cli.h"
+#include "report.h"
+#include "engrave/buf.h"
+#include "engrave/check.h"
+#include "engrave/compare.h"
+#include "engrave/spec.h"
+#include "engrave/store.h"
 
 #include <string.h>
 
 int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)ctx;
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: engrave show ...\n\n(not built yet)\n");
-		return 0;
+	int json = 0;
+	static const struct cli_help help = {
+		"show", "engrave show RUN [--json]",
+		"Show a run: its spec, environment, steps (cached, ran, resumed), artifact digests, metrics and checks.",
+		"RUN is a run id or a unique prefix of one (see 'engrave runs').\n\n"
+		"exit codes: 0 shown, 3 no such run",
+	};
+	const struct cli_opt opts[] = {
+		{ "json", 0, OPT_FLAG, &json, NULL, "print the run as JSON" },
+		{ NULL, 0, OPT_END, NULL, NULL, NULL },
+	};
+	int pos, done;
+	int rc = cli_parse(argc, argv, &help, opts, &pos, &done);
+	if (rc || done)
+		return rc;
+	if (argc - pos != 1)
+		return cli_usage_error(&help, "expected one RUN");
+	struct err e = ERR_INIT;
+	struct store *st = NULL;
+	struct spec *sp = NULL;
+	struct run_record run, base;
+	int have_run = 0, have_base = 0;
+	struct check_result res;
+	memset(&res, 0, sizeof(res));
+	struct buf yaml, tab;
+	buf_init(&yaml, 0);
+	buf_init(&tab, 0);
+	char base_note[600] = "";
+	rc = -1;
+	if (store_open(ctx->store_dir, STORE_RDONLY, &st, &e) || compare_find_run(st, argv[pos], &run, &e))
+		goto out;
+	have_run = 1;
+	struct err se = ERR_INIT;
+	if (run.spec_text &&
+	    (spec_load_string(run.spec_text, strlen(run.spec_text), run.id, &sp, &se) || spec_canonical_yaml(sp, &yaml, &se)))
+		snprintf(base_note, sizeof(base_note), "stored spec does not load: %.500s", se.msg);
+	if (sp && sp->baseline.present && sp->baseline.ref) {
+		struct err be = ERR_INIT;
+		if (compare_find_baseline(st, sp->baseline.ref, &base, &be))
+			snprintf(base_note, sizeof(base_note), "baseline not checked: %.500s", be.msg);
+		else
+			have_base = 1;
 	}
-	fprintf(stderr, "error: 'engrave show' is not built yet\n");
-	return 4;
+	if (check_run(st, &run, sp, have_base ? &base : NULL, NULL, &res, &e))
+		goto out;
+	if (json) {
+		json_t *o = report_run_json(&run);
+		json_object_set_new(o, "spec_yaml", yaml.data ? json_string(yaml.data) : json_null());
+		json_object_set_new(o, "spec_text", run.spec_text ? json_string(run.spec_text) : json_null());
+		json_object_set_new(o, "checks", check_json(&res));
+		if (base_note[0])
+			json_object_set_new(o, "note", json_string(base_note));
+		report_print_json(o);
+	} else {
+		char ts[32];
+		clock_format_iso8601(run.updated, ts, sizeof(ts));
+		report_run_text(stdout, &run);
+		printf("\n  updated %s\n  env: host %s, kernel %s\n       cpu %s\n       engrave %s, target %s\n", ts,
+		       run.host, run.kernel, run.cpu, run.engrave_version,
+		       run.target_version[0] ? run.target_version : "-");
+		printf("\n  artifacts:\n");
+		for (int i = 0; i < run.n_steps; i++)
+			for (int k = 0; k < run.steps[i].n_out; k++) {
+				char hex[DIGEST_HEX_LEN + 1];
+				digest_to_hex(&run.steps[i].out[k], hex);
+				printf("  %-12s %s\n", k ? "" : run.steps[i].name, hex);
+			}
+		if (yaml.data)
+			printf("\nspec (canonical):\n%s", yaml.data);
+		if (res.n) {
+			if (check_table(&res, &tab, &e))
+				goto out;
+			printf("\nchecks%s%s:\n%s", have_base ? " against baseline " : "", have_base ? base.id : "", tab.data);
+			printf("%s\n", res.failures ? "checks: FAIL" : "checks: pass");
+		}
+		if (base_note[0])
+			printf("\nnote: %s\n", base_note);
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		rc = cli_fail(&e);
+	buf_release(&yaml);
+	buf_release(&tab);
+	check_result_release(&res);
+	if (have_run)
+		run_record_release(&run);
+	if (have_base)
+		run_record_release(&base);
+	spec_free(sp);
+	store_close(st);
+	return rc;
 }

@@ -4,6 +4,12 @@
  * from: store   k-means (data/kmeans.c: k-means++ init, Lloyd or mini-batch,
  *               seeded, thread-count independent) over the embed step's
  *               vectors, loaded whole (50K x 768 floats is 150 MB);
+ * from: target  k-means over every embedding the target holds, paged out of
+ *               it (Engram: GET /api/v1/memories?include_embeddings=true),
+ *               as the original plan's extract_centroids.py meant to; rows
+ *               are sorted by id first because servers page in unstable
+ *               order. Not memoized (the target can change under the same
+ *               spec): the runner treats it as effectful.
  * from: random  k centres drawn uniformly from [-1,1]^dim by the
  *               counter-based RNG (what Engram's loadtest generator does),
  *               for specs with no corpus.
@@ -15,7 +21,9 @@
 #include "engrave/err.h"
 #include "engrave/kmeans.h"
 #include "engrave/rng.h"
+#include "engrave/log.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,14 +58,50 @@ static int put_centroids(struct step_ctx *c, const float *cent, const uint64_t *
 	return 0;
 }
 
+static const struct target_vectors *sort_tv;
+
+static int by_id(const void *a, const void *b)
+{
+	return strcmp(sort_tv->ids[*(const size_t *)a], sort_tv->ids[*(const size_t *)b]);
+}
+
+/* Every vector the target holds, sorted by id, as an in-memory `struct vecs`. */
+static int load_from_target(struct step_ctx *c, struct vecs *v, struct err *e)
+{
+	struct target *t;
+	if (steps_target(c, &t, e))
+		return -1;
+	memset(v, 0, sizeof(*v));
+	artifact_init(&v->art, "vectors", 1);
+	struct target_vectors tv;
+	target_vectors_init(&tv, target_dim(t));
+	if (target_fetch_all(t, 0, &tv, e)) {
+		target_vectors_release(&tv);
+		return -1;
+	}
+	size_t *order = malloc(tv.n * sizeof(size_t) + 1);
+	v->v = malloc(tv.n * tv.dim * sizeof(float) + 4);
+	if (!order || !v->v)
+		BUG("out of memory");
+	for (size_t i = 0; i < tv.n; i++)
+		order[i] = i;
+	sort_tv = &tv; /* the step runs on one thread */
+	qsort(order, tv.n, sizeof(size_t), by_id);
+	for (size_t i = 0; i < tv.n; i++)
+		memcpy(v->v + i * tv.dim, tv.vecs + order[i] * tv.dim, tv.dim * sizeof(float));
+	v->rows = tv.n;
+	v->dim = tv.dim;
+	free(order);
+	target_vectors_release(&tv);
+	log_info("centroids: fetched %llu embeddings from %s at %s", (unsigned long long)v->rows, target_driver(t),
+		 target_url(t) ? target_url(t) : "(in-process)");
+	return 0;
+}
+
 int step_centroids_run(struct step_ctx *c, struct err *e)
 {
 	const struct spec_centroids *sc = &c->spec->centroids;
 	uint32_t k = (uint32_t)sc->k;
-	if (sc->from == SPEC_FROM_TARGET) {
-		err_set(e, ERR_UNSUPPORTED, "steps.centroids.from: target is not built yet (issue 3)");
-		return err_hint(e, "use from: store (k-means over the embed step's vectors)");
-	}
 	if (sc->init == SPEC_INIT_RANDOM && sc->from == SPEC_FROM_STORE) {
 		err_set(e, ERR_UNSUPPORTED, "steps.centroids.init: random is not built yet; k-means++ is");
 		return err_hint(e, "remove 'init' (k-means++ is the default)");
@@ -78,13 +122,17 @@ int step_centroids_run(struct step_ctx *c, struct err *e)
 		return rc;
 	}
 	struct vecs v;
-	if (vecs_load(c->store, &c->prev[1], &v, e))
+	if (sc->from == SPEC_FROM_TARGET) {
+		if (load_from_target(c, &v, e))
+			return -1;
+	} else if (vecs_load(c->store, &c->prev[1], &v, e)) {
 		return -1;
+	}
 	if (v.rows < k) {
 		vecs_free(&v);
-		err_set(e, ERR_SPEC, "steps.centroids.k is %u but the corpus has only %llu vectors", k,
-			(unsigned long long)v.rows);
-		return err_hint(e, "lower k or raise steps.corpus.limit");
+		err_set(e, ERR_SPEC, "steps.centroids.k is %u but the %s has only %llu vectors", k,
+			sc->from == SPEC_FROM_TARGET ? "target" : "corpus", (unsigned long long)v.rows);
+		return err_hint(e, "lower k or load more vectors first");
 	}
 	struct kmeans_opts ko;
 	kmeans_opts_init(&ko, k);

@@ -202,6 +202,12 @@ int steps_action_key(const struct spec *sp, int i, const struct digest *inputs, 
 	return 0;
 }
 
+/* Effectful: changes or reads a live target, so never memoized. */
+static int step_effectful(const struct spec *sp, int i)
+{
+	return step_table[i].effectful || (i == S_CENTROIDS && sp->centroids.from == SPEC_FROM_TARGET);
+}
+
 /* ------------------------------------------------------------------ */
 /* The action cache holds {"outputs": [...], "elapsed_ns"} (store.h). */
 
@@ -281,7 +287,7 @@ int steps_plan(struct store *st, const struct spec *sp, struct plan_row *rows, i
 			r->state = STEP_BLOCKED;
 			continue;
 		}
-		if (step_table[i].effectful) {
+		if (step_effectful(sp, i)) {
 			r->state = STEP_WILL_RUN;
 			continue;
 		}
@@ -402,7 +408,8 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 			err_hint(e, "remove 'steps.%s' from the spec to run the steps before it", d->name);
 			goto failed;
 		}
-		if (!d->effectful && !(o && o->force)) {
+		int effectful = step_effectful(sp, i);
+		if (!effectful && !(o && o->force)) {
 			int n_out = 0;
 			int hit = ac_get_outputs(st, &c.action, c.out, STEP_MAX_OUT, &n_out, e);
 			if (hit < 0)
@@ -436,9 +443,9 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 		rs->elapsed_ns = clock_mono_now() - t0;
 		rs->n_out = c.n_out;
 		memcpy(rs->out, c.out, sizeof(c.out[0]) * (size_t)c.n_out);
-		set_state(rs, c.resume && d->effectful ? STEP_RESUMED : STEP_RAN);
+		set_state(rs, c.resume && effectful ? STEP_RESUMED : STEP_RAN);
 		copy_str(rs->message, sizeof(rs->message), c.summary);
-		if (!d->effectful && ac_put_outputs(st, &c.action, c.out, c.n_out, rs->elapsed_ns, e))
+		if (!effectful && ac_put_outputs(st, &c.action, c.out, c.n_out, rs->elapsed_ns, e))
 			goto failed;
 		c.prev[i] = c.out[0];
 		c.has_prev[i] = 1;

@@ -49,3 +49,18 @@ printf 'name: x\nseed: 1\nsteps:\n  synthetic: {count: -3}\n' >"$TMPDIR/bad.yaml
 expect_exit 2 "run of an invalid spec exits 2" "$ENGRAVE" --store "$TMPDIR/s1" run "$TMPDIR/bad.yaml"
 grep -q 'bad.yaml:[0-9]*:[0-9]*' "$TMPDIR/last.out" && ok "spec error names file:line:col" || fail "spec error names file:line:col"
 expect_exit 3 "--resume with nothing to resume exits 3" "$ENGRAVE" --store "$TMPDIR/s1" run --resume "$spec"
+
+# the run as Engram's loadtest report (compare_m17_performance.sh reads these keys)
+run_id=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TMPDIR/run2.json")
+expect_exit 0 "export RUN --format engram-loadtest-json" "$ENGRAVE" --store "$TMPDIR/s1" export "$run_id" --format engram-loadtest-json -o "$TMPDIR/engram.json"
+$py - "$TMPDIR/engram.json" "$TMPDIR/run2.json" <<'PY' && ok "Engram report has the compare script's keys and matches the run" || fail "Engram report has the compare script's keys and matches the run"
+import json, sys
+r = json.load(open(sys.argv[1])); run = json.load(open(sys.argv[2]))
+for k in ("config_name", "elapsed_seconds", "total_operations", "total_errors", "overall_throughput",
+          "overall_error_rate", "p50_latency_ms", "p95_latency_ms", "p99_latency_ms", "per_operation_stats"):
+    assert k in r, k
+assert set(r["per_operation_stats"]) <= {"Store", "Recall", "Search"} and "Store" in r["per_operation_stats"]
+assert abs(r["p99_latency_ms"] - run["metrics"]["p99_ms"]) < 1e-6, (r["p99_latency_ms"], run["metrics"]["p99_ms"])
+assert r["total_errors"] == 0
+PY
+expect_exit 3 "export of an unknown run exits 3" "$ENGRAVE" --store "$TMPDIR/s1" export 20990101T000000Z-000000 --format engram-loadtest-json

@@ -62,6 +62,22 @@ $py -c 'import json,sys; r=json.load(open(sys.argv[1])); s=[x for x in r["steps"
 	&& ok "a later run reuses the verified load" || fail "a later run reuses the verified load"
 n=$(count)
 [ "$n" -eq 4000 ] && ok "reuse sent nothing (count still 4000)" || fail "reuse sent nothing" "count $n"
+# centroids from the target: k-means over what the server holds (not memoized)
+cat >"$TMPDIR/c.yaml" <<YAML
+name: centroids-from-target
+seed: 7
+target: {driver: engram, url: "$url"}
+steps:
+  centroids: {from: target, k: 8}
+YAML
+"$ENGRAVE" --store "$TMPDIR/s" run --json "$TMPDIR/c.yaml" >"$TMPDIR/c.json" 2>"$TMPDIR/c.err"
+$py - "$TMPDIR/c.json" <<'PY' && ok "centroids from: target cluster the 4000 stored vectors" || { fail "centroids from: target"; tail -3 "$TMPDIR/c.err" | sed 's/^/# /'; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = [x for x in r["steps"] if x["name"] == "centroids"][0]
+assert r["status"] == "done" and s["state"] == "ran" and "over 4000 vectors" in s["message"], s
+PY
+"$ENGRAVE" --store "$TMPDIR/s" plan "$TMPDIR/c.yaml" 2>&1 | grep -q "centroids *will-run" && ok "from: target is never taken from the cache" || fail "from: target is never taken from the cache"
 cleanup; pids=()
 
 # --- dedup loss is detected -----------------------------------------------

@@ -1,0 +1,331 @@
+/*
+ * test_check.c — regression checks on runs built from stored SYNTHETIC
+ * request records (deterministic: fixed seeds, no timing): a run with
+ * injected extra latency is flagged, a rerun of the same build (same
+ * distribution, different sample) is not, and a breach inside the noise
+ * is reported as noise, not as a regression.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engrave/check.h"
+#include "engrave/compare.h"
+#include "engrave/records.h"
+#include "engrave/spec.h"
+#include "engrave/stats.h"
+#include "engrave/store.h"
+#include "../lib/testutil.h"
+
+/* ---- synthetic runs: stored records, a loadtest artifact, a run record ---- */
+
+static const char synth_spec[] =
+	"name: synth\n"
+	"seed: 1\n"
+	"target: {driver: embedded}\n"
+	"steps:\n"
+	"  loadtest:\n"
+	"    duration: 100s\n"
+	"    warmup: 10s\n"
+	"    arrival: {pattern: constant, rate: 200}\n"
+	"checks:\n"
+	"  error_rate: \"== 0\"\n"
+	"  p99_ms: \"< 50\"\n"
+	"  baseline: {ref: synth-base, p99_ms: \"+5%\", throughput: \"-5%\"}\n";
+
+static uint64_t sm_next(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static double sm_unif(uint64_t *x) { return ((double)(sm_next(x) >> 11) + 0.5) / 9007199254740992.0; }
+
+static double sm_normal(uint64_t *x)
+{
+	double u1 = sm_unif(x), u2 = sm_unif(x);
+	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static void put_metric(struct run_record *r, const char *k, double v)
+{
+	snprintf(r->metrics[r->n_metrics].key, sizeof(r->metrics[0].key), "%s", k);
+	r->metrics[r->n_metrics++].value = v;
+}
+
+/*
+ * A finished run of synth_spec: `n` requests at 200/s (the first 10% in
+ * warm-up), latency = 1 ms * exp(0.5 N(0,1)) * factor, drawn from `seed`.
+ * Pure steps get fixed digests (same for every run), the loadtest step a
+ * real artifact with the records. Metrics computed from the records.
+ */
+static void make_run(struct store *st, const char *id, uint64_t seed, double factor, size_t n,
+		     struct run_record *r)
+{
+	struct err e = ERR_INIT;
+	struct record *v = calloc(n, sizeof(*v));
+	double *lat = calloc(n, sizeof(*lat));
+	cr_assert(v && lat);
+	uint64_t x = seed, warm = (uint64_t)(n / 10) * 5000000ULL;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		double ms = exp(0.5 * sm_normal(&x)) * factor;
+		v[i].index = i;
+		v[i].intended = (uint64_t)i * 5000000ULL;
+		v[i].sent = v[i].intended + 20000;
+		v[i].done = v[i].intended + (uint64_t)(ms * 1e6);
+		v[i].status = 200;
+		v[i].op = (uint8_t)(i % 3);
+		if (v[i].intended < warm)
+			v[i].flags |= RECORD_F_WARMUP;
+		else
+			lat[m++] = (double)(v[i].done - v[i].intended) / 1e6;
+	}
+	void *bytes = malloc(n * RECORDS_SIZE);
+	records_encode(v, n, bytes);
+	struct digest od, ad;
+	cr_assert_eq(obj_put(st, bytes, n * RECORDS_SIZE, &od, &e), 0, "%s", e.msg);
+	struct artifact a;
+	artifact_init(&a, "loadtest", 1);
+	cr_assert_eq(artifact_add_part(&a, "records", &od, n * RECORDS_SIZE, &e), 0);
+	cr_assert_eq(artifact_set_int(&a, "warmup_ns", (int64_t)warm, &e), 0);
+	cr_assert_eq(artifact_set_int(&a, "duration_ns", (int64_t)(n * 5000000ULL), &e), 0);
+	cr_assert_eq(artifact_put(st, &a, &ad, &e), 0, "%s", e.msg);
+	artifact_release(&a);
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->spec_name, sizeof(r->spec_name), "synth");
+	r->spec_text = strdup(synth_spec);
+	snprintf(r->status, sizeof(r->status), "done");
+	snprintf(r->host, sizeof(r->host), "testhost");
+	snprintf(r->cpu, sizeof(r->cpu), "testcpu");
+	r->created = r->updated = 1700000000LL * 1000000000LL;
+	static const char *const pure[] = { "corpus", "embed", "centroids", "synthetic", "queries", "groundtruth" };
+	for (int i = 0; i < 6; i++) {
+		struct run_step *s = &r->steps[r->n_steps++];
+		snprintf(s->name, sizeof(s->name), "%s", pure[i]);
+		snprintf(s->state, sizeof(s->state), "cached");
+		hash_bytes(pure[i], strlen(pure[i]), &s->out[0]);
+		s->n_out = 1;
+	}
+	struct run_step *s = &r->steps[r->n_steps++];
+	snprintf(s->name, sizeof(s->name), "loadtest");
+	snprintf(s->state, sizeof(s->state), "ran");
+	s->out[0] = ad;
+	s->n_out = 1;
+	stats_sort(lat, m);
+	put_metric(r, "p50_ms", stats_percentile(lat, m, 50));
+	put_metric(r, "p95_ms", stats_percentile(lat, m, 95));
+	put_metric(r, "p99_ms", stats_percentile(lat, m, 99));
+	put_metric(r, "throughput", (double)m / ((double)(n * 5000000ULL - warm) / 1e9));
+	put_metric(r, "error_rate", 0);
+	cr_assert_eq(run_put(st, r, &e), 0, "%s", e.msg);
+	free(bytes);
+	free(v);
+	free(lat);
+}
+
+static struct store *st;
+static char *dir;
+static struct spec *sp;
+
+static void setup(void)
+{
+	struct err e = ERR_INIT;
+	dir = test_tmpdir("check");
+	cr_assert_eq(store_open(dir, 0, &st, &e), 0, "%s", e.msg);
+	cr_assert_eq(spec_load_string(synth_spec, strlen(synth_spec), "synth", &sp, &e), 0, "%s", e.msg);
+}
+
+static void teardown(void)
+{
+	spec_free(sp);
+	store_close(st);
+	test_rmtree(dir);
+	free(dir);
+}
+
+static const struct check_row *row(const struct check_result *r, const char *metric, int relative)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->rows[i].metric, metric) && r->rows[i].relative == relative)
+			return &r->rows[i];
+	return NULL;
+}
+
+TestSuite(check, .init = setup, .fini = teardown);
+
+Test(check, injected_latency_is_flagged_rerun_is_not)
+{
+	struct err e = ERR_INIT;
+	struct run_record base, rerun, slow;
+	make_run(st, "20260101T000000Z-000001", 1, 1.0, 20000, &base);
+	make_run(st, "20260101T000100Z-000002", 2, 1.0, 20000, &rerun);
+	make_run(st, "20260101T000200Z-000003", 3, 1.20, 20000, &slow);
+
+	struct check_result a, b;
+	cr_assert_eq(check_run(st, &rerun, sp, &base, NULL, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(a.failures, 0, "rerun of the same build flagged");
+	const struct check_row *p = row(&a, "p99_ms", 1);
+	cr_assert(p);
+	cr_assert(fabs(p->change_pct) < 5, "rerun p99 change %g%%", p->change_pct);
+	cr_assert_str_eq(a.baseline_id, base.id);
+
+	cr_assert_eq(check_run(st, &slow, sp, &base, NULL, &b, &e), 0, "%s", e.msg);
+	cr_assert_geq(b.failures, 1);
+	p = row(&b, "p99_ms", 1);
+	cr_assert(p);
+	cr_assert_eq(p->verdict, CHECK_FAIL);
+	cr_assert_gt(p->change_pct, 10, "p99 change %g%%", p->change_pct);
+	cr_assert(p->sig_tested && p->sig.significant, "p=%g ci %g..%g", p->sig.mw.p, p->sig.ci.lo, p->sig.ci.hi);
+	cr_assert_gt(p->sig.ci.lo, 0);
+	/* the absolute checks still pass: p99 < 50 and no errors */
+	cr_assert_eq(row(&b, "p99_ms", 0)->verdict, CHECK_PASS);
+	cr_assert_eq(row(&b, "error_rate", 0)->verdict, CHECK_PASS);
+	/* throughput did not move */
+	cr_assert_eq(row(&b, "throughput", 1)->verdict, CHECK_PASS);
+
+	json_t *j = check_json(&b);
+	cr_assert(json_is_false(json_object_get(j, "pass")));
+	json_decref(j);
+	check_result_release(&a);
+	check_result_release(&b);
+	run_record_release(&base);
+	run_record_release(&rerun);
+	run_record_release(&slow);
+}
+
+Test(check, breach_inside_the_noise_is_not_a_regression)
+{
+	/* A +0% tolerance: any p99 growth breaches it. With few samples a rerun
+	 * of the same distribution lands above the baseline by chance; the
+	 * significance test must call that noise. */
+	static const char txt[] = "name: synth\nseed: 1\ntarget: {driver: embedded}\nsteps:\n  loadtest:\n"
+				  "    duration: 100s\n    warmup: 10s\n    arrival: {pattern: constant, rate: 200}\n"
+				  "checks:\n  baseline: {ref: synth-base, p99_ms: \"+0.5%\"}\n";
+	struct spec *tight = NULL;
+	struct err e = ERR_INIT;
+	cr_assert_eq(spec_load_string(txt, strlen(txt), "tight", &tight, &e), 0, "%s", e.msg);
+	struct run_record base;
+	make_run(st, "20260101T000000Z-000001", 1, 1.0, 2000, &base);
+	double b99 = NAN;
+	for (int i = 0; i < base.n_metrics; i++)
+		if (!strcmp(base.metrics[i].key, "p99_ms"))
+			b99 = base.metrics[i].value;
+	int found = 0;
+	for (uint64_t seed = 10; seed < 40 && !found; seed++) {
+		struct run_record r;
+		char id[48];
+		snprintf(id, sizeof(id), "20260101T0010%02dZ-00000%d", (int)(seed % 60), (int)(seed % 10));
+		make_run(st, id, seed, 1.0, 2000, &r);
+		double r99 = NAN;
+		for (int i = 0; i < r.n_metrics; i++)
+			if (!strcmp(r.metrics[i].key, "p99_ms"))
+				r99 = r.metrics[i].value;
+		if (r99 > b99 * 1.02) {
+			struct check_result c;
+			cr_assert_eq(check_run(st, &r, tight, &base, NULL, &c, &e), 0, "%s", e.msg);
+			const struct check_row *p = row(&c, "p99_ms", 1);
+			cr_assert(p && p->sig_tested);
+			cr_assert_eq(p->verdict, CHECK_NOISE, "seed %llu: change %g%% p=%g ci %g..%g",
+				     (unsigned long long)seed, p->change_pct, p->sig.mw.p, p->sig.ci.lo, p->sig.ci.hi);
+			cr_assert_eq(c.failures, 0);
+			cr_assert(strstr(p->note, "not significant"));
+			check_result_release(&c);
+			found = 1;
+		}
+		run_record_release(&r);
+	}
+	cr_assert(found, "no rerun landed above the baseline p99");
+	run_record_release(&base);
+	spec_free(tight);
+}
+
+Test(check, absolute_thresholds_and_missing_metrics)
+{
+	static const char txt[] = "name: synth\nseed: 1\ntarget: {driver: embedded}\nsteps:\n  loadtest:\n"
+				  "    duration: 100s\n    arrival: {pattern: constant, rate: 200}\n"
+				  "checks:\n  p99_ms: \"< 1\"\n  throughput: \"> 100\"\n  recall: \">= 0.95\"\n";
+	struct spec *s2 = NULL;
+	struct err e = ERR_INIT;
+	cr_assert_eq(spec_load_string(txt, strlen(txt), "abs", &s2, &e), 0, "%s", e.msg);
+	struct run_record r;
+	make_run(st, "20260101T000000Z-000001", 1, 1.0, 2000, &r);
+	struct check_result c;
+	cr_assert_eq(check_run(st, &r, s2, NULL, NULL, &c, &e), 0, "%s", e.msg);
+	cr_assert_eq(c.n, 3);
+	cr_assert_eq(row(&c, "p99_ms", 0)->verdict, CHECK_FAIL);       /* p99 ~3.2 ms */
+	cr_assert_eq(row(&c, "throughput", 0)->verdict, CHECK_PASS);   /* 200/s */
+	cr_assert_eq(row(&c, "recall", 0)->verdict, CHECK_FAIL);       /* not measured */
+	cr_assert(strstr(row(&c, "recall", 0)->note, "not measured"));
+	cr_assert_eq(c.failures, 2);
+	cr_assert_str_eq(c.baseline_id, "");
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(check_table(&c, &b, &e), 0);
+	cr_assert(strstr(b.data, "recall") && strstr(b.data, "FAIL") && strstr(b.data, "< 1"));
+	buf_release(&b);
+	check_result_release(&c);
+	run_record_release(&r);
+	spec_free(s2);
+}
+
+Test(check, engram_defaults_without_spec_tolerances)
+{
+	static const char txt[] = "name: synth\nseed: 1\ntarget: {driver: embedded}\nsteps:\n  loadtest:\n"
+				  "    duration: 100s\n    arrival: {pattern: constant, rate: 200}\n";
+	struct spec *s2 = NULL;
+	struct err e = ERR_INIT;
+	cr_assert_eq(spec_load_string(txt, strlen(txt), "def", &s2, &e), 0, "%s", e.msg);
+	struct run_record base, r;
+	make_run(st, "20260101T000000Z-000001", 1, 1.0, 2000, &base);
+	make_run(st, "20260101T000100Z-000002", 2, 1.0, 2000, &r);
+	/* throughput drop of 10% and an error rate of 12% vs 0 */
+	for (int i = 0; i < r.n_metrics; i++) {
+		if (!strcmp(r.metrics[i].key, "throughput"))
+			r.metrics[i].value *= 0.9;
+		if (!strcmp(r.metrics[i].key, "error_rate"))
+			r.metrics[i].value = 0.12;
+	}
+	struct check_result c;
+	cr_assert_eq(check_run(st, &r, s2, &base, NULL, &c, &e), 0, "%s", e.msg);
+	const struct check_row *p = row(&c, "p99_ms", 1), *t = row(&c, "throughput", 1), *er = row(&c, "error_rate", 1);
+	cr_assert(p && t && er);
+	cr_assert_str_eq(p->threshold, "+5%");
+	cr_assert_str_eq(t->threshold, "-5%");
+	cr_assert_eq(t->verdict, CHECK_FAIL);
+	cr_assert_float_eq(t->change_pct, -10.0, 1e-9);
+	cr_assert_eq(er->verdict, CHECK_FAIL);
+	cr_assert_eq(c.failures, 2);
+	check_result_release(&c);
+	run_record_release(&base);
+	run_record_release(&r);
+	spec_free(s2);
+}
+
+Test(check, find_run_and_baseline_errors)
+{
+	struct err e = ERR_INIT;
+	struct run_record r, out;
+	make_run(st, "20260101T000000Z-000001", 1, 1.0, 500, &r);
+	cr_assert_eq(compare_find_run(st, "20260101T000000Z", &out, &e), 0, "%s", e.msg); /* unique prefix */
+	cr_assert_str_eq(out.id, r.id);
+	run_record_release(&out);
+	cr_assert_eq(compare_find_run(st, "nope-123", &out, &e), -1);
+	cr_assert_eq(e.cls, ERR_MISSING);
+	cr_assert(strstr(e.msg, "no run 'nope-123'"));
+	cr_assert(strstr(e.hint, "engrave runs"));
+	cr_assert_eq(compare_find_baseline(st, "synth-base", &out, &e), -1);
+	cr_assert_eq(e.cls, ERR_MISSING);
+	cr_assert(strstr(e.msg, "no baseline 'synth-base'"));
+	cr_assert_eq(ref_set(st, "baseline/synth-base", r.id, &e), 0);
+	cr_assert_eq(compare_find_baseline(st, "baseline/synth-base", &out, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(out.id, r.id);
+	run_record_release(&out);
+	run_record_release(&r);
+}

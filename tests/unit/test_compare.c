@@ -1,0 +1,286 @@
+/*
+ * test_compare.c — diff of two runs (spec by key path, artifacts, env,
+ * metrics, latency significance) on runs built from stored synthetic
+ * records, plus the latency-metric name parser.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engrave/compare.h"
+#include "engrave/records.h"
+#include "engrave/spec.h"
+#include "engrave/stats.h"
+#include "engrave/store.h"
+#include "../lib/testutil.h"
+
+/* ---- synthetic runs: stored records, a loadtest artifact, a run record ---- */
+
+static const char synth_spec[] =
+	"name: synth\n"
+	"seed: 1\n"
+	"target: {driver: embedded}\n"
+	"steps:\n"
+	"  loadtest:\n"
+	"    duration: 100s\n"
+	"    warmup: 10s\n"
+	"    arrival: {pattern: constant, rate: 200}\n"
+	"checks:\n"
+	"  error_rate: \"== 0\"\n"
+	"  p99_ms: \"< 50\"\n"
+	"  baseline: {ref: synth-base, p99_ms: \"+5%\", throughput: \"-5%\"}\n";
+
+static uint64_t sm_next(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static double sm_unif(uint64_t *x) { return ((double)(sm_next(x) >> 11) + 0.5) / 9007199254740992.0; }
+
+static double sm_normal(uint64_t *x)
+{
+	double u1 = sm_unif(x), u2 = sm_unif(x);
+	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static void put_metric(struct run_record *r, const char *k, double v)
+{
+	snprintf(r->metrics[r->n_metrics].key, sizeof(r->metrics[0].key), "%s", k);
+	r->metrics[r->n_metrics++].value = v;
+}
+
+/*
+ * A finished run of synth_spec: `n` requests at 200/s (the first 10% in
+ * warm-up), latency = 1 ms * exp(0.5 N(0,1)) * factor, drawn from `seed`.
+ * Pure steps get fixed digests (same for every run), the loadtest step a
+ * real artifact with the records. Metrics computed from the records.
+ */
+static void make_run(struct store *st, const char *id, uint64_t seed, double factor, size_t n,
+		     struct run_record *r)
+{
+	struct err e = ERR_INIT;
+	struct record *v = calloc(n, sizeof(*v));
+	double *lat = calloc(n, sizeof(*lat));
+	cr_assert(v && lat);
+	uint64_t x = seed, warm = (uint64_t)(n / 10) * 5000000ULL;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		double ms = exp(0.5 * sm_normal(&x)) * factor;
+		v[i].index = i;
+		v[i].intended = (uint64_t)i * 5000000ULL;
+		v[i].sent = v[i].intended + 20000;
+		v[i].done = v[i].intended + (uint64_t)(ms * 1e6);
+		v[i].status = 200;
+		v[i].op = (uint8_t)(i % 3);
+		if (v[i].intended < warm)
+			v[i].flags |= RECORD_F_WARMUP;
+		else
+			lat[m++] = (double)(v[i].done - v[i].intended) / 1e6;
+	}
+	void *bytes = malloc(n * RECORDS_SIZE);
+	records_encode(v, n, bytes);
+	struct digest od, ad;
+	cr_assert_eq(obj_put(st, bytes, n * RECORDS_SIZE, &od, &e), 0, "%s", e.msg);
+	struct artifact a;
+	artifact_init(&a, "loadtest", 1);
+	cr_assert_eq(artifact_add_part(&a, "records", &od, n * RECORDS_SIZE, &e), 0);
+	cr_assert_eq(artifact_set_int(&a, "warmup_ns", (int64_t)warm, &e), 0);
+	cr_assert_eq(artifact_set_int(&a, "duration_ns", (int64_t)(n * 5000000ULL), &e), 0);
+	cr_assert_eq(artifact_put(st, &a, &ad, &e), 0, "%s", e.msg);
+	artifact_release(&a);
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->spec_name, sizeof(r->spec_name), "synth");
+	r->spec_text = strdup(synth_spec);
+	snprintf(r->status, sizeof(r->status), "done");
+	snprintf(r->host, sizeof(r->host), "testhost");
+	snprintf(r->cpu, sizeof(r->cpu), "testcpu");
+	r->created = r->updated = 1700000000LL * 1000000000LL;
+	static const char *const pure[] = { "corpus", "embed", "centroids", "synthetic", "queries", "groundtruth" };
+	for (int i = 0; i < 6; i++) {
+		struct run_step *s = &r->steps[r->n_steps++];
+		snprintf(s->name, sizeof(s->name), "%s", pure[i]);
+		snprintf(s->state, sizeof(s->state), "cached");
+		hash_bytes(pure[i], strlen(pure[i]), &s->out[0]);
+		s->n_out = 1;
+	}
+	struct run_step *s = &r->steps[r->n_steps++];
+	snprintf(s->name, sizeof(s->name), "loadtest");
+	snprintf(s->state, sizeof(s->state), "ran");
+	s->out[0] = ad;
+	s->n_out = 1;
+	stats_sort(lat, m);
+	put_metric(r, "p50_ms", stats_percentile(lat, m, 50));
+	put_metric(r, "p95_ms", stats_percentile(lat, m, 95));
+	put_metric(r, "p99_ms", stats_percentile(lat, m, 99));
+	put_metric(r, "throughput", (double)m / ((double)(n * 5000000ULL - warm) / 1e9));
+	put_metric(r, "error_rate", 0);
+	cr_assert_eq(run_put(st, r, &e), 0, "%s", e.msg);
+	free(bytes);
+	free(v);
+	free(lat);
+}
+
+static struct store *st;
+static char *dir;
+
+static void setup(void)
+{
+	struct err e = ERR_INIT;
+	dir = test_tmpdir("compare");
+	cr_assert_eq(store_open(dir, 0, &st, &e), 0, "%s", e.msg);
+}
+
+static void teardown(void)
+{
+	store_close(st);
+	test_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(compare, .init = setup, .fini = teardown);
+
+static json_t *find_by(json_t *arr, const char *key, const char *val)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		if (!strcmp(json_string_value(json_object_get(v, key)), val))
+			return v;
+	}
+	return NULL;
+}
+
+Test(compare, same_spec_shows_equal_artifacts)
+{
+	struct err e = ERR_INIT;
+	struct run_record a, b;
+	make_run(st, "20260101T000000Z-00000a", 1, 1.0, 5000, &a);
+	make_run(st, "20260101T000100Z-00000b", 2, 1.0, 5000, &b);
+	json_t *d = NULL;
+	cr_assert_eq(compare_runs_json(st, &a, &b, NULL, &d, &e), 0, "%s", e.msg);
+	json_t *spec = json_object_get(d, "spec");
+	cr_assert(json_is_true(json_object_get(spec, "same")));
+	cr_assert_eq(json_array_size(json_object_get(spec, "changes")), 0);
+	json_t *arts = json_object_get(d, "artifacts");
+	static const char *const pure[] = { "corpus", "embed", "centroids", "synthetic", "queries", "groundtruth" };
+	for (int i = 0; i < 6; i++) {
+		json_t *x = find_by(arts, "step", pure[i]);
+		cr_assert(x, "%s missing", pure[i]);
+		cr_assert(json_is_true(json_object_get(x, "same")), "%s differs", pure[i]);
+	}
+	/* the load test's records differ (different sample) */
+	cr_assert(json_is_false(json_object_get(find_by(arts, "step", "loadtest"), "same")));
+	json_t *env = json_object_get(d, "env");
+	cr_assert(json_is_true(json_object_get(find_by(env, "key", "host"), "same")));
+	/* same distribution: p99 change is not significant */
+	json_t *p99 = find_by(json_object_get(d, "metrics"), "metric", "p99_ms");
+	json_t *sig = json_object_get(p99, "significance");
+	cr_assert(sig);
+	cr_assert(json_is_false(json_object_get(sig, "significant")));
+	cr_assert_str_eq(json_string_value(json_object_get(sig, "verdict")), "no significant change");
+	json_decref(d);
+	run_record_release(&a);
+	run_record_release(&b);
+}
+
+Test(compare, spec_values_by_key_path_metrics_and_significance)
+{
+	struct err e = ERR_INIT;
+	struct run_record a, b;
+	make_run(st, "20260101T000000Z-00000a", 1, 1.0, 5000, &a);
+	make_run(st, "20260101T000100Z-00000b", 2, 1.5, 5000, &b);
+	/* b: same spec with keys reordered (not a change) and a new rate */
+	free(b.spec_text);
+	b.spec_text = strdup("seed: 1\nname: synth\ntarget: {driver: embedded}\nsteps:\n  loadtest:\n"
+			     "    warmup: 10s\n    duration: 100s\n    arrival: {rate: 300, pattern: constant}\n"
+			     "checks:\n  p99_ms: \"< 50\"\n  error_rate: \"== 0\"\n"
+			     "  baseline: {ref: synth-base, p99_ms: \"+5%\", throughput: \"-5%\"}\n");
+	snprintf(b.kernel, sizeof(b.kernel), "Linux 9.9");
+	json_t *d = NULL;
+	cr_assert_eq(compare_runs_json(st, &a, &b, NULL, &d, &e), 0, "%s", e.msg);
+	json_t *ch = json_object_get(json_object_get(d, "spec"), "changes");
+	cr_assert_eq(json_array_size(ch), 1, "changes: %s", json_dumps(ch, 0));
+	json_t *c0 = json_array_get(ch, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(c0, "path")), "steps.loadtest.arrival.rate");
+	cr_assert_float_eq(json_number_value(json_object_get(c0, "a")), 200, 1e-9);
+	cr_assert_float_eq(json_number_value(json_object_get(c0, "b")), 300, 1e-9);
+	json_t *env = json_object_get(d, "env");
+	cr_assert(json_is_false(json_object_get(find_by(env, "key", "kernel"), "same")));
+	/* metrics: abs and rel change; +50% latency is significant and slower */
+	json_t *p99 = find_by(json_object_get(d, "metrics"), "metric", "p99_ms");
+	double va = json_number_value(json_object_get(p99, "a")), vb = json_number_value(json_object_get(p99, "b"));
+	cr_assert_float_eq(json_number_value(json_object_get(p99, "abs")), vb - va, 1e-9);
+	cr_assert_float_eq(json_number_value(json_object_get(p99, "rel_pct")), (vb - va) / va * 100, 1e-9);
+	json_t *sig = json_object_get(p99, "significance");
+	cr_assert(json_is_true(json_object_get(sig, "significant")));
+	cr_assert_str_eq(json_string_value(json_object_get(sig, "verdict")), "slower");
+	cr_assert_lt(json_number_value(json_object_get(sig, "p_value")), 1e-6);
+	cr_assert_gt(json_number_value(json_object_get(sig, "ci_lo_ms")), 0);
+	/* throughput has no significance block */
+	cr_assert_null(json_object_get(find_by(json_object_get(d, "metrics"), "metric", "throughput"), "significance"));
+	json_decref(d);
+	run_record_release(&a);
+	run_record_release(&b);
+}
+
+Test(compare, latency_metric_names)
+{
+	double p;
+	cr_assert(compare_is_latency("p99_ms", &p));
+	cr_assert_float_eq(p, 99, 1e-12);
+	cr_assert(compare_is_latency("p999_ms", &p));
+	cr_assert_float_eq(p, 99.9, 1e-9);
+	cr_assert(compare_is_latency("service_p50_ms", &p));
+	cr_assert_float_eq(p, 50, 1e-12);
+	cr_assert(compare_is_latency("recall_p9999_ms", &p));
+	cr_assert_float_eq(p, 99.99, 1e-9);
+	cr_assert(compare_is_latency("max_ms", &p));
+	cr_assert_float_eq(p, 100, 1e-12);
+	cr_assert(compare_is_latency("mean_ms", &p));
+	cr_assert_float_eq(p, 0, 1e-12);
+	cr_assert_not(compare_is_latency("throughput", &p));
+	cr_assert_not(compare_is_latency("error_rate", &p));
+	cr_assert_not(compare_is_latency("recall", &p));
+	cr_assert_not(compare_is_latency("ingest.stored", &p));
+}
+
+Test(compare, records_values_exclude_warmup_and_filter_by_op)
+{
+	struct err e = ERR_INIT;
+	struct run_record a;
+	make_run(st, "20260101T000000Z-00000a", 1, 1.0, 3000, &a);
+	struct compare_recs *c = NULL;
+	cr_assert_eq(compare_recs_load(st, &a, &c, &e), 0, "%s", e.msg);
+	double *v = NULL;
+	size_t n = 0;
+	cr_assert_eq(compare_recs_values(c, "p99_ms", &v, &n, &e), 0);
+	cr_assert_eq(n, 2700); /* 10% warm-up excluded */
+	for (size_t i = 1; i < n; i++)
+		cr_assert_leq(v[i - 1], v[i]);
+	double p99 = NAN;
+	for (int i = 0; i < a.n_metrics; i++)
+		if (!strcmp(a.metrics[i].key, "p99_ms"))
+			p99 = a.metrics[i].value;
+	cr_assert_float_eq(stats_percentile(v, n, 99), p99, 1e-9);
+	free(v);
+	cr_assert_eq(compare_recs_values(c, "store_p99_ms", &v, &n, &e), 0);
+	cr_assert_eq(n, 900);
+	free(v);
+	cr_assert_eq(compare_recs_values(c, "throughput", &v, &n, &e), -1);
+	cr_assert_eq(e.cls, ERR_USAGE);
+	compare_recs_free(c);
+	/* a run without a loadtest step has no records */
+	struct run_record empty;
+	memset(&empty, 0, sizeof(empty));
+	snprintf(empty.id, sizeof(empty.id), "x");
+	cr_assert_eq(compare_recs_load(st, &empty, &c, &e), -1);
+	cr_assert_eq(e.cls, ERR_MISSING);
+	run_record_release(&a);
+}
