@@ -303,6 +303,69 @@ static void score_recall(const struct recall_in *in, double *mean, double *p05, 
 	free(sc);
 }
 
+/* Exact metrics of one phase artifact (records part). */
+static int phase_metrics(struct store *st, const struct digest *d, struct metrics *m, struct err *e)
+{
+	struct artifact a;
+	if (artifact_get(st, d, &a, e))
+		return -1;
+	struct records recs;
+	records_init(&recs);
+	uint64_t size = 0;
+	int64_t warm = 0, dur = 0;
+	artifact_get_int(&a, "warmup_ns", &warm);
+	artifact_get_int(&a, "duration_ns", &dur);
+	void *rb = read_part(st, &a, "records", &size, e);
+	int rc = !rb || records_decode(rb, (size_t)size, &recs, e) ||
+		 metrics_from_records(recs.v, recs.n, (uint64_t)warm, (uint64_t)dur, m, e);
+	free(rb);
+	records_release(&recs);
+	artifact_release(&a);
+	return rc ? -1 : 0;
+}
+
+/*
+ * A sweep: per phase "sweep.<kind>=<value>.{p50_ms,p99_ms,throughput,
+ * error_rate}"; for a rate sweep with an SLO, "max_rate_under_slo" = the
+ * highest swept rate whose exact p99 is within the SLO with no errors.
+ */
+static int sweep_metrics(struct store *st, struct run_record *rec, const struct artifact *sw, struct err *e)
+{
+	const char *kind = artifact_get_str(sw, "kind");
+	int64_t phases = 0;
+	double slo = 0, best = -1;
+	artifact_get_int(sw, "phases", &phases);
+	artifact_get_f64(sw, "slo_p99_ms", &slo);
+	int by_rate = kind && !strcmp(kind, "rate");
+	char name[32], key[64];
+	for (int64_t i = 0; i < phases; i++) {
+		snprintf(name, sizeof(name), "phase-%02d", (int)i);
+		const struct digest *d = artifact_part(sw, name);
+		double value = 0;
+		snprintf(name, sizeof(name), "value-%02d", (int)i);
+		artifact_get_f64(sw, name, &value);
+		struct metrics m;
+		if (!d || phase_metrics(st, d, &m, e))
+			return d ? -1 : err_set(e, ERR_CORRUPT, "sweep artifact lacks phase %d", (int)i);
+		double p99 = (double)m.all.latency.pct[3] / 1e6;
+		const char *k = by_rate ? "rate" : "concurrency";
+		snprintf(key, sizeof(key), "sweep.%s=%g.p50_ms", k, value);
+		runmetrics_set(rec, key, (double)m.all.latency.pct[0] / 1e6);
+		snprintf(key, sizeof(key), "sweep.%s=%g.p99_ms", k, value);
+		runmetrics_set(rec, key, p99);
+		snprintf(key, sizeof(key), "sweep.%s=%g.throughput", k, value);
+		runmetrics_set(rec, key, m.throughput);
+		snprintf(key, sizeof(key), "sweep.%s=%g.error_rate", k, value);
+		runmetrics_set(rec, key, m.error_rate);
+		if (by_rate && slo > 0 && p99 <= slo && m.error_rate == 0 && value > best)
+			best = value;
+	}
+	if (by_rate && slo > 0)
+		runmetrics_set(rec, "max_rate_under_slo", best > 0 ? best : 0);
+	runmetrics_set(rec, "sweep_phases", (double)phases);
+	return 0;
+}
+
 int runmetrics_engram_report(struct store *st, const struct run_record *rec, struct buf *out, struct err *e)
 {
 	const struct digest *ld = step_out(rec, "loadtest");
@@ -313,6 +376,11 @@ int runmetrics_engram_report(struct store *st, const struct run_record *rec, str
 	struct artifact la;
 	if (artifact_get(st, ld, &la, e))
 		return -1;
+	if (!strcmp(la.type, "loadtest-sweep")) {
+		artifact_release(&la);
+		err_set(e, ERR_UNSUPPORTED, "run %s is a sweep; Engram's report describes one load phase", rec->id);
+		return err_hint(e, "run the phase you want as a spec without loadtest.concurrency/rates");
+	}
 	struct records recs;
 	records_init(&recs);
 	uint64_t size = 0;
@@ -348,6 +416,10 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	if (artifact_get(st, ld, &la, e))
 		goto out;
 	have_la = 1;
+	if (!strcmp(la.type, "loadtest-sweep")) {
+		rc = sweep_metrics(st, rec, &la, e);
+		goto out;
+	}
 	uint64_t size = 0;
 	if (!(rbytes = read_part(st, &la, "records", &size, e)) || records_decode(rbytes, (size_t)size, &recs, e))
 		goto out;

@@ -31,6 +31,7 @@
 #include "artio.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
+#include "engrave/hist.h"
 #include "engrave/loadgen.h"
 #include "engrave/log.h"
 #include "engrave/records.h"
@@ -49,6 +50,7 @@
 #define LOAD_SEED_XOR 0x4c4f414453544f52ULL /* "LOADSTOR" */
 #define NO_ID UINT64_MAX
 #define STORE_FLAG (1ULL << 63)
+#define SWEEP_MAX 16 /* phases per sweep (artifact parts) */
 
 struct lt_slot {
 	struct target_req rq;
@@ -357,12 +359,191 @@ static int put_hits(struct lt *L, struct digest *out, uint64_t *size, struct err
 	return obj_writer_finish(w, out, e);
 }
 
+/*
+ * One measured phase: schedule, send, store the records and hits as a
+ * "loadtest" artifact (`label` names the phase in logs, "" for a plain run).
+ * *p99_est (may be NULL) gets the phase's p99 latency from an HDR histogram
+ * (<= 0.1% error), which is all a sweep needs to decide whether to go on;
+ * exact metrics are computed later from the stored records.
+ */
+static int run_phase(struct lt *L, const struct sched_params *sp, const struct loadgen_opts *lo, const char *label,
+		     struct digest *out, uint64_t *p99_est, struct err *e)
+{
+	struct step_ctx *c = L->c;
+	struct loadgen_result res;
+	memset(&res, 0, sizeof(res));
+	struct sched S;
+	if (sched_init(&S, sp, e))
+		return -1;
+	int rc = -1;
+	L->n_ops = sched_count(&S);
+	L->hit_ids = malloc(L->n_ops * (uint64_t)L->k * 8 + 8);
+	L->is_recall = calloc(L->n_ops + 1, 1);
+	if (!L->hit_ids || !L->is_recall)
+		BUG("out of memory");
+	memset(L->hit_ids, 0xff, L->n_ops * (uint64_t)L->k * 8);
+	struct loadgen_target tg;
+	memset(&tg, 0, sizeof(tg));
+	tg.ctx = L;
+	L->n_slots = target_has_http(L->t) ? (unsigned)(lo->max_in_flight > 0 ? lo->max_in_flight : 256) : 1;
+	L->slots = calloc(L->n_slots, sizeof(*L->slots));
+	for (unsigned i = 0; i < L->n_slots; i++) {
+		target_req_init(&L->slots[i].rq);
+		L->slots[i].vec = malloc(L->dim * sizeof(float));
+	}
+	if (target_has_http(L->t)) {
+		tg.build = lt_build;
+		tg.response = lt_response;
+	} else {
+		tg.exec = lt_exec;
+	}
+	struct digest sd;
+	sched_digest(&S, &sd);
+	log_info("loadtest%s%s: %llu requests over %.1f s (%s), max %d in flight", *label ? " " : "", label,
+		 (unsigned long long)L->n_ops, (double)sched_span_ns(&S) / 1e9, sched_pattern_name(sp->pattern),
+		 lo->max_in_flight);
+	if (loadgen_run(&S, &tg, lo, &res, e))
+		goto out;
+	if (steps_stop_requested()) {
+		err_set(e, ERR_INTERRUPTED, "loadtest: interrupted");
+		goto out;
+	}
+	if (p99_est) {
+		struct hist h;
+		if (hist_init(&h, e))
+			goto out;
+		for (size_t i = 0; i < res.records.n; i++) {
+			const struct record *r = &res.records.v[i];
+			if (!(r->flags & RECORD_F_WARMUP) && r->status != RECORD_STATUS_DROPPED)
+				hist_record(&h, r->done - r->intended);
+		}
+		*p99_est = hist_count(&h) ? hist_percentile(&h, 99.0) : 0;
+		hist_release(&h);
+	}
+	/* the artifact: records + the mapped ids each recall returned */
+	struct digest rd, hd;
+	uint64_t rsize = 0, hsize = 0;
+	if (put_records(c, &res, &rd, &rsize, e) || put_hits(L, &hd, &hsize, e))
+		goto out;
+	struct artifact a;
+	artifact_init(&a, "loadtest", 1);
+	a.action = c->action;
+	char sdhex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(&sd, sdhex);
+	rc = artifact_add_part(&a, "records", &rd, rsize, e) || artifact_add_part(&a, "hits", &hd, hsize, e) ||
+		     artifact_set_str(&a, "schedule_digest", sdhex, e) ||
+		     artifact_set_int(&a, "scheduled", (int64_t)res.scheduled, e) ||
+		     artifact_set_int(&a, "sent", (int64_t)res.sent, e) ||
+		     artifact_set_int(&a, "completed", (int64_t)res.completed, e) ||
+		     artifact_set_int(&a, "dropped", (int64_t)res.dropped, e) ||
+		     artifact_set_int(&a, "late", (int64_t)res.late, e) ||
+		     artifact_set_int(&a, "errors", (int64_t)res.errors, e) ||
+		     artifact_set_int(&a, "warmup_ns", (int64_t)sp->warmup_ns, e) ||
+		     artifact_set_int(&a, "duration_ns", (int64_t)sp->duration_ns, e) ||
+		     artifact_set_int(&a, "elapsed_ns", (int64_t)res.elapsed_ns, e) ||
+		     artifact_set_int(&a, "max_in_flight", lo->max_in_flight, e) ||
+		     artifact_set_f64(&a, "rate", sp->rate, e) ||
+		     artifact_set_int(&a, "k", L->k, e) || artifact_set_f64(&a, "threshold", L->threshold, e) ||
+		     artifact_set_int(&a, "saturated", res.saturated, e) ||
+		     artifact_set_str(&a, "saturation", res.saturation, e) || artifact_put(c->store, &a, out, e)
+		     ? -1
+		     : 0;
+	artifact_release(&a);
+	if (rc)
+		goto out;
+	if (res.saturated)
+		log_warn("loadtest: the client may have limited this run: %s", res.saturation);
+	snprintf(c->summary, sizeof(c->summary), "%llu requests in %.1f s: %llu completed, %llu errors, %llu late, %llu dropped",
+		 (unsigned long long)res.scheduled, (double)res.elapsed_ns / 1e9, (unsigned long long)res.completed,
+		 (unsigned long long)res.errors, (unsigned long long)res.late, (unsigned long long)res.dropped);
+out:
+	for (unsigned i = 0; L->slots && i < L->n_slots; i++) {
+		target_req_release(&L->slots[i].rq);
+		free(L->slots[i].vec);
+	}
+	free(L->slots);
+	L->slots = NULL;
+	free(L->hit_ids);
+	free(L->is_recall);
+	L->hit_ids = NULL;
+	L->is_recall = NULL;
+	loadgen_result_release(&res);
+	return rc;
+}
+
+/*
+ * Sweeps: one measured phase per value of loadtest.concurrency (the
+ * in-flight cap, as VectorDBBench's concurrency sweep) or loadtest.rates
+ * (a constant-rate ramp, ascending). A rate ramp with slo_p99_ms stops at
+ * the first rate whose p99 exceeds the SLO: the rate before it is the
+ * highest sustainable one. Output: artifact "loadtest-sweep" whose parts
+ * "phase-NN" are the phases' loadtest artifacts, with meta "kind",
+ * "value-NN", "phases" and "slo_p99_ms".
+ */
+static int run_sweep(struct lt *L, const struct sched_params *sp, const struct loadgen_opts *lo, struct err *e)
+{
+	const struct spec_loadtest *lt = &L->c->spec->loadtest;
+	int by_rate = lt->n_rates > 0;
+	size_t n = by_rate ? lt->n_rates : lt->n_concurrency;
+	if (lt->n_rates && lt->n_concurrency)
+		return err_set(e, ERR_SPEC, "loadtest: sweep either concurrency or rates, not both in one spec");
+	struct artifact sw;
+	artifact_init(&sw, "loadtest-sweep", 1);
+	sw.action = L->c->action;
+	int rc = artifact_set_str(&sw, "kind", by_rate ? "rate" : "concurrency", e) ||
+		 artifact_set_f64(&sw, "slo_p99_ms", lt->slo_p99_ms, e);
+	size_t done = 0;
+	char name[32], label[96], line[160] = "";
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct sched_params p = *sp;
+		struct loadgen_opts o = *lo;
+		double value;
+		if (by_rate) {
+			value = lt->rates[i];
+			if (p.pattern != SCHED_POISSON)
+				p.pattern = SCHED_CONSTANT;
+			p.rate = value;
+		} else {
+			value = (double)lt->concurrency[i];
+			o.max_in_flight = (int)lt->concurrency[i];
+		}
+		snprintf(label, sizeof(label), "phase %zu/%zu (%s %g)", i + 1, n, by_rate ? "rate" : "concurrency", value);
+		struct digest d;
+		uint64_t p99 = 0;
+		if (run_phase(L, &p, &o, label, &d, &p99, e)) {
+			rc = -1;
+			break;
+		}
+		snprintf(name, sizeof(name), "phase-%02zu", i);
+		rc = artifact_add_part(&sw, name, &d, 0, e);
+		snprintf(name, sizeof(name), "value-%02zu", i);
+		rc = rc || artifact_set_f64(&sw, name, value, e);
+		done = i + 1;
+		size_t len = strlen(line);
+		snprintf(line + len, sizeof(line) - len, "%s%g: p99 %.3g ms", i ? ", " : "", value, (double)p99 / 1e6);
+		if (by_rate && lt->slo_p99_ms > 0 && (double)p99 / 1e6 > lt->slo_p99_ms) {
+			log_info("loadtest: p99 %.3g ms at %g/s is over the %.3g ms SLO: the ramp stops here",
+				 (double)p99 / 1e6, value, lt->slo_p99_ms);
+			break;
+		}
+	}
+	if (!rc)
+		rc = artifact_set_int(&sw, "phases", (int64_t)done, e) || artifact_put(L->c->store, &sw, &L->c->out[0], e);
+	artifact_release(&sw);
+	if (rc)
+		return -1;
+	L->c->n_out = 1;
+	snprintf(L->c->summary, sizeof(L->c->summary), "%s sweep, %zu phase%s: %s", by_rate ? "rate" : "concurrency",
+		 done, done == 1 ? "" : "s", line);
+	return 0;
+}
+
 int step_loadtest_run(struct step_ctx *c, struct err *e)
 {
 	const struct spec_loadtest *lt = &c->spec->loadtest;
-	if (lt->n_concurrency || lt->n_rates) {
-		err_set(e, ERR_UNSUPPORTED, "loadtest sweeps (concurrency/rates lists) are not built yet (issue 6)");
-		return err_hint(e, "remove loadtest.concurrency and loadtest.rates to run one measured phase");
+	if (lt->n_concurrency + lt->n_rates > SWEEP_MAX) {
+		err_set(e, ERR_SPEC, "loadtest: at most %d sweep values (concurrency and rates together)", SWEEP_MAX);
+		return err_hint(e, "split the sweep into several specs");
 	}
 	struct lt L;
 	memset(&L, 0, sizeof(L));
@@ -371,8 +552,6 @@ int step_loadtest_run(struct step_ctx *c, struct err *e)
 	L.k = (int)lt->recall_k;
 	L.threshold = (float)lt->recall_threshold;
 	int rc = -1;
-	struct loadgen_result res;
-	memset(&res, 0, sizeof(res));
 	if (steps_target(c, &L.t, e))
 		return -1;
 	L.dim = target_dim(L.t);
@@ -399,95 +578,19 @@ int step_loadtest_run(struct step_ctx *c, struct err *e)
 	sched_params_from_spec(lt, c->spec->seed, &sp);
 	if (L.queries.rows)
 		sp.n_queries = L.queries.rows;
-	struct sched S;
-	if (sched_init(&S, &sp, e))
-		goto out;
-	L.n_ops = sched_count(&S);
-	L.hit_ids = malloc(L.n_ops * (uint64_t)L.k * 8 + 8);
-	L.is_recall = calloc(L.n_ops + 1, 1);
-	if (!L.hit_ids || !L.is_recall)
-		BUG("out of memory");
-	memset(L.hit_ids, 0xff, L.n_ops * (uint64_t)L.k * 8);
-
 	struct loadgen_opts lo;
 	memset(&lo, 0, sizeof(lo));
 	loadgen_opts_from_spec(lt, &lo);
 	lo.live = 1;
 	lo.stop = steps_stop_flag();
-	struct loadgen_target tg;
-	memset(&tg, 0, sizeof(tg));
-	tg.ctx = &L;
-	L.n_slots = target_has_http(L.t) ? (unsigned)(lo.max_in_flight > 0 ? lo.max_in_flight : 256) : 1;
-	L.slots = calloc(L.n_slots, sizeof(*L.slots));
-	for (unsigned i = 0; i < L.n_slots; i++) {
-		target_req_init(&L.slots[i].rq);
-		L.slots[i].vec = malloc(L.dim * sizeof(float));
-	}
-	if (target_has_http(L.t)) {
-		tg.build = lt_build;
-		tg.response = lt_response;
-	} else {
-		tg.exec = lt_exec;
-	}
-	struct digest sd;
-	sched_digest(&S, &sd);
-	log_info("loadtest: %llu requests over %.1f s (%s), max %d in flight",
-		 (unsigned long long)L.n_ops, (double)sched_span_ns(&S) / 1e9, sched_pattern_name(sp.pattern),
-		 lo.max_in_flight);
-	if (loadgen_run(&S, &tg, &lo, &res, e))
-		goto out;
-	if (steps_stop_requested()) {
-		err_set(e, ERR_INTERRUPTED, "loadtest: interrupted");
-		goto out;
-	}
-	/* the artifact: records + the mapped ids each recall returned */
-	struct digest rd, hd;
-	uint64_t rsize = 0, hsize = 0;
-	if (put_records(c, &res, &rd, &rsize, e) || put_hits(&L, &hd, &hsize, e))
-		goto out;
-	struct artifact a;
-	artifact_init(&a, "loadtest", 1);
-	a.action = c->action;
-	char sdhex[DIGEST_HEX_LEN + 1];
-	digest_to_hex(&sd, sdhex);
-	rc = artifact_add_part(&a, "records", &rd, rsize, e) || artifact_add_part(&a, "hits", &hd, hsize, e) ||
-		     artifact_set_str(&a, "schedule_digest", sdhex, e) ||
-		     artifact_set_int(&a, "scheduled", (int64_t)res.scheduled, e) ||
-		     artifact_set_int(&a, "sent", (int64_t)res.sent, e) ||
-		     artifact_set_int(&a, "completed", (int64_t)res.completed, e) ||
-		     artifact_set_int(&a, "dropped", (int64_t)res.dropped, e) ||
-		     artifact_set_int(&a, "late", (int64_t)res.late, e) ||
-		     artifact_set_int(&a, "errors", (int64_t)res.errors, e) ||
-		     artifact_set_int(&a, "warmup_ns", (int64_t)sp.warmup_ns, e) ||
-		     artifact_set_int(&a, "duration_ns", (int64_t)sp.duration_ns, e) ||
-		     artifact_set_int(&a, "elapsed_ns", (int64_t)res.elapsed_ns, e) ||
-		     artifact_set_int(&a, "k", L.k, e) || artifact_set_f64(&a, "threshold", L.threshold, e) ||
-		     artifact_set_int(&a, "saturated", res.saturated, e) ||
-		     artifact_set_str(&a, "saturation", res.saturation, e) ||
-		     artifact_put(c->store, &a, &c->out[0], e)
-		     ? -1
-		     : 0;
-	artifact_release(&a);
-	if (rc)
-		goto out;
-	c->n_out = 1;
-	if (res.saturated)
-		log_warn("loadtest: the client may have limited this run: %s", res.saturation);
-	snprintf(c->summary, sizeof(c->summary), "%llu requests in %.1f s: %llu completed, %llu errors, %llu late, %llu dropped",
-		 (unsigned long long)res.scheduled, (double)res.elapsed_ns / 1e9, (unsigned long long)res.completed,
-		 (unsigned long long)res.errors, (unsigned long long)res.late, (unsigned long long)res.dropped);
+	if (lt->n_concurrency || lt->n_rates)
+		rc = run_sweep(&L, &sp, &lo, e);
+	else if (!(rc = run_phase(&L, &sp, &lo, "", &c->out[0], NULL, e)))
+		c->n_out = 1;
 out:
-	for (unsigned i = 0; L.slots && i < L.n_slots; i++) {
-		target_req_release(&L.slots[i].rq);
-		free(L.slots[i].vec);
-	}
-	free(L.slots);
-	free(L.hit_ids);
-	free(L.is_recall);
 	free(L.corpus_ids);
 	free(L.corpus_rows);
 	vecs_free(&L.queries);
 	vecs_free(&L.cent);
-	loadgen_result_release(&res);
 	return rc;
 }
