@@ -2,11 +2,12 @@
 # ingest.sh — bulk ingest, engrave vs the original Python approach, side by side.
 #
 # Both sides load the same N synthetic 768-d records (default 100,000) into
-# the same fast HTTP endpoint: tools/engram-server with dedup off (an
-# in-memory C server answering Engram's POST /api/v1/memories/remember with
-# 201), a fresh instance per side.
+# the same HTTP endpoint, a fresh instance per side, twice: tools/engram-server
+# with dedup off (parses and keeps every record: on 2 cores its CPU competes
+# with the client's), then with --sink (answers 201 and counts, the "any C
+# server answering 201" of the issue: the client's own speed).
 #   engrave:  the ingest step (libcurl multi, keep-alive pool, concurrency 20,
-#             journaled receipts, count + sample verification included)
+#             journaled receipts; records/s is the send phase)
 #   python:   Engram's bulk_ingest.py approach: httpx.AsyncClient, an
 #             asyncio.Semaphore(20), one POST per record (Debian python3-httpx),
 #             records loaded into memory first and not timed.
@@ -25,9 +26,9 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-start_engram() { # sets $url; runs in this shell so the trap can stop the server
+start_engram() { # $1: extra server flags; sets $url; runs in this shell so the trap can stop it
 	rm -f "$work/port"
-	"$SRV" --port 0 --port-file "$work/port" --no-dedup --threads 2 >/dev/null 2>&1 &
+	"$SRV" --port 0 --port-file "$work/port" --no-dedup --threads 2 $1 >/dev/null 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 	url="http://127.0.0.1:$(cat "$work/port")"
@@ -45,17 +46,9 @@ YAML
 }
 metric() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"][sys.argv[2]])' "$1" "$2"; }
 
-echo "bulk ingest of $N x 768 records, concurrency 20 (machine: $(nproc) cores)"
-start_engram
-spec engram "$url" "$N" >"$work/e.yaml"
-"$E" -q --store "$work/store" run --json "$work/e.yaml" >"$work/e.json"
-eng=$(metric "$work/e.json" ingest.records_per_s)
-printf '  engrave  (libcurl multi)        %10.0f records/s\n' "$eng"
-
-syn=$(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([s for s in r["steps"] if s["name"]=="synthetic"][0]["outputs"][0])' "$work/e.json")
-"$E" --store "$work/store" export "$syn" --format jsonl -o "$work/records.jsonl"
-start_engram
-py=$(/usr/bin/python3 - "$url" "$work/records.jsonl" <<'PY'
+echo "bulk ingest of $N x 768 records, concurrency 20 (machine: $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
+python_ingest() { # $1 url, $2 records.jsonl -> records/s
+	/usr/bin/python3 - "$1" "$2" <<'PY'
 import asyncio, json, sys, time
 import httpx
 url, path = sys.argv[1], sys.argv[2]
@@ -80,9 +73,26 @@ ok, secs = asyncio.run(main())
 assert ok == len(records), (ok, len(records))
 print(ok / secs)
 PY
-)
-printf '  python   (httpx, 20 concurrent) %10.0f records/s\n' "$py"
-/usr/bin/python3 -c "import sys; print('  ratio engrave / python: %.1fx' % (float(sys.argv[1]) / float(sys.argv[2])))" "$eng" "$py"
+}
+for mode in contract sink; do
+	if [ $mode = contract ]; then flags=""; what="contract server (parses and keeps every record)"
+	else flags="--sink"; what="sink server (answers 201, keeps nothing)"; fi
+	echo "endpoint: engram-server, $what"
+	start_engram "$flags"
+	spec engram "$url" "$N" >"$work/e.yaml"
+	[ $mode = sink ] && sed -i 's/verify_sample: 100/verify_sample: 0/' "$work/e.yaml"
+	"$E" -q --store "$work/store" run --json "$work/e.yaml" >"$work/e.json" || true
+	eng=$(metric "$work/e.json" ingest.records_per_s)
+	printf '  engrave  (libcurl multi, 20 in flight) %10.0f records/s\n' "$eng"
+	if [ ! -s "$work/records.jsonl" ]; then
+		syn=$(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([s for s in r["steps"] if s["name"]=="synthetic"][0]["outputs"][0])' "$work/e.json")
+		"$E" --store "$work/store" export "$syn" --format jsonl -o "$work/records.jsonl"
+	fi
+	start_engram "$flags"
+	py=$(python_ingest "$url" "$work/records.jsonl")
+	printf '  python   (httpx, 20 concurrent)        %10.0f records/s\n' "$py"
+	/usr/bin/python3 -c "import sys; print('  ratio engrave / python: %.1fx (target >= 20x)' % (float(sys.argv[1]) / float(sys.argv[2])))" "$eng" "$py"
+done
 
 chroma=tools/chroma/node_modules/.bin/chroma
 if [ -x "$chroma" ]; then

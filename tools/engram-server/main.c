@@ -17,7 +17,7 @@
  *
  *   engram-server [--port N] [--port-file F] [--threads N] [--api-key KEY]
  *                 [--no-dedup] [--hot-cap N] [--fail-503-every N] [--retry-after S]
- *                 [--reset-every N] [--stall-at-ms T --stall-ms D]
+ *                 [--reset-every N] [--stall-at-ms T --stall-ms D] [--sink]
  *
  * --port 0 binds a free port; the port is written to --port-file (atomically)
  * and printed as " HTTP API: http://127.0.0.1:PORT". libmicrohttpd runs the
@@ -43,6 +43,11 @@
 
 #include "engrave/buf.h"
 #include "engrave/jsonf.h"
+
+/* --sink: accept stores without parsing or keeping them (201 + a count), for
+ * benchmarking a client against "any C server answering 201". */
+static int sink_mode;
+static atomic_ullong sink_count;
 
 #define BODY_LIMIT (2u * 1024u * 1024u)
 #define CONTENT_MAX 100000
@@ -654,7 +659,7 @@ static void handle_list(struct MHD_Connection *c, struct reply *r)
 		}
 		buf_append_str(b, "}", NULL);
 	}
-	size_t hot = sp->n;
+	size_t hot = sp->n + (sink_mode ? (size_t)atomic_load(&sink_count) : 0);
 	pthread_rwlock_unlock(&sp->lock);
 	buf_printf(b, NULL,
 		   "],\"count\":%zu,\"pagination\":{\"offset\":%llu,\"limit\":%llu,\"returned\":%zu},"
@@ -1134,6 +1139,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			       "\"educational_context\":\"\",\"cognitive_guidance\":\"\"},\"documentation\":{}}",
 			       NULL);
 		r.status = 503;
+	} else if (sink_mode && !strcmp(method, "POST") && !strcmp(url, "/api/v1/memories/remember")) {
+		unsigned long long n = atomic_fetch_add(&sink_count, 1) + 1;
+		buf_printf(&r.body, NULL, "{\"memory_id\":\"sink_%llu\",\"consolidation_state\":\"Recent\"}", n);
+		r.status = 201;
 	} else {
 		route(c, method, url, cs, &r);
 	}
@@ -1181,6 +1190,8 @@ static void usage(FILE *f)
 	      "  --api-key KEY  require 'Authorization: Bearer KEY' on every route\n"
 	      "  --no-dedup     skip Engram's semantic dedup (cosine >= 0.95) on store\n"
 	      "  --hot-cap N    hot-tier cap per space (default 100000)\n"
+	      "  --sink         benchmarks: answer stores 201 without parsing or keeping them\n"
+	      "                 (only counted in tier_counts)\n"
 	      "fault injection on POST /api/v1/memories/remember (tests):\n"
 	      "  --fail-503-every N   answer every Nth store 503 with Retry-After\n"
 	      "  --retry-after S      the Retry-After seconds (default 1)\n"
@@ -1203,6 +1214,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--no-dedup")) {
 			dedup = 0;
+		} else if (!strcmp(a, "--sink")) {
+			sink_mode = 1;
 		} else if (v && !strcmp(a, "--port")) {
 			port = strtol(v, NULL, 10), i++;
 		} else if (v && !strcmp(a, "--port-file")) {
