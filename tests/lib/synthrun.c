@@ -1,0 +1,131 @@
+/*
+ * synthrun.c — synthetic finished runs shared by the analysis tests.
+ *
+ * Latencies come from a private splitmix64 + Box-Muller stream so the
+ * tests do not depend on the code under test for their data; records go
+ * through the real records encoding and store, metrics through the real
+ * metrics code, exactly as a load test would leave them.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engrave/check.h"
+#include "engrave/compare.h"
+#include "engrave/records.h"
+#include "engrave/spec.h"
+#include "engrave/stats.h"
+#include "engrave/store.h"
+#include "testutil.h"
+#include "synthrun.h"
+
+const char synth_spec[] =
+	"name: synth\n"
+	"seed: 1\n"
+	"target: {driver: embedded}\n"
+	"steps:\n"
+	"  loadtest:\n"
+	"    duration: 100s\n"
+	"    warmup: 10s\n"
+	"    arrival: {pattern: constant, rate: 200}\n"
+	"checks:\n"
+	"  error_rate: \"== 0\"\n"
+	"  p99_ms: \"< 50\"\n"
+	"  baseline: {ref: synth-base, p99_ms: \"+5%\", throughput: \"-5%\"}\n";
+
+static uint64_t sm_next(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static double sm_unif(uint64_t *x) { return ((double)(sm_next(x) >> 11) + 0.5) / 9007199254740992.0; }
+
+static double sm_normal(uint64_t *x)
+{
+	double u1 = sm_unif(x), u2 = sm_unif(x);
+	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static void put_metric(struct run_record *r, const char *k, double v)
+{
+	snprintf(r->metrics[r->n_metrics].key, sizeof(r->metrics[0].key), "%s", k);
+	r->metrics[r->n_metrics++].value = v;
+}
+
+/*
+ * A finished run of synth_spec: `n` requests at 200/s (the first 10% in
+ * warm-up), latency = 1 ms * exp(0.5 N(0,1)) * factor, drawn from `seed`.
+ * Pure steps get fixed digests (same for every run), the loadtest step a
+ * real artifact with the records. Metrics computed from the records.
+ */
+void make_run(struct store *st, const char *id, uint64_t seed, double factor, size_t n,
+		     struct run_record *r)
+{
+	struct err e = ERR_INIT;
+	struct record *v = calloc(n, sizeof(*v));
+	double *lat = calloc(n, sizeof(*lat));
+	cr_assert(v && lat);
+	uint64_t x = seed, warm = (uint64_t)(n / 10) * 5000000ULL;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		double ms = exp(0.5 * sm_normal(&x)) * factor;
+		v[i].index = i;
+		v[i].intended = (uint64_t)i * 5000000ULL;
+		v[i].sent = v[i].intended + 20000;
+		v[i].done = v[i].intended + (uint64_t)(ms * 1e6);
+		v[i].status = 200;
+		v[i].op = (uint8_t)(i % 3);
+		if (v[i].intended < warm)
+			v[i].flags |= RECORD_F_WARMUP;
+		else
+			lat[m++] = (double)(v[i].done - v[i].intended) / 1e6;
+	}
+	void *bytes = malloc(n * RECORDS_SIZE);
+	records_encode(v, n, bytes);
+	struct digest od, ad;
+	cr_assert_eq(obj_put(st, bytes, n * RECORDS_SIZE, &od, &e), 0, "%s", e.msg);
+	struct artifact a;
+	artifact_init(&a, "loadtest", 1);
+	cr_assert_eq(artifact_add_part(&a, "records", &od, n * RECORDS_SIZE, &e), 0);
+	cr_assert_eq(artifact_set_int(&a, "warmup_ns", (int64_t)warm, &e), 0);
+	cr_assert_eq(artifact_set_int(&a, "duration_ns", (int64_t)(n * 5000000ULL), &e), 0);
+	cr_assert_eq(artifact_put(st, &a, &ad, &e), 0, "%s", e.msg);
+	artifact_release(&a);
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->spec_name, sizeof(r->spec_name), "synth");
+	r->spec_text = strdup(synth_spec);
+	snprintf(r->status, sizeof(r->status), "done");
+	snprintf(r->host, sizeof(r->host), "testhost");
+	snprintf(r->cpu, sizeof(r->cpu), "testcpu");
+	r->created = r->updated = 1700000000LL * 1000000000LL;
+	static const char *const pure[] = { "corpus", "embed", "centroids", "synthetic", "queries", "groundtruth" };
+	for (int i = 0; i < 6; i++) {
+		struct run_step *s = &r->steps[r->n_steps++];
+		snprintf(s->name, sizeof(s->name), "%s", pure[i]);
+		snprintf(s->state, sizeof(s->state), "cached");
+		hash_bytes(pure[i], strlen(pure[i]), &s->out[0]);
+		s->n_out = 1;
+	}
+	struct run_step *s = &r->steps[r->n_steps++];
+	snprintf(s->name, sizeof(s->name), "loadtest");
+	snprintf(s->state, sizeof(s->state), "ran");
+	s->out[0] = ad;
+	s->n_out = 1;
+	stats_sort(lat, m);
+	put_metric(r, "p50_ms", stats_percentile(lat, m, 50));
+	put_metric(r, "p95_ms", stats_percentile(lat, m, 95));
+	put_metric(r, "p99_ms", stats_percentile(lat, m, 99));
+	put_metric(r, "throughput", (double)m / ((double)(n * 5000000ULL - warm) / 1e9));
+	put_metric(r, "error_rate", 0);
+	cr_assert_eq(run_put(st, r, &e), 0, "%s", e.msg);
+	free(bytes);
+	free(v);
+	free(lat);
+}
+
