@@ -326,7 +326,7 @@ static int export_run_engram(struct cli_ctx *ctx, const char *run_id, const char
 	buf_init(&json, 0);
 	int have_rec = 0, rc = 0;
 	if (store_open(ctx->store_dir, STORE_RDONLY, &s, &e) || run_get(s, run_id, &rec, &e)) {
-		if (e.cls == ERR_MISSING && !e.hint[0])
+		if (e.cls == ERR_MISSING)
 			err_hint(&e, "engram-loadtest-json exports a run: see 'engrave runs' for run ids");
 		goto fail;
 	}

@@ -78,8 +78,9 @@ expect_exit 2 "unknown extension" E import "$TMPDIR/err"
 expect_exit 3 "unknown ref" E export no/such/ref
 expect_exit 2 "corpus cannot be npy" E export corpus/x --format npy -o "$TMPDIR/x.npy"
 expect_exit 2 "unknown format" E export vec/m --format parquet
-expect_exit 4 "engram-loadtest-json is not handled here" E export vec/m --format engram-loadtest-json
-grep -q "not supported here" "$TMPDIR/last.out" && ok "says not supported here" || fail "says not supported here"
+# engram-loadtest-json exports a RUN: an artifact name is not one (exit 3, with a hint)
+expect_exit 3 "engram-loadtest-json wants a run id" E export vec/m --format engram-loadtest-json
+grep -q "engrave runs" "$TMPDIR/last.out" && ok "the hint points at engrave runs" || fail "the hint points at engrave runs"
 
 # --content fills the original tool's "content" from the corpus the vectors came from.
 printf '{"id":1,"embedding":[1,0]}\n{"id":2,"embedding":[0,1]}\n' >"$TMPDIR/v2.jsonl"
