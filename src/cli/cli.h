@@ -23,7 +23,7 @@
 #include <stdio.h>
 #include "engrave/err.h"
 
-#define ENGRAVE_VERSION "0.1.0"
+#include "engrave/version.h"
 
 /* Global options, parsed by main before dispatch. */
 struct cli_ctx {

@@ -27,6 +27,7 @@
 #include "engrave/log.h"
 #include "engrave/store.h"
 #include "engrave/target.h"
+#include "engrave/version.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -369,6 +370,7 @@ static int init_record(struct store *st, const struct spec *sp, const struct run
 	if (!rec->spec_text)
 		BUG("out of memory");
 	run_env_fill(rec);
+	snprintf(rec->engrave_version, sizeof(rec->engrave_version), "%s", ENGRAVE_VERSION);
 	rec->created = clock_unix_now();
 	for (int i = 0; i < SPEC_NSTEPS; i++)
 		if (spec_step_present(sp, step_table[i].name))
