@@ -49,6 +49,9 @@ TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BIN  := $(TOOL_DIRS:tools/%=$(BUILD)/tools/%)
 
 .PHONY: all deps test check test-asan quickstart bench lint install clean tests tools
+# Keep intermediate objects (test .o files): no trailing "rm ..." after the
+# test summary line, and no rebuilds on the next make.
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/engrave tools

@@ -10,6 +10,8 @@
  */
 #include "cli.h"
 #include "report.h"
+#include "engrave/check.h"
+#include "engrave/compare.h"
 #include "engrave/log.h"
 #include "engrave/runmetrics.h"
 #include "engrave/spec.h"
@@ -49,7 +51,10 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		"from the action cache when their inputs and params are unchanged. Effectful steps\n"
 		"(ingest, loadtest) are journaled: an interrupted run (Ctrl-C, kill) resumes with\n"
 		"--resume (the newest unfinished run of this spec) or --run ID.\n\n"
-		"exit codes: 0 done, 2 spec error, 3 missing input, 4 runtime failure, 130 interrupted",
+		"The spec's absolute checks (p99_ms: \"< 50\", ...) are evaluated at the end and\n"
+		"printed with the report; baseline checks need 'engrave check RUN'.\n\n"
+		"exit codes: 0 done and checks pass, 1 a check failed or the target lost data,\n"
+		"2 spec error, 3 missing input, 4 runtime failure, 130 interrupted",
 	};
 	const struct cli_opt opts[] = {
 		{ "resume", 0, OPT_FLAG, &resume, NULL, "resume the newest unfinished run of this spec" },
@@ -102,12 +107,42 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 			log_warn("cannot compute the run's metrics: %s", me.msg);
 		}
 	}
-	if (json)
-		report_print_json(report_run_json(&rec));
-	else {
+	/* the spec's absolute checks (baselines: engrave check RUN) */
+	struct check_result cres;
+	memset(&cres, 0, sizeof(cres));
+	int checked = 0;
+	if (!failed && sp->n_checks > 0) {
+		struct compare_opts co;
+		compare_opts_default(&co);
+		struct err ce = ERR_INIT;
+		if (check_run(st, &rec, sp, NULL, &co, &cres, &ce))
+			log_warn("cannot evaluate the spec's checks: %s", ce.msg);
+		else
+			checked = 1;
+	}
+	if (json) {
+		json_t *o = report_run_json(&rec);
+		if (checked)
+			json_object_set_new(o, "checks", check_json(&cres));
+		report_print_json(o);
+	} else {
 		printf("\n");
 		report_run_text(stdout, &rec);
+		if (checked) {
+			struct buf tab;
+			buf_init(&tab, 0);
+			if (!check_table(&cres, &tab, NULL))
+				printf("\n%s", tab.data);
+			buf_release(&tab);
+		}
 	}
+	if (checked && cres.failures) {
+		err_set(&e, ERR_CHECK, "%d of the spec's checks failed for run %s", cres.failures, rec.id);
+		err_hint(&e, "the run is stored: 'engrave show %s'", rec.id);
+		failed = 1;
+	}
+	if (checked)
+		check_result_release(&cres);
 	if (failed)
 		goto fail;
 	run_record_release(&rec);

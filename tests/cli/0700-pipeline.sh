@@ -64,3 +64,10 @@ assert abs(r["p99_latency_ms"] - run["metrics"]["p99_ms"]) < 1e-6, (r["p99_laten
 assert r["total_errors"] == 0
 PY
 expect_exit 3 "export of an unknown run exits 3" "$ENGRAVE" --store "$TMPDIR/s1" export 20990101T000000Z-000000 --format engram-loadtest-json
+
+# the spec's absolute checks are evaluated by run: a failing one exits 1, the run is kept
+sed 's|p99_ms: "< 250"|p99_ms: "< 0.000001"|' "$spec" >"$TMPDIR/strict.yaml"
+sed -i "s|path: data/sample-wiki.xml|path: $PWD/experiments/data/sample-wiki.xml|" "$TMPDIR/strict.yaml"
+expect_exit 1 "a failing spec check exits 1" "$ENGRAVE" --store "$TMPDIR/s1" run "$TMPDIR/strict.yaml"
+grep -q "checks failed" "$TMPDIR/last.out" && grep -q "p99_ms.*FAIL" "$TMPDIR/last.out" \
+	&& ok "the failing check is named in the report" || fail "the failing check is named in the report"
