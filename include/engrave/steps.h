@@ -73,13 +73,15 @@ int steps_action_key(const struct spec *sp, int i, const struct digest *inputs, 
 
 enum step_state {
 	STEP_PENDING, STEP_CACHED, STEP_RAN, STEP_RESUMED, STEP_FAILED, STEP_NOT_BUILT, STEP_SKIPPED,
-	STEP_WILL_RUN, STEP_BLOCKED
+	STEP_WILL_RUN, STEP_BLOCKED, STEP_MISSING_INPUT
 };
 const char *steps_state_name(enum step_state s);
 
 struct plan_row {
 	int step;
-	enum step_state state;           /* CACHED, WILL_RUN, NOT_BUILT, BLOCKED (waits on an upstream) */
+	enum step_state state;           /* CACHED, WILL_RUN, NOT_BUILT, BLOCKED (waits on an upstream),
+					    MISSING_INPUT (its source file is absent: see note) */
+	char note[256];
 	struct digest action;            /* valid when has_action */
 	int has_action;
 	int n_out;

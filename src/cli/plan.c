@@ -22,7 +22,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 		"plan", "engrave plan SPEC [--json]",
 		"Show which steps of a spec would run and which would be reused from the cache.",
 		"states: cached (reused as is), will-run, blocked (waits for an upstream step),\n"
-		"not-built (this engrave cannot run the step yet).",
+		"not-built (this engrave cannot run the step yet), missing (its input file is absent).",
 	};
 	const struct cli_opt opts[] = {
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the plan as JSON" },
@@ -62,6 +62,8 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 			json_t *r = json_object();
 			json_object_set_new(r, "step", json_string(spec_step_names[rows[i].step]));
 			json_object_set_new(r, "state", json_string(steps_state_name(rows[i].state)));
+			if (rows[i].note[0])
+				json_object_set_new(r, "note", json_string(rows[i].note));
 			if (rows[i].has_action) {
 				digest_to_hex(&rows[i].action, hex);
 				json_object_set_new(r, "action", json_string(hex));
@@ -83,6 +85,8 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 			const struct step_def *d = steps_def(rows[i].step);
 			if (rows[i].state == STEP_NOT_BUILT)
 				printf("  %-12s %-10s %s  (%s)\n", d->name, "not-built", ah, d->built_by);
+			else if (rows[i].state == STEP_MISSING_INPUT)
+				printf("  %-12s %-10s %s  %s\n", d->name, "missing", ah, rows[i].note);
 			else
 				printf("  %-12s %-10s %s\n", d->name, steps_state_name(rows[i].state), ah);
 		}

@@ -69,7 +69,7 @@ int steps_index(const char *name)
 const char *steps_state_name(enum step_state s)
 {
 	static const char *names[] = { "pending", "cached", "ran", "resumed", "failed",
-				       "not-built", "skipped", "will-run", "blocked" };
+				       "not-built", "skipped", "will-run", "blocked", "missing-input" };
 	return names[s];
 }
 
@@ -203,6 +203,14 @@ int steps_action_key(const struct spec *sp, int i, const struct digest *inputs, 
 	return 0;
 }
 
+/* strncpy that always terminates and never warns about truncation. */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* Effectful: changes or reads a live target, so never memoized. */
 static int step_effectful(const struct spec *sp, int i)
 {
@@ -277,8 +285,17 @@ int steps_plan(struct store *st, const struct spec *sp, struct plan_row *rows, i
 		memset(r, 0, sizeof(*r));
 		r->step = i;
 		int ready = 0;
-		if (action_for(st, sp, i, prev, has_prev, &r->action, &ready, e))
-			return -1;
+		struct err ae = ERR_INIT;
+		if (action_for(st, sp, i, prev, has_prev, &r->action, &ready, &ae)) {
+			if (ae.cls != ERR_MISSING) {
+				if (e)
+					*e = ae;
+				return -1;
+			}
+			r->state = STEP_MISSING_INPUT; /* plan on: show the rest */
+			copy_str(r->note, sizeof(r->note), ae.msg);
+			continue;
+		}
 		r->has_action = ready;
 		if (!step_table[i].run) {
 			r->state = STEP_NOT_BUILT;
@@ -321,14 +338,6 @@ static struct run_step *run_step_slot(struct run_record *rec, const char *name)
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	snprintf(s->state, sizeof(s->state), "pending");
 	return s;
-}
-
-/* strncpy that always terminates and never warns about truncation. */
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	size_t n = strnlen(src, cap - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
 }
 
 static void set_state(struct run_step *s, enum step_state st)
