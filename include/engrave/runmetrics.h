@@ -30,7 +30,5 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e);
  */
 struct buf;
 int runmetrics_engram_report(struct store *st, const struct run_record *rec, struct buf *out, struct err *e);
-/* Set one metric in a run record (add or replace). */
-void runmetrics_set(struct run_record *rec, const char *key, double value);
 
 #endif

@@ -234,6 +234,8 @@ int run_put(struct store *s, const struct run_record *r, struct err *e); /* inse
 /* Fills `out` (zeroed first); caller run_record_release's it. ERR_MISSING. */
 int run_get(struct store *s, const char *id, struct run_record *out, struct err *e);
 void run_record_release(struct run_record *r); /* frees spec_text; NULL-safe */
+/* Add or replace a metric; -1 when the record already holds RUN_MAX_METRICS. */
+int run_metric_set(struct run_record *r, const char *key, double value);
 /* In id order (= time order). The record passed to cb is valid during the call only. */
 int run_list(struct store *s, int (*cb)(const struct run_record *r, void *ctx), void *ctx, struct err *e);
 /* Encoding used by run_put (exposed for tests and export). */

@@ -32,19 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void runmetrics_set(struct run_record *r, const char *key, double value)
-{
-	for (int i = 0; i < r->n_metrics; i++)
-		if (!strcmp(r->metrics[i].key, key)) {
-			r->metrics[i].value = value;
-			return;
-		}
-	if (r->n_metrics >= RUN_MAX_METRICS)
-		return;
-	snprintf(r->metrics[r->n_metrics].key, sizeof(r->metrics[0].key), "%s", key);
-	r->metrics[r->n_metrics++].value = value;
-}
-
 static const struct digest *step_out(const struct run_record *r, const char *name)
 {
 	for (int i = 0; i < r->n_steps; i++)
@@ -104,31 +91,31 @@ static void put_metrics(struct run_record *rec, const struct metrics *m, uint64_
 {
 	static const char *pk[METRICS_NPCT] = { "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "p9999_ms" };
 	for (int i = 0; i < METRICS_NPCT; i++)
-		runmetrics_set(rec, pk[i], (double)m->all.latency.pct[i] / 1e6);
-	runmetrics_set(rec, "max_ms", (double)m->all.latency.max / 1e6);
-	runmetrics_set(rec, "mean_ms", m->all.latency.mean / 1e6);
-	runmetrics_set(rec, "service_p50_ms", (double)m->all.service.pct[0] / 1e6);
-	runmetrics_set(rec, "service_p99_ms", (double)m->all.service.pct[3] / 1e6);
+		run_metric_set(rec, pk[i], (double)m->all.latency.pct[i] / 1e6);
+	run_metric_set(rec, "max_ms", (double)m->all.latency.max / 1e6);
+	run_metric_set(rec, "mean_ms", m->all.latency.mean / 1e6);
+	run_metric_set(rec, "service_p50_ms", (double)m->all.service.pct[0] / 1e6);
+	run_metric_set(rec, "service_p99_ms", (double)m->all.service.pct[3] / 1e6);
 	static const char *opn[OP_KIND_COUNT] = { "store", "recall", "search" };
 	char key[64];
 	for (int k = 0; k < OP_KIND_COUNT; k++) {
 		if (!m->op[k].measured)
 			continue;
 		snprintf(key, sizeof(key), "%s_p50_ms", opn[k]);
-		runmetrics_set(rec, key, (double)m->op[k].latency.pct[0] / 1e6);
+		run_metric_set(rec, key, (double)m->op[k].latency.pct[0] / 1e6);
 		snprintf(key, sizeof(key), "%s_p99_ms", opn[k]);
-		runmetrics_set(rec, key, (double)m->op[k].latency.pct[3] / 1e6);
+		run_metric_set(rec, key, (double)m->op[k].latency.pct[3] / 1e6);
 		snprintf(key, sizeof(key), "%s_count", opn[k]);
-		runmetrics_set(rec, key, (double)m->op[k].measured);
+		run_metric_set(rec, key, (double)m->op[k].measured);
 	}
-	runmetrics_set(rec, "throughput", m->throughput);
-	runmetrics_set(rec, "goodput", m->goodput);
-	runmetrics_set(rec, "error_rate", m->error_rate);
+	run_metric_set(rec, "throughput", m->throughput);
+	run_metric_set(rec, "goodput", m->goodput);
+	run_metric_set(rec, "error_rate", m->error_rate);
 	double measured = m->all.measured ? (double)m->all.measured : 1;
-	runmetrics_set(rec, "late_rate", (double)m->all.late / measured);
-	runmetrics_set(rec, "drop_rate", (double)m->all.dropped / measured);
-	runmetrics_set(rec, "requests", (double)scheduled);
-	runmetrics_set(rec, "client_saturated", saturated ? 1 : 0);
+	run_metric_set(rec, "late_rate", (double)m->all.late / measured);
+	run_metric_set(rec, "drop_rate", (double)m->all.dropped / measured);
+	run_metric_set(rec, "requests", (double)scheduled);
+	run_metric_set(rec, "client_saturated", saturated ? 1 : 0);
 }
 
 /* ---------------------------------------------------------------- */
@@ -350,19 +337,19 @@ static int sweep_metrics(struct store *st, struct run_record *rec, const struct 
 		double p99 = (double)m.all.latency.pct[3] / 1e6;
 		const char *k = by_rate ? "rate" : "concurrency";
 		snprintf(key, sizeof(key), "sweep.%s=%g.p50_ms", k, value);
-		runmetrics_set(rec, key, (double)m.all.latency.pct[0] / 1e6);
+		run_metric_set(rec, key, (double)m.all.latency.pct[0] / 1e6);
 		snprintf(key, sizeof(key), "sweep.%s=%g.p99_ms", k, value);
-		runmetrics_set(rec, key, p99);
+		run_metric_set(rec, key, p99);
 		snprintf(key, sizeof(key), "sweep.%s=%g.throughput", k, value);
-		runmetrics_set(rec, key, m.throughput);
+		run_metric_set(rec, key, m.throughput);
 		snprintf(key, sizeof(key), "sweep.%s=%g.error_rate", k, value);
-		runmetrics_set(rec, key, m.error_rate);
+		run_metric_set(rec, key, m.error_rate);
 		if (by_rate && slo > 0 && p99 <= slo && m.error_rate == 0 && value > best)
 			best = value;
 	}
 	if (by_rate && slo > 0)
-		runmetrics_set(rec, "max_rate_under_slo", best > 0 ? best : 0);
-	runmetrics_set(rec, "sweep_phases", (double)phases);
+		run_metric_set(rec, "max_rate_under_slo", best > 0 ? best : 0);
+	run_metric_set(rec, "sweep_phases", (double)phases);
 	return 0;
 }
 
@@ -381,21 +368,11 @@ int runmetrics_engram_report(struct store *st, const struct run_record *rec, str
 		err_set(e, ERR_UNSUPPORTED, "run %s is a sweep; Engram's report describes one load phase", rec->id);
 		return err_hint(e, "run the phase you want as a spec without loadtest.concurrency/rates");
 	}
-	struct records recs;
-	records_init(&recs);
-	uint64_t size = 0;
-	int64_t warm = 0, dur = 0;
-	artifact_get_int(&la, "warmup_ns", &warm);
-	artifact_get_int(&la, "duration_ns", &dur);
-	void *rbytes = read_part(st, &la, "records", &size, e);
-	struct metrics m;
-	int rc = !rbytes || records_decode(rbytes, (size_t)size, &recs, e) ||
-		 metrics_from_records(recs.v, recs.n, (uint64_t)warm, (uint64_t)dur, &m, e) ||
-		 metrics_engram_report_json(&m, rec->spec_name, out, e);
-	free(rbytes);
-	records_release(&recs);
 	artifact_release(&la);
-	return rc ? -1 : 0;
+	struct metrics m;
+	if (phase_metrics(st, ld, &m, e))
+		return -1;
+	return metrics_engram_report_json(&m, rec->spec_name, out, e);
 }
 
 int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
@@ -482,10 +459,10 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	uint64_t scored = 0;
 	score_recall(&in, &mean, &p05, &scored);
 	if (scored) {
-		runmetrics_set(rec, "recall", mean);
-		runmetrics_set(rec, "recall_p05", p05);
+		run_metric_set(rec, "recall", mean);
+		run_metric_set(rec, "recall_p05", p05);
 	}
-	runmetrics_set(rec, "recall_scored", (double)scored);
+	run_metric_set(rec, "recall_scored", (double)scored);
 	rc = 0;
 out:
 	free(rbytes);

@@ -830,11 +830,9 @@ int step_ingest_run(struct step_ctx *c, struct err *e)
 	int send_rc = target_has_http(g.t) ? send_http(&g) : send_inprocess(&g);
 	uint64_t elapsed = clock_mono_now() - t0;
 	progress_finish(&g.prog);
-	struct err cerr = ERR_INIT;
+	/* keep every receipt gathered so far, also when sending failed (resume) */
 	if (journal_commit(&g, 1) && !send_rc)
 		send_rc = -1;
-	else if (send_rc && g.jb)
-		journal_batch_commit(g.jb, &cerr), g.jb = NULL;
 	if (send_rc)
 		goto out;
 	if (steps_stop_requested()) {

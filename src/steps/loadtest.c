@@ -74,7 +74,7 @@ struct lt {
 	struct lt_slot *slots;
 	unsigned n_slots;
 	/* id -> global base row: corpus ids sorted, synthetic = offset + row */
-	uint64_t *corpus_ids, *corpus_rows; /* sorted by id */
+	uint64_t *corpus_ids;           /* (id, base row) pairs sorted by id */
 	uint64_t n_corpus;
 	char corpus_prefix[32], syn_prefix[32];
 	uint64_t syn_base, n_syn;
@@ -84,7 +84,6 @@ struct lt {
 	uint64_t n_ops;
 	uint64_t *hit_ids;             /* n_ops * k, NO_ID padded */
 	uint8_t *is_recall;
-	struct err *e;
 };
 
 /* ---------------------------------------------------------------- */
@@ -548,7 +547,6 @@ int step_loadtest_run(struct step_ctx *c, struct err *e)
 	struct lt L;
 	memset(&L, 0, sizeof(L));
 	L.c = c;
-	L.e = e;
 	L.k = (int)lt->recall_k;
 	L.threshold = (float)lt->recall_threshold;
 	int rc = -1;
@@ -589,7 +587,6 @@ int step_loadtest_run(struct step_ctx *c, struct err *e)
 		c->n_out = 1;
 out:
 	free(L.corpus_ids);
-	free(L.corpus_rows);
 	vecs_free(&L.queries);
 	vecs_free(&L.cent);
 	return rc;

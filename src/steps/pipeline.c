@@ -437,8 +437,6 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 				continue;
 			}
 		}
-		int was_started = !strcmp(rs->state, "failed") || !strcmp(rs->state, "pending") ? 0 : 1;
-		(void)was_started;
 		c.n_out = 0;
 		c.summary[0] = '\0';
 		mono_ns t0 = clock_mono_now();

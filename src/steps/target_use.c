@@ -55,16 +55,6 @@ int steps_target(struct step_ctx *c, struct target **out, struct err *e)
 
 void steps_metric(struct step_ctx *c, const char *key, double value)
 {
-	struct run_record *r = c->run;
-	for (int i = 0; i < r->n_metrics; i++)
-		if (!strcmp(r->metrics[i].key, key)) {
-			r->metrics[i].value = value;
-			return;
-		}
-	if (r->n_metrics >= RUN_MAX_METRICS) {
+	if (run_metric_set(c->run, key, value))
 		log_warn("run record is full; metric '%s' not kept", key);
-		return;
-	}
-	snprintf(r->metrics[r->n_metrics].key, sizeof(r->metrics[0].key), "%s", key);
-	r->metrics[r->n_metrics++].value = value;
 }

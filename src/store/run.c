@@ -262,6 +262,20 @@ int run_put(struct store *s, const struct run_record *r, struct err *e)
 	return ret;
 }
 
+int run_metric_set(struct run_record *r, const char *key, double value)
+{
+	for (int i = 0; i < r->n_metrics; i++)
+		if (!strcmp(r->metrics[i].key, key)) {
+			r->metrics[i].value = value;
+			return 0;
+		}
+	if (r->n_metrics >= RUN_MAX_METRICS)
+		return -1;
+	snprintf(r->metrics[r->n_metrics].key, sizeof(r->metrics[0].key), "%s", key);
+	r->metrics[r->n_metrics++].value = value;
+	return 0;
+}
+
 int run_get(struct store *s, const char *id, struct run_record *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
