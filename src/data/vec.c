@@ -15,11 +15,13 @@
  * twice (AVX2 and baseline SSE2) and picked at run time, with identical
  * results since every operation is a correctly rounded IEEE add/mul.
  *
- * sgemm blocks. OpenBLAS partitions a GEMM over M and N across threads, so a
- * given output element is summed the same way for any thread count (tested
- * in tests/unit/test_kmeans.c), but its kernels differ per CPU model. So
- * callers (kmeans, knn) use sgemm to find candidates and settle anything
- * within vec_margin() of a decision with the exact kernels.
+ * sgemm blocks. OpenBLAS's kernels differ per CPU model, and even the
+ * thread count can change an element's bits: the M/N split moves rows
+ * between full tiles and edge tiles, which some kernels sum in another
+ * order (0.3.21's Haswell kernels, used on Zen 5, do). So callers (kmeans,
+ * knn) use sgemm only to find candidates and settle anything within
+ * vec_margin() of a decision with the exact kernels; tests/unit/test_kmeans.c
+ * checks that 1 and 2 threads agree within that bound.
  */
 #include "engrave/vec.h"
 

@@ -25,6 +25,23 @@
  * after every run-record write (run_put) and at store_close().
  * ENGRAVE_STORE_SYNC=1 restores an fsync per commit.
  *
+ * Write-behind. A commit hands its pages to the kernel, which keeps them as
+ * dirty page cache until its flusher gets to them; streaming a 2.9 GB
+ * artifact in would grow the page cache by 2.9 GB of pages this process
+ * touches for the first time, and on a VM whose host reclaims idle guest
+ * memory (virtio-balloon free page reporting) each such page costs a host
+ * fault: the write then runs at a fifth of the speed of rewriting pages
+ * already in use (measured: 2.9 GB in 4.3-7.6 s cold, 0.6 s warm). So once
+ * data.mdb has grown by WB_STEP since the last look, store_write starts
+ * writeback of the new bytes (sync_file_range WRITE, asynchronous), and
+ * once more than WB_WINDOW of started bytes are cached, it waits for the
+ * oldest to reach the disk and drops them (POSIX_FADV_DONTNEED): a bulk
+ * write keeps a bounded window in the page cache and recycles its pages,
+ * like a streaming writer with O_DIRECT. This changes no durability
+ * promise (it only writes sooner), and only ranges appended since the
+ * store was opened are touched; pages LMDB rewrites in place stay cached.
+ * A writeback error (EIO) fails the write that observed it.
+ *
  * Scans never hold a transaction for long: store_scan reads a page of
  * entries (bounded by count and bytes), remembers the last key, ends the
  * transaction and reopens at that key. With copy=1 the callback runs with no
@@ -38,6 +55,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,7 +69,11 @@
 const char *const store_db_names[DB__N] = { "cas", "born", "ac", "runs", "refs", "journal" };
 
 #define DEFAULT_MAPSIZE (64ULL << 30)
+#define WB_STEP (4LL << 20)    /* start writeback of appended bytes in steps of this */
+#define WB_WINDOW (64LL << 20) /* keep at most this much of them in the page cache */
 #define MAX_MAPSIZE (1ULL << 44) /* 16 TiB */
+
+static void write_behind_init(struct store *s);
 
 /* ---- errors ---- */
 
@@ -219,6 +241,8 @@ int store_open(const char *dir, int flags, struct store **out, struct err *e)
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&s->grow, &ra);
 	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&s->wb_lock, NULL);
+	s->wb_fd = -1;
 
 	if (s->rdonly) {
 		struct stat st;
@@ -243,7 +267,9 @@ int store_open(const char *dir, int flags, struct store **out, struct err *e)
 		err_prefix(e, "'%s'", dir);
 		goto fail;
 	}
+	s->opened = 1;
 	refresh_mapsize(s);
+	write_behind_init(s);
 	/* Free reader slots left by killed processes, so their snapshots do
 	 * not pin old pages (and grow the file) forever. */
 	int dead = 0;
@@ -277,11 +303,12 @@ void store_close(struct store *s)
 		return;
 	if (s->env) {
 		struct err e = ERR_INIT;
-		if (!s->rdonly && store_sync(s, &e))
+		if (!s->rdonly && s->opened && store_sync(s, &e))
 			log_warn("%s", e.msg);
 		mdb_env_close(s->env);
 	}
 	pthread_rwlock_destroy(&s->grow);
+	pthread_mutex_destroy(&s->wb_lock);
 	free(s);
 }
 
@@ -420,6 +447,61 @@ static int eio_is_full(struct store *s, size_t txn_bytes)
 	return 0;
 }
 
+/* ---- write-behind (see the top comment) ---- */
+
+static void write_behind_init(struct store *s)
+{
+	struct stat st;
+	int fd;
+	if (s->rdonly || mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0)
+		return;
+	const char *v = getenv("ENGRAVE_STORE_WRITE_BEHIND");
+	if (v && strcmp(v, "0") == 0)
+		return;
+	s->wb_fd = fd;
+	s->wb_started = s->wb_dropped = (int64_t)st.st_size;
+}
+
+/* After a commit: start writeback of what was appended, retire the oldest. */
+static int write_behind(struct store *s, struct err *e)
+{
+	struct stat st;
+	int rc = 0;
+	pthread_mutex_lock(&s->wb_lock);
+	if (s->wb_fd < 0 || fstat(s->wb_fd, &st) != 0) {
+		pthread_mutex_unlock(&s->wb_lock);
+		return 0;
+	}
+	int64_t end = (int64_t)st.st_size;
+	if (end - s->wb_started >= WB_STEP) {
+		if (sync_file_range(s->wb_fd, s->wb_started, end - s->wb_started, SYNC_FILE_RANGE_WRITE) != 0)
+			rc = errno;
+		s->wb_started = end;
+	}
+	while (!rc && s->wb_started - s->wb_dropped > WB_WINDOW) {
+		int64_t off = s->wb_dropped, len = s->wb_started - WB_WINDOW - off;
+		if (len > WB_STEP)
+			len = WB_STEP;
+		if (sync_file_range(s->wb_fd, off, len,
+				    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+			rc = errno;
+			break;
+		}
+		posix_fadvise(s->wb_fd, off, len, POSIX_FADV_DONTNEED); /* advisory */
+		s->wb_dropped = off + len;
+	}
+	int unsupported = rc == ENOSYS || rc == EINVAL || rc == ESPIPE;
+	if (unsupported) /* a file system without it: stop trying */
+		s->wb_fd = -1;
+	pthread_mutex_unlock(&s->wb_lock);
+	if (!rc || unsupported)
+		return 0;
+	err_set_errno(e, rc == ENOSPC ? ERR_NOSPACE : ERR_IO, rc, "writing the store's data file back to disk (%s/data.mdb)",
+		      s->path);
+	return err_hint(e, rc == ENOSPC ? "free disk space and run the command again; finished work is kept"
+					: "the disk reported an error: check it, then run 'engrave store verify'");
+}
+
 int store_write(struct store *s, const struct wop *ops, size_t n, const char *what, struct err *e)
 {
 	if (s->rdonly)
@@ -454,7 +536,7 @@ int store_write(struct store *s, const struct wop *ops, size_t n, const char *wh
 			i = n;
 		}
 		if (!rc)
-			return 0;
+			return write_behind(s, e) ? err_prefix(e, "%s", what) : 0;
 		if (rc == MDB_MAP_FULL) {
 			if (grow_from(s, seen, e))
 				return err_prefix(e, "%s", what);

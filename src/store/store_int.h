@@ -17,6 +17,7 @@ struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB__N];
 	int rdonly;
+	int opened;     /* mdb_env_open succeeded (close flushes only then) */
 	size_t mapsize;
 	/*
 	 * Every transaction holds `grow` shared; changing the map size takes it
@@ -24,6 +25,14 @@ struct store {
 	 * when mdb_env_set_mapsize is called).
 	 */
 	pthread_rwlock_t grow;
+	/*
+	 * Write-behind (env.c): byte offsets of data.mdb up to which writeback
+	 * has been started and up to which the written pages have been dropped
+	 * from the page cache; -1 fd when off.
+	 */
+	pthread_mutex_t wb_lock;
+	int wb_fd;
+	int64_t wb_started, wb_dropped;
 	char path[4096];
 };
 

@@ -61,9 +61,15 @@ Test(vec, blocks_match_exact_and_are_thread_invariant)
 	vec_sqdist_block(a, na, an, b, nb, bn, d, o1);
 	vec_set_threads(2);
 	vec_sqdist_block(a, na, an, b, nb, bn, d, o2);
-	cr_assert(memcmp(o1, o2, na * nb * sizeof *o1) == 0,
-		  "sgemm distances differ between 1 and 2 OpenBLAS threads");
+	/* OpenBLAS does not promise the same bits for 1 and 2 threads (its
+	 * Haswell kernels, which 0.3.21 uses on Zen 5, sum edge tiles in another
+	 * order), so callers settle anything within vec_margin() exactly; what
+	 * must hold is that both stay within that bound of each other. */
 	double M = vec_margin(d);
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++)
+			cr_assert(fabs((double)o1[i * nb + j] - o2[i * nb + j]) <= 8 * M * (an[i] + bn[j]),
+				  "(%zu,%zu): 1 thread %g vs 2 threads %g", i, j, o1[i * nb + j], o2[i * nb + j]);
 	for (size_t i = 0; i < na; i += 97)
 		for (size_t j = 0; j < nb; j += 31) {
 			double ex = vec_sqdist_f64(a + i * d, b + j * d, d);
@@ -74,7 +80,10 @@ Test(vec, blocks_match_exact_and_are_thread_invariant)
 	vec_ip_block(a, na, b, nb, d, o1);
 	vec_set_threads(2);
 	vec_ip_block(a, na, b, nb, d, o2);
-	cr_assert(memcmp(o1, o2, na * nb * sizeof *o1) == 0);
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++)
+			cr_assert(fabs((double)o1[i * nb + j] - o2[i * nb + j]) <= 4 * M * (an[i] + bn[j]),
+				  "ip (%zu,%zu): 1 thread %g vs 2 threads %g", i, j, o1[i * nb + j], o2[i * nb + j]);
 	for (size_t i = 0; i < na; i++)
 		an[i] = sqrtf(an[i]);
 	for (size_t j = 0; j < nb; j++)

@@ -142,6 +142,51 @@ Test(store, object_round_trip_and_determinism)
 	free(back);
 }
 
+/* Objects of many chunks are stored by the chunk threads (cas.c): whatever
+ * the write pattern (whole chunks from the caller's memory, odd pieces
+ * copied into the writer's buffers, a mix), the digest is the same and the
+ * chunks read back in order. */
+Test(store, object_chunk_threads_keep_order_and_digest)
+{
+	struct err e = ERR_INIT;
+	size_t n = 11 * (size_t)OBJ_CHUNK_SIZE + 4321;
+	char *data = malloc(n), *back = malloc(n);
+	fill(data, n, 11);
+	struct digest whole, pieces, mixed;
+	cr_assert_eq(obj_put(st, data, n, &whole, &e), 0, "%s", e.msg);
+	size_t steps[2][3] = { { 1000003, 77777, 999 }, { 3u << 20, 5u << 20, 9u << 20 } };
+	for (int pass = 0; pass < 2; pass++) {
+		struct obj_writer *w;
+		cr_assert_eq(obj_writer_open(st, &w, &e), 0);
+		for (size_t off = 0, i = 0; off < n; i++) {
+			size_t k = steps[pass][i % 3];
+			if (k > n - off)
+				k = n - off;
+			cr_assert_eq(obj_write(w, data + off, k, &e), 0, "%s", e.msg);
+			off += k;
+		}
+		cr_assert_eq(obj_writer_finish(w, pass ? &mixed : &pieces, &e), 0, "%s", e.msg);
+	}
+	cr_assert(digest_equal(&whole, &pieces), "pieces give the same digest");
+	cr_assert(digest_equal(&whole, &mixed), "a mix of whole chunks and pieces gives the same digest");
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(obj_get(st, &whole, &b, &e), 0, "%s", e.msg);
+	cr_assert_eq(b.len, n);
+	cr_assert_eq(memcmp(b.data, data, n), 0, "chunks come back in order");
+	buf_release(&b);
+	/* an aborted writer leaves nothing half-done behind it */
+	struct obj_writer *w;
+	cr_assert_eq(obj_writer_open(st, &w, &e), 0);
+	cr_assert_eq(obj_write(w, back, 5 * (size_t)OBJ_CHUNK_SIZE + 1, &e), 0, "%s", e.msg);
+	obj_writer_abort(w);
+	struct store_verify_result vr;
+	cr_assert_eq(store_verify(st, NULL, NULL, &vr, &e), 0, "%s", e.msg);
+	cr_assert_eq(vr.problems, 0);
+	free(data);
+	free(back);
+}
+
 Test(store, dedup_ratio)
 {
 	struct err e = ERR_INIT;
@@ -708,6 +753,9 @@ Test(store_grow, errors_have_context)
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 Test(store_grow, disk_full_is_reported)
 {
@@ -747,6 +795,100 @@ Test(store_grow, disk_full_is_reported)
 	test_rmtree(d);
 	free(d);
 	free(data);
+}
+
+/* The same, when the chunk that hits the limit is stored by a chunk thread. */
+Test(store_grow, disk_full_in_a_chunk_thread_is_reported)
+{
+	struct err e = ERR_INIT;
+	char *d = test_tmpdir("full-threads");
+	struct store *s;
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	struct digest small;
+	cr_assert_eq(cas_put(s, "before", 6, &small, &e), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit rl = { 26 << 20, 26 << 20 };
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	size_t n = 12 * (size_t)OBJ_CHUNK_SIZE;
+	char *data = malloc(n);
+	fill(data, n, 12);
+	struct digest obj;
+	cr_assert_eq(obj_put(s, data, n, &obj, &e), -1, "writes past the limit fail");
+	cr_assert_eq(e.cls, ERR_NOSPACE, "class %d: %s", e.cls, e.msg);
+	cr_assert(strstr(e.msg, "object chunk"), "names the chunk: %s", e.msg);
+	cr_assert(e.hint[0], "says what to do");
+	store_close(s);
+	rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+	setrlimit(RLIMIT_FSIZE, &rl);
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(cas_get(s, &small, &b, 1, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(b.data, "before");
+	struct store_verify_result vr;
+	cr_assert_eq(store_verify(s, NULL, NULL, &vr, &e), 0);
+	cr_assert_eq(vr.problems, 0, "what was committed is intact");
+	buf_release(&b);
+	store_close(s);
+	test_rmtree(d);
+	free(d);
+	free(data);
+}
+
+/* Resident page-cache bytes of a store's data file (mincore on a fresh
+ * read-only mapping, which faults nothing in). */
+static size_t data_file_resident(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	int fd = open(path, O_RDONLY);
+	cr_assert(fd >= 0);
+	struct stat stt;
+	cr_assert_eq(fstat(fd, &stt), 0);
+	size_t len = (size_t)stt.st_size, pg = (size_t)sysconf(_SC_PAGESIZE);
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert(m != MAP_FAILED);
+	unsigned char *vec = malloc(len / pg + 1);
+	cr_assert_eq(mincore(m, len, vec), 0);
+	size_t res = 0;
+	for (size_t i = 0; i < (len + pg - 1) / pg; i++)
+		res += vec[i] & 1;
+	free(vec);
+	munmap(m, len);
+	close(fd);
+	return res * pg;
+}
+
+static size_t resident_after_bulk_write(const char *write_behind)
+{
+	setenv("ENGRAVE_STORE_WRITE_BEHIND", write_behind, 1);
+	struct err e = ERR_INIT;
+	char *d = test_tmpdir("wb");
+	struct store *s;
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	unsetenv("ENGRAVE_STORE_WRITE_BEHIND");
+	size_t n = 48 * (size_t)OBJ_CHUNK_SIZE; /* 192 MiB */
+	char *data = malloc(n);
+	fill(data, n, 48);
+	struct digest obj;
+	cr_assert_eq(obj_put(s, data, n, &obj, &e), 0, "%s", e.msg);
+	size_t res = data_file_resident(d);
+	store_close(s);
+	test_rmtree(d);
+	free(d);
+	free(data);
+	return res;
+}
+
+/* A bulk write keeps a bounded window of the data file in the page cache
+ * (env.c, write-behind); with it off, the whole object stays cached. */
+Test(store_grow, bulk_write_keeps_a_bounded_page_cache_window, .timeout = 120)
+{
+	size_t on = resident_after_bulk_write("1"), off = resident_after_bulk_write("0");
+	cr_log_info("resident after a 192 MiB write: %zu MiB with write-behind, %zu MiB without", on >> 20,
+		    off >> 20);
+	cr_assert_lt(on, (size_t)100 << 20, "write-behind left %zu MiB cached", on >> 20);
+	cr_assert_gt(off, (size_t)150 << 20, "control: without write-behind %zu MiB cached", off >> 20);
 }
 
 Test(store_grow, garbage_data_file_is_corrupt)
