@@ -34,7 +34,7 @@ CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers \
            -Iinclude -Isrc $(PKG_CFLAGS) -pthread -MMD -MP
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += $(PKG_LIBS) -lbz2 -lm -pthread
+LDLIBS  += $(PKG_LIBS) -lhttp_parser -lbz2 -lm -pthread
 
 LIB_SRC   := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))

@@ -48,6 +48,7 @@ need libexpat1-dev     pc:expat
 need libbz2-dev        file:/usr/include/bzlib.h
 need zlib1g-dev        pc:zlib
 need libjansson-dev    pc:jansson
+need libhttp-parser-dev file:/usr/include/http_parser.h
 need libmicrohttpd-dev pc:libmicrohttpd
 need bzip2             cmd:bzip2
 need curl              cmd:curl

@@ -5,7 +5,8 @@
 #  2. no printf/puts to stdout and no exit() in library layers (only src/cli/);
 #  3. each library is used from its one module: LMDB in src/store, libyaml in
 #     src/spec, libcurl in src/net, OpenBLAS in src/data/vec.c, expat in
-#     src/data/wiki.c, msgpack in src/store, libcrypto in src/util/hash.c;
+#     src/data/wiki.c, msgpack in src/store, libcrypto in src/util/hash.c,
+#     libhttp-parser in src/net/wire.c;
 #  4. the layers of DESIGN.md section 2 only include headers of layers above.
 # Prints each problem as file:line: message and exits 1 if any.
 set -u
@@ -36,6 +37,7 @@ check_lib 'cblas\.h|openblas' '^src/data/vec\.c' OpenBLAS
 check_lib 'expat\.h' '^src/data/wiki\.c' expat
 check_lib 'msgpack\.h' '^src/store/' msgpack
 check_lib 'openssl/' '^src/util/hash\.c' libcrypto
+check_lib 'http_parser\.h' '^src/net/wire\.c' libhttp-parser
 
 order="util store spec data net targets steps analysis cli"
 rank() { local i=0; for l in $order; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i+1)); done; echo 99; }

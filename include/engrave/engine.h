@@ -1,16 +1,28 @@
 /*
- * engine.h — many HTTP requests in flight over a keep-alive pool (libcurl multi).
+ * engine.h — many HTTP requests in flight over a keep-alive pool.
  *
  * Single-threaded: the caller's thread drives transfers inside engine_poll()
  * and engine_drain(), and completion callbacks run there. An open-loop load
  * scheduler calls engine_submit() at each due time and engine_poll(deadline =
  * next due time) in between; engine_poll returns promptly at the deadline
- * (it sleeps in curl_multi_poll with the remaining time, never busy-spins).
+ * (it sleeps in epoll with the remaining time, never busy-spins).
  *
- * `sent` is taken when the request is handed to curl (inside engine_submit),
- * `done` when curl reports completion; both CLOCK_MONOTONIC. With
- * max_in_flight > max_connections, curl queues the excess until a pooled
- * connection frees up, and that queueing counts as service time.
+ * Two transports behind one API: libcurl multi for everything, and, when
+ * opts.native is set, a native HTTP/1.1 client (wire.h) for plain http://
+ * URLs (the host loopback or in no_proxy, or no proxy variable set);
+ * https and proxied hosts still go through libcurl in the same engine.
+ * Responses mean the same on both (status, bounded body, Retry-After,
+ * Content-Type; on transport failure status 0 and a CURLcode). The
+ * environment variable ENGRAVE_HTTP_TRANSPORT=curl makes every engine use
+ * libcurl only, whatever opts.native says (for comparisons and as an escape
+ * hatch).
+ *
+ * `sent` is taken when the request is handed to its transport (inside
+ * engine_submit), `done` when the response is complete; both
+ * CLOCK_MONOTONIC. With max_in_flight > max_connections, the excess waits
+ * (FIFO) until a pooled connection frees up, and that queueing counts as
+ * service time. A pooled connection the server closed while it was idle
+ * gets its request re-sent once on a fresh connection (both transports).
  */
 #ifndef ENGRAVE_ENGINE_H
 #define ENGRAVE_ENGINE_H
@@ -23,9 +35,11 @@
 struct err;
 
 struct engine_opts {
-	int max_connections;         /* total open connections; 0 = 64 */
+	int max_connections;         /* total open connections (per transport); 0 = 64 */
 	int max_in_flight;           /* submitted but not completed; 0 = 1024 */
 	uint64_t connect_timeout_ns; /* 0 = 10 s */
+	int native;                  /* 1: plain http:// through the native transport (see
+	                              * above); 0: libcurl for everything */
 };
 
 struct engine_stats {
@@ -33,6 +47,9 @@ struct engine_stats {
 	uint64_t completed;          /* callbacks run (any outcome) */
 	uint64_t transport_errors;   /* completions with status 0 */
 	uint64_t rejected;           /* submits refused because max_in_flight was reached */
+	uint64_t native;             /* of `submitted`, sent by the native transport */
+	uint64_t native_connects;    /* connections the native transport opened */
+	uint64_t native_resent;      /* its requests re-sent on a fresh connection */
 };
 
 struct engine;

@@ -112,5 +112,11 @@ int http_xfer_prepare(struct http_xfer *x, const struct http_request *rq,
 void http_xfer_finish(struct http_xfer *x, int curlcode, uint64_t elapsed_ns);
 /* "POST http://h/p: <error>" into e (ERR_NET) from a finished failed transfer. */
 int http_xfer_error(struct http_xfer *x, const struct http_request *rq, struct err *e);
+/*
+ * A Retry-After header value in seconds: delta-seconds (fractions accepted)
+ * or an HTTP-date (seconds from now, 0 if past); -1 when unparsable. Shared
+ * with the native transport (wire.c) so both paths read it alike.
+ */
+double http_retry_after_parse(const char *v);
 
 #endif

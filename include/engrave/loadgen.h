@@ -17,7 +17,9 @@
  *
  * Two ways to execute an operation, chosen by which callback is set:
  *   HTTP (build != NULL): build() fills an http_request for the op; the
- *     libcurl multi engine (engine.h) sends it on a keep-alive pool; on
+ *     engine (engine.h) sends it on a keep-alive pool: plain http:// over
+ *     the native HTTP/1.1 transport by default, the rest (or everything,
+ *     with opts.transport = LOADGEN_CURL) through libcurl; on
  *     completion the record is pre-classified from the status / curl code
  *     and response() (optional) may refine it (parse errors, ids digest).
  *     `slot` in [0, max_in_flight) identifies the request while it is in
@@ -84,9 +86,16 @@ struct loadgen_target {
 	loadgen_exec_fn exec;         /* in-process path (used when build is NULL) */
 };
 
+enum loadgen_transport {
+	LOADGEN_NATIVE = 0,           /* http:// natively, https/proxied through libcurl */
+	LOADGEN_CURL = 1,             /* libcurl for every request */
+};
+
 struct loadgen_opts {
 	int max_in_flight;            /* 0 = 256 (HTTP); the in-process path runs 1 */
 	int max_connections;          /* 0 = max_in_flight */
+	int transport;                /* enum loadgen_transport; 0 = native (see engine.h;
+	                               * ENGRAVE_HTTP_TRANSPORT=curl overrides it) */
 	int threads;                  /* HTTP path: worker threads, each with its own engine,
 	                               * max_in_flight / threads slots and every threads-th
 	                               * request (w, w + threads, ...); 0/1 = the calling

@@ -1,31 +1,47 @@
 /*
  * engine.c — many HTTP requests in flight over a keep-alive pool.
  *
- * Design (wrk's ae loop, with curl doing the HTTP): one curl multi handle in
- * socket-action mode. curl tells us which sockets to watch
- * (CURLMOPT_SOCKETFUNCTION -> an epoll set) and when it next needs a timeout
- * (CURLMOPT_TIMERFUNCTION -> `timer_at`); we wait on the epoll set until the
- * earlier of the caller's deadline and curl's timer. Waiting uses
- * epoll_pwait2() with a nanosecond timeout, not curl_multi_poll(), whose
- * millisecond resolution would make an open-loop scheduler up to 1 ms late;
- * the thread's timer slack is lowered to 1 µs for the same reason (the
- * kernel default of 50 µs would otherwise be added to every wake-up).
- * Nothing busy-spins: an idle engine sleeps in the kernel until the deadline.
+ * Design (wrk's ae loop): one epoll set, shared by two transports.
  *
- * Each request's state is one `struct req` attached to its easy handle with
- * CURLOPT_PRIVATE. Finished requests go back to a free list with their easy
- * handle and body buffer, so steady state allocates nothing; header lists
- * come from the http_hdr_cache (one curl_slist per distinct header set).
+ *   - libcurl multi in socket-action mode, for everything: curl tells us
+ *     which sockets to watch (CURLMOPT_SOCKETFUNCTION -> the epoll set, with
+ *     the socket as the event data) and when it next needs a timeout
+ *     (CURLMOPT_TIMERFUNCTION -> `timer_at`);
+ *   - with opts.native, the native HTTP/1.1 transport (wire.c) for plain
+ *     http:// URLs that no proxy variable applies to: it registers its own
+ *     sockets with WIRE_EPOLL_TAG in the event data and keeps its own
+ *     deadlines. At an open-loop benchmark's top rate libcurl's per-request
+ *     work was the client's ceiling (tools/bench/loadgen.sh); https, proxies
+ *     and odd URLs stay with curl, in the same engine.
  *
- * `sent` is read when the request is handed to curl: engine_submit() adds
- * the handle and immediately runs curl's timeout action, so a request on an
- * idle keep-alive connection is written to the socket before submit
- * returns. `done` is read when curl reports completion. Callbacks run on the
- * caller's thread, inside engine_poll()/engine_drain(), never inside curl.
- * No statistics live here: the callback gets the raw times and response.
+ * wait_events() dispatches each event by its tag. We wait on the epoll set
+ * until the earliest of the caller's deadline, curl's timer and wire's
+ * earliest request deadline. Waiting uses epoll_pwait2() with a nanosecond
+ * timeout, not curl_multi_poll(), whose millisecond resolution would make
+ * an open-loop scheduler up to 1 ms late; the thread's timer slack is
+ * lowered to 1 µs for the same reason (the kernel default of 50 µs would
+ * otherwise be added to every wake-up). Nothing busy-spins: an idle engine
+ * sleeps in the kernel until the deadline.
+ *
+ * On the curl path each request's state is one `struct req` attached to
+ * its easy handle with CURLOPT_PRIVATE. Finished requests go back to a free
+ * list with their easy handle and body buffer, so steady state allocates
+ * nothing; header lists come from the http_hdr_cache (one curl_slist per
+ * distinct header set). wire keeps its own request structs the same way.
+ *
+ * `sent` is read when the request is handed to a transport: engine_submit()
+ * hands it over and starts it at once (curl: add the handle and run its
+ * timeout action; wire: write it on an idle keep-alive connection, or start
+ * connecting), so a request on an idle connection is on the socket before
+ * submit returns. `done` is read when the transport sees the response
+ * complete (curl: when it reports completion). Callbacks run on the
+ * caller's thread, inside engine_poll()/engine_drain(), never inside curl
+ * or wire. No statistics live here: the callback gets the raw times and
+ * response.
  */
 #include "engrave/engine.h"
 #include "engrave/err.h"
+#include "engrave/wire.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -50,7 +66,7 @@ struct engine {
 	int epfd;
 	mono_ns timer_at;      /* curl's next timeout; 0 = none */
 	int timer_set;
-	int in_flight;
+	int in_flight;         /* on the curl path (wire counts its own) */
 	int max_in_flight;
 	uint64_t connect_timeout_ns;
 	struct req *free_list;
@@ -59,6 +75,7 @@ struct engine {
 	struct http_hdr_cache *hc;
 	struct engine_stats st;
 	int pwait2_missing;
+	struct wire *w;        /* the native transport; NULL: curl for everything */
 };
 
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
@@ -71,7 +88,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 		return 0;
 	}
 	struct epoll_event ev = { 0 };
-	ev.data.fd = s;
+	ev.data.u64 = (uint64_t)s; /* never has WIRE_EPOLL_TAG */
 	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
 		ev.events |= EPOLLIN;
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
@@ -129,6 +146,15 @@ int engine_new(const struct engine_opts *o, struct engine **out, struct err *e)
 	curl_multi_setopt(en->m, CURLMOPT_MAXCONNECTS, (long)maxc);
 	curl_multi_setopt(en->m, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
 	en->hc = http_hdr_cache_new();
+	const char *tr = getenv("ENGRAVE_HTTP_TRANSPORT");
+	if (o && o->native && !(tr && !strcmp(tr, "curl"))) {
+		struct wire_opts wo = { .max_connections = maxc,
+					.connect_timeout_ns = en->connect_timeout_ns };
+		if (wire_new(en->epfd, &wo, &en->w, e) < 0) {
+			engine_free(en);
+			return -1;
+		}
+	}
 	*out = en;
 	return 0;
 }
@@ -144,6 +170,7 @@ void engine_free(struct engine *en)
 		free(r);
 	}
 	free(en->all);
+	wire_free(en->w);
 	curl_multi_cleanup(en->m);
 	close(en->epfd);
 	http_hdr_cache_free(en->hc);
@@ -152,7 +179,7 @@ void engine_free(struct engine *en)
 
 int engine_in_flight(const struct engine *en)
 {
-	return en->in_flight;
+	return en->in_flight + (en->w ? wire_in_flight(en->w) : 0);
 }
 
 int engine_max_in_flight(const struct engine *en)
@@ -163,6 +190,15 @@ int engine_max_in_flight(const struct engine *en)
 void engine_get_stats(const struct engine *en, struct engine_stats *out)
 {
 	*out = en->st;
+	if (en->w) {
+		struct wire_stats ws;
+		wire_get_stats(en->w, &ws);
+		out->completed += ws.completed;
+		out->transport_errors += ws.transport_errors;
+		out->native = ws.submitted;
+		out->native_connects = ws.connects;
+		out->native_resent = ws.resent;
+	}
 }
 
 static struct req *req_get(struct engine *en, struct err *e)
@@ -209,10 +245,20 @@ static void kick_timeouts(struct engine *en)
 int engine_submit(struct engine *en, const struct http_request *rq, engine_done_fn fn, void *user,
 		  struct err *e)
 {
-	if (en->in_flight >= en->max_in_flight) {
+	int inf = engine_in_flight(en);
+	if (inf >= en->max_in_flight) {
 		en->st.rejected++;
-		return err_set(e, ERR_NET, "engine full: %d requests in flight (max_in_flight)",
-			       en->in_flight);
+		return err_set(e, ERR_NET, "engine full: %d requests in flight (max_in_flight)", inf);
+	}
+	if (en->w) {
+		int rc = wire_submit(en->w, rq, clock_mono_now(), fn, user, e);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			en->st.submitted++;
+			return 0;
+		}
+		/* declined (https, a proxy applies, an unusual URL): curl sends it */
 	}
 	struct req *r = req_get(en, e);
 	if (!r)
@@ -241,9 +287,9 @@ int engine_submit(struct engine *en, const struct http_request *rq, engine_done_
 /* Run callbacks for finished transfers; returns how many. */
 static int reap(struct engine *en)
 {
-	int n = 0, left;
+	int n = en->w ? wire_reap(en->w) : 0, left;
 	CURLMsg *msg;
-	while ((msg = curl_multi_info_read(en->m, &left))) {
+	while (en->in_flight > 0 && (msg = curl_multi_info_read(en->m, &left))) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		mono_ns done = clock_mono_now();
@@ -266,19 +312,18 @@ static int reap(struct engine *en)
 	return n;
 }
 
-/* Wait for socket events until `until` (mono_ns; 0 = do not wait). */
-static int wait_events(struct engine *en, mono_ns until, struct err *e)
+/* Wait for socket events until `until` (mono_ns; 0 = do not wait; `now` = the time). */
+static int wait_events(struct engine *en, mono_ns now, mono_ns until, struct err *e)
 {
 	struct epoll_event evs[64];
 	int nev;
-	mono_ns now = clock_mono_now();
 	uint64_t ns = until > now ? until - now : 0;
 	if (!en->pwait2_missing) {
 		struct timespec ts = { (time_t)(ns / NS_PER_S), (long)(ns % NS_PER_S) };
 		nev = epoll_pwait2(en->epfd, evs, 64, &ts, NULL);
 		if (nev < 0 && errno == ENOSYS) {
 			en->pwait2_missing = 1;
-			return wait_events(en, until, e);
+			return wait_events(en, now, until, e);
 		}
 	} else {
 		struct pollfd pfd = { en->epfd, POLLIN, 0 };
@@ -292,6 +337,10 @@ static int wait_events(struct engine *en, mono_ns until, struct err *e)
 		return err_set_errno(e, ERR_NET, errno, "engine: waiting for sockets");
 	}
 	for (int i = 0; i < nev; i++) {
+		if (evs[i].data.u64 & WIRE_EPOLL_TAG) {
+			wire_event(en->w, evs[i].data.u64, evs[i].events);
+			continue;
+		}
 		int flags = 0, running;
 		if (evs[i].events & (EPOLLIN | EPOLLHUP))
 			flags |= CURL_CSELECT_IN;
@@ -299,12 +348,24 @@ static int wait_events(struct engine *en, mono_ns until, struct err *e)
 			flags |= CURL_CSELECT_OUT;
 		if (evs[i].events & EPOLLERR)
 			flags |= CURL_CSELECT_ERR;
-		curl_multi_socket_action(en->m, evs[i].data.fd, flags, &running);
+		curl_multi_socket_action(en->m, (curl_socket_t)evs[i].data.u64, flags, &running);
 	}
 	return nev;
 }
 
 static __thread int engine_slack_set;
+
+/* Run whatever timeouts are due at `now` (curl's timer, wire's deadlines). */
+static void run_timeouts(struct engine *en, mono_ns now)
+{
+	if (en->timer_set && now >= en->timer_at)
+		kick_timeouts(en);
+	if (en->w) {
+		mono_ns wd = wire_next_deadline(en->w);
+		if (wd && wd <= now)
+			wire_expire(en->w, now);
+	}
+}
 
 int engine_poll(struct engine *en, mono_ns deadline, struct err *e)
 {
@@ -314,17 +375,15 @@ int engine_poll(struct engine *en, mono_ns deadline, struct err *e)
 	}
 	int n = 0;
 	for (;;) {
-		if (en->timer_set && clock_mono_now() >= en->timer_at)
-			kick_timeouts(en);
+		run_timeouts(en, clock_mono_now());
 		n += reap(en);
 		if (n > 0)
 			return n;
-		mono_ns now = clock_mono_now();
+		mono_ns now = clock_mono_now(); /* after the timeouts' work: the wait stays exact */
 		if (deadline == 0) {
-			if (wait_events(en, 0, e) < 0)
+			if (wait_events(en, now, 0, e) < 0)
 				return -1;
-			if (en->timer_set && clock_mono_now() >= en->timer_at)
-				kick_timeouts(en);
+			run_timeouts(en, clock_mono_now());
 			return reap(en);
 		}
 		if (now >= deadline)
@@ -332,14 +391,19 @@ int engine_poll(struct engine *en, mono_ns deadline, struct err *e)
 		mono_ns until = deadline;
 		if (en->timer_set && en->timer_at < until)
 			until = en->timer_at;
-		if (wait_events(en, until, e) < 0)
+		if (en->w) {
+			mono_ns wd = wire_next_deadline(en->w);
+			if (wd && wd < until)
+				until = wd;
+		}
+		if (wait_events(en, now, until, e) < 0)
 			return -1;
 	}
 }
 
 int engine_drain(struct engine *en, struct err *e)
 {
-	while (en->in_flight > 0)
+	while (engine_in_flight(en) > 0)
 		if (engine_poll(en, clock_mono_now() + NS_PER_S, e) < 0)
 			return -1;
 	return 0;

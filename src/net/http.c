@@ -332,7 +332,7 @@ int http_xfer_prepare(struct http_xfer *x, const struct http_request *rq,
 }
 
 /* Retry-After: delta-seconds (fractions accepted) or an HTTP-date. */
-static double parse_retry_after(const char *v)
+double http_retry_after_parse(const char *v)
 {
 	while (*v == ' ' || *v == '\t')
 		v++;
@@ -375,7 +375,7 @@ void http_xfer_finish(struct http_xfer *x, int curlcode, uint64_t elapsed_ns)
 	struct curl_header *hd = NULL;
 	if (status && curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hd) == CURLHE_OK &&
 	    hd && hd->value)
-		rs->retry_after_s = parse_retry_after(hd->value);
+		rs->retry_after_s = http_retry_after_parse(hd->value);
 	char *ct = NULL;
 	if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
 		snprintf(rs->content_type, sizeof(rs->content_type), "%s", ct);

@@ -352,6 +352,7 @@ static int run_http(struct run *r, struct err *e)
 {
 	struct engine_opts eo = { 0 };
 	eo.max_in_flight = r->cap;
+	eo.native = r->o.transport != LOADGEN_CURL;
 	eo.max_connections = r->o.max_connections ? r->o.max_connections / (int)r->stride : r->cap;
 	if (eo.max_connections < 1)
 		eo.max_connections = 1;

@@ -4,6 +4,10 @@
  * exactly once with the right body; max_in_flight is enforced; sent/done
  * times are sane; a stalled server does not hold engine_poll past its
  * deadline; transport failures reach the callback; callbacks may submit.
+ *
+ * Every case runs under both transports: suite engine_curl (libcurl for
+ * everything) and suite engine_native (opts.native: the wire.c transport
+ * for these http:// URLs). ENGINE_TEST writes the body once.
  */
 #include <criterion/criterion.h>
 #include <microhttpd.h>
@@ -61,6 +65,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static void start(void)
 {
+	unsetenv("ENGRAVE_HTTP_TRANSPORT"); /* the native suite must really be native */
 	srv = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
 			       NULL, NULL, handler, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_conn,
 			       NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
@@ -73,7 +78,27 @@ static void stop(void)
 	MHD_stop_daemon(srv);
 }
 
-TestSuite(engine, .init = start, .fini = stop, .timeout = 60);
+TestSuite(engine_curl, .init = start, .fini = stop, .timeout = 60);
+TestSuite(engine_native, .init = start, .fini = stop, .timeout = 60);
+
+/* One body, two tests: `native` selects the transport (engine_opts.native). */
+#define ENGINE_TEST(name)                          \
+	static void name##_body(int native);       \
+	Test(engine_curl, name) { name##_body(0); }   \
+	Test(engine_native, name) { name##_body(1); } \
+	static void name##_body(int native)
+
+/* After a run: the requests took the transport the suite is about. */
+static void assert_transport(struct engine *en, int native)
+{
+	struct engine_stats st;
+	engine_get_stats(en, &st);
+	if (native)
+		cr_assert_eq(st.native, st.submitted, "%llu of %llu requests went native",
+			     (unsigned long long)st.native, (unsigned long long)st.submitted);
+	else
+		cr_assert_eq(st.native, 0);
+}
 
 struct track {
 	int calls;
@@ -93,12 +118,12 @@ static void on_done(void *user, const struct http_response *rs, mono_ns sent, mo
 	t->done = done;
 }
 
-Test(engine, hundreds_concurrent_complete_exactly_once)
+ENGINE_TEST(hundreds_concurrent_complete_exactly_once)
 {
 	enum { N = 600 };
 	struct engine *en;
 	struct err e = ERR_INIT;
-	struct engine_opts o = { .max_connections = 48, .max_in_flight = 256 };
+	struct engine_opts o = { .max_connections = 48, .max_in_flight = 256, .native = native };
 	cr_assert_eq(engine_new(&o, &en, &e), 0, "%s", e.msg);
 	static struct track t[N];
 	static char urls[N][96];
@@ -133,14 +158,15 @@ Test(engine, hundreds_concurrent_complete_exactly_once)
 	cr_assert_eq(st.transport_errors, 0);
 	cr_assert_leq(__atomic_load_n(&conns, __ATOMIC_SEQ_CST), 48 + 4,
 		      "connections are pooled: %d opened", conns);
+	assert_transport(en, native);
 	engine_free(en);
 }
 
-Test(engine, max_in_flight_is_enforced)
+ENGINE_TEST(max_in_flight_is_enforced)
 {
 	struct engine *en;
 	struct err e = ERR_INIT;
-	struct engine_opts o = { .max_connections = 4, .max_in_flight = 4 };
+	struct engine_opts o = { .max_connections = 4, .max_in_flight = 4, .native = native };
 	cr_assert_eq(engine_new(&o, &en, &e), 0);
 	struct track t[6];
 	memset(t, 0, sizeof(t));
@@ -167,14 +193,16 @@ Test(engine, max_in_flight_is_enforced)
 	cr_assert_eq(engine_drain(en, &e), 0);
 	cr_assert_eq(t[5].calls, 1);
 	cr_assert(t[5].body_ok);
+	assert_transport(en, native);
 	engine_free(en);
 }
 
-Test(engine, stalled_server_does_not_hold_poll_past_deadline)
+ENGINE_TEST(stalled_server_does_not_hold_poll_past_deadline)
 {
 	struct engine *en;
 	struct err e = ERR_INIT;
-	cr_assert_eq(engine_new(NULL, &en, &e), 0);
+	struct engine_opts o = { .native = native };
+	cr_assert_eq(engine_new(&o, &en, &e), 0);
 	char u[96];
 	snprintf(u, sizeof(u), "http://127.0.0.1:%d/stall", srv_port);
 	struct track t = { .want = "/stall" };
@@ -198,21 +226,24 @@ Test(engine, stalled_server_does_not_hold_poll_past_deadline)
 	cr_assert_eq(t.calls, 1);
 	cr_assert(t.body_ok);
 	cr_assert_geq(t.done - t.sent, 1000 * NS_PER_MS, "the server held it 1.5 s");
+	assert_transport(en, native);
 	engine_free(en);
 }
 
-Test(engine, idle_poll_sleeps_until_deadline)
+ENGINE_TEST(idle_poll_sleeps_until_deadline)
 {
 	struct engine *en;
-	cr_assert_eq(engine_new(NULL, &en, NULL), 0);
+	struct engine_opts o = { .native = native };
+	cr_assert_eq(engine_new(&o, &en, NULL), 0);
 	mono_ns deadline = clock_mono_now() + 30 * NS_PER_MS;
 	cr_assert_eq(engine_poll(en, deadline, NULL), 0);
 	cr_assert_geq(clock_mono_now(), deadline);
 	cr_assert_eq(engine_drain(en, NULL), 0);
+	assert_transport(en, native);
 	engine_free(en);
 }
 
-Test(engine, transport_failure_reaches_the_callback)
+ENGINE_TEST(transport_failure_reaches_the_callback)
 {
 	struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
 						handler, NULL, MHD_OPTION_END);
@@ -221,7 +252,8 @@ Test(engine, transport_failure_reaches_the_callback)
 	MHD_stop_daemon(d);
 	struct engine *en;
 	struct err e = ERR_INIT;
-	cr_assert_eq(engine_new(NULL, &en, &e), 0);
+	struct engine_opts o = { .native = native };
+	cr_assert_eq(engine_new(&o, &en, &e), 0);
 	char u[96];
 	snprintf(u, sizeof(u), "http://127.0.0.1:%d/gone", port);
 	struct track t = { .want = "" };
@@ -233,6 +265,7 @@ Test(engine, transport_failure_reaches_the_callback)
 	struct engine_stats st;
 	engine_get_stats(en, &st);
 	cr_assert_eq(st.transport_errors, 1);
+	assert_transport(en, native);
 	engine_free(en);
 }
 
@@ -255,10 +288,10 @@ static void on_chain(void *user, const struct http_response *rs, mono_ns sent, m
 	}
 }
 
-Test(engine, callbacks_may_submit_and_connections_are_reused)
+ENGINE_TEST(callbacks_may_submit_and_connections_are_reused)
 {
 	struct chain c = { .left = 49 };
-	struct engine_opts o = { .max_connections = 2, .max_in_flight = 2 };
+	struct engine_opts o = { .max_connections = 2, .max_in_flight = 2, .native = native };
 	cr_assert_eq(engine_new(&o, &c.en, NULL), 0);
 	snprintf(c.url, sizeof(c.url), "http://127.0.0.1:%d/chain", srv_port);
 	int before = __atomic_load_n(&conns, __ATOMIC_SEQ_CST);
@@ -269,15 +302,16 @@ Test(engine, callbacks_may_submit_and_connections_are_reused)
 	cr_assert_eq(c.last_status, 200);
 	cr_assert_leq(__atomic_load_n(&conns, __ATOMIC_SEQ_CST) - before, 2,
 		      "50 sequential requests should reuse the pooled connection");
+	assert_transport(c.en, native);
 	engine_free(c.en);
 }
 
-Test(engine, distinct_header_sets_are_sent_correctly)
+ENGINE_TEST(distinct_header_sets_are_sent_correctly)
 {
 	enum { N = 60 };
 	struct engine *en;
 	struct err e = ERR_INIT;
-	struct engine_opts o = { .max_connections = 8, .max_in_flight = N };
+	struct engine_opts o = { .max_connections = 8, .max_in_flight = N, .native = native };
 	cr_assert_eq(engine_new(&o, &en, &e), 0);
 	static const char *vals[3] = { "alpha", "beta", "gamma" };
 	struct track t[N];
@@ -299,6 +333,7 @@ Test(engine, distinct_header_sets_are_sent_correctly)
 		cr_assert_eq(t[i].status, 200);
 		cr_assert(t[i].body_ok, "request %d: wrong X-Set header", i);
 	}
+	assert_transport(en, native);
 	engine_free(en);
 }
 
@@ -318,12 +353,12 @@ static void count_done(void *user, const struct http_response *rs, mono_ns sent,
 	}
 }
 
-Test(engine, connection_resets_are_counted_not_fatal)
+ENGINE_TEST(connection_resets_are_counted_not_fatal)
 {
 	enum { N = 90 };
 	struct engine *en;
 	struct err e = ERR_INIT;
-	struct engine_opts o = { .max_connections = 6, .max_in_flight = 12 };
+	struct engine_opts o = { .max_connections = 6, .max_in_flight = 12, .native = native };
 	cr_assert_eq(engine_new(&o, &en, &e), 0);
 	static int calls[N];
 	char u[96];
@@ -343,5 +378,6 @@ Test(engine, connection_resets_are_counted_not_fatal)
 	struct engine_stats st;
 	engine_get_stats(en, &st);
 	cr_assert_eq(st.transport_errors, (uint64_t)n_fail);
+	assert_transport(en, native);
 	engine_free(en);
 }
