@@ -136,6 +136,8 @@ struct loadgen_result {
 	int saturated;                /* the client, not the target, may have limited the run */
 	char saturation[320];         /* why, or "" */
 	char first_error[RECORD_ERR_COUNT][200]; /* first message of each error class */
+	uint64_t sent_native;         /* of `sent`, by the native HTTP transport (engine.h) */
+	char transport[16];           /* "native", "libcurl", "native+libcurl" or "in-process" */
 };
 
 /*

@@ -653,6 +653,11 @@ int loadgen_run(const struct sched *s, const struct loadgen_target *t,
 				*e = r->oom_err;
 		}
 		hist_release(&r->live);
+		if (r->en) {
+			struct engine_stats es;
+			engine_get_stats(r->en, &es);
+			res->sent_native += es.native;
+		}
 		engine_free(r->en);
 		free(r->slots);
 	}
@@ -681,6 +686,10 @@ int loadgen_run(const struct sched *s, const struct loadgen_target *t,
 	if (oom)
 		return -1;
 	judge_saturation(res, t->build ? oo.max_in_flight : 1, !t->build);
+	snprintf(res->transport, sizeof(res->transport), "%s",
+		 !t->build ? "in-process"
+		 : res->sent_native == 0 ? "libcurl"
+		 : res->sent_native >= res->sent ? "native" : "native+libcurl");
 	if (res->recorded < res->scheduled) {
 		res->interrupted = 1;
 		return err_set(e, ERR_INTERRUPTED,

@@ -444,7 +444,8 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 		     artifact_set_f64(&a, "rate", sp->rate, e) ||
 		     artifact_set_int(&a, "k", L->k, e) || artifact_set_f64(&a, "threshold", L->threshold, e) ||
 		     artifact_set_int(&a, "saturated", res.saturated, e) ||
-		     artifact_set_str(&a, "saturation", res.saturation, e) || artifact_put(c->store, &a, out, e)
+		     artifact_set_str(&a, "saturation", res.saturation, e) ||
+		     artifact_set_str(&a, "transport", res.transport, e) || artifact_put(c->store, &a, out, e)
 		     ? -1
 		     : 0;
 	artifact_release(&a);

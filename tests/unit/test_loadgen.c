@@ -176,7 +176,8 @@ static int cmp_u64(const void *a, const void *b)
 
 /* ---- tests ---------------------------------------------------------------------- */
 
-Test(loadgen, keeps_the_rate_when_the_server_keeps_up, .timeout = 60)
+/* Throughput within 1% of the rate and exact percentiles, on either HTTP transport. */
+static void check_keeps_up(int transport)
 {
 	struct srv srv;
 	srv_start(&srv);
@@ -188,6 +189,7 @@ Test(loadgen, keeps_the_rate_when_the_server_keeps_up, .timeout = 60)
 	struct loadgen_target t = { &d, build, response, NULL };
 	struct loadgen_opts o = { 0 };
 	o.max_in_flight = 32;
+	o.transport = transport;
 	struct loadgen_result res;
 	struct err e = ERR_INIT;
 	cr_assert_eq(loadgen_run(&s, &t, &o, &res, &e), 0, "%s", e.msg);
@@ -195,6 +197,10 @@ Test(loadgen, keeps_the_rate_when_the_server_keeps_up, .timeout = 60)
 	cr_assert_eq(res.dropped, 0);
 	cr_assert_eq(res.errors, 0, "first error: %s", res.first_error[RECORD_ERR_CONNECT]);
 	cr_assert_eq(d.parsed, 2500);
+	const char *forced = getenv("ENGRAVE_HTTP_TRANSPORT"); /* "curl" overrides the option */
+	int curl = transport == LOADGEN_CURL || (forced && !strcmp(forced, "curl"));
+	cr_assert_str_eq(res.transport, curl ? "libcurl" : "native");
+	cr_assert_eq(res.sent_native, curl ? 0 : res.sent);
 	struct metrics m;
 	cr_assert_eq(metrics_from_records(res.records.v, res.records.n, 0, p.duration_ns, &m, &e), 0);
 	cr_log_info("keeps up: throughput %.2f/s, p50 %.3f ms, p99 %.3f ms", m.throughput,
@@ -231,6 +237,16 @@ Test(loadgen, keeps_the_rate_when_the_server_keeps_up, .timeout = 60)
 	cr_assert_eq(res.records.v[17].n_ids, 3);
 	loadgen_result_release(&res);
 	srv_stop(&srv);
+}
+
+Test(loadgen, keeps_the_rate_when_the_server_keeps_up, .timeout = 60)
+{
+	check_keeps_up(LOADGEN_NATIVE);
+}
+
+Test(loadgen, keeps_the_rate_through_libcurl_too, .timeout = 60)
+{
+	check_keeps_up(LOADGEN_CURL);
 }
 
 Test(loadgen, a_stall_shows_in_latency_not_in_service_time, .timeout = 60)
@@ -418,6 +434,7 @@ Test(loadgen, in_process_executor_measures_from_intended, .timeout = 60)
 	cr_assert_eq(loadgen_run(&s, &t, NULL, &res, &e), 0, "%s", e.msg);
 	cr_assert_eq(calls, 250);
 	assert_one_record_per_request(&s, &res);
+	cr_assert_str_eq(res.transport, "in-process");
 	const struct record *r51 = &res.records.v[51], *r50 = &res.records.v[50];
 	cr_assert_geq(r50->done - r50->sent, 30 * MS);
 	cr_assert_geq(r51->done - r51->intended, 20 * MS, "51 waited behind 50");
