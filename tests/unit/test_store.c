@@ -757,26 +757,31 @@ Test(store_grow, errors_have_context)
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-Test(store_grow, disk_full_is_reported)
+/*
+ * A file-size limit makes the data file's writes fail like a full disk
+ * (EFBIG instead of ENOSPC; both are ERR_NOSPACE). Writes an object of
+ * `chunks` chunks under a `limit`-byte limit: it must fail with an error that
+ * contains `names` and says what to do, and what was committed before must
+ * be intact.
+ */
+static void check_disk_full(const char *name, long limit, size_t chunks, const char *names)
 {
-	/* A file-size limit makes the data file's writes fail like a full disk
-	 * (EFBIG instead of ENOSPC; both are ERR_NOSPACE). */
 	struct err e = ERR_INIT;
-	char *d = test_tmpdir("full");
+	char *d = test_tmpdir(name);
 	struct store *s;
 	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
 	struct digest small;
 	cr_assert_eq(cas_put(s, "before", 6, &small, &e), 0);
 	signal(SIGXFSZ, SIG_IGN);
-	struct rlimit rl = { 1 << 20, 1 << 20 };
+	struct rlimit rl = { (rlim_t)limit, (rlim_t)limit };
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
-	size_t n = 3 * OBJ_CHUNK_SIZE;
+	size_t n = chunks * OBJ_CHUNK_SIZE;
 	char *data = malloc(n);
-	fill(data, n, 9);
+	fill(data, n, chunks);
 	struct digest obj;
 	cr_assert_eq(obj_put(s, data, n, &obj, &e), -1, "writes past the limit fail");
 	cr_assert_eq(e.cls, ERR_NOSPACE, "class %d: %s", e.cls, e.msg);
-	cr_assert(strstr(e.msg, "cas"), "names the sub-database: %s", e.msg);
+	cr_assert(strstr(e.msg, names), "names '%s': %s", names, e.msg);
 	cr_assert(e.hint[0], "says what to do");
 	store_close(s);
 	rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
@@ -797,42 +802,15 @@ Test(store_grow, disk_full_is_reported)
 	free(data);
 }
 
+Test(store_grow, disk_full_is_reported)
+{
+	check_disk_full("full", 1 << 20, 3, "cas"); /* the first chunk fails: names the sub-database */
+}
+
 /* The same, when the chunk that hits the limit is stored by a chunk thread. */
 Test(store_grow, disk_full_in_a_chunk_thread_is_reported)
 {
-	struct err e = ERR_INIT;
-	char *d = test_tmpdir("full-threads");
-	struct store *s;
-	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
-	struct digest small;
-	cr_assert_eq(cas_put(s, "before", 6, &small, &e), 0);
-	signal(SIGXFSZ, SIG_IGN);
-	struct rlimit rl = { 26 << 20, 26 << 20 };
-	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
-	size_t n = 12 * (size_t)OBJ_CHUNK_SIZE;
-	char *data = malloc(n);
-	fill(data, n, 12);
-	struct digest obj;
-	cr_assert_eq(obj_put(s, data, n, &obj, &e), -1, "writes past the limit fail");
-	cr_assert_eq(e.cls, ERR_NOSPACE, "class %d: %s", e.cls, e.msg);
-	cr_assert(strstr(e.msg, "object chunk"), "names the chunk: %s", e.msg);
-	cr_assert(e.hint[0], "says what to do");
-	store_close(s);
-	rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
-	setrlimit(RLIMIT_FSIZE, &rl);
-	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
-	struct buf b;
-	buf_init(&b, 0);
-	cr_assert_eq(cas_get(s, &small, &b, 1, &e), 0, "%s", e.msg);
-	cr_assert_str_eq(b.data, "before");
-	struct store_verify_result vr;
-	cr_assert_eq(store_verify(s, NULL, NULL, &vr, &e), 0);
-	cr_assert_eq(vr.problems, 0, "what was committed is intact");
-	buf_release(&b);
-	store_close(s);
-	test_rmtree(d);
-	free(d);
-	free(data);
+	check_disk_full("full-threads", 26 << 20, 12, "object chunk");
 }
 
 /* Resident page-cache bytes of a store's data file (mincore on a fresh
