@@ -48,7 +48,7 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BIN  := $(TOOL_DIRS:tools/%=$(BUILD)/tools/%)
 
-.PHONY: all deps test check test-asan quickstart bench lint install clean tests tools
+.PHONY: all deps test check test-asan quickstart bench lint install clean tests tools print-link
 # Keep intermediate objects (test .o files): no trailing "rm ..." after the
 # test summary line, and no rebuilds on the next make.
 .SECONDARY:
@@ -107,6 +107,11 @@ quickstart: deps
 bench: all
 	@tools/install-deps.sh --bench
 	@for b in tools/bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
+
+# The link line for programs built outside this Makefile against
+# build/libengrave.a (tools/bench/*.sh compile small drivers with it).
+print-link:
+	@echo $(LDLIBS)
 
 lint:
 	@tools/lint.sh

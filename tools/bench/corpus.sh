@@ -23,7 +23,7 @@ if ! make --no-print-directory BUILD="$BUILD" "$tool" >/dev/null 2>&1; then
 	make --no-print-directory BUILD="$BUILD" "$BUILD/libengrave.a" >/dev/null
 	mkdir -p "$BUILD/tools"
 	cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -o "$tool" tools/bench-corpus/main.c "$BUILD/libengrave.a" \
-		$(pkg-config --libs lmdb libcurl msgpack openblas yaml-0.1 libcrypto expat zlib jansson) -lbz2 -lm -pthread
+		$(make -s --no-print-directory -C "$root" print-link)
 fi
 
 if [ ! -s "$dump" ]; then

@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 C
 cd "$root"
 cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude $(pkg-config --cflags libcurl jansson) "$tmp/b.c" "$BUILD/libengrave.a" \
-	$(pkg-config --libs libcurl jansson lmdb msgpack openblas yaml-0.1 libcrypto expat zlib) -lbz2 -lm -pthread -o "$tmp/b"
+	$(make -s --no-print-directory -C "$root" print-link) -o "$tmp/b"
 "$BUILD/tools/faultd" --port 0 --port-file "$tmp/port" --delay-us 2000 --quiet &
 fpid=$!
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
