@@ -80,8 +80,9 @@ void engine_get_stats(const struct engine *en, struct engine_stats *out);
 
 /*
  * Drive transfers until `deadline` (mono_ns) or until something completes,
- * whichever comes first; deadline 0 = one non-blocking pass. Returns the
- * number of completions (callbacks run), or -1 on a curl multi failure.
+ * whichever comes first; deadline 0 (or one already past) = one
+ * non-blocking pass over the sockets. Returns the number of completions
+ * (callbacks run), or -1 on a curl multi failure.
  */
 int engine_poll(struct engine *en, mono_ns deadline, struct err *e);
 /* Drive until nothing is in flight. 0 or -1. */

@@ -373,14 +373,17 @@ int engine_poll(struct engine *en, mono_ns deadline, struct err *e)
 		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* 1 µs; see the top comment */
 		engine_slack_set = 1;
 	}
-	int n = 0;
+	int n = 0, waited = 0;
 	for (;;) {
 		run_timeouts(en, clock_mono_now());
 		n += reap(en);
 		if (n > 0)
 			return n;
 		mono_ns now = clock_mono_now(); /* after the timeouts' work: the wait stays exact */
-		if (deadline == 0) {
+		if (deadline == 0 || (now >= deadline && !waited)) {
+			/* one pass without waiting: a caller whose deadline has already
+			 * passed still gets its sockets read, never a busy loop that
+			 * only looks at timers */
 			if (wait_events(en, now, 0, e) < 0)
 				return -1;
 			run_timeouts(en, clock_mono_now());
@@ -398,6 +401,7 @@ int engine_poll(struct engine *en, mono_ns deadline, struct err *e)
 		}
 		if (wait_events(en, now, until, e) < 0)
 			return -1;
+		waited = 1;
 	}
 }
 

@@ -390,9 +390,12 @@ static int send_http(struct ing *g)
 		if (engine_in_flight(en) == 0 && (stopping || (!more && !g->retry_q)))
 			break;
 		mono_ns deadline = now + 50 * NS_PER_MS;
-		for (struct ing_req *r = g->retry_q; r; r = r->next)
-			if (r->due < deadline)
-				deadline = r->due;
+		/* a due retry wakes us only if it can be sent: with the cap full, the
+		 * next completion does (else this loop would spin until one came) */
+		if (engine_in_flight(en) < (int)si->concurrency)
+			for (struct ing_req *r = g->retry_q; r; r = r->next)
+				if (r->due < deadline)
+					deadline = r->due;
 		if (engine_in_flight(en) == 0) {
 			clock_sleep_until(deadline);
 			continue;

@@ -1,6 +1,7 @@
 # Ingest against a misbehaving Engram: 503 with Retry-After, connections
 # closed without a response, and a 1.5 s stall. The ingest must complete with
-# nothing lost and the retries recorded. An unreachable target fails with
+# nothing lost and the retries recorded, also when retries fall due while the
+# stall holds every slot. An unreachable target fails with
 # exit 4 and a message naming the URL.
 . "$(dirname "$0")/lib.sh"
 srv="$BUILD/tools/engram-server"
@@ -34,6 +35,25 @@ assert m["ingest.stored"] == 600 and m["ingest.count_after"] == 600 and m["inges
 # are re-sent by libcurl itself, so only the 503s are certain to be retries
 assert m["ingest.failed"] == 0 and m["ingest.retries"] >= 20, m
 assert m["ingest.sample_missing"] == 0 and m["ingest.sample_mismatched"] == 0, m
+PY
+kill $pid; wait $pid 2>/dev/null; pid=
+
+# 503s whose retries fall due while the server stalls every slot: the retries
+# wait for a free slot instead of spinning (this once took 50 s of busy CPU
+# before the stalled answers were read); 30 s is a hang detector, not a timing
+# (the run takes about 2 s).
+"$srv" --port 0 --port-file "$TMPDIR/port2" --no-dedup --fail-503-every 25 --retry-after 1 \
+	--stall-at-ms 300 --stall-ms 1500 >"$TMPDIR/srv2.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -s "$TMPDIR/port2" ] && break; sleep 0.05; done
+sed "s|$url|http://127.0.0.1:$(cat "$TMPDIR/port2")|" "$TMPDIR/f.yaml" >"$TMPDIR/g.yaml"
+timeout 30 "$ENGRAVE" --store "$TMPDIR/s2" run --json "$TMPDIR/g.yaml" >"$TMPDIR/g.json" 2>"$TMPDIR/g.err"
+rc=$?
+[ $rc -eq 0 ] && ok "retries due while every slot is stalled complete" || { fail "retries due while every slot is stalled complete" "exit $rc"; tail -3 "$TMPDIR/g.err" | sed 's/^/# /'; }
+$py - "$TMPDIR/g.json" <<'PY' && ok "stalled retries: nothing lost" || fail "stalled retries: nothing lost"
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+assert m["ingest.stored"] == 600 and m["ingest.lost"] == 0 and m["ingest.failed"] == 0, m
 PY
 kill $pid; wait $pid 2>/dev/null; pid=
 

@@ -3,7 +3,8 @@
  * (thread per connection): hundreds of concurrent requests each complete
  * exactly once with the right body; max_in_flight is enforced; sent/done
  * times are sane; a stalled server does not hold engine_poll past its
- * deadline; transport failures reach the callback; callbacks may submit.
+ * deadline, nor a past deadline keep it from reading the sockets; transport
+ * failures reach the callback; callbacks may submit.
  *
  * Every case runs under both transports: suite engine_curl (libcurl for
  * everything) and suite engine_native (opts.native: the wire.c transport
@@ -226,6 +227,31 @@ ENGINE_TEST(stalled_server_does_not_hold_poll_past_deadline)
 	cr_assert_eq(t.calls, 1);
 	cr_assert(t.body_ok);
 	cr_assert_geq(t.done - t.sent, 1000 * NS_PER_MS, "the server held it 1.5 s");
+	assert_transport(en, native);
+	engine_free(en);
+}
+
+/* A caller whose deadline has already passed (a retry overdue while the
+ * cap is full) must still get its sockets read: polling with past
+ * deadlines, and never sleeping, completes a request whose answer waits in
+ * the socket. (It once looked only at timers, and such a caller spun.) */
+ENGINE_TEST(a_past_deadline_still_reads_the_sockets)
+{
+	struct engine *en;
+	struct err e = ERR_INIT;
+	struct engine_opts o = { .native = native };
+	cr_assert_eq(engine_new(&o, &en, &e), 0);
+	char u[96];
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/late", srv_port);
+	struct track t = { .want = "/late" };
+	struct http_request rq = { .url = u };
+	cr_assert_eq(engine_submit(en, &rq, on_done, &t, &e), 0);
+	usleep(100 * 1000); /* the answer is in the socket by now */
+	int polls = 0;
+	for (; polls < 100000 && t.calls == 0; polls++)
+		cr_assert_geq(engine_poll(en, clock_mono_now() - 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(t.calls, 1, "still not read after %d polls with a past deadline", polls);
+	cr_assert(t.body_ok);
 	assert_transport(en, native);
 	engine_free(en);
 }
