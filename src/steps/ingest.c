@@ -7,7 +7,8 @@
  * (meta id_prefix + row id, e.g. "wiki-12", "syn-41"), so a retried or
  * resumed send is idempotent.
  *
- * Sending: HTTP drivers go through the libcurl multi engine with
+ * Sending: HTTP drivers go through the engine (engine.h: the native HTTP/1.1
+ * transport for plain http://, libcurl for https and proxies) with
  * `concurrency` requests in flight, each carrying up to batch_size records
  * (the driver's native batch, 1 for Engram). A request that fails with a
  * transport error, 5xx or 429 is retried after exponential backoff with
@@ -354,7 +355,9 @@ static int submit(struct ing *g, struct engine *en, struct ing_req *r)
 static int send_http(struct ing *g)
 {
 	const struct spec_ingest *si = &g->c->spec->ingest;
-	struct engine_opts eo = { (int)si->concurrency, (int)si->concurrency, 0 };
+	struct engine_opts eo = { .max_connections = (int)si->concurrency,
+				  .max_in_flight = (int)si->concurrency,
+				  .native = 1 };
 	struct engine *en;
 	if (engine_new(&eo, &en, g->e))
 		return -1;

@@ -6,14 +6,16 @@
 # with dedup off (parses and keeps every record: on 2 cores its CPU competes
 # with the client's), then with --sink (answers 201 and counts, the "any C
 # server answering 201" of the issue: the client's own speed).
-#   engrave:  the ingest step (libcurl multi, keep-alive pool, concurrency 20,
+#   engrave:  the ingest step (the engine's native HTTP/1.1 transport,
+#             keep-alive pool, concurrency 20,
 #             journaled receipts; records/s is the send phase)
 #   python:   Engram's bulk_ingest.py approach: httpx.AsyncClient, an
 #             asyncio.Semaphore(20), one POST per record (Debian python3-httpx),
 #             records loaded into memory first and not timed.
 # Then the same load into a real Chroma server (CHROMA_N records, default
 # 20,000; batched upserts), for a vectors/s figure.
-# Prints records/s for each and the ratio.   N=... CHROMA_N=... to resize.
+# Prints records/s for each and the ratio (engrave through libcurl,
+# ENGRAVE_HTTP_TRANSPORT=curl, is printed too).   N=... CHROMA_N=... to resize.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-100000}
@@ -83,7 +85,13 @@ for mode in contract sink; do
 	[ $mode = sink ] && sed -i 's/verify_sample: 100/verify_sample: 0/' "$work/e.yaml"
 	"$E" -q --store "$work/store" run --json "$work/e.yaml" >"$work/e.json" || true
 	eng=$(metric "$work/e.json" ingest.records_per_s)
-	printf '  engrave  (libcurl multi, 20 in flight) %10.0f records/s\n' "$eng"
+	printf '  engrave  (native HTTP, 20 in flight)   %10.0f records/s\n' "$eng"
+	start_engram "$flags" # the same through libcurl, into a fresh server and store
+	spec engram "$url" "$N" >"$work/ec.yaml"
+	[ $mode = sink ] && sed -i 's/verify_sample: 100/verify_sample: 0/' "$work/ec.yaml"
+	ENGRAVE_HTTP_TRANSPORT=curl "$E" -q --store "$work/store-curl" run --json "$work/ec.yaml" >"$work/ec.json" || true
+	printf '  engrave  (libcurl, 20 in flight)       %10.0f records/s\n' "$(metric "$work/ec.json" ingest.records_per_s)"
+	rm -rf "$work/store-curl"
 	if [ ! -s "$work/records.jsonl" ]; then
 		syn=$(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([s for s in r["steps"] if s["name"]=="synthetic"][0]["outputs"][0])' "$work/e.json")
 		"$E" --store "$work/store" export "$syn" --format jsonl -o "$work/records.jsonl"
