@@ -32,7 +32,8 @@ m = json.load(open(sys.argv[1]))["metrics"]
 print("# retries=%d stored=%d count_after=%d" % (m["ingest.retries"], m["ingest.stored"], m["ingest.count_after"]))
 assert m["ingest.stored"] == 600 and m["ingest.count_after"] == 600 and m["ingest.lost"] == 0, m
 # every 25th store answers 503 (about 24 of them); resets on a reused connection
-# are re-sent by libcurl itself, so only the 503s are certain to be retries
+# are re-sent by the HTTP client itself (both transports), so only the 503s are
+# certain to be retries
 assert m["ingest.failed"] == 0 and m["ingest.retries"] >= 20, m
 assert m["ingest.sample_missing"] == 0 and m["ingest.sample_mismatched"] == 0, m
 PY
