@@ -38,6 +38,7 @@ struct kmeans_opts {
 	uint32_t max_no_improvement; /* mini-batch; 0: off */
 	uint64_t seed;
 	uint32_t init_sample;        /* k-means++ on this many points; 0: min(n, 32 k) */
+	int init_random;             /* 1: k distinct seeded points instead of k-means++ */
 	int progress;                /* draw a progress line (log.h) */
 };
 

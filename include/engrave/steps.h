@@ -29,15 +29,26 @@ struct target;
 #define STEP_MAX_OUT 8
 #define STEP_MAX_IN 4
 
+/* The steps, in pipeline order (the order of spec_step_names). */
+enum step_id {
+	STEP_CORPUS, STEP_EMBED, STEP_CENTROIDS, STEP_SYNTHETIC, STEP_QUERIES, STEP_GROUNDTRUTH, STEP_INGEST,
+	STEP_LOADTEST, STEP_COUNT
+};
+
+/* The first output of each step that finished earlier in this run. Read it
+ * through step_input() and the role helpers below, never by index. */
+struct step_outputs {
+	struct digest out[STEP_COUNT];
+	int has[STEP_COUNT];
+};
+
 struct step_ctx {
 	struct store *store;
 	const struct spec *spec;
 	struct run_record *run;          /* live run record (steps may add metrics) */
 	const char *run_id;
 	int resume;                      /* resuming an interrupted run */
-	/* outputs of every earlier step in this run (zero when absent) */
-	struct digest prev[SPEC_NSTEPS];
-	int has_prev[SPEC_NSTEPS];
+	struct step_outputs done;        /* outputs of the earlier steps (step_input) */
 	struct digest action;            /* this step's action key */
 	struct target *target;           /* the spec's target, opened once per run (steps_target) */
 	/* set by the step */
@@ -50,8 +61,7 @@ struct step_def {
 	const char *name;
 	uint32_t version;                /* bump when the output for the same inputs changes */
 	int effectful;                   /* 1: journaled per run, not memoized */
-	const char *built_by;            /* which issue builds it, for "not built" messages */
-	int (*run)(struct step_ctx *c, struct err *e);   /* NULL: not built yet */
+	int (*run)(struct step_ctx *c, struct err *e);
 };
 
 /* The definition of step i (spec_step_names order). */
@@ -65,6 +75,23 @@ int steps_index(const char *name);   /* -1 if unknown */
 int steps_inputs(const struct spec *sp, int i, int inputs[STEP_MAX_IN]);
 
 /*
+ * Roles. "The corpus vectors" are made by whichever step the spec has for
+ * them: embed when present, else the corpus step itself (a vector-file
+ * corpus: npy, fvecs). -1 when the spec has no corpus vectors.
+ */
+int steps_corpus_vectors_step(const struct spec *sp);
+/* The step that makes the vectors of an ingest set (corpus or synthetic); -1: none. */
+int steps_set_step(const struct spec *sp, enum spec_set set);
+
+/* The output of step `id` in this run; NULL when the step is absent from
+ * the spec or has not finished. */
+const struct digest *step_input(const struct step_ctx *c, enum step_id id);
+/* The corpus vectors (a "vectors" artifact), whichever step made them; NULL: none. */
+const struct digest *step_corpus_vectors(const struct step_ctx *c);
+/* The vectors of an ingest set; NULL: none. */
+const struct digest *step_set_vectors(const struct step_ctx *c, enum spec_set set);
+
+/*
  * Action key of step i given the digests of its inputs (in the order of
  * steps_inputs) and extra bytes (e.g. the digest of a source file).
  */
@@ -72,14 +99,14 @@ int steps_action_key(const struct spec *sp, int i, const struct digest *inputs, 
 		     const struct digest *extra, struct digest *key, struct err *e);
 
 enum step_state {
-	STEP_PENDING, STEP_CACHED, STEP_RAN, STEP_RESUMED, STEP_FAILED, STEP_NOT_BUILT, STEP_SKIPPED,
-	STEP_WILL_RUN, STEP_BLOCKED, STEP_MISSING_INPUT
+	STEP_PENDING, STEP_CACHED, STEP_RAN, STEP_RESUMED, STEP_FAILED, STEP_SKIPPED, STEP_WILL_RUN,
+	STEP_BLOCKED, STEP_MISSING_INPUT
 };
 const char *steps_state_name(enum step_state s);
 
 struct plan_row {
 	int step;
-	enum step_state state;           /* CACHED, WILL_RUN, NOT_BUILT, BLOCKED (waits on an upstream),
+	enum step_state state;           /* CACHED, WILL_RUN, BLOCKED (waits on an upstream),
 					    MISSING_INPUT (its source file is absent: see note) */
 	char note[256];
 	struct digest action;            /* valid when has_action */

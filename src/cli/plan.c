@@ -22,7 +22,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 		"plan", "engrave plan SPEC [--json]",
 		"Show which steps of a spec would run and which would be reused from the cache.",
 		"states: cached (reused as is), will-run, blocked (waits for an upstream step),\n"
-		"not-built (this engrave cannot run the step yet), missing (its input file is absent).",
+		"missing (its input file is absent).",
 	};
 	const struct cli_opt opts[] = {
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the plan as JSON" },
@@ -83,9 +83,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 				digest_to_hex(&rows[i].action, ah);
 			ah[12] = '\0';
 			const struct step_def *d = steps_def(rows[i].step);
-			if (rows[i].state == STEP_NOT_BUILT)
-				printf("  %-12s %-10s %s  (%s)\n", d->name, "not-built", ah, d->built_by);
-			else if (rows[i].state == STEP_MISSING_INPUT)
+			if (rows[i].state == STEP_MISSING_INPUT)
 				printf("  %-12s %-10s %s  %s\n", d->name, "missing", ah, rows[i].note);
 			else
 				printf("  %-12s %-10s %s\n", d->name, steps_state_name(rows[i].state), ah);

@@ -25,7 +25,9 @@
  * scikit-learn) on a seeded subsample (partial Fisher–Yates with
  * rng_below), so its cost is O(init_sample * k * d) whatever n is, like
  * scikit-learn's init_size. Candidate potentials come from sgemm; terms
- * and potentials within the error bound are redone exactly.
+ * and potentials within the error bound are redone exactly. init_random
+ * (scikit-learn's init="random") takes k distinct points by the same partial
+ * Fisher–Yates instead, from counters 2^41 + i of the init stream.
  *
  * Threads: only OpenBLAS's (vec_set_threads); everything else is one thread
  * in a fixed order. Inertia is the exact sum over all points after the last
@@ -225,6 +227,27 @@ static size_t d2_pick(const double *w, size_t ns, double r)
 			return s;
 	}
 	return last;
+}
+
+/* k distinct seeded points as the initial centres. */
+static int seed_random(struct km *m, const struct kmeans_opts *o, struct err *e)
+{
+	size_t *idx = malloc(m->n * sizeof *idx);
+	if (!idx)
+		return err_set(e, ERR_INTERNAL, "k-means: out of memory seeding %u centres", m->k);
+	for (size_t i = 0; i < m->n; i++)
+		idx[i] = i;
+	const uint64_t base = 1ULL << 41;
+	for (uint32_t c = 0; c < m->k; c++) {
+		size_t j = c + rng_below(o->seed, KMEANS_STREAM_INIT, base + c, (uint32_t)(m->n - c));
+		size_t t = idx[c];
+		idx[c] = idx[j];
+		idx[j] = t;
+		for (uint32_t j = 0; j < m->d; j++)
+			m->cd[(size_t)c * m->d + j] = m->x[idx[c] * m->d + j];
+	}
+	free(idx);
+	return 0;
 }
 
 /*
@@ -612,7 +635,7 @@ int kmeans_run(const float *x, size_t n, uint32_t d, const struct kmeans_opts *o
 		goto out;
 	}
 	vec_sqnorms(x, n, d, m.xn2);
-	if (seed_plusplus(&m, o, e) < 0)
+	if ((o->init_random ? seed_random(&m, o, e) : seed_plusplus(&m, o, e)) < 0)
 		goto out;
 	sync_float(&m);
 	double tol_abs = o->tol > 0 ? o->tol * mean_variance(&m) : 0;

@@ -102,10 +102,6 @@ int step_centroids_run(struct step_ctx *c, struct err *e)
 {
 	const struct spec_centroids *sc = &c->spec->centroids;
 	uint32_t k = (uint32_t)sc->k;
-	if (sc->init == SPEC_INIT_RANDOM && sc->from == SPEC_FROM_STORE) {
-		err_set(e, ERR_UNSUPPORTED, "steps.centroids.init: random is not built yet; k-means++ is");
-		return err_hint(e, "remove 'init' (k-means++ is the default)");
-	}
 	if (sc->from == SPEC_FROM_RANDOM) {
 		uint32_t d = (uint32_t)sc->dim;
 		float *cent = malloc((size_t)k * d * sizeof(float));
@@ -125,8 +121,12 @@ int step_centroids_run(struct step_ctx *c, struct err *e)
 	if (sc->from == SPEC_FROM_TARGET) {
 		if (load_from_target(c, &v, e))
 			return -1;
-	} else if (vecs_load(c->store, &c->prev[1], &v, e)) {
-		return -1;
+	} else {
+		const struct digest *vd = step_corpus_vectors(c);
+		if (!vd)
+			return err_set(e, ERR_INTERNAL, "centroids: no corpus vectors to cluster");
+		if (vecs_load(c->store, vd, &v, e))
+			return -1;
 	}
 	if (v.rows < k) {
 		vecs_free(&v);
@@ -141,6 +141,7 @@ int step_centroids_run(struct step_ctx *c, struct err *e)
 	ko.batch_size = (uint32_t)sc->batch_size;
 	ko.tol = sc->tol;
 	ko.seed = c->spec->seed;
+	ko.init_random = sc->init == SPEC_INIT_RANDOM;
 	ko.progress = 1;
 	float *cent = malloc((size_t)k * v.dim * sizeof(float));
 	uint64_t *sizes = calloc(k, sizeof(uint64_t));

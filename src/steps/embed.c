@@ -178,11 +178,14 @@ int step_embed_run(struct step_ctx *c, struct err *e)
 {
 	const struct spec_embed *se = &c->spec->embed;
 	struct artifact corpus;
-	if (artifact_get(c->store, &c->prev[0], &corpus, e))
+	const struct digest *corpus_d = step_input(c, STEP_CORPUS);
+	if (!corpus_d)
+		return err_set(e, ERR_INTERNAL, "embed: the corpus step has no output");
+	if (artifact_get(c->store, corpus_d, &corpus, e))
 		return -1;
 	if (!strcmp(corpus.type, "vectors") || artifact_part(&corpus, "embeddings")) {
 		const struct digest *pd = artifact_part(&corpus, "embeddings");
-		c->out[0] = pd ? *pd : c->prev[0];
+		c->out[0] = pd ? *pd : *corpus_d;
 		c->n_out = 1;
 		int64_t dim = 0;
 		struct artifact va;

@@ -64,10 +64,11 @@ static int feed_set(struct step_ctx *c, struct knn_stream *ks, const struct dige
 
 int step_groundtruth_run(struct step_ctx *c, struct err *e)
 {
-	int in[STEP_MAX_IN];
-	int n_in = steps_inputs(c->spec, 5, in);
+	const struct digest *qd = step_input(c, STEP_QUERIES);
+	if (!qd)
+		return err_set(e, ERR_INTERNAL, "groundtruth: the queries step has no output");
 	struct vecs q;
-	if (vecs_load(c->store, &c->prev[4], &q, e))
+	if (vecs_load(c->store, qd, &q, e))
 		return -1;
 	uint32_t k = (uint32_t)c->spec->groundtruth.k;
 	enum spec_space sp = c->spec->target.hnsw.space;
@@ -79,8 +80,16 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e)
 	}
 	uint64_t base_rows = 0;
 	int rc = 0;
-	for (int i = 1; i < n_in && !rc; i++) /* in[0] is queries */
-		rc = feed_set(c, ks, &c->prev[in[i]], q.dim, &base_rows, e);
+	/* the base: what ingest loads, in its order; else every vector set */
+	const struct spec *spec = c->spec;
+	enum spec_set all[2] = { SPEC_SET_CORPUS, SPEC_SET_SYNTHETIC };
+	const enum spec_set *sets = spec->ingest.present ? spec->ingest.sets : all;
+	size_t n_sets = spec->ingest.present ? spec->ingest.n_sets : 2;
+	for (size_t i = 0; i < n_sets && !rc; i++) {
+		const struct digest *set = step_set_vectors(c, sets[i]);
+		if (set)
+			rc = feed_set(c, ks, set, q.dim, &base_rows, e);
+	}
 	uint32_t *ids32 = malloc((size_t)q.rows * k * sizeof(uint32_t) + 1);
 	uint64_t *ids = malloc((size_t)q.rows * k * sizeof(uint64_t) + 1);
 	float *scores = malloc((size_t)q.rows * k * sizeof(float) + 1);

@@ -60,6 +60,7 @@
 enum { R_NONE = 0, R_STORED = 1, R_REJECTED = 2, R_FAILED = 3 };
 
 struct ing_set {
+	struct digest vectors;   /* the vectors artifact */
 	struct artifact art;
 	uint64_t base, rows;
 	uint32_t dim;
@@ -466,6 +467,7 @@ static int open_set(struct ing *g, struct ing_set *s, const struct digest *d, in
 {
 	memset(s, 0, sizeof(*s));
 	buf_init(&s->content, 0);
+	s->vectors = *d;
 	if (artifact_get(g->c->store, d, &s->art, e))
 		return -1;
 	int64_t rows = 0, dim = 0;
@@ -499,9 +501,10 @@ static int open_set(struct ing *g, struct ing_set *s, const struct digest *d, in
 	}
 	synth_opts_init(&s->so, s->rows ? s->rows : 1);
 	s->so.seed = g->c->spec->seed;
-	if (is_corpus && g->c->has_prev[0]) {
+	const struct digest *articles = is_corpus ? step_input(g->c, STEP_CORPUS) : NULL;
+	if (articles) {
 		struct artifact corpus;
-		if (artifact_get(g->c->store, &g->c->prev[0], &corpus, e))
+		if (artifact_get(g->c->store, articles, &corpus, e))
 			return -1;
 		int rc = 0;
 		if (!strcmp(corpus.type, "corpus") && artifact_part(&corpus, "articles"))
@@ -646,7 +649,7 @@ static void load_key(struct ing *g, struct digest *out)
 	for (int i = 0; i < 3; i++)
 		hash_update(&h, f[i] ? f[i] : "", strlen(f[i] ? f[i] : "") + 1);
 	for (int s = 0; s < g->n_sets; s++)
-		hash_update(&h, g->c->prev[g->sets[s].is_corpus ? 1 : 3].b, DIGEST_LEN);
+		hash_update(&h, g->sets[s].vectors.b, DIGEST_LEN);
 	hash_final(&h, out);
 }
 
@@ -757,11 +760,11 @@ int step_ingest_run(struct step_ctx *c, struct err *e)
 		return -1;
 	for (size_t k = 0; k < si->n_sets; k++) {
 		int is_corpus = si->sets[k] == SPEC_SET_CORPUS;
-		int from = is_corpus ? 1 : 3;
+		const struct digest *vectors = step_set_vectors(c, si->sets[k]);
 		struct ing_set *s = &g.sets[g.n_sets];
-		if (!c->has_prev[from])
+		if (!vectors)
 			continue;
-		if (open_set(&g, s, &c->prev[from], is_corpus, e)) {
+		if (open_set(&g, s, vectors, is_corpus, e)) {
 			close_set(s);
 			goto out;
 		}
@@ -775,6 +778,11 @@ int step_ingest_run(struct step_ctx *c, struct err *e)
 	}
 	if (g.n_sets == 0 || g.total == 0) {
 		err_set(e, ERR_SPEC, "ingest: nothing to load (steps.ingest.sets is empty)");
+		goto out;
+	}
+	if (g.sets[0].dim != target_dim(g.t)) {
+		err_set(e, ERR_SPEC, "ingest: the vectors are %u-d but the %s target was opened for %u-d", g.sets[0].dim,
+			target_driver(g.t), target_dim(g.t));
 		goto out;
 	}
 	g.state = calloc(g.total, 1);

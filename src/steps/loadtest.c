@@ -279,11 +279,11 @@ static int load_id_maps(struct lt *L, struct err *e)
 	uint64_t base = 0;
 	for (size_t k = 0; sp->ingest.present && k < sp->ingest.n_sets; k++) {
 		int is_corpus = sp->ingest.sets[k] == SPEC_SET_CORPUS;
-		int from = is_corpus ? 1 : 3;
-		if (!L->c->has_prev[from])
+		const struct digest *set = step_set_vectors(L->c, sp->ingest.sets[k]);
+		if (!set)
 			continue;
 		struct artifact a;
-		if (artifact_get(L->c->store, &L->c->prev[from], &a, e))
+		if (artifact_get(L->c->store, set, &a, e))
 			return -1;
 		int64_t rows = 0;
 		artifact_get_int(&a, "rows", &rows);
@@ -554,15 +554,15 @@ int step_loadtest_run(struct step_ctx *c, struct err *e)
 	if (steps_target(c, &L.t, e))
 		return -1;
 	L.dim = target_dim(L.t);
-	if (c->has_prev[4]) {
-		if (vecs_load(c->store, &c->prev[4], &L.queries, e))
+	if (step_input(c, STEP_QUERIES)) {
+		if (vecs_load(c->store, step_input(c, STEP_QUERIES), &L.queries, e))
 			goto out;
 	} else if (lt->mix_recall > 0) {
 		err_set(e, ERR_SPEC, "loadtest: recall operations need a 'queries' step for their cue vectors");
 		goto out;
 	}
-	if (c->has_prev[2]) {
-		if (vecs_load(c->store, &c->prev[2], &L.cent, e))
+	if (step_input(c, STEP_CENTROIDS)) {
+		if (vecs_load(c->store, step_input(c, STEP_CENTROIDS), &L.cent, e))
 			goto out;
 		L.have_cent = 1;
 	}

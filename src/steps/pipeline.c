@@ -33,19 +33,17 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A NULL body means "not built yet": the runner reports it, never skips it. */
-static const struct step_def step_table[SPEC_NSTEPS] = {
-	{ "corpus", 1, 0, "issue 3 (data steps)", step_corpus_run },
-	{ "embed", 1, 0, "issue 3 (data steps)", step_embed_run },
-	{ "centroids", 1, 0, "issue 3 (data steps)", step_centroids_run },
-	{ "synthetic", 1, 0, "issue 3 (data steps)", step_synthetic_run },
-	{ "queries", 1, 0, "issue 6 (load test)", step_queries_run },
-	{ "groundtruth", 1, 0, "issue 6 (load test)", step_groundtruth_run },
-	{ "ingest", 1, 1, "issue 4 (targets and ingest)", step_ingest_run },
-	{ "loadtest", 1, 1, "issue 6 (load test)", step_loadtest_run },
+static const struct step_def step_table[STEP_COUNT] = {
+	[STEP_CORPUS] = { "corpus", 1, 0, step_corpus_run },
+	[STEP_EMBED] = { "embed", 1, 0, step_embed_run },
+	[STEP_CENTROIDS] = { "centroids", 1, 0, step_centroids_run },
+	[STEP_SYNTHETIC] = { "synthetic", 1, 0, step_synthetic_run },
+	[STEP_QUERIES] = { "queries", 1, 0, step_queries_run },
+	[STEP_GROUNDTRUTH] = { "groundtruth", 1, 0, step_groundtruth_run },
+	[STEP_INGEST] = { "ingest", 1, 1, step_ingest_run },
+	[STEP_LOADTEST] = { "loadtest", 1, 1, step_loadtest_run },
 };
-
-enum { S_CORPUS, S_EMBED, S_CENTROIDS, S_SYNTHETIC, S_QUERIES, S_GROUNDTRUTH, S_INGEST, S_LOADTEST };
+_Static_assert(STEP_COUNT == SPEC_NSTEPS, "one step_table row per spec step");
 
 static volatile sig_atomic_t stop_requested;
 
@@ -69,70 +67,97 @@ int steps_index(const char *name)
 const char *steps_state_name(enum step_state s)
 {
 	static const char *names[] = { "pending", "cached", "ran", "resumed", "failed",
-				       "not-built", "skipped", "will-run", "blocked", "missing-input" };
+				       "skipped", "will-run", "blocked", "missing-input" };
 	return names[s];
 }
 
-static int add_in(int *in, int *n, int step)
+int steps_corpus_vectors_step(const struct spec *sp)
 {
-	if (*n < STEP_MAX_IN)
-		in[(*n)++] = step;
-	return 0;
+	if (sp->embed.present)
+		return STEP_EMBED;
+	if (sp->corpus.present && (sp->corpus.source == SPEC_SRC_NPY || sp->corpus.source == SPEC_SRC_FVECS))
+		return STEP_CORPUS;
+	return -1;
 }
 
-/* The vectors a set name refers to: corpus vectors come from `embed`. */
-static int set_step(enum spec_set s)
+int steps_set_step(const struct spec *sp, enum spec_set set)
 {
-	return s == SPEC_SET_CORPUS ? S_EMBED : S_SYNTHETIC;
+	if (set == SPEC_SET_CORPUS)
+		return steps_corpus_vectors_step(sp);
+	return sp->synthetic.present ? STEP_SYNTHETIC : -1;
+}
+
+const struct digest *step_input(const struct step_ctx *c, enum step_id id)
+{
+	if ((int)id < 0 || id >= STEP_COUNT || !c->done.has[id])
+		return NULL;
+	return &c->done.out[id];
+}
+
+const struct digest *step_corpus_vectors(const struct step_ctx *c)
+{
+	int s = steps_corpus_vectors_step(c->spec);
+	return s < 0 ? NULL : step_input(c, (enum step_id)s);
+}
+
+const struct digest *step_set_vectors(const struct step_ctx *c, enum spec_set set)
+{
+	int s = steps_set_step(c->spec, set);
+	return s < 0 ? NULL : step_input(c, (enum step_id)s);
+}
+
+static void add_in(int *in, int *n, int step)
+{
+	if (step >= 0 && *n < STEP_MAX_IN)
+		in[(*n)++] = step;
 }
 
 int steps_inputs(const struct spec *sp, int i, int inputs[STEP_MAX_IN])
 {
 	int n = 0;
 	switch (i) {
-	case S_EMBED:
-		add_in(inputs, &n, S_CORPUS);
+	case STEP_EMBED:
+		add_in(inputs, &n, STEP_CORPUS);
 		break;
-	case S_CENTROIDS:
+	case STEP_CENTROIDS:
 		if (sp->centroids.from == SPEC_FROM_STORE)
-			add_in(inputs, &n, S_EMBED);
+			add_in(inputs, &n, steps_corpus_vectors_step(sp));
 		break;
-	case S_SYNTHETIC:
-		add_in(inputs, &n, S_CENTROIDS);
+	case STEP_SYNTHETIC:
+		add_in(inputs, &n, STEP_CENTROIDS);
 		break;
-	case S_QUERIES:
+	case STEP_QUERIES:
 		if (sp->queries.source == SPEC_QSRC_CORPUS)
-			add_in(inputs, &n, S_EMBED);
+			add_in(inputs, &n, steps_corpus_vectors_step(sp));
 		else if (sp->queries.source == SPEC_QSRC_SYNTHETIC)
-			add_in(inputs, &n, S_SYNTHETIC);
+			add_in(inputs, &n, STEP_SYNTHETIC);
 		else
-			add_in(inputs, &n, S_CENTROIDS);
+			add_in(inputs, &n, STEP_CENTROIDS);
 		break;
-	case S_GROUNDTRUTH:
-		add_in(inputs, &n, S_QUERIES);
+	case STEP_GROUNDTRUTH:
+		add_in(inputs, &n, STEP_QUERIES);
 		if (sp->ingest.present) {
 			for (size_t k = 0; k < sp->ingest.n_sets; k++)
-				add_in(inputs, &n, set_step(sp->ingest.sets[k]));
+				add_in(inputs, &n, steps_set_step(sp, sp->ingest.sets[k]));
 		} else {
-			if (sp->embed.present)
-				add_in(inputs, &n, S_EMBED);
+			add_in(inputs, &n, steps_corpus_vectors_step(sp));
 			if (sp->synthetic.present)
-				add_in(inputs, &n, S_SYNTHETIC);
+				add_in(inputs, &n, STEP_SYNTHETIC);
 		}
 		break;
-	case S_INGEST:
+	case STEP_INGEST:
 		for (size_t k = 0; k < sp->ingest.n_sets; k++)
-			add_in(inputs, &n, set_step(sp->ingest.sets[k]));
+			add_in(inputs, &n, steps_set_step(sp, sp->ingest.sets[k]));
 		break;
-	case S_LOADTEST:
+	case STEP_LOADTEST:
 		if (sp->ingest.present)
-			add_in(inputs, &n, S_INGEST);
+			add_in(inputs, &n, STEP_INGEST);
 		if (sp->queries.present)
-			add_in(inputs, &n, S_QUERIES);
+			add_in(inputs, &n, STEP_QUERIES);
 		if (sp->groundtruth.present)
-			add_in(inputs, &n, S_GROUNDTRUTH);
+			add_in(inputs, &n, STEP_GROUNDTRUTH);
 		if (sp->centroids.present)
-			add_in(inputs, &n, S_CENTROIDS);
+			add_in(inputs, &n, STEP_CENTROIDS);
 		break;
 	default:
 		break;
@@ -214,7 +239,7 @@ static void copy_str(char *dst, size_t cap, const char *src)
 /* Effectful: changes or reads a live target, so never memoized. */
 static int step_effectful(const struct spec *sp, int i)
 {
-	return step_table[i].effectful || (i == S_CENTROIDS && sp->centroids.from == SPEC_FROM_TARGET);
+	return step_table[i].effectful || (i == STEP_CENTROIDS && sp->centroids.from == SPEC_FROM_TARGET);
 }
 
 /* ------------------------------------------------------------------ */
@@ -250,24 +275,23 @@ static int ac_put_outputs(struct store *st, const struct digest *key, const stru
 	return rc;
 }
 
-static int action_for(struct store *st, const struct spec *sp, int i, const struct digest *prev,
-		      const int *has_prev, struct digest *key, int *ready, struct err *e)
+static int action_for(const struct spec *sp, int i, const struct step_outputs *done, struct digest *key,
+		      int *ready, struct err *e)
 {
-	(void)st;
 	int in[STEP_MAX_IN];
 	int n = steps_inputs(sp, i, in);
 	struct digest ins[STEP_MAX_IN];
 	*ready = 1;
 	for (int k = 0; k < n; k++) {
-		if (!has_prev[in[k]]) {
+		if (!done->has[in[k]]) {
 			*ready = 0;
 			return 0;
 		}
-		ins[k] = prev[in[k]];
+		ins[k] = done->out[in[k]];
 	}
 	struct digest extra;
 	int has_extra = 0;
-	if (i == S_CORPUS && steps_source_digest(sp, &extra, &has_extra, e))
+	if (i == STEP_CORPUS && steps_source_digest(sp, &extra, &has_extra, e))
 		return -1;
 	return steps_action_key(sp, i, ins, n, has_extra ? &extra : NULL, key, e);
 }
@@ -275,8 +299,8 @@ static int action_for(struct store *st, const struct spec *sp, int i, const stru
 int steps_plan(struct store *st, const struct spec *sp, struct plan_row *rows, int *n_rows,
 	       struct err *e)
 {
-	struct digest prev[SPEC_NSTEPS];
-	int has_prev[SPEC_NSTEPS] = { 0 };
+	struct step_outputs done;
+	memset(&done, 0, sizeof(done));
 	int n = 0;
 	for (int i = 0; i < SPEC_NSTEPS; i++) {
 		if (!spec_step_present(sp, step_table[i].name))
@@ -286,7 +310,7 @@ int steps_plan(struct store *st, const struct spec *sp, struct plan_row *rows, i
 		r->step = i;
 		int ready = 0;
 		struct err ae = ERR_INIT;
-		if (action_for(st, sp, i, prev, has_prev, &r->action, &ready, &ae)) {
+		if (action_for(sp, i, &done, &r->action, &ready, &ae)) {
 			if (ae.cls != ERR_MISSING) {
 				if (e)
 					*e = ae;
@@ -297,10 +321,6 @@ int steps_plan(struct store *st, const struct spec *sp, struct plan_row *rows, i
 			continue;
 		}
 		r->has_action = ready;
-		if (!step_table[i].run) {
-			r->state = STEP_NOT_BUILT;
-			continue;
-		}
 		if (!ready) {
 			r->state = STEP_BLOCKED;
 			continue;
@@ -314,8 +334,8 @@ int steps_plan(struct store *st, const struct spec *sp, struct plan_row *rows, i
 			return -1;
 		if (hit && r->n_out > 0) {
 			r->state = STEP_CACHED;
-			prev[i] = r->out[0];
-			has_prev[i] = 1;
+			done.out[i] = r->out[0];
+			done.has[i] = 1;
 		} else {
 			r->state = STEP_WILL_RUN;
 		}
@@ -407,18 +427,11 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 			continue;
 		struct run_step *rs = run_step_slot(rec, d->name);
 		int ready = 0;
-		if (action_for(st, sp, i, c.prev, c.has_prev, &c.action, &ready, e))
+		if (action_for(sp, i, &c.done, &c.action, &ready, e))
 			goto failed;
 		if (!ready)
 			BUG("step '%s' has an input that did not run", d->name);
 		rs->action = c.action;
-		if (!d->run) {
-			set_state(rs, STEP_NOT_BUILT);
-			snprintf(rs->message, sizeof(rs->message), "not built yet (%s)", d->built_by);
-			err_set(e, ERR_UNSUPPORTED, "step '%s' is not built yet (%s)", d->name, d->built_by);
-			err_hint(e, "remove 'steps.%s' from the spec to run the steps before it", d->name);
-			goto failed;
-		}
 		int effectful = step_effectful(sp, i);
 		if (!effectful && !(o && o->force)) {
 			int n_out = 0;
@@ -429,8 +442,8 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 				rs->n_out = n_out;
 				memcpy(rs->out, c.out, sizeof(c.out[0]) * (size_t)n_out);
 				set_state(rs, STEP_CACHED);
-				c.prev[i] = c.out[0];
-				c.has_prev[i] = 1;
+				c.done.out[i] = c.out[0];
+				c.done.has[i] = 1;
 				log_info("%-11s cached", d->name);
 				if (save_run(st, rec, NULL, e))
 					goto failed;
@@ -456,8 +469,8 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 		copy_str(rs->message, sizeof(rs->message), c.summary);
 		if (!effectful && ac_put_outputs(st, &c.action, c.out, c.n_out, rs->elapsed_ns, e))
 			goto failed;
-		c.prev[i] = c.out[0];
-		c.has_prev[i] = 1;
+		c.done.out[i] = c.out[0];
+		c.done.has[i] = 1;
 		char dur[32];
 		clock_format_duration(rs->elapsed_ns, dur, sizeof(dur));
 		log_info("%-11s done in %s%s%s", d->name, dur, c.summary[0] ? ": " : "", c.summary);

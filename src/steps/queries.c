@@ -30,9 +30,14 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 {
 	const struct spec_queries *sq = &c->spec->queries;
 	uint64_t n = sq->count, seed = c->spec->seed;
-	int from = sq->source == SPEC_QSRC_CORPUS ? 1 : sq->source == SPEC_QSRC_SYNTHETIC ? 3 : 2;
+	const char *from = sq->source == SPEC_QSRC_SYNTHETIC ? "synthetic" : "corpus";
+	const struct digest *src_d = sq->source == SPEC_QSRC_CORPUS      ? step_corpus_vectors(c)
+				     : sq->source == SPEC_QSRC_SYNTHETIC ? step_input(c, STEP_SYNTHETIC)
+									 : step_input(c, STEP_CENTROIDS);
+	if (!src_d)
+		return err_set(e, ERR_INTERNAL, "queries: the %s vectors are missing", from);
 	struct vecs src;
-	if (vecs_load(c->store, &c->prev[from], &src, e))
+	if (vecs_load(c->store, src_d, &src, e))
 		return -1;
 	uint32_t d = src.dim;
 	float *q = malloc((size_t)n * d * sizeof(float) + 1);
@@ -55,7 +60,7 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 			free(q);
 			free(ids);
 			free(noise);
-			return err_set(e, ERR_INPUT, "queries: the %s set is empty", from == 1 ? "corpus" : "synthetic");
+			return err_set(e, ERR_INPUT, "queries: the %s set is empty", from);
 		}
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t r = src.rows <= UINT32_MAX ? rng_below(seed, STREAM_QUERY_PICK, i, (uint32_t)src.rows)

