@@ -29,6 +29,10 @@
  * Reuse: a verified load is recorded under ref "loads/<load key>" (driver,
  * URL, space, set digests). A later run whose target still shows that count
  * and passes the sample check reuses it instead of loading again.
+ *
+ * The step runs as prepare (sets, record numbering, load key), begin (resume
+ * from receipts, or reuse a verified load), send, verify, record (metrics,
+ * receipt artifact) and verdict (not stored, rejected, lost), one function each.
  */
 #include "engrave/steps.h"
 #include "artio.h"
@@ -112,6 +116,18 @@ struct ing {
 	int failed_hard;         /* an error was recorded in e */
 	char first_reject[256];
 	char first_fail[256];
+	char refname[96];        /* "loads/<load key>": where a verified load is recorded */
+	uint64_t count_before;   /* the target's count before this run's first send */
+	uint64_t elapsed_ns;     /* sending time of this process */
+};
+
+/* What verification found (ingest_verify). */
+struct verify_result {
+	uint64_t checked, missing, mismatched;
+	int method_readback;
+	char first_problem[256];
+	uint64_t count_after;
+	int64_t expected, lost;
 };
 
 /* ---------------------------------------------------------------- */
@@ -554,12 +570,6 @@ static void close_set(struct ing_set *s)
 /* ---------------------------------------------------------------- */
 /* verification                                                       */
 
-struct verify_result {
-	uint64_t checked, missing, mismatched;
-	int method_readback;
-	char first_problem[256];
-};
-
 static int verify_sample(struct ing *g, uint64_t want, struct verify_result *vr)
 {
 	memset(vr, 0, sizeof(*vr));
@@ -748,172 +758,208 @@ static int try_reuse(struct ing *g, const char *refname, struct err *e)
 	return ok;
 }
 
-int step_ingest_run(struct step_ctx *c, struct err *e)
+/* ---------------------------------------------------------------- */
+/* the step: prepare, begin (resume or reuse), send, verify, record   */
+
+/* Open the target and the sets, number the records, name the load. */
+static int ingest_prepare(struct ing *g, struct err *e)
 {
+	struct step_ctx *c = g->c;
 	const struct spec_ingest *si = &c->spec->ingest;
-	struct ing g;
-	memset(&g, 0, sizeof(g));
-	g.c = c;
-	g.e = e;
-	int rc = -1;
-	if (steps_target(c, &g.t, e))
+	if (steps_target(c, &g->t, e))
 		return -1;
 	for (size_t k = 0; k < si->n_sets; k++) {
 		int is_corpus = si->sets[k] == SPEC_SET_CORPUS;
 		const struct digest *vectors = step_set_vectors(c, si->sets[k]);
-		struct ing_set *s = &g.sets[g.n_sets];
+		struct ing_set *s = &g->sets[g->n_sets];
 		if (!vectors)
 			continue;
-		if (open_set(&g, s, vectors, is_corpus, e)) {
+		if (open_set(g, s, vectors, is_corpus, e)) {
 			close_set(s);
-			goto out;
+			return -1;
 		}
-		s->base = g.total;
-		g.total += s->rows;
-		g.n_sets++;
-		if (s->dim != g.sets[0].dim) {
-			err_set(e, ERR_SPEC, "ingest: sets have different dimensions (%u and %u)", g.sets[0].dim, s->dim);
-			goto out;
-		}
+		s->base = g->total;
+		g->total += s->rows;
+		g->n_sets++;
+		if (s->dim != g->sets[0].dim)
+			return err_set(e, ERR_SPEC, "ingest: sets have different dimensions (%u and %u)", g->sets[0].dim,
+				       s->dim);
 	}
-	if (g.n_sets == 0 || g.total == 0) {
-		err_set(e, ERR_SPEC, "ingest: nothing to load (steps.ingest.sets is empty)");
-		goto out;
-	}
-	if (g.sets[0].dim != target_dim(g.t)) {
-		err_set(e, ERR_SPEC, "ingest: the vectors are %u-d but the %s target was opened for %u-d", g.sets[0].dim,
-			target_driver(g.t), target_dim(g.t));
-		goto out;
-	}
-	g.state = calloc(g.total, 1);
-	if (!g.state)
+	if (g->n_sets == 0 || g->total == 0)
+		return err_set(e, ERR_SPEC, "ingest: nothing to load (steps.ingest.sets is empty)");
+	if (g->sets[0].dim != target_dim(g->t))
+		return err_set(e, ERR_SPEC, "ingest: the vectors are %u-d but the %s target was opened for %u-d",
+			       g->sets[0].dim, target_driver(g->t), target_dim(g->t));
+	g->state = calloc(g->total, 1);
+	if (!g->state)
 		BUG("out of memory");
 	struct digest lk;
-	load_key(&g, &lk);
-	char lkhex[DIGEST_HEX_LEN + 1], refname[96];
+	load_key(g, &lk);
+	char lkhex[DIGEST_HEX_LEN + 1];
 	digest_to_hex(&lk, lkhex);
-	snprintf(refname, sizeof(refname), "loads/%.64s", lkhex);
+	snprintf(g->refname, sizeof(g->refname), "loads/%.64s", lkhex);
+	return 0;
+}
 
-	/* resume: receipts of this run */
-	if (journal_iter(c->store, c->run_id, STREAM, load_receipt, &g, e))
-		goto out;
-	uint64_t count_before = 0;
+/*
+ * Where this run stands: the receipts of an interrupted attempt, and the
+ * target's count before the first send (journaled, so a resume compares
+ * with the same base). A fresh run first tries to reuse a verified load.
+ * Returns 1 when reused (the step's output is set), 0 to send, -1 on error.
+ */
+static int ingest_begin(struct ing *g, struct err *e)
+{
+	struct step_ctx *c = g->c;
+	if (journal_iter(c->store, c->run_id, STREAM, load_receipt, g, e))
+		return -1;
 	struct buf mv;
 	buf_init(&mv, 0);
 	int have_before = journal_get(c->store, c->run_id, META_STREAM, "count_before", 12, &mv, e);
-	if (have_before < 0) {
-		buf_release(&mv);
-		goto out;
-	}
-	if (have_before && mv.len == 8)
-		memcpy(&count_before, mv.data, 8);
+	if (have_before > 0 && mv.len == 8)
+		memcpy(&g->count_before, mv.data, 8);
 	buf_release(&mv);
-	if (!have_before) {
-		int reused = try_reuse(&g, refname, e);
-		if (reused < 0)
-			goto out;
-		if (reused) {
-			rc = 0;
-			goto out;
-		}
-		if (target_count(g.t, &count_before, e))
-			goto out;
-		struct journal_batch *mb;
-		if (journal_batch_begin(c->store, c->run_id, META_STREAM, &mb, e) ||
-		    journal_batch_put(mb, "count_before", 12, &count_before, 8, e) || journal_batch_commit(mb, e))
-			goto out;
-	} else if (g.stored || g.rejected) {
-		log_info("ingest: resuming: %llu records already have a receipt", (unsigned long long)(g.stored + g.rejected));
+	if (have_before < 0)
+		return -1;
+	if (have_before) {
+		if (g->stored || g->rejected)
+			log_info("ingest: resuming: %llu records already have a receipt",
+				 (unsigned long long)(g->stored + g->rejected));
+		return 0;
 	}
+	int reused = try_reuse(g, g->refname, e);
+	if (reused)
+		return reused;
+	if (target_count(g->t, &g->count_before, e))
+		return -1;
+	struct journal_batch *mb;
+	if (journal_batch_begin(c->store, c->run_id, META_STREAM, &mb, e) ||
+	    journal_batch_put(mb, "count_before", 12, &g->count_before, 8, e) || journal_batch_commit(mb, e))
+		return -1;
+	return 0;
+}
 
-	size_t mb = target_max_batch(g.t);
-	g.batch = si->batch_size < mb ? si->batch_size : mb;
-	if (g.batch == 0)
-		g.batch = 1;
-	g.max_attempts = (int)si->retries + 1;
+/* Send every record without a receipt; every receipt gathered is committed,
+ * also when sending fails or is interrupted (resume). */
+static int ingest_send(struct ing *g, struct err *e)
+{
+	struct step_ctx *c = g->c;
+	const struct spec_ingest *si = &c->spec->ingest;
+	size_t mb = target_max_batch(g->t);
+	g->batch = si->batch_size < mb ? si->batch_size : mb;
+	if (g->batch == 0)
+		g->batch = 1;
+	g->max_attempts = (int)si->retries + 1;
 	struct retry_policy rp = RETRY_POLICY_DEFAULT;
 	rp.seed = c->spec->seed;
-	rp.max_attempts = g.max_attempts;
-	g.policy = rp;
-	if (journal_batch_begin(c->store, c->run_id, STREAM, &g.jb, e))
-		goto out;
-	g.last_commit = clock_mono_now();
-	progress_start(&g.prog, "ingest", g.total, "records");
-	progress_set(&g.prog, g.stored + g.rejected);
+	rp.max_attempts = g->max_attempts;
+	g->policy = rp;
+	if (journal_batch_begin(c->store, c->run_id, STREAM, &g->jb, e))
+		return -1;
+	g->last_commit = clock_mono_now();
+	progress_start(&g->prog, "ingest", g->total, "records");
+	progress_set(&g->prog, g->stored + g->rejected);
 	mono_ns t0 = clock_mono_now();
-	int send_rc = target_has_http(g.t) ? send_http(&g) : send_inprocess(&g);
-	uint64_t elapsed = clock_mono_now() - t0;
-	progress_finish(&g.prog);
-	/* keep every receipt gathered so far, also when sending failed (resume) */
-	if (journal_commit(&g, 1) && !send_rc)
+	int send_rc = target_has_http(g->t) ? send_http(g) : send_inprocess(g);
+	g->elapsed_ns = clock_mono_now() - t0;
+	progress_finish(&g->prog);
+	if (journal_commit(g, 1) && !send_rc)
 		send_rc = -1;
 	if (send_rc)
-		goto out;
-	if (steps_stop_requested()) {
-		err_set(e, ERR_INTERRUPTED, "ingest: interrupted with %llu of %llu records stored",
-			(unsigned long long)g.stored, (unsigned long long)g.total);
-		goto out;
-	}
-	double secs = (double)elapsed / NS_PER_S;
-	steps_metric(c, "ingest.records", (double)g.total);
-	steps_metric(c, "ingest.stored", (double)g.stored);
-	steps_metric(c, "ingest.rejected", (double)g.rejected);
-	steps_metric(c, "ingest.failed", (double)g.failed);
-	steps_metric(c, "ingest.retries", (double)g.retries);
-	if (secs > 0 && g.sent_now)
-		steps_metric(c, "ingest.records_per_s", (double)g.sent_now / secs);
+		return -1;
+	if (steps_stop_requested())
+		return err_set(e, ERR_INTERRUPTED, "ingest: interrupted with %llu of %llu records stored",
+			       (unsigned long long)g->stored, (unsigned long long)g->total);
+	return 0;
+}
 
-	/* verification */
+/* Compare what the target holds with what it acknowledged. */
+static int ingest_verify(struct ing *g, struct verify_result *vr, struct err *e)
+{
 	uint64_t count_after = 0;
-	if (target_count(g.t, &count_after, e))
-		goto out;
-	int64_t expected = (int64_t)(count_before + g.stored);
-	int64_t lost = expected - (int64_t)count_after;
-	struct verify_result vr;
-	if (verify_sample(&g, si->verify_sample, &vr))
-		goto out;
-	steps_metric(c, "ingest.count_after", (double)count_after);
-	steps_metric(c, "ingest.lost", (double)(lost > 0 ? lost : 0));
-	steps_metric(c, "ingest.sample_checked", (double)vr.checked);
-	steps_metric(c, "ingest.sample_missing", (double)vr.missing);
-	steps_metric(c, "ingest.sample_mismatched", (double)vr.mismatched);
-	if (write_receipts(&g, count_before, count_after, lost, &vr, elapsed, &c->out[0]))
-		goto out;
+	if (target_count(g->t, &count_after, e))
+		return -1;
+	if (verify_sample(g, g->c->spec->ingest.verify_sample, vr))
+		return -1;
+	vr->count_after = count_after;
+	vr->expected = (int64_t)(g->count_before + g->stored);
+	vr->lost = vr->expected - (int64_t)count_after;
+	return 0;
+}
+
+/* Metrics, the receipt artifact and the one-line summary. */
+static int ingest_record(struct ing *g, const struct verify_result *vr)
+{
+	struct step_ctx *c = g->c;
+	double secs = (double)g->elapsed_ns / NS_PER_S;
+	steps_metric(c, "ingest.records", (double)g->total);
+	steps_metric(c, "ingest.stored", (double)g->stored);
+	steps_metric(c, "ingest.rejected", (double)g->rejected);
+	steps_metric(c, "ingest.failed", (double)g->failed);
+	steps_metric(c, "ingest.retries", (double)g->retries);
+	if (secs > 0 && g->sent_now)
+		steps_metric(c, "ingest.records_per_s", (double)g->sent_now / secs);
+	steps_metric(c, "ingest.count_after", (double)vr->count_after);
+	steps_metric(c, "ingest.lost", (double)(vr->lost > 0 ? vr->lost : 0));
+	steps_metric(c, "ingest.sample_checked", (double)vr->checked);
+	steps_metric(c, "ingest.sample_missing", (double)vr->missing);
+	steps_metric(c, "ingest.sample_mismatched", (double)vr->mismatched);
+	if (write_receipts(g, g->count_before, vr->count_after, vr->lost, vr, g->elapsed_ns, &c->out[0]))
+		return -1;
 	c->n_out = 1;
 	snprintf(c->summary, sizeof(c->summary),
 		 "%llu stored, %llu rejected, %llu failed, %llu retries; target count %llu (expected %lld); sample %llu/%llu ok",
-		 (unsigned long long)g.stored, (unsigned long long)g.rejected, (unsigned long long)g.failed,
-		 (unsigned long long)g.retries, (unsigned long long)count_after, (long long)expected,
-		 (unsigned long long)(vr.checked - vr.missing - vr.mismatched), (unsigned long long)vr.checked);
-	if (g.failed) {
+		 (unsigned long long)g->stored, (unsigned long long)g->rejected, (unsigned long long)g->failed,
+		 (unsigned long long)g->retries, (unsigned long long)vr->count_after, (long long)vr->expected,
+		 (unsigned long long)(vr->checked - vr->missing - vr->mismatched), (unsigned long long)vr->checked);
+	return 0;
+}
+
+/* The three failure verdicts, in order: not stored, rejected, lost. A load
+ * with none is recorded under its ref for reuse by later runs. */
+static int ingest_verdict(struct ing *g, const struct verify_result *vr, struct err *e)
+{
+	if (g->failed) {
 		err_set(e, ERR_NET, "ingest: %llu of %llu records were not stored after %d attempts each (first: %s)",
-			(unsigned long long)g.failed, (unsigned long long)g.total, g.max_attempts, g.first_fail);
-		err_hint(e, "fix the target and continue with 'engrave run SPEC --resume': stored records are not sent again");
-		goto out;
+			(unsigned long long)g->failed, (unsigned long long)g->total, g->max_attempts, g->first_fail);
+		return err_hint(e, "fix the target and continue with 'engrave run SPEC --resume': stored records are not sent again");
 	}
-	if (g.rejected) {
-		err_set(e, ERR_CHECK, "ingest: the target rejected %llu records (first: %s)",
-			(unsigned long long)g.rejected, g.first_reject);
-		goto out;
-	}
-	if (lost > 0 || vr.missing || vr.mismatched) {
+	if (g->rejected)
+		return err_set(e, ERR_CHECK, "ingest: the target rejected %llu records (first: %s)",
+			       (unsigned long long)g->rejected, g->first_reject);
+	if (vr->lost > 0 || vr->missing || vr->mismatched) {
 		err_set(e, ERR_CHECK,
 			"ingest: the target acknowledged %llu records but holds %llu (expected %lld: %lld lost); sample read-back: %llu missing, %llu different of %llu%s%s",
-			(unsigned long long)g.stored, (unsigned long long)count_after, (long long)expected,
-			(long long)(lost > 0 ? lost : 0), (unsigned long long)vr.missing,
-			(unsigned long long)vr.mismatched, (unsigned long long)vr.checked,
-			vr.first_problem[0] ? "; first: " : "", vr.first_problem);
-		err_hint(e, "%s", g.t && !strcmp(target_driver(g.t), "engram")
-					 ? "Engram's semantic dedup drops near-duplicates (cosine >= 0.95) and its hot tier is capped at 100K per space; both still answer 201"
-					 : "the target answered success for records it does not hold");
-		goto out;
+			(unsigned long long)g->stored, (unsigned long long)vr->count_after, (long long)vr->expected,
+			(long long)(vr->lost > 0 ? vr->lost : 0), (unsigned long long)vr->missing,
+			(unsigned long long)vr->mismatched, (unsigned long long)vr->checked,
+			vr->first_problem[0] ? "; first: " : "", vr->first_problem);
+		return err_hint(e, "%s", g->t && !strcmp(target_driver(g->t), "engram")
+						 ? "Engram's semantic dedup drops near-duplicates (cosine >= 0.95) and its hot tier is capped at 100K per space; both still answer 201"
+						 : "the target answered success for records it does not hold");
 	}
 	char dhex[DIGEST_HEX_LEN + 1];
-	digest_to_hex(&c->out[0], dhex);
-	if (ref_set(c->store, refname, dhex, e))
-		goto out;
-	rc = 0;
-out:
+	digest_to_hex(&g->c->out[0], dhex);
+	return ref_set(g->c->store, g->refname, dhex, e);
+}
+
+int step_ingest_run(struct step_ctx *c, struct err *e)
+{
+	struct ing g;
+	memset(&g, 0, sizeof(g));
+	g.c = c;
+	g.e = e;
+	struct verify_result vr;
+	int rc = ingest_prepare(&g, e);
+	if (!rc)
+		rc = ingest_begin(&g, e);
+	if (rc == 1) { /* reused a verified load */
+		rc = 0;
+	} else if (!rc) {
+		rc = ingest_send(&g, e) || ingest_verify(&g, &vr, e) || ingest_record(&g, &vr) ||
+				     ingest_verdict(&g, &vr, e)
+			     ? -1
+			     : 0;
+	}
 	if (g.jb)
 		journal_batch_abort(g.jb);
 	for (int s = 0; s < g.n_sets; s++)
