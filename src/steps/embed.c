@@ -174,40 +174,34 @@ static int on_article(const struct article_view *v, void *ctx)
 	return 0;
 }
 
-int step_embed_run(struct step_ctx *c, struct err *e)
+/* A corpus that already carries vectors (a vectors artifact, or JSONL with
+ * embeddings) passes them through, once their dimension is checked. */
+static int embed_passthrough(struct step_ctx *c, const struct artifact *corpus, const struct digest *corpus_d,
+			     struct err *e)
 {
-	const struct spec_embed *se = &c->spec->embed;
-	struct artifact corpus;
-	const struct digest *corpus_d = step_input(c, STEP_CORPUS);
-	if (!corpus_d)
-		return err_set(e, ERR_INTERNAL, "embed: the corpus step has no output");
-	if (artifact_get(c->store, corpus_d, &corpus, e))
-		return -1;
-	if (!strcmp(corpus.type, "vectors") || artifact_part(&corpus, "embeddings")) {
-		const struct digest *pd = artifact_part(&corpus, "embeddings");
-		c->out[0] = pd ? *pd : *corpus_d;
-		c->n_out = 1;
-		int64_t dim = 0;
-		struct artifact va;
-		if (pd && !artifact_get(c->store, pd, &va, NULL)) {
-			artifact_get_int(&va, "dim", &dim);
-			artifact_release(&va);
-		} else {
-			artifact_get_int(&corpus, "dim", &dim);
-		}
-		artifact_release(&corpus);
-		if ((uint64_t)dim != se->dim)
-			return err_set(e, ERR_SPEC, "the corpus carries %lld-d vectors, steps.embed.dim says %llu",
-				       (long long)dim, (unsigned long long)se->dim);
-		snprintf(c->summary, sizeof(c->summary), "precomputed %lld-d vectors from the corpus", (long long)dim);
-		return 0;
+	const struct digest *pd = artifact_part(corpus, "embeddings");
+	c->out[0] = pd ? *pd : *corpus_d;
+	c->n_out = 1;
+	int64_t dim = 0;
+	struct artifact va;
+	if (pd && !artifact_get(c->store, pd, &va, NULL)) {
+		artifact_get_int(&va, "dim", &dim);
+		artifact_release(&va);
+	} else {
+		artifact_get_int(corpus, "dim", &dim);
 	}
-	struct embed_run r;
-	memset(&r, 0, sizeof(r));
-	r.c = c;
-	r.e = e;
-	r.dim = (uint32_t)se->dim;
-	int rc = -1;
+	if ((uint64_t)dim != c->spec->embed.dim)
+		return err_set(e, ERR_SPEC, "the corpus carries %lld-d vectors, steps.embed.dim says %llu",
+			       (long long)dim, (unsigned long long)c->spec->embed.dim);
+	snprintf(c->summary, sizeof(c->summary), "precomputed %lld-d vectors from the corpus", (long long)dim);
+	return 0;
+}
+
+/* The embedder (hashing in process, or an http client) and the batch
+ * buffers sized for it. */
+static int embed_open(struct embed_run *r, struct err *e)
+{
+	const struct spec_embed *se = &r->c->spec->embed;
 	if (se->embedder == SPEC_EMBEDDER_HTTP) {
 		const char *key = se->auth_bearer_env ? getenv(se->auth_bearer_env) : NULL;
 		struct embed_http_opts ho;
@@ -221,25 +215,61 @@ int step_embed_run(struct step_ctx *c, struct err *e)
 		ho.api_key = key;
 		ho.timeout_ns = se->timeout_ns;
 		ho.retry.max_attempts = (int)se->retries + 1;
-		if (embed_http_new(&ho, &r.http, e))
-			goto out;
-		snprintf(r.identity, sizeof(r.identity), "%s", embed_http_identity(r.http));
-		r.batch_cap = se->batch_size * se->concurrency;
-		if (r.batch_cap > 1024)
-			r.batch_cap = 1024;
+		if (embed_http_new(&ho, &r->http, e))
+			return -1;
+		snprintf(r->identity, sizeof(r->identity), "%s", embed_http_identity(r->http));
+		r->batch_cap = se->batch_size * se->concurrency;
+		if (r->batch_cap > 1024)
+			r->batch_cap = 1024;
 	} else {
-		embed_hash_identity(r.dim, r.identity, sizeof(r.identity));
-		r.batch_cap = HASH_BATCH;
+		embed_hash_identity(r->dim, r->identity, sizeof(r->identity));
+		r->batch_cap = HASH_BATCH;
 	}
-	if (r.batch_cap == 0)
-		r.batch_cap = 1;
-	r.texts = calloc(r.batch_cap, sizeof(*r.texts));
-	r.ids = calloc(r.batch_cap, sizeof(*r.ids));
-	r.vecs = malloc(r.batch_cap * r.dim * sizeof(float));
-	if (!r.texts || !r.ids || !r.vecs)
+	if (r->batch_cap == 0)
+		r->batch_cap = 1;
+	r->texts = calloc(r->batch_cap, sizeof(*r->texts));
+	r->ids = calloc(r->batch_cap, sizeof(*r->ids));
+	r->vecs = malloc(r->batch_cap * r->dim * sizeof(float));
+	if (!r->texts || !r->ids || !r->vecs)
 		BUG("out of memory");
-	for (size_t i = 0; i < r.batch_cap; i++)
-		buf_init(&r.texts[i], 0);
+	for (size_t i = 0; i < r->batch_cap; i++)
+		buf_init(&r->texts[i], 0);
+	return 0;
+}
+
+static void embed_close(struct embed_run *r)
+{
+	if (r->prog.start)
+		progress_finish(&r->prog);
+	for (size_t i = 0; r->texts && i < r->batch_cap; i++)
+		buf_release(&r->texts[i]);
+	free(r->texts);
+	free(r->ids);
+	free(r->vecs);
+	embed_http_free(r->http);
+}
+
+int step_embed_run(struct step_ctx *c, struct err *e)
+{
+	struct artifact corpus;
+	const struct digest *corpus_d = step_input(c, STEP_CORPUS);
+	if (!corpus_d)
+		return err_set(e, ERR_INTERNAL, "embed: the corpus step has no output");
+	if (artifact_get(c->store, corpus_d, &corpus, e))
+		return -1;
+	if (!strcmp(corpus.type, "vectors") || artifact_part(&corpus, "embeddings")) {
+		int rc = embed_passthrough(c, &corpus, corpus_d, e);
+		artifact_release(&corpus);
+		return rc;
+	}
+	struct embed_run r;
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	r.e = e;
+	r.dim = (uint32_t)c->spec->embed.dim;
+	int rc = -1;
+	if (embed_open(&r, e))
+		goto out;
 	int64_t count = 0;
 	artifact_get_int(&corpus, "count", &count);
 	progress_start(&r.prog, "embed", (uint64_t)count, "articles");
@@ -264,14 +294,7 @@ int step_embed_run(struct step_ctx *c, struct err *e)
 			 (unsigned long long)r.cached);
 	}
 out:
-	if (r.prog.start)
-		progress_finish(&r.prog);
-	for (size_t i = 0; r.texts && i < r.batch_cap; i++)
-		buf_release(&r.texts[i]);
-	free(r.texts);
-	free(r.ids);
-	free(r.vecs);
-	embed_http_free(r.http);
+	embed_close(&r);
 	artifact_release(&corpus);
 	return rc;
 }
