@@ -38,6 +38,7 @@ struct imp {
 	const char *name;
 	struct err *e;
 	struct buf *warn;
+	struct buf *y;           /* the YAML being written */
 	int rc;
 };
 
@@ -159,271 +160,305 @@ static void slugify(const char *in, char *out, size_t cap)
 		snprintf(out, cap, "imported");
 }
 
-int spec_import_scenario(const char *toml_text, size_t len, const char *name_for_errors, int has_seed,
-			 uint64_t seed_override, struct buf *yaml, struct buf *warnings, struct err *e)
+/* Fail the import with a message (returns -1). */
+static int imp_fail(struct imp *im, const char *what)
 {
-	struct imp im = { .name = name_for_errors ? name_for_errors : "<scenario>", .e = e, .warn = warnings };
-	struct stree t;
-	if (stree_parse_toml(&t, toml_text, len, im.name, e))
-		return -1;
-	const struct snode *root = t.root;
-	struct buf y;
-	buf_init(&y, 0);
-	char num[64], num2[64];
+	if (!im->rc)
+		im->rc = err_set(im->e, ERR_INPUT, "%s: %s", im->name, what);
+	return -1;
+}
+
+/* name, description, seed. */
+static int imp_header(struct imp *im, const struct snode *root, int has_seed, uint64_t seed_override)
+{
+	struct buf *y = im->y;
+	struct err *e = im->e;
 	const char *name = NULL, *desc = NULL;
 	double v;
-
-	/* ---- top level */
 	static const char *const top_known[] = { "name", "description", "seed", "duration", "arrival",
 						 "operations", "data", "validation", "chaos", NULL };
-	unknown_keys(&im, root, "", top_known);
-	if (get_str(&im, root, "name", "name", &name) == 0) {
-		im.rc = err_set(e, ERR_INPUT, "%s: no 'name' (required by the scenario schema)", im.name);
-		goto out;
-	}
-	get_str(&im, root, "description", "description", &desc);
+	unknown_keys(im, root, "", top_known);
+	if (get_str(im, root, "name", "name", &name) == 0)
+		return imp_fail(im, "no 'name' (required by the scenario schema)");
+	get_str(im, root, "description", "description", &desc);
 	uint64_t seed = 42;
-	if (get_num(&im, root, "seed", "seed", &v) == 1) {
-		if (v < 0 || v != floor(v) || v > 18446744073709551615.0) {
-			type_err(&im, stree_map_get(root, "seed"), "seed", "a non-negative integer");
-			goto out;
-		}
+	if (get_num(im, root, "seed", "seed", &v) == 1) {
+		if (v < 0 || v != floor(v) || v > 18446744073709551615.0)
+			return type_err(im, stree_map_get(root, "seed"), "seed", "a non-negative integer");
 		seed = (uint64_t)v;
-		warn(&im, "seed: mapped to seed (note: Engram's loadtest ignored it and seeded from the clock)", NULL, NULL);
+		warn(im, "seed: mapped to seed (note: Engram's loadtest ignored it and seeded from the clock)", NULL, NULL);
 	}
 	if (has_seed)
 		seed = seed_override;
-	if (im.rc)
-		goto out;
+	if (im->rc)
+		return -1;
 	char slug[129];
 	slugify(name, slug, sizeof(slug));
-	buf_printf(&y, e, "# Imported from %s by 'engrave spec import-scenario'.\n", im.name);
-	buf_printf(&y, e, "# Original name: ");
-	yaml_quote(&y, name, e);
-	buf_printf(&y, e, "\nname: %s\n", slug);
+	buf_printf(y, e, "# Imported from %s by 'engrave spec import-scenario'.\n", im->name);
+	buf_printf(y, e, "# Original name: ");
+	yaml_quote(y, name, e);
+	buf_printf(y, e, "\nname: %s\n", slug);
 	if (desc) {
-		buf_append_str(&y, "description: ", e);
-		yaml_quote(&y, desc, e);
-		buf_append_str(&y, "\n", e);
+		buf_append_str(y, "description: ", e);
+		yaml_quote(y, desc, e);
+		buf_append_str(y, "\n", e);
 	}
-	buf_printf(&y, e, "seed: %llu\n", (unsigned long long)seed);
+	buf_printf(y, e, "seed: %llu\n", (unsigned long long)seed);
+	return 0;
+}
 
-	/* ---- data: what to load */
-	const struct snode *data = get_table(&im, root, "data");
+/* data.embedding_distribution: clusters and spread (clustered only). */
+static int imp_distribution(struct imp *im, const struct snode *data, double *clusters, double *std_dev)
+{
+	const struct snode *dist = stree_map_get(data, "embedding_distribution");
+	if (!dist)
+		return 0;
+	if (dist->kind != SN_MAP)
+		return type_err(im, dist, "data.embedding_distribution", "a table");
+	const char *type = "clustered";
+	if (get_str(im, dist, "type", "data.embedding_distribution.type", &type) < 0)
+		return -1;
+	if (!strcmp(type, "clustered")) {
+		static const char *const dk[] = { "type", "num_clusters", "std_dev", NULL };
+		unknown_keys(im, dist, "data.embedding_distribution", dk);
+		if (get_num(im, dist, "num_clusters", "data.embedding_distribution.num_clusters", clusters) < 0 ||
+		    get_num(im, dist, "std_dev", "data.embedding_distribution.std_dev", std_dev) < 0)
+			return -1;
+		return 0;
+	}
+	warn(im, "data.embedding_distribution.type = %s: not supported, dropped "
+		 "(using clustered, 10 clusters, std_dev 0.1)", type, NULL);
+	for (size_t i = 0; i < dist->n; i++)
+		if (strcmp(dist->keys[i]->str, "type"))
+			warn(im, "data.embedding_distribution.%s: not supported, dropped", dist->keys[i]->str, NULL);
+	return 0;
+}
+
+/* data -> target, centroids, synthetic, ingest. */
+static int imp_data(struct imp *im, const struct snode *root)
+{
+	struct buf *y = im->y;
+	struct err *e = im->e;
+	char num[64];
+	const struct snode *data = get_table(im, root, "data");
 	static const char *const data_known[] = { "num_nodes", "embedding_dim", "memory_spaces",
 						  "embedding_distribution", NULL };
-	unknown_keys(&im, data, "data", data_known);
+	unknown_keys(im, data, "data", data_known);
 	double nodes = 0, dim = 768, spaces = 1, clusters = 10, std_dev = 0.1;
 	if (data) {
-		int have_nodes = get_num(&im, data, "num_nodes", "data.num_nodes", &nodes);
-		if (get_num(&im, data, "embedding_dim", "data.embedding_dim", &dim) < 0 ||
-		    get_num(&im, data, "memory_spaces", "data.memory_spaces", &spaces) < 0 || have_nodes < 0)
-			goto out;
-		const struct snode *dist = stree_map_get(data, "embedding_distribution");
-		if (dist) {
-			if (dist->kind != SN_MAP) {
-				type_err(&im, dist, "data.embedding_distribution", "a table");
-				goto out;
-			}
-			const char *type = "clustered";
-			if (get_str(&im, dist, "type", "data.embedding_distribution.type", &type) < 0)
-				goto out;
-			if (!strcmp(type, "clustered")) {
-				static const char *const dk[] = { "type", "num_clusters", "std_dev", NULL };
-				unknown_keys(&im, dist, "data.embedding_distribution", dk);
-				if (get_num(&im, dist, "num_clusters", "data.embedding_distribution.num_clusters",
-					    &clusters) < 0 ||
-				    get_num(&im, dist, "std_dev", "data.embedding_distribution.std_dev", &std_dev) < 0)
-					goto out;
-			} else {
-				warn(&im, "data.embedding_distribution.type = %s: not supported, dropped "
-					  "(using clustered, 10 clusters, std_dev 0.1)", type, NULL);
-				for (size_t i = 0; i < dist->n; i++)
-					if (strcmp(dist->keys[i]->str, "type"))
-						warn(&im, "data.embedding_distribution.%s: not supported, dropped",
-						     dist->keys[i]->str, NULL);
-			}
-		}
+		int have_nodes = get_num(im, data, "num_nodes", "data.num_nodes", &nodes);
+		if (get_num(im, data, "embedding_dim", "data.embedding_dim", &dim) < 0 ||
+		    get_num(im, data, "memory_spaces", "data.memory_spaces", &spaces) < 0 || have_nodes < 0 ||
+		    imp_distribution(im, data, &clusters, &std_dev))
+			return -1;
 	}
 	if (nodes < 0 || nodes != floor(nodes) || dim < 1 || dim != floor(dim) || spaces < 1 ||
-	    spaces != floor(spaces) || clusters < 1 || clusters != floor(clusters) || std_dev < 0) {
-		im.rc = err_set(e, ERR_INPUT, "%s: data: num_nodes, embedding_dim, memory_spaces and num_clusters "
-					      "must be whole numbers (>= 1), std_dev >= 0",
-				im.name);
-		goto out;
-	}
+	    spaces != floor(spaces) || clusters < 1 || clusters != floor(clusters) || std_dev < 0)
+		return imp_fail(im, "data: num_nodes, embedding_dim, memory_spaces and num_clusters "
+				    "must be whole numbers (>= 1), std_dev >= 0");
 	if (nodes > 0 && clusters > nodes)
 		clusters = nodes;
 
-	buf_printf(&y, e, "target:\n  driver: engram\n  url: http://localhost:7432   # loadtest --endpoint default\n");
+	buf_printf(y, e, "target:\n  driver: engram\n  url: http://localhost:7432   # loadtest --endpoint default\n");
 	if (spaces > 1)
-		buf_printf(&y, e, "  spaces: %.0f   # data.memory_spaces: space_0..space_%.0f\n", spaces, spaces - 1);
+		buf_printf(y, e, "  spaces: %.0f   # data.memory_spaces: space_0..space_%.0f\n", spaces, spaces - 1);
 
-	buf_printf(&y, e, "steps:\n");
+	buf_printf(y, e, "steps:\n");
 	if (nodes > 0) {
-		buf_printf(&y, e,
+		buf_printf(y, e,
 			   "  # data.num_nodes: Engram's loadtest never loaded these; engrave does.\n"
 			   "  centroids: {from: random, k: %.0f, dim: %.0f}\n", clusters, dim);
 		fmt_num(std_dev, num, sizeof(num));
-		buf_printf(&y, e,
+		buf_printf(y, e,
 			   "  synthetic: {count: %.0f, std_dev: %s, normalize: true,\n"
 			   "              confidence: {base: 0.7, jitter: 0.3}}\n"
 			   "  ingest: {sets: [synthetic]}\n", nodes, num);
 	} else if (data) {
-		warn(&im, "data: num_nodes is 0, nothing loaded (embedding_dim and embedding_distribution unused)", NULL,
+		warn(im, "data: num_nodes is 0, nothing loaded (embedding_dim and embedding_distribution unused)", NULL,
 		     NULL);
 	}
+	return 0;
+}
 
-	/* ---- load test */
-	const struct snode *dur = get_table(&im, root, "duration");
+/* duration.total_seconds -> steps.loadtest.duration. */
+static int imp_duration(struct imp *im, const struct snode *root)
+{
+	const struct snode *dur = get_table(im, root, "duration");
 	static const char *const dur_known[] = { "total_seconds", NULL };
-	unknown_keys(&im, dur, "duration", dur_known);
+	unknown_keys(im, dur, "duration", dur_known);
 	double secs = 300;
-	if (dur && get_num(&im, dur, "total_seconds", "duration.total_seconds", &secs) < 0)
-		goto out;
-	if (secs <= 0 || secs != floor(secs)) {
-		im.rc = err_set(e, ERR_INPUT, "%s: duration.total_seconds must be a whole number > 0", im.name);
-		goto out;
-	}
-	buf_printf(&y, e, "  loadtest:\n    duration: %.0fs%s\n", secs, dur ? "" : "   # scenario default");
+	if (dur && get_num(im, dur, "total_seconds", "duration.total_seconds", &secs) < 0)
+		return -1;
+	if (secs <= 0 || secs != floor(secs))
+		return imp_fail(im, "duration.total_seconds must be a whole number > 0");
+	buf_printf(im->y, im->e, "  loadtest:\n    duration: %.0fs%s\n", secs, dur ? "" : "   # scenario default");
+	return 0;
+}
 
-	const struct snode *arr = get_table(&im, root, "arrival");
+static int imp_arrival_missing(struct imp *im, const char *pattern)
+{
+	if (!im->rc)
+		im->rc = err_set(im->e, ERR_INPUT, "%s: arrival: pattern %s needs its rate keys (see reference/engram.md 4.2)",
+				 im->name, pattern);
+	return -1;
+}
+
+/* arrival.* -> steps.loadtest.arrival. */
+static int imp_arrival(struct imp *im, const struct snode *root)
+{
+	struct buf *y = im->y;
+	struct err *e = im->e;
+	char num[64], num2[64];
+	const struct snode *arr = get_table(im, root, "arrival");
 	const char *pattern = "constant";
-	if (arr && get_str(&im, arr, "pattern", "arrival.pattern", &pattern) < 0)
-		goto out;
-	if (!arr) {
-		im.rc = err_set(e, ERR_INPUT, "%s: no [arrival] table (required by the scenario schema)", im.name);
-		goto out;
-	}
+	if (arr && get_str(im, arr, "pattern", "arrival.pattern", &pattern) < 0)
+		return -1;
+	if (!arr)
+		return imp_fail(im, "no [arrival] table (required by the scenario schema)");
 	double rate = 0;
 	if (!strcmp(pattern, "constant")) {
 		static const char *const k[] = { "pattern", "rate", NULL };
-		unknown_keys(&im, arr, "arrival", k);
-		if (get_num(&im, arr, "rate", "arrival.rate", &rate) <= 0)
-			goto arr_missing;
+		unknown_keys(im, arr, "arrival", k);
+		if (get_num(im, arr, "rate", "arrival.rate", &rate) <= 0)
+			return imp_arrival_missing(im, pattern);
 		fmt_num(rate, num, sizeof(num));
-		buf_printf(&y, e, "    arrival: {pattern: constant, rate: %s}\n", num);
+		buf_printf(y, e, "    arrival: {pattern: constant, rate: %s}\n", num);
 	} else if (!strcmp(pattern, "poisson") || !strcmp(pattern, "exponential")) {
 		static const char *const k[] = { "pattern", "lambda", NULL };
-		unknown_keys(&im, arr, "arrival", k);
-		if (get_num(&im, arr, "lambda", "arrival.lambda", &rate) <= 0)
-			goto arr_missing;
+		unknown_keys(im, arr, "arrival", k);
+		if (get_num(im, arr, "lambda", "arrival.lambda", &rate) <= 0)
+			return imp_arrival_missing(im, pattern);
 		fmt_num(rate, num, sizeof(num));
-		buf_printf(&y, e, "    arrival: {pattern: poisson, rate: %s}   # arrival.lambda\n", num);
-		warn(&im, "arrival.pattern = %s: mapped to poisson with rate = lambda (Engram's loadtest ran it "
-			  "at a constant interval)", pattern, NULL);
+		buf_printf(y, e, "    arrival: {pattern: poisson, rate: %s}   # arrival.lambda\n", num);
+		warn(im, "arrival.pattern = %s: mapped to poisson with rate = lambda (Engram's loadtest ran it "
+			 "at a constant interval)", pattern, NULL);
 	} else if (!strcmp(pattern, "periodic_burst")) {
 		static const char *const k[] = { "pattern", "base_rate", "burst_rate", "burst_duration_sec",
 						 "burst_period_sec", NULL };
-		unknown_keys(&im, arr, "arrival", k);
+		unknown_keys(im, arr, "arrival", k);
 		double base, burst, bd, bp;
-		if (get_num(&im, arr, "base_rate", "arrival.base_rate", &base) <= 0 ||
-		    get_num(&im, arr, "burst_rate", "arrival.burst_rate", &burst) <= 0 ||
-		    get_num(&im, arr, "burst_duration_sec", "arrival.burst_duration_sec", &bd) <= 0 ||
-		    get_num(&im, arr, "burst_period_sec", "arrival.burst_period_sec", &bp) <= 0)
-			goto arr_missing;
+		if (get_num(im, arr, "base_rate", "arrival.base_rate", &base) <= 0 ||
+		    get_num(im, arr, "burst_rate", "arrival.burst_rate", &burst) <= 0 ||
+		    get_num(im, arr, "burst_duration_sec", "arrival.burst_duration_sec", &bd) <= 0 ||
+		    get_num(im, arr, "burst_period_sec", "arrival.burst_period_sec", &bp) <= 0)
+			return imp_arrival_missing(im, pattern);
 		fmt_num(base, num, sizeof(num));
 		fmt_num(burst, num2, sizeof(num2));
-		buf_printf(&y, e,
+		buf_printf(y, e,
 			   "    arrival: {pattern: periodic_burst, base_rate: %s, burst_rate: %s,\n"
 			   "              burst_duration: %.0fs, burst_period: %.0fs}\n", num, num2, bd, bp);
 		char mean[64];
 		fmt_num(bp > 0 ? burst * (bd / bp) + base * (1 - bd / bp) : base, mean, sizeof(mean));
-		warn(&im, "arrival.pattern = periodic_burst: bursts are honoured (Engram's loadtest ran a constant %s ops/s)",
+		warn(im, "arrival.pattern = periodic_burst: bursts are honoured (Engram's loadtest ran a constant %s ops/s)",
 		     mean, NULL);
 	} else {
 		const struct snode *pn = stree_map_get(arr, "pattern");
-		im.rc = err_set(e, ERR_INPUT, "%s:%d:%d: arrival.pattern: unknown pattern '%s'", im.name,
-				pn ? pn->line : 1, pn ? pn->col : 1, pattern);
-		goto out;
+		return im->rc = err_set(e, ERR_INPUT, "%s:%d:%d: arrival.pattern: unknown pattern '%s'", im->name,
+					pn ? pn->line : 1, pn ? pn->col : 1, pattern);
 	}
+	return 0;
+}
 
-	const struct snode *ops = get_table(&im, root, "operations");
-	if (!ops) {
-		im.rc = err_set(e, ERR_INPUT, "%s: no [operations] table (required by the scenario schema)", im.name);
-		goto out;
-	}
+/* operations.*_weight -> steps.loadtest.mix. */
+static int imp_operations(struct imp *im, const struct snode *root)
+{
+	char num[64];
+	const struct snode *ops = get_table(im, root, "operations");
+	if (!ops)
+		return imp_fail(im, "no [operations] table (required by the scenario schema)");
 	static const char *const ops_known[] = { "store_weight", "recall_weight", "embedding_search_weight",
 						 "pattern_completion_weight", NULL };
-	unknown_keys(&im, ops, "operations", ops_known);
+	unknown_keys(im, ops, "operations", ops_known);
 	double ws = 0, wr = 0, wq = 0, wc = 0;
-	if (get_num(&im, ops, "store_weight", "operations.store_weight", &ws) < 0 ||
-	    get_num(&im, ops, "recall_weight", "operations.recall_weight", &wr) < 0 ||
-	    get_num(&im, ops, "embedding_search_weight", "operations.embedding_search_weight", &wq) < 0 ||
-	    get_num(&im, ops, "pattern_completion_weight", "operations.pattern_completion_weight", &wc) < 0)
-		goto out;
+	if (get_num(im, ops, "store_weight", "operations.store_weight", &ws) < 0 ||
+	    get_num(im, ops, "recall_weight", "operations.recall_weight", &wr) < 0 ||
+	    get_num(im, ops, "embedding_search_weight", "operations.embedding_search_weight", &wq) < 0 ||
+	    get_num(im, ops, "pattern_completion_weight", "operations.pattern_completion_weight", &wc) < 0)
+		return -1;
 	if (stree_map_get(ops, "pattern_completion_weight")) {
 		fmt_num(wc, num, sizeof(num));
-		warn(&im, "operations.pattern_completion_weight = %s: not supported, dropped%s", num,
+		warn(im, "operations.pattern_completion_weight = %s: not supported, dropped%s", num,
 		     wc > 0 ? " (the other weights keep their ratio)" : "");
 	}
-	if (ws < 0 || wr < 0 || wq < 0 || !(ws + wr + wq > 0)) {
-		im.rc = err_set(e, ERR_INPUT, "%s: operations: weights must be >= 0 and store/recall/search not all 0",
-				im.name);
-		goto out;
-	}
+	if (ws < 0 || wr < 0 || wq < 0 || !(ws + wr + wq > 0))
+		return imp_fail(im, "operations: weights must be >= 0 and store/recall/search not all 0");
 	char a[64], b[64], c[64];
 	fmt_num(ws, a, sizeof(a));
 	fmt_num(wr, b, sizeof(b));
 	fmt_num(wq, c, sizeof(c));
-	buf_printf(&y, e, "    mix: {store: %s, recall: %s, search: %s}\n", a, b, c);
+	buf_printf(im->y, im->e, "    mix: {store: %s, recall: %s, search: %s}\n", a, b, c);
+	return 0;
+}
 
-	/* ---- validation -> checks */
-	const struct snode *val = get_table(&im, root, "validation");
+/* validation.* -> checks; chaos is named as dropped (Engram parsed and ignored it). */
+static int imp_validation_chaos(struct imp *im, const struct snode *root)
+{
+	struct buf *y = im->y;
+	struct err *e = im->e;
+	char num[64];
+	const struct snode *val = get_table(im, root, "validation");
 	static const char *const val_known[] = { "expected_p99_latency_ms", "expected_throughput_ops_sec",
 						 "max_error_rate", NULL };
-	unknown_keys(&im, val, "validation", val_known);
+	unknown_keys(im, val, "validation", val_known);
 	if (val) {
 		double p99, thr, er;
-		int hp = get_num(&im, val, "expected_p99_latency_ms", "validation.expected_p99_latency_ms", &p99);
-		int ht = get_num(&im, val, "expected_throughput_ops_sec", "validation.expected_throughput_ops_sec", &thr);
-		int he = get_num(&im, val, "max_error_rate", "validation.max_error_rate", &er);
+		int hp = get_num(im, val, "expected_p99_latency_ms", "validation.expected_p99_latency_ms", &p99);
+		int ht = get_num(im, val, "expected_throughput_ops_sec", "validation.expected_throughput_ops_sec", &thr);
+		int he = get_num(im, val, "max_error_rate", "validation.max_error_rate", &er);
 		if (hp < 0 || ht < 0 || he < 0)
-			goto out;
+			return -1;
 		if (hp || ht || he)
-			buf_printf(&y, e, "checks:\n");
+			buf_printf(y, e, "checks:\n");
 		if (hp) {
 			fmt_num(p99, num, sizeof(num));
-			buf_printf(&y, e, "  p99_ms: \"< %s\"\n", num);
+			buf_printf(y, e, "  p99_ms: \"< %s\"\n", num);
 		}
 		if (ht) {
 			fmt_num(thr, num, sizeof(num));
-			buf_printf(&y, e, "  throughput: \"> %s\"\n", num);
+			buf_printf(y, e, "  throughput: \"> %s\"\n", num);
 		}
 		if (he) {
 			fmt_num(er, num, sizeof(num));
-			buf_printf(&y, e, "  error_rate: \"<= %s\"\n", num);
+			buf_printf(y, e, "  error_rate: \"<= %s\"\n", num);
 		}
 	}
-
-	/* ---- chaos: parsed and unused by Engram; not supported here */
 	const struct snode *chaos = stree_map_get(root, "chaos");
 	if (chaos && chaos->kind == SN_MAP) {
 		for (size_t i = 0; i < chaos->n; i++)
-			warn(&im, "chaos.%s: not supported, dropped", chaos->keys[i]->str, NULL);
+			warn(im, "chaos.%s: not supported, dropped", chaos->keys[i]->str, NULL);
 	} else if (chaos) {
-		warn(&im, "chaos: not supported, dropped", NULL, NULL);
+		warn(im, "chaos: not supported, dropped", NULL, NULL);
 	}
-	if (im.rc)
-		goto out;
+	return im->rc ? -1 : 0;
+}
 
-	/* ---- prove the result is a valid spec */
-	struct spec *s;
-	if (spec_load_string(y.data, y.len, "<imported spec>", &s, e)) {
-		err_prefix(e, "BUG: import of %s produced an invalid spec", im.name);
-		im.rc = -1;
-		goto out;
+int spec_import_scenario(const char *toml_text, size_t len, const char *name_for_errors, int has_seed,
+			 uint64_t seed_override, struct buf *yaml, struct buf *warnings, struct err *e)
+{
+	struct buf y;
+	buf_init(&y, 0);
+	struct imp im = { .name = name_for_errors ? name_for_errors : "<scenario>", .e = e, .warn = warnings, .y = &y };
+	struct stree t;
+	if (stree_parse_toml(&t, toml_text, len, im.name, e)) {
+		buf_release(&y);
+		return -1;
 	}
-	spec_free(s);
-	if (buf_append(yaml, y.data, y.len, e))
+	const struct snode *root = t.root;
+	if (!imp_header(&im, root, has_seed, seed_override) && !imp_data(&im, root) && !imp_duration(&im, root) &&
+	    !imp_arrival(&im, root) && !imp_operations(&im, root) && !imp_validation_chaos(&im, root)) {
+		/* prove the result is a valid spec */
+		struct spec *s;
+		if (spec_load_string(y.data, y.len, "<imported spec>", &s, e)) {
+			err_prefix(e, "BUG: import of %s produced an invalid spec", im.name);
+			im.rc = -1;
+		} else {
+			spec_free(s);
+			if (buf_append(yaml, y.data, y.len, e))
+				im.rc = -1;
+		}
+	} else if (!im.rc) {
 		im.rc = -1;
-	goto out;
-
-arr_missing:
-	if (!im.rc)
-		im.rc = err_set(e, ERR_INPUT, "%s: arrival: pattern %s needs its rate keys (see reference/engram.md 4.2)",
-				im.name, pattern);
-out:
+	}
 	buf_release(&y);
 	stree_release(&t);
 	return im.rc ? -1 : 0;
