@@ -52,7 +52,6 @@
 #define STREAM "ingest"
 #define META_STREAM "ingest-meta"
 #define STREAM_VERIFY 0x56455249ULL /* "VERI" */
-#define CONTENT_MAX_BYTES 99000     /* Engram rejects content over 100,000 bytes */
 #define ID_LEN 64
 #define COMMIT_EVERY 2048
 #define COMMIT_NS (250 * NS_PER_MS)
@@ -70,6 +69,7 @@ struct ing_set {
 	struct obj_reader *vr;
 	int is_corpus;
 	struct buf content;      /* corpus: row i's text at content_off[i] */
+	size_t content_max;      /* text bytes per record the driver takes */
 	uint64_t *content_off;
 	struct synth_opts so;    /* synthetic: content strings */
 };
@@ -456,7 +456,7 @@ static int add_corpus_text(const struct article_view *v, void *ctx)
 	struct ing_set *s = ctx;
 	return buf_append(&s->content, v->title, v->title_len, NULL) || buf_append(&s->content, "\n\n", 2, NULL) ||
 			       buf_append(&s->content, v->text,
-					  article_utf8_prefix(v->text, v->text_len, CONTENT_MAX_BYTES), NULL) ||
+					  article_utf8_prefix(v->text, v->text_len, s->content_max), NULL) ||
 			       buf_append(&s->content, "", 1, NULL)
 		       ? -1
 		       : 0;
@@ -499,6 +499,7 @@ static int open_set(struct ing *g, struct ing_set *s, const struct digest *d, in
 	}
 	synth_opts_init(&s->so, s->rows ? s->rows : 1);
 	s->so.seed = g->c->spec->seed;
+	s->content_max = target_content_max(g->t);
 	if (is_corpus && g->c->has_prev[0]) {
 		struct artifact corpus;
 		if (artifact_get(g->c->store, &g->c->prev[0], &corpus, e))
@@ -527,12 +528,10 @@ static int open_set(struct ing *g, struct ing_set *s, const struct digest *d, in
 			s->content_off[i] = off;
 			off += strlen(s->content.data + off) + 1;
 		}
-		/* corpus confidence as Engram's ingest.py: min(0.9, 0.6 + len/10000) */
+		/* corpus confidence by content length, the driver's rule (< 0: server default) */
 		s->conf = malloc(n * 4 + 4);
-		for (size_t i = 0; i < n; i++) {
-			double c = 0.6 + (double)strlen(s->content.data + s->content_off[i]) / 10000.0;
-			s->conf[i] = (float)(c > 0.9 ? 0.9 : c);
-		}
+		for (size_t i = 0; i < n; i++)
+			s->conf[i] = target_corpus_confidence(g->t, strlen(s->content.data + s->content_off[i]));
 	}
 	return 0;
 }
@@ -641,8 +640,7 @@ static void load_key(struct ing *g, struct digest *out)
 	struct hash_ctx h;
 	hash_init(&h);
 	hash_update(&h, "engrave-load-v1", 16);
-	const char *f[3] = { spec_driver_names[st->driver], st->url,
-			     st->driver == SPEC_DRIVER_CHROMA ? st->collection : st->space };
+	const char *f[3] = { spec_driver_names[st->driver], st->url, target_space(g->t) };
 	for (int i = 0; i < 3; i++)
 		hash_update(&h, f[i] ? f[i] : "", strlen(f[i] ? f[i] : "") + 1);
 	for (int s = 0; s < g->n_sets; s++)
@@ -677,7 +675,7 @@ static int write_receipts(struct ing *g, uint64_t count_before, uint64_t count_a
 	int rc = artifact_add_part(&a, "status", &od, size, g->e) ||
 		 artifact_set_str(&a, "driver", spec_driver_names[st->driver], g->e) ||
 		 artifact_set_str(&a, "url", st->url ? st->url : "", g->e) ||
-		 artifact_set_str(&a, "space", st->driver == SPEC_DRIVER_CHROMA ? st->collection : st->space, g->e) ||
+		 artifact_set_str(&a, "space", target_space(g->t), g->e) ||
 		 artifact_set_str(&a, "run", g->c->run_id, g->e) ||
 		 artifact_set_int(&a, "records", (int64_t)g->total, g->e) ||
 		 artifact_set_int(&a, "stored", (int64_t)g->stored, g->e) ||
@@ -895,9 +893,7 @@ int step_ingest_run(struct step_ctx *c, struct err *e)
 			(long long)(lost > 0 ? lost : 0), (unsigned long long)vr.missing,
 			(unsigned long long)vr.mismatched, (unsigned long long)vr.checked,
 			vr.first_problem[0] ? "; first: " : "", vr.first_problem);
-		err_hint(e, "%s", g.t && !strcmp(target_driver(g.t), "engram")
-					 ? "Engram's semantic dedup drops near-duplicates (cosine >= 0.95) and its hot tier is capped at 100K per space; both still answer 201"
-					 : "the target answered success for records it does not hold");
+		err_hint(e, "%s", target_unheld_hint(g.t));
 		goto out;
 	}
 	char dhex[DIGEST_HEX_LEN + 1];
