@@ -10,7 +10,9 @@
  *
  * Drivers own their facts: each is one `struct target_driver` (name, default
  * URL, how its namespace is named, limits, capabilities, dimension rule,
- * the spec keys it takes, ...) in the table `target_drivers[]`, and steps
+ * the spec keys it takes, ...) in the table `target_drivers[]`. The spec
+ * layer knows none of them: target_spec_load_*() loads a spec and resolves
+ * its target section against the table (target_spec_resolve), and steps
  * ask the open target (target_space, target_can, target_content_max, ...)
  * instead of comparing driver names.
  *
@@ -43,6 +45,7 @@
 #include "engrave/http.h"
 
 struct err;
+struct spec;
 struct target_ops;
 
 #define TARGET_ID_MAX 128     /* ids (client and server) including the NUL */
@@ -277,5 +280,29 @@ int target_exec_recall(struct target *t, const float *vec, int k, float threshol
 		       struct target_hits *out, struct err *e);
 int target_exec_search(struct target *t, const char *text, int k, struct target_hits *out,
 		       struct err *e);
+
+/* ---- specs: the target section against the driver table ---------------- */
+
+/*
+ * Resolve a loaded spec's target section (a no-op without one or when done):
+ *   - the driver name must be in target_drivers[] (else ERR_SPEC at
+ *     target.driver with a suggestion);
+ *   - a target.* key the driver does not take is refused ("only used with
+ *     driver ..."), and every such key is left out of the canonical form;
+ *   - the driver's defaults are filled in: url, namespace (space/collection).
+ * Errors are ERR_SPEC "file:line:col: key: reason" with a hint.
+ */
+int target_spec_resolve(struct spec *sp, struct err *e);
+/* spec_load_file/_string + target_spec_resolve: how every program loads a
+ * spec. *out is set only on success; free with spec_free(). */
+int target_spec_load_file(const char *path, struct spec **out, struct err *e);
+int target_spec_load_string(const char *text, size_t len, const char *name_for_errors,
+			    struct spec **out, struct err *e);
+/* The driver-dependent namespace of a resolved spec (its target.space or
+ * target.collection), or NULL when the driver has none. */
+const char *target_spec_namespace(const struct spec *sp);
+/* spec_keys_doc with the drivers' facts: names, per-driver defaults and
+ * which drivers take each target key (`engrave spec keys`, docs/spec.md). */
+int target_spec_keys_doc(struct buf *out, int markdown, struct err *e);
 
 #endif

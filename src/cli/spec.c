@@ -12,6 +12,7 @@
 #include "engrave/buf.h"
 #include "engrave/hash.h"
 #include "engrave/spec.h"
+#include "engrave/target.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ static int spec_check(int argc, char **argv, struct cli_ctx *ctx)
 	for (int i = first; i < argc; i++) {
 		struct err e = ERR_INIT;
 		struct spec *s;
-		if (spec_load_file(argv[i], &s, &e)) {
+		if (target_spec_load_file(argv[i], &s, &e)) {
 			int c = cli_fail(&e);
 			if (!code)
 				code = c;
@@ -84,7 +85,7 @@ static int spec_show(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&show_help, "--canonical, --digest and --json exclude each other");
 	struct err e = ERR_INIT;
 	struct spec *s;
-	if (spec_load_file(argv[first], &s, &e))
+	if (target_spec_load_file(argv[first], &s, &e))
 		return cli_fail(&e);
 	struct digest d;
 	char hex[DIGEST_HEX_LEN + 1];
@@ -228,7 +229,7 @@ static int spec_keys(int argc, char **argv, struct cli_ctx *ctx)
 	struct buf b;
 	buf_init(&b, 0);
 	struct err e = ERR_INIT;
-	if (spec_keys_doc(&b, markdown, &e)) {
+	if (target_spec_keys_doc(&b, markdown, &e)) {
 		buf_release(&b);
 		return cli_fail(&e);
 	}

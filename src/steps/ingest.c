@@ -640,7 +640,7 @@ static void load_key(struct ing *g, struct digest *out)
 	struct hash_ctx h;
 	hash_init(&h);
 	hash_update(&h, "engrave-load-v1", 16);
-	const char *f[3] = { spec_driver_names[st->driver], st->url, target_space(g->t) };
+	const char *f[3] = { st->driver, st->url, target_space(g->t) };
 	for (int i = 0; i < 3; i++)
 		hash_update(&h, f[i] ? f[i] : "", strlen(f[i] ? f[i] : "") + 1);
 	for (int s = 0; s < g->n_sets; s++)
@@ -673,7 +673,7 @@ static int write_receipts(struct ing *g, uint64_t count_before, uint64_t count_a
 	artifact_init(&a, "ingest-receipt", 1);
 	a.action = g->c->action;
 	int rc = artifact_add_part(&a, "status", &od, size, g->e) ||
-		 artifact_set_str(&a, "driver", spec_driver_names[st->driver], g->e) ||
+		 artifact_set_str(&a, "driver", st->driver, g->e) ||
 		 artifact_set_str(&a, "url", st->url ? st->url : "", g->e) ||
 		 artifact_set_str(&a, "space", target_space(g->t), g->e) ||
 		 artifact_set_str(&a, "run", g->c->run_id, g->e) ||
