@@ -12,7 +12,8 @@
  * URL, how its namespace is named, limits, capabilities, dimension rule,
  * the spec keys it takes, ...) in the table `target_drivers[]`. The spec
  * layer knows none of them: target_spec_load_*() loads a spec and resolves
- * its target section against the table (target_spec_resolve), and steps
+ * its target section against the table (target_spec_resolve), so `spec
+ * check` refuses what the driver cannot do before anything runs, and steps
  * ask the open target (target_space, target_can, target_content_max, ...)
  * instead of comparing driver names.
  *
@@ -289,7 +290,10 @@ int target_exec_search(struct target *t, const char *text, int k, struct target_
  *     target.driver with a suggestion);
  *   - a target.* key the driver does not take is refused ("only used with
  *     driver ..."), and every such key is left out of the canonical form;
- *   - the driver's defaults are filled in: url, namespace (space/collection).
+ *   - the driver's defaults are filled in: url, namespace (space/collection);
+ *   - what the spec determines must be within what the driver can do: the
+ *     namespace name, the vector dimension, text searches in the load mix,
+ *     the length of the ids it makes.
  * Errors are ERR_SPEC "file:line:col: key: reason" with a hint.
  */
 int target_spec_resolve(struct spec *sp, struct err *e);

@@ -14,7 +14,11 @@
  *      engram or chroma", the drivers that take it, from the table) and
  *      left out of the canonical form either way, so a spec's digest is
  *      what it was when these rules lived in the spec layer;
- *   3. defaults: url and the namespace (space / collection).
+ *   3. defaults: url and the namespace (space / collection);
+ *   4. what the spec determines against what the driver can do: the
+ *      namespace name, the vector dimension (embed.dim or a random centroid
+ *      dim: a vector-file corpus is only known when read), text searches in
+ *      the load mix, the length of synthetic ids.
  *
  * Every error is "file:line:col: key: reason" through spec_key_error, which
  * blames the key where it was written or its nearest written section. The
@@ -32,6 +36,7 @@
 #include "engrave/text.h"
 
 #define TKEYS_MAX 64
+#define ID_DIGITS 20 /* a uint64 row number in decimal */
 
 /* Does `d` take target key `rel` ("url", "auth.bearer_env")? A pattern
  * "x.*" takes the section x and everything in it. */
@@ -106,7 +111,7 @@ static int check_keys(struct spec *sp, const struct target_driver *d, struct err
 	return 0;
 }
 
-/* Step 3: the driver's defaults. */
+/* Step 3: the driver's defaults; the namespace name then checked. */
 static int fill_defaults(struct spec *sp, const struct target_driver *d, struct err *e)
 {
 	if (d->default_url && !sp->target.url && spec_key_set_str(sp, "target.url", d->default_url, e))
@@ -117,6 +122,42 @@ static int fill_defaults(struct spec *sp, const struct target_driver *d, struct 
 	snprintf(path, sizeof(path), "target.%s", d->ns_key);
 	if (!spec_key_str(sp, path) && spec_key_set_str(sp, path, d->ns_default, e))
 		return -1;
+	const char *ns = spec_key_str(sp, path);
+	char why[200];
+	if (ns && d->ns_check && d->ns_check(ns, why, sizeof(why))) {
+		spec_key_error(sp, path, e, "'%.100s' is not a name %s accepts", ns, d->name);
+		return err_hint(e, "%s", why);
+	}
+	return 0;
+}
+
+/* Step 4: what the spec determines against what the driver can do. */
+static int check_capabilities(struct spec *sp, const struct target_driver *d, struct err *e)
+{
+	uint64_t dim = spec_vector_dim(sp);
+	if (dim && (dim < d->dim_min || dim > d->dim_max)) {
+		const char *path = sp->embed.present ? "steps.embed.dim" : "steps.centroids.dim";
+		if (d->dim_min == d->dim_max)
+			spec_key_error(sp, path, e, "driver %s takes only %u-d vectors, got %llu", d->name, d->dim_min,
+				       (unsigned long long)dim);
+		else
+			spec_key_error(sp, path, e, "driver %s takes %u..%u-d vectors, got %llu", d->name, d->dim_min,
+				       d->dim_max, (unsigned long long)dim);
+		return err_hint(e, "set %s to a dimension the target takes, or use another driver", path);
+	}
+	if (sp->loadtest.present && sp->loadtest.mix_search > 0 && !(d->caps & TARGET_CAP_TEXT_SEARCH)) {
+		spec_key_error(sp, "steps.loadtest.mix.search", e, "driver %s has no text search (weight %g)", d->name,
+			       sp->loadtest.mix_search);
+		return err_hint(e, "%s",
+				spec_key_given(sp, "steps.loadtest.mix.search")
+					? "set steps.loadtest.mix.search to 0"
+					: "the default mix sends searches: write steps.loadtest.mix.search: 0");
+	}
+	if (sp->synthetic.present && sp->synthetic.id_prefix &&
+	    strlen(sp->synthetic.id_prefix) + ID_DIGITS > d->id_max)
+		return spec_key_error(sp, "steps.synthetic.id_prefix", e,
+				      "ids '%.40s...<row>' may be longer than the %zu bytes driver %s takes",
+				      sp->synthetic.id_prefix, d->id_max, d->name);
 	return 0;
 }
 
@@ -127,7 +168,7 @@ int target_spec_resolve(struct spec *sp, struct err *e)
 	const struct target_driver *d = target_driver_find(sp->target.driver);
 	if (!d)
 		return unknown_driver(sp, e);
-	if (check_keys(sp, d, e) || fill_defaults(sp, d, e))
+	if (check_keys(sp, d, e) || fill_defaults(sp, d, e) || check_capabilities(sp, d, e))
 		return -1;
 	sp->target.resolved = 1;
 	return 0;
