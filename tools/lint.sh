@@ -7,7 +7,9 @@
 #     src/spec, libcurl in src/net, OpenBLAS in src/data/vec.c, expat in
 #     src/data/wiki.c, msgpack in src/store, libcrypto in src/util/hash.c,
 #     libhttp-parser in src/net/wire.c;
-#  4. the layers of DESIGN.md section 2 only include headers of layers above.
+#  4. the layers of DESIGN.md section 2 only include headers of layers above;
+#  5. specs are loaded through target_spec_load_* (resolved against the driver
+#     table) everywhere but src/spec and src/targets.
 # Prints each problem as file:line: message and exits 1 if any.
 set -u
 cd "$(dirname "$0")/.."
@@ -38,6 +40,10 @@ check_lib 'expat\.h' '^src/data/wiki\.c' expat
 check_lib 'msgpack\.h' '^src/store/' msgpack
 check_lib 'openssl/' '^src/util/hash\.c' libcrypto
 check_lib 'http_parser\.h' '^src/net/wire\.c' libhttp-parser
+
+grep -rnE '(^|[^a-z_])spec_load_(file|string)\s*\(' src | grep -vE '^src/(spec|targets)/' | cut -d: -f1,2 |
+	sed 's/$/: spec_load_* outside src\/spec: load with target_spec_load_* (the driver rules)/' |
+	{ out=$(cat); [ -n "$out" ] && { echo "$out"; exit 1; }; exit 0; } || bad=1
 
 order="util store spec data net targets steps analysis cli"
 rank() { local i=0; for l in $order; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i+1)); done; echo 99; }

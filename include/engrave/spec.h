@@ -24,6 +24,15 @@
  * elsewhere and left out of the canonical form; their fields hold the
  * defaults.
  *
+ * The target section is driver-agnostic here: `target.driver` is any string
+ * and every target.* key is accepted (type and range are still checked). The
+ * drivers' facts live in the targets layer, which resolves a loaded spec
+ * (target_spec_resolve in target.h): it checks the driver name and the keys
+ * that driver takes, fills its defaults (url, namespace) and marks the keys
+ * it does not take with spec_key_omit() so the canonical form leaves them
+ * out. Programs load specs through target_spec_load_*, which does both; a
+ * spec from spec_load_* alone renders its target section as written.
+ *
  * Ownership: spec_load_* allocate; the caller frees with spec_free(). All
  * strings inside are owned by the spec; NULL means "not set".
  * Thread safety: a loaded spec is read-only and may be shared by threads.
@@ -38,6 +47,7 @@
 
 struct err;
 struct buf;
+struct spec_keyinfo;
 
 #define SPEC_LIST_MAX 64
 #define SPEC_CHECKS_MAX 32
@@ -45,7 +55,6 @@ struct buf;
 
 /* ---- enumerations (each has a name table below, same order) ---------- */
 
-enum spec_driver { SPEC_DRIVER_ENGRAM, SPEC_DRIVER_CHROMA, SPEC_DRIVER_EMBEDDED };
 enum spec_space { SPEC_SPACE_COSINE, SPEC_SPACE_L2, SPEC_SPACE_IP };
 enum spec_corpus_source {
 	SPEC_SRC_MEDIAWIKI, SPEC_SRC_JSONL, SPEC_SRC_NPY, SPEC_SRC_FVECS, SPEC_SRC_SAMPLE
@@ -68,7 +77,6 @@ enum spec_arrival {
 enum spec_op { SPEC_OP_LT, SPEC_OP_LE, SPEC_OP_GT, SPEC_OP_GE, SPEC_OP_EQ };
 
 /* NULL-terminated name tables, indexed by the enums above. */
-extern const char *const spec_driver_names[];
 extern const char *const spec_space_names[];
 extern const char *const spec_corpus_source_names[];
 extern const char *const spec_text_names[];
@@ -98,16 +106,20 @@ struct spec_hnsw {
 	uint64_t ef_search;          /* 64 */
 };
 
+/* Which keys a driver takes, their defaults and their valid values are the
+ * targets layer's (target_spec_resolve); until then the strings are as
+ * written (NULL when not written). */
 struct spec_target {
 	int present;                 /* a `target:` section was given */
-	enum spec_driver driver;     /* required when present */
-	char *url;                   /* engram: http://localhost:7432, chroma: http://localhost:8000, embedded: NULL */
-	char *space;                 /* engram memory space, "default" */
+	char *driver;                /* required when present: a driver name */
+	char *url;                   /* resolved: the driver's default; NULL for in-process drivers */
+	char *space;                 /* namespace of drivers that call it `space` */
 	uint64_t spaces;             /* spread the load over N spaces (space_0..), 1 = just `space` */
-	char *collection;            /* chroma collection, "engrave" */
+	char *collection;            /* namespace of drivers that call it `collection` */
 	char *auth_bearer_env;       /* NAME of the env var with the token, or NULL */
 	uint64_t timeout_ns;         /* per request, 30s */
 	struct spec_hnsw hnsw;
+	int resolved;                /* set by target_spec_resolve */
 };
 
 struct spec_corpus {
@@ -254,6 +266,8 @@ struct spec {
 	size_t source_len;
 	char *source_name;           /* path or name used in errors */
 	char *base_dir;              /* directory of the file ("." for strings) */
+	struct spec_keyinfo *keyinfo; /* per key of the table: where written, left out */
+	int root_line, root_col;     /* where the document's map starts */
 };
 
 /* ---- API ----------------------------------------------------------------- */
@@ -300,11 +314,43 @@ int spec_resolve_path(const struct spec *s, const char *path, struct buf *out, s
  * for centroids from: random; 0 when neither step is present. */
 uint64_t spec_vector_dim(const struct spec *s);
 
+/* ---- keys by path, for the layers above (the targets layer) ------------- */
+
+/* The paths of the keys under `section` ("target"), in table order (a
+ * section before its keys), into out[0..cap); returns how many there are. */
+size_t spec_section_keys(const char *section, const char **out, size_t cap);
+/* 1 if `path` was written in the spec. */
+int spec_key_given(const struct spec *s, const char *path);
+/* Fail with ERR_SPEC "file:line:col: path: reason", blaming the key's node
+ * if it was written, else its nearest written section, else the document.
+ * Returns -1. */
+int spec_key_error(const struct spec *s, const char *path, struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Leave `path` (a key or section) out of the canonical form, like a key
+ * that does not apply. ERR_INTERNAL for an unknown path. */
+int spec_key_omit(struct spec *s, const char *path, struct err *e);
+/* A string key's value (NULL: not set), and a context default for it (the
+ * spec keeps a copy). ERR_INTERNAL when `path` is not a string key. */
+const char *spec_key_str(const struct spec *s, const char *path);
+int spec_key_set_str(struct spec *s, const char *path, const char *value, struct err *e);
+
 /*
  * The key reference (every key: path, type, default, meaning), generated
  * from the validator's table. markdown != 0 gives the docs/spec.md form.
  */
 int spec_keys_doc(struct buf *out, int markdown, struct err *e);
+
+/* What a layer above knows about a key that the table does not (the targets
+ * layer: the driver names, per-driver defaults, which drivers take a key).
+ * The callback fills what it knows; empty/NULL fields keep the table's. */
+struct spec_key_note {
+	const char *const *names;    /* values a string key takes: "one of ..." */
+	char def[256];               /* the default as documented */
+	char applies[128];           /* "driver engram or chroma": only with that */
+};
+typedef void spec_key_note_fn(const char *path, struct spec_key_note *note, void *ctx);
+/* spec_keys_doc with notes (fn may be NULL). */
+int spec_keys_doc_noted(struct buf *out, int markdown, spec_key_note_fn *fn, void *ctx, struct err *e);
 
 /*
  * Convert an Engram loadtest scenario (TOML, reference/engram.md 4.2) into

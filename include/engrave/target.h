@@ -2,11 +2,20 @@
  * target.h — one interface to every database engrave loads and measures.
  *
  * A `struct target` is an open connection to one database through one driver
- * (like wrk2's `struct sock` or git's odb sources): "engram" (the HTTP
- * contract of reference/engram.md), "chroma" (a real Chroma server, API v2)
- * and "embedded" (an in-process exact index, no server). target_open() picks
+ * (like wrk2's `struct sock` or git's odb sources): engram (the HTTP
+ * contract of reference/engram.md), chroma (a real Chroma server, API v2)
+ * and embedded (an in-process exact index, no server). target_open() picks
  * the driver by name; every other call goes through the driver's function
  * table, so the steps above never know which database they talk to.
+ *
+ * Drivers own their facts: each is one `struct target_driver` (name, default
+ * URL, how its namespace is named, limits, capabilities, dimension rule,
+ * the spec keys it takes, ...) in the table `target_drivers[]`. The spec
+ * layer knows none of them: target_spec_load_*() loads a spec and resolves
+ * its target section against the table (target_spec_resolve), so `spec
+ * check` refuses what the driver cannot do before anything runs, and steps
+ * ask the open target (target_space, target_can, target_content_max, ...)
+ * instead of comparing driver names.
  *
  * Two ways to use it:
  *   - synchronous operations (health, count, store_batch, recall, search,
@@ -37,16 +46,56 @@
 #include "engrave/http.h"
 
 struct err;
+struct spec;
+struct target_ops;
 
 #define TARGET_ID_MAX 128     /* ids (client and server) including the NUL */
 #define TARGET_REASON_MAX 256 /* per-record rejection reason */
 #define TARGET_DIM_DEFAULT 768
 
+/* ---- drivers: what each one is and can do ------------------------------- */
+
+/* Capabilities (struct target_driver.caps). */
+#define TARGET_CAP_TEXT_SEARCH 1u /* search(text, k) */
+#define TARGET_CAP_RESET 2u       /* remove everything it holds */
+#define TARGET_CAP_COUNT 4u       /* how many vectors it holds */
+#define TARGET_CAP_READ_BY_ID 8u  /* vectors back by id (not by paging everything) */
+
+struct target_driver {
+	const char *name;          /* the spec's target.driver */
+	const char *default_url;   /* NULL: in-process, takes no url */
+	const char *ns_key;        /* the spec key naming its namespace ("space", "collection"); NULL: none */
+	const char *ns_default;    /* its default ("default", "engrave") */
+	/* 0 if the database accepts namespace `ns`, else -1 with the rule in `why`. NULL: any. */
+	int (*ns_check)(const char *ns, char *why, size_t cap);
+	size_t id_max;             /* longest record id, bytes */
+	size_t content_max;        /* longest content sent, bytes; 0: no limit */
+	unsigned caps;             /* TARGET_CAP_* */
+	uint32_t dim_min, dim_max; /* vector dimensions it takes */
+	/* Why it may acknowledge a record it does not hold (ingest's hint); NULL: no known reason. */
+	const char *unheld_hint;
+	/* Optional target.* keys it takes, relative to target ("url", "auth.*"
+	 * = the auth section and every key in it), then NULL. */
+	const char *const *spec_keys;
+	/* The confidence sent with a corpus record of `len` content bytes; NULL: the server's default. */
+	float (*corpus_confidence)(size_t len);
+	const struct target_ops *ops; /* the implementation (src/targets/ only) */
+};
+
+/* Every driver, then NULL. The one place the driver names are listed. */
+extern const struct target_driver *const target_drivers[];
+#define TARGET_DRIVERS_MAX 16
+
+/* The driver called `name`, or NULL. */
+const struct target_driver *target_driver_find(const char *name);
+/* The names of target_drivers[] into out[], then NULL (cap >= TARGET_DRIVERS_MAX + 1 holds all). */
+void target_driver_names(const char **out, size_t cap);
+
 /* From the spec's `target:` section. Strings are copied by target_open. */
 struct target_config {
-	const char *driver;      /* "engram" | "chroma" | "embedded" */
-	const char *url;         /* base URL, e.g. "http://127.0.0.1:7432"; unused by embedded */
-	const char *space;       /* engram memory space / chroma collection; NULL = "default" */
+	const char *driver;      /* a target_drivers[] name */
+	const char *url;         /* base URL, e.g. "http://127.0.0.1:7432"; unused in-process */
+	const char *space;       /* the driver's namespace (memory space, collection); NULL = "default" */
 	const char *bearer_env;  /* NAME of the env var holding the token; NULL = no auth */
 	uint64_t timeout_ns;     /* per request; 0 = 30 s */
 	int retries;             /* attempts for synchronous calls (incl. the first); 0 = 3 */
@@ -142,9 +191,20 @@ int target_open(const struct target_config *cfg, struct target **out, struct err
 void target_close(struct target *t); /* NULL-safe */
 
 const char *target_driver(const struct target *t);
+const struct target_driver *target_driver_of(const struct target *t);
 const char *target_url(const struct target *t);
+/* The namespace the target's records go to (memory space, collection). */
 const char *target_space(const struct target *t);
 uint32_t target_dim(const struct target *t);
+/* 1 if the driver has every capability in `caps` (TARGET_CAP_*). */
+int target_can(const struct target *t, unsigned caps);
+/* Most content bytes to send with one record (SIZE_MAX: no limit). */
+size_t target_content_max(const struct target *t);
+/* Confidence for a corpus record with `len` content bytes; < 0 = the server's default. */
+float target_corpus_confidence(const struct target *t, size_t len);
+/* Why a target may answer success for a record it does not hold: the
+ * driver's known reasons, else a generic sentence. */
+const char *target_unheld_hint(const struct target *t);
 /* Most records one store request may carry (engram 1, chroma the server's
  * max_batch_size or cfg.batch_size, embedded unlimited = SIZE_MAX). */
 size_t target_max_batch(const struct target *t);
@@ -222,7 +282,34 @@ int target_exec_recall(struct target *t, const float *vec, int k, float threshol
 int target_exec_search(struct target *t, const char *text, int k, struct target_hits *out,
 		       struct err *e);
 
-/* "engram", "chroma", "embedded", then NULL (for help and suggestions). */
-extern const char *const target_driver_names[];
+/* ---- specs: the target section against the driver table ---------------- */
+
+/*
+ * Resolve a loaded spec's target section (a no-op without one or when done):
+ *   - the driver name must be in target_drivers[] (else ERR_SPEC at
+ *     target.driver with a suggestion);
+ *   - a target.* key the driver does not take is refused ("only used with
+ *     driver ..."), and every such key is left out of the canonical form;
+ *   - the driver's defaults are filled in: url, namespace (space/collection);
+ *   - what the spec determines must be within what the driver can do: the
+ *     namespace name, the vector dimension, text searches in the load mix,
+ *     the length of the ids it makes.
+ * Errors are ERR_SPEC "file:line:col: key: reason" with a hint.
+ */
+int target_spec_resolve(struct spec *sp, struct err *e);
+/* spec_load_file/_string + target_spec_resolve: how every program loads a
+ * spec. *out is set only on success; free with spec_free(). */
+int target_spec_load_file(const char *path, struct spec **out, struct err *e);
+int target_spec_load_string(const char *text, size_t len, const char *name_for_errors,
+			    struct spec **out, struct err *e);
+/* The spec text of a stored run: resolved like target_spec_load_string but
+ * without the capability checks (a rule added since never hides an old run). */
+int target_spec_load_stored(const char *text, size_t len, const char *run_id, struct spec **out, struct err *e);
+/* The driver-dependent namespace of a resolved spec (its target.space or
+ * target.collection), or NULL when the driver has none. */
+const char *target_spec_namespace(const struct spec *sp);
+/* spec_keys_doc with the drivers' facts: names, per-driver defaults and
+ * which drivers take each target key (`engrave spec keys`, docs/spec.md). */
+int target_spec_keys_doc(struct buf *out, int markdown, struct err *e);
 
 #endif

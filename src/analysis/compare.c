@@ -8,7 +8,7 @@
  * diff itself is built as a jansson tree so `engrave diff` can print it
  * as text or hand it to CI unchanged.
  *
- * The spec diff loads each run's stored spec text with spec_load_string
+ * The spec diff loads each run's stored spec text with target_spec_load_string
  * and compares spec_canonical() trees, so a reordered key or a default
  * written out is not a difference; paths read "steps.loadtest.duration".
  */
@@ -20,6 +20,7 @@
 #include "engrave/sched.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -285,7 +286,7 @@ static json_t *canonical_tree(const struct run_record *r)
 	struct buf b;
 	buf_init(&b, 0);
 	json_t *t = NULL;
-	if (spec_load_string(r->spec_text, strlen(r->spec_text), r->id, &sp, &e) || spec_canonical(sp, &b, &e))
+	if (target_spec_load_stored(r->spec_text, strlen(r->spec_text), r->id, &sp, &e) || spec_canonical(sp, &b, &e))
 		log_debug("run %s: stored spec does not load: %s", r->id, e.msg);
 	else
 		t = json_loadb(b.data, b.len, 0, NULL);

@@ -25,6 +25,7 @@
 #include "engrave/spec.h"
 #include "engrave/steps.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 #include "engrave/vec.h"
 
 #include <math.h>
@@ -388,7 +389,7 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	records_init(&recs);
 	void *rbytes = NULL, *hits = NULL, *gids = NULL, *gsc = NULL, *gcnt = NULL;
 	float *q = NULL, *cent = NULL;
-	if (!rec->spec_text || spec_load_string(rec->spec_text, strlen(rec->spec_text), rec->id, &sp, e))
+	if (!rec->spec_text || target_spec_load_stored(rec->spec_text, strlen(rec->spec_text), rec->id, &sp, e))
 		goto out;
 	if (artifact_get(st, ld, &la, e))
 		goto out;

@@ -13,6 +13,7 @@
 #include "engrave/compare.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -59,7 +60,7 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 	have_run = 1;
 	if (run.spec_text) {
 		struct err se = ERR_INIT;
-		if (spec_load_string(run.spec_text, strlen(run.spec_text), run.id, &sp, &se))
+		if (target_spec_load_stored(run.spec_text, strlen(run.spec_text), run.id, &sp, &se))
 			fprintf(stderr, "warning: the stored spec of run %s does not load (%s); absolute checks skipped\n",
 				run.id, se.msg);
 	}

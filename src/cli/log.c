@@ -20,6 +20,7 @@
 #include "engrave/perflog.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ static int render(struct store *st, const struct run_record *run, const struct r
 	int have_base = 0, rc = -1;
 	struct check_result cr;
 	memset(&cr, 0, sizeof(cr));
-	if (run->spec_text && spec_load_string(run->spec_text, strlen(run->spec_text), run->id, &sp, NULL))
+	if (run->spec_text && target_spec_load_stored(run->spec_text, strlen(run->spec_text), run->id, &sp, NULL))
 		sp = NULL;
 	if (!base_in && !bname && sp && sp->baseline.present && sp->baseline.ref)
 		bname = sp->baseline.ref;
@@ -107,7 +108,7 @@ static int rebuild_one(const struct run_record *r, void *vctx)
 	const char *bname = b->bname;
 	struct spec *sp = NULL;
 	int spec_ref = 0;
-	if (!bname && r->spec_text && !spec_load_string(r->spec_text, strlen(r->spec_text), r->id, &sp, NULL))
+	if (!bname && r->spec_text && !target_spec_load_stored(r->spec_text, strlen(r->spec_text), r->id, &sp, NULL))
 		spec_ref = sp->baseline.present && sp->baseline.ref;
 	spec_free(sp);
 	if (!bname && !spec_ref && slot >= 0 && !run_get(b->st, b->prev[slot].id, &prev, NULL))

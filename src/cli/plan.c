@@ -10,6 +10,7 @@
 #include "engrave/spec.h"
 #include "engrave/steps.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -37,7 +38,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 	struct err e = ERR_INIT;
 	struct spec *sp = NULL;
 	struct store *st = NULL;
-	if (spec_load_file(argv[pos], &sp, &e))
+	if (target_spec_load_file(argv[pos], &sp, &e))
 		return cli_fail(&e);
 	if (access(ctx->store_dir, F_OK) == 0 && store_open(ctx->store_dir, STORE_RDONLY, &st, &e)) {
 		spec_free(sp);

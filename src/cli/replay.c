@@ -19,6 +19,7 @@
 #include "engrave/spec.h"
 #include "engrave/steps.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 
 #include <jansson.h>
 #include <errno.h>
@@ -95,7 +96,7 @@ int cmd_replay(int argc, char **argv, struct cli_ctx *ctx)
 		err_set_errno(&e, ERR_MISSING, errno, "cannot enter --spec-dir '%s'", dir);
 		goto out;
 	}
-	if (spec_load_string(orig.spec_text, strlen(orig.spec_text), orig.id, &sp, &e))
+	if (target_spec_load_string(orig.spec_text, strlen(orig.spec_text), orig.id, &sp, &e))
 		goto out;
 	if (url) {
 		char *u = strdup(url);

@@ -17,6 +17,7 @@
 #include "engrave/spec.h"
 #include "engrave/steps.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 
 #include <signal.h>
 #include <string.h>
@@ -76,7 +77,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	struct run_record rec;
 	memset(&rec, 0, sizeof(rec));
 	int have_rec = 0;
-	if (spec_load_file(argv[pos], &sp, &e) || store_open(ctx->store_dir, 0, &st, &e))
+	if (target_spec_load_file(argv[pos], &sp, &e) || store_open(ctx->store_dir, 0, &st, &e))
 		goto fail;
 	struct find_ctx f;
 	memset(&f, 0, sizeof(f));

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -25,13 +26,13 @@ static void target_of(const struct run_record *r, char *out, size_t cap)
 	struct spec *sp = NULL;
 	struct err e = ERR_INIT;
 	snprintf(out, cap, "?");
-	if (r->spec_text && !spec_load_string(r->spec_text, strlen(r->spec_text), r->id, &sp, &e)) {
+	if (r->spec_text && !target_spec_load_stored(r->spec_text, strlen(r->spec_text), r->id, &sp, &e)) {
 		if (!sp->target.present)
 			snprintf(out, cap, "-");
 		else if (sp->target.url)
-			snprintf(out, cap, "%s %s", spec_driver_names[sp->target.driver], sp->target.url);
+			snprintf(out, cap, "%s %s", sp->target.driver, sp->target.url);
 		else
-			snprintf(out, cap, "%s", spec_driver_names[sp->target.driver]);
+			snprintf(out, cap, "%s", sp->target.driver);
 	}
 	spec_free(sp);
 }

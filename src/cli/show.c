@@ -14,6 +14,7 @@
 #include "engrave/compare.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
+#include "engrave/target.h"
 
 #include <string.h>
 
@@ -53,7 +54,7 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 	have_run = 1;
 	struct err se = ERR_INIT;
 	if (run.spec_text &&
-	    (spec_load_string(run.spec_text, strlen(run.spec_text), run.id, &sp, &se) || spec_canonical_yaml(sp, &yaml, &se)))
+	    (target_spec_load_stored(run.spec_text, strlen(run.spec_text), run.id, &sp, &se) || spec_canonical_yaml(sp, &yaml, &se)))
 		snprintf(base_note, sizeof(base_note), "stored spec does not load: %.500s", se.msg);
 	if (sp && sp->baseline.present && sp->baseline.ref) {
 		struct err be = ERR_INIT;

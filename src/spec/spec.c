@@ -9,12 +9,21 @@
  * predicate ("only with pattern periodic_burst") and its documentation.
  * Loading is: fill every default; walk the document tree (tree.c) matching
  * keys against the table (unknown keys get a text_suggest hint); enforce
- * required keys and `applies`; fill context-dependent defaults (target.url
- * by driver, ingest.sets by the steps present); then the cross-key rules
- * (step dependencies, k <= count, warmup < duration, ...).
+ * required keys and `applies`; fill context-dependent defaults (ingest.sets
+ * by the steps present); then the cross-key rules (step dependencies,
+ * k <= count, warmup < duration, ...).
  *
  * The first error wins and is reported as "file:line:col: key.path: reason"
  * with a hint; every later check would be noise on a spec already known bad.
+ *
+ * The target section holds no driver knowledge: the driver name is a string
+ * and every target.* key is taken. The spec keeps where each key was written
+ * (`keyinfo`) so the targets layer, which owns the drivers' facts, can refuse
+ * a key or value later with the same "file:line:col: key: reason"
+ * (spec_key_error), fill driver defaults (spec_key_set_str) and mark keys its
+ * driver does not take (spec_key_omit: left out like a key whose `applies`
+ * is false). The key reference takes the same facts through a note callback
+ * (spec_keys_doc_noted).
  *
  * The canonical form is produced by walking the same table: sections in
  * sorted key order, keys whose `applies` is false left out, absent steps
@@ -40,7 +49,6 @@
 
 /* ---- name tables ------------------------------------------------------------ */
 
-const char *const spec_driver_names[] = { "engram", "chroma", "embedded", NULL };
 const char *const spec_space_names[] = { "cosine", "l2", "ip", NULL };
 const char *const spec_corpus_source_names[] = { "mediawiki", "jsonl", "npy", "fvecs", "sample", NULL };
 const char *const spec_text_names[] = { "title+lead", "lead", "title+full", "full", NULL };
@@ -92,10 +100,6 @@ struct key {
 #define OFF(m) offsetof(struct spec, m)
 #define NOOFF ((size_t)-1)
 
-static int ap_not_embedded(const struct spec *s) { return s->target.driver != SPEC_DRIVER_EMBEDDED; }
-static int ap_engram(const struct spec *s) { return s->target.driver == SPEC_DRIVER_ENGRAM; }
-static int ap_chroma(const struct spec *s) { return s->target.driver == SPEC_DRIVER_CHROMA; }
-static int ap_not_engram(const struct spec *s) { return s->target.driver != SPEC_DRIVER_ENGRAM; }
 static int corpus_is_vectors(const struct spec *s)
 {
 	return s->corpus.source == SPEC_SRC_NPY || s->corpus.source == SPEC_SRC_FVECS;
@@ -129,32 +133,31 @@ static const struct key keys[] = {
 
 	SEC("target", OFF(target.present), NULL, NULL,
 	    "the database under test; needed by ingest, loadtest and centroids from: target"),
-	{ "target.driver", KT_ENUM, OFF(target.driver), 0, NULL, spec_driver_names, 0, 0, KF_REQUIRED, NULL,
-	  NULL, NULL, "which driver talks to the target" },
-	{ "target.url", KT_STR, OFF(target.url), 0, NULL, NULL, 0, 0, KF_URL, ap_not_embedded,
-	  "driver engram or chroma", "engram: http://localhost:7432, chroma: http://localhost:8000",
+	{ "target.driver", KT_STR, OFF(target.driver), 0, NULL, NULL, 0, 0, KF_REQUIRED, NULL, NULL, NULL,
+	  "which driver talks to the target" },
+	{ "target.url", KT_STR, OFF(target.url), 0, NULL, NULL, 0, 0, KF_URL, NULL, NULL, NULL,
 	  "base URL of the server" },
-	{ "target.space", KT_STR, OFF(target.space), 0, "default", NULL, 0, 0, 0, ap_engram, "driver engram",
-	  NULL, "memory space (X-Memory-Space header)" },
-	{ "target.spaces", KT_U64, OFF(target.spaces), 0, "1", NULL, 1, 100000, KF_MIN | KF_MAX, ap_engram,
-	  "driver engram", NULL, "spread stores and recalls over N spaces space_0..space_{N-1}; 1 uses `space`" },
-	{ "target.collection", KT_STR, OFF(target.collection), 0, "engrave", NULL, 0, 0, 0, ap_chroma,
-	  "driver chroma", NULL, "collection name" },
-	{ "target.timeout", KT_DUR, OFF(target.timeout_ns), 0, "30s", NULL, 0, 0, KF_POS, ap_not_embedded,
-	  "driver engram or chroma", NULL, "per-request timeout" },
-	SEC("target.auth", NOOFF, ap_not_embedded, "driver engram or chroma", "authentication"),
+	{ "target.space", KT_STR, OFF(target.space), 0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL,
+	  "memory space (X-Memory-Space header)" },
+	{ "target.spaces", KT_U64, OFF(target.spaces), 0, "1", NULL, 1, 100000, KF_MIN | KF_MAX, NULL, NULL, NULL,
+	  "spread stores and recalls over N spaces space_0..space_{N-1}; 1 uses `space`" },
+	{ "target.collection", KT_STR, OFF(target.collection), 0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL,
+	  "collection name" },
+	{ "target.timeout", KT_DUR, OFF(target.timeout_ns), 0, "30s", NULL, 0, 0, KF_POS, NULL, NULL, NULL,
+	  "per-request timeout" },
+	SEC("target.auth", NOOFF, NULL, NULL, "authentication"),
 	{ "target.auth.bearer_env", KT_STR, OFF(target.auth_bearer_env), 0, NULL, NULL, 0, 0, KF_ENVNAME, NULL,
 	  NULL, "(no auth)",
 	  "NAME of the environment variable holding the bearer token (the token itself is never stored)" },
-	SEC("target.hnsw", NOOFF, ap_not_engram, "driver chroma or embedded", "index parameters"),
+	SEC("target.hnsw", NOOFF, NULL, NULL, "index parameters"),
 	{ "target.hnsw.space", KT_ENUM, OFF(target.hnsw.space), 0, "cosine", spec_space_names, 0, 0, 0, NULL,
 	  NULL, NULL, "similarity: cosine, l2 or ip (inner product)" },
-	{ "target.hnsw.m", KT_U64, OFF(target.hnsw.m), 0, "16", NULL, 2, 1024, KF_MIN | KF_MAX, ap_chroma,
-	  "driver chroma", NULL, "HNSW max neighbours per node" },
+	{ "target.hnsw.m", KT_U64, OFF(target.hnsw.m), 0, "16", NULL, 2, 1024, KF_MIN | KF_MAX, NULL, NULL, NULL,
+	  "HNSW max neighbours per node" },
 	{ "target.hnsw.ef_construction", KT_U64, OFF(target.hnsw.ef_construction), 0, "200", NULL, 1, 100000,
-	  KF_MIN | KF_MAX, ap_chroma, "driver chroma", NULL, "HNSW build beam width" },
+	  KF_MIN | KF_MAX, NULL, NULL, NULL, "HNSW build beam width" },
 	{ "target.hnsw.ef_search", KT_U64, OFF(target.hnsw.ef_search), 0, "64", NULL, 1, 100000,
-	  KF_MIN | KF_MAX, ap_chroma, "driver chroma", NULL, "HNSW query beam width" },
+	  KF_MIN | KF_MAX, NULL, NULL, NULL, "HNSW query beam width" },
 
 	SEC("steps", NOOFF, NULL, NULL, "the pipeline; a step runs only when listed"),
 
@@ -349,11 +352,23 @@ static int key_is_child(const char *path, const char *parent)
 static void *field(struct spec *s, const struct key *k) { return (char *)s + k->off; }
 static const void *cfield(const struct spec *s, const struct key *k) { return (const char *)s + k->off; }
 
+/* Per key of the table, in table order: where it was written (line 0: not
+ * written) and whether a layer above left it out (spec_key_omit). */
+struct spec_keyinfo {
+	int line, col;
+	int omit;
+};
+
+static int key_omitted(const struct spec *s, const struct key *k)
+{
+	return s->keyinfo && s->keyinfo[k - keys].omit;
+}
+
 /* A key counts when every enclosing section is present and applies, and
- * the key itself applies. */
+ * the key itself applies; a key left out by spec_key_omit never counts. */
 static int key_active(const struct spec *s, const struct key *k)
 {
-	if (k->applies && !k->applies(s))
+	if ((k->applies && !k->applies(s)) || key_omitted(s, k))
 		return 0;
 	char buf[128];
 	snprintf(buf, sizeof(buf), "%s", k->path);
@@ -365,7 +380,7 @@ static int key_active(const struct spec *s, const struct key *k)
 			continue;
 		if (p->off != NOOFF && !*(const int *)cfield(s, p))
 			return 0;
-		if (p->applies && !p->applies(s))
+		if ((p->applies && !p->applies(s)) || key_omitted(s, p))
 			return 0;
 	}
 	return 1;
@@ -857,6 +872,8 @@ static int walk_map(struct lctx *c, const struct snode *m, const char *prefix)
 			return -1;
 		}
 		c->set[idx] = (struct snode *)v;
+		c->s->keyinfo[idx].line = v->line;
+		c->s->keyinfo[idx].col = v->col;
 		switch (k->type) {
 		case KT_SECTION:
 			if (k->off != NOOFF)
@@ -930,14 +947,7 @@ static int cross_checks(struct lctx *c)
 		}
 	}
 
-	/* Context-dependent defaults. */
-	if (s->target.present && !s->target.url) {
-		const char *u = s->target.driver == SPEC_DRIVER_ENGRAM   ? "http://localhost:7432"
-				: s->target.driver == SPEC_DRIVER_CHROMA ? "http://localhost:8000"
-									 : NULL;
-		if (u && !(s->target.url = strdup(u)))
-			return err_set(c->e, ERR_INTERNAL, "out of memory");
-	}
+	/* Context-dependent defaults (the target's are the targets layer's). */
 	if (s->ingest.present && !s->ingest.n_sets) {
 		if (has_corpus_vectors(s))
 			s->ingest.sets[s->ingest.n_sets++] = SPEC_SET_CORPUS;
@@ -1072,6 +1082,7 @@ void spec_free(struct spec *s)
 	free(s->source_text);
 	free(s->source_name);
 	free(s->base_dir);
+	free(s->keyinfo);
 	free(s);
 }
 
@@ -1085,7 +1096,9 @@ static int load(const char *text, size_t len, const char *name, const char *base
 	s->source_text = malloc(len + 1);
 	s->source_name = strdup(name);
 	s->base_dir = strdup(base_dir);
-	if (!s->source_text || !s->source_name || !s->base_dir) {
+	s->keyinfo = calloc(NKEYS, sizeof(*s->keyinfo));
+	s->root_line = s->root_col = 1;
+	if (!s->source_text || !s->source_name || !s->base_dir || !s->keyinfo) {
 		spec_free(s);
 		return err_set(e, ERR_INTERNAL, "out of memory");
 	}
@@ -1112,6 +1125,10 @@ static int load(const char *text, size_t len, const char *name, const char *base
 	if (stree_parse_yaml(&t, text, len, name, e))
 		goto out_free;
 	c->root = t.root;
+	if (t.root) {
+		s->root_line = t.root->line;
+		s->root_col = t.root->col;
+	}
 	if (!t.root || snode_is_null(t.root)) {
 		err_set(e, ERR_SPEC, "%s:1:1: empty spec", name);
 		err_hint(e, "a spec is a YAML map with at least 'name:'; see experiments/quickstart.yaml");
@@ -1212,6 +1229,87 @@ int spec_step_present(const struct spec *s, const char *step)
 	if (!k || k->off == NOOFF)
 		return 0;
 	return *(const int *)cfield(s, k);
+}
+
+/* ---- keys by path, for the layers above ---------------------------------------- */
+
+size_t spec_section_keys(const char *section, const char **out, size_t cap)
+{
+	size_t pl = strlen(section), n = 0;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strncmp(keys[i].path, section, pl) || keys[i].path[pl] != '.')
+			continue;
+		if (n < cap)
+			out[n] = keys[i].path;
+		n++;
+	}
+	return n;
+}
+
+int spec_key_given(const struct spec *s, const char *path)
+{
+	size_t i;
+	return key_find(path, &i) && s->keyinfo && s->keyinfo[i].line > 0;
+}
+
+int spec_key_error(const struct spec *s, const char *path, struct err *e, const char *fmt, ...)
+{
+	char reason[ERR_MSG_MAX / 2];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	/* the key's node if written, else its nearest written section (pos_of) */
+	int line = s->root_line, col = s->root_col;
+	char buf[128];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (;;) {
+		size_t i;
+		if (key_find(buf, &i) && s->keyinfo && s->keyinfo[i].line > 0) {
+			line = s->keyinfo[i].line;
+			col = s->keyinfo[i].col;
+			break;
+		}
+		char *dot = strrchr(buf, '.');
+		if (!dot)
+			break;
+		*dot = '\0';
+	}
+	return err_set(e, ERR_SPEC, "%s:%d:%d: %s: %s", s->source_name, line, col, path, reason);
+}
+
+int spec_key_omit(struct spec *s, const char *path, struct err *e)
+{
+	size_t i;
+	if (!key_find(path, &i) || !s->keyinfo)
+		return err_set(e, ERR_INTERNAL, "spec: no key '%s' to leave out", path);
+	s->keyinfo[i].omit = 1;
+	return 0;
+}
+
+static const struct key *str_key(const char *path)
+{
+	const struct key *k = key_find(path, NULL);
+	return k && k->type == KT_STR ? k : NULL;
+}
+
+const char *spec_key_str(const struct spec *s, const char *path)
+{
+	const struct key *k = str_key(path);
+	return k ? *(char *const *)cfield(s, k) : NULL;
+}
+
+int spec_key_set_str(struct spec *s, const char *path, const char *value, struct err *e)
+{
+	const struct key *k = str_key(path);
+	if (!k)
+		return err_set(e, ERR_INTERNAL, "spec: '%s' is not a string key", path);
+	char *dup = NULL;
+	if (value && !(dup = strdup(value)))
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	free(*(char **)field(s, k));
+	*(char **)field(s, k) = dup;
+	return 0;
 }
 
 /* ---- output: one walker, two syntaxes ----------------------------------------------- */
@@ -1570,13 +1668,13 @@ int spec_step_params(const struct spec *s, const char *step, struct buf *out, st
 
 /* ---- the key reference ----------------------------------------------------------- */
 
-static void type_text(const struct key *k, char *out, size_t cap, int markdown)
+static void type_text(const struct key *k, const char *const *names, char *out, size_t cap, int markdown)
 {
 	char all[256];
-	switch (k->type) {
+	switch (names ? KT_ENUM : k->type) {
 	case KT_STR: snprintf(out, cap, "string"); break;
 	case KT_ENUM:
-		join_names(k->names, all, sizeof(all));
+		join_names(names ? names : k->names, all, sizeof(all));
 		for (char *p = all; !markdown && *p; p++) /* markdown tables cannot hold '|' */
 			if (*p == ',')
 				*p = '|';
@@ -1600,10 +1698,12 @@ static void type_text(const struct key *k, char *out, size_t cap, int markdown)
 	*wp = '\0';
 }
 
-static void default_text(const struct key *k, char *out, size_t cap)
+static void default_text(const struct key *k, const char *note, char *out, size_t cap)
 {
 	if (k->flags & KF_REQUIRED)
 		snprintf(out, cap, "required");
+	else if (note && *note)
+		snprintf(out, cap, "%s", note);
 	else if (k->defdoc)
 		snprintf(out, cap, "%s", k->defdoc);
 	else if (k->def && k->type == KT_STR)
@@ -1625,13 +1725,18 @@ static const char checks_doc[] =
 
 int spec_keys_doc(struct buf *out, int markdown, struct err *e)
 {
-	char type[320], def[128], metrics[512];
+	return spec_keys_doc_noted(out, markdown, NULL, NULL, e);
+}
+
+int spec_keys_doc_noted(struct buf *out, int markdown, spec_key_note_fn *fn, void *ctx, struct err *e)
+{
+	char type[320], def[300], metrics[512];
 	join_names(spec_metric_names, metrics, sizeof(metrics));
 	if (markdown &&
 	    buf_append_str(out,
 			   "# Spec keys\n\n"
 			   "Generated by `engrave spec keys --markdown` from the table the validator uses\n"
-			   "(src/spec/spec.c); do not edit by hand.\n\n"
+			   "(src/spec/spec.c) and the driver table (src/targets/); do not edit by hand.\n\n"
 			   "A spec is one YAML map. Sections marked \"step\" run only when present; an empty\n"
 			   "step (`groundtruth: {}` or `groundtruth:`) runs with its defaults. Keys that only\n"
 			   "apply to some settings are rejected elsewhere. See experiments/*.yaml for\n"
@@ -1641,21 +1746,25 @@ int spec_keys_doc(struct buf *out, int markdown, struct err *e)
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct key *k = &keys[i];
 		int rc;
+		struct spec_key_note note = { 0 };
+		if (fn)
+			fn(k->path, &note, ctx);
+		const char *apd = note.applies[0] ? note.applies : k->applies_doc;
 		if (k->type == KT_SECTION) {
 			if (markdown)
 				rc = buf_printf(out, e,
 						"\n## `%s`%s\n\n%s%s%s%s\n%s",
 						k->path, k->off != NOOFF && !strncmp(k->path, "steps.", 6) ? " (step)" : "",
-						k->doc, k->applies_doc ? " (only with " : "",
-						k->applies_doc ? k->applies_doc : "", k->applies_doc ? ")" : "",
+						k->doc, apd ? " (only with " : "",
+						apd ? apd : "", apd ? ")" : "",
 						i + 1 < NKEYS && keys[i + 1].type != KT_SECTION && key_is_child(keys[i + 1].path, k->path)
 							? "\n| key | type | default | meaning |\n|---|---|---|---|\n"
 							: "");
 			else
 				rc = buf_printf(out, e, "\n%s:%s  %s%s%s%s\n", k->path,
 						k->off != NOOFF && !strncmp(k->path, "steps.", 6) ? " (step)" : "", k->doc,
-						k->applies_doc ? " (only with " : "", k->applies_doc ? k->applies_doc : "",
-						k->applies_doc ? ")" : "");
+						apd ? " (only with " : "", apd ? apd : "",
+						apd ? ")" : "");
 			if (rc)
 				return -1;
 			continue;
@@ -1665,17 +1774,17 @@ int spec_keys_doc(struct buf *out, int markdown, struct err *e)
 				return -1;
 			continue;
 		}
-		type_text(k, type, sizeof(type), markdown);
-		default_text(k, def, sizeof(def));
+		type_text(k, note.names, type, sizeof(type), markdown);
+		default_text(k, note.def, def, sizeof(def));
 		if (markdown)
 			rc = buf_printf(out, e, "| `%s` | %s | %s | %s%s%s%s |\n", k->path, type, def, k->doc,
-					k->applies_doc ? " (only with " : "", k->applies_doc ? k->applies_doc : "",
-					k->applies_doc ? ")" : "");
+					apd ? " (only with " : "", apd ? apd : "",
+					apd ? ")" : "");
 		else
 			rc = buf_printf(out, e, "  %s  (%s, %s%s)\n      %s%s%s%s\n", k->path, type,
 					(k->flags & KF_REQUIRED) ? "" : "default ", def, k->doc,
-					k->applies_doc ? " (only with " : "", k->applies_doc ? k->applies_doc : "",
-					k->applies_doc ? ")" : "");
+					apd ? " (only with " : "", apd ? apd : "",
+					apd ? ")" : "");
 		if (rc)
 			return -1;
 	}

@@ -56,7 +56,6 @@
 #define STREAM "ingest"
 #define META_STREAM "ingest-meta"
 #define STREAM_VERIFY 0x56455249ULL /* "VERI" */
-#define CONTENT_MAX_BYTES 99000     /* Engram rejects content over 100,000 bytes */
 #define ID_LEN 64
 #define COMMIT_EVERY 2048
 #define COMMIT_NS (250 * NS_PER_MS)
@@ -75,6 +74,7 @@ struct ing_set {
 	struct obj_reader *vr;
 	int is_corpus;
 	struct buf content;      /* corpus: row i's text at content_off[i] */
+	size_t content_max;      /* text bytes per record the driver takes */
 	uint64_t *content_off;
 	struct synth_opts so;    /* synthetic: content strings */
 };
@@ -473,7 +473,7 @@ static int add_corpus_text(const struct article_view *v, void *ctx)
 	struct ing_set *s = ctx;
 	return buf_append(&s->content, v->title, v->title_len, NULL) || buf_append(&s->content, "\n\n", 2, NULL) ||
 			       buf_append(&s->content, v->text,
-					  article_utf8_prefix(v->text, v->text_len, CONTENT_MAX_BYTES), NULL) ||
+					  article_utf8_prefix(v->text, v->text_len, s->content_max), NULL) ||
 			       buf_append(&s->content, "", 1, NULL)
 		       ? -1
 		       : 0;
@@ -517,6 +517,7 @@ static int open_set(struct ing *g, struct ing_set *s, const struct digest *d, in
 	}
 	synth_opts_init(&s->so, s->rows ? s->rows : 1);
 	s->so.seed = g->c->spec->seed;
+	s->content_max = target_content_max(g->t);
 	const struct digest *articles = is_corpus ? step_input(g->c, STEP_CORPUS) : NULL;
 	if (articles) {
 		struct artifact corpus;
@@ -546,12 +547,10 @@ static int open_set(struct ing *g, struct ing_set *s, const struct digest *d, in
 			s->content_off[i] = off;
 			off += strlen(s->content.data + off) + 1;
 		}
-		/* corpus confidence as Engram's ingest.py: min(0.9, 0.6 + len/10000) */
+		/* corpus confidence by content length, the driver's rule (< 0: server default) */
 		s->conf = malloc(n * 4 + 4);
-		for (size_t i = 0; i < n; i++) {
-			double c = 0.6 + (double)strlen(s->content.data + s->content_off[i]) / 10000.0;
-			s->conf[i] = (float)(c > 0.9 ? 0.9 : c);
-		}
+		for (size_t i = 0; i < n; i++)
+			s->conf[i] = target_corpus_confidence(g->t, strlen(s->content.data + s->content_off[i]));
 	}
 	return 0;
 }
@@ -654,8 +653,7 @@ static void load_key(struct ing *g, struct digest *out)
 	struct hash_ctx h;
 	hash_init(&h);
 	hash_update(&h, "engrave-load-v1", 16);
-	const char *f[3] = { spec_driver_names[st->driver], st->url,
-			     st->driver == SPEC_DRIVER_CHROMA ? st->collection : st->space };
+	const char *f[3] = { st->driver, st->url, target_space(g->t) };
 	for (int i = 0; i < 3; i++)
 		hash_update(&h, f[i] ? f[i] : "", strlen(f[i] ? f[i] : "") + 1);
 	for (int s = 0; s < g->n_sets; s++)
@@ -688,9 +686,9 @@ static int write_receipts(struct ing *g, uint64_t count_before, uint64_t count_a
 	artifact_init(&a, "ingest-receipt", 1);
 	a.action = g->c->action;
 	int rc = artifact_add_part(&a, "status", &od, size, g->e) ||
-		 artifact_set_str(&a, "driver", spec_driver_names[st->driver], g->e) ||
+		 artifact_set_str(&a, "driver", st->driver, g->e) ||
 		 artifact_set_str(&a, "url", st->url ? st->url : "", g->e) ||
-		 artifact_set_str(&a, "space", st->driver == SPEC_DRIVER_CHROMA ? st->collection : st->space, g->e) ||
+		 artifact_set_str(&a, "space", target_space(g->t), g->e) ||
 		 artifact_set_str(&a, "run", g->c->run_id, g->e) ||
 		 artifact_set_int(&a, "records", (int64_t)g->total, g->e) ||
 		 artifact_set_int(&a, "stored", (int64_t)g->stored, g->e) ||
@@ -933,9 +931,7 @@ static int ingest_verdict(struct ing *g, const struct verify_result *vr, struct 
 			(long long)(vr->lost > 0 ? vr->lost : 0), (unsigned long long)vr->missing,
 			(unsigned long long)vr->mismatched, (unsigned long long)vr->checked,
 			vr->first_problem[0] ? "; first: " : "", vr->first_problem);
-		return err_hint(e, "%s", g->t && !strcmp(target_driver(g->t), "engram")
-						 ? "Engram's semantic dedup drops near-duplicates (cosine >= 0.95) and its hot tier is capped at 100K per space; both still answer 201"
-						 : "the target answered success for records it does not hold");
+		return err_hint(e, "%s", target_unheld_hint(g->t));
 	}
 	char dhex[DIGEST_HEX_LEN + 1];
 	digest_to_hex(&g->c->out[0], dhex);

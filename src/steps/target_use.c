@@ -5,7 +5,9 @@
  * it and kept in the step context until the run ends, because the embedded
  * driver's index lives in this process: ingest fills it and loadtest then
  * queries the same one. The target's reported version goes into the run
- * record's environment.
+ * record's environment. The spec was resolved against the driver table when
+ * it was loaded (target_spec_load_*), so its url and namespace are the
+ * driver's defaults when not written.
  *
  * The vector dimension comes from the spec where it says one (embed.dim,
  * random centroids' dim); a vector-file corpus carries its own, so then it
@@ -52,9 +54,9 @@ int steps_target(struct step_ctx *c, struct target **out, struct err *e)
 		return err_set(e, ERR_SPEC, "this step needs a 'target:' section in the spec");
 	struct target_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.driver = spec_driver_names[sp->target.driver];
+	cfg.driver = sp->target.driver;
 	cfg.url = sp->target.url;
-	cfg.space = sp->target.driver == SPEC_DRIVER_CHROMA ? sp->target.collection : sp->target.space;
+	cfg.space = target_spec_namespace(sp);
 	cfg.bearer_env = sp->target.auth_bearer_env;
 	cfg.timeout_ns = sp->target.timeout_ns;
 	cfg.dim = run_vector_dim(c);

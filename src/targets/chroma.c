@@ -28,7 +28,9 @@
  *   health   GET /api/v2/heartbeat, version from GET /api/v2/version
  *
  * Text search is not part of Chroma's vector API: target_search reports
- * ERR_UNSUPPORTED. The lazy resolve performs synchronous requests on the
+ * ERR_UNSUPPORTED, and the descriptor leaves TARGET_CAP_TEXT_SEARCH out so
+ * `spec check` refuses a load mix with searches. The collection name rule
+ * is checked there too (chroma_collection_check). The lazy resolve performs synchronous requests on the
  * target's own connection, so call target_health/target_count (or any sync
  * call) before handing builders to other threads.
  */
@@ -464,8 +466,7 @@ static int chroma_reset(struct target *t, struct err *e)
 	return rc ? -1 : resolve(t, e);
 }
 
-const struct target_ops target_chroma_ops = {
-	.name = "chroma",
+static const struct target_ops chroma_ops = {
 	.open = chroma_open,
 	.close = chroma_close,
 	.health = chroma_health,
@@ -478,4 +479,72 @@ const struct target_ops target_chroma_ops = {
 	.parse_store = chroma_parse_store,
 	.build_recall = chroma_build_recall,
 	.parse_recall = chroma_parse_recall,
+};
+
+static int is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* Four dot-separated decimal octets 0..255 without leading zeros (what
+ * Rust's Ipv4Addr parses: Chroma refuses those names). */
+static int is_ipv4(const char *s)
+{
+	for (int part = 0; part < 4; part++) {
+		if (part && *s++ != '.')
+			return 0;
+		int v = 0, digits = 0;
+		const char *start = s;
+		while (*s >= '0' && *s <= '9' && digits < 4) {
+			v = v * 10 + (*s++ - '0');
+			digits++;
+		}
+		if (!digits || digits > 3 || v > 255 || (digits > 1 && *start == '0'))
+			return 0;
+	}
+	return *s == '\0';
+}
+
+/* Chroma's collection names (validate_name in Chroma 1.x, checked against
+ * the pinned server): 3-512 characters of [a-zA-Z0-9._-], starting and
+ * ending with a letter or digit, no "..", not an IPv4 address. */
+static int chroma_collection_check(const char *ns, char *why, size_t cap)
+{
+	size_t n = strlen(ns);
+	int ok = n >= 3 && n <= 512 && is_alnum(ns[0]) && is_alnum(ns[n - 1]);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = is_alnum(ns[i]) || ns[i] == '.' || ns[i] == '_' || ns[i] == '-';
+	if (!ok) {
+		snprintf(why, cap, "Chroma collection names are 3-512 characters of [a-zA-Z0-9._-], starting and "
+				   "ending with a letter or digit");
+		return -1;
+	}
+	if (strstr(ns, "..")) {
+		snprintf(why, cap, "Chroma collection names may not hold two consecutive periods (..)");
+		return -1;
+	}
+	if (is_ipv4(ns)) {
+		snprintf(why, cap, "Chroma collection names may not be an IP address");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const chroma_spec_keys[] = { "url", "collection", "timeout", "auth.*", "hnsw.*", NULL };
+
+const struct target_driver target_chroma = {
+	.name = "chroma",
+	.default_url = "http://localhost:8000",
+	.ns_key = "collection",
+	.ns_default = "engrave",
+	.ns_check = chroma_collection_check,
+	.id_max = TARGET_ID_MAX - 1,
+	.content_max = 0,
+	.caps = TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID, /* no text search */
+	.dim_min = 1,
+	.dim_max = 65536,
+	.unheld_hint = NULL,
+	.spec_keys = chroma_spec_keys,
+	.corpus_confidence = NULL,
+	.ops = &chroma_ops,
 };

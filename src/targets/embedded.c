@@ -359,8 +359,7 @@ static int embedded_reset(struct target *t, struct err *e)
 	return 0;
 }
 
-const struct target_ops target_embedded_ops = {
-	.name = "embedded",
+static const struct target_ops embedded_ops = {
 	.open = embedded_open,
 	.health = embedded_health,
 	.count = embedded_count,
@@ -371,4 +370,23 @@ const struct target_ops target_embedded_ops = {
 	.exec_store = embedded_store,
 	.exec_recall = embedded_recall,
 	.exec_search = embedded_search,
+};
+
+static const char *const embedded_spec_keys[] = { "hnsw", "hnsw.space", NULL };
+
+const struct target_driver target_embedded = {
+	.name = "embedded",
+	.default_url = NULL, /* in-process */
+	.ns_key = NULL,      /* no namespace key: its index is "default" */
+	.ns_default = NULL,
+	.ns_check = NULL,
+	.id_max = TARGET_ID_MAX - 1,
+	.content_max = 0,
+	.caps = TARGET_CAP_TEXT_SEARCH | TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID,
+	.dim_min = 1,
+	.dim_max = 65536,
+	.unheld_hint = NULL,
+	.spec_keys = embedded_spec_keys,
+	.corpus_confidence = NULL,
+	.ops = &embedded_ops,
 };

@@ -18,7 +18,8 @@
  * The space travels in the X-Memory-Space header on every request; the
  * bearer token in Authorization. A 201 is "stored" even though Engram may
  * have deduplicated the memory away (cosine >= 0.95): only count and
- * read-back verification can tell, which is why ingest verifies. Errors are
+ * read-back verification can tell, which is why ingest verifies (the
+ * descriptor's unheld_hint names both reasons). Errors are
  * reported from both of Engram's error shapes: its ApiError JSON and axum's
  * plain-text extractor rejections (see target_format_http_error).
  */
@@ -358,8 +359,7 @@ static int engram_parse_search(struct target *t, const struct target_req *rq,
 	return rc;
 }
 
-const struct target_ops target_engram_ops = {
-	.name = "engram",
+static const struct target_ops engram_ops = {
 	.open = engram_open,
 	.health = engram_health,
 	.count = engram_count,
@@ -373,4 +373,45 @@ const struct target_ops target_engram_ops = {
 	.parse_recall = engram_parse_recall,
 	.build_search = engram_build_search,
 	.parse_search = engram_parse_search,
+};
+
+/* Memory space ids (engram-core types.rs, reference/engram.md 1.3): 3-64
+ * characters of [a-z0-9_-]; anything else is a 400 on every request. */
+static int engram_space_check(const char *ns, char *why, size_t cap)
+{
+	size_t n = strlen(ns);
+	int ok = n >= 3 && n <= 64;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '_' ||
+		     ns[i] == '-';
+	if (!ok)
+		snprintf(why, cap, "Engram memory space ids are 3-64 characters of [a-z0-9_-]");
+	return ok ? 0 : -1;
+}
+
+/* Engram's ingest.py: confidence = min(0.9, 0.6 + len/10000). */
+static float engram_corpus_confidence(size_t len)
+{
+	double c = 0.6 + (double)len / 10000.0;
+	return (float)(c > 0.9 ? 0.9 : c);
+}
+
+static const char *const engram_spec_keys[] = { "url", "space", "spaces", "timeout", "auth.*", NULL };
+
+const struct target_driver target_engram = {
+	.name = "engram",
+	.default_url = "http://localhost:7432",
+	.ns_key = "space",
+	.ns_default = "default",
+	.ns_check = engram_space_check,
+	.id_max = TARGET_ID_MAX - 1,
+	.content_max = 99000, /* Engram refuses content over 100,000 bytes; room for the title */
+	.caps = TARGET_CAP_TEXT_SEARCH | TARGET_CAP_COUNT, /* no delete, no read-back by id */
+	.dim_min = 768,
+	.dim_max = 768, /* any other length is a 400 */
+	.unheld_hint = "Engram's semantic dedup drops near-duplicates (cosine >= 0.95) and its hot tier is capped "
+		       "at 100K per space; both still answer 201",
+	.spec_keys = engram_spec_keys,
+	.corpus_confidence = engram_corpus_confidence,
+	.ops = &engram_ops,
 };

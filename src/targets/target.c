@@ -2,9 +2,11 @@
  * target.c — the driver table, the public wrappers and the helpers every
  * driver shares.
  *
- * target_open() looks the driver up by name in `drivers[]`, copies the
- * config, reads the bearer secret from the environment (kept only in
- * memory) and calls the driver's open. Every public call checks that the
+ * `target_drivers[]` is the one list of drivers: each row is the descriptor
+ * a driver's own file defines (its facts and its ops). Adding a driver is
+ * that file plus one row here. target_open() looks the driver up by name,
+ * copies the config, reads the bearer secret from the environment (kept
+ * only in memory) and calls the driver's open. Every public call checks that the
  * driver implements the entry and otherwise fails with ERR_UNSUPPORTED
  * naming the driver, so a caller never dereferences a NULL slot.
  *
@@ -27,13 +29,31 @@
 #include "engrave/jsonf.h"
 #include "engrave/text.h"
 
-static const struct target_ops *const drivers[] = {
-	&target_engram_ops,
-	&target_chroma_ops,
-	&target_embedded_ops,
+extern const struct target_driver target_engram, target_chroma, target_embedded;
+
+const struct target_driver *const target_drivers[] = {
+	&target_engram,
+	&target_chroma,
+	&target_embedded,
+	NULL,
 };
 
-const char *const target_driver_names[] = { "engram", "chroma", "embedded", NULL };
+const struct target_driver *target_driver_find(const char *name)
+{
+	for (size_t i = 0; name && target_drivers[i]; i++)
+		if (strcmp(target_drivers[i]->name, name) == 0)
+			return target_drivers[i];
+	return NULL;
+}
+
+void target_driver_names(const char **out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; target_drivers[i] && n + 1 < cap; i++)
+		out[n++] = target_drivers[i]->name;
+	if (cap)
+		out[n] = NULL;
+}
 
 /* ---- small containers -------------------------------------------------- */
 
@@ -161,20 +181,23 @@ int target_open(const struct target_config *cfg, struct target **out, struct err
 {
 	*out = NULL;
 	const char *name = cfg->driver ? cfg->driver : "";
-	const struct target_ops *ops = NULL;
-	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
-		if (strcmp(drivers[i]->name, name) == 0)
-			ops = drivers[i];
-	if (!ops) {
+	const struct target_driver *drv = target_driver_find(name);
+	if (!drv) {
+		const char *names[TARGET_DRIVERS_MAX + 1];
+		char all[256] = "";
+		target_driver_names(names, sizeof(names) / sizeof(names[0]));
+		for (size_t i = 0, n = 0; names[i] && n < sizeof(all); i++)
+			n += (size_t)snprintf(all + n, sizeof(all) - n, "%s%s", i ? ", " : "", names[i]);
 		err_set(e, ERR_SPEC, "unknown target driver '%s'", name);
-		const char *s = text_suggest(name, target_driver_names);
+		const char *s = text_suggest(name, names);
 		if (s)
-			return err_hint(e, "did you mean '%s'? drivers: engram, chroma, embedded", s);
-		return err_hint(e, "drivers: engram, chroma, embedded");
+			return err_hint(e, "did you mean '%s'? drivers: %s", s, all);
+		return err_hint(e, "drivers: %s", all);
 	}
+	const struct target_ops *ops = drv->ops;
 	if (ops->build_store && (!cfg->url || !*cfg->url))
-		return err_set(e, ERR_SPEC, "target driver '%s' needs a url (e.g. http://127.0.0.1:%s)",
-			       name, strcmp(name, "engram") == 0 ? "7432" : "8000");
+		return err_set(e, ERR_SPEC, "target driver '%s' needs a url (e.g. %s)", name,
+			       drv->default_url ? drv->default_url : "http://127.0.0.1:PORT");
 	if (cfg->url && *cfg->url && ops->build_store && strncmp(cfg->url, "http://", 7) != 0 &&
 	    strncmp(cfg->url, "https://", 8) != 0)
 		return err_set(e, ERR_SPEC, "target %s: url '%s' must start with http:// or https://",
@@ -183,6 +206,7 @@ int target_open(const struct target_config *cfg, struct target **out, struct err
 	struct target *t = calloc(1, sizeof(*t));
 	if (!t)
 		return err_set(e, ERR_INTERNAL, "out of memory");
+	t->drv = drv;
 	t->ops = ops;
 	t->driver = strdup(name);
 	t->url = dup_or(cfg->url, "");
@@ -257,9 +281,30 @@ void target_close(struct target *t)
 }
 
 const char *target_driver(const struct target *t) { return t->driver; }
+const struct target_driver *target_driver_of(const struct target *t) { return t->drv; }
 const char *target_url(const struct target *t) { return t->url; }
 const char *target_space(const struct target *t) { return t->space; }
 uint32_t target_dim(const struct target *t) { return t->dim; }
+
+int target_can(const struct target *t, unsigned caps)
+{
+	return (t->drv->caps & caps) == caps;
+}
+
+size_t target_content_max(const struct target *t)
+{
+	return t->drv->content_max ? t->drv->content_max : SIZE_MAX;
+}
+
+float target_corpus_confidence(const struct target *t, size_t len)
+{
+	return t->drv->corpus_confidence ? t->drv->corpus_confidence(len) : -1.0f;
+}
+
+const char *target_unheld_hint(const struct target *t)
+{
+	return t->drv->unheld_hint ? t->drv->unheld_hint : "the target answered success for records it does not hold";
+}
 
 size_t target_max_batch(const struct target *t)
 {

@@ -2,9 +2,11 @@
  * target_int.h — what the drivers share inside src/targets/ (never included
  * from outside the layer).
  *
- * Each driver is one `struct target_ops`; a NULL entry means "not supported"
- * (the public wrappers in target.c turn it into ERR_UNSUPPORTED naming the
- * driver). HTTP drivers fill build_/parse_ for the hot path, in-process
+ * Each driver is one file defining its `struct target_driver` (its facts,
+ * public in target.h) and the `struct target_ops` it points at; target.c
+ * lists the descriptors in `target_drivers[]`. A NULL ops entry means "not
+ * supported" (the public wrappers in target.c turn it into ERR_UNSUPPORTED
+ * naming the driver). HTTP drivers fill build_/parse_ for the hot path, in-process
  * drivers fill exec_; the synchronous store/recall/search of HTTP drivers are
  * the builders + one http_do_retry + the parsers, so the two paths cannot
  * drift apart.
@@ -19,7 +21,6 @@
 #include "engrave/target.h"
 
 struct target_ops {
-	const char *name;
 	int (*open)(struct target *t, struct err *e);
 	void (*close)(struct target *t);
 	int (*health)(struct target *t, char *version, size_t cap, struct err *e);
@@ -56,6 +57,7 @@ struct target_ops {
 };
 
 struct target {
+	const struct target_driver *drv;
 	const struct target_ops *ops;
 	char *driver, *url, *space, *metric;
 	char *auth;               /* "Bearer <secret>" or NULL: memory only */
@@ -67,10 +69,6 @@ struct target {
 	struct http_client *http; /* synchronous calls; created on first use */
 	void *priv;               /* the driver's state */
 };
-
-extern const struct target_ops target_engram_ops;
-extern const struct target_ops target_chroma_ops;
-extern const struct target_ops target_embedded_ops;
 
 /* ---- request helpers (target.c) ---------------------------------------- */
 

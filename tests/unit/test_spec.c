@@ -15,6 +15,7 @@
 #include "engrave/err.h"
 #include "engrave/hash.h"
 #include "engrave/spec.h"
+#include "engrave/target.h"
 #include "../lib/testutil.h"
 
 static struct spec *load_ok(const char *yaml)
@@ -22,6 +23,18 @@ static struct spec *load_ok(const char *yaml)
 	struct err e = ERR_INIT;
 	struct spec *s = NULL;
 	int rc = spec_load_string(yaml, strlen(yaml), "t.yaml", &s, &e);
+	cr_assert_eq(rc, 0, "spec did not load: %s\n--- spec:\n%s", e.msg, yaml);
+	cr_assert_not_null(s);
+	return s;
+}
+
+/* The driver-dependent part (defaults, which keys apply) is the targets
+ * layer's: load as every program does. */
+static struct spec *load_resolved(const char *yaml)
+{
+	struct err e = ERR_INIT;
+	struct spec *s = NULL;
+	int rc = target_spec_load_string(yaml, strlen(yaml), "t.yaml", &s, &e);
 	cr_assert_eq(rc, 0, "spec did not load: %s\n--- spec:\n%s", e.msg, yaml);
 	cr_assert_not_null(s);
 	return s;
@@ -415,7 +428,7 @@ Test(spec_errors, each_kind_names_position_path_and_reason)
 		const struct bad *b = &bads[i];
 		struct err e = ERR_INIT;
 		struct spec *s = (struct spec *)1;
-		int rc = spec_load_string(b->yaml, strlen(b->yaml), "t.yaml", &s, &e);
+		int rc = target_spec_load_string(b->yaml, strlen(b->yaml), "t.yaml", &s, &e);
 		cr_expect_eq(rc, -1, "case %zu loaded but should fail:\n%s", i, b->yaml);
 		if (rc == 0) {
 			spec_free(s);
@@ -501,7 +514,7 @@ Test(spec_fields, defaults_and_typed_values)
 	cr_assert_str_eq(s->name, "full");
 	cr_assert_eq(s->seed, 7);
 	cr_assert(s->target.present);
-	cr_assert_eq(s->target.driver, SPEC_DRIVER_ENGRAM);
+	cr_assert_str_eq(s->target.driver, "engram");
 	cr_assert_str_eq(s->target.auth_bearer_env, "ENGRAM_API_KEY");
 	cr_assert_eq(s->target.timeout_ns, 30ULL * 1000000000ULL);
 	cr_assert_eq(s->corpus.source, SPEC_SRC_MEDIAWIKI);
@@ -541,15 +554,15 @@ Test(spec_fields, defaults_and_typed_values)
 
 Test(spec_fields, context_defaults)
 {
-	struct spec *s = load_ok("name: c\ntarget: {driver: chroma}\nsteps:\n  corpus: {source: sample}\n"
-				 "  embed: {dim: 64}\n  ingest: {}\n");
+	struct spec *s = load_resolved("name: c\ntarget: {driver: chroma}\nsteps:\n  corpus: {source: sample}\n"
+				       "  embed: {dim: 64}\n  ingest: {}\n");
 	cr_assert_str_eq(s->target.url, "http://localhost:8000");
 	cr_assert_str_eq(s->target.collection, "engrave");
 	cr_assert_eq(s->ingest.n_sets, 1);
 	cr_assert_eq(s->ingest.sets[0], SPEC_SET_CORPUS);
 	cr_assert_eq(spec_vector_dim(s), 64);
 	spec_free(s);
-	s = load_ok("name: e\ntarget: {driver: embedded}\n");
+	s = load_resolved("name: e\ntarget: {driver: embedded}\n");
 	cr_assert_null(s->target.url);
 	cr_assert_eq(spec_vector_dim(s), 0);
 	spec_free(s);
@@ -675,9 +688,9 @@ Test(spec_shipped, experiments_pass_check)
 		snprintf(path, sizeof(path), "%s/%s", test_root(), files[i]);
 		struct spec *s;
 		struct err e = ERR_INIT;
-		cr_assert_eq(spec_load_file(path, &s, &e), 0, "%s: %s", files[i], e.msg);
+		cr_assert_eq(target_spec_load_file(path, &s, &e), 0, "%s: %s", files[i], e.msg);
 		if (i == 0) {
-			cr_assert_eq(s->target.driver, SPEC_DRIVER_EMBEDDED);
+			cr_assert_str_eq(s->target.driver, "embedded");
 			cr_assert_eq(s->embed.embedder, SPEC_EMBEDDER_HASHING);
 			cr_assert_eq(s->centroids.k, 8);
 			cr_assert_eq(s->synthetic.count, 5000);
@@ -737,7 +750,7 @@ Test(spec_shipped, docs_spec_md_is_generated)
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		buf_append(&doc, chunk, n, NULL);
 	fclose(f);
-	spec_keys_doc(&gen, 1, NULL);
+	target_spec_keys_doc(&gen, 1, NULL);
 	cr_assert_str_eq(doc.data, gen.data, "docs/spec.md is stale: regenerate with 'engrave spec keys --markdown'");
 	buf_release(&doc);
 	buf_release(&gen);

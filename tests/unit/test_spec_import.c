@@ -61,7 +61,7 @@ Test(spec_import, m17_baseline_fixture)
 	struct spec *s = import_ok(t, len, &w, 1, 0xDEADBEEF);
 	cr_assert_str_eq(s->name, "m17-baseline");
 	cr_assert_eq(s->seed, 3735928559ULL);
-	cr_assert_eq(s->target.driver, SPEC_DRIVER_ENGRAM);
+	cr_assert_str_eq(s->target.driver, "engram");
 	cr_assert_str_eq(s->target.url, "http://localhost:7432");
 	cr_assert_eq(s->target.spaces, 1);
 	cr_assert(s->centroids.present);
