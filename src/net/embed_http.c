@@ -3,12 +3,12 @@
  *
  * embed_http_batch() cuts the input into jobs of batch_size texts, builds
  * each job's JSON body once (jsonf_write_string, so no JSON tree is built
- * for megabytes of article text), and drives them through one engine with
- * at most `concurrency` requests in flight. A failed attempt that is worth
- * retrying (retry_should: transport error, 429, 5xx) gets a not-before time
- * from retry_delay_ns() and is resubmitted when the loop reaches it; the
- * loop sleeps in engine_poll() until the next completion or the earliest
- * retry time, so retries never block the other jobs in flight.
+ * for megabytes of article text), and hands them to the retrying pump
+ * (pump.h) with at most `concurrency` requests in flight. The pump owns the
+ * sending, the backoff and the attempt limit; this file only says what an
+ * answer means: a 2xx is parsed into the output rows, an attempt worth
+ * retrying (retry_should: transport error, 429, 5xx) is retried, anything
+ * else, or the last attempt failing, fails the batch naming the status.
  *
  * Responses are read with jsonf's structural reader and float parser rather
  * than jansson: a batch of 64 x 768 floats is ~700 KB of JSON, which jansson
@@ -22,10 +22,10 @@
 #include "engrave/embed_http.h"
 #include "engrave/buf.h"
 #include "engrave/clock.h"
-#include "engrave/engine.h"
 #include "engrave/err.h"
 #include "engrave/jsonf.h"
 #include "engrave/log.h"
+#include "engrave/pump.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,17 +44,11 @@ struct embed_http {
 	float *scratch;
 };
 
-struct run;
-
 struct job {
 	struct embed_http *eh;
 	size_t first, count;
 	struct buf body;
-	int attempts;
-	mono_ns not_before;
-	int state; /* 0 waiting, 1 in flight, 2 done */
 	float *out; /* eh output base */
-	struct run *run;
 };
 
 int embed_http_api_parse(const char *name, enum embed_http_api *out, struct err *e)
@@ -345,58 +339,94 @@ out:
 struct run {
 	struct embed_http *eh;
 	struct job *jobs;
-	size_t n_jobs;
-	struct engine *en;
+	size_t n_jobs, next_job;
 	struct http_header hdrs[2];
 	int n_hdrs;
 	int failed;
-	struct err *e;
-	size_t done;
 };
 
-static void on_done(void *user, const struct http_response *rs, mono_ns sent, mono_ns done)
+static int job_next(void *ctx, void **job, struct err *e)
 {
-	(void)sent;
-	struct job *j = user;
-	struct run *r = j->run;
-	struct embed_http *eh = j->eh;
-	j->state = 0;
-	if (r->failed)
-		return;
-	int transport = rs->status == 0;
-	if (!transport && rs->status >= 200 && rs->status < 300) {
-		if (parse_response(j, rs->body.data, rs->body.data + rs->body.len, r->e) < 0) {
-			r->failed = 1;
-			return;
-		}
-		j->state = 2;
-		r->done++;
-		eh->st.texts += j->count;
-		return;
-	}
-	if (retry_should(rs, transport) && j->attempts < eh->retry.max_attempts) {
-		uint64_t d = retry_delay_ns(&eh->retry, j->attempts, rs);
-		j->not_before = done + d;
-		eh->st.retries++;
-		if (transport)
-			log_debug("POST %s: %s; retry %d in %.3f s", eh->url, rs->error, j->attempts,
-				  (double)d / 1e9);
-		else
-			log_debug("POST %s: HTTP %ld; retry %d in %.3f s", eh->url, rs->status,
-				  j->attempts, (double)d / 1e9);
-		return;
-	}
+	(void)e;
+	struct run *r = ctx;
+	if (r->next_job >= r->n_jobs)
+		return 0;
+	*job = &r->jobs[r->next_job++];
+	return 1;
+}
+
+static int job_build(void *ctx, void *job, struct http_request *rq, struct err *e)
+{
+	(void)e;
+	struct run *r = ctx;
+	struct job *j = job;
+	*rq = (struct http_request){ .method = "POST", .url = r->eh->url, .headers = r->hdrs,
+				     .n_headers = r->n_hdrs, .body = j->body.data,
+				     .body_len = j->body.len, .timeout_ns = r->eh->timeout_ns };
+	r->eh->st.requests++;
+	return 0;
+}
+
+/* Out of attempts, or not worth retrying: the batch fails with the last answer. */
+static int job_exhausted(void *ctx, void *job, const struct pump_outcome *o, struct err *e)
+{
+	(void)job;
+	struct run *r = ctx;
+	struct embed_http *eh = r->eh;
+	const struct http_response *rs = o->rs;
 	r->failed = 1;
-	if (transport) {
-		err_set(r->e, ERR_NET, "POST %s: %s (after %d attempts)", eh->url, rs->error,
-			j->attempts);
-		err_hint(r->e, "is the embedding server running? check the embedder url");
+	if (rs->status == 0) {
+		err_set(e, ERR_NET, "POST %s: %s (after %d attempts)", eh->url, rs->error,
+			o->attempt);
+		err_hint(e, "is the embedding server running? check the embedder url");
 	} else {
 		int n = (int)(rs->body.len > 300 ? 300 : rs->body.len);
-		err_set(r->e, ERR_NET, "POST %s: HTTP %ld after %d attempt%s: %.*s", eh->url, rs->status,
-			j->attempts, j->attempts == 1 ? "" : "s", n, rs->body.data);
+		err_set(e, ERR_NET, "POST %s: HTTP %ld after %d attempt%s: %.*s", eh->url, rs->status,
+			o->attempt, o->attempt == 1 ? "" : "s", n, rs->body.data);
 	}
+	return -1;
 }
+
+static enum pump_verdict job_outcome(void *ctx, void *job, const struct pump_outcome *o,
+				     struct err *e)
+{
+	struct run *r = ctx;
+	struct job *j = job;
+	struct embed_http *eh = r->eh;
+	const struct http_response *rs = o->rs;
+	if (r->failed)
+		return PUMP_GIVE_UP; /* draining after a failure */
+	int transport = rs->status == 0;
+	if (!transport && rs->status >= 200 && rs->status < 300) {
+		if (parse_response(j, rs->body.data, rs->body.data + rs->body.len, e) < 0) {
+			r->failed = 1;
+			return PUMP_FAIL;
+		}
+		eh->st.texts += j->count;
+		return PUMP_DONE;
+	}
+	if (!retry_should(rs, transport)) {
+		job_exhausted(ctx, job, o, e);
+		return PUMP_FAIL;
+	}
+	if (!o->last) {
+		eh->st.retries++;
+		if (transport)
+			log_debug("POST %s: %s; retry %d in %.3f s", eh->url, rs->error, o->attempt,
+				  (double)o->retry_in_ns / 1e9);
+		else
+			log_debug("POST %s: HTTP %ld; retry %d in %.3f s", eh->url, rs->status,
+				  o->attempt, (double)o->retry_in_ns / 1e9);
+	}
+	return PUMP_RETRY;
+}
+
+static const struct pump_ops job_ops = {
+	.next = job_next,
+	.build = job_build,
+	.outcome = job_outcome,
+	.exhausted = job_exhausted,
+};
 
 static int build_body(struct embed_http *eh, struct job *j, const char *const *texts,
 		      const size_t *lens, struct err *e)
@@ -420,7 +450,7 @@ int embed_http_batch(struct embed_http *eh, const char *const *texts, const size
 {
 	if (n == 0)
 		return 0;
-	struct run r = { .eh = eh, .e = e };
+	struct run r = { .eh = eh };
 	r.n_jobs = (n + (size_t)eh->batch_size - 1) / (size_t)eh->batch_size;
 	r.jobs = calloc(r.n_jobs, sizeof(*r.jobs));
 	if (!r.jobs)
@@ -432,7 +462,6 @@ int embed_http_batch(struct embed_http *eh, const char *const *texts, const size
 		j->first = i * (size_t)eh->batch_size;
 		j->count = n - j->first < (size_t)eh->batch_size ? n - j->first : (size_t)eh->batch_size;
 		j->out = out;
-		j->run = &r;
 		buf_init(&j->body, 0);
 		if (build_body(eh, j, texts, lens, e) < 0)
 			goto out;
@@ -440,47 +469,12 @@ int embed_http_batch(struct embed_http *eh, const char *const *texts, const size
 	r.hdrs[r.n_hdrs++] = (struct http_header){ "Content-Type", "application/json" };
 	if (eh->auth)
 		r.hdrs[r.n_hdrs++] = (struct http_header){ "Authorization", eh->auth };
-	struct engine_opts eo = { .max_connections = eh->concurrency,
-				  .max_in_flight = eh->concurrency };
-	if (engine_new(&eo, &r.en, e) < 0)
+	struct pump_opts po = { .max_in_flight = eh->concurrency, .retry = eh->retry };
+	struct pump *p;
+	if (pump_new(&po, &job_ops, &r, &p, e) < 0)
 		goto out;
-	size_t next_scan = 0;
-	while (!r.failed && r.done < r.n_jobs) {
-		mono_ns now = clock_mono_now(), wake = now + NS_PER_S;
-		/* submit waiting jobs whose time has come, lowest index first */
-		for (size_t i = next_scan; i < r.n_jobs && engine_in_flight(r.en) < eh->concurrency;
-		     i++) {
-			struct job *j = &r.jobs[i];
-			if (j->state != 0)
-				continue;
-			if (j->not_before > now) {
-				if (j->not_before < wake)
-					wake = j->not_before;
-				continue;
-			}
-			struct http_request rq = { .method = "POST", .url = eh->url, .headers = r.hdrs,
-						   .n_headers = r.n_hdrs, .body = j->body.data,
-						   .body_len = j->body.len, .timeout_ns = eh->timeout_ns };
-			if (engine_submit(r.en, &rq, on_done, j, e) < 0) {
-				r.failed = 1;
-				break;
-			}
-			j->state = 1;
-			j->attempts++;
-			eh->st.requests++;
-		}
-		while (next_scan < r.n_jobs && r.jobs[next_scan].state == 2)
-			next_scan++;
-		if (r.failed)
-			break;
-		/* waiting jobs with no slot: wake on the next completion */
-		if (engine_in_flight(r.en) >= eh->concurrency)
-			wake = now + NS_PER_S;
-		if (engine_poll(r.en, wake, e) < 0)
-			r.failed = 1;
-	}
-	engine_free(r.en); /* aborts anything still in flight after a failure */
-	rc = r.failed ? -1 : 0;
+	rc = pump_run(p, e);
+	pump_free(p);
 out:
 	for (size_t i = 0; i < r.n_jobs; i++)
 		buf_release(&r.jobs[i].body);
