@@ -141,7 +141,7 @@ static void finish_record(struct run *r, struct record *rec)
 	if (rec->intended < r->s->p.warmup_ns)
 		rec->flags |= RECORD_F_WARMUP;
 	if (rec->status != RECORD_STATUS_DROPPED) {
-		uint64_t late = rec->sent > rec->intended ? rec->sent - rec->intended : 0;
+		uint64_t late = record_lateness_ns(rec);
 		if (late > r->o.late_ns) {
 			rec->flags |= RECORD_F_LATE;
 			res->late++;
@@ -151,7 +151,7 @@ static void finish_record(struct run *r, struct record *rec)
 		res->completed++;
 		r->tick_completed++;
 		if (r->live_ok)
-			hist_record(&r->live, rec->done - rec->intended);
+			hist_record(&r->live, record_latency_ns(rec));
 		if (rec->done > res->elapsed_ns)
 			res->elapsed_ns = rec->done;
 	}

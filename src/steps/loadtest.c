@@ -414,7 +414,7 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 		for (size_t i = 0; i < res.records.n; i++) {
 			const struct record *r = &res.records.v[i];
 			if (!(r->flags & RECORD_F_WARMUP) && r->status != RECORD_STATUS_DROPPED)
-				hist_record(&h, r->done - r->intended);
+				hist_record(&h, record_latency_ns(r));
 		}
 		*p99_est = hist_count(&h) ? hist_percentile(&h, 99.0) : 0;
 		hist_release(&h);
