@@ -195,6 +195,96 @@ static int bad_json(struct job *j, const char *what, struct err *e)
 	return err_set(e, ERR_INPUT, "POST %s: unexpected response: %s", j->eh->url, what);
 }
 
+/*
+ * One item of OpenAI's "data" at v: {"object":"embedding","embedding":[...],"index":i}.
+ * The row is `index` when given, else the item's position. Returns after the
+ * item, or NULL (error set).
+ */
+static const char *take_openai_item(struct job *j, const char *v, const char *lim, size_t pos,
+				    unsigned char *seen, struct err *e)
+{
+	if (*v != '{') {
+		bad_json(j, "an item of \"data\" is not an object", e);
+		return NULL;
+	}
+	const char *q = jsonf_skip_ws(v + 1, lim), *vec = NULL;
+	long idx = -1;
+	while (q < lim && *q != '}') {
+		const char *k1 = jsonf_match_string(q, lim, "embedding");
+		const char *k2 = k1 ? NULL : jsonf_match_string(q, lim, "index");
+		const char *ke = k1 ? k1 : k2 ? k2 : jsonf_skip_value(q, lim);
+		if (!ke || *q != '"')
+			break;
+		q = jsonf_skip_ws(ke, lim);
+		if (q >= lim || *q != ':')
+			break;
+		q = jsonf_skip_ws(q + 1, lim);
+		if (k1)
+			vec = q;
+		if (k2) {
+			char *end;
+			idx = strtol(q, &end, 10);
+		}
+		q = jsonf_skip_value(q, lim);
+		if (!q)
+			break;
+		q = jsonf_skip_ws(q, lim);
+		if (q < lim && *q == ',')
+			q = jsonf_skip_ws(q + 1, lim);
+	}
+	if (!q || q >= lim || *q != '}' || !vec) {
+		bad_json(j, "an item of \"data\" has no \"embedding\" array", e);
+		return NULL;
+	}
+	size_t row = idx >= 0 ? (size_t)idx : pos;
+	if (row >= j->count || seen[row]) {
+		err_set(e, ERR_INPUT, "POST %s: embedding index %ld is %s", j->eh->url, idx,
+			row >= j->count ? "out of range" : "repeated");
+		return NULL;
+	}
+	if (!take_vector(j, vec, lim, row, e))
+		return NULL;
+	seen[row] = 1;
+	return q + 1;
+}
+
+/* The embeddings array at v (just after its '['): every row once. Returns after
+ * the closing ']', or NULL (error set). */
+static const char *take_embeddings(struct job *j, const char *v, const char *lim,
+				   unsigned char *seen, size_t *got, struct err *e)
+{
+	struct embed_http *eh = j->eh;
+	size_t pos = 0;
+	while (v < lim && *v != ']') {
+		if (pos >= j->count) {
+			err_set(e, ERR_INPUT, "POST %s: %zu texts sent, more embeddings returned",
+				eh->url, j->count);
+			return NULL;
+		}
+		if (eh->api == EMBED_HTTP_OLLAMA) {
+			if (!(v = take_vector(j, v, lim, pos, e)))
+				return NULL;
+			seen[pos] = 1;
+		} else if (!(v = take_openai_item(j, v, lim, pos, seen, e))) {
+			return NULL;
+		}
+		(*got)++;
+		pos++;
+		v = jsonf_skip_ws(v, lim);
+		if (v < lim && *v == ',')
+			v = jsonf_skip_ws(v + 1, lim);
+		else if (v < lim && *v != ']') {
+			bad_json(j, "malformed embeddings array", e);
+			return NULL;
+		}
+	}
+	if (v >= lim) {
+		bad_json(j, "truncated embeddings array", e);
+		return NULL;
+	}
+	return v + 1;
+}
+
 /* Read an OpenAI or Ollama response body into the job's rows. */
 static int parse_response(struct job *j, const char *p, const char *lim, struct err *e)
 {
@@ -233,86 +323,11 @@ static int parse_response(struct job *j, const char *p, const char *lim, struct 
 									 : "\"data\" is not an array", e);
 				goto out;
 			}
-			v = jsonf_skip_ws(v + 1, lim);
-			size_t pos = 0;
-			while (v < lim && *v != ']') {
-				if (pos >= j->count) {
-					err_set(e, ERR_INPUT, "POST %s: %zu texts sent, more embeddings returned",
-						eh->url, j->count);
-					goto out;
-				}
-				if (eh->api == EMBED_HTTP_OLLAMA) {
-					if (!(v = take_vector(j, v, lim, pos, e)))
-						goto out;
-					seen[pos] = 1;
-					got++;
-				} else {
-					/* {"object":"embedding","embedding":[...],"index":i} */
-					if (*v != '{') {
-						bad_json(j, "an item of \"data\" is not an object", e);
-						goto out;
-					}
-					const char *q = jsonf_skip_ws(v + 1, lim), *vec = NULL;
-					long idx = -1;
-					while (q < lim && *q != '}') {
-						const char *k1 = jsonf_match_string(q, lim, "embedding");
-						const char *k2 = k1 ? NULL : jsonf_match_string(q, lim, "index");
-						const char *ke = k1 ? k1 : k2 ? k2 : jsonf_skip_value(q, lim);
-						if (!ke || *q != '"')
-							break;
-						q = jsonf_skip_ws(ke, lim);
-						if (q >= lim || *q != ':')
-							break;
-						q = jsonf_skip_ws(q + 1, lim);
-						if (k1)
-							vec = q;
-						if (k2) {
-							char *end;
-							idx = strtol(q, &end, 10);
-						}
-						q = jsonf_skip_value(q, lim);
-						if (!q)
-							break;
-						q = jsonf_skip_ws(q, lim);
-						if (q < lim && *q == ',')
-							q = jsonf_skip_ws(q + 1, lim);
-					}
-					if (!q || q >= lim || *q != '}' || !vec) {
-						bad_json(j, "an item of \"data\" has no \"embedding\" array", e);
-						goto out;
-					}
-					size_t row = idx >= 0 ? (size_t)idx : pos;
-					if (row >= j->count || seen[row]) {
-						err_set(e, ERR_INPUT, "POST %s: embedding index %ld is %s",
-							eh->url, idx, row >= j->count ? "out of range" : "repeated");
-						goto out;
-					}
-					if (!take_vector(j, vec, lim, row, e))
-						goto out;
-					seen[row] = 1;
-					got++;
-					v = q + 1;
-				}
-				pos++;
-				v = jsonf_skip_ws(v, lim);
-				if (v < lim && *v == ',')
-					v = jsonf_skip_ws(v + 1, lim);
-				else if (v < lim && *v != ']') {
-					bad_json(j, "malformed embeddings array", e);
-					goto out;
-				}
-			}
-			if (v >= lim) {
-				bad_json(j, "truncated embeddings array", e);
+			if (!(p = take_embeddings(j, jsonf_skip_ws(v + 1, lim), lim, seen, &got, e)))
 				goto out;
-			}
-			p = v + 1;
-		} else {
-			p = jsonf_skip_value(v, lim);
-			if (!p) {
-				bad_json(j, "malformed JSON", e);
-				goto out;
-			}
+		} else if (!(p = jsonf_skip_value(v, lim))) {
+			bad_json(j, "malformed JSON", e);
+			goto out;
 		}
 		p = jsonf_skip_ws(p, lim);
 		if (p < lim && *p == ',')
