@@ -91,6 +91,8 @@ enum loadgen_transport {
 	LOADGEN_CURL = 1,             /* libcurl for every request */
 };
 
+#define LOADGEN_MAX_THREADS 64     /* worker threads at most (opts.threads is capped) */
+
 struct loadgen_opts {
 	int max_in_flight;            /* 0 = 256 (HTTP); the in-process path runs 1 */
 	int max_connections;          /* 0 = max_in_flight */
@@ -99,8 +101,9 @@ struct loadgen_opts {
 	int threads;                  /* HTTP path: worker threads, each with its own engine,
 	                               * max_in_flight / threads slots and every threads-th
 	                               * request (w, w + threads, ...); 0/1 = the calling
-	                               * thread only. Callbacks then run on several threads
-	                               * at once (distinct slots); the sink is serialised. */
+	                               * thread only; at most LOADGEN_MAX_THREADS. Callbacks
+	                               * then run on several threads at once (distinct
+	                               * slots); the sink is serialised. */
 	uint64_t late_ns;             /* flag sends later than this; 0 = 1 ms */
 	uint64_t drop_after_ns;       /* drop what cannot be sent within this; 0 = 10 s */
 	uint64_t timeout_ns;          /* per request when build leaves it 0; 0 = 30 s */

@@ -10,8 +10,10 @@
  *   intended  the due time from sched_next_due() (the latency origin)
  *   sent      when the request was handed to the engine / executed
  *   done      when its response (or failure) was complete
- * latency = done - intended, service time = done - sent. A dropped request
- * was never sent: sent = done = the moment it was given up.
+ * latency = done - intended, service time = done - sent, lateness = sent -
+ * intended (record_latency_ns, record_service_ns, record_lateness_ns below:
+ * the only place those rules are written). A
+ * dropped request was never sent: sent = done = the moment it was given up.
  *
  * Binary form (RECORDS_SIZE = 64 bytes, little-endian, no padding), so a
  * record array streams into chunked store objects at any split point:
@@ -85,6 +87,28 @@ struct record {
 	uint8_t ids[8];
 	uint32_t n_ids;
 };
+
+/*
+ * Latency: from the intended send time to done, coordinated omission
+ * corrected (DESIGN section 5). Every latency figure comes from here. A
+ * record whose done precedes intended (only a corrupt one) gives 0.
+ */
+static inline uint64_t record_latency_ns(const struct record *r)
+{
+	return r->done > r->intended ? r->done - r->intended : 0;
+}
+
+/* Service time: from the actual send to done (0 if done precedes sent). */
+static inline uint64_t record_service_ns(const struct record *r)
+{
+	return r->done > r->sent ? r->done - r->sent : 0;
+}
+
+/* Lateness: how long after its intended time a request was sent (0 if on time). */
+static inline uint64_t record_lateness_ns(const struct record *r)
+{
+	return r->sent > r->intended ? r->sent - r->intended : 0;
+}
 
 /* A growable array of records. Zeroed or records_init'ed; records_release frees. */
 struct records {

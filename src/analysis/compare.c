@@ -148,8 +148,8 @@ int compare_recs_load(struct store *st, const struct run_record *r, struct compa
 		const struct record *x = &recs.v[i];
 		if ((x->flags & RECORD_F_WARMUP) || x->intended < (uint64_t)warm || x->status == RECORD_STATUS_DROPPED)
 			continue;
-		c->lat[c->n] = (double)(x->done - x->intended) / 1e6;
-		c->svc[c->n] = (double)(x->done - x->sent) / 1e6;
+		c->lat[c->n] = (double)record_latency_ns(x) / 1e6;
+		c->svc[c->n] = (double)record_service_ns(x) / 1e6;
 		c->op[c->n] = x->op;
 		c->n++;
 	}

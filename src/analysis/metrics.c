@@ -74,7 +74,7 @@ static void count_into(struct metrics_op *o, const struct record *r, int sent)
 		o->ok++;
 	if (r->flags & RECORD_F_LATE)
 		o->late++;
-	uint64_t late = r->sent > r->intended ? r->sent - r->intended : 0;
+	uint64_t late = record_lateness_ns(r);
 	if (late > o->late_max_ns)
 		o->late_max_ns = late;
 }
@@ -131,8 +131,8 @@ int metrics_from_records(const struct record *r, size_t n, uint64_t warmup_ns,
 		if (x->intended < warmup_ns || !is_sent(x))
 			continue;
 		size_t at = fill[x->op]++;
-		lat[at] = x->done > x->intended ? x->done - x->intended : 0;
-		svc[at] = x->done > x->sent ? x->done - x->sent : 0;
+		lat[at] = record_latency_ns(x);
+		svc[at] = record_service_ns(x);
 	}
 	for (int k = 0; k < OP_KIND_COUNT; k++) {
 		dist_of(lat + start[k], per_op[k], &m->op[k].latency);

@@ -3,12 +3,12 @@
  *
  * embed_http_batch() cuts the input into jobs of batch_size texts, builds
  * each job's JSON body once (jsonf_write_string, so no JSON tree is built
- * for megabytes of article text), and drives them through one engine with
- * at most `concurrency` requests in flight. A failed attempt that is worth
- * retrying (retry_should: transport error, 429, 5xx) gets a not-before time
- * from retry_delay_ns() and is resubmitted when the loop reaches it; the
- * loop sleeps in engine_poll() until the next completion or the earliest
- * retry time, so retries never block the other jobs in flight.
+ * for megabytes of article text), and hands them to the retrying pump
+ * (pump.h) with at most `concurrency` requests in flight. The pump owns the
+ * sending, the backoff and the attempt limit; this file only says what an
+ * answer means: a 2xx is parsed into the output rows, an attempt worth
+ * retrying (retry_should: transport error, 429, 5xx) is retried, anything
+ * else, or the last attempt failing, fails the batch naming the status.
  *
  * Responses are read with jsonf's structural reader and float parser rather
  * than jansson: a batch of 64 x 768 floats is ~700 KB of JSON, which jansson
@@ -22,10 +22,10 @@
 #include "engrave/embed_http.h"
 #include "engrave/buf.h"
 #include "engrave/clock.h"
-#include "engrave/engine.h"
 #include "engrave/err.h"
 #include "engrave/jsonf.h"
 #include "engrave/log.h"
+#include "engrave/pump.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,17 +44,11 @@ struct embed_http {
 	float *scratch;
 };
 
-struct run;
-
 struct job {
 	struct embed_http *eh;
 	size_t first, count;
 	struct buf body;
-	int attempts;
-	mono_ns not_before;
-	int state; /* 0 waiting, 1 in flight, 2 done */
 	float *out; /* eh output base */
-	struct run *run;
 };
 
 int embed_http_api_parse(const char *name, enum embed_http_api *out, struct err *e)
@@ -201,6 +195,96 @@ static int bad_json(struct job *j, const char *what, struct err *e)
 	return err_set(e, ERR_INPUT, "POST %s: unexpected response: %s", j->eh->url, what);
 }
 
+/*
+ * One item of OpenAI's "data" at v: {"object":"embedding","embedding":[...],"index":i}.
+ * The row is `index` when given, else the item's position. Returns after the
+ * item, or NULL (error set).
+ */
+static const char *take_openai_item(struct job *j, const char *v, const char *lim, size_t pos,
+				    unsigned char *seen, struct err *e)
+{
+	if (*v != '{') {
+		bad_json(j, "an item of \"data\" is not an object", e);
+		return NULL;
+	}
+	const char *q = jsonf_skip_ws(v + 1, lim), *vec = NULL;
+	long idx = -1;
+	while (q < lim && *q != '}') {
+		const char *k1 = jsonf_match_string(q, lim, "embedding");
+		const char *k2 = k1 ? NULL : jsonf_match_string(q, lim, "index");
+		const char *ke = k1 ? k1 : k2 ? k2 : jsonf_skip_value(q, lim);
+		if (!ke || *q != '"')
+			break;
+		q = jsonf_skip_ws(ke, lim);
+		if (q >= lim || *q != ':')
+			break;
+		q = jsonf_skip_ws(q + 1, lim);
+		if (k1)
+			vec = q;
+		if (k2) {
+			char *end;
+			idx = strtol(q, &end, 10);
+		}
+		q = jsonf_skip_value(q, lim);
+		if (!q)
+			break;
+		q = jsonf_skip_ws(q, lim);
+		if (q < lim && *q == ',')
+			q = jsonf_skip_ws(q + 1, lim);
+	}
+	if (!q || q >= lim || *q != '}' || !vec) {
+		bad_json(j, "an item of \"data\" has no \"embedding\" array", e);
+		return NULL;
+	}
+	size_t row = idx >= 0 ? (size_t)idx : pos;
+	if (row >= j->count || seen[row]) {
+		err_set(e, ERR_INPUT, "POST %s: embedding index %ld is %s", j->eh->url, idx,
+			row >= j->count ? "out of range" : "repeated");
+		return NULL;
+	}
+	if (!take_vector(j, vec, lim, row, e))
+		return NULL;
+	seen[row] = 1;
+	return q + 1;
+}
+
+/* The embeddings array at v (just after its '['): every row once. Returns after
+ * the closing ']', or NULL (error set). */
+static const char *take_embeddings(struct job *j, const char *v, const char *lim,
+				   unsigned char *seen, size_t *got, struct err *e)
+{
+	struct embed_http *eh = j->eh;
+	size_t pos = 0;
+	while (v < lim && *v != ']') {
+		if (pos >= j->count) {
+			err_set(e, ERR_INPUT, "POST %s: %zu texts sent, more embeddings returned",
+				eh->url, j->count);
+			return NULL;
+		}
+		if (eh->api == EMBED_HTTP_OLLAMA) {
+			if (!(v = take_vector(j, v, lim, pos, e)))
+				return NULL;
+			seen[pos] = 1;
+		} else if (!(v = take_openai_item(j, v, lim, pos, seen, e))) {
+			return NULL;
+		}
+		(*got)++;
+		pos++;
+		v = jsonf_skip_ws(v, lim);
+		if (v < lim && *v == ',')
+			v = jsonf_skip_ws(v + 1, lim);
+		else if (v < lim && *v != ']') {
+			bad_json(j, "malformed embeddings array", e);
+			return NULL;
+		}
+	}
+	if (v >= lim) {
+		bad_json(j, "truncated embeddings array", e);
+		return NULL;
+	}
+	return v + 1;
+}
+
 /* Read an OpenAI or Ollama response body into the job's rows. */
 static int parse_response(struct job *j, const char *p, const char *lim, struct err *e)
 {
@@ -239,86 +323,11 @@ static int parse_response(struct job *j, const char *p, const char *lim, struct 
 									 : "\"data\" is not an array", e);
 				goto out;
 			}
-			v = jsonf_skip_ws(v + 1, lim);
-			size_t pos = 0;
-			while (v < lim && *v != ']') {
-				if (pos >= j->count) {
-					err_set(e, ERR_INPUT, "POST %s: %zu texts sent, more embeddings returned",
-						eh->url, j->count);
-					goto out;
-				}
-				if (eh->api == EMBED_HTTP_OLLAMA) {
-					if (!(v = take_vector(j, v, lim, pos, e)))
-						goto out;
-					seen[pos] = 1;
-					got++;
-				} else {
-					/* {"object":"embedding","embedding":[...],"index":i} */
-					if (*v != '{') {
-						bad_json(j, "an item of \"data\" is not an object", e);
-						goto out;
-					}
-					const char *q = jsonf_skip_ws(v + 1, lim), *vec = NULL;
-					long idx = -1;
-					while (q < lim && *q != '}') {
-						const char *k1 = jsonf_match_string(q, lim, "embedding");
-						const char *k2 = k1 ? NULL : jsonf_match_string(q, lim, "index");
-						const char *ke = k1 ? k1 : k2 ? k2 : jsonf_skip_value(q, lim);
-						if (!ke || *q != '"')
-							break;
-						q = jsonf_skip_ws(ke, lim);
-						if (q >= lim || *q != ':')
-							break;
-						q = jsonf_skip_ws(q + 1, lim);
-						if (k1)
-							vec = q;
-						if (k2) {
-							char *end;
-							idx = strtol(q, &end, 10);
-						}
-						q = jsonf_skip_value(q, lim);
-						if (!q)
-							break;
-						q = jsonf_skip_ws(q, lim);
-						if (q < lim && *q == ',')
-							q = jsonf_skip_ws(q + 1, lim);
-					}
-					if (!q || q >= lim || *q != '}' || !vec) {
-						bad_json(j, "an item of \"data\" has no \"embedding\" array", e);
-						goto out;
-					}
-					size_t row = idx >= 0 ? (size_t)idx : pos;
-					if (row >= j->count || seen[row]) {
-						err_set(e, ERR_INPUT, "POST %s: embedding index %ld is %s",
-							eh->url, idx, row >= j->count ? "out of range" : "repeated");
-						goto out;
-					}
-					if (!take_vector(j, vec, lim, row, e))
-						goto out;
-					seen[row] = 1;
-					got++;
-					v = q + 1;
-				}
-				pos++;
-				v = jsonf_skip_ws(v, lim);
-				if (v < lim && *v == ',')
-					v = jsonf_skip_ws(v + 1, lim);
-				else if (v < lim && *v != ']') {
-					bad_json(j, "malformed embeddings array", e);
-					goto out;
-				}
-			}
-			if (v >= lim) {
-				bad_json(j, "truncated embeddings array", e);
+			if (!(p = take_embeddings(j, jsonf_skip_ws(v + 1, lim), lim, seen, &got, e)))
 				goto out;
-			}
-			p = v + 1;
-		} else {
-			p = jsonf_skip_value(v, lim);
-			if (!p) {
-				bad_json(j, "malformed JSON", e);
-				goto out;
-			}
+		} else if (!(p = jsonf_skip_value(v, lim))) {
+			bad_json(j, "malformed JSON", e);
+			goto out;
 		}
 		p = jsonf_skip_ws(p, lim);
 		if (p < lim && *p == ',')
@@ -345,58 +354,94 @@ out:
 struct run {
 	struct embed_http *eh;
 	struct job *jobs;
-	size_t n_jobs;
-	struct engine *en;
+	size_t n_jobs, next_job;
 	struct http_header hdrs[2];
 	int n_hdrs;
 	int failed;
-	struct err *e;
-	size_t done;
 };
 
-static void on_done(void *user, const struct http_response *rs, mono_ns sent, mono_ns done)
+static int job_next(void *ctx, void **job, struct err *e)
 {
-	(void)sent;
-	struct job *j = user;
-	struct run *r = j->run;
-	struct embed_http *eh = j->eh;
-	j->state = 0;
-	if (r->failed)
-		return;
-	int transport = rs->status == 0;
-	if (!transport && rs->status >= 200 && rs->status < 300) {
-		if (parse_response(j, rs->body.data, rs->body.data + rs->body.len, r->e) < 0) {
-			r->failed = 1;
-			return;
-		}
-		j->state = 2;
-		r->done++;
-		eh->st.texts += j->count;
-		return;
-	}
-	if (retry_should(rs, transport) && j->attempts < eh->retry.max_attempts) {
-		uint64_t d = retry_delay_ns(&eh->retry, j->attempts, rs);
-		j->not_before = done + d;
-		eh->st.retries++;
-		if (transport)
-			log_debug("POST %s: %s; retry %d in %.3f s", eh->url, rs->error, j->attempts,
-				  (double)d / 1e9);
-		else
-			log_debug("POST %s: HTTP %ld; retry %d in %.3f s", eh->url, rs->status,
-				  j->attempts, (double)d / 1e9);
-		return;
-	}
+	(void)e;
+	struct run *r = ctx;
+	if (r->next_job >= r->n_jobs)
+		return 0;
+	*job = &r->jobs[r->next_job++];
+	return 1;
+}
+
+static int job_build(void *ctx, void *job, struct http_request *rq, struct err *e)
+{
+	(void)e;
+	struct run *r = ctx;
+	struct job *j = job;
+	*rq = (struct http_request){ .method = "POST", .url = r->eh->url, .headers = r->hdrs,
+				     .n_headers = r->n_hdrs, .body = j->body.data,
+				     .body_len = j->body.len, .timeout_ns = r->eh->timeout_ns };
+	r->eh->st.requests++;
+	return 0;
+}
+
+/* Out of attempts, or not worth retrying: the batch fails with the last answer. */
+static int job_exhausted(void *ctx, void *job, const struct pump_outcome *o, struct err *e)
+{
+	(void)job;
+	struct run *r = ctx;
+	struct embed_http *eh = r->eh;
+	const struct http_response *rs = o->rs;
 	r->failed = 1;
-	if (transport) {
-		err_set(r->e, ERR_NET, "POST %s: %s (after %d attempts)", eh->url, rs->error,
-			j->attempts);
-		err_hint(r->e, "is the embedding server running? check the embedder url");
+	if (rs->status == 0) {
+		err_set(e, ERR_NET, "POST %s: %s (after %d attempts)", eh->url, rs->error,
+			o->attempt);
+		err_hint(e, "is the embedding server running? check the embedder url");
 	} else {
 		int n = (int)(rs->body.len > 300 ? 300 : rs->body.len);
-		err_set(r->e, ERR_NET, "POST %s: HTTP %ld after %d attempt%s: %.*s", eh->url, rs->status,
-			j->attempts, j->attempts == 1 ? "" : "s", n, rs->body.data);
+		err_set(e, ERR_NET, "POST %s: HTTP %ld after %d attempt%s: %.*s", eh->url, rs->status,
+			o->attempt, o->attempt == 1 ? "" : "s", n, rs->body.data);
 	}
+	return -1;
 }
+
+static enum pump_verdict job_outcome(void *ctx, void *job, const struct pump_outcome *o,
+				     struct err *e)
+{
+	struct run *r = ctx;
+	struct job *j = job;
+	struct embed_http *eh = r->eh;
+	const struct http_response *rs = o->rs;
+	if (r->failed)
+		return PUMP_GIVE_UP; /* draining after a failure */
+	int transport = rs->status == 0;
+	if (!transport && rs->status >= 200 && rs->status < 300) {
+		if (parse_response(j, rs->body.data, rs->body.data + rs->body.len, e) < 0) {
+			r->failed = 1;
+			return PUMP_FAIL;
+		}
+		eh->st.texts += j->count;
+		return PUMP_DONE;
+	}
+	if (!retry_should(rs, transport)) {
+		job_exhausted(ctx, job, o, e);
+		return PUMP_FAIL;
+	}
+	if (!o->last) {
+		eh->st.retries++;
+		if (transport)
+			log_debug("POST %s: %s; retry %d in %.3f s", eh->url, rs->error, o->attempt,
+				  (double)o->retry_in_ns / 1e9);
+		else
+			log_debug("POST %s: HTTP %ld; retry %d in %.3f s", eh->url, rs->status,
+				  o->attempt, (double)o->retry_in_ns / 1e9);
+	}
+	return PUMP_RETRY;
+}
+
+static const struct pump_ops job_ops = {
+	.next = job_next,
+	.build = job_build,
+	.outcome = job_outcome,
+	.exhausted = job_exhausted,
+};
 
 static int build_body(struct embed_http *eh, struct job *j, const char *const *texts,
 		      const size_t *lens, struct err *e)
@@ -420,7 +465,7 @@ int embed_http_batch(struct embed_http *eh, const char *const *texts, const size
 {
 	if (n == 0)
 		return 0;
-	struct run r = { .eh = eh, .e = e };
+	struct run r = { .eh = eh };
 	r.n_jobs = (n + (size_t)eh->batch_size - 1) / (size_t)eh->batch_size;
 	r.jobs = calloc(r.n_jobs, sizeof(*r.jobs));
 	if (!r.jobs)
@@ -432,7 +477,6 @@ int embed_http_batch(struct embed_http *eh, const char *const *texts, const size
 		j->first = i * (size_t)eh->batch_size;
 		j->count = n - j->first < (size_t)eh->batch_size ? n - j->first : (size_t)eh->batch_size;
 		j->out = out;
-		j->run = &r;
 		buf_init(&j->body, 0);
 		if (build_body(eh, j, texts, lens, e) < 0)
 			goto out;
@@ -440,47 +484,12 @@ int embed_http_batch(struct embed_http *eh, const char *const *texts, const size
 	r.hdrs[r.n_hdrs++] = (struct http_header){ "Content-Type", "application/json" };
 	if (eh->auth)
 		r.hdrs[r.n_hdrs++] = (struct http_header){ "Authorization", eh->auth };
-	struct engine_opts eo = { .max_connections = eh->concurrency,
-				  .max_in_flight = eh->concurrency };
-	if (engine_new(&eo, &r.en, e) < 0)
+	struct pump_opts po = { .max_in_flight = eh->concurrency, .retry = eh->retry };
+	struct pump *p;
+	if (pump_new(&po, &job_ops, &r, &p, e) < 0)
 		goto out;
-	size_t next_scan = 0;
-	while (!r.failed && r.done < r.n_jobs) {
-		mono_ns now = clock_mono_now(), wake = now + NS_PER_S;
-		/* submit waiting jobs whose time has come, lowest index first */
-		for (size_t i = next_scan; i < r.n_jobs && engine_in_flight(r.en) < eh->concurrency;
-		     i++) {
-			struct job *j = &r.jobs[i];
-			if (j->state != 0)
-				continue;
-			if (j->not_before > now) {
-				if (j->not_before < wake)
-					wake = j->not_before;
-				continue;
-			}
-			struct http_request rq = { .method = "POST", .url = eh->url, .headers = r.hdrs,
-						   .n_headers = r.n_hdrs, .body = j->body.data,
-						   .body_len = j->body.len, .timeout_ns = eh->timeout_ns };
-			if (engine_submit(r.en, &rq, on_done, j, e) < 0) {
-				r.failed = 1;
-				break;
-			}
-			j->state = 1;
-			j->attempts++;
-			eh->st.requests++;
-		}
-		while (next_scan < r.n_jobs && r.jobs[next_scan].state == 2)
-			next_scan++;
-		if (r.failed)
-			break;
-		/* waiting jobs with no slot: wake on the next completion */
-		if (engine_in_flight(r.en) >= eh->concurrency)
-			wake = now + NS_PER_S;
-		if (engine_poll(r.en, wake, e) < 0)
-			r.failed = 1;
-	}
-	engine_free(r.en); /* aborts anything still in flight after a failure */
-	rc = r.failed ? -1 : 0;
+	rc = pump_run(p, e);
+	pump_free(p);
 out:
 	for (size_t i = 0; i < r.n_jobs; i++)
 		buf_release(&r.jobs[i].body);

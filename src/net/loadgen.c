@@ -82,8 +82,8 @@ struct shared {
 	int live_ok;
 	uint64_t completed, errors;/* this interval, all workers */
 	int deposits;              /* workers that added this interval so far */
-	int *in_flight;            /* per worker, as of its last tick */
-	uint64_t *late, *dropped;  /* per worker, cumulative */
+	int in_flight[LOADGEN_MAX_THREADS]; /* per worker, as of its last tick */
+	uint64_t late[LOADGEN_MAX_THREADS], dropped[LOADGEN_MAX_THREADS]; /* per worker, cumulative */
 };
 
 struct slot {
@@ -141,7 +141,7 @@ static void finish_record(struct run *r, struct record *rec)
 	if (rec->intended < r->s->p.warmup_ns)
 		rec->flags |= RECORD_F_WARMUP;
 	if (rec->status != RECORD_STATUS_DROPPED) {
-		uint64_t late = rec->sent > rec->intended ? rec->sent - rec->intended : 0;
+		uint64_t late = record_lateness_ns(rec);
 		if (late > r->o.late_ns) {
 			rec->flags |= RECORD_F_LATE;
 			res->late++;
@@ -151,7 +151,7 @@ static void finish_record(struct run *r, struct record *rec)
 		res->completed++;
 		r->tick_completed++;
 		if (r->live_ok)
-			hist_record(&r->live, rec->done - rec->intended);
+			hist_record(&r->live, record_latency_ns(rec));
 		if (rec->done > res->elapsed_ns)
 			res->elapsed_ns = rec->done;
 	}
@@ -546,107 +546,131 @@ static void merge_result(struct loadgen_result *dst, const struct loadgen_result
 			memcpy(dst->first_error[k], src->first_error[k], sizeof(dst->first_error[k]));
 }
 
-int loadgen_run(const struct sched *s, const struct loadgen_target *t,
-		const struct loadgen_opts *o, struct loadgen_result *res, struct err *e)
-{
-	memset(res, 0, sizeof(*res));
-	records_init(&res->records);
-	res->scheduled = sched_count(s);
-	if (!t || (!t->build && !t->exec))
-		return err_set(e, ERR_INTERNAL, "loadtest: the target gives neither build nor exec");
-
-	struct loadgen_opts oo = { 0 };
-	if (o)
-		oo = *o;
-	if (oo.max_in_flight <= 0)
-		oo.max_in_flight = DEF_MAX_IN_FLIGHT;
-	if (!oo.late_ns)
-		oo.late_ns = DEF_LATE_NS;
-	if (!oo.drop_after_ns)
-		oo.drop_after_ns = DEF_DROP_AFTER_NS;
-	if (!oo.timeout_ns)
-		oo.timeout_ns = DEF_TIMEOUT_NS;
-	if (!oo.label)
-		oo.label = "loadtest";
-	int nt = t->build && oo.threads > 1 ? oo.threads : 1;
-	if (nt > oo.max_in_flight)
-		nt = oo.max_in_flight;
-	if (nt > 64)
-		nt = 64;
-
+/*
+ * loadgen_run in phases: defaults, setup (the shared live line and one
+ * `struct run` per worker), execute (in-process, the calling thread, or
+ * worker threads), collect (per-worker teardown and the merge of their
+ * records), finish (saturation verdict, transport, interruption).
+ */
+struct workers {
 	struct shared sh;
-	memset(&sh, 0, sizeof(sh));
-	pthread_mutex_init(&sh.lock, NULL);
-	sh.nthreads = nt;
-	sh.live_ok = hist_init(&sh.live, NULL) == 0;
-	int inf[64] = { 0 };
-	uint64_t late[64] = { 0 }, dropped[64] = { 0 };
-	sh.in_flight = inf;
-	sh.late = late;
-	sh.dropped = dropped;
+	struct run *runs;
+	struct loadgen_result *parts; /* per worker; `res` itself with one worker */
+	int nt;
+};
 
-	struct run *runs = calloc((size_t)nt, sizeof(*runs));
-	struct loadgen_result *parts = nt > 1 ? calloc((size_t)nt, sizeof(*parts)) : res;
-	if (!runs || !parts) {
-		free(runs);
-		if (parts != res)
-			free(parts);
-		hist_release(&sh.live);
-		pthread_mutex_destroy(&sh.lock);
+static void opts_with_defaults(const struct loadgen_opts *o, struct loadgen_opts *oo)
+{
+	memset(oo, 0, sizeof(*oo));
+	if (o)
+		*oo = *o;
+	if (oo->max_in_flight <= 0)
+		oo->max_in_flight = DEF_MAX_IN_FLIGHT;
+	if (!oo->late_ns)
+		oo->late_ns = DEF_LATE_NS;
+	if (!oo->drop_after_ns)
+		oo->drop_after_ns = DEF_DROP_AFTER_NS;
+	if (!oo->timeout_ns)
+		oo->timeout_ns = DEF_TIMEOUT_NS;
+	if (!oo->label)
+		oo->label = "loadtest";
+}
+
+/* Setup, part 1: the worker count, the shared live line, the runs. -1: nothing to free. */
+static int workers_new(struct workers *wk, const struct loadgen_target *t,
+		       const struct loadgen_opts *oo, struct loadgen_result *res, struct err *e)
+{
+	int nt = t->build && oo->threads > 1 ? oo->threads : 1;
+	if (nt > oo->max_in_flight)
+		nt = oo->max_in_flight;
+	if (nt > LOADGEN_MAX_THREADS)
+		nt = LOADGEN_MAX_THREADS;
+	memset(wk, 0, sizeof(*wk));
+	wk->nt = nt;
+	pthread_mutex_init(&wk->sh.lock, NULL);
+	wk->sh.nthreads = nt;
+	wk->sh.live_ok = hist_init(&wk->sh.live, NULL) == 0;
+	wk->runs = calloc((size_t)nt, sizeof(*wk->runs));
+	wk->parts = nt > 1 ? calloc((size_t)nt, sizeof(*wk->parts)) : res;
+	if (!wk->runs || !wk->parts) {
+		free(wk->runs);
+		if (wk->parts != res)
+			free(wk->parts);
+		hist_release(&wk->sh.live);
+		pthread_mutex_destroy(&wk->sh.lock);
 		return err_set(e, ERR_NOSPACE, "loadtest: out of memory for %d workers", nt);
 	}
+	return 0;
+}
+
+/* Setup, part 2: t0 and each worker's run and records. */
+static int workers_prepare(struct workers *wk, const struct sched *s, const struct loadgen_target *t,
+			   const struct loadgen_opts *oo, struct loadgen_result *res, struct err *e)
+{
+	int nt = wk->nt;
 	/* all workers share t0: a little in the future so they start together */
 	mono_ns t0 = clock_mono_now() + (nt > 1 ? NS_PER_MS : 0);
 	res->t0 = t0;
 	res->t0_unix = clock_unix_now() + (unix_ns)(nt > 1 ? NS_PER_MS : 0);
 	int rc = 0;
 	for (int w = 0; w < nt; w++) {
-		struct run *r = &runs[w];
-		r->sh = &sh;
+		struct run *r = &wk->runs[w];
+		r->sh = &wk->sh;
 		r->w = (unsigned)w;
 		r->stride = (unsigned)nt;
-		r->cap = oo.max_in_flight / nt;
+		r->cap = oo->max_in_flight / nt;
 		r->slot_base = (unsigned)(w * r->cap);
 		r->s = s;
 		r->t = t;
-		r->o = oo;
-		r->res = &parts[w];
+		r->o = *oo;
+		r->res = &wk->parts[w];
 		r->t0 = t0;
 		if (nt > 1)
-			records_init(&parts[w].records);
+			records_init(&wk->parts[w].records);
 		err_clear(&r->oom_err);
 		uint64_t mine = res->scheduled / (uint64_t)nt + 1;
-		if (!oo.sink && mine * sizeof(struct record) <= RESERVE_MAX_BYTES &&
+		if (!oo->sink && mine * sizeof(struct record) <= RESERVE_MAX_BYTES &&
 		    records_reserve(&r->res->records, mine, e) < 0)
 			rc = -1;
 		r->live_ok = hist_init(&r->live, NULL) == 0;
 	}
-	if (rc == 0 && !t->build) {
-		rc = run_exec(&runs[0], e);
-	} else if (rc == 0 && nt == 1) {
-		rc = run_http(&runs[0], e);
-	} else if (rc == 0) {
-		pthread_t th[64];
-		int started = 0;
-		for (int w = 0; w < nt; w++) {
-			if (pthread_create(&th[w], NULL, worker_main, &runs[w]) != 0) {
-				rc = err_set(e, ERR_INTERNAL, "loadtest: cannot start worker thread %d", w);
-				break;
-			}
-			started++;
+	return rc;
+}
+
+/* Execute: in-process, on the calling thread, or one thread per worker. */
+static int workers_execute(struct workers *wk, const struct loadgen_target *t, struct err *e)
+{
+	if (!t->build)
+		return run_exec(&wk->runs[0], e);
+	if (wk->nt == 1)
+		return run_http(&wk->runs[0], e);
+	pthread_t th[LOADGEN_MAX_THREADS];
+	int started = 0, rc = 0;
+	for (int w = 0; w < wk->nt; w++) {
+		if (pthread_create(&th[w], NULL, worker_main, &wk->runs[w]) != 0) {
+			rc = err_set(e, ERR_INTERNAL, "loadtest: cannot start worker thread %d", w);
+			break;
 		}
-		for (int w = 0; w < started; w++)
-			pthread_join(th[w], NULL);
-		for (int w = 0; w < started && rc == 0; w++)
-			if (runs[w].rc < 0) {
-				if (e)
-					*e = runs[w].err;
-				rc = -1;
-			}
+		started++;
 	}
+	for (int w = 0; w < started; w++)
+		pthread_join(th[w], NULL);
+	for (int w = 0; w < started && rc == 0; w++)
+		if (wk->runs[w].rc < 0) {
+			if (e)
+				*e = wk->runs[w].err;
+			rc = -1;
+		}
+	return rc;
+}
+
+/* Collect: free each worker's engine and slots, merge their records and counters
+ * into res, free everything. Returns -1 when rc was, or records ran out of memory. */
+static int workers_collect(struct workers *wk, struct loadgen_result *res, int rc, struct err *e)
+{
 	int oom = 0;
-	for (int w = 0; w < nt; w++) {
-		struct run *r = &runs[w];
+	for (int w = 0; w < wk->nt; w++) {
+		struct run *r = &wk->runs[w];
 		if (r->oom && !oom) {
 			oom = 1;
 			if (e && rc == 0)
@@ -661,31 +685,34 @@ int loadgen_run(const struct sched *s, const struct loadgen_target *t,
 		engine_free(r->en);
 		free(r->slots);
 	}
-	if (nt > 1) {
+	if (wk->nt > 1) {
 		size_t total = 0;
-		for (int w = 0; w < nt; w++)
-			total += parts[w].records.n;
+		for (int w = 0; w < wk->nt; w++)
+			total += wk->parts[w].records.n;
 		if (rc == 0 && !oom && records_reserve(&res->records, total, e) < 0)
 			rc = -1;
-		for (int w = 0; w < nt; w++) {
+		for (int w = 0; w < wk->nt; w++) {
 			if (rc == 0 && !oom) {
-				memcpy(res->records.v + res->records.n, parts[w].records.v,
-				       parts[w].records.n * sizeof(struct record));
-				res->records.n += parts[w].records.n;
+				memcpy(res->records.v + res->records.n, wk->parts[w].records.v,
+				       wk->parts[w].records.n * sizeof(struct record));
+				res->records.n += wk->parts[w].records.n;
 			}
-			merge_result(res, &parts[w]);
-			records_release(&parts[w].records);
+			merge_result(res, &wk->parts[w]);
+			records_release(&wk->parts[w].records);
 		}
-		free(parts);
+		free(wk->parts);
 	}
-	free(runs);
-	hist_release(&sh.live);
-	pthread_mutex_destroy(&sh.lock);
-	if (rc < 0)
-		return -1;
-	if (oom)
-		return -1;
-	judge_saturation(res, t->build ? oo.max_in_flight : 1, !t->build);
+	free(wk->runs);
+	hist_release(&wk->sh.live);
+	pthread_mutex_destroy(&wk->sh.lock);
+	return rc < 0 || oom ? -1 : 0;
+}
+
+/* Finish: the saturation verdict, the transport used, an interruption. */
+static int finish_run(struct loadgen_result *res, const struct loadgen_target *t,
+		      const struct loadgen_opts *oo, struct err *e)
+{
+	judge_saturation(res, t->build ? oo->max_in_flight : 1, !t->build);
 	snprintf(res->transport, sizeof(res->transport), "%s",
 		 !t->build ? "in-process"
 		 : res->sent_native == 0 ? "libcurl"
@@ -697,6 +724,27 @@ int loadgen_run(const struct sched *s, const struct loadgen_target *t,
 			       (unsigned long long)res->recorded, (unsigned long long)res->scheduled);
 	}
 	return 0;
+}
+
+int loadgen_run(const struct sched *s, const struct loadgen_target *t,
+		const struct loadgen_opts *o, struct loadgen_result *res, struct err *e)
+{
+	memset(res, 0, sizeof(*res));
+	records_init(&res->records);
+	res->scheduled = sched_count(s);
+	if (!t || (!t->build && !t->exec))
+		return err_set(e, ERR_INTERNAL, "loadtest: the target gives neither build nor exec");
+	struct loadgen_opts oo;
+	opts_with_defaults(o, &oo);
+	struct workers wk;
+	if (workers_new(&wk, t, &oo, res, e) < 0)
+		return -1;
+	int rc = workers_prepare(&wk, s, t, &oo, res, e);
+	if (rc == 0)
+		rc = workers_execute(&wk, t, e);
+	if (workers_collect(&wk, res, rc, e) < 0)
+		return -1;
+	return finish_run(res, t, &oo, e);
 }
 
 void loadgen_opts_from_spec(const struct spec_loadtest *lt, struct loadgen_opts *o)

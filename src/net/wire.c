@@ -356,6 +356,60 @@ static int no_proxy_covers(const char *list, const char *host)
 }
 
 /*
+ * host [":" port] | "[" v6 "]" [":" port] -> the host (without brackets),
+ * the port (80 when absent) and whether it is IPv6. -1 for what wire leaves
+ * to libcurl: control bytes or spaces, user info, an unreadable port.
+ */
+static int split_authority(const char *a, size_t alen, const char **h, const char **hend,
+			   unsigned *pn, int *v6)
+{
+	for (size_t i = 0; i < alen; i++)
+		if ((unsigned char)a[i] <= ' ' || a[i] == 0x7f)
+			return -1; /* curl says what such a URL means */
+	const char *port = NULL;
+	*h = a;
+	*v6 = 0;
+	if (alen && a[0] == '[') {
+		const char *rb = memchr(a, ']', alen);
+		if (!rb)
+			return -1;
+		*h = a + 1;
+		*hend = rb;
+		*v6 = 1;
+		if (rb + 1 < a + alen) {
+			if (rb[1] != ':')
+				return -1;
+			port = rb + 2;
+		}
+	} else {
+		const char *colon = memchr(a, ':', alen);
+		*hend = colon ? colon : a + alen;
+		if (colon)
+			port = colon + 1;
+	}
+	if (*hend == *h || memchr(a, '@', alen))
+		return -1;
+	for (const char *q = *h; q < *hend; q++)
+		if (!*v6 && *q == ':')
+			return -1;
+	*pn = 80;
+	if (port) {
+		const char *pe = a + alen;
+		if (port == pe || pe - port > 5)
+			return -1;
+		*pn = 0;
+		for (const char *q = port; q < pe; q++) {
+			if (*q < '0' || *q > '9')
+				return -1;
+			*pn = *pn * 10 + (unsigned)(*q - '0');
+		}
+		if (*pn == 0 || *pn > 65535)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * The origin for an authority, created on first use; NULL when wire leaves
  * this URL to libcurl (a port it cannot read, user info, a proxy applies).
  */
@@ -371,49 +425,11 @@ static struct origin *origin_get(struct wire *w, const char *a, size_t alen)
 			return o->via_proxy ? NULL : o;
 		}
 	}
-	for (size_t i = 0; i < alen; i++)
-		if ((unsigned char)a[i] <= ' ' || a[i] == 0x7f)
-			return NULL; /* curl says what such a URL means */
-	/* host [":" port] | "[" v6 "]" [":" port] */
-	const char *h = a, *hend, *port = NULL;
-	int v6 = 0;
-	if (alen && a[0] == '[') {
-		const char *rb = memchr(a, ']', alen);
-		if (!rb)
-			return NULL;
-		h = a + 1;
-		hend = rb;
-		v6 = 1;
-		if (rb + 1 < a + alen) {
-			if (rb[1] != ':')
-				return NULL;
-			port = rb + 2;
-		}
-	} else {
-		const char *colon = memchr(a, ':', alen);
-		hend = colon ? colon : a + alen;
-		if (colon)
-			port = colon + 1;
-	}
-	if (hend == h || memchr(a, '@', alen))
+	const char *h, *hend;
+	unsigned pn;
+	int v6;
+	if (split_authority(a, alen, &h, &hend, &pn, &v6) < 0)
 		return NULL;
-	for (const char *q = h; q < hend; q++)
-		if (!v6 && *q == ':')
-			return NULL;
-	unsigned pn = 80;
-	if (port) {
-		const char *pe = a + alen;
-		if (port == pe || pe - port > 5)
-			return NULL;
-		pn = 0;
-		for (const char *q = port; q < pe; q++) {
-			if (*q < '0' || *q > '9')
-				return NULL;
-			pn = pn * 10 + (unsigned)(*q - '0');
-		}
-		if (pn == 0 || pn > 65535)
-			return NULL;
-	}
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		BUG("out of memory");
@@ -1136,7 +1152,8 @@ static char *put(char *p, const char *s, size_t n)
 	return p + n;
 }
 
-/* Build the request head into r->head. -1 ERR_USAGE on a header curl would refuse too. */
+/* Build the request head into r->head. -1 ERR_USAGE on a header curl would refuse too.
+ * Long on purpose: the pass that sizes the head and the pass that writes it stay side by side. */
 static int build_head(struct wreq *r, const struct http_request *rq, const char *method,
 		      const char *path, size_t path_len, struct err *e)
 {

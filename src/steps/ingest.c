@@ -7,14 +7,15 @@
  * (meta id_prefix + row id, e.g. "wiki-12", "syn-41"), so a retried or
  * resumed send is idempotent.
  *
- * Sending: HTTP drivers go through the engine (engine.h: the native HTTP/1.1
- * transport for plain http://, libcurl for https and proxies) with
- * `concurrency` requests in flight, each carrying up to batch_size records
- * (the driver's native batch, 1 for Engram). A request that fails with a
- * transport error, 5xx or 429 is retried after exponential backoff with
- * jitter (honouring Retry-After) up to `retries` times; then its records get
- * a FAILED receipt and the step fails naming how many were not stored. The
- * embedded driver stores in-process.
+ * Sending: HTTP drivers go through the retrying pump (pump.h; the engine's
+ * native HTTP/1.1 transport for plain http://, libcurl for https and
+ * proxies) with `concurrency` requests in flight, each carrying up to
+ * batch_size records (the driver's native batch, 1 for Engram). The pump
+ * owns backoff, Retry-After and the attempt limit; the callbacks here own
+ * the meaning: the records of a response the driver did not store or
+ * reject (a transport error, 5xx or 429) are re-read and retried, up to
+ * `retries` times; then they get a FAILED receipt and the step fails naming
+ * how many were not stored. The embedded driver stores in-process.
  *
  * Receipts (status, attempts, HTTP status, latency, server id) are journaled
  * per record in the run's "ingest" stream, committed in small transactions;
@@ -39,9 +40,9 @@
 #include "engrave/article.h"
 #include "engrave/buf.h"
 #include "engrave/clock.h"
-#include "engrave/engine.h"
 #include "engrave/err.h"
 #include "engrave/log.h"
+#include "engrave/pump.h"
 #include "engrave/retry.h"
 #include "engrave/rng.h"
 #include "engrave/store.h"
@@ -91,9 +92,6 @@ struct ing_req {
 	struct target_record *recs;
 	struct target_store_result *res;
 	struct target_req rq;
-	int attempts;
-	mono_ns due;
-	struct ing_req *next;    /* retry queue */
 };
 
 struct ing {
@@ -112,7 +110,6 @@ struct ing {
 	mono_ns last_commit;
 	struct progress prog;
 	uint64_t stored, rejected, failed, retries, sent_now;
-	struct ing_req *retry_q;
 	int failed_hard;         /* an error was recorded in e */
 	char first_reject[256];
 	char first_fail[256];
@@ -299,11 +296,38 @@ static int load_receipt(const void *k, size_t kl, const void *v, size_t vl, void
 /* ---------------------------------------------------------------- */
 /* sending                                                            */
 
-static void on_done(void *user, const struct http_response *rs, mono_ns sent, mono_ns done)
+/* The pump's callbacks (pump.h): one job is one ing_req, a batch of records. */
+static int on_next(void *ctx, void **job, struct err *e)
 {
-	struct ing_req *r = user;
-	struct ing *g = r->g;
-	r->attempts++;
+	(void)e;
+	struct ing *g = ctx;
+	struct ing_req *r = next_batch(g);
+	if (!r)
+		return g->failed_hard ? -1 : 0;
+	*job = r;
+	return 1;
+}
+
+static int on_build(void *ctx, void *job, struct http_request *rq, struct err *e)
+{
+	struct ing *g = ctx;
+	struct ing_req *r = job;
+	target_req_release(&r->rq);
+	target_req_init(&r->rq);
+	if (target_build_store(g->t, r->recs, r->n, &r->rq, e))
+		return -1;
+	*rq = r->rq.http;
+	g->sent_now += r->n;
+	return 0;
+}
+
+/* Receipts for what the target stored or rejected; the rest of the batch is retried. */
+static enum pump_verdict on_outcome(void *ctx, void *job, const struct pump_outcome *o, struct err *e)
+{
+	(void)e;
+	struct ing *g = ctx;
+	struct ing_req *r = job;
+	const struct http_response *rs = o->rs;
 	struct err perr = ERR_INIT;
 	int parse_failed = target_parse_store(g->t, &r->rq, rs, r->res, &perr) != 0;
 	size_t n_retry = 0;
@@ -318,121 +342,72 @@ static void on_done(void *user, const struct http_response *rs, mono_ns sent, mo
 					snprintf(g->first_reject, sizeof(g->first_reject), "%.60s: %.180s", r->recs[i].id,
 						 r->res[i].reason);
 			}
-			if (receipt(g, r->idx[i], st == TARGET_STORED ? R_STORED : R_REJECTED, r->attempts,
-				    (int)rs->status, done - sent, r->res[i].server_id))
+			if (receipt(g, r->idx[i], st == TARGET_STORED ? R_STORED : R_REJECTED, o->attempt,
+				    (int)rs->status, o->done - o->sent, r->res[i].server_id))
 				g->failed_hard = 1;
 		} else {
 			r->idx[n_retry++] = r->idx[i];
 		}
 	}
 	progress_add(&g->prog, r->n - n_retry, 0, 0);
-	if (n_retry == 0) {
-		req_free(r);
-		return;
-	}
-	if (!g->first_fail[0])
+	if (n_retry && !g->first_fail[0])
 		snprintf(g->first_fail, sizeof(g->first_fail), "%.250s",
 			 parse_failed ? perr.msg : r->res[0].reason[0] ? r->res[0].reason : "failed");
 	r->n = n_retry;
-	if (r->attempts >= g->max_attempts) {
-		for (size_t i = 0; i < r->n; i++) {
-			g->failed++;
-			if (receipt(g, r->idx[i], R_FAILED, r->attempts, (int)rs->status, done - sent, NULL))
-				g->failed_hard = 1;
-		}
-		progress_add(&g->prog, 0, r->n, 0);
-		req_free(r);
-		return;
-	}
-	g->retries++;
-	progress_add(&g->prog, 0, 0, 1);
-	r->due = done + retry_delay_ns(&g->policy, r->attempts, rs);
-	if (req_fill(g, r)) { /* re-read the remaining records in order */
+	if (n_retry && o->last)
+		return PUMP_RETRY; /* out of attempts: on_exhausted writes the FAILED receipts */
+	if (n_retry && !g->failed_hard) {
+		g->retries++;
+		progress_add(&g->prog, 0, 0, 1);
+		if (req_fill(g, r) == 0) /* re-read the remaining records in order */
+			return PUMP_RETRY;
 		g->failed_hard = 1;
-		req_free(r);
-		return;
 	}
-	r->next = g->retry_q;
-	g->retry_q = r;
+	req_free(r);
+	return g->failed_hard ? PUMP_FAIL : PUMP_DONE;
 }
 
-static int submit(struct ing *g, struct engine *en, struct ing_req *r)
+static int on_exhausted(void *ctx, void *job, const struct pump_outcome *o, struct err *e)
 {
-	target_req_release(&r->rq);
-	target_req_init(&r->rq);
-	if (target_build_store(g->t, r->recs, r->n, &r->rq, g->e) ||
-	    engine_submit(en, &r->rq.http, on_done, r, g->e)) {
-		req_free(r);
-		return -1;
+	(void)e;
+	struct ing *g = ctx;
+	struct ing_req *r = job;
+	for (size_t i = 0; i < r->n; i++) {
+		g->failed++;
+		if (receipt(g, r->idx[i], R_FAILED, o->attempt, (int)o->rs->status, o->done - o->sent, NULL))
+			g->failed_hard = 1;
 	}
-	g->sent_now += r->n;
-	return 0;
+	progress_add(&g->prog, 0, r->n, 0);
+	req_free(r);
+	return g->failed_hard ? -1 : 0;
 }
+
+static void on_drop(void *ctx, void *job)
+{
+	(void)ctx;
+	req_free(job);
+}
+
+static const struct pump_ops ingest_pump = {
+	.next = on_next,
+	.build = on_build,
+	.outcome = on_outcome,
+	.exhausted = on_exhausted,
+	.drop = on_drop,
+};
 
 static int send_http(struct ing *g)
 {
 	const struct spec_ingest *si = &g->c->spec->ingest;
-	struct engine_opts eo = { .max_connections = (int)si->concurrency,
-				  .max_in_flight = (int)si->concurrency,
-				  .native = 1 };
-	struct engine *en;
-	if (engine_new(&eo, &en, g->e))
+	struct pump_opts po = { .max_in_flight = (int)si->concurrency,
+				.native = 1,
+				.retry = g->policy,
+				.stop = steps_stop_flag() };
+	struct pump *p;
+	if (pump_new(&po, &ingest_pump, g, &p, g->e))
 		return -1;
-	int rc = 0, more = 1;
-	while (!g->failed_hard) {
-		mono_ns now = clock_mono_now();
-		int stopping = steps_stop_requested();
-		/* due retries first, then fresh batches */
-		struct ing_req **pp = &g->retry_q;
-		while (!stopping && *pp && engine_in_flight(en) < (int)si->concurrency) {
-			struct ing_req *r = *pp;
-			if (r->due <= now) {
-				*pp = r->next;
-				if (submit(g, en, r)) {
-					rc = -1;
-					break;
-				}
-			} else {
-				pp = &r->next;
-			}
-		}
-		while (!rc && !stopping && more && engine_in_flight(en) < (int)si->concurrency) {
-			struct ing_req *r = next_batch(g);
-			if (!r) {
-				more = 0;
-				break;
-			}
-			if (submit(g, en, r))
-				rc = -1;
-		}
-		if (rc)
-			break;
-		if (engine_in_flight(en) == 0 && (stopping || (!more && !g->retry_q)))
-			break;
-		mono_ns deadline = now + 50 * NS_PER_MS;
-		/* a due retry wakes us only if it can be sent: with the cap full, the
-		 * next completion does (else this loop would spin until one came) */
-		if (engine_in_flight(en) < (int)si->concurrency)
-			for (struct ing_req *r = g->retry_q; r; r = r->next)
-				if (r->due < deadline)
-					deadline = r->due;
-		if (engine_in_flight(en) == 0) {
-			clock_sleep_until(deadline);
-			continue;
-		}
-		if (engine_poll(en, deadline, g->e) < 0) {
-			rc = -1;
-			break;
-		}
-	}
-	struct err derr = ERR_INIT;
-	engine_drain(en, &derr);
-	engine_free(en);
-	while (g->retry_q) {
-		struct ing_req *r = g->retry_q;
-		g->retry_q = r->next;
-		req_free(r);
-	}
+	int rc = pump_run(p, g->e);
+	pump_free(p);
 	return rc || g->failed_hard ? -1 : 0;
 }
 

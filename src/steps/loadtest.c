@@ -358,6 +358,61 @@ static int put_hits(struct lt *L, struct digest *out, uint64_t *size, struct err
 	return obj_writer_finish(w, out, e);
 }
 
+/* The phase's p99 latency from an HDR histogram (warm-up and drops excluded). */
+static int p99_of(const struct loadgen_result *res, uint64_t *p99, struct err *e)
+{
+	struct hist h;
+	if (hist_init(&h, e))
+		return -1;
+	for (size_t i = 0; i < res->records.n; i++) {
+		const struct record *r = &res->records.v[i];
+		if (!(r->flags & RECORD_F_WARMUP) && r->status != RECORD_STATUS_DROPPED)
+			hist_record(&h, record_latency_ns(r));
+	}
+	*p99 = hist_count(&h) ? hist_percentile(&h, 99.0) : 0;
+	hist_release(&h);
+	return 0;
+}
+
+/* The phase's "loadtest" artifact: records (sorted by index here) + the mapped ids
+ * each recall returned. */
+static int put_phase(struct lt *L, const struct sched_params *sp, const struct loadgen_opts *lo,
+		     const struct digest *sd, struct loadgen_result *res, struct digest *out,
+		     struct err *e)
+{
+	struct step_ctx *c = L->c;
+	struct digest rd, hd;
+	uint64_t rsize = 0, hsize = 0;
+	if (put_records(c, res, &rd, &rsize, e) || put_hits(L, &hd, &hsize, e))
+		return -1;
+	struct artifact a;
+	artifact_init(&a, "loadtest", 1);
+	a.action = c->action;
+	char sdhex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(sd, sdhex);
+	int rc = artifact_add_part(&a, "records", &rd, rsize, e) || artifact_add_part(&a, "hits", &hd, hsize, e) ||
+		     artifact_set_str(&a, "schedule_digest", sdhex, e) ||
+		     artifact_set_int(&a, "scheduled", (int64_t)res->scheduled, e) ||
+		     artifact_set_int(&a, "sent", (int64_t)res->sent, e) ||
+		     artifact_set_int(&a, "completed", (int64_t)res->completed, e) ||
+		     artifact_set_int(&a, "dropped", (int64_t)res->dropped, e) ||
+		     artifact_set_int(&a, "late", (int64_t)res->late, e) ||
+		     artifact_set_int(&a, "errors", (int64_t)res->errors, e) ||
+		     artifact_set_int(&a, "warmup_ns", (int64_t)sp->warmup_ns, e) ||
+		     artifact_set_int(&a, "duration_ns", (int64_t)sp->duration_ns, e) ||
+		     artifact_set_int(&a, "elapsed_ns", (int64_t)res->elapsed_ns, e) ||
+		     artifact_set_int(&a, "max_in_flight", lo->max_in_flight, e) ||
+		     artifact_set_f64(&a, "rate", sp->rate, e) ||
+		     artifact_set_int(&a, "k", L->k, e) || artifact_set_f64(&a, "threshold", L->threshold, e) ||
+		     artifact_set_int(&a, "saturated", res->saturated, e) ||
+		     artifact_set_str(&a, "saturation", res->saturation, e) ||
+		     artifact_set_str(&a, "transport", res->transport, e) || artifact_put(c->store, &a, out, e)
+		     ? -1
+		     : 0;
+	artifact_release(&a);
+	return rc;
+}
+
 /*
  * One measured phase: schedule, send, store the records and hits as a
  * "loadtest" artifact (`label` names the phase in logs, "" for a plain run).
@@ -407,50 +462,11 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 		err_set(e, ERR_INTERRUPTED, "loadtest: interrupted");
 		goto out;
 	}
-	if (p99_est) {
-		struct hist h;
-		if (hist_init(&h, e))
-			goto out;
-		for (size_t i = 0; i < res.records.n; i++) {
-			const struct record *r = &res.records.v[i];
-			if (!(r->flags & RECORD_F_WARMUP) && r->status != RECORD_STATUS_DROPPED)
-				hist_record(&h, r->done - r->intended);
-		}
-		*p99_est = hist_count(&h) ? hist_percentile(&h, 99.0) : 0;
-		hist_release(&h);
-	}
-	/* the artifact: records + the mapped ids each recall returned */
-	struct digest rd, hd;
-	uint64_t rsize = 0, hsize = 0;
-	if (put_records(c, &res, &rd, &rsize, e) || put_hits(L, &hd, &hsize, e))
+	if (p99_est && p99_of(&res, p99_est, e))
 		goto out;
-	struct artifact a;
-	artifact_init(&a, "loadtest", 1);
-	a.action = c->action;
-	char sdhex[DIGEST_HEX_LEN + 1];
-	digest_to_hex(&sd, sdhex);
-	rc = artifact_add_part(&a, "records", &rd, rsize, e) || artifact_add_part(&a, "hits", &hd, hsize, e) ||
-		     artifact_set_str(&a, "schedule_digest", sdhex, e) ||
-		     artifact_set_int(&a, "scheduled", (int64_t)res.scheduled, e) ||
-		     artifact_set_int(&a, "sent", (int64_t)res.sent, e) ||
-		     artifact_set_int(&a, "completed", (int64_t)res.completed, e) ||
-		     artifact_set_int(&a, "dropped", (int64_t)res.dropped, e) ||
-		     artifact_set_int(&a, "late", (int64_t)res.late, e) ||
-		     artifact_set_int(&a, "errors", (int64_t)res.errors, e) ||
-		     artifact_set_int(&a, "warmup_ns", (int64_t)sp->warmup_ns, e) ||
-		     artifact_set_int(&a, "duration_ns", (int64_t)sp->duration_ns, e) ||
-		     artifact_set_int(&a, "elapsed_ns", (int64_t)res.elapsed_ns, e) ||
-		     artifact_set_int(&a, "max_in_flight", lo->max_in_flight, e) ||
-		     artifact_set_f64(&a, "rate", sp->rate, e) ||
-		     artifact_set_int(&a, "k", L->k, e) || artifact_set_f64(&a, "threshold", L->threshold, e) ||
-		     artifact_set_int(&a, "saturated", res.saturated, e) ||
-		     artifact_set_str(&a, "saturation", res.saturation, e) ||
-		     artifact_set_str(&a, "transport", res.transport, e) || artifact_put(c->store, &a, out, e)
-		     ? -1
-		     : 0;
-	artifact_release(&a);
-	if (rc)
+	if (put_phase(L, sp, lo, &sd, &res, out, e))
 		goto out;
+	rc = 0;
 	if (res.saturated)
 		log_warn("loadtest: the client may have limited this run: %s", res.saturation);
 	snprintf(c->summary, sizeof(c->summary), "%llu requests in %.1f s: %llu completed, %llu errors, %llu late, %llu dropped",
