@@ -318,14 +318,17 @@ out:
 /* A run's load test as Engram's loadtest report (runmetrics.c does the work). */
 static int export_run_engram(struct cli_ctx *ctx, const char *run_id, const char *out)
 {
+	int rc = cli_setup(ctx, 0, NULL);
+	if (rc)
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *s = NULL;
+	struct store *s = ctx->store;
 	struct run_record rec;
 	memset(&rec, 0, sizeof(rec));
 	struct buf json;
 	buf_init(&json, 0);
-	int have_rec = 0, rc = 0;
-	if (store_open(ctx->store_dir, STORE_RDONLY, &s, &e) || run_get(s, run_id, &rec, &e)) {
+	int have_rec = 0;
+	if (run_get(s, run_id, &rec, &e)) {
 		if (e.cls == ERR_MISSING)
 			err_hint(&e, "engram-loadtest-json exports a run: see 'engrave runs' for run ids");
 		goto fail;
@@ -352,7 +355,6 @@ done:
 	buf_release(&json);
 	if (have_rec)
 		run_record_release(&rec);
-	store_close(s);
 	return rc;
 }
 
@@ -393,14 +395,15 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 		out = "/dev/stdout";
 	}
 
+	if ((rc = cli_setup(ctx, 0, NULL)))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *s = NULL;
+	struct store *s = ctx->store;
 	struct digest d;
 	struct artifact a, content;
 	int have_art = 0, have_content = 0;
 	rc = -1;
-	if (store_open(ctx->store_dir, STORE_RDONLY, &s, &e) || resolve(s, argv[first], &d, &e) ||
-	    artifact_get(s, &d, &a, &e))
+	if (resolve(s, argv[first], &d, &e) || artifact_get(s, &d, &a, &e))
 		goto out;
 	have_art = 1;
 	if (content_arg && !jsonl) {
@@ -437,6 +440,5 @@ out:
 		artifact_release(&a);
 	if (have_content)
 		artifact_release(&content);
-	store_close(s);
 	return rc ? cli_fail(&e) : 0;
 }

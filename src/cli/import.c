@@ -273,10 +273,10 @@ int cmd_import(int argc, char **argv, struct cli_ctx *ctx)
 	if (!jl && f != VECFILE_NPY && f != VECFILE_FVECS)
 		return cli_usage_error(&import_help, "'%s': unknown file type (use .npy, .fvecs or .jsonl)", path);
 
+	if ((rc = cli_setup(ctx, 0, NULL)))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *s = NULL;
-	if (store_open(ctx->store_dir, 0, &s, &e))
-		return cli_fail(&e);
+	struct store *s = ctx->store;
 	struct imported res = { 0 };
 	rc = jl ? import_jsonl(s, path, (uint32_t)dim, &res, &e) : import_vecfile(s, path, (uint32_t)dim, &res, &e);
 	char hex[DIGEST_HEX_LEN + 1] = "";
@@ -285,7 +285,6 @@ int cmd_import(int argc, char **argv, struct cli_ctx *ctx)
 		if (name)
 			rc = ref_set(s, name, hex, &e);
 	}
-	store_close(s);
 	if (rc)
 		return cli_fail(&e);
 	if (json) {

@@ -110,13 +110,12 @@ int cmd_plot(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&help, "--history needs --spec and --metric and no RUN");
 	if (!history && (argc == pos || argc - pos + (bname != NULL) > PLOT_MAX_SERIES))
 		return cli_usage_error(&help, "expected 1 to %d runs", PLOT_MAX_SERIES);
+	if ((rc = cli_setup(ctx, 0, NULL)))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *st = NULL;
-	if (store_open(ctx->store_dir, STORE_RDONLY, &st, &e))
-		return cli_fail(&e);
+	struct store *st = ctx->store;
 	if (history) {
 		rc = plot_history(st, spec, metric, outp, &e) ? cli_fail(&e) : 0;
-		store_close(st);
 		if (!rc && strcmp(outp, "-"))
 			printf("wrote %s\n", outp);
 		return rc;
@@ -160,6 +159,5 @@ out:
 		run_record_release(&runs[i]);
 	}
 	buf_release(&b);
-	store_close(st);
 	return rc;
 }
