@@ -34,7 +34,6 @@ int buf_append(struct buf *b, const void *data, size_t len, struct err *e);
 int buf_append_str(struct buf *b, const char *s, struct err *e);
 int buf_printf(struct buf *b, struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int buf_vprintf(struct buf *b, struct err *e, const char *fmt, va_list ap);
 /* Take ownership of the bytes (NUL-terminated); `b` is re-initialised. */
 char *buf_detach(struct buf *b, size_t *len);
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *check_verdict_name(enum check_verdict v)
+static const char *check_verdict_name(enum check_verdict v)
 {
 	return v == CHECK_PASS ? "pass" : v == CHECK_FAIL ? "FAIL" : "noise";
 }

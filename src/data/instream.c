@@ -301,7 +301,6 @@ ssize_t instream_read(struct instream *s, void *dst, size_t cap, struct err *e)
 
 uint64_t instream_file_size(const struct instream *s) { return s->file_size; }
 enum instream_kind instream_kind(const struct instream *s) { return s->kind; }
-const char *instream_path(const struct instream *s) { return s->path; }
 
 const char *instream_kind_name(enum instream_kind k)
 {

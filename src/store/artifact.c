@@ -121,7 +121,7 @@ static int cmp_meta(const void *x, const void *y)
 	return strcmp(((const struct artifact_meta *)x)->key, ((const struct artifact_meta *)y)->key);
 }
 
-int artifact_encode(const struct artifact *a, struct buf *out, struct err *e)
+static int artifact_encode(const struct artifact *a, struct buf *out, struct err *e)
 {
 	struct artifact_part parts[ARTIFACT_MAX_PARTS];
 	struct artifact_meta meta[ARTIFACT_MAX_META];

@@ -411,15 +411,6 @@ int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 	}
 }
 
-int store_wtxn_commit(struct store *s, MDB_txn *txn, struct err *e)
-{
-	int rc = mdb_txn_commit(txn);
-	pthread_rwlock_unlock(&s->grow);
-	if (rc)
-		return store_mdb_err(e, rc, DB__N, NULL, "cannot commit");
-	return 0;
-}
-
 void store_wtxn_abort(struct store *s, MDB_txn *txn)
 {
 	mdb_txn_abort(txn);

@@ -83,7 +83,7 @@ static int cmp_metric(const void *a, const void *b)
 	return strcmp(((const struct run_metric *)a)->key, ((const struct run_metric *)b)->key);
 }
 
-int run_record_encode(const struct run_record *r, struct buf *out, struct err *e)
+static int run_record_encode(const struct run_record *r, struct buf *out, struct err *e)
 {
 	if (r->n_steps < 0 || r->n_steps > RUN_MAX_STEPS || r->n_metrics < 0 || r->n_metrics > RUN_MAX_METRICS)
 		return err_set(e, ERR_INTERNAL, "run %s: bad step/metric counts", r->id);

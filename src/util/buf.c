@@ -74,7 +74,7 @@ int buf_append_str(struct buf *b, const char *s, struct err *e)
 	return buf_append(b, s, strlen(s), e);
 }
 
-int buf_vprintf(struct buf *b, struct err *e, const char *fmt, va_list ap)
+static int buf_vprintf(struct buf *b, struct err *e, const char *fmt, va_list ap)
 {
 	va_list cp;
 	va_copy(cp, ap);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t text_edit_distance(const char *a, const char *b)
+static size_t text_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	size_t *row = calloc(lb + 1, sizeof(*row));
