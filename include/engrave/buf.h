@@ -6,7 +6,8 @@
  * size so a runaway response body fails cleanly instead of eating RAM
  * (curl's dynbuf). buf_detach() is the only way to take the memory; the
  * caller then frees it with free(). Appending may move `data`: never keep a
- * pointer into it across an append.
+ * pointer into it across an append. Out of memory aborts (xalloc.h); the
+ * errors returned are `max` exceeded and sizes past the address space.
  */
 #ifndef ENGRAVE_BUF_H
 #define ENGRAVE_BUF_H

@@ -25,6 +25,7 @@
 #include "engrave/jsonl.h"
 #include "engrave/store.h"
 #include "engrave/vecfile.h"
+#include "engrave/xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -196,14 +197,11 @@ static int export_vectors(struct store *s, const struct artifact *a, enum vecfil
 	if (open_part(s, a, "ids", &p.ids, e) || open_part(s, a, "labels", &p.labels, e) ||
 	    open_part(s, a, "confidence", &p.conf, e))
 		goto out;
-	blk = malloc((size_t)BLOCK_ROWS * p.dim * sizeof(float));
-	ids = malloc(BLOCK_ROWS * sizeof(*ids));
-	labels = malloc(BLOCK_ROWS * sizeof(*labels));
-	conf = malloc(BLOCK_ROWS * sizeof(*conf));
-	if (!blk || !ids || !labels || !conf) {
-		err_set(e, ERR_INTERNAL, "out of memory");
+	ids = xmalloc_array(BLOCK_ROWS, sizeof(*ids));
+	labels = xmalloc_array(BLOCK_ROWS, sizeof(*labels));
+	conf = xmalloc_array(BLOCK_ROWS, sizeof(*conf));
+	if (!(blk = xalloc_try_array(xalloc_mul(BLOCK_ROWS, p.dim), sizeof(float), "a block of vectors", e)))
 		goto out;
-	}
 	if (jsonl) {
 		f = fopen(out, "wb");
 		if (!f) {

@@ -24,6 +24,7 @@
 #include "engrave/jsonl.h"
 #include "engrave/store.h"
 #include "engrave/vecfile.h"
+#include "engrave/xalloc.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -98,11 +99,8 @@ static int import_vecfile(struct store *s, const char *path, uint32_t dim, struc
 		err_set(e, ERR_INPUT, "%s: no vectors in the file", path);
 		goto out;
 	}
-	blk = malloc((size_t)BLOCK_ROWS * res->dim * sizeof(float));
-	if (!blk) {
-		err_set(e, ERR_INTERNAL, "out of memory");
+	if (!(blk = xalloc_try_array(xalloc_mul(BLOCK_ROWS, res->dim), sizeof(float), "a block of vectors", e)))
 		goto out;
-	}
 	if (obj_writer_open(s, &w, e))
 		goto out;
 	long n;

@@ -15,6 +15,7 @@
 #include "engrave/spec.h"
 #include "engrave/store.h"
 #include "engrave/svgplot.h"
+#include "engrave/xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,13 +44,9 @@ static int plot_history(struct store *st, const char *spec, const char *metric, 
 	int rc = -1;
 	struct buf b;
 	buf_init(&b, 0);
-	const char **labels = calloc(h.n + 1, sizeof(*labels));
-	double *y = calloc(h.n + 1, sizeof(*y));
-	size_t *marks = calloc(h.n_steps + 1, sizeof(*marks));
-	if (!labels || !y || !marks) {
-		err_set(e, ERR_NOSPACE, "out of memory");
-		goto out;
-	}
+	const char **labels = xcalloc(h.n + 1, sizeof(*labels));
+	double *y = xcalloc(h.n + 1, sizeof(*y));
+	size_t *marks = xcalloc(h.n_steps + 1, sizeof(*marks));
 	if (!h.n) {
 		err_set(e, ERR_MISSING, "no finished run of spec '%s' has metric '%s'", spec, metric);
 		err_hint(e, "'engrave runs --spec %s' lists its runs", spec);

@@ -19,6 +19,7 @@
 #include "engrave/spec.h"
 #include "engrave/steps.h"
 #include "engrave/store.h"
+#include "engrave/xalloc.h"
 
 #include <jansson.h>
 #include <errno.h>
@@ -99,13 +100,8 @@ int cmd_replay(int argc, char **argv, struct cli_ctx *ctx)
 	if (spec_load_string(orig.spec_text, strlen(orig.spec_text), orig.id, &sp, &e))
 		goto out;
 	if (url) {
-		char *u = strdup(url);
-		if (!u) {
-			err_set(&e, ERR_NOSPACE, "out of memory");
-			goto out;
-		}
 		free(sp->target.url);
-		sp->target.url = u;
+		sp->target.url = xstrdup(url);
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

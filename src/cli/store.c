@@ -15,6 +15,7 @@
 #include "engrave/hash.h"
 #include "engrave/store.h"
 #include "engrave/text.h"
+#include "engrave/xalloc.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -225,8 +226,8 @@ static int on_drop(const struct digest *d, uint64_t size, void *ctx)
 	struct dropped *x = ctx;
 	if (x->n == x->cap) {
 		size_t nc = x->cap ? x->cap * 2 : 256;
-		struct digest *nd = realloc(x->d, nc * sizeof(*nd));
-		uint64_t *ns = nd ? realloc(x->size, nc * sizeof(*ns)) : NULL;
+		struct digest *nd = xalloc_try_resize(x->d, nc, sizeof(*nd), "the list of dropped blobs", NULL);
+		uint64_t *ns = nd ? xalloc_try_resize(x->size, nc, sizeof(*ns), "the list of dropped blobs", NULL) : NULL;
 		if (nd)
 			x->d = nd;
 		if (!nd || !ns)
@@ -344,9 +345,9 @@ static int store_cat_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		struct obj_reader *r;
 		if (obj_reader_open(s, &d, &r, &e))
 			goto fail;
-		char *tmp = malloc(1 << 20);
+		char *tmp = xmalloc(1 << 20);
 		size_t got;
-		int ok = tmp != NULL;
+		int ok = 1;
 		while (ok && !(rc = obj_read(r, tmp, 1 << 20, &got, &e)) && got)
 			if (fwrite(tmp, 1, got, stdout) != got)
 				ok = 0;
@@ -396,12 +397,8 @@ static int store_put_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	struct store *s = ctx->store;
 	struct obj_writer *w = NULL;
-	char *tmp = malloc(1 << 20);
+	char *tmp = xmalloc(1 << 20);
 	struct digest d;
-	if (!tmp) {
-		err_set(&e, ERR_INTERNAL, "out of memory");
-		goto fail;
-	}
 	if (obj_writer_open(s, &w, &e))
 		goto fail;
 	size_t n;

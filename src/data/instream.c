@@ -17,6 +17,7 @@
  */
 #include "engrave/instream.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <bzlib.h>
 #include <errno.h>
@@ -107,11 +108,8 @@ static void stop_decoder(struct instream *s)
 int instream_open(struct instream **out, const char *path, struct err *e)
 {
 	*out = NULL;
-	struct instream *s = calloc(1, sizeof(*s));
-	if (!s || !(s->path = strdup(path))) {
-		free(s);
-		return err_set(e, ERR_INTERNAL, "%s: out of memory", path);
-	}
+	struct instream *s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
 	if (strcmp(path, "-") == 0) {
 		s->fd = 0;
 	} else {

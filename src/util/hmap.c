@@ -15,6 +15,7 @@
  */
 #include "engrave/hmap.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,13 +61,10 @@ size_t *hmap_get(const struct hmap *m, const char *key)
 
 static int grow(struct hmap *m, struct err *e)
 {
-	size_t nc = m->cap ? m->cap * 2 : HMAP_MIN_CAP;
-	if (nc < m->cap || nc > SIZE_MAX / sizeof(struct hmap_slot))
-		return err_set(e, ERR_NOSPACE, "hash map: cannot grow past %zu entries", m->n);
-	struct hmap_slot *ns = calloc(nc, sizeof(*ns));
+	size_t nc = m->cap ? m->cap * 2 : HMAP_MIN_CAP; /* cap * 2 cannot wrap: slots are 24 bytes */
+	struct hmap_slot *ns = xalloc_try_zeroed(nc, sizeof(*ns), "a hash map's slots", e);
 	if (!ns)
-		return err_set(e, ERR_NOSPACE, "hash map: out of memory growing to %zu slots (%zu bytes)", nc,
-			       nc * sizeof(*ns));
+		return -1;
 	for (size_t k = 0; k < m->cap; k++) {
 		if (!m->slot[k].key)
 			continue;

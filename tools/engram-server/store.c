@@ -21,6 +21,8 @@
  */
 #include "server.h"
 
+#include "engrave/xalloc.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,13 +191,13 @@ int es_store(struct es_space *s, struct es_new *nm)
 	}
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 1024;
-		struct es_mem *nmv = realloc(s->mem, nc * sizeof(*nmv));
+		struct es_mem *nmv = xalloc_try_resize(s->mem, nc, sizeof(*nmv), "a space's rows", NULL);
 		if (!nmv) {
 			outcome = -1;
 			goto out;
 		}
 		s->mem = nmv;
-		float *nv = realloc(s->vecs, nc * ES_DIM * sizeof(float));
+		float *nv = xalloc_try_resize(s->vecs, nc * ES_DIM, sizeof(float), "a space's vectors", NULL);
 		if (!nv) {
 			outcome = -1;
 			goto out;
