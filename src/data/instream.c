@@ -15,7 +15,7 @@
  * file before an end marker is a truncated stream. Offsets in messages are
  * compressed bytes consumed, i.e. where in the file the problem was seen.
  */
-#include "engrave/instream.h"
+#include "data/instream.h"
 #include "engrave/err.h"
 #include "engrave/xalloc.h"
 

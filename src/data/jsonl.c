@@ -17,7 +17,7 @@
 #include "engrave/jsonl.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
-#include "engrave/instream.h"
+#include "data/instream.h"
 #include "engrave/xalloc.h"
 
 #include <jansson.h>

@@ -26,9 +26,9 @@
 #include "engrave/buf.h"
 #include "engrave/clock.h"
 #include "engrave/err.h"
-#include "engrave/instream.h"
+#include "data/instream.h"
 #include "engrave/log.h"
-#include "engrave/wikitext.h"
+#include "data/wikitext.h"
 #include "engrave/xalloc.h"
 
 #include <expat.h>

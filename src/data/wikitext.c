@@ -33,7 +33,7 @@
  * MAX_FAILED_SEARCHES of them in one page, openers are dropped without
  * searching (linear time on hostile input).
  */
-#include "engrave/wikitext.h"
+#include "data/wikitext.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
 #include "engrave/xalloc.h"

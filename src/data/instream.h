@@ -12,8 +12,8 @@
  * file is ERR_MISSING, a read failure ERR_IO. Not thread-safe: one reader
  * per stream.
  */
-#ifndef ENGRAVE_INSTREAM_H
-#define ENGRAVE_INSTREAM_H
+#ifndef ENGRAVE_DATA_INSTREAM_H
+#define ENGRAVE_DATA_INSTREAM_H
 
 #include <stddef.h>
 #include <stdint.h>
