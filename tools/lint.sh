@@ -7,7 +7,9 @@
 #     src/spec, libcurl in src/net, OpenBLAS in src/data/vec.c, expat in
 #     src/data/wiki.c, msgpack in src/store, libcrypto in src/util/hash.c,
 #     libhttp-parser in src/net/wire.c;
-#  4. the layers of DESIGN.md section 2 only include headers of layers above;
+#  4. the layers of DESIGN.md section 2 only include headers of layers above,
+#     and a header that lives next to its sources (src/<layer>/<name>.h,
+#     included as "<layer>/<name>.h" or "<name>.h") only inside its layer;
 #  5. specs are loaded through target_spec_load_* (resolved against the driver
 #     table) everywhere but src/spec and src/targets.
 # Prints each problem as file:line: message and exits 1 if any.
@@ -47,7 +49,7 @@ grep -rnE '(^|[^a-z_])spec_load_(file|string)\s*\(' src | grep -vE '^src/(spec|t
 
 order="util store spec data net targets steps analysis cli"
 rank() { local i=0; for l in $order; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i+1)); done; echo 99; }
-layer_of() { # the layer of a file: src/<layer>/..., or include/engrave/<mod>.h -> where <mod>.c lives
+layer_of() { # the layer of a file: src/<layer>/... (.c or a layer's own .h), or include/engrave/<mod>.h -> where <mod>.c lives
 	case "$1" in
 	src/*) echo "$1" | cut -d/ -f2 ;;
 	include/engrave/*)
@@ -70,6 +72,13 @@ for f in $(find src include -name '*.c' -o -name '*.h' | grep -v '^src/cli/'); d
 		mr=$(rank "$ml")
 		[ "$mr" -gt "$lr" ] && echo "$f: layer '$layer' includes '$mod.h' from lower layer '$ml'"
 	done
+	# "<layer>/<name>.h" is src/<layer>/<name>.h: private to that layer
+	grep -oE '#include\s*"[a-z]+/[a-z_0-9]+\.h"' "$f" | sed -E 's/.*"([a-z]+)\/([a-z_0-9]+\.h)".*/\1 \2/' |
+		while read -r hl h; do
+			[ "$hl" = engrave ] && continue
+			[ "$(rank "$hl")" = 99 ] && continue
+			[ "$hl" != "$layer" ] && echo "$f: layer '$layer' includes '$hl/$h', a header private to layer '$hl'"
+		done
 done | { out=$(cat); [ -n "$out" ] && { echo "$out"; exit 1; }; exit 0; } || bad=1
 
 [ $bad = 0 ] && echo "lint: clean"

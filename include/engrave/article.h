@@ -34,8 +34,6 @@ struct article_view {
 /* Default number of text characters after the title in article_embed_input. */
 #define ARTICLE_LEAD_CHARS 500
 
-/* Frees title and text and zeroes them; NULL-safe. */
-void article_release(struct article *a);
 /*
  * Append one record to `out`. Returns 0, or -1 when a field exceeds 4 GiB
  * or `out` hits its max size (out is then left as it was).

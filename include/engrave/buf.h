@@ -6,7 +6,8 @@
  * size so a runaway response body fails cleanly instead of eating RAM
  * (curl's dynbuf). buf_detach() is the only way to take the memory; the
  * caller then frees it with free(). Appending may move `data`: never keep a
- * pointer into it across an append.
+ * pointer into it across an append. Out of memory aborts (xalloc.h); the
+ * errors returned are `max` exceeded and sizes past the address space.
  */
 #ifndef ENGRAVE_BUF_H
 #define ENGRAVE_BUF_H
@@ -34,7 +35,6 @@ int buf_append(struct buf *b, const void *data, size_t len, struct err *e);
 int buf_append_str(struct buf *b, const char *s, struct err *e);
 int buf_printf(struct buf *b, struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int buf_vprintf(struct buf *b, struct err *e, const char *fmt, va_list ap);
 /* Take ownership of the bytes (NUL-terminated); `b` is re-initialised. */
 char *buf_detach(struct buf *b, size_t *len);
 

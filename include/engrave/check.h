@@ -62,7 +62,6 @@ int check_run(struct store *st, const struct run_record *run, const struct spec 
 	      const struct run_record *base, const struct compare_opts *o, struct check_result *out,
 	      struct err *e);
 void check_result_release(struct check_result *r); /* NULL-safe */
-const char *check_verdict_name(enum check_verdict v); /* "pass", "FAIL", "noise" */
 
 /* The result as a text table (metric, value, baseline, change, threshold,
  * verdict, note) appended to `out`. */

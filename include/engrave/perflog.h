@@ -44,8 +44,6 @@ struct perflog_entry {
 	char reason[160];           /* why it failed, "" when it passed */
 };
 
-/* Fill a side from a run's metrics (p50_ms, p95_ms, p99_ms, throughput). */
-void perflog_side_from_run(const struct run_record *r, struct perflog_side *s);
 struct check_result;
 /* Fill an entry from a run, its baseline (NULL: none) and the check of the
  * run against it (check.h): tolerances from the p99_ms/throughput rows

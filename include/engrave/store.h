@@ -163,8 +163,6 @@ const struct digest *artifact_part(const struct artifact *a, const char *name); 
 int artifact_get_int(const struct artifact *a, const char *key, int64_t *out); /* 0 found, -1 absent */
 const char *artifact_get_str(const struct artifact *a, const char *key);      /* NULL if absent */
 int artifact_get_f64(const struct artifact *a, const char *key, double *out); /* ints convert */
-/* Canonical bytes of an artifact (what artifact_put stores). */
-int artifact_encode(const struct artifact *a, struct buf *out, struct err *e);
 
 /* ---- action cache ------------------------------------------------------- */
 /*
@@ -238,8 +236,7 @@ void run_record_release(struct run_record *r); /* frees spec_text; NULL-safe */
 int run_metric_set(struct run_record *r, const char *key, double value);
 /* In id order (= time order). The record passed to cb is valid during the call only. */
 int run_list(struct store *s, int (*cb)(const struct run_record *r, void *ctx), void *ctx, struct err *e);
-/* Encoding used by run_put (exposed for tests and export). */
-int run_record_encode(const struct run_record *r, struct buf *out, struct err *e);
+/* Decoding of what run_put stores. */
 int run_record_decode(const void *data, size_t len, struct run_record *out, struct err *e);
 
 /* ---- journals ----------------------------------------------------------- */

@@ -6,11 +6,10 @@
 
 #include <stddef.h>
 
-/* Levenshtein distance (byte-wise), for "did you mean" suggestions. */
-size_t text_edit_distance(const char *a, const char *b);
 /*
- * The candidate closest to `word`, or NULL when none is close enough
- * (distance <= max(2, strlen(word)/3)). `candidates` ends with NULL.
+ * The candidate closest to `word` by Levenshtein distance (byte-wise), or
+ * NULL when none is close enough (distance <= max(2, strlen(word)/3)).
+ * `candidates` ends with NULL. For "did you mean" suggestions.
  */
 const char *text_suggest(const char *word, const char *const *candidates);
 /* Parse "30s", "1500ms", "2m", "1h", "250us" or a bare number of seconds. */

@@ -12,13 +12,14 @@
 #include "engrave/err.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *check_verdict_name(enum check_verdict v)
+static const char *check_verdict_name(enum check_verdict v)
 {
 	return v == CHECK_PASS ? "pass" : v == CHECK_FAIL ? "FAIL" : "noise";
 }
@@ -43,16 +44,11 @@ static int metric_of(const struct run_record *r, const char *key, double *v)
 	return 0;
 }
 
-static struct check_row *new_row(struct check_result *res, size_t *cap, struct err *e)
+static struct check_row *new_row(struct check_result *res, size_t *cap)
 {
 	if (res->n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 16;
-		struct check_row *p = realloc(res->rows, nc * sizeof(*p));
-		if (!p) {
-			err_set(e, ERR_NOSPACE, "check: out of memory");
-			return NULL;
-		}
-		res->rows = p;
+		res->rows = xrealloc_array(res->rows, nc, sizeof(*res->rows));
 		*cap = nc;
 	}
 	struct check_row *row = &res->rows[res->n++];
@@ -100,9 +96,7 @@ static int relative_row(struct check_result *res, size_t *cap, const struct run_
 			const struct run_record *base, const char *metric, double pct, struct lazy_recs *lz,
 			const struct compare_opts *o, struct err *e)
 {
-	struct check_row *row = new_row(res, cap, e);
-	if (!row)
-		return -1;
+	struct check_row *row = new_row(res, cap);
 	snprintf(row->metric, sizeof(row->metric), "%s", metric);
 	row->relative = 1;
 	snprintf(row->threshold, sizeof(row->threshold), "%+g%%", pct);
@@ -159,9 +153,7 @@ int check_run(struct store *st, const struct run_record *run, const struct spec 
 	int rc = -1;
 	for (size_t i = 0; sp && i < sp->n_checks; i++) {
 		const struct spec_check *c = &sp->checks[i];
-		struct check_row *row = new_row(out, &cap, e);
-		if (!row)
-			goto out;
+		struct check_row *row = new_row(out, &cap);
 		snprintf(row->metric, sizeof(row->metric), "%s", c->metric);
 		snprintf(row->threshold, sizeof(row->threshold), "%s %g", spec_op_names[c->op], c->value);
 		if (!metric_of(run, c->metric, &row->value)) {
@@ -183,9 +175,7 @@ int check_run(struct store *st, const struct run_record *run, const struct spec 
 				goto out;
 			double ra, rb;
 			if (metric_of(run, "error_rate", &ra) && metric_of(base, "error_rate", &rb)) {
-				struct check_row *row = new_row(out, &cap, e);
-				if (!row)
-					goto out;
+				struct check_row *row = new_row(out, &cap);
 				snprintf(row->metric, sizeof(row->metric), "error_rate");
 				row->relative = 1;
 				row->value = ra;

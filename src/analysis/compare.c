@@ -21,6 +21,7 @@
 #include "engrave/spec.h"
 #include "engrave/store.h"
 #include "engrave/target.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -139,8 +140,9 @@ int compare_recs_load(struct store *st, const struct run_record *r, struct compa
 		err_prefix(e, "run '%s' records", r->id);
 		goto out;
 	}
-	if (!(c = calloc(1, sizeof(*c))) || !(c->lat = malloc((recs.n + 1) * sizeof(double))) ||
-	    !(c->svc = malloc((recs.n + 1) * sizeof(double))) || !(c->op = malloc(recs.n + 1))) {
+	c = xcalloc(1, sizeof(*c));
+	if (!(c->lat = malloc(xalloc_mul(recs.n + 1, sizeof(double)))) ||
+	    !(c->svc = malloc(xalloc_mul(recs.n + 1, sizeof(double)))) || !(c->op = malloc(recs.n + 1))) {
 		err_set(e, ERR_NOSPACE, "run '%s': out of memory for %zu records", r->id, recs.n);
 		goto out;
 	}
@@ -173,7 +175,7 @@ int compare_recs_values(const struct compare_recs *c, const char *metric, double
 	*n = 0;
 	if (!parse_latency(metric, &service, &op, &pct))
 		return err_set(e, ERR_USAGE, "'%s' is not a latency metric", metric);
-	double *out = malloc((c->n + 1) * sizeof(double));
+	double *out = malloc(xalloc_mul(c->n + 1, sizeof(double)));
 	if (!out)
 		return err_set(e, ERR_NOSPACE, "out of memory for %zu samples", c->n);
 	size_t k = 0;

@@ -9,6 +9,7 @@
 #include "engrave/history.h"
 #include "engrave/err.h"
 #include "engrave/store.h"
+#include "engrave/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,6 @@ struct coll {
 	int all;
 	struct history *h;
 	size_t cap;
-	int oom;
 };
 
 static int visit(const struct run_record *r, void *ctx)
@@ -32,12 +32,7 @@ static int visit(const struct run_record *r, void *ctx)
 			continue;
 		if (c->h->n == c->cap) {
 			size_t nc = c->cap ? c->cap * 2 : 64;
-			struct history_point *p = realloc(c->h->pts, nc * sizeof(*p));
-			if (!p) {
-				c->oom = 1;
-				return 1;
-			}
-			c->h->pts = p;
+			c->h->pts = xrealloc_array(c->h->pts, nc, sizeof(*c->h->pts));
 			c->cap = nc;
 		}
 		struct history_point *p = &c->h->pts[c->h->n++];
@@ -62,23 +57,15 @@ int history_collect(struct store *st, const char *spec_name, const char *metric,
 		    double min_rel, struct history *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
-	struct coll c = { spec_name, metric, all_status, out, 0, 0 };
+	struct coll c = { spec_name, metric, all_status, out, 0 };
 	int rc = run_list(st, visit, &c, e);
-	if (c.oom) {
-		history_release(out);
-		return err_set(e, ERR_NOSPACE, "history: out of memory");
-	}
 	if (rc < 0) {
 		history_release(out);
 		return -1;
 	}
 	if (out->n < 2)
 		return 0;
-	double *x = malloc(out->n * sizeof(*x));
-	if (!x) {
-		history_release(out);
-		return err_set(e, ERR_NOSPACE, "history: out of memory");
-	}
+	double *x = xmalloc_array(out->n, sizeof(*x));
 	for (size_t i = 0; i < out->n; i++)
 		x[i] = out->pts[i].value;
 	struct stats_step *s = NULL;
@@ -89,11 +76,8 @@ int history_collect(struct store *st, const char *spec_name, const char *metric,
 		history_release(out);
 		return -1;
 	}
-	if (ns && !(out->steps = calloc(ns, sizeof(*out->steps)))) {
-		free(s);
-		history_release(out);
-		return err_set(e, ERR_NOSPACE, "history: out of memory");
-	}
+	if (ns)
+		out->steps = xcalloc(ns, sizeof(*out->steps));
 	for (size_t i = 0; i < ns; i++) {
 		struct history_step *hs = &out->steps[i];
 		hs->s = s[i];

@@ -29,6 +29,7 @@
 #include "engrave/buf.h"
 #include "engrave/err.h"
 #include "engrave/hist.h"
+#include "engrave/xalloc.h"
 
 const double metrics_pct[METRICS_NPCT] = { 50, 90, 95, 99, 99.9, 99.99 };
 const char *const metrics_pct_names[METRICS_NPCT] = { "p50", "p90", "p95", "p99", "p99.9",
@@ -114,8 +115,8 @@ int metrics_from_records(const struct record *r, size_t n, uint64_t warmup_ns,
 	}
 
 	size_t total = m->all.completed;
-	uint64_t *lat = malloc((total ? total : 1) * sizeof(*lat));
-	uint64_t *svc = malloc((total ? total : 1) * sizeof(*svc));
+	uint64_t *lat = malloc(xalloc_mul(total ? total : 1, sizeof(*lat)));
+	uint64_t *svc = malloc(xalloc_mul(total ? total : 1, sizeof(*svc)));
 	if (!lat || !svc) {
 		free(lat);
 		free(svc);

@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void perflog_side_from_run(const struct run_record *r, struct perflog_side *s)
+static void perflog_side_from_run(const struct run_record *r, struct perflog_side *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->present = 1;

@@ -27,6 +27,7 @@
 #include "engrave/store.h"
 #include "engrave/target.h"
 #include "engrave/vec.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -55,10 +56,8 @@ static void *read_part(struct store *st, const struct artifact *a, const char *p
 	if (obj_reader_open(st, d, &r, e))
 		return NULL;
 	*size = obj_reader_size(r);
-	void *p = malloc(*size + 8);
-	if (!p)
-		BUG("out of memory reading %llu bytes", (unsigned long long)*size);
-	if (*size && obj_read_at(r, 0, p, (size_t)*size, e)) {
+	void *p = xalloc_try_array((size_t)*size + 8, 1, part, e);
+	if (p && *size && obj_read_at(r, 0, p, (size_t)*size, e)) {
 		free(p);
 		p = NULL;
 	}
@@ -170,7 +169,7 @@ struct recall_in {
 	uint32_t n_cent;
 };
 
-static void score_recall(const struct recall_in *in, double *mean, double *p05, uint64_t *scored)
+static int score_recall(const struct recall_in *in, double *mean, double *p05, uint64_t *scored, struct err *e)
 {
 	*scored = 0;
 	int k = in->k;
@@ -178,6 +177,8 @@ static void score_recall(const struct recall_in *in, double *mean, double *p05, 
 	uint64_t n_ops = sched_count(in->S);
 	/* acknowledged stores: op index == store ordinal */
 	uint64_t *done_of = calloc(n_ops + 1, 8);
+	if (!done_of)
+		return err_set(e, ERR_NOSPACE, "recall: out of memory for %llu operations", (unsigned long long)n_ops);
 	uint64_t n_st = 0;
 	for (size_t i = 0; i < in->n_rec; i++) {
 		const struct record *r = &in->rec[i];
@@ -186,13 +187,19 @@ static void score_recall(const struct recall_in *in, double *mean, double *p05, 
 			n_st++;
 		}
 	}
-	uint64_t *st_ord = malloc(n_st * 8 + 8);
-	float *st_vec = malloc(n_st * in->dim * 4 + 4);
-	double *vals = malloc(in->n_rec * sizeof(double) + 8);
-	struct cand *top = malloc((size_t)k * sizeof(*top));
-	float *sc = n_st ? malloc((size_t)in->nq * n_st * 4) : NULL;
-	if (!done_of || !st_ord || !st_vec || !vals || !top || (n_st && !sc))
-		BUG("out of memory scoring recall");
+	/* sized by the run's stores, records and queries: checked, an error */
+	int rc = -1;
+	float *qn = NULL, *sn = NULL;
+	uint64_t *st_ord = malloc(xalloc_mul(n_st + 1, 8));
+	float *st_vec = malloc(xalloc_mul(xalloc_mul(n_st ? n_st : 1, in->dim), 4));
+	double *vals = malloc(xalloc_mul(in->n_rec + 1, sizeof(double)));
+	struct cand *top = xmalloc_array((size_t)k, sizeof(*top));
+	float *sc = n_st ? malloc(xalloc_mul(xalloc_mul(in->nq, n_st), 4)) : NULL;
+	if (!st_ord || !st_vec || !vals || (n_st && !sc)) {
+		err_set(e, ERR_NOSPACE, "recall: out of memory scoring %llu queries against %llu stored vectors",
+			(unsigned long long)in->nq, (unsigned long long)n_st);
+		goto out;
+	}
 	struct steps_loadvec lv;
 	steps_loadvec_init(&lv, in->sp, in->cent, in->n_cent, in->dim);
 	uint64_t m = 0;
@@ -205,7 +212,13 @@ static void score_recall(const struct recall_in *in, double *mean, double *p05, 
 	if (n_st) {
 		enum spec_space space = in->sp->target.hnsw.space;
 		if (space == SPEC_SPACE_COSINE) {
-			float *qn = malloc(in->nq * 4 + 4), *sn = malloc(n_st * 4 + 4);
+			qn = malloc(xalloc_mul(in->nq + 1, 4));
+			sn = malloc(xalloc_mul(n_st + 1, 4));
+			if (!qn || !sn) {
+				err_set(e, ERR_NOSPACE, "recall: out of memory for the norms of %llu vectors",
+					(unsigned long long)(in->nq + n_st));
+				goto out;
+			}
 			vec_sqnorms(in->q, (size_t)in->nq, in->dim, qn);
 			vec_sqnorms(st_vec, n_st, in->dim, sn);
 			for (uint64_t i = 0; i < in->nq; i++)
@@ -213,8 +226,6 @@ static void score_recall(const struct recall_in *in, double *mean, double *p05, 
 			for (uint64_t i = 0; i < n_st; i++)
 				sn[i] = sqrtf(sn[i]);
 			vec_cos_block(in->q, (size_t)in->nq, qn, st_vec, n_st, sn, in->dim, sc);
-			free(qn);
-			free(sn);
 		} else {
 			vec_ip_block(in->q, (size_t)in->nq, st_vec, n_st, in->dim, sc);
 			if (space == SPEC_SPACE_L2)
@@ -283,12 +294,17 @@ static void score_recall(const struct recall_in *in, double *mean, double *p05, 
 		*p05 = vals[(size_t)(0.05 * (double)(nv - 1))];
 		*scored = nv;
 	}
+	rc = 0;
+out:
+	free(qn);
+	free(sn);
 	free(done_of);
 	free(st_ord);
 	free(st_vec);
 	free(vals);
 	free(top);
 	free(sc);
+	return rc;
 }
 
 /* Exact metrics of one phase artifact (records part). */
@@ -458,7 +474,8 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 				(float)thr, q, nq, dim, gids, gsc, gcnt, (int)gk, cent, (uint32_t)n_cent };
 	double mean = NAN, p05 = NAN;
 	uint64_t scored = 0;
-	score_recall(&in, &mean, &p05, &scored);
+	if (score_recall(&in, &mean, &p05, &scored, e))
+		goto out;
 	if (scored) {
 		run_metric_set(rec, "recall", mean);
 		run_metric_set(rec, "recall_p05", p05);

@@ -24,6 +24,7 @@
  */
 #include "engrave/stats.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ int stats_mann_whitney(const double *a, size_t na, const double *b, size_t nb, s
 	if (!na || !nb)
 		return err_set(e, ERR_INPUT, "mann-whitney: empty sample (%zu and %zu values)", na, nb);
 	size_t n = na + nb;
-	struct tagged *t = malloc(n * sizeof(*t));
+	struct tagged *t = malloc(xalloc_mul(n, sizeof(*t)));
 	if (!t)
 		return err_set(e, ERR_NOSPACE, "mann-whitney: out of memory for %zu values", n);
 	for (size_t i = 0; i < na; i++)
@@ -193,9 +194,7 @@ int stats_bootstrap_pct_diff(const double *a, size_t na, const double *b, size_t
 	if (!(pct > 0 && pct <= 100) || !(conf > 0 && conf < 1) || iters < 10)
 		return err_set(e, ERR_INPUT, "bootstrap: bad parameters (pct %g, conf %g, iters %u)", pct, conf,
 			       iters);
-	double *d = malloc(iters * sizeof(*d));
-	if (!d)
-		return err_set(e, ERR_NOSPACE, "bootstrap: out of memory");
+	double *d = xmalloc_array(iters, sizeof(*d));
 	struct rng r;
 	uint64_t x = seed;
 	for (int i = 0; i < 4; i++)
@@ -284,11 +283,11 @@ int stats_detect_steps(const double *xin, size_t nin, double min_rel, struct sta
 	const double *x = xin + off;
 	size_t m = nin - off;
 	size_t kmax = m < STEP_MAX_SEG ? m : STEP_MAX_SEG;
-	double *cost = malloc(m * m * sizeof(double));
-	double *hv = malloc(2 * m * sizeof(double));
-	double *g = malloc((kmax + 1) * m * sizeof(double));
-	size_t *from = malloc((kmax + 1) * m * sizeof(size_t));
-	double *scratch = malloc(m * sizeof(double));
+	double *cost = malloc(xalloc_mul(m * m, sizeof(double))); /* m <= STATS_STEPS_MAX_POINTS */
+	double *hv = malloc(xalloc_mul(2 * m, sizeof(double)));
+	double *g = malloc(xalloc_mul((kmax + 1) * m, sizeof(double)));
+	size_t *from = malloc(xalloc_mul((kmax + 1) * m, sizeof(size_t)));
+	double *scratch = malloc(xalloc_mul(m, sizeof(double)));
 	int rc = -1;
 	if (!cost || !hv || !g || !from || !scratch) {
 		err_set(e, ERR_NOSPACE, "step detection: out of memory for %zu points", m);
@@ -371,10 +370,8 @@ int stats_detect_steps(const double *xin, size_t nin, double min_rel, struct sta
 	}
 	struct stats_step *out = NULL;
 	size_t nout = 0;
-	if (bestk > 1 && !(out = calloc(bestk - 1, sizeof(*out)))) {
-		err_set(e, ERR_NOSPACE, "step detection: out of memory");
-		goto out;
-	}
+	if (bestk > 1)
+		out = xcalloc(bestk - 1, sizeof(*out));
 	for (size_t k = 1; k < bestk; k++) {
 		size_t s0 = starts[k - 1], s1 = starts[k], s2 = k + 1 < bestk ? starts[k + 1] : m;
 		double before = seg_median(x, s0, s1 - 1, scratch), after = seg_median(x, s1, s2 - 1, scratch);

@@ -44,20 +44,15 @@ static int baseline_set(int argc, char **argv, struct cli_ctx *ctx)
 	const char *name = strip(argv[pos]);
 	if (!valid_name(name))
 		return cli_usage_error(&help, "bad baseline name '%s' (letters, digits, '.', '_', '-')", name);
+	if ((rc = cli_setup(ctx, 1, &argv[pos + 1])))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *st = NULL;
-	struct run_record r;
+	const struct run_record *r = &ctx->run[0];
 	char ref[256];
 	snprintf(ref, sizeof(ref), "baseline/%s", name);
-	if (store_open(ctx->store_dir, 0, &st, &e) || compare_find_run(st, argv[pos + 1], &r, &e)) {
-		store_close(st);
-		return cli_fail(&e);
-	}
-	rc = ref_set(st, ref, r.id, &e);
+	rc = ref_set(ctx->store, ref, r->id, &e);
 	if (!rc)
-		printf("baseline %s -> run %s (%s)\n", name, r.id, r.spec_name);
-	run_record_release(&r);
-	store_close(st);
+		printf("baseline %s -> run %s (%s)\n", name, r->id, r->spec_name);
 	return rc ? cli_fail(&e) : 0;
 }
 
@@ -118,14 +113,14 @@ static int baseline_list(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (argc != pos)
 		return cli_usage_error(&help, "unexpected argument '%s'", argv[pos]);
+	if ((rc = cli_setup(ctx, 0, NULL)))
+		return rc;
 	struct err e = ERR_INIT;
-	struct list_ctx c = { NULL, json, 0, json ? json_array() : NULL };
-	if (store_open(ctx->store_dir, STORE_RDONLY, &c.st, &e) || ref_list(c.st, "baseline/", list_one, &c, &e) < 0) {
+	struct list_ctx c = { ctx->store, json, 0, json ? json_array() : NULL };
+	if (ref_list(c.st, "baseline/", list_one, &c, &e) < 0) {
 		json_decref(c.arr);
-		store_close(c.st);
 		return cli_fail(&e);
 	}
-	store_close(c.st);
 	if (json) {
 		char *s = json_dumps(c.arr, JSON_INDENT(2));
 		json_decref(c.arr);
@@ -149,19 +144,18 @@ static int baseline_rm(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (argc - pos != 1)
 		return cli_usage_error(&help, "expected NAME");
+	if ((rc = cli_setup(ctx, 0, NULL)))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *st = NULL;
 	char ref[256];
 	snprintf(ref, sizeof(ref), "baseline/%s", strip(argv[pos]));
-	if (store_open(ctx->store_dir, 0, &st, &e) || ref_del(st, ref, &e)) {
+	if (ref_del(ctx->store, ref, &e)) {
 		if (e.cls == ERR_MISSING) {
 			err_set(&e, ERR_MISSING, "no baseline '%s'", strip(argv[pos]));
 			err_hint(&e, "'engrave baseline list' shows the baselines");
 		}
-		store_close(st);
 		return cli_fail(&e);
 	}
-	store_close(st);
 	printf("removed baseline %s\n", strip(argv[pos]));
 	return 0;
 }
@@ -169,10 +163,10 @@ static int baseline_rm(int argc, char **argv, struct cli_ctx *ctx)
 int cmd_baseline(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct cli_sub subs[] = {
-		{ "list", baseline_list, "list baselines and the runs they name" },
-		{ "rm", baseline_rm, "remove a baseline" },
-		{ "set", baseline_set, "point baseline NAME at a run" },
-		{ NULL, NULL, NULL },
+		{ "list", baseline_list, "list baselines and the runs they name", CMD_READS_STORE },
+		{ "rm", baseline_rm, "remove a baseline", CMD_NEEDS_STORE },
+		{ "set", baseline_set, "point baseline NAME at a run", CMD_NEEDS_STORE | CMD_NEEDS_RUN },
+		{ NULL, NULL, NULL, 0 },
 	};
 	return cli_dispatch_sub(argc, argv, ctx, "baseline", subs);
 }

@@ -5,8 +5,11 @@
  *   1. write src/cli/<name>.c defining `int cmd_<name>(int argc, char **argv,
  *      struct cli_ctx *ctx)`, with a `struct cli_help` and an option table
  *      parsed by cli_parse() so that `--help` and the parser cannot drift;
- *   2. declare it below and add `{ "<name>", cmd_<name>, "summary" }` to
- *      commands[] in src/cli/main.c (kept sorted by name);
+ *   2. declare it below and add `{ "<name>", cmd_<name>, "summary", CMD_... }`
+ *      to commands[] in src/cli/main.c (kept sorted by name); the flags say
+ *      what the command needs (a store, read-only or not; runs named on the
+ *      command line), and once its arguments are valid the command calls
+ *      cli_setup() and finds them in ctx->store and ctx->run[];
  *   3. the Makefile picks the file up by itself;
  *   4. add a test under tests/cli/ (tests/cli/0001-help.sh already checks
  *      that `engrave <name> --help` exits 0 for every command);
@@ -22,14 +25,42 @@
 
 #include <stdio.h>
 #include "engrave/err.h"
+#include "engrave/store.h"
 
 #include "engrave/version.h"
 
-/* Global options, parsed by main before dispatch. */
+/*
+ * Setup flags of a command (or sub-command) table entry: what cli_setup()
+ * prepares. Setup waits until the command has parsed its options and
+ * checked its arguments, so `--help` and usage errors (exit 2) never touch
+ * the store, and a command that writes never creates a store for a
+ * command line it then rejects.
+ */
+enum cli_cmd_flags {
+	CMD_NEEDS_STORE = 1 << 0,    /* open ctx->store_dir into ctx->store (created if absent) */
+	CMD_STORE_READONLY = 1 << 1, /* ...read-only: a missing store is exit 3 and is never created */
+	CMD_STORE_IF_EXISTS = 1 << 2, /* ...only if the directory exists; else ctx->store stays NULL */
+	CMD_NEEDS_RUN = 1 << 3,      /* resolve the run ids (or unique prefixes) given to cli_setup */
+};
+#define CMD_READS_STORE (CMD_NEEDS_STORE | CMD_STORE_READONLY)
+
+#define CLI_MAX_RUNS 2
+
+/* Global options, parsed by main before dispatch, and the setup. */
 struct cli_ctx {
 	const char *store_dir; /* --store, $ENGRAVE_STORE, or ".engrave" */
 	int verbose;           /* -v count */
 	int quiet;             /* -q */
+
+	/* Filled by cli_setup() from `flags` (the table entry's, which a command
+	 * may adjust before setup, e.g. `store gc --dry-run` reads only);
+	 * released by main after the command returns, so commands never close
+	 * the store or release these runs themselves. */
+	unsigned flags;
+	struct store *store;
+	struct run_record run[CLI_MAX_RUNS];
+	int n_runs;
+	int set_up;
 };
 
 enum opt_type { OPT_END = 0, OPT_FLAG, OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_LIST };
@@ -77,12 +108,24 @@ int cli_usage_error(const struct cli_help *help, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * Sub-command table for nested commands (engrave store verify).
+ * The common setup of src/cli/main.c, called by a command once its options
+ * and arguments are valid: opens the store as ctx->flags ask and, with
+ * CMD_NEEDS_RUN, resolves runs[0..n_runs) (ids or unique prefixes, at most
+ * CLI_MAX_RUNS) into ctx->run[]. Returns 0, or prints the error and returns
+ * its exit code (3 no store or no such run, 4 store failure), which the
+ * command returns as is. Called at most once per command.
+ */
+int cli_setup(struct cli_ctx *ctx, int n_runs, char *const *runs);
+
+/*
+ * Sub-command table for nested commands (engrave store verify); `flags`
+ * as in the command table, per sub-command.
  */
 struct cli_sub {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct cli_ctx *ctx);
 	const char *summary;
+	unsigned flags; /* CMD_* */
 };
 /* Dispatch argv[1] among subs (argv[0] is the parent). Handles help. */
 int cli_dispatch_sub(int argc, char **argv, struct cli_ctx *ctx, const char *parent,
@@ -112,6 +155,7 @@ struct cli_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct cli_ctx *ctx);
 	const char *summary;
+	unsigned flags; /* CMD_*: what cli_setup() prepares */
 };
 extern const struct cli_cmd cli_commands[];
 

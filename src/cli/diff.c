@@ -119,19 +119,12 @@ int cmd_diff(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (argc - pos != 2)
 		return cli_usage_error(&help, "expected two runs A and B");
+	if ((rc = cli_setup(ctx, 2, &argv[pos])))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *st = NULL;
-	struct run_record a, b;
-	int ha = 0, hb = 0;
 	json_t *d = NULL;
 	rc = -1;
-	if (store_open(ctx->store_dir, STORE_RDONLY, &st, &e) || compare_find_run(st, argv[pos], &a, &e))
-		goto out;
-	ha = 1;
-	if (compare_find_run(st, argv[pos + 1], &b, &e))
-		goto out;
-	hb = 1;
-	if (compare_runs_json(st, &a, &b, NULL, &d, &e))
+	if (compare_runs_json(ctx->store, &ctx->run[0], &ctx->run[1], NULL, &d, &e))
 		goto out;
 	if (json) {
 		char *s = json_dumps(d, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
@@ -146,10 +139,5 @@ out:
 	if (rc < 0)
 		rc = cli_fail(&e);
 	json_decref(d);
-	if (ha)
-		run_record_release(&a);
-	if (hb)
-		run_record_release(&b);
-	store_close(st);
 	return rc;
 }

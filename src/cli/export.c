@@ -25,6 +25,7 @@
 #include "engrave/jsonl.h"
 #include "engrave/store.h"
 #include "engrave/vecfile.h"
+#include "engrave/xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -196,14 +197,11 @@ static int export_vectors(struct store *s, const struct artifact *a, enum vecfil
 	if (open_part(s, a, "ids", &p.ids, e) || open_part(s, a, "labels", &p.labels, e) ||
 	    open_part(s, a, "confidence", &p.conf, e))
 		goto out;
-	blk = malloc((size_t)BLOCK_ROWS * p.dim * sizeof(float));
-	ids = malloc(BLOCK_ROWS * sizeof(*ids));
-	labels = malloc(BLOCK_ROWS * sizeof(*labels));
-	conf = malloc(BLOCK_ROWS * sizeof(*conf));
-	if (!blk || !ids || !labels || !conf) {
-		err_set(e, ERR_INTERNAL, "out of memory");
+	ids = xmalloc_array(BLOCK_ROWS, sizeof(*ids));
+	labels = xmalloc_array(BLOCK_ROWS, sizeof(*labels));
+	conf = xmalloc_array(BLOCK_ROWS, sizeof(*conf));
+	if (!(blk = xalloc_try_array(xalloc_mul(BLOCK_ROWS, p.dim), sizeof(float), "a block of vectors", e)))
 		goto out;
-	}
 	if (jsonl) {
 		f = fopen(out, "wb");
 		if (!f) {
@@ -318,14 +316,17 @@ out:
 /* A run's load test as Engram's loadtest report (runmetrics.c does the work). */
 static int export_run_engram(struct cli_ctx *ctx, const char *run_id, const char *out)
 {
+	int rc = cli_setup(ctx, 0, NULL);
+	if (rc)
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *s = NULL;
+	struct store *s = ctx->store;
 	struct run_record rec;
 	memset(&rec, 0, sizeof(rec));
 	struct buf json;
 	buf_init(&json, 0);
-	int have_rec = 0, rc = 0;
-	if (store_open(ctx->store_dir, STORE_RDONLY, &s, &e) || run_get(s, run_id, &rec, &e)) {
+	int have_rec = 0;
+	if (run_get(s, run_id, &rec, &e)) {
 		if (e.cls == ERR_MISSING)
 			err_hint(&e, "engram-loadtest-json exports a run: see 'engrave runs' for run ids");
 		goto fail;
@@ -352,7 +353,6 @@ done:
 	buf_release(&json);
 	if (have_rec)
 		run_record_release(&rec);
-	store_close(s);
 	return rc;
 }
 
@@ -393,14 +393,15 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 		out = "/dev/stdout";
 	}
 
+	if ((rc = cli_setup(ctx, 0, NULL)))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *s = NULL;
+	struct store *s = ctx->store;
 	struct digest d;
 	struct artifact a, content;
 	int have_art = 0, have_content = 0;
 	rc = -1;
-	if (store_open(ctx->store_dir, STORE_RDONLY, &s, &e) || resolve(s, argv[first], &d, &e) ||
-	    artifact_get(s, &d, &a, &e))
+	if (resolve(s, argv[first], &d, &e) || artifact_get(s, &d, &a, &e))
 		goto out;
 	have_art = 1;
 	if (content_arg && !jsonl) {
@@ -437,6 +438,5 @@ out:
 		artifact_release(&a);
 	if (have_content)
 		artifact_release(&content);
-	store_close(s);
 	return rc ? cli_fail(&e) : 0;
 }

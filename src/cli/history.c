@@ -45,16 +45,13 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&help, "unexpected argument '%s'", argv[pos]);
 	if (!spec || !metric)
 		return cli_usage_error(&help, "--spec and --metric are required");
+	if ((rc = cli_setup(ctx, 0, NULL)))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *st = NULL;
 	struct history h;
 	memset(&h, 0, sizeof(h));
-	if (store_open(ctx->store_dir, STORE_RDONLY, &st, &e) ||
-	    history_collect(st, spec, metric, all, min_change / 100.0, &h, &e)) {
-		store_close(st);
+	if (history_collect(ctx->store, spec, metric, all, min_change / 100.0, &h, &e))
 		return cli_fail(&e);
-	}
-	store_close(st);
 	if (!h.n) {
 		err_set(&e, ERR_MISSING, "no %srun of spec '%s' has metric '%s'", all ? "" : "finished ", spec, metric);
 		err_hint(&e, "'engrave runs --spec %s' lists its runs; 'engrave show RUN' its metrics", spec);

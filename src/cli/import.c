@@ -24,6 +24,7 @@
 #include "engrave/jsonl.h"
 #include "engrave/store.h"
 #include "engrave/vecfile.h"
+#include "engrave/xalloc.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -98,11 +99,8 @@ static int import_vecfile(struct store *s, const char *path, uint32_t dim, struc
 		err_set(e, ERR_INPUT, "%s: no vectors in the file", path);
 		goto out;
 	}
-	blk = malloc((size_t)BLOCK_ROWS * res->dim * sizeof(float));
-	if (!blk) {
-		err_set(e, ERR_INTERNAL, "out of memory");
+	if (!(blk = xalloc_try_array(xalloc_mul(BLOCK_ROWS, res->dim), sizeof(float), "a block of vectors", e)))
 		goto out;
-	}
 	if (obj_writer_open(s, &w, e))
 		goto out;
 	long n;
@@ -273,10 +271,10 @@ int cmd_import(int argc, char **argv, struct cli_ctx *ctx)
 	if (!jl && f != VECFILE_NPY && f != VECFILE_FVECS)
 		return cli_usage_error(&import_help, "'%s': unknown file type (use .npy, .fvecs or .jsonl)", path);
 
+	if ((rc = cli_setup(ctx, 0, NULL)))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *s = NULL;
-	if (store_open(ctx->store_dir, 0, &s, &e))
-		return cli_fail(&e);
+	struct store *s = ctx->store;
 	struct imported res = { 0 };
 	rc = jl ? import_jsonl(s, path, (uint32_t)dim, &res, &e) : import_vecfile(s, path, (uint32_t)dim, &res, &e);
 	char hex[DIGEST_HEX_LEN + 1] = "";
@@ -285,7 +283,6 @@ int cmd_import(int argc, char **argv, struct cli_ctx *ctx)
 		if (name)
 			rc = ref_set(s, name, hex, &e);
 	}
-	store_close(s);
 	if (rc)
 		return cli_fail(&e);
 	if (json) {

@@ -174,15 +174,13 @@ int cmd_log(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&help, rebuild ? "--rebuild takes no RUN" : "expected one RUN");
 	if (rebuild && append)
 		return cli_usage_error(&help, "--rebuild and --append do not mix");
+	if ((rc = cli_setup(ctx, rebuild ? 0 : 1, &argv[pos])))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *st = NULL;
+	struct store *st = ctx->store;
 	struct buf out;
 	buf_init(&out, 0);
-	struct run_record run;
-	int have_run = 0;
 	rc = -1;
-	if (store_open(ctx->store_dir, STORE_RDONLY, &st, &e))
-		goto out;
 	if (rebuild) {
 		static struct rebuild b;
 		memset(&b, 0, sizeof(b));
@@ -206,21 +204,19 @@ int cmd_log(int argc, char **argv, struct cli_ctx *ctx)
 		rc = 0;
 		goto out;
 	}
-	if (compare_find_run(st, argv[pos], &run, &e))
-		goto out;
-	have_run = 1;
+	const struct run_record *run = &ctx->run[0];
 	int pass;
 	if (append) {
 		struct stat sb;
 		if (stat(append, &sb) && perflog_header(&out, &e))
 			goto out;
 	}
-	if (render(st, &run, NULL, bname, 0, &out, &pass, &e))
+	if (render(st, run, NULL, bname, 0, &out, &pass, &e))
 		goto out;
 	if (append) {
 		if (write_file(append, &out, "a", &e))
 			goto out;
-		printf("appended the entry for run %s to %s (%s)\n", run.id, append, pass ? "pass" : "FAIL");
+		printf("appended the entry for run %s to %s (%s)\n", run->id, append, pass ? "pass" : "FAIL");
 	} else {
 		fputs(out.data ? out.data : "", stdout);
 	}
@@ -228,9 +224,6 @@ int cmd_log(int argc, char **argv, struct cli_ctx *ctx)
 out:
 	if (rc < 0)
 		rc = cli_fail(&e);
-	if (have_run)
-		run_record_release(&run);
 	buf_release(&out);
-	store_close(st);
 	return rc;
 }

@@ -6,35 +6,77 @@
  * -v, -q, --version, --help), dispatches, then flushes stdout and treats a
  * failed write (full disk, closed pipe) as an error so that a truncated
  * report never exits 0. An unknown command gets the closest suggestion.
+ *
+ * The common setup lives here too (git's RUN_SETUP): each table entry
+ * carries CMD_* flags, and cli_setup() — called by the command once its
+ * arguments are valid — opens the store in the mode they name and resolves
+ * the runs the command was given; main releases both after the command
+ * returns, before stdout is flushed.
  */
 #include "cli.h"
+#include "engrave/compare.h"
 #include "engrave/log.h"
 #include "engrave/text.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const struct cli_cmd cli_commands[] = {
-	{ "baseline", cmd_baseline, "name runs as baselines (set, list, rm)" },
-	{ "check", cmd_check, "check a run against its spec's thresholds and a baseline; exit 1 on regression" },
-	{ "diff", cmd_diff, "compare two runs: spec, artifacts, environment, metrics with significance" },
-	{ "export", cmd_export, "write an artifact or run out as npy, fvecs, jsonl, csv or engram-loadtest-json" },
-	{ "help", cmd_help, "show help for engrave or one of its commands" },
-	{ "history", cmd_history, "a metric over the runs of a spec, with step detection" },
-	{ "import", cmd_import, "import vectors or records (.npy, .fvecs, .jsonl) into the store" },
-	{ "log", cmd_log, "write PERFORMANCE_LOG.md entries from runs" },
-	{ "plan", cmd_plan, "show which steps of a spec would run and which are cached" },
-	{ "plot", cmd_plot, "draw latency percentile or history plots as SVG" },
-	{ "replay", cmd_replay, "re-run a stored run's exact spec and compare artifact digests" },
-	{ "run", cmd_run, "run an experiment spec end to end (resumable)" },
-	{ "runs", cmd_runs, "list runs with their status and key metrics" },
-	{ "show", cmd_show, "show one run: spec, environment, steps, artifacts, metrics" },
-	{ "spec", cmd_spec, "check, show, digest or import experiment specs" },
-	{ "store", cmd_store, "inspect, verify and garbage-collect the artifact store" },
-	{ "version", cmd_version, "print the engrave version" },
-	{ NULL, NULL, NULL },
+	{ "baseline", cmd_baseline, "name runs as baselines (set, list, rm)", 0 },
+	{ "check", cmd_check, "check a run against its spec's thresholds and a baseline; exit 1 on regression",
+	  CMD_READS_STORE | CMD_NEEDS_RUN },
+	{ "diff", cmd_diff, "compare two runs: spec, artifacts, environment, metrics with significance",
+	  CMD_READS_STORE | CMD_NEEDS_RUN },
+	{ "export", cmd_export, "write an artifact or run out as npy, fvecs, jsonl, csv or engram-loadtest-json",
+	  CMD_READS_STORE },
+	{ "help", cmd_help, "show help for engrave or one of its commands", 0 },
+	{ "history", cmd_history, "a metric over the runs of a spec, with step detection", CMD_READS_STORE },
+	{ "import", cmd_import, "import vectors or records (.npy, .fvecs, .jsonl) into the store", CMD_NEEDS_STORE },
+	{ "log", cmd_log, "write PERFORMANCE_LOG.md entries from runs", CMD_READS_STORE | CMD_NEEDS_RUN },
+	{ "plan", cmd_plan, "show which steps of a spec would run and which are cached",
+	  CMD_READS_STORE | CMD_STORE_IF_EXISTS },
+	{ "plot", cmd_plot, "draw latency percentile or history plots as SVG", CMD_READS_STORE },
+	{ "replay", cmd_replay, "re-run a stored run's exact spec and compare artifact digests",
+	  CMD_NEEDS_STORE | CMD_NEEDS_RUN },
+	{ "run", cmd_run, "run an experiment spec end to end (resumable)", CMD_NEEDS_STORE },
+	{ "runs", cmd_runs, "list runs with their status and key metrics", CMD_READS_STORE },
+	{ "show", cmd_show, "show one run: spec, environment, steps, artifacts, metrics",
+	  CMD_READS_STORE | CMD_NEEDS_RUN },
+	{ "spec", cmd_spec, "check, show, digest or import experiment specs", 0 },
+	{ "store", cmd_store, "inspect, verify and garbage-collect the artifact store", 0 },
+	{ "version", cmd_version, "print the engrave version", 0 },
+	{ NULL, NULL, NULL, 0 },
 };
+
+int cli_setup(struct cli_ctx *ctx, int n_runs, char *const *runs)
+{
+	struct err e = ERR_INIT;
+	unsigned f = ctx->flags;
+	if (ctx->set_up)
+		BUG("cli_setup called twice");
+	if (n_runs < 0 || n_runs > CLI_MAX_RUNS || (n_runs && !(f & CMD_NEEDS_RUN)) ||
+	    (f & CMD_NEEDS_RUN && !(f & CMD_NEEDS_STORE)))
+		BUG("cli_setup: %d run(s) for a command with flags %#x", n_runs, f);
+	ctx->set_up = 1;
+	if (f & CMD_NEEDS_STORE && !(f & CMD_STORE_IF_EXISTS && access(ctx->store_dir, F_OK) != 0) &&
+	    store_open(ctx->store_dir, f & CMD_STORE_READONLY ? STORE_RDONLY : 0, &ctx->store, &e))
+		return cli_fail(&e);
+	for (; ctx->n_runs < n_runs; ctx->n_runs++)
+		if (compare_find_run(ctx->store, runs[ctx->n_runs], &ctx->run[ctx->n_runs], &e))
+			return cli_fail(&e);
+	return 0;
+}
+
+static void cli_teardown(struct cli_ctx *ctx)
+{
+	for (int i = 0; i < ctx->n_runs; i++)
+		run_record_release(&ctx->run[i]);
+	ctx->n_runs = 0;
+	store_close(ctx->store);
+	ctx->store = NULL;
+}
 
 static void print_main_usage(FILE *out)
 {
@@ -132,8 +174,12 @@ int main(int argc, char **argv)
 	const char *names[64];
 	int n = 0;
 	for (const struct cli_cmd *c = cli_commands; c->name; c++) {
-		if (!strcmp(c->name, name))
-			return finish(c->fn(argc - i, argv + i, &ctx));
+		if (!strcmp(c->name, name)) {
+			ctx.flags = c->flags;
+			int code = c->fn(argc - i, argv + i, &ctx);
+			cli_teardown(&ctx);
+			return finish(code);
+		}
 		if (n < 63)
 			names[n++] = c->name;
 	}

@@ -173,8 +173,10 @@ int cli_dispatch_sub(int argc, char **argv, struct cli_ctx *ctx, const char *par
 	const char *names[64];
 	int n = 0;
 	for (const struct cli_sub *s = subs; s->name; s++) {
-		if (!strcmp(s->name, argv[1]))
+		if (!strcmp(s->name, argv[1])) {
+			ctx->flags = s->flags;
 			return s->fn(argc - 1, argv + 1, ctx);
+		}
 		if (n < 63)
 			names[n++] = s->name;
 	}

@@ -14,7 +14,6 @@
 
 #include <jansson.h>
 #include <string.h>
-#include <unistd.h>
 
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -37,17 +36,15 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&help, "expected one SPEC file");
 	struct err e = ERR_INIT;
 	struct spec *sp = NULL;
-	struct store *st = NULL;
 	if (target_spec_load_file(argv[pos], &sp, &e))
 		return cli_fail(&e);
-	if (access(ctx->store_dir, F_OK) == 0 && store_open(ctx->store_dir, STORE_RDONLY, &st, &e)) {
+	if ((rc = cli_setup(ctx, 0, NULL))) { /* no store yet: everything will run */
 		spec_free(sp);
-		return cli_fail(&e);
+		return rc;
 	}
 	struct plan_row rows[SPEC_NSTEPS];
 	int n = 0;
-	if (steps_plan(st, sp, rows, &n, &e)) {
-		store_close(st);
+	if (steps_plan(ctx->store, sp, rows, &n, &e)) {
 		spec_free(sp);
 		return cli_fail(&e);
 	}
@@ -90,7 +87,6 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 				printf("  %-12s %-10s %s\n", d->name, steps_state_name(rows[i].state), ah);
 		}
 	}
-	store_close(st);
 	spec_free(sp);
 	return 0;
 }

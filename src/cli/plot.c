@@ -15,6 +15,7 @@
 #include "engrave/spec.h"
 #include "engrave/store.h"
 #include "engrave/svgplot.h"
+#include "engrave/xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,13 +44,9 @@ static int plot_history(struct store *st, const char *spec, const char *metric, 
 	int rc = -1;
 	struct buf b;
 	buf_init(&b, 0);
-	const char **labels = calloc(h.n + 1, sizeof(*labels));
-	double *y = calloc(h.n + 1, sizeof(*y));
-	size_t *marks = calloc(h.n_steps + 1, sizeof(*marks));
-	if (!labels || !y || !marks) {
-		err_set(e, ERR_NOSPACE, "out of memory");
-		goto out;
-	}
+	const char **labels = xcalloc(h.n + 1, sizeof(*labels));
+	double *y = xcalloc(h.n + 1, sizeof(*y));
+	size_t *marks = xcalloc(h.n_steps + 1, sizeof(*marks));
 	if (!h.n) {
 		err_set(e, ERR_MISSING, "no finished run of spec '%s' has metric '%s'", spec, metric);
 		err_hint(e, "'engrave runs --spec %s' lists its runs", spec);
@@ -110,13 +107,12 @@ int cmd_plot(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&help, "--history needs --spec and --metric and no RUN");
 	if (!history && (argc == pos || argc - pos + (bname != NULL) > PLOT_MAX_SERIES))
 		return cli_usage_error(&help, "expected 1 to %d runs", PLOT_MAX_SERIES);
+	if ((rc = cli_setup(ctx, 0, NULL)))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *st = NULL;
-	if (store_open(ctx->store_dir, STORE_RDONLY, &st, &e))
-		return cli_fail(&e);
+	struct store *st = ctx->store;
 	if (history) {
 		rc = plot_history(st, spec, metric, outp, &e) ? cli_fail(&e) : 0;
-		store_close(st);
 		if (!rc && strcmp(outp, "-"))
 			printf("wrote %s\n", outp);
 		return rc;
@@ -160,6 +156,5 @@ out:
 		run_record_release(&runs[i]);
 	}
 	buf_release(&b);
-	store_close(st);
 	return rc;
 }

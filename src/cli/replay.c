@@ -20,6 +20,7 @@
 #include "engrave/steps.h"
 #include "engrave/store.h"
 #include "engrave/target.h"
+#include "engrave/xalloc.h"
 
 #include <jansson.h>
 #include <errno.h>
@@ -72,22 +73,23 @@ int cmd_replay(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (argc - pos != 1)
 		return cli_usage_error(&help, "expected one RUN");
-	struct err e = ERR_INIT;
-	struct store *st = NULL;
-	struct spec *sp = NULL;
-	struct run_record orig, rec;
-	int have_orig = 0, have_rec = 0;
-	memset(&rec, 0, sizeof(rec));
-	rc = -1;
 	/* the store path must survive the chdir to --spec-dir */
-	char sdir[4096], cwd[2048];
+	static char sdir[4096];
+	char cwd[2048];
 	if (ctx->store_dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
 		snprintf(sdir, sizeof(sdir), "%s/%s", cwd, ctx->store_dir);
 	else
 		snprintf(sdir, sizeof(sdir), "%s", ctx->store_dir);
-	if (store_open(sdir, 0, &st, &e) || compare_find_run(st, argv[pos], &orig, &e))
-		goto out;
-	have_orig = 1;
+	ctx->store_dir = sdir;
+	if ((rc = cli_setup(ctx, 1, &argv[pos])))
+		return rc;
+	struct err e = ERR_INIT;
+	struct store *st = ctx->store;
+	struct spec *sp = NULL;
+	struct run_record orig = ctx->run[0], rec; /* orig: borrowed, main releases it */
+	int have_rec = 0;
+	memset(&rec, 0, sizeof(rec));
+	rc = -1;
 	if (!orig.spec_text) {
 		err_set(&e, ERR_MISSING, "run '%s' has no stored spec text to replay", orig.id);
 		goto out;
@@ -99,13 +101,8 @@ int cmd_replay(int argc, char **argv, struct cli_ctx *ctx)
 	if (target_spec_load_string(orig.spec_text, strlen(orig.spec_text), orig.id, &sp, &e))
 		goto out;
 	if (url) {
-		char *u = strdup(url);
-		if (!u) {
-			err_set(&e, ERR_NOSPACE, "out of memory");
-			goto out;
-		}
 		free(sp->target.url);
-		sp->target.url = u;
+		sp->target.url = xstrdup(url);
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -174,11 +171,8 @@ int cmd_replay(int argc, char **argv, struct cli_ctx *ctx)
 out:
 	if (rc < 0)
 		rc = cli_fail(&e);
-	if (have_orig)
-		run_record_release(&orig);
 	if (have_rec)
 		run_record_release(&rec);
 	spec_free(sp);
-	store_close(st);
 	return rc;
 }

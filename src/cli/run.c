@@ -73,12 +73,16 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 
 	struct err e = ERR_INIT;
 	struct spec *sp = NULL;
-	struct store *st = NULL;
 	struct run_record rec;
 	memset(&rec, 0, sizeof(rec));
 	int have_rec = 0;
-	if (target_spec_load_file(argv[pos], &sp, &e) || store_open(ctx->store_dir, 0, &st, &e))
+	if (target_spec_load_file(argv[pos], &sp, &e))
 		goto fail;
+	if ((rc = cli_setup(ctx, 0, NULL))) {
+		spec_free(sp);
+		return rc;
+	}
+	struct store *st = ctx->store;
 	struct find_ctx f;
 	memset(&f, 0, sizeof(f));
 	if (resume && !run_id) {
@@ -147,7 +151,6 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	if (failed)
 		goto fail;
 	run_record_release(&rec);
-	store_close(st);
 	spec_free(sp);
 	return 0;
 fail:
@@ -158,7 +161,6 @@ fail:
 	rc = cli_fail(&e);
 	if (have_rec)
 		run_record_release(&rec);
-	store_close(st);
 	spec_free(sp);
 	return rc;
 }

@@ -113,18 +113,15 @@ int cmd_runs(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (argc != pos)
 		return cli_usage_error(&help, "unexpected argument '%s'", argv[pos]);
+	if ((rc = cli_setup(ctx, 0, NULL)))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *st = NULL;
-	if (store_open(ctx->store_dir, STORE_RDONLY, &st, &e))
-		return cli_fail(&e);
 	if (c.json)
 		c.arr = json_array();
-	if (run_list(st, visit, &c, &e) < 0) {
+	if (run_list(ctx->store, visit, &c, &e) < 0) {
 		json_decref(c.arr);
-		store_close(st);
 		return cli_fail(&e);
 	}
-	store_close(st);
 	if (c.json) {
 		char *s = json_dumps(c.arr, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
 		json_decref(c.arr);

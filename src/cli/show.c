@@ -37,11 +37,13 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (argc - pos != 1)
 		return cli_usage_error(&help, "expected one RUN");
+	if ((rc = cli_setup(ctx, 1, &argv[pos])))
+		return rc;
 	struct err e = ERR_INIT;
-	struct store *st = NULL;
+	struct store *st = ctx->store;
 	struct spec *sp = NULL;
-	struct run_record run, base;
-	int have_run = 0, have_base = 0;
+	struct run_record run = ctx->run[0], base; /* run: borrowed, main releases it */
+	int have_base = 0;
 	struct check_result res;
 	memset(&res, 0, sizeof(res));
 	struct buf yaml, tab;
@@ -49,9 +51,6 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 	buf_init(&tab, 0);
 	char base_note[600] = "";
 	rc = -1;
-	if (store_open(ctx->store_dir, STORE_RDONLY, &st, &e) || compare_find_run(st, argv[pos], &run, &e))
-		goto out;
-	have_run = 1;
 	struct err se = ERR_INIT;
 	if (run.spec_text &&
 	    (target_spec_load_stored(run.spec_text, strlen(run.spec_text), run.id, &sp, &se) || spec_canonical_yaml(sp, &yaml, &se)))
@@ -105,11 +104,8 @@ out:
 	buf_release(&yaml);
 	buf_release(&tab);
 	check_result_release(&res);
-	if (have_run)
-		run_record_release(&run);
 	if (have_base)
 		run_record_release(&base);
 	spec_free(sp);
-	store_close(st);
 	return rc;
 }

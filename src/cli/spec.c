@@ -249,11 +249,11 @@ static int spec_keys(int argc, char **argv, struct cli_ctx *ctx)
 }
 
 static const struct cli_sub spec_subs[] = {
-	{ "check", spec_check, "validate specs and print their digests" },
-	{ "import-scenario", spec_import, "convert an Engram loadtest scenario (TOML) to a spec" },
-	{ "keys", spec_keys, "print the reference of every spec key" },
-	{ "show", spec_show, "print a spec with defaults filled in (or its canonical form, digest)" },
-	{ NULL, NULL, NULL },
+	{ "check", spec_check, "validate specs and print their digests", 0 },
+	{ "import-scenario", spec_import, "convert an Engram loadtest scenario (TOML) to a spec", 0 },
+	{ "keys", spec_keys, "print the reference of every spec key", 0 },
+	{ "show", spec_show, "print a spec with defaults filled in (or its canonical form, digest)", 0 },
+	{ NULL, NULL, NULL, 0 },
 };
 
 int cmd_spec(int argc, char **argv, struct cli_ctx *ctx)

@@ -15,19 +15,12 @@
 #include "engrave/hash.h"
 #include "engrave/store.h"
 #include "engrave/text.h"
+#include "engrave/xalloc.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int open_store(struct cli_ctx *ctx, int flags, struct store **s)
-{
-	struct err e = ERR_INIT;
-	if (store_open(ctx->store_dir, flags, s, &e))
-		return cli_fail(&e);
-	return 0;
-}
 
 static void print_json(json_t *o)
 {
@@ -67,15 +60,13 @@ static int store_stats_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (first < argc)
 		return cli_usage_error(&stats_help, "unexpected argument '%s'", argv[first]);
-	struct store *s;
-	if ((rc = open_store(ctx, STORE_RDONLY, &s)))
+	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
+	struct store *s = ctx->store;
 	struct err e = ERR_INIT;
 	struct store_stats st;
-	if (store_stats(s, &st, &e)) {
-		store_close(s);
+	if (store_stats(s, &st, &e))
 		return cli_fail(&e);
-	}
 	if (json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "store", json_string(store_path(s)));
@@ -113,7 +104,6 @@ static int store_stats_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		text_format_bytes(st.map_size, b, sizeof(b));
 		printf("map:          %s used of %s\n", a, b);
 	}
-	store_close(s);
 	return 0;
 }
 
@@ -161,15 +151,14 @@ static int store_verify_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (first < argc)
 		return cli_usage_error(&verify_help, "unexpected argument '%s'", argv[first]);
-	struct store *s;
-	if ((rc = open_store(ctx, STORE_RDONLY, &s)))
+	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
+	struct store *s = ctx->store;
 	struct err e = ERR_INIT;
 	struct store_verify_result r;
 	struct verify_out o = { json, json ? json_array() : NULL };
 	if (store_verify(s, on_problem, &o, &r, &e)) {
 		json_decref(o.arr);
-		store_close(s);
 		return cli_fail(&e);
 	}
 	char bytes[32];
@@ -204,7 +193,6 @@ static int store_verify_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			printf(")\n");
 		}
 	}
-	store_close(s);
 	if (r.problems) {
 		fflush(stdout);
 		fprintf(stderr, "error: store '%s' is corrupt\n", ctx->store_dir);
@@ -238,8 +226,8 @@ static int on_drop(const struct digest *d, uint64_t size, void *ctx)
 	struct dropped *x = ctx;
 	if (x->n == x->cap) {
 		size_t nc = x->cap ? x->cap * 2 : 256;
-		struct digest *nd = realloc(x->d, nc * sizeof(*nd));
-		uint64_t *ns = nd ? realloc(x->size, nc * sizeof(*ns)) : NULL;
+		struct digest *nd = xalloc_try_resize(x->d, nc, sizeof(*nd), "the list of dropped blobs", NULL);
+		uint64_t *ns = nd ? xalloc_try_resize(x->size, nc, sizeof(*ns), "the list of dropped blobs", NULL) : NULL;
 		if (nd)
 			x->d = nd;
 		if (!nd || !ns)
@@ -270,14 +258,15 @@ static int store_gc_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	unsigned long long grace_ns;
 	if (text_parse_duration_ns(grace, &grace_ns))
 		return cli_usage_error(&gc_help, "--grace expects a duration like 30s, 10m or 1h, got '%s'", grace);
-	struct store *s;
-	if ((rc = open_store(ctx, dry ? STORE_RDONLY : 0, &s)))
+	if (dry)
+		ctx->flags |= CMD_STORE_READONLY; /* a dry run only reads */
+	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
+	struct store *s = ctx->store;
 	struct err e = ERR_INIT;
 	struct store_gc_result r;
 	struct dropped x = { 0 };
 	if (store_gc(s, dry, grace_ns, on_drop, &x, &r, &e)) {
-		store_close(s);
 		free(x.d);
 		free(x.size);
 		return cli_fail(&e);
@@ -312,7 +301,6 @@ static int store_gc_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	free(x.d);
 	free(x.size);
-	store_close(s);
 	return 0;
 }
 
@@ -337,9 +325,9 @@ static int store_cat_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (first != argc - 1)
 		return cli_usage_error(&cat_help, "expected exactly one DIGEST or REF");
-	struct store *s;
-	if ((rc = open_store(ctx, STORE_RDONLY, &s)))
+	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
+	struct store *s = ctx->store;
 	struct err e = ERR_INIT;
 	struct digest d;
 	if (store_resolve_digest(s, argv[first], &d, &e))
@@ -357,9 +345,9 @@ static int store_cat_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		struct obj_reader *r;
 		if (obj_reader_open(s, &d, &r, &e))
 			goto fail;
-		char *tmp = malloc(1 << 20);
+		char *tmp = xmalloc(1 << 20);
 		size_t got;
-		int ok = tmp != NULL;
+		int ok = 1;
 		while (ok && !(rc = obj_read(r, tmp, 1 << 20, &got, &e)) && got)
 			if (fwrite(tmp, 1, got, stdout) != got)
 				ok = 0;
@@ -368,10 +356,8 @@ static int store_cat_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		if (rc)
 			goto fail;
 	}
-	store_close(s);
 	return 0;
 fail:
-	store_close(s);
 	return cli_fail(&e);
 }
 
@@ -404,19 +390,15 @@ static int store_put_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		err_set_errno(&e, errno == ENOENT ? ERR_MISSING : ERR_IO, errno, "cannot open '%s'", path);
 		return cli_fail(&e);
 	}
-	struct store *s;
-	if ((rc = open_store(ctx, 0, &s))) {
+	if ((rc = cli_setup(ctx, 0, NULL))) {
 		if (f != stdin)
 			fclose(f);
 		return rc;
 	}
+	struct store *s = ctx->store;
 	struct obj_writer *w = NULL;
-	char *tmp = malloc(1 << 20);
+	char *tmp = xmalloc(1 << 20);
 	struct digest d;
-	if (!tmp) {
-		err_set(&e, ERR_INTERNAL, "out of memory");
-		goto fail;
-	}
 	if (obj_writer_open(s, &w, &e))
 		goto fail;
 	size_t n;
@@ -439,14 +421,12 @@ static int store_put_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	free(tmp);
 	if (f != stdin)
 		fclose(f);
-	store_close(s);
 	return 0;
 fail:
 	obj_writer_abort(w);
 	free(tmp);
 	if (f != stdin)
 		fclose(f);
-	store_close(s);
 	return cli_fail(&e);
 }
 
@@ -484,13 +464,12 @@ static int store_refs_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (first < argc - 1)
 		return cli_usage_error(&refs_help, "at most one PREFIX");
-	struct store *s;
-	if ((rc = open_store(ctx, STORE_RDONLY, &s)))
+	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
+	struct store *s = ctx->store;
 	struct err e = ERR_INIT;
 	json_t *arr = json ? json_array() : NULL;
 	rc = ref_list(s, first < argc ? argv[first] : NULL, print_ref, arr, &e);
-	store_close(s);
 	if (rc) {
 		json_decref(arr);
 		return cli_fail(&e);
@@ -537,13 +516,12 @@ static int store_runs_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (first < argc)
 		return cli_usage_error(&runs_help, "unexpected argument '%s'", argv[first]);
-	struct store *s;
-	if ((rc = open_store(ctx, STORE_RDONLY, &s)))
+	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
+	struct store *s = ctx->store;
 	struct err e = ERR_INIT;
 	json_t *arr = json ? json_array() : NULL;
 	rc = run_list(s, print_run, arr, &e);
-	store_close(s);
 	if (rc) {
 		json_decref(arr);
 		return cli_fail(&e);
@@ -554,14 +532,15 @@ static int store_runs_cmd(int argc, char **argv, struct cli_ctx *ctx)
 }
 
 static const struct cli_sub store_subs[] = {
-	{ "cat", store_cat_cmd, "write an object or blob to stdout" },
-	{ "gc", store_gc_cmd, "drop blobs that no run, ref or cached action reaches" },
-	{ "put", store_put_cmd, "store a file as an object and print its digest" },
-	{ "refs", store_refs_cmd, "list refs" },
-	{ "runs", store_runs_cmd, "list run records" },
-	{ "stats", store_stats_cmd, "count objects, chunks, bytes, runs, refs, actions" },
-	{ "verify", store_verify_cmd, "re-hash every blob and check references (exit 1 on corruption)" },
-	{ NULL, NULL, NULL },
+	{ "cat", store_cat_cmd, "write an object or blob to stdout", CMD_READS_STORE },
+	{ "gc", store_gc_cmd, "drop blobs that no run, ref or cached action reaches", CMD_NEEDS_STORE },
+	{ "put", store_put_cmd, "store a file as an object and print its digest", CMD_NEEDS_STORE },
+	{ "refs", store_refs_cmd, "list refs", CMD_READS_STORE },
+	{ "runs", store_runs_cmd, "list run records", CMD_READS_STORE },
+	{ "stats", store_stats_cmd, "count objects, chunks, bytes, runs, refs, actions", CMD_READS_STORE },
+	{ "verify", store_verify_cmd, "re-hash every blob and check references (exit 1 on corruption)",
+	  CMD_READS_STORE },
+	{ NULL, NULL, NULL, 0 },
 };
 
 int cmd_store(int argc, char **argv, struct cli_ctx *ctx)

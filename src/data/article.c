@@ -21,15 +21,6 @@
 #error "article.c assumes a little-endian host"
 #endif
 
-void article_release(struct article *a)
-{
-	if (!a)
-		return;
-	free(a->title);
-	free(a->text);
-	a->title = a->text = NULL;
-}
-
 int article_encode(struct buf *out, const struct article *a)
 {
 	size_t tl = a->title ? strlen(a->title) : 0;

@@ -15,8 +15,9 @@
  * file before an end marker is a truncated stream. Offsets in messages are
  * compressed bytes consumed, i.e. where in the file the problem was seen.
  */
-#include "engrave/instream.h"
+#include "data/instream.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <bzlib.h>
 #include <errno.h>
@@ -107,11 +108,8 @@ static void stop_decoder(struct instream *s)
 int instream_open(struct instream **out, const char *path, struct err *e)
 {
 	*out = NULL;
-	struct instream *s = calloc(1, sizeof(*s));
-	if (!s || !(s->path = strdup(path))) {
-		free(s);
-		return err_set(e, ERR_INTERNAL, "%s: out of memory", path);
-	}
+	struct instream *s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
 	if (strcmp(path, "-") == 0) {
 		s->fd = 0;
 	} else {
@@ -301,7 +299,6 @@ ssize_t instream_read(struct instream *s, void *dst, size_t cap, struct err *e)
 
 uint64_t instream_file_size(const struct instream *s) { return s->file_size; }
 enum instream_kind instream_kind(const struct instream *s) { return s->kind; }
-const char *instream_path(const struct instream *s) { return s->path; }
 
 const char *instream_kind_name(enum instream_kind k)
 {

@@ -17,7 +17,8 @@
 #include "engrave/jsonl.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
-#include "engrave/instream.h"
+#include "data/instream.h"
+#include "engrave/xalloc.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -45,11 +46,8 @@ struct jsonl_reader {
 int jsonl_reader_open(struct jsonl_reader **out, const char *path, uint32_t expect_dim, struct err *e)
 {
 	*out = NULL;
-	struct jsonl_reader *r = calloc(1, sizeof(*r));
-	if (!r || !(r->path = strdup(path))) {
-		free(r);
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	}
+	struct jsonl_reader *r = xcalloc(1, sizeof(*r));
+	r->path = xstrdup(path);
 	buf_init(&r->line, MAX_LINE);
 	r->dim = expect_dim;
 	if (instream_open(&r->in, path, e) < 0) {
@@ -181,9 +179,9 @@ static int parse_record(struct jsonl_reader *r, json_t *o, struct jsonl_record *
 			return err_hint(e, "every record's embedding must have the same dim");
 		}
 		if (n > r->emb_cap) {
-			float *ne = realloc(r->emb, n * sizeof(float));
+			float *ne = xalloc_try_resize(r->emb, n, sizeof(float), "an embedding", e);
 			if (!ne)
-				return err_set(e, ERR_INTERNAL, "out of memory");
+				return err_prefix(e, "%s:%llu", r->path, ln);
 			r->emb = ne;
 			r->emb_cap = (uint32_t)n;
 		}

@@ -43,6 +43,7 @@
 #include "engrave/log.h"
 #include "engrave/rng.h"
 #include "engrave/vec.h"
+#include "engrave/xalloc.h"
 
 #define ABLOCK 2048
 
@@ -186,12 +187,7 @@ static double exact_inertia(const struct km *m, const uint32_t *labels, uint64_t
 static double mean_variance(const struct km *m)
 {
 	const uint32_t d = m->d;
-	double *s = calloc(d, sizeof *s), *s2 = calloc(d, sizeof *s2);
-	if (!s || !s2) {
-		free(s);
-		free(s2);
-		return 0;
-	}
+	double *s = xcalloc(d, sizeof *s), *s2 = xcalloc(d, sizeof *s2); /* one row each */
 	for (size_t i = 0; i < m->n; i++) {
 		const float *r = m->x + i * d;
 		for (uint32_t j = 0; j < d; j++) {
@@ -267,18 +263,18 @@ static int seed_plusplus(struct km *m, const struct kmeans_opts *o, struct err *
 	if (ns < k)
 		ns = k;
 	uint32_t L = 2 + (uint32_t)log((double)k);
-	size_t *idx = malloc(m->n * sizeof *idx);
-	double *mind = malloc(ns * sizeof *mind);
-	float *S = malloc(ns * d * sizeof *S);
-	float *sn2 = malloc(ns * sizeof *sn2);
-	float *cand = malloc((size_t)L * d * sizeof *cand);
-	float *cn2 = malloc(L * sizeof *cn2);
-	float *dist = malloc(ns * L * sizeof *dist);
-	size_t *cidx = malloc(L * sizeof *cidx);
-	double *pot = malloc(L * sizeof *pot);
+	size_t *idx = malloc(xalloc_mul(m->n, sizeof *idx));
+	double *mind = malloc(xalloc_mul(ns, sizeof *mind));
+	float *S = malloc(xalloc_mul(xalloc_mul(ns, d), sizeof *S));
+	float *sn2 = malloc(xalloc_mul(ns, sizeof *sn2));
+	float *cand = xmalloc_array((size_t)L * d, sizeof *cand); /* L = 2 + ln k candidates */
+	float *cn2 = xmalloc_array(L, sizeof *cn2);
+	float *dist = malloc(xalloc_mul(xalloc_mul(ns, L), sizeof *dist));
+	size_t *cidx = xmalloc_array(L, sizeof *cidx);
+	double *pot = xmalloc_array(L, sizeof *pot);
 	int rc = -1;
-	if (!idx || !mind || !S || !sn2 || !cand || !cn2 || !dist || !cidx || !pot) {
-		err_set(e, ERR_INTERNAL, "k-means: out of memory seeding %u centres", k);
+	if (!idx || !mind || !S || !sn2 || !dist) {
+		err_set(e, ERR_NOSPACE, "k-means: out of memory seeding %u centres from %zu points", k, ns);
 		goto out;
 	}
 	/* partial Fisher–Yates: idx[0..ns) is a seeded sample without replacement */
@@ -408,14 +404,14 @@ static int run_lloyd(struct km *m, const struct kmeans_opts *o, double tol_abs, 
 {
 	const uint32_t d = m->d, k = m->k;
 	size_t nd = (size_t)k * d;
-	double *sums = malloc(nd * sizeof *sums);
-	uint64_t *cnt = malloc(k * sizeof *cnt);
-	uint32_t *prev = malloc(m->n * sizeof *prev);
+	double *sums = malloc(xalloc_mul(nd, sizeof *sums));
+	uint64_t *cnt = malloc(xalloc_mul(k, sizeof *cnt));
+	uint32_t *prev = malloc(xalloc_mul(m->n, sizeof *prev));
 	if (!sums || !cnt || !prev) {
 		free(sums);
 		free(cnt);
 		free(prev);
-		return err_set(e, ERR_INTERNAL, "k-means: out of memory (k=%u, d=%u)", k, d);
+		return err_set(e, ERR_NOSPACE, "k-means: out of memory (k=%u, d=%u, %zu points)", k, d, m->n);
 	}
 	struct progress p;
 	if (o->progress)
@@ -441,9 +437,17 @@ static int run_lloyd(struct km *m, const struct kmeans_opts *o, double tol_abs, 
 			if (cnt[c] == 0) {
 				/* farthest point from its (old) centre, once per empty cluster */
 				if (!far) {
-					far = malloc(m->n * sizeof *far);
-					if (!far)
-						break;
+					far = malloc(xalloc_mul(m->n, sizeof *far));
+					if (!far) {
+						if (o->progress)
+							progress_finish(&p);
+						free(sums);
+						free(cnt);
+						free(prev);
+						return err_set(e, ERR_NOSPACE,
+							       "k-means: out of memory re-seeding an empty cluster (%zu points)",
+							       m->n);
+					}
 					for (size_t i = 0; i < m->n; i++)
 						far[i] = vec_sqdist_f64(m->x + i * d,
 									m->cf + (size_t)labels[i] * d, d);
@@ -501,15 +505,15 @@ static int run_minibatch(struct km *m, const struct kmeans_opts *o, double tol_a
 	uint64_t steps = (uint64_t)o->max_iter * m->n / B;
 	if (steps == 0)
 		steps = 1;
-	float *xb = malloc((size_t)B * d * sizeof *xb);
-	float *xbn = malloc(B * sizeof *xbn);
-	uint32_t *lab = malloc(B * sizeof *lab);
-	double *sums = malloc((size_t)k * d * sizeof *sums);
-	uint32_t *bc = malloc(k * sizeof *bc);
+	float *xb = malloc(xalloc_mul(xalloc_mul(B, d), sizeof *xb));
+	float *xbn = malloc(xalloc_mul(B, sizeof *xbn));
+	uint32_t *lab = malloc(xalloc_mul(B, sizeof *lab));
+	double *sums = malloc(xalloc_mul(xalloc_mul(k, d), sizeof *sums));
+	uint32_t *bc = malloc(xalloc_mul(k, sizeof *bc));
 	double *wcount = calloc(k, sizeof *wcount);
 	if (!xb || !xbn || !lab || !sums || !bc || !wcount) {
 		free(xb), free(xbn), free(lab), free(sums), free(bc), free(wcount);
-		return err_set(e, ERR_INTERNAL, "k-means: out of memory (batch %u, k=%u)", B, k);
+		return err_set(e, ERR_NOSPACE, "k-means: out of memory (batch %u, k=%u, d=%u)", B, k, d);
 	}
 	struct progress p;
 	if (o->progress)
@@ -623,15 +627,15 @@ int kmeans_run(const float *x, size_t n, uint32_t d, const struct kmeans_opts *o
 	if (n > UINT32_MAX)
 		return err_set(e, ERR_UNSUPPORTED, "k-means: more than 2^32-1 points (%zu)", n);
 	struct km m = { .x = x, .n = n, .d = d, .k = k, .margin = vec_margin(d) };
-	uint32_t *labels = malloc(n * sizeof *labels);
-	m.xn2 = malloc(n * sizeof *m.xn2);
-	m.cd = malloc((size_t)k * d * sizeof *m.cd);
-	m.cf = malloc((size_t)k * d * sizeof *m.cf);
-	m.cn2 = malloc(k * sizeof *m.cn2);
-	m.dist = malloc((size_t)ABLOCK * k * sizeof *m.dist);
+	uint32_t *labels = malloc(xalloc_mul(n, sizeof *labels));
+	m.xn2 = malloc(xalloc_mul(n, sizeof *m.xn2));
+	m.cd = malloc(xalloc_mul(xalloc_mul(k, d), sizeof *m.cd));
+	m.cf = malloc(xalloc_mul(xalloc_mul(k, d), sizeof *m.cf));
+	m.cn2 = malloc(xalloc_mul(k, sizeof *m.cn2));
+	m.dist = malloc(xalloc_mul(xalloc_mul(ABLOCK, k), sizeof *m.dist));
 	int rc = -1;
 	if (!labels || !m.xn2 || !m.cd || !m.cf || !m.cn2 || !m.dist) {
-		err_set(e, ERR_INTERNAL, "k-means: out of memory for %zu x %u points, k=%u", n, d, k);
+		err_set(e, ERR_NOSPACE, "k-means: out of memory for %zu x %u points, k=%u", n, d, k);
 		goto out;
 	}
 	vec_sqnorms(x, n, d, m.xn2);

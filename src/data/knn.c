@@ -27,6 +27,7 @@
 
 #include "engrave/err.h"
 #include "engrave/vec.h"
+#include "engrave/xalloc.h"
 
 #define QBLOCK 512
 #define BBLOCK 4096
@@ -140,23 +141,22 @@ struct knn_stream *knn_stream_new(const float *q, size_t nq, uint32_t d, uint32_
 		err_set(e, ERR_USAGE, "knn: unknown metric %d", (int)m);
 		return NULL;
 	}
-	struct knn_stream *s = calloc(1, sizeof *s);
-	if (!s)
-		goto oom;
+	struct knn_stream *s = xcalloc(1, sizeof *s);
 	s->d = d, s->k = k, s->m = m, s->nq = nq;
 	s->threshold = isnan(threshold) ? -INFINITY : (double)threshold;
-	s->q = malloc((nq ? nq : 1) * d * sizeof(float));
-	s->qn2 = malloc((nq ? nq : 1) * sizeof(float));
-	s->qn2e = malloc((nq ? nq : 1) * sizeof(double));
-	s->heap = malloc((nq ? nq : 1) * k * sizeof(struct cand));
-	s->hn = calloc(nq ? nq : 1, sizeof(uint32_t));
-	size_t qb = nq < QBLOCK ? (nq ? nq : 1) : QBLOCK;
-	s->ip = malloc(qb * BBLOCK * sizeof(float));
-	s->bn2e = malloc(BBLOCK * sizeof(double));
-	s->bw = malloc(BBLOCK * sizeof(float));
-	s->be = malloc(BBLOCK * sizeof(float));
-	if (!s->q || !s->qn2 || !s->qn2e || !s->heap || !s->hn || !s->ip || !s->bn2e || !s->bw ||
-	    !s->be) {
+	/* per query (data-sized: checked, an error); per block (bounded: xmalloc) */
+	size_t nq1 = nq ? nq : 1;
+	s->q = malloc(xalloc_mul(xalloc_mul(nq1, d), sizeof(float)));
+	s->qn2 = malloc(xalloc_mul(nq1, sizeof(float)));
+	s->qn2e = malloc(xalloc_mul(nq1, sizeof(double)));
+	s->heap = malloc(xalloc_mul(xalloc_mul(nq1, k), sizeof(struct cand)));
+	s->hn = calloc(nq1, sizeof(uint32_t));
+	size_t qb = nq < QBLOCK ? nq1 : QBLOCK;
+	s->ip = xmalloc_array(qb * BBLOCK, sizeof(float));
+	s->bn2e = xmalloc_array(BBLOCK, sizeof(double));
+	s->bw = xmalloc_array(BBLOCK, sizeof(float));
+	s->be = xmalloc_array(BBLOCK, sizeof(float));
+	if (!s->q || !s->qn2 || !s->qn2e || !s->heap || !s->hn) {
 		knn_stream_free(s);
 		goto oom;
 	}
@@ -168,7 +168,7 @@ struct knn_stream *knn_stream_new(const float *q, size_t nq, uint32_t d, uint32_
 	}
 	return s;
 oom:
-	err_set(e, ERR_INTERNAL, "knn: out of memory for %zu queries x k=%u (d=%u)", nq, k, d);
+	err_set(e, ERR_NOSPACE, "knn: out of memory for %zu queries x k=%u (d=%u)", nq, k, d);
 	return NULL;
 }
 

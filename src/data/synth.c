@@ -29,6 +29,7 @@
 #include "engrave/log.h"
 #include "engrave/rng.h"
 #include "engrave/vec.h"
+#include "engrave/xalloc.h"
 
 void synth_opts_init(struct synth_opts *o, uint64_t count)
 {
@@ -167,14 +168,12 @@ int synth_run(const struct synth_opts *o, const float *centroids, uint32_t k, ui
 		r.nslots = (unsigned)r.nchunks;
 	int rc = -1;
 	unsigned started = 0;
-	pthread_t *tid = calloc(nthreads, sizeof *tid);
-	r.slots = calloc(r.nslots, sizeof *r.slots);
-	if (!tid || !r.slots)
-		goto oom;
-	for (unsigned s = 0; s < r.nslots; s++) {
-		r.slots[s].vecs = malloc(rows_per_chunk * d * sizeof(float));
-		r.slots[s].labels = malloc(rows_per_chunk * sizeof(uint32_t));
-		r.slots[s].conf = malloc(rows_per_chunk * sizeof(float));
+	pthread_t *tid = xcalloc(nthreads, sizeof *tid);
+	r.slots = xcalloc(r.nslots, sizeof *r.slots);
+	for (unsigned s = 0; s < r.nslots; s++) { /* chunk buffers: sized by the caller's rows x d */
+		r.slots[s].vecs = malloc(xalloc_mul(xalloc_mul(rows_per_chunk, d), sizeof(float)));
+		r.slots[s].labels = malloc(xalloc_mul(rows_per_chunk, sizeof(uint32_t)));
+		r.slots[s].conf = malloc(xalloc_mul(rows_per_chunk, sizeof(float)));
 		if (!r.slots[s].vecs || !r.slots[s].labels || !r.slots[s].conf)
 			goto oom;
 	}
@@ -233,7 +232,7 @@ join:
 	pthread_cond_destroy(&r.space_cv);
 	goto out;
 oom:
-	rc = err_set(e, ERR_INTERNAL, "synth: out of memory for %u chunks of %llu x %u floats",
+	rc = err_set(e, ERR_NOSPACE, "synth: out of memory for %u chunks of %llu x %u floats",
 		     r.nslots, (unsigned long long)rows_per_chunk, d);
 out:
 	if (r.slots)

@@ -16,6 +16,7 @@
  */
 #include "engrave/vecfile.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -191,9 +192,7 @@ static int open_npy(struct vecfile_reader *r, uint64_t fsize, struct err *e)
 	}
 	if (hl > (1u << 20))
 		return err_set(e, ERR_INPUT, "%s: .npy header of %u bytes is implausible", r->path, hl);
-	char *h = malloc((size_t)hl + 1);
-	if (!h)
-		return err_set(e, ERR_INTERNAL, "out of memory");
+	char *h = xmalloc((size_t)hl + 1); /* at most 1 MiB + 1, checked above */
 	if (fread(h, 1, hl, r->f) != hl) {
 		free(h);
 		return err_set(e, ERR_INPUT, "%s: truncated .npy header", r->path);
@@ -243,13 +242,9 @@ static int open_fvecs(struct vecfile_reader *r, uint64_t fsize, struct err *e)
 int vecfile_reader_open(struct vecfile_reader **out, const char *path, uint32_t expect_dim, struct err *e)
 {
 	*out = NULL;
-	struct vecfile_reader *r = calloc(1, sizeof(*r));
-	if (!r || !(r->path = strdup(path)) || !(r->iobuf = malloc(IOBUF))) {
-		if (r)
-			free(r->path);
-		free(r);
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	}
+	struct vecfile_reader *r = xcalloc(1, sizeof(*r));
+	r->path = xstrdup(path);
+	r->iobuf = xmalloc(IOBUF);
 	r->f = fopen(path, "rb");
 	if (!r->f) {
 		int en = errno;
@@ -362,13 +357,9 @@ int vecfile_writer_open(struct vecfile_writer **out, const char *path, enum vecf
 		return err_set(e, ERR_USAGE, "%s: unknown vector file format", path);
 	if (dim == 0 || dim > MAX_DIM)
 		return err_set(e, ERR_USAGE, "%s: dim %u is out of range", path, dim);
-	struct vecfile_writer *w = calloc(1, sizeof(*w));
-	if (!w || !(w->path = strdup(path)) || !(w->iobuf = malloc(IOBUF))) {
-		if (w)
-			free(w->path);
-		free(w);
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	}
+	struct vecfile_writer *w = xcalloc(1, sizeof(*w));
+	w->path = xstrdup(path);
+	w->iobuf = xmalloc(IOBUF);
 	w->fmt = fmt;
 	w->dim = dim;
 	w->f = fopen(path, "wb");

@@ -26,9 +26,10 @@
 #include "engrave/buf.h"
 #include "engrave/clock.h"
 #include "engrave/err.h"
-#include "engrave/instream.h"
+#include "data/instream.h"
 #include "engrave/log.h"
-#include "engrave/wikitext.h"
+#include "data/wikitext.h"
+#include "engrave/xalloc.h"
 
 #include <expat.h>
 #include <stdio.h>
@@ -281,9 +282,7 @@ int wiki_read(const char *path, const struct wiki_opts *o, wiki_article_fn on_ar
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	struct page_state *s = calloc(1, sizeof(*s));
-	if (!s)
-		return err_set(e, ERR_INTERNAL, "%s: out of memory", path);
+	struct page_state *s = xcalloc(1, sizeof(*s));
 	if (o)
 		s->o = *o;
 	if (!s->o.max_page_bytes)

@@ -33,9 +33,10 @@
  * MAX_FAILED_SEARCHES of them in one page, openers are dropped without
  * searching (linear time on hostile input).
  */
-#include "engrave/wikitext.h"
+#include "data/wikitext.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -687,14 +688,9 @@ static int pass_lines(const char *s, size_t n, struct buf *o)
 
 int wikitext_init(struct wikitext *w, struct err *e)
 {
-	w->a = malloc(sizeof(struct buf));
-	w->b = malloc(sizeof(struct buf));
-	if (!w->a || !w->b) {
-		free(w->a);
-		free(w->b);
-		w->a = w->b = NULL;
-		return err_set(e, ERR_INTERNAL, "wikitext: out of memory");
-	}
+	(void)e;
+	w->a = xmalloc(sizeof(struct buf));
+	w->b = xmalloc(sizeof(struct buf));
 	buf_init(w->a, 0);
 	buf_init(w->b, 0);
 	return 0;

@@ -41,7 +41,7 @@
  */
 #include "engrave/engine.h"
 #include "engrave/err.h"
-#include "engrave/wire.h"
+#include "net/wire.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -14,8 +14,8 @@
  *     a 100-continue on bodies over 1 KiB), and a body without a
  *     Content-Type header is sent as application/json, the only kind engrave
  *     speaks;
- *   - header lists are built once per distinct header set and cached by a
- *     hash of their text (http_hdr_cache), so the hot path does not allocate;
+ *   - header lists are built once per distinct header set and cached by
+ *     their text (http_hdr_cache, an hmap), so the hot path does not allocate;
  *   - loopback is never proxied (unless no_proxy says otherwise): an
  *     http_proxy variable must not put a proxy inside a latency measurement;
  *   - the response body goes into a bounded struct buf (64 MiB by default):
@@ -27,6 +27,7 @@
  */
 #include "engrave/http.h"
 #include "engrave/err.h"
+#include "engrave/hmap.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -87,15 +88,14 @@ const char *http_method_of(const struct http_request *rq)
 /* ----------------------------------------------------------- header cache */
 
 struct hdr_entry {
-	uint64_t hash;
-	char *text;               /* "name: value\n..." for an exact comparison */
-	size_t text_len;
+	char *text;               /* "name: value\n...", the key in `idx` */
 	struct curl_slist *list;
 };
 
 struct http_hdr_cache {
 	struct hdr_entry *ents;
 	size_t n, cap;
+	struct hmap idx;          /* text -> index in ents */
 };
 
 struct http_hdr_cache *http_hdr_cache_new(void)
@@ -115,16 +115,8 @@ void http_hdr_cache_free(struct http_hdr_cache *hc)
 		curl_slist_free_all(hc->ents[i].list);
 	}
 	free(hc->ents);
+	hmap_release(&hc->idx);
 	free(hc);
-}
-
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
 }
 
 static int has_header(const struct http_request *rq, const char *name)
@@ -143,7 +135,6 @@ static struct curl_slist *hdr_lookup(struct http_hdr_cache *hc, const struct htt
 				     struct err *e, int *fail)
 {
 	int want_ct = rq->body && !has_header(rq, "Content-Type");
-	uint64_t h = 1469598103934665603ULL ^ (uint64_t)want_ct;
 	size_t tlen = 0;
 	for (int i = 0; i < rq->n_headers; i++) {
 		const char *n = rq->headers[i].name, *v = rq->headers[i].value;
@@ -152,8 +143,6 @@ static struct curl_slist *hdr_lookup(struct http_hdr_cache *hc, const struct htt
 					n ? n : "(null name)", rq->url);
 			return NULL;
 		}
-		h = fnv1a(h, n);
-		h = fnv1a(h ^ 0x3a, v);
 		tlen += strlen(n) + strlen(v) + 3;
 	}
 	char stackbuf[1024];
@@ -166,13 +155,11 @@ static struct curl_slist *hdr_lookup(struct http_hdr_cache *hc, const struct htt
 		off += (size_t)sprintf(text + off, "%s: %s\n", rq->headers[i].name,
 				       rq->headers[i].value);
 	text[off] = '\0';
-	for (size_t i = 0; i < hc->n; i++) {
-		struct hdr_entry *he = &hc->ents[i];
-		if (he->hash == h && he->text_len == off && !memcmp(he->text, text, off)) {
-			if (text != stackbuf)
-				free(text);
-			return he->list;
-		}
+	const size_t *hit = hmap_get(&hc->idx, text);
+	if (hit) {
+		if (text != stackbuf)
+			free(text);
+		return hc->ents[*hit].list;
 	}
 	struct curl_slist *list = NULL, *t;
 	t = curl_slist_append(list, "Expect:");
@@ -209,12 +196,11 @@ static struct curl_slist *hdr_lookup(struct http_hdr_cache *hc, const struct htt
 		if (!hc->ents)
 			BUG("out of memory");
 	}
-	struct hdr_entry *he = &hc->ents[hc->n++];
-	he->hash = h;
-	he->text_len = off;
+	struct hdr_entry *he = &hc->ents[hc->n];
 	he->text = text == stackbuf ? strdup(text) : text;
-	if (!he->text)
+	if (!he->text || hmap_add(&hc->idx, he->text, hc->n, NULL) < 0)
 		BUG("out of memory");
+	hc->n++;
 	he->list = list;
 	return list;
 }

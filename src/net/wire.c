@@ -52,7 +52,7 @@
  * wire_reap(), popping one at a time: a callback may submit (re-entrantly)
  * without finding wire in the middle of an update.
  */
-#include "engrave/wire.h"
+#include "net/wire.h"
 #include "engrave/err.h"
 
 #include <curl/curl.h> /* CURLE_* codes: failures read like the libcurl path's */

@@ -14,6 +14,7 @@
  * without parsing every blob.
  */
 #include "store_int.h"
+#include "engrave/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -105,9 +106,7 @@ int artifact_set_str(struct artifact *a, const char *key, const char *v, struct 
 	if (!m)
 		return -1;
 	m->type = 's';
-	m->s = strdup(v ? v : "");
-	if (!m->s)
-		return err_set(e, ERR_INTERNAL, "out of memory");
+	m->s = xstrdup(v ? v : "");
 	return 0;
 }
 
@@ -121,7 +120,7 @@ static int cmp_meta(const void *x, const void *y)
 	return strcmp(((const struct artifact_meta *)x)->key, ((const struct artifact_meta *)y)->key);
 }
 
-int artifact_encode(const struct artifact *a, struct buf *out, struct err *e)
+static int artifact_encode(const struct artifact *a, struct buf *out, struct err *e)
 {
 	struct artifact_part parts[ARTIFACT_MAX_PARTS];
 	struct artifact_meta meta[ARTIFACT_MAX_META];

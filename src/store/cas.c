@@ -23,6 +23,7 @@
  * serves sequential and random reads from it, and forgets the mapped pages.
  */
 #include "store_int.h"
+#include "engrave/xalloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -210,18 +211,13 @@ static void *pool_thread(void *arg)
 
 static int pool_start(struct obj_writer *w, struct err *e)
 {
-	struct chunk_pool *p = calloc(1, sizeof(*p));
-	if (!p)
-		return err_set(e, ERR_INTERNAL, "out of memory for the chunk pool");
+	struct chunk_pool *p = xcalloc(1, sizeof(*p));
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work_cv, NULL);
 	pthread_cond_init(&p->done_cv, NULL);
 	w->pool = p;
-	for (int i = 0; i < POOL_BUFS - 1; i++) { /* the writer's own chunk is the last */
-		if (!(p->free_bufs[p->n_free] = malloc(OBJ_CHUNK_SIZE)))
-			return err_set(e, ERR_INTERNAL, "out of memory for object chunk buffers");
-		p->n_free++;
-	}
+	for (int i = 0; i < POOL_BUFS - 1; i++) /* the writer's own chunk is the last */
+		p->free_bufs[p->n_free++] = xmalloc(OBJ_CHUNK_SIZE);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int want = cpus < 1 ? 1 : cpus > POOL_MAX_THREADS ? POOL_MAX_THREADS : (int)cpus;
 	for (int i = 0; i < want; i++) {
@@ -271,15 +267,9 @@ static void pool_stop(struct obj_writer *w)
 
 int obj_writer_open(struct store *s, struct obj_writer **w, struct err *e)
 {
-	struct obj_writer *o = calloc(1, sizeof(*o));
-	if (o)
-		o->chunk = malloc(OBJ_CHUNK_SIZE);
-	if (!o || !o->chunk) {
-		if (o)
-			free(o);
-		*w = NULL;
-		return err_set(e, ERR_INTERNAL, "out of memory for an object chunk buffer");
-	}
+	(void)e;
+	struct obj_writer *o = xcalloc(1, sizeof(*o));
+	o->chunk = xmalloc(OBJ_CHUNK_SIZE);
 	o->s = s;
 	*w = o;
 	return 0;
@@ -292,7 +282,7 @@ static int claim_slot(struct obj_writer *w, size_t *index, struct err *e)
 		size_t nc = w->cap ? w->cap * 2 : 64;
 		if (w->pool)
 			pthread_mutex_lock(&w->pool->mu);
-		struct digest *p = realloc(w->digests, nc * sizeof(*p));
+		struct digest *p = xalloc_try_resize(w->digests, nc, sizeof(*p), "an object's chunk digests", e);
 		if (p) {
 			w->digests = p;
 			w->cap = nc;
@@ -300,7 +290,7 @@ static int claim_slot(struct obj_writer *w, size_t *index, struct err *e)
 		if (w->pool)
 			pthread_mutex_unlock(&w->pool->mu);
 		if (!p)
-			return err_set(e, ERR_INTERNAL, "out of memory for chunk digests");
+			return -1;
 	}
 	*index = w->n++;
 	return 0;
@@ -484,9 +474,7 @@ int obj_reader_open_flags(struct store *s, const struct digest *d, int flags, st
 			  struct err *e)
 {
 	*out = NULL;
-	struct obj_reader *r = calloc(1, sizeof(*r));
-	if (!r)
-		return err_set(e, ERR_INTERNAL, "out of memory");
+	struct obj_reader *r = xcalloc(1, sizeof(*r));
 	r->s = s;
 	r->id = *d;
 	r->verify = !(flags & OBJ_NOVERIFY);
@@ -535,21 +523,15 @@ int obj_reader_open_flags(struct store *s, const struct digest *d, int flags, st
 			goto fail_corrupt;
 		}
 		r->chunk_size = cs;
-		r->chunks = calloc(n ? n : 1, sizeof(*r->chunks));
-		if (!r->chunks) {
-			err_set(e, ERR_INTERNAL, "out of memory");
+		r->chunks = xalloc_try_zeroed(n, sizeof(*r->chunks), "an object's chunk list", e);
+		if (!r->chunks)
 			goto fail;
-		}
 		if (store_manifest_walk(man.data, man.len, &r->size, collect_chunk, r, e))
 			goto fail_corrupt;
 	} else {
 		/* A plain blob reads as a one-chunk object. */
 		r->chunk_size = r->size ? r->size : 1;
-		r->chunks = malloc(sizeof(*r->chunks));
-		if (!r->chunks) {
-			err_set(e, ERR_INTERNAL, "out of memory");
-			goto fail;
-		}
+		r->chunks = xmalloc(sizeof(*r->chunks));
 		r->chunks[0] = *d;
 		r->n_chunks = r->size ? 1 : 0;
 	}
@@ -595,10 +577,10 @@ static int load_chunk(struct obj_reader *r, size_t i, struct err *e)
 		want = r->size - (uint64_t)i * r->chunk_size;
 	if (!r->buf || r->buf_cap < want) {
 		free(r->buf);
-		r->buf = malloc(want ? want : 1);
-		r->buf_cap = want;
+		r->buf = xalloc_try_array(want, 1, "an object chunk", e);
+		r->buf_cap = r->buf ? want : 0;
 		if (!r->buf)
-			return err_set(e, ERR_INTERNAL, "out of memory for a %llu-byte chunk", (unsigned long long)want);
+			return -1;
 	}
 	r->cur = SIZE_MAX;
 	MDB_txn *txn;

@@ -53,6 +53,7 @@
  * chunk.
  */
 #include "store_int.h"
+#include "engrave/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -231,9 +232,7 @@ static int sync_each_commit(void)
 int store_open(const char *dir, int flags, struct store **out, struct err *e)
 {
 	*out = NULL;
-	struct store *s = calloc(1, sizeof(*s));
-	if (!s)
-		return err_set(e, ERR_INTERNAL, "out of memory");
+	struct store *s = xcalloc(1, sizeof(*s));
 	s->rdonly = (flags & STORE_RDONLY) != 0;
 	snprintf(s->path, sizeof(s->path), "%s", dir);
 	pthread_rwlockattr_t ra;
@@ -409,15 +408,6 @@ int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 		}
 		return store_mdb_err(e, rc, DB__N, NULL, "cannot begin a write transaction");
 	}
-}
-
-int store_wtxn_commit(struct store *s, MDB_txn *txn, struct err *e)
-{
-	int rc = mdb_txn_commit(txn);
-	pthread_rwlock_unlock(&s->grow);
-	if (rc)
-		return store_mdb_err(e, rc, DB__N, NULL, "cannot commit");
-	return 0;
 }
 
 void store_wtxn_abort(struct store *s, MDB_txn *txn)

@@ -13,6 +13,7 @@
  * batches (hundreds of entries) keep the writer lock short for the others.
  */
 #include "store_int.h"
+#include "engrave/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,7 @@ int journal_batch_begin(struct store *s, const char *run_id, const char *stream,
 			struct err *e)
 {
 	*b = NULL;
-	struct journal_batch *j = calloc(1, sizeof(*j));
-	if (!j)
-		return err_set(e, ERR_INTERNAL, "out of memory");
+	struct journal_batch *j = xcalloc(1, sizeof(*j));
 	if (make_prefix(run_id, stream, j->prefix, &j->plen, e)) {
 		free(j);
 		return -1;
@@ -88,11 +87,7 @@ int journal_batch_commit(struct journal_batch *b, struct err *e)
 {
 	int ret = 0;
 	if (b->n) {
-		struct wop *ops = calloc(b->n, sizeof(*ops));
-		if (!ops) {
-			journal_batch_abort(b);
-			return err_set(e, ERR_INTERNAL, "out of memory");
-		}
+		struct wop *ops = xcalloc(b->n, sizeof(*ops));
 		size_t off = 0;
 		for (size_t i = 0; i < b->n; i++) {
 			size_t kl, vl;

@@ -23,6 +23,7 @@
  * in a read transaction and deletes nothing.
  */
 #include "store_int.h"
+#include "engrave/xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,8 +66,8 @@ static int dset_add(struct dset *s, const struct digest *d)
 	if ((s->n + 1) * 2 > s->cap) {
 		struct dset t = { 0 };
 		t.cap = s->cap ? s->cap * 2 : 1024;
-		t.k = malloc(t.cap * sizeof(*t.k));
-		t.used = calloc(t.cap, 1);
+		t.k = xalloc_try_array(t.cap, sizeof(*t.k), "a digest set", NULL);
+		t.used = xalloc_try_zeroed(t.cap, 1, "a digest set", NULL);
 		if (!t.k || !t.used) {
 			dset_free(&t);
 			return -1;
@@ -131,7 +132,7 @@ int store_stats(struct store *s, struct store_stats *out, struct err *e)
 	struct stats_ctx c = { out, { 0 }, 0 };
 	int ret = store_scan(s, DB_CAS, "", 0, 0, stats_blob, &c, e);
 	if (!ret && c.oom)
-		ret = err_set(e, ERR_INTERNAL, "out of memory counting chunks");
+		ret = err_set(e, ERR_NOSPACE, "out of memory counting chunks");
 	MDB_txn *txn = NULL;
 	if (!ret && store_rtxn_begin(s, &txn, e))
 		ret = -1;
@@ -209,7 +210,7 @@ static int need_add(const struct digest *d, void *ctx)
 	struct verify_ctx *c = ctx;
 	if (c->n_need == c->cap_need) {
 		size_t nc = c->cap_need ? c->cap_need * 2 : 256;
-		struct need *p = realloc(c->need, nc * sizeof(*p));
+		struct need *p = xalloc_try_resize(c->need, nc, sizeof(*p), "verify's list of names", NULL);
 		if (!p) {
 			c->oom = 1;
 			return 0;
@@ -268,11 +269,7 @@ static int verify_run(const void *k, size_t kl, const void *v, size_t vl, void *
 	char key[160];
 	store_key_text(k, kl, key, sizeof(key));
 	c->res->runs++;
-	struct run_record *r = malloc(sizeof(*r));
-	if (!r) {
-		c->oom = 1;
-		return 0;
-	}
+	struct run_record *r = xmalloc(sizeof(*r));
 	struct err e = ERR_INIT;
 	if (run_record_decode(v, vl, r, &e)) {
 		problem(c, STORE_PROB_ENCODING, DB_RUNS, key, "undecodable run record: %s", e.msg);
@@ -364,7 +361,7 @@ int store_verify(struct store *s, int (*cb)(const struct store_problem *p, void 
 	scan_db(s, &c, DB_REFS, verify_ref);
 	int ret = 0;
 	if (c.oom) {
-		ret = err_set(e, ERR_INTERNAL, "out of memory during verify");
+		ret = err_set(e, ERR_NOSPACE, "out of memory during verify");
 		goto out;
 	}
 	/* Everything named must exist; checked in pages of short transactions. */
@@ -420,7 +417,7 @@ static int push(const struct digest *d, void *ctx)
 	struct mark_ctx *m = ctx;
 	if (m->n == m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 256;
-		struct digest *p = realloc(m->stack, nc * sizeof(*p));
+		struct digest *p = xalloc_try_resize(m->stack, nc, sizeof(*p), "gc's mark stack", NULL);
 		if (!p) {
 			m->oom = 1;
 			return 1;
@@ -446,7 +443,7 @@ static int cursor_each(struct store *s, MDB_txn *txn, enum store_db db,
 			break;
 	mdb_cursor_close(cur);
 	if (m->oom)
-		return err_set(e, ERR_INTERNAL, "gc: out of memory");
+		return err_set(e, ERR_NOSPACE, "gc: out of memory");
 	if (rc && rc != MDB_NOTFOUND)
 		return store_mdb_err(e, rc, db, NULL, "gc: cannot scan");
 	return 0;
@@ -455,11 +452,7 @@ static int cursor_each(struct store *s, MDB_txn *txn, enum store_db db,
 static int root_run(const MDB_val *k, const MDB_val *v, struct mark_ctx *m)
 {
 	(void)k;
-	struct run_record *r = malloc(sizeof(*r));
-	if (!r) {
-		m->oom = 1;
-		return 1;
-	}
+	struct run_record *r = xmalloc(sizeof(*r));
 	if (!run_record_decode(v->mv_data, v->mv_size, r, NULL)) {
 		if (!digest_is_zero(&r->spec_digest))
 			push(&r->spec_digest, m);
@@ -487,11 +480,7 @@ static int root_ac(const MDB_val *k, const MDB_val *v, struct mark_ctx *m)
 	int n = 0;
 	if (ac_value_decode(v->mv_data, v->mv_size, NULL, 0, &n, NULL, NULL) || n <= 0)
 		return 0;
-	struct digest *outs = malloc((size_t)n * sizeof(*outs));
-	if (!outs) {
-		m->oom = 1;
-		return 1;
-	}
+	struct digest *outs = xmalloc_array((size_t)n, sizeof(*outs));
 	ac_value_decode(v->mv_data, v->mv_size, outs, n, &n, NULL, NULL);
 	for (int i = 0; i < n; i++)
 		push(&outs[i], m);
@@ -520,7 +509,7 @@ static int gc_once(struct store *s, int dry_run, uint64_t grace_ns,
 		struct digest d = m.stack[--m.n];
 		int added = dset_add(&marked, &d);
 		if (added < 0) {
-			err_set(e, ERR_INTERNAL, "gc: out of memory");
+			err_set(e, ERR_NOSPACE, "gc: out of memory");
 			goto out;
 		}
 		if (!added)
@@ -537,7 +526,7 @@ static int gc_once(struct store *s, int dry_run, uint64_t grace_ns,
 		else if (kind == BLOB_ARTIFACT)
 			store_artifact_walk(v.mv_data, v.mv_size, push, &m, NULL);
 		if (m.oom) {
-			err_set(e, ERR_INTERNAL, "gc: out of memory");
+			err_set(e, ERR_NOSPACE, "gc: out of memory");
 			goto out;
 		}
 	}

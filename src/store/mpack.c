@@ -16,6 +16,7 @@
  * so gc and stats never try to parse 4 MiB chunks of vectors.
  */
 #include "store_int.h"
+#include "engrave/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -154,9 +155,7 @@ char *mpack_dup_str(const msgpack_object *o)
 {
 	if (!o || o->type != MSGPACK_OBJECT_STR)
 		return NULL;
-	char *s = malloc(o->via.str.size + 1);
-	if (!s)
-		return NULL;
+	char *s = xmalloc((size_t)o->via.str.size + 1);
 	memcpy(s, o->via.str.ptr, o->via.str.size);
 	s[o->via.str.size] = '\0';
 	return s;

@@ -16,6 +16,7 @@
  * rather than truncated.
  */
 #include "store_int.h"
+#include "engrave/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,13 +84,11 @@ static int cmp_metric(const void *a, const void *b)
 	return strcmp(((const struct run_metric *)a)->key, ((const struct run_metric *)b)->key);
 }
 
-int run_record_encode(const struct run_record *r, struct buf *out, struct err *e)
+static int run_record_encode(const struct run_record *r, struct buf *out, struct err *e)
 {
 	if (r->n_steps < 0 || r->n_steps > RUN_MAX_STEPS || r->n_metrics < 0 || r->n_metrics > RUN_MAX_METRICS)
 		return err_set(e, ERR_INTERNAL, "run %s: bad step/metric counts", r->id);
-	struct run_metric *mt = malloc(sizeof(*mt) * (size_t)(r->n_metrics ? r->n_metrics : 1));
-	if (!mt)
-		return err_set(e, ERR_INTERNAL, "out of memory");
+	struct run_metric *mt = xmalloc_array((size_t)r->n_metrics, sizeof(*mt));
 	memcpy(mt, r->metrics, sizeof(*mt) * (size_t)r->n_metrics);
 	qsort(mt, (size_t)r->n_metrics, sizeof(*mt), cmp_metric);
 
@@ -319,9 +318,7 @@ struct list_ctx {
 static int list_one(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 {
 	struct list_ctx *c = ctx;
-	struct run_record *r = malloc(sizeof(*r));
-	if (!r)
-		return err_set(c->e, ERR_INTERNAL, "out of memory");
+	struct run_record *r = xmalloc(sizeof(*r));
 	if (run_record_decode(v, vl, r, c->e)) {
 		free(r);
 		return err_prefix(c->e, "runs %.*s", (int)kl, (const char *)k);

@@ -56,9 +56,9 @@ int store_write(struct store *s, const struct wop *ops, size_t n, const char *wh
 /* Read transactions (short; hold the grow lock shared). */
 int store_rtxn_begin(struct store *s, MDB_txn **txn, struct err *e);
 void store_rtxn_end(struct store *s, MDB_txn *txn);
-/* Write transaction for gc (caller commits via store_wtxn_commit or aborts). */
+/* Write transaction for gc (the caller commits with mdb_txn_commit, then
+ * unlocks s->grow, so it sees MDB_MAP_FULL; or it aborts). */
 int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e);
-int store_wtxn_commit(struct store *s, MDB_txn *txn, struct err *e);
 void store_wtxn_abort(struct store *s, MDB_txn *txn);
 /* Double the map (after a MAP_FULL outside store_write). */
 int store_grow(struct store *s, struct err *e);

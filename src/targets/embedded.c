@@ -19,6 +19,7 @@
  * rwlock per index (one writer, many readers); the registry has a mutex.
  */
 #include "targets/target_int.h"
+#include "engrave/hmap.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -34,59 +35,17 @@ struct eindex {
 	float *norms;
 	char **ids;
 	char **texts;
-	size_t *slot;       /* id map: row + 1, 0 = empty; power-of-two size */
-	size_t slot_cap;
+	struct hmap rows;   /* id -> row; keys are the strings in ids[] */
 	struct eindex *next;
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct eindex *registry;
 
-static uint64_t hash_id(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static long find_row(const struct eindex *x, const char *id)
 {
-	if (!x->slot_cap)
-		return -1;
-	size_t j = hash_id(id) & (x->slot_cap - 1);
-	while (x->slot[j]) {
-		if (strcmp(x->ids[x->slot[j] - 1], id) == 0)
-			return (long)(x->slot[j] - 1);
-		j = (j + 1) & (x->slot_cap - 1);
-	}
-	return -1;
-}
-
-static int map_insert(struct eindex *x, size_t row, struct err *e)
-{
-	if ((x->n + 1) * 2 > x->slot_cap) {
-		size_t nc = x->slot_cap ? x->slot_cap * 2 : 1024;
-		size_t *ns = calloc(nc, sizeof(*ns));
-		if (!ns)
-			return err_set(e, ERR_INTERNAL, "embedded: out of memory");
-		for (size_t k = 0; k < x->slot_cap; k++) {
-			if (!x->slot[k])
-				continue;
-			size_t j = hash_id(x->ids[x->slot[k] - 1]) & (nc - 1);
-			while (ns[j])
-				j = (j + 1) & (nc - 1);
-			ns[j] = x->slot[k];
-		}
-		free(x->slot);
-		x->slot = ns;
-		x->slot_cap = nc;
-	}
-	size_t j = hash_id(x->ids[row]) & (x->slot_cap - 1);
-	while (x->slot[j])
-		j = (j + 1) & (x->slot_cap - 1);
-	x->slot[j] = row + 1;
-	return 0;
+	const size_t *row = hmap_get(&x->rows, id);
+	return row ? (long)*row : -1;
 }
 
 static void index_clear(struct eindex *x)
@@ -99,11 +58,10 @@ static void index_clear(struct eindex *x)
 	free(x->norms);
 	free(x->ids);
 	free(x->texts);
-	free(x->slot);
+	hmap_release(&x->rows);
 	x->vecs = x->norms = NULL;
 	x->ids = x->texts = NULL;
-	x->slot = NULL;
-	x->n = x->cap = x->slot_cap = 0;
+	x->n = x->cap = 0;
 }
 
 static int grow(struct eindex *x, struct err *e)
@@ -221,10 +179,10 @@ static int embedded_store(struct target *t, const struct target_record *recs, si
 			row = (long)x->n;
 			x->ids[row] = id;
 			x->texts[row] = NULL;
-			if (map_insert(x, (size_t)row, e)) {
+			if (hmap_add(&x->rows, id, (size_t)row, e) < 0) {
 				free(id);
 				free(text);
-				rc = -1;
+				rc = err_prefix(e, "embedded");
 				break;
 			}
 			x->n++;

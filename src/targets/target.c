@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engrave/hmap.h"
 #include "engrave/jsonf.h"
 #include "engrave/text.h"
 
@@ -445,69 +446,6 @@ int target_fetch_embeddings(struct target *t, uint64_t offset, uint32_t limit,
 	return t->ops->fetch_embeddings(t, offset, limit, out, e);
 }
 
-/* Open-addressing index of ids (FNV-1a, linear probing) over a growing
- * array of strings: slot holds index + 1 into `ids`, 0 = empty. */
-struct idset {
-	size_t *slot;
-	size_t cap, n;
-	char *const *ids;
-};
-
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* Add ids[i] (ids may have been reallocated: pass the current array).
- * 1 added, 0 already present, -1 out of memory. */
-static int idset_add(struct idset *s, char *const *ids, size_t i, struct err *e)
-{
-	s->ids = ids;
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 1024;
-		size_t *ns = calloc(nc, sizeof(*ns));
-		if (!ns)
-			return err_set(e, ERR_INTERNAL, "out of memory");
-		for (size_t k = 0; k < s->cap; k++) {
-			if (!s->slot[k])
-				continue;
-			size_t j = fnv1a(ids[s->slot[k] - 1]) & (nc - 1);
-			while (ns[j])
-				j = (j + 1) & (nc - 1);
-			ns[j] = s->slot[k];
-		}
-		free(s->slot);
-		s->slot = ns;
-		s->cap = nc;
-	}
-	size_t j = fnv1a(ids[i]) & (s->cap - 1);
-	while (s->slot[j]) {
-		if (strcmp(ids[s->slot[j] - 1], ids[i]) == 0)
-			return 0;
-		j = (j + 1) & (s->cap - 1);
-	}
-	s->slot[j] = i + 1;
-	s->n++;
-	return 1;
-}
-
-/* Index of `id`, or -1. */
-static long idset_find(const struct idset *s, const char *id)
-{
-	if (!s->cap)
-		return -1;
-	size_t j = fnv1a(id) & (s->cap - 1);
-	while (s->slot[j]) {
-		if (strcmp(s->ids[s->slot[j] - 1], id) == 0)
-			return (long)(s->slot[j] - 1);
-		j = (j + 1) & (s->cap - 1);
-	}
-	return -1;
-}
-
 int target_fetch_all(struct target *t, uint64_t max, struct target_vectors *out, struct err *e)
 {
 	target_vectors_release(out);
@@ -517,7 +455,7 @@ int target_fetch_all(struct target *t, uint64_t max, struct target_vectors *out,
 	const uint32_t page = 1000;
 	struct target_vectors pg;
 	target_vectors_init(&pg, t->dim);
-	struct idset seen = { 0 };
+	struct hmap seen = HMAP_INIT; /* id -> index in out (ids stay put: out->ids grows, not the strings) */
 	int rc = 0;
 	for (uint64_t off = 0;; off += page) {
 		if (t->ops->fetch_embeddings(t, off, page, &pg, e)) {
@@ -529,7 +467,7 @@ int target_fetch_all(struct target *t, uint64_t max, struct target_vectors *out,
 				rc = -1;
 				break;
 			}
-			int added = idset_add(&seen, out->ids, out->n - 1, e);
+			int added = hmap_add(&seen, out->ids[out->n - 1], out->n - 1, e);
 			if (added < 0) {
 				rc = -1;
 				break;
@@ -545,7 +483,7 @@ int target_fetch_all(struct target *t, uint64_t max, struct target_vectors *out,
 			break;
 	}
 	target_vectors_release(&pg);
-	free(seen.slot);
+	hmap_release(&seen);
 	return rc;
 }
 
@@ -565,18 +503,18 @@ int target_get_vectors(struct target *t, const char *const *ids, size_t n,
 		target_vectors_release(&all);
 		return -1;
 	}
-	struct idset idx = { 0 };
+	struct hmap idx = HMAP_INIT; /* id -> index in all (the first of duplicates) */
 	int rc = 0;
 	for (size_t i = 0; i < all.n && !rc; i++)
-		if (idset_add(&idx, all.ids, i, e) < 0)
+		if (hmap_add(&idx, all.ids[i], i, e) < 0)
 			rc = -1;
 	for (size_t i = 0; i < n && !rc; i++) {
-		long j = idset_find(&idx, ids[i]);
-		const float *vec = j >= 0 ? all.vecs + (size_t)j * t->dim : NULL;
+		const size_t *j = hmap_get(&idx, ids[i]);
+		const float *vec = j ? all.vecs + *j * t->dim : NULL;
 		if (target_vectors_push(out, ids[i], vec, e))
 			rc = -1;
 	}
-	free(idx.slot);
+	hmap_release(&idx);
 	target_vectors_release(&all);
 	return rc;
 }

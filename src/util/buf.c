@@ -2,13 +2,15 @@
  * buf.c — the growable byte buffer (see buf.h for its invariants).
  *
  * Growth doubles the capacity; an empty buffer points at a static "" so
- * that data is never NULL without allocating. Allocation failure aborts:
- * engrave cannot do anything sensible without memory and every caller
- * checking malloc would hide real errors in noise.
+ * that data is never NULL without allocating. Allocation failure aborts
+ * (xrealloc, the bookkeeping policy of xalloc.h): a buffer is bounded by
+ * its `max`, which is what turns runaway input into an error.
  */
 #include "engrave/buf.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,8 @@ void buf_reset(struct buf *b)
 
 int buf_reserve(struct buf *b, size_t extra, struct err *e)
 {
+	if (extra > SIZE_MAX / 2 - b->len)
+		return err_set(e, ERR_NOSPACE, "buffer of %zu bytes cannot grow by %zu more", b->len, extra);
 	size_t need = b->len + extra + 1;
 	if (b->max && need > b->max + 1)
 		return err_set(e, ERR_IO, "buffer limit of %zu bytes exceeded", b->max);
@@ -48,9 +52,7 @@ int buf_reserve(struct buf *b, size_t extra, struct err *e)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap *= 2;
-	char *p = b->cap ? realloc(b->data, cap) : malloc(cap);
-	if (!p)
-		BUG("out of memory growing a buffer to %zu bytes", cap);
+	char *p = b->cap ? xrealloc(b->data, cap) : xmalloc(cap);
 	if (!b->cap)
 		p[0] = '\0';
 	b->data = p;
@@ -74,7 +76,7 @@ int buf_append_str(struct buf *b, const char *s, struct err *e)
 	return buf_append(b, s, strlen(s), e);
 }
 
-int buf_vprintf(struct buf *b, struct err *e, const char *fmt, va_list ap)
+static int buf_vprintf(struct buf *b, struct err *e, const char *fmt, va_list ap)
 {
 	va_list cp;
 	va_copy(cp, ap);
@@ -102,9 +104,7 @@ char *buf_detach(struct buf *b, size_t *len)
 {
 	char *p;
 	if (!b->cap) {
-		p = malloc(1);
-		if (!p)
-			BUG("out of memory");
+		p = xmalloc(1);
 		p[0] = '\0';
 	} else {
 		p = b->data;

@@ -19,7 +19,6 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int line_on_screen;
 
 void log_set_level(enum log_level lvl) { log_level = lvl; }
-enum log_level log_get_level(void) { return log_level; }
 
 static void clear_line_locked(void)
 {

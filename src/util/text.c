@@ -2,17 +2,16 @@
  * text.c — edit distance for suggestions, and duration/size formatting.
  */
 #include "engrave/text.h"
+#include "engrave/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-size_t text_edit_distance(const char *a, const char *b)
+static size_t text_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	size_t *row = calloc(lb + 1, sizeof(*row));
-	if (!row)
-		return (size_t)-1;
+	size_t *row = xmalloc_array(lb + 1, sizeof(*row));
 	for (size_t j = 0; j <= lb; j++)
 		row[j] = j;
 	for (size_t i = 1; i <= la; i++) {

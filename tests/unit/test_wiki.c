@@ -14,7 +14,7 @@
 #include "engrave/article.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
-#include "engrave/instream.h"
+#include "data/instream.h"
 #include "engrave/wiki.h"
 #include "../lib/testutil.h"
 

@@ -11,7 +11,7 @@
 #include "engrave/buf.h"
 #include "engrave/err.h"
 #include "engrave/wiki.h"
-#include "engrave/wikitext.h"
+#include "data/wikitext.h"
 #include "../lib/testutil.h"
 
 static char *strip(const char *in)

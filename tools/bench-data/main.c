@@ -26,6 +26,7 @@
 #include "engrave/store.h"
 #include "engrave/synth.h"
 #include "engrave/vec.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -95,7 +96,7 @@ static float *npy_load(const char *path, uint64_t *rows, uint32_t *dim)
 	unsigned dd;
 	if (!strstr(hdr, "'<f4'") || !s || sscanf(s, "'shape': (%llu, %u)", &r, &dd) != 2)
 		goto out;
-	x = malloc(r * dd * sizeof *x);
+	x = malloc(xalloc_mul(xalloc_mul(r, dd), sizeof *x)); /* NULL: the caller reports the file */
 	if (x && fread(x, sizeof *x, r * dd, f) != r * dd) {
 		free(x);
 		x = NULL;
@@ -150,7 +151,7 @@ static int cmd_synth(int argc, char **argv)
 	struct store *st = NULL;
 	struct sink s = { .mode = mode, .d = d, .e = &e };
 
-	float *c = malloc((size_t)k * d * sizeof *c);
+	float *c = xmalloc_array((size_t)k * d, sizeof *c);
 	rng_normal_fill(o.seed, STREAM_CENT, 0, (size_t)k * d, c);
 	vec_normalize_rows(c, k, d);
 	if (npy && !(s.npy = npy_create(npy, o.count, d))) {
@@ -220,8 +221,8 @@ static int cmd_kmeans(int argc, char **argv)
 		fprintf(stderr, "bench-data: %s\n", e.msg);
 		return 2;
 	}
-	float *c = malloc((size_t)o.k * d * sizeof *c);
-	uint64_t *sizes = malloc(o.k * sizeof *sizes);
+	float *c = xmalloc_array((size_t)o.k * d, sizeof *c);
+	uint64_t *sizes = xmalloc_array(o.k, sizeof *sizes);
 	double inertia;
 	mono_ns t0 = clock_mono_now();
 	int rc = kmeans_run(x, n, d, &o, c, sizes, &inertia, &e);
@@ -270,8 +271,8 @@ static int cmd_knn(int argc, char **argv)
 	}
 	if (nq > n)
 		nq = n;
-	uint32_t *ids = malloc(nq * k * sizeof *ids), *cnt = malloc(nq * sizeof *cnt);
-	float *sc = malloc(nq * k * sizeof *sc);
+	uint32_t *ids = xmalloc_array(xalloc_mul(nq, k), sizeof *ids), *cnt = xmalloc_array(nq, sizeof *cnt);
+	float *sc = xmalloc_array(xalloc_mul(nq, k), sizeof *sc);
 	mono_ns t0 = clock_mono_now();
 	int rc = knn_exact(x, nq, x, n, d, k, m, -INFINITY, ids, sc, cnt, &e);
 	mono_ns t1 = clock_mono_now();

@@ -43,6 +43,7 @@
 
 #include "engrave/buf.h"
 #include "engrave/jsonf.h"
+#include "engrave/xalloc.h"
 
 /* --sink: accept stores without parsing or keeping them (201 + a count), for
  * benchmarking a client against "any C server answering 201". */
@@ -344,7 +345,7 @@ static int split_embedding(const char *b, size_t len, float **out, size_t *n, st
 			if (q >= lim || *q != '[')
 				return -1;
 			size_t cap = 4 * ES_DIM;
-			float *v = malloc(cap * sizeof(float));
+			float *v = xmalloc_array(cap, sizeof(float));
 			const char *end;
 			if (!v || jsonf_parse_f32_array(q, (size_t)(lim - q), v, cap, n, &end) != JSONF_OK) {
 				free(v);
@@ -492,11 +493,7 @@ static void handle_remember(struct MHD_Connection *c, struct conn *cs, struct re
 			reply_error(r, 400, "INVALID_MEMORY_INPUT", msg);
 			goto out;
 		}
-		emb = malloc(ES_DIM * sizeof(float));
-		if (!emb) {
-			reply_error(r, 500, "MEMORY_SYSTEM_ERROR", "out of memory");
-			goto out;
-		}
+		emb = xmalloc_array(ES_DIM, sizeof(float));
 		for (size_t i = 0; i < n; i++)
 			emb[i] = (float)json_number_value(json_array_get(jemb, i));
 	}
@@ -522,11 +519,7 @@ static void handle_remember(struct MHD_Connection *c, struct conn *cs, struct re
 	if (!sp)
 		goto out;
 	if (!emb) { /* Engram's defaults: [0.5; 768] */
-		emb = malloc(ES_DIM * sizeof(float));
-		if (!emb) {
-			reply_error(r, 500, "MEMORY_SYSTEM_ERROR", "out of memory");
-			goto out;
-		}
+		emb = xmalloc_array(ES_DIM, sizeof(float));
 		for (int i = 0; i < ES_DIM; i++)
 			emb[i] = 0.5f;
 	}
@@ -537,14 +530,14 @@ static void handle_remember(struct MHD_Connection *c, struct conn *cs, struct re
 		new_id("mem_", idbuf, sizeof(idbuf));
 	float conf = jconf && json_is_number(jconf) ? (float)json_number_value(jconf) : 0.7f;
 	struct es_new nm = {
-		.id = strdup(idbuf),
-		.content = strdup(text),
+		.id = xstrdup(idbuf),
+		.content = xstrdup(text),
 		.confidence = conf,
 		.when_ns = when,
 		.stored_ns = stored,
 		.embedding = emb,
 	};
-	int rc = nm.id && nm.content ? es_store(sp, &nm) : -1;
+	int rc = es_store(sp, &nm);
 	free(nm.id);
 	free(nm.content);
 	if (rc < 0) {
@@ -737,9 +730,7 @@ static float *parse_embedding(const char *s, size_t *n)
 	if (*s++ != '[')
 		return NULL;
 	size_t cap = 1024;
-	float *v = malloc(cap * sizeof(float));
-	if (!v)
-		return NULL;
+	float *v = xmalloc_array(cap, sizeof(float));
 	for (;;) {
 		while (isspace((unsigned char)*s))
 			s++;
@@ -750,7 +741,7 @@ static float *parse_embedding(const char *s, size_t *n)
 		if (end == s)
 			break;
 		if (*n == cap) {
-			float *nv = realloc(v, (cap *= 2) * sizeof(float));
+			float *nv = xalloc_try_resize(v, cap *= 2, sizeof(float), "a vector", NULL);
 			if (!nv)
 				break;
 			v = nv;
@@ -842,7 +833,7 @@ static void handle_recall(struct MHD_Connection *c, struct reply *r)
 		free(q);
 		return;
 	}
-	struct hit *top = malloc((k ? k : 1) * sizeof(*top));
+	struct hit *top = malloc(xalloc_mul(k ? k : 1, sizeof(*top)));
 	if (!top) {
 		free(q);
 		return reply_error(r, 500, "MEMORY_SYSTEM_ERROR", "out of memory");
@@ -911,7 +902,7 @@ static void handle_search(struct MHD_Connection *c, struct reply *r)
 	struct es_space *sp = resolve_space(c, NULL, 1, r);
 	if (!sp)
 		return;
-	struct hit *top = malloc((limit ? limit : 1) * sizeof(*top));
+	struct hit *top = malloc(xalloc_mul(limit ? limit : 1, sizeof(*top)));
 	if (!top)
 		return reply_error(r, 500, "MEMORY_SYSTEM_ERROR", "out of memory");
 	size_t m = 0;
@@ -1107,9 +1098,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	struct conn *cs = *con_cls;
 	if (!cs) { /* first call: headers only; reply on a later call (keep-alive) */
-		cs = calloc(1, sizeof(*cs));
-		if (!cs)
-			return MHD_NO;
+		cs = xcalloc(1, sizeof(*cs));
 		buf_init(&cs->body, 0);
 		*con_cls = cs;
 		return MHD_YES;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "engrave/hmap.h"
+
 #define ES_DIM 768
 #define ES_DEDUP_COSINE 0.95f
 
@@ -28,8 +30,7 @@ struct es_space {
 	struct es_mem *mem;
 	float *vecs;        /* n * ES_DIM */
 	size_t n, cap;
-	size_t *slot;       /* id -> row + 1 */
-	size_t slot_cap;
+	struct hmap rows;   /* id -> row; keys are the mem[row].id strings */
 	uint64_t seq;
 	uint64_t evicted;
 	struct es_space *next;

@@ -15,11 +15,13 @@
  *     the lowest confidence (oldest on ties) is evicted per insert.
  *
  * Layout per space: a row-major float32 matrix (768 per row) plus parallel
- * arrays of metadata, and an open-addressing id -> row map. Removal swaps
- * the last row into the hole. One rwlock per space; the space list has a
+ * arrays of metadata, and an id -> row hmap (include/engrave/hmap.h) keyed
+ * by the rows' own id strings. Removal swaps the last row into the hole. One rwlock per space; the space list has a
  * mutex. Rows are iterated in storage order (Engram's order is unspecified).
  */
 #include "server.h"
+
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -34,14 +36,6 @@ void es_store_config(size_t cap, int dedup)
 {
 	hot_cap = cap ? cap : 100000;
 	dedup_on = dedup;
-}
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
 }
 
 struct es_space *es_space_get(const char *id)
@@ -85,7 +79,7 @@ void es_store_free_all(void)
 		}
 		free(s->mem);
 		free(s->vecs);
-		free(s->slot);
+		hmap_release(&s->rows);
 		pthread_rwlock_destroy(&s->lock);
 		free(s);
 	}
@@ -94,78 +88,18 @@ void es_store_free_all(void)
 
 long es_find(const struct es_space *s, const char *id)
 {
-	if (!s->slot_cap)
-		return -1;
-	size_t j = hash_str(id) & (s->slot_cap - 1);
-	while (s->slot[j]) {
-		if (strcmp(s->mem[s->slot[j] - 1].id, id) == 0)
-			return (long)(s->slot[j] - 1);
-		j = (j + 1) & (s->slot_cap - 1);
-	}
-	return -1;
-}
-
-static void slot_put(struct es_space *s, size_t row)
-{
-	size_t j = hash_str(s->mem[row].id) & (s->slot_cap - 1);
-	while (s->slot[j])
-		j = (j + 1) & (s->slot_cap - 1);
-	s->slot[j] = row + 1;
-}
-
-static int slot_grow(struct es_space *s)
-{
-	if ((s->n + 1) * 2 <= s->slot_cap)
-		return 0;
-	size_t nc = s->slot_cap ? s->slot_cap * 2 : 1024;
-	size_t *ns = calloc(nc, sizeof(*ns));
-	if (!ns)
-		return -1;
-	free(s->slot);
-	s->slot = ns;
-	s->slot_cap = nc;
-	for (size_t i = 0; i < s->n; i++)
-		slot_put(s, i);
-	return 0;
-}
-
-/* Remove the map entry for `id` (backward-shift deletion keeps probing valid). */
-static void slot_del(struct es_space *s, const char *id)
-{
-	size_t mask = s->slot_cap - 1, j = hash_str(id) & mask;
-	while (s->slot[j] && strcmp(s->mem[s->slot[j] - 1].id, id) != 0)
-		j = (j + 1) & mask;
-	if (!s->slot[j])
-		return;
-	s->slot[j] = 0;
-	for (size_t k = (j + 1) & mask; s->slot[k]; k = (k + 1) & mask) {
-		size_t v = s->slot[k];
-		s->slot[k] = 0;
-		size_t h = hash_str(s->mem[v - 1].id) & mask;
-		while (s->slot[h])
-			h = (h + 1) & mask;
-		s->slot[h] = v;
-	}
-}
-
-/* Point the map entry of row `from` at row `to` (after a swap-remove). */
-static void slot_move(struct es_space *s, size_t from, size_t to)
-{
-	size_t mask = s->slot_cap - 1, j = hash_str(s->mem[from].id) & mask;
-	while (s->slot[j] && s->slot[j] != from + 1)
-		j = (j + 1) & mask;
-	if (s->slot[j])
-		s->slot[j] = to + 1;
+	const size_t *row = hmap_get(&s->rows, id);
+	return row ? (long)*row : -1;
 }
 
 static void row_remove(struct es_space *s, size_t row)
 {
-	slot_del(s, s->mem[row].id);
+	hmap_del(&s->rows, s->mem[row].id);
 	free(s->mem[row].id);
 	free(s->mem[row].content);
 	size_t last = s->n - 1;
 	if (row != last) {
-		slot_move(s, last, row);
+		*hmap_get(&s->rows, s->mem[last].id) = row; /* the same key string moves with the row */
 		s->mem[row] = s->mem[last];
 		memcpy(s->vecs + row * ES_DIM, s->vecs + last * ES_DIM, ES_DIM * sizeof(float));
 	}
@@ -231,12 +165,13 @@ int es_store(struct es_space *s, struct es_new *nm)
 		}
 		if (best >= 0 && bs >= ES_DEDUP_COSINE) {
 			if (nm->confidence > s->mem[best].confidence) {
-				slot_del(s, s->mem[best].id);
+				hmap_del(&s->rows, s->mem[best].id);
 				free(s->mem[best].id);
 				free(s->mem[best].content);
 				row_set(s, (size_t)best, nm);
-				slot_put(s, (size_t)best);
 				outcome = ES_DEDUP_REPLACED;
+				if (hmap_add(&s->rows, s->mem[best].id, (size_t)best, NULL) < 0)
+					outcome = -1; /* not reached: one entry was just deleted */
 			} else {
 				outcome = ES_DEDUP_SKIPPED;
 			}
@@ -256,13 +191,13 @@ int es_store(struct es_space *s, struct es_new *nm)
 	}
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 1024;
-		struct es_mem *nmv = realloc(s->mem, nc * sizeof(*nmv));
+		struct es_mem *nmv = xalloc_try_resize(s->mem, nc, sizeof(*nmv), "a space's rows", NULL);
 		if (!nmv) {
 			outcome = -1;
 			goto out;
 		}
 		s->mem = nmv;
-		float *nv = realloc(s->vecs, nc * ES_DIM * sizeof(float));
+		float *nv = xalloc_try_resize(s->vecs, nc * ES_DIM, sizeof(float), "a space's vectors", NULL);
 		if (!nv) {
 			outcome = -1;
 			goto out;
@@ -270,12 +205,11 @@ int es_store(struct es_space *s, struct es_new *nm)
 		s->vecs = nv;
 		s->cap = nc;
 	}
-	if (slot_grow(s)) {
+	if (hmap_add(&s->rows, nm->id, s->n, NULL) < 0) { /* row_set moves nm->id into the row */
 		outcome = -1;
 		goto out;
 	}
 	row_set(s, s->n, nm);
-	slot_put(s, s->n);
 	s->n++;
 out:
 	pthread_rwlock_unlock(&s->lock);

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "engrave/clock.h"
+#include "engrave/xalloc.h"
 
 struct config {
 	long delay_us;
@@ -89,9 +90,7 @@ static int quiet;
 
 static void hold(struct MHD_Connection *c, mono_ns due)
 {
-	struct held *h = malloc(sizeof(*h));
-	if (!h)
-		abort();
+	struct held *h = xmalloc(sizeof(*h));
 	h->conn = c;
 	h->due = due;
 	pthread_mutex_lock(&lock);
@@ -226,9 +225,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	(void)cls, (void)version;
 	struct req *rq = *con_cls;
 	if (!rq) {
-		rq = calloc(1, sizeof(*rq));
-		if (!rq)
-			return MHD_NO;
+		rq = xcalloc(1, sizeof(*rq));
 		rq->control = !strncmp(url, "/_faultd/", 9);
 		*con_cls = rq;
 		return MHD_YES; /* never answer on the first call: keep-alive */

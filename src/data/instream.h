@@ -12,8 +12,8 @@
  * file is ERR_MISSING, a read failure ERR_IO. Not thread-safe: one reader
  * per stream.
  */
-#ifndef ENGRAVE_INSTREAM_H
-#define ENGRAVE_INSTREAM_H
+#ifndef ENGRAVE_DATA_INSTREAM_H
+#define ENGRAVE_DATA_INSTREAM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,8 +38,6 @@ uint64_t instream_file_size(const struct instream *s);
 enum instream_kind instream_kind(const struct instream *s);
 /* "plain", "gzip" or "bzip2". */
 const char *instream_kind_name(enum instream_kind k);
-/* The path given to instream_open (borrowed, valid until close). */
-const char *instream_path(const struct instream *s);
 /* NULL-safe. */
 void instream_close(struct instream *s);
 

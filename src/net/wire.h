@@ -19,8 +19,8 @@
  * a CURLcode in `transport_error` on transport failure, with a message in
  * `error`; the body is bounded by the request's max_body.
  */
-#ifndef ENGRAVE_WIRE_H
-#define ENGRAVE_WIRE_H
+#ifndef ENGRAVE_NET_WIRE_H
+#define ENGRAVE_NET_WIRE_H
 
 #include <stdint.h>
 

@@ -7,8 +7,8 @@
  * and keeps what they would (link labels, heading text, list items,
  * emphasised words). See wikitext.c for the exact rules.
  */
-#ifndef ENGRAVE_WIKITEXT_H
-#define ENGRAVE_WIKITEXT_H
+#ifndef ENGRAVE_DATA_WIKITEXT_H
+#define ENGRAVE_DATA_WIKITEXT_H
 
 #include <stddef.h>
 
