@@ -3,7 +3,8 @@
  * tolerances relative to a baseline run.
  *
  * Absolute: each `checks:` entry (p99_ms < 50, error_rate == 0, ...) against
- * the run's metric; a metric the run lacks fails ("not measured").
+ * the run's metric. A metric the run (or the baseline) lacks is MISSING, not
+ * a pass and not a regression: the caller reports missing data (exit 3).
  * Baseline-relative: the spec's `checks.baseline` tolerances, or when it
  * names none, Engram's compare-script defaults: p99_ms +5%, throughput -5%,
  * and the error-rate gate (fails when either side is >= 5% and the run's
@@ -28,7 +29,10 @@ struct run_record;
 struct err;
 struct buf;
 
-enum check_verdict { CHECK_PASS, CHECK_FAIL, CHECK_NOISE /* breach inside the noise: passes */ };
+enum check_verdict {
+	CHECK_PASS, CHECK_FAIL, CHECK_NOISE /* breach inside the noise: passes */,
+	CHECK_MISSING /* the metric is not measured on one side: no verdict */
+};
 
 struct check_row {
 	char metric[64];
@@ -49,6 +53,7 @@ struct check_result {
 	int failures;             /* rows with CHECK_FAIL */
 	char run_id[48];
 	char baseline_id[48];     /* "" without a baseline */
+	int missing;              /* rows with CHECK_MISSING */
 };
 
 /*
@@ -62,6 +67,11 @@ int check_run(struct store *st, const struct run_record *run, const struct spec 
 	      const struct run_record *base, const struct compare_opts *o, struct check_result *out,
 	      struct err *e);
 void check_result_release(struct check_result *r); /* NULL-safe */
+/* The overall verdict as an exit code: 1 when a check failed, else 3 when a
+ * metric was missing or nothing was checked, else 0. */
+int check_exit_code(const struct check_result *r);
+/* "REGRESSION", "MISSING DATA", "NOTHING CHECKED" or "PASS", matching check_exit_code. */
+const char *check_summary_word(const struct check_result *r);
 
 /* The result as a text table (metric, value, baseline, change, threshold,
  * verdict, note) appended to `out`. */

@@ -42,6 +42,8 @@ struct perflog_entry {
 	double thr_tol;             /* -5: allowed throughput change, % */
 	int pass;                   /* the check verdict (check.h) */
 	char reason[160];           /* why it failed, "" when it passed */
+	int missing;                /* no verdict: the run is not done, or a check's metric is not
+				       measured (reason says which); never printed as PASS */
 };
 
 struct check_result;

@@ -16,6 +16,8 @@
 #ifndef ENGRAVE_RUNMETRICS_H
 #define ENGRAVE_RUNMETRICS_H
 
+#include <stddef.h>
+
 struct store;
 struct run_record;
 struct err;
@@ -23,6 +25,14 @@ struct err;
 /* Add (or replace) the metrics in `rec` (not saved: the caller run_put's
  * it). A run without a finished loadtest step gets nothing and returns 0. */
 int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e);
+/*
+ * The metrics a finished run of `sp` must have (a load test: throughput,
+ * error_rate, p50_ms, p99_ms; a sweep: sweep_phases) that `rec` lacks,
+ * comma-separated into `out`. Returns how many are missing; 0 for a spec
+ * without a load test. A run that lacks one is not "done".
+ */
+struct spec;
+int runmetrics_missing(const struct spec *sp, const struct run_record *rec, char *out, size_t cap);
 /*
  * Engram's loadtest report JSON (reference/engram.md section 4.5) for the
  * run, so Engram's compare_m17_performance.sh can read engrave results.

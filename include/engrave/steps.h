@@ -123,14 +123,24 @@ int steps_plan(struct store *st, const struct spec *sp, struct plan_row *rows, i
 struct runner_opts {
 	const char *resume_run;          /* id of a run to resume, or NULL for a new run */
 	int force;                       /* ignore the action cache */
+	/*
+	 * Called once every step has finished, before the run is marked done
+	 * (the CLI computes the run's metrics here: the analysis layer sits
+	 * above this one). 0: done; 1: the run lacks data it must have, `e`
+	 * says what: status "incomplete"; -1: status "failed". May be NULL.
+	 */
+	int (*finish)(struct store *st, struct run_record *rec, void *ctx, struct err *e);
+	void *finish_ctx;
 };
 
 /*
  * Run the spec. Creates (or resumes) a run record in the store, executes or
  * reuses each present step in order and leaves the final record in *rec
  * (caller releases with run_record_release). Returns 0 when every step
- * finished; -1 with `e` set otherwise (the record says which step failed,
- * and its status is "failed" or "interrupted").
+ * finished and o->finish accepted the run; -1 with `e` set otherwise (the
+ * record says which step failed, and its status is "failed", "interrupted"
+ * or "incomplete"). A refusal before the run starts (resuming a run made
+ * from another spec) writes nothing and leaves rec->id empty.
  */
 int steps_run(struct store *st, const struct spec *sp, const struct runner_opts *o,
 	      struct run_record *rec, struct err *e);

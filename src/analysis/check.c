@@ -21,7 +21,7 @@
 
 static const char *check_verdict_name(enum check_verdict v)
 {
-	return v == CHECK_PASS ? "pass" : v == CHECK_FAIL ? "FAIL" : "noise";
+	return v == CHECK_PASS ? "pass" : v == CHECK_FAIL ? "FAIL" : v == CHECK_NOISE ? "noise" : "MISSING";
 }
 
 void check_result_release(struct check_result *r)
@@ -102,7 +102,7 @@ static int relative_row(struct check_result *res, size_t *cap, const struct run_
 	snprintf(row->threshold, sizeof(row->threshold), "%+g%%", pct);
 	int hv = metric_of(run, metric, &row->value), hb = metric_of(base, metric, &row->baseline);
 	if (!hv || !hb) {
-		row->verdict = CHECK_FAIL;
+		row->verdict = CHECK_MISSING;
 		snprintf(row->note, sizeof(row->note), "not measured in the %s", !hv ? "run" : "baseline");
 		return 0;
 	}
@@ -157,7 +157,7 @@ int check_run(struct store *st, const struct run_record *run, const struct spec 
 		snprintf(row->metric, sizeof(row->metric), "%s", c->metric);
 		snprintf(row->threshold, sizeof(row->threshold), "%s %g", spec_op_names[c->op], c->value);
 		if (!metric_of(run, c->metric, &row->value)) {
-			row->verdict = CHECK_FAIL;
+			row->verdict = CHECK_MISSING;
 			snprintf(row->note, sizeof(row->note), "not measured in this run");
 		} else {
 			row->verdict = op_holds(c->op, row->value, c->value) ? CHECK_PASS : CHECK_FAIL;
@@ -188,8 +188,10 @@ int check_run(struct store *st, const struct run_record *run, const struct spec 
 			}
 		}
 	}
-	for (size_t i = 0; i < out->n; i++)
+	for (size_t i = 0; i < out->n; i++) {
 		out->failures += out->rows[i].verdict == CHECK_FAIL;
+		out->missing += out->rows[i].verdict == CHECK_MISSING;
+	}
 	rc = 0;
 out:
 	compare_recs_free(lz.ra);
@@ -231,6 +233,16 @@ int check_table(const struct check_result *r, struct buf *out, struct err *e)
 	return 0;
 }
 
+int check_exit_code(const struct check_result *r)
+{
+	return r->failures ? 1 : r->missing || r->n == 0 ? 3 : 0;
+}
+
+const char *check_summary_word(const struct check_result *r)
+{
+	return r->failures ? "REGRESSION" : r->missing ? "MISSING DATA" : r->n == 0 ? "NOTHING CHECKED" : "PASS";
+}
+
 static json_t *num_or_null(double v)
 {
 	return isnan(v) ? json_null() : json_real(v);
@@ -241,8 +253,10 @@ json_t *check_json(const struct check_result *r)
 	json_t *o = json_object(), *rows = json_array();
 	json_object_set_new(o, "run", json_string(r->run_id));
 	json_object_set_new(o, "baseline", r->baseline_id[0] ? json_string(r->baseline_id) : json_null());
-	json_object_set_new(o, "pass", json_boolean(r->failures == 0));
+	json_object_set_new(o, "pass", json_boolean(check_exit_code(r) == 0));
+	json_object_set_new(o, "verdict", json_string(check_summary_word(r)));
 	json_object_set_new(o, "failures", json_integer(r->failures));
+	json_object_set_new(o, "missing", json_integer(r->missing));
 	for (size_t i = 0; i < r->n; i++) {
 		const struct check_row *w = &r->rows[i];
 		json_t *x = json_object();

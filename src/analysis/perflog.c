@@ -49,8 +49,17 @@ void perflog_fill(struct perflog_entry *en, const struct run_record *run, const 
 	en->p99_tol = 5;
 	en->thr_tol = -5;
 	en->pass = 1;
+	if (strcmp(run->status, "done")) {
+		en->missing = 1;
+		snprintf(en->reason, sizeof(en->reason), "run is %.20s", run->status[0] ? run->status : "unfinished");
+	}
 	for (size_t i = 0; cr && i < cr->n; i++) {
 		const struct check_row *w = &cr->rows[i];
+		if (w->verdict == CHECK_MISSING && !en->missing) {
+			en->missing = 1;
+			snprintf(en->reason, sizeof(en->reason), "%.40s not measured in the %s", w->metric,
+				 isnan(w->value) ? "run" : "baseline");
+		}
 		if (w->relative && !strcmp(w->metric, "p99_ms"))
 			sscanf(w->threshold, "%lf", &en->p99_tol);
 		if (w->relative && !strcmp(w->metric, "throughput"))
@@ -58,6 +67,7 @@ void perflog_fill(struct perflog_entry *en, const struct run_record *run, const 
 		if (w->verdict != CHECK_FAIL || !en->pass)
 			continue;
 		en->pass = 0;
+		en->missing = 0; /* a failed check outranks missing data */
 		if (w->note[0] && isnan(w->value))
 			snprintf(en->reason, sizeof(en->reason), "%.40s %.100s", w->metric, w->note);
 		else if (w->relative && !isnan(w->change_pct))
@@ -70,12 +80,29 @@ void perflog_fill(struct perflog_entry *en, const struct run_record *run, const 
 	}
 }
 
+/* A figure, or "n/a" when it was not measured: a log never prints nan. */
+static void fmt_or_na(char *out, size_t cap, const char *fmt, double v)
+{
+	if (!isfinite(v)) {
+		snprintf(out, cap, "n/a");
+		return;
+	}
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(out, cap, fmt, v);
+#pragma GCC diagnostic pop
+}
+
 static int side_line(struct buf *out, const char *label, const struct perflog_side *s, struct err *e)
 {
 	if (!s->present)
 		return buf_printf(out, e, "- %s: n/a (no baseline)\n", label);
-	return buf_printf(out, e, "- %s: P50=%.3fms, P95=%.3fms, P99=%.3fms, Throughput=%.2f ops/s\n", label, s->p50,
-			  s->p95, s->p99, s->throughput);
+	char p50[32], p95[32], p99[32], thr[32];
+	fmt_or_na(p50, sizeof(p50), "%.3fms", s->p50);
+	fmt_or_na(p95, sizeof(p95), "%.3fms", s->p95);
+	fmt_or_na(p99, sizeof(p99), "%.3fms", s->p99);
+	fmt_or_na(thr, sizeof(thr), "%.2f ops/s", s->throughput);
+	return buf_printf(out, e, "- %s: P50=%s, P95=%s, P99=%s, Throughput=%s\n", label, p50, p95, p99, thr);
 }
 
 static double pct_change(double before, double after)
@@ -112,6 +139,9 @@ int perflog_entry(const struct perflog_entry *en, struct buf *out, struct err *e
 	}
 	if (!en->pass) {
 		if (buf_printf(out, e, "- Status: \u274c FAIL (%s)\n", en->reason[0] ? en->reason : "regression"))
+			return -1;
+	} else if (en->missing) {
+		if (buf_printf(out, e, "- Status: \u26a0\ufe0f MISSING DATA (%s): no verdict\n", en->reason))
 			return -1;
 	} else if (!en->before.present) {
 		if (buf_printf(out, e, "- Status: \u2705 PASS (absolute checks only)\n"))

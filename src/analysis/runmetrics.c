@@ -90,6 +90,10 @@ static void *read_vectors(struct store *st, const struct digest *d, uint64_t *ro
 static void put_metrics(struct run_record *rec, const struct metrics *m, uint64_t scheduled, int saturated)
 {
 	static const char *pk[METRICS_NPCT] = { "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "p9999_ms" };
+	run_metric_set(rec, "requests", (double)scheduled);
+	run_metric_set(rec, "measured_requests", (double)m->all.measured);
+	if (m->all.measured == 0)
+		return; /* nothing measured: no latency, rate or error figure exists (never 0) */
 	for (int i = 0; i < METRICS_NPCT; i++)
 		run_metric_set(rec, pk[i], (double)m->all.latency.pct[i] / 1e6);
 	run_metric_set(rec, "max_ms", (double)m->all.latency.max / 1e6);
@@ -114,7 +118,6 @@ static void put_metrics(struct run_record *rec, const struct metrics *m, uint64_
 	double measured = m->all.measured ? (double)m->all.measured : 1;
 	run_metric_set(rec, "late_rate", (double)m->all.late / measured);
 	run_metric_set(rec, "drop_rate", (double)m->all.dropped / measured);
-	run_metric_set(rec, "requests", (double)scheduled);
 	run_metric_set(rec, "client_saturated", saturated ? 1 : 0);
 }
 
@@ -390,6 +393,35 @@ int runmetrics_engram_report(struct store *st, const struct run_record *rec, str
 	if (phase_metrics(st, ld, &m, e))
 		return -1;
 	return metrics_engram_report_json(&m, rec->spec_name, out, e);
+}
+
+int runmetrics_missing(const struct spec *sp, const struct run_record *rec, char *out, size_t cap)
+{
+	static const char *const phase[] = { "throughput", "error_rate", "p50_ms", "p99_ms", NULL };
+	static const char *const sweep[] = { "sweep_phases", NULL };
+	if (cap)
+		out[0] = '\0';
+	if (!sp || !sp->loadtest.present)
+		return 0;
+	const char *const *need = sp->loadtest.n_concurrency || sp->loadtest.n_rates ? sweep : phase;
+	int missing = 0;
+	size_t used = 0;
+	for (; *need; need++) {
+		int have = 0;
+		for (int i = 0; i < rec->n_metrics && !have; i++)
+			have = !strcmp(rec->metrics[i].key, *need) && isfinite(rec->metrics[i].value);
+		if (have)
+			continue;
+		missing++;
+		if (used < cap) {
+			int w = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", *need);
+			used = w > 0 ? used + (size_t)w : used;
+		}
+	}
+	for (int i = 0; missing && i < rec->n_metrics; i++)
+		if (!strcmp(rec->metrics[i].key, "measured_requests") && rec->metrics[i].value == 0 && used < cap)
+			snprintf(out + used, cap - used, " (the load test measured no request after warm-up)");
+	return missing;
 }
 
 int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)

@@ -5,7 +5,10 @@
  * The run's own stored spec supplies the absolute thresholds and the
  * tolerances (src/analysis/check.c decides); the baseline is --baseline,
  * else the spec's `checks.baseline.ref`, else none. Exit 0 pass, 1
- * regression, 3 missing run or baseline.
+ * regression, 3 missing data: a missing run or baseline, a run that did not
+ * finish, a stored spec that does not load, a metric a check names that the
+ * run or the baseline lacks, or nothing to check at all. A verdict is never
+ * more confident than its data.
  */
 #include "cli.h"
 #include "engrave/buf.h"
@@ -32,7 +35,8 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 		"(Mann-Whitney U, p < 0.002, and a 99% bootstrap CI of the percentile difference that\n"
 		"excludes 0, from both runs' stored request records); otherwise it shows as 'noise'.\n"
 		"The baseline defaults to the spec's `checks.baseline.ref`.\n\n"
-		"exit codes: 0 pass, 1 regression, 3 missing run or baseline",
+		"exit codes: 0 pass, 1 regression, 3 missing data (run or baseline not found or not\n"
+		"finished, a metric a check names not measured, or nothing to check)",
 	};
 	const struct cli_opt opts[] = {
 		{ "baseline", 'b', OPT_STRING, &bname, "NAME", "baseline ref (baseline/NAME) to compare against" },
@@ -57,11 +61,20 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 	struct buf out;
 	buf_init(&out, 0);
 	rc = -1;
-	if (run.spec_text) {
-		struct err se = ERR_INIT;
-		if (target_spec_load_stored(run.spec_text, strlen(run.spec_text), run.id, &sp, &se))
-			fprintf(stderr, "warning: the stored spec of run %s does not load (%s); absolute checks skipped\n",
-				run.id, se.msg);
+	if (strcmp(run.status, "done")) {
+		err_set(&e, ERR_MISSING, "run %s is %s: its metrics are not complete, so there is nothing to judge",
+			run.id, run.status[0] ? run.status : "unfinished");
+		err_hint(&e, "finish it with 'engrave run SPEC --resume' or check a finished run ('engrave runs')");
+		goto out;
+	}
+	if (!run.spec_text) {
+		err_set(&e, ERR_MISSING, "run %s has no stored spec: its checks are unknown", run.id);
+		goto out;
+	}
+	if (target_spec_load_stored(run.spec_text, strlen(run.spec_text), run.id, &sp, &e)) {
+		e.cls = ERR_MISSING;
+		err_prefix(&e, "the stored spec of run %s does not load, so its checks cannot be evaluated", run.id);
+		goto out;
 	}
 	if (!bname && sp && sp->baseline.present && sp->baseline.ref)
 		bname = sp->baseline.ref;
@@ -85,9 +98,16 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 		if (check_table(&res, &out, &e))
 			goto out;
 		fputs(out.data ? out.data : "", stdout);
-		printf("\n%s: %d of %zu checks failed\n", res.failures ? "REGRESSION" : "PASS", res.failures, res.n);
+		if (res.n == 0)
+			printf("NOTHING CHECKED: the spec has no checks and no baseline was named (--baseline NAME)\n");
+		else if (res.missing && !res.failures)
+			printf("\nMISSING DATA: %d of %zu checks could not be evaluated (not measured)\n", res.missing,
+			       res.n);
+		else
+			printf("\n%s: %d of %zu checks failed%s\n", check_summary_word(&res), res.failures, res.n,
+			       res.missing ? ", others could not be evaluated" : "");
 	}
-	rc = res.failures ? 1 : 0;
+	rc = check_exit_code(&res);
 out:
 	if (rc < 0)
 		rc = cli_fail(&e);

@@ -69,7 +69,7 @@ static int render(struct store *st, const struct run_record *run, const struct r
 	perflog_fill(&en, run, base_in, &cr);
 	if (perflog_entry(&en, out, e))
 		goto out;
-	*pass = en.pass;
+	*pass = en.pass && !en.missing;
 	rc = 0;
 out:
 	check_result_release(&cr);

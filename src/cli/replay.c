@@ -13,9 +13,9 @@
  * any mismatch is printed and the exit code is 1.
  */
 #include "cli.h"
+#include "report.h"
 #include "engrave/compare.h"
 #include "engrave/log.h"
-#include "engrave/runmetrics.h"
 #include "engrave/spec.h"
 #include "engrave/steps.h"
 #include "engrave/store.h"
@@ -106,12 +106,9 @@ int cmd_replay(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	struct runner_opts ro = { NULL, !cached };
+	struct runner_opts ro = { NULL, !cached, report_finish_run, sp };
 	have_rec = 1;
 	int failed = steps_run(st, sp, &ro, &rec, &e);
-	struct err me = ERR_INIT;
-	if (!failed && (runmetrics_compute(st, &rec, &me) || run_put(st, &rec, &me)))
-		log_warn("cannot compute the replay's metrics: %s", me.msg);
 	if (failed) {
 		err_prefix(&e, "replay of run %s (new run %s)", orig.id, rec.id);
 		goto out;

@@ -2,7 +2,9 @@
  * report.c — printing a run record as a table or as JSON.
  *
  * Shared by `engrave run` (the report at the end of a run) and later by
- * `engrave show`. The JSON form is built with jansson and is stable for CI:
+ * `engrave show`; and the runner's finish hook that gives run and replay
+ * their metrics (a run lacking the ones its spec implies is "incomplete").
+ * The JSON form is built with jansson and is stable for CI:
  * {"id","spec","spec_digest","status","created","env":{...},
  *  "steps":[{"name","state","action","outputs":[...],"elapsed_s","message"}],
  *  "metrics":{key: value}}.
@@ -10,6 +12,9 @@
 #include "cli.h"
 #include "report.h"
 #include "engrave/clock.h"
+#include "engrave/err.h"
+#include "engrave/runmetrics.h"
+#include "engrave/spec.h"
 #include "engrave/store.h"
 
 #include <jansson.h>
@@ -97,4 +102,23 @@ void report_run_text(FILE *out, const struct run_record *r)
 		for (int i = 0; i < r->n_metrics; i++)
 			fprintf(out, "  %-28s %.6g\n", r->metrics[i].key, r->metrics[i].value);
 	}
+}
+
+/* The runner's finish hook: the run's metrics (analysis layer), and a run
+ * that lacks the ones its spec implies is "incomplete", never "done". */
+int report_finish_run(struct store *st, struct run_record *rec, void *ctx, struct err *e)
+{
+	const struct spec *sp = ctx;
+	if (runmetrics_compute(st, rec, e))
+		return -1;
+	char missing[256];
+	if (runmetrics_missing(sp, rec, missing, sizeof(missing))) {
+		err_set(e, ERR_MISSING, "run %s finished its steps but lacks the metrics %s", rec->id, missing);
+		if (strstr(missing, "no request"))
+			err_hint(e, "raise steps.loadtest.arrival.rate x (duration - warmup) to at least one request");
+		else
+			err_hint(e, "its load-test records are missing or unreadable: 'engrave store verify', then run the spec again");
+		return 1;
+	}
+	return 0;
 }

@@ -13,5 +13,11 @@ json_t *report_run_json(const struct run_record *r);
 /* Prints and frees `o`. */
 int report_print_json(json_t *o);
 void report_run_text(FILE *out, const struct run_record *r);
+/* The runner's finish hook (runner_opts.finish, ctx = the run's spec):
+ * computes the run's metrics; 1 ("incomplete") when it lacks the metrics its
+ * spec implies. Used by run and replay. */
+struct store;
+struct err;
+int report_finish_run(struct store *st, struct run_record *rec, void *ctx, struct err *e);
 
 #endif

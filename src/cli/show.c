@@ -92,7 +92,7 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 			if (check_table(&res, &tab, &e))
 				goto out;
 			printf("\nchecks%s%s:\n%s", have_base ? " against baseline " : "", have_base ? base.id : "", tab.data);
-			printf("%s\n", res.failures ? "checks: FAIL" : "checks: pass");
+			printf("checks: %s\n", check_exit_code(&res) == 0 ? "pass" : check_summary_word(&res));
 		}
 		if (base_note[0])
 			printf("\nnote: %s\n", base_note);

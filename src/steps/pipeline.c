@@ -379,16 +379,24 @@ static int init_record(struct store *st, const struct spec *sp, const struct run
 	struct digest sd;
 	spec_digest(sp, &sd);
 	if (o && o->resume_run) {
-		if (run_get(st, o->resume_run, rec, e))
+		if (run_get(st, o->resume_run, rec, e)) {
+			memset(rec, 0, sizeof(*rec));
 			return -1;
+		}
 		if (!digest_equal(&rec->spec_digest, &sd)) {
 			err_set(e, ERR_USAGE, "run %s was made from a different spec (%s)", o->resume_run,
 				rec->spec_name);
 			run_record_release(rec);
+			memset(rec, 0, sizeof(*rec)); /* nothing of it may be written back */
 			return err_hint(e, "resume it with 'engrave replay %s', or start a new run", o->resume_run);
 		}
-		if (!strcmp(rec->status, "done"))
-			log_info("run %s is already done; re-checking its steps", rec->id);
+		if (!strcmp(rec->status, "done")) {
+			/* a finished run's measurements are history: never re-measured in place */
+			err_set(e, ERR_USAGE, "run %s is done; its measurements are kept as they are", rec->id);
+			run_record_release(rec);
+			memset(rec, 0, sizeof(*rec));
+			return err_hint(e, "start a new run of the spec, or 'engrave replay %s'", o->resume_run);
+		}
 		return 0;
 	}
 	memset(rec, 0, sizeof(*rec));
@@ -478,6 +486,17 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 			goto failed;
 	}
 	target_close(c.target);
+	c.target = NULL;
+	if (o && o->finish) {
+		int f = o->finish(st, rec, o->finish_ctx, e);
+		if (f > 0) {
+			struct err ignored = ERR_INIT;
+			save_run(st, rec, "incomplete", &ignored);
+			return -1;
+		}
+		if (f < 0)
+			goto failed;
+	}
 	return save_run(st, rec, "done", e);
 failed:;
 	target_close(c.target);

@@ -152,14 +152,16 @@ Test(check, absolute_thresholds_and_missing_metrics)
 	cr_assert_eq(c.n, 3);
 	cr_assert_eq(row(&c, "p99_ms", 0)->verdict, CHECK_FAIL);       /* p99 ~3.2 ms */
 	cr_assert_eq(row(&c, "throughput", 0)->verdict, CHECK_PASS);   /* 200/s */
-	cr_assert_eq(row(&c, "recall", 0)->verdict, CHECK_FAIL);       /* not measured */
+	cr_assert_eq(row(&c, "recall", 0)->verdict, CHECK_MISSING);    /* not measured: no verdict */
 	cr_assert(strstr(row(&c, "recall", 0)->note, "not measured"));
-	cr_assert_eq(c.failures, 2);
+	cr_assert_eq(c.failures, 1);
+	cr_assert_eq(c.missing, 1);
+	cr_assert_eq(check_exit_code(&c), 1); /* a real failure outranks missing data */
 	cr_assert_str_eq(c.baseline_id, "");
 	struct buf b;
 	buf_init(&b, 0);
 	cr_assert_eq(check_table(&c, &b, &e), 0);
-	cr_assert(strstr(b.data, "recall") && strstr(b.data, "FAIL") && strstr(b.data, "< 1"));
+	cr_assert(strstr(b.data, "recall") && strstr(b.data, "FAIL") && strstr(b.data, "MISSING") && strstr(b.data, "< 1"));
 	buf_release(&b);
 	check_result_release(&c);
 	run_record_release(&r);
@@ -219,4 +221,43 @@ Test(check, find_run_and_baseline_errors)
 	cr_assert_str_eq(out.id, r.id);
 	run_record_release(&out);
 	run_record_release(&r);
+}
+
+/* A run that lost its metrics is never a pass: every check it cannot
+ * evaluate is MISSING and the exit code is 3 (issue: "PASS: 0 of 0"). */
+Test(check, missing_metrics_are_missing_data_not_a_pass)
+{
+	static const char txt[] = "name: synth\nseed: 1\ntarget: {driver: embedded}\nsteps:\n  loadtest:\n"
+				  "    duration: 100s\n    arrival: {pattern: constant, rate: 200}\n"
+				  "checks:\n  p99_ms: \"< 1\"\n  error_rate: \"== 0\"\n";
+	struct spec *s2 = NULL;
+	struct err e = ERR_INIT;
+	cr_assert_eq(spec_load_string(txt, strlen(txt), "abs", &s2, &e), 0, "%s", e.msg);
+	struct run_record r, base;
+	make_run(st, "20260101T000000Z-000001", 1, 1.0, 2000, &base);
+	make_run(st, "20260101T000100Z-000002", 2, 1.0, 2000, &r);
+	r.n_metrics = 0; /* the run lost its metrics */
+	struct check_result c;
+	cr_assert_eq(check_run(st, &r, s2, NULL, NULL, &c, &e), 0, "%s", e.msg);
+	cr_assert_eq(c.n, 2);
+	cr_assert_eq(c.failures, 0);
+	cr_assert_eq(c.missing, 2);
+	cr_assert_eq(check_exit_code(&c), 3);
+	cr_assert_str_eq(check_summary_word(&c), "MISSING DATA");
+	check_result_release(&c);
+	/* against a baseline: the relative rows are missing too */
+	cr_assert_eq(check_run(st, &r, NULL, &base, NULL, &c, &e), 0, "%s", e.msg);
+	cr_assert_geq(c.missing, 2);
+	cr_assert_eq(c.failures, 0);
+	cr_assert_eq(check_exit_code(&c), 3);
+	check_result_release(&c);
+	/* nothing to check at all is not a pass either */
+	cr_assert_eq(check_run(st, &r, NULL, NULL, NULL, &c, &e), 0, "%s", e.msg);
+	cr_assert_eq(c.n, 0);
+	cr_assert_eq(check_exit_code(&c), 3);
+	cr_assert_str_eq(check_summary_word(&c), "NOTHING CHECKED");
+	check_result_release(&c);
+	run_record_release(&base);
+	run_record_release(&r);
+	spec_free(s2);
 }
