@@ -55,6 +55,9 @@ void http_response_init(struct http_response *rs);
 void http_response_release(struct http_response *rs);
 /* Empty for reuse, keeping the body allocation. */
 void http_response_reset(struct http_response *rs);
+/* 1 when the transfer failed because the answer was larger than the
+ * request's max_body (asking again gives the same answer: ask for less). */
+int http_response_too_large(const struct http_response *rs);
 
 struct http_client; /* one reusable easy handle: keep-alive connection */
 

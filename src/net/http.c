@@ -78,6 +78,13 @@ void http_response_reset(struct http_response *rs)
 	rs->content_type[0] = '\0';
 }
 
+int http_response_too_large(const struct http_response *rs)
+{
+	return rs && rs->status == 0 &&
+	       (rs->transport_error == CURLE_FILESIZE_EXCEEDED ||
+		(rs->transport_error == CURLE_WRITE_ERROR && strstr(rs->error, "larger than")));
+}
+
 const char *http_method_of(const struct http_request *rq)
 {
 	if (rq->method && *rq->method)

@@ -25,6 +25,8 @@
 
 int retry_should(const struct http_response *rs, int transport_failed)
 {
+	if (http_response_too_large(rs))
+		return 0; /* the same request gets the same answer */
 	if (transport_failed || !rs || rs->status == 0)
 		return 1;
 	long s = rs->status;

@@ -49,7 +49,9 @@ static int engram_open(struct target *t, struct err *e)
 }
 
 /* GET url and parse JSON; non-2xx is an error. */
-static int get_json(struct target *t, const char *path, json_t **out, struct err *e)
+/* GET path as JSON; *too_large (may be NULL) says the answer passed the
+ * response limit. */
+static int get_json_sized(struct target *t, const char *path, json_t **out, int *too_large, struct err *e)
 {
 	struct target_req rq;
 	struct http_response rs;
@@ -59,6 +61,8 @@ static int get_json(struct target *t, const char *path, json_t **out, struct err
 	int rc = buf_printf(&rq.url, e, "%s%s", t->url, path);
 	if (!rc)
 		rc = target_send(t, &rq, &rs, e);
+	if (too_large)
+		*too_large = http_response_too_large(&rs);
 	if (!rc && (rs.status < 200 || rs.status > 299))
 		rc = target_err_http(t, &rq, &rs, e);
 	if (!rc)
@@ -66,6 +70,11 @@ static int get_json(struct target *t, const char *path, json_t **out, struct err
 	http_response_release(&rs);
 	target_req_release(&rq);
 	return rc;
+}
+
+static int get_json(struct target *t, const char *path, json_t **out, struct err *e)
+{
+	return get_json_sized(t, path, out, NULL, e);
 }
 
 static int engram_health(struct target *t, char *version, size_t cap, struct err *e)
@@ -127,14 +136,14 @@ static int read_f32_array(json_t *arr, float *out, uint32_t dim)
 
 /* One server page (limit <= 1000); *got receives the rows returned. */
 static int fetch_page(struct target *t, uint64_t offset, uint32_t limit, struct target_vectors *out,
-		      size_t *got, struct err *e)
+		      size_t *got, int *too_large, struct err *e)
 {
 	char path[160];
 	snprintf(path, sizeof(path), "/api/v1/memories?tier=hot&include_embeddings=true&limit=%u&offset=%llu",
 		 limit, (unsigned long long)offset);
 	json_t *j;
 	*got = 0;
-	if (get_json(t, path, &j, e))
+	if (get_json_sized(t, path, &j, too_large, e))
 		return -1;
 	json_t *mems = json_object_get(j, "memories");
 	float *vec = malloc((size_t)t->dim * sizeof(float));
@@ -161,12 +170,25 @@ static int engram_fetch(struct target *t, uint64_t offset, uint32_t limit,
 			struct target_vectors *out, struct err *e)
 {
 	/* the server clamps limit to 1000: ask in pages so a short answer
-	 * really means the end */
+	 * really means the end. Pages carry each memory's content too, so with
+	 * long texts (88 KB Wikipedia articles) 1000 rows pass the response
+	 * limit: the page then halves until it fits, and keeps that size. */
 	for (uint32_t done = 0; done < limit;) {
-		uint32_t ask = limit - done < 1000 ? limit - done : 1000;
+		uint32_t page = t->page_rows ? t->page_rows : 1000;
+		uint32_t ask = limit - done < page ? limit - done : page;
 		size_t got;
-		if (fetch_page(t, offset + done, ask, out, &got, e))
-			return -1;
+		int too_large = 0;
+		size_t before = out->n;
+		if (fetch_page(t, offset + done, ask, out, &got, &too_large, e)) {
+			if (!too_large || ask == 1)
+				return -1;
+			while (out->n > before) /* drop a partly read page */
+				free(out->ids[--out->n]);
+			t->page_rows = ask / 2;
+			log_info("engram: a page of %u memories is over the response limit; reading %u at a time", ask,
+				 t->page_rows);
+			continue;
+		}
 		done += (uint32_t)got;
 		if (got < ask)
 			break;

@@ -646,7 +646,10 @@ int target_send(struct target *t, struct target_req *rq, struct http_response *r
 	if (!t->http && http_client_new(&t->http, e))
 		return -1;
 	if (http_do_retry(t->http, &rq->http, &t->retry, rs, NULL, e)) {
-		if (rs->status == 0)
+		if (http_response_too_large(rs))
+			err_hint(e, "the %s server answered, but with more than the %zu-byte response limit", t->driver,
+				 rq->http.max_body ? rq->http.max_body : (size_t)HTTP_BODY_MAX_DEFAULT);
+		else if (rs->status == 0)
 			err_hint(e, "is the %s server running at %s? (engrave reads the url from the spec's target section)",
 				 t->driver, t->url);
 		return -1;
@@ -710,6 +713,9 @@ int target_err_http(struct target *t, const struct target_req *rq,
 	err_set(e, ERR_NET, "%s %s %s: %s", t->driver, http_method_of(&rq->http), url, what);
 	if (rs->status == 401)
 		err_hint(e, "the server wants an API key: set target.auth.bearer_env to the name of an environment variable holding it");
+	else if (http_response_too_large(rs))
+		err_hint(e, "the %s server answered, but with more than the %zu-byte response limit", t->driver,
+			 rq->http.max_body ? rq->http.max_body : (size_t)HTTP_BODY_MAX_DEFAULT);
 	else if (rs->status == 0)
 		err_hint(e, "is the %s server running at %s?", t->driver, t->url);
 	return -1;

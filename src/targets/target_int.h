@@ -68,6 +68,7 @@ struct target {
 	struct retry_policy retry;
 	struct http_client *http; /* synchronous calls; created on first use */
 	void *priv;               /* the driver's state */
+	uint32_t page_rows;       /* rows per read-back page that fit the response limit; 0: driver default */
 };
 
 /* ---- request helpers (target.c) ---------------------------------------- */

@@ -558,3 +558,40 @@ Test(target_engram, unknown_driver_and_unreachable_server)
 	cr_assert(strstr(e.hint, "engram server running"), "hint: %s", e.hint);
 	target_close(t);
 }
+
+/*
+ * Read-back pages carry each memory's content: 700 memories of 99,000 bytes
+ * make a 1000-row page of about 70 MB, over the 64 MiB response limit. The
+ * driver halves its page until the answer fits instead of failing with
+ * "is the engram server running?" (it is).
+ */
+Test(target_engram, read_back_pages_shrink_to_the_response_limit, .fini = stop_server, .timeout = 120)
+{
+	start_server("--no-dedup", NULL, NULL, NULL);
+	struct target *t = open_engram("big", NULL, DIM);
+	const int n = 700;
+	const size_t len = 99000;
+	char *text = malloc(len + 1);
+	float *v = malloc(DIM * sizeof(float));
+	struct err e = ERR_INIT;
+	for (int i = 0; i < n; i++) {
+		memset(text, 'a' + i % 26, len);
+		text[len] = '\0';
+		char id[32];
+		snprintf(id, sizeof(id), "big%d", i);
+		rand_vec((uint64_t)(5000 + i), v, DIM);
+		struct target_record r = { id, v, text, 0.8f, 0 };
+		struct target_store_result res;
+		cr_assert_eq(target_store_batch(t, &r, 1, &res, &e), 0, "store %d: %s", i, e.msg);
+		cr_assert_eq(res.status, TARGET_STORED, "record %d: %s", i, res.reason);
+	}
+	struct target_vectors all;
+	target_vectors_init(&all, DIM);
+	cr_assert_eq(target_fetch_all(t, 0, &all, &e), 0, "fetch_all: %s (%s)", e.msg, e.hint);
+	cr_assert_eq(all.n, (size_t)n);
+	cr_assert(t->page_rows > 0 && t->page_rows < 1000, "page shrank to %u", t->page_rows);
+	target_vectors_release(&all);
+	free(text);
+	free(v);
+	target_close(t);
+}
