@@ -60,6 +60,7 @@ struct target_ops;
 #define TARGET_CAP_RESET 2u       /* remove everything it holds */
 #define TARGET_CAP_COUNT 4u       /* how many vectors it holds */
 #define TARGET_CAP_READ_BY_ID 8u  /* vectors back by id (not by paging everything) */
+#define TARGET_CAP_PERSISTENT 16u /* what it holds outlives this process (a server, not in-process) */
 
 struct target_driver {
 	const char *name;          /* the spec's target.driver */
@@ -248,6 +249,14 @@ int target_fetch_all(struct target *t, uint64_t max, struct target_vectors *out,
  */
 int target_get_vectors(struct target *t, const char *const *ids, size_t n,
 		       struct target_vectors *out, struct err *e);
+/*
+ * Which of `ids` the target holds: found[i] = 1 or 0. By id where the
+ * driver can (chroma asks for ids only, the embedded index looks them up),
+ * else by paging everything once (engram). Used to tell records already
+ * present from records to send, and to find acknowledged records a target
+ * lost.
+ */
+int target_has_ids(struct target *t, const char *const *ids, size_t n, unsigned char *found, struct err *e);
 /* Remove everything (chroma: delete and recreate the collection; embedded:
  * clear). Engram cannot delete: ERR_UNSUPPORTED with a hint. */
 int target_reset(struct target *t, struct err *e);

@@ -48,6 +48,7 @@
 #include "engrave/store.h"
 #include "engrave/synth.h"
 #include "engrave/target.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -61,7 +62,20 @@
 #define COMMIT_EVERY 2048
 #define COMMIT_NS (250 * NS_PER_MS)
 
-enum { R_NONE = 0, R_STORED = 1, R_REJECTED = 2, R_FAILED = 3 };
+/* Record states. R_PRESENT: the target held it before this run sent it
+ * (journaled like a receipt). R_RESEND: acknowledged earlier but not held
+ * now, so sent again (never journaled: its next receipt replaces the old). */
+enum { R_NONE = 0, R_STORED = 1, R_REJECTED = 2, R_FAILED = 3, R_PRESENT = 4, R_RESEND = 5 };
+
+static int to_send(uint8_t s)
+{
+	return s == R_NONE || s == R_RESEND;
+}
+
+static int held(uint8_t s)
+{
+	return s == R_STORED || s == R_PRESENT;
+}
 
 struct ing_set {
 	struct digest vectors;   /* the vectors artifact */
@@ -110,6 +124,9 @@ struct ing {
 	mono_ns last_commit;
 	struct progress prog;
 	uint64_t stored, rejected, failed, retries, sent_now;
+	uint64_t present;        /* held before this run sent them (not sent) */
+	uint64_t resent;         /* acknowledged earlier, not held, stored again */
+	uint64_t resend_due;     /* found lost at resume, to send again */
 	int failed_hard;         /* an error was recorded in e */
 	char first_reject[256];
 	char first_fail[256];
@@ -206,7 +223,7 @@ static void req_free(struct ing_req *r)
 /* The next batch of records without a receipt, within one set. */
 static struct ing_req *next_batch(struct ing *g)
 {
-	while (g->cursor < g->total && g->state[g->cursor] != R_NONE)
+	while (g->cursor < g->total && !to_send(g->state[g->cursor]))
 		g->cursor++;
 	if (g->cursor >= g->total)
 		return NULL;
@@ -215,7 +232,7 @@ static struct ing_req *next_batch(struct ing *g)
 	uint64_t end = s->base + s->rows;
 	struct ing_req *r = req_new(g, g->batch);
 	while (r->n < g->batch && g->cursor < end) {
-		if (g->state[g->cursor] == R_NONE)
+		if (to_send(g->state[g->cursor]))
 			r->idx[r->n++] = g->cursor;
 		g->cursor++;
 	}
@@ -265,6 +282,8 @@ static int receipt(struct ing *g, uint64_t idx, int status, int attempts, int ht
 	val[8] = (uint8_t)idl;
 	if (idl)
 		memcpy(val + 9, server_id, idl);
+	if (g->state[idx] == R_RESEND && status == R_STORED)
+		g->resent++;
 	g->state[idx] = (uint8_t)status;
 	if (journal_batch_put(g->jb, key, 8, val, 9 + idl, g->e))
 		return -1;
@@ -290,6 +309,8 @@ static int load_receipt(const void *k, size_t kl, const void *v, size_t vl, void
 		g->stored++;
 	else if (st == R_REJECTED)
 		g->rejected++;
+	else if (st == R_PRESENT)
+		g->present++;
 	return 0;
 }
 
@@ -547,16 +568,17 @@ static void close_set(struct ing_set *s)
 static int verify_sample(struct ing *g, uint64_t want, struct verify_result *vr)
 {
 	memset(vr, 0, sizeof(*vr));
-	if (want == 0 || g->stored == 0)
+	uint64_t n_held = g->stored + g->present;
+	if (want == 0 || n_held == 0)
 		return 0;
-	if (want > g->stored)
-		want = g->stored;
+	if (want > n_held)
+		want = n_held;
 	struct ing_req *r = req_new(g, (size_t)want);
 	uint64_t seed = g->c->spec->seed;
 	for (uint64_t draw = 0; r->n < want && draw < want * 8; draw++) {
 		uint64_t idx = ((uint64_t)rng_u32(seed, STREAM_VERIFY, 2 * draw) << 32 |
 				rng_u32(seed, STREAM_VERIFY, 2 * draw + 1)) % g->total;
-		if (g->state[idx] == R_STORED)
+		if (held(g->state[idx]))
 			r->idx[r->n++] = idx;
 	}
 	if (req_fill(g, r)) {
@@ -775,10 +797,115 @@ static int ingest_prepare(struct ing *g, struct err *e)
 }
 
 /*
+ * Census: which records the target holds, by id (target_has_ids). `pick`
+ * selects the records asked about; `on` is called for each with found 0/1.
+ */
+static int census(struct ing *g, int (*pick)(uint8_t), int (*on)(struct ing *, uint64_t, int), struct err *e)
+{
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < g->total; i++)
+		n += pick(g->state[i]) != 0;
+	if (n == 0)
+		return 0;
+	uint64_t *idx = xalloc_try_array(n, sizeof(*idx), "ingest census indices", e);
+	const char **ids = idx ? xalloc_try_array(n, sizeof(*ids), "ingest census ids", e) : NULL;
+	char *idbuf = ids ? xalloc_try_array(n, ID_LEN, "ingest census id text", e) : NULL;
+	unsigned char *found = idbuf ? xalloc_try_array(n, 1, "ingest census answers", e) : NULL;
+	int rc = found ? 0 : -1;
+	for (uint64_t i = 0, k = 0; !rc && i < g->total; i++) {
+		if (!pick(g->state[i]))
+			continue;
+		uint64_t row;
+		const struct ing_set *s = set_of(g, i, &row);
+		record_id(s, row, idbuf + k * ID_LEN);
+		ids[k] = idbuf + k * ID_LEN;
+		idx[k++] = i;
+	}
+	if (!rc)
+		rc = target_has_ids(g->t, ids, (size_t)n, found, e);
+	for (uint64_t k = 0; !rc && k < n; k++)
+		rc = on(g, idx[k], found[k]);
+	free(found);
+	free(idbuf);
+	free(ids);
+	free(idx);
+	return rc;
+}
+
+static int pick_unsent(uint8_t s)
+{
+	return s == R_NONE;
+}
+
+/* A record the target already holds is not sent: its receipt says so. */
+static int mark_present(struct ing *g, uint64_t i, int found)
+{
+	if (!found)
+		return 0;
+	g->present++;
+	return receipt(g, i, R_PRESENT, 0, 0, 0, NULL);
+}
+
+/* An acknowledged record the target no longer holds is sent again. */
+static int mark_lost(struct ing *g, uint64_t i, int found)
+{
+	if (found)
+		return 0;
+	if (g->state[i] == R_STORED)
+		g->stored--;
+	else
+		g->present--;
+	g->state[i] = R_RESEND;
+	g->resend_due++;
+	return 0;
+}
+
+/* Records the target holds before the first send are marked present (one
+ * census, journaled), so a re-run against a target that holds the data
+ * sends nothing and expects nothing new. */
+static int ingest_find_present(struct ing *g, struct err *e)
+{
+	if (g->count_before == 0)
+		return 0; /* an empty target holds none of them */
+	if (journal_batch_begin(g->c->store, g->c->run_id, STREAM, &g->jb, e))
+		return -1;
+	int rc = census(g, pick_unsent, mark_present, e);
+	if (!rc)
+		rc = journal_batch_commit(g->jb, e);
+	else
+		journal_batch_abort(g->jb);
+	g->jb = NULL;
+	if (!rc && g->present)
+		log_info("ingest: %llu of %llu records are already in the target; they are not sent again",
+			 (unsigned long long)g->present, (unsigned long long)g->total);
+	return rc;
+}
+
+/* On resume, acknowledged records the target does not hold (a target that
+ * did not outlive the process, or one that dropped them) are sent again. */
+static int ingest_find_lost(struct ing *g, struct err *e)
+{
+	int persistent = target_can(g->t, TARGET_CAP_PERSISTENT);
+	if (!persistent && target_count(g->t, &g->count_before, e))
+		return -1; /* a new in-process index: what it holds now is the base */
+	if (g->stored + g->present == 0)
+		return 0;
+	if (census(g, held, mark_lost, e))
+		return -1;
+	if (g->resend_due)
+		log_info("ingest: resuming: %llu acknowledged records are not in the %s target%s; sending them again",
+			 (unsigned long long)g->resend_due, target_driver(g->t),
+			 persistent ? "" : " (it does not outlive the process)");
+	return 0;
+}
+
+/*
  * Where this run stands: the receipts of an interrupted attempt, and the
  * target's count before the first send (journaled, so a resume compares
- * with the same base). A fresh run first tries to reuse a verified load.
- * Returns 1 when reused (the step's output is set), 0 to send, -1 on error.
+ * with the same base). A fresh run first tries to reuse a verified load,
+ * else finds the records the target already holds; a resume finds the
+ * acknowledged records the target lost. Returns 1 when reused (the step's
+ * output is set), 0 to send, -1 on error.
  */
 static int ingest_begin(struct ing *g, struct err *e)
 {
@@ -794,10 +921,10 @@ static int ingest_begin(struct ing *g, struct err *e)
 	if (have_before < 0)
 		return -1;
 	if (have_before) {
-		if (g->stored || g->rejected)
+		if (g->stored || g->rejected || g->present)
 			log_info("ingest: resuming: %llu records already have a receipt",
-				 (unsigned long long)(g->stored + g->rejected));
-		return 0;
+				 (unsigned long long)(g->stored + g->rejected + g->present));
+		return ingest_find_lost(g, e);
 	}
 	int reused = try_reuse(g, g->refname, e);
 	if (reused)
@@ -808,7 +935,7 @@ static int ingest_begin(struct ing *g, struct err *e)
 	if (journal_batch_begin(c->store, c->run_id, META_STREAM, &mb, e) ||
 	    journal_batch_put(mb, "count_before", 12, &g->count_before, 8, e) || journal_batch_commit(mb, e))
 		return -1;
-	return 0;
+	return ingest_find_present(g, e);
 }
 
 /* Send every record without a receipt; every receipt gathered is committed,
@@ -869,6 +996,8 @@ static int ingest_record(struct ing *g, const struct verify_result *vr)
 	steps_metric(c, "ingest.rejected", (double)g->rejected);
 	steps_metric(c, "ingest.failed", (double)g->failed);
 	steps_metric(c, "ingest.retries", (double)g->retries);
+	steps_metric(c, "ingest.present", (double)g->present);
+	steps_metric(c, "ingest.resent", (double)g->resent);
 	if (secs > 0 && g->sent_now)
 		steps_metric(c, "ingest.records_per_s", (double)g->sent_now / secs);
 	steps_metric(c, "ingest.count_after", (double)vr->count_after);
@@ -879,9 +1008,13 @@ static int ingest_record(struct ing *g, const struct verify_result *vr)
 	if (write_receipts(g, g->count_before, vr->count_after, vr->lost, vr, g->elapsed_ns, &c->out[0]))
 		return -1;
 	c->n_out = 1;
+	char extra[96] = "";
+	if (g->present || g->resent)
+		snprintf(extra, sizeof(extra), " (%llu re-sent), %llu already present", (unsigned long long)g->resent,
+			 (unsigned long long)g->present);
 	snprintf(c->summary, sizeof(c->summary),
-		 "%llu stored, %llu rejected, %llu failed, %llu retries; target count %llu (expected %lld); sample %llu/%llu ok",
-		 (unsigned long long)g->stored, (unsigned long long)g->rejected, (unsigned long long)g->failed,
+		 "%llu stored%s, %llu rejected, %llu failed, %llu retries; target count %llu (expected %lld); sample %llu/%llu ok",
+		 (unsigned long long)g->stored, extra, (unsigned long long)g->rejected, (unsigned long long)g->failed,
 		 (unsigned long long)g->retries, (unsigned long long)vr->count_after, (long long)vr->expected,
 		 (unsigned long long)(vr->checked - vr->missing - vr->mismatched), (unsigned long long)vr->checked);
 	return 0;
@@ -894,7 +1027,7 @@ static int ingest_verdict(struct ing *g, const struct verify_result *vr, struct 
 	if (g->failed) {
 		err_set(e, ERR_NET, "ingest: %llu of %llu records were not stored after %d attempts each (first: %s)",
 			(unsigned long long)g->failed, (unsigned long long)g->total, g->max_attempts, g->first_fail);
-		return err_hint(e, "fix the target and continue with 'engrave run SPEC --resume': stored records are not sent again");
+		return err_hint(e, "fix the target and continue with 'engrave run SPEC --resume': records the target holds are not sent again");
 	}
 	if (g->rejected)
 		return err_set(e, ERR_CHECK, "ingest: the target rejected %llu records (first: %s)",

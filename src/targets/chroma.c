@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engrave/hmap.h"
 #include "engrave/log.h"
 
 #define CHROMA_DB "/api/v2/tenants/default_tenant/databases/default_database"
@@ -447,6 +448,47 @@ static int chroma_get(struct target *t, const char *const *ids, size_t n,
 	return rc;
 }
 
+/* Which ids the collection holds: POST /get with include [] answers ids
+ * only, in chunks, matched back through a map of the asked ids. */
+static int chroma_has_ids(struct target *t, const char *const *ids, size_t n, unsigned char *found,
+			  struct err *e)
+{
+	const size_t chunk = 1000;
+	struct buf body, url;
+	buf_init(&body, 0);
+	buf_init(&url, 0);
+	struct hmap idx = HMAP_INIT;
+	int rc = coll_url(t, &url, "get", e);
+	for (size_t s = 0; s < n && !rc; s += chunk) {
+		size_t m = n - s < chunk ? n - s : chunk;
+		buf_reset(&body);
+		hmap_release(&idx);
+		rc = buf_append_str(&body, "{\"ids\":[", e);
+		for (size_t i = 0; i < m && !rc; i++)
+			rc = (i && buf_append(&body, ",", 1, e)) || target_json_str(&body, ids[s + i], e) ||
+			     hmap_add(&idx, ids[s + i], s + i, e) < 0;
+		if (!rc)
+			rc = buf_append_str(&body, "],\"include\":[]}", e);
+		json_t *j = NULL;
+		if (!rc)
+			rc = call(t, "POST", url.data, &body, 200, &j, e);
+		json_t *got = rc ? NULL : json_object_get(j, "ids");
+		if (!rc && !json_is_array(got))
+			rc = err_set(e, ERR_NET, "chroma POST %s: answer lacks ids", url.data);
+		for (size_t i = 0; !rc && i < json_array_size(got); i++) {
+			const char *id = json_string_value(json_array_get(got, i));
+			const size_t *k = id ? hmap_get(&idx, id) : NULL;
+			if (k)
+				found[*k] = 1;
+		}
+		json_decref(j);
+	}
+	hmap_release(&idx);
+	buf_release(&body);
+	buf_release(&url);
+	return rc ? -1 : 0;
+}
+
 static int chroma_reset(struct target *t, struct err *e)
 {
 	struct chroma *c = t->priv;
@@ -473,6 +515,7 @@ static const struct target_ops chroma_ops = {
 	.count = chroma_count,
 	.max_batch = chroma_max_batch,
 	.fetch_embeddings = chroma_fetch,
+	.has_ids = chroma_has_ids,
 	.get_vectors = chroma_get,
 	.reset = chroma_reset,
 	.build_store = chroma_build_store,
@@ -540,7 +583,7 @@ const struct target_driver target_chroma = {
 	.ns_check = chroma_collection_check,
 	.id_max = TARGET_ID_MAX - 1,
 	.content_max = 0,
-	.caps = TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID, /* no text search */
+	.caps = TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID | TARGET_CAP_PERSISTENT, /* no text search */
 	.dim_min = 1,
 	.dim_max = 65536,
 	.unheld_hint = NULL,

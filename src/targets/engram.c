@@ -428,7 +428,7 @@ const struct target_driver target_engram = {
 	.ns_check = engram_space_check,
 	.id_max = TARGET_ID_MAX - 1,
 	.content_max = 99000, /* Engram refuses content over 100,000 bytes; room for the title */
-	.caps = TARGET_CAP_TEXT_SEARCH | TARGET_CAP_COUNT, /* no delete, no read-back by id */
+	.caps = TARGET_CAP_TEXT_SEARCH | TARGET_CAP_COUNT | TARGET_CAP_PERSISTENT, /* no delete, no read-back by id */
 	.dim_min = 768,
 	.dim_max = 768, /* any other length is a 400 */
 	.unheld_hint = "Engram's semantic dedup drops near-duplicates (cosine >= 0.95) and its hot tier is capped "

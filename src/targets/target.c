@@ -519,6 +519,30 @@ int target_get_vectors(struct target *t, const char *const *ids, size_t n,
 	return rc;
 }
 
+int target_has_ids(struct target *t, const char *const *ids, size_t n, unsigned char *found, struct err *e)
+{
+	memset(found, 0, n);
+	if (t->ops->has_ids)
+		return t->ops->has_ids(t, ids, n, found, e);
+	if (!t->ops->get_vectors && !t->ops->fetch_embeddings)
+		return unsupported(t, "telling which ids it holds", e);
+	/* by id in chunks (bounded memory), or all at once when it pages anyway */
+	const size_t chunk = t->ops->get_vectors ? 4096 : n;
+	struct target_vectors tv;
+	target_vectors_init(&tv, t->dim);
+	int rc = 0;
+	for (size_t s = 0; s < n && !rc; s += chunk) {
+		size_t m = n - s < chunk ? n - s : chunk;
+		rc = target_get_vectors(t, ids + s, m, &tv, e);
+		for (size_t i = 0; !rc && i < m && i < tv.n; i++)
+			found[s + i] = tv.found[i] != 0;
+		target_vectors_release(&tv);
+		target_vectors_init(&tv, t->dim);
+	}
+	target_vectors_release(&tv);
+	return rc;
+}
+
 int target_reset(struct target *t, struct err *e)
 {
 	if (!t->ops->reset)

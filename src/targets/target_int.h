@@ -28,6 +28,9 @@ struct target_ops {
 	size_t (*max_batch)(struct target *t);
 	int (*fetch_embeddings)(struct target *t, uint64_t offset, uint32_t limit,
 				struct target_vectors *out, struct err *e);
+	/* found[i] for each id, asking for ids only; NULL: target.c uses get_vectors or paging */
+	int (*has_ids)(struct target *t, const char *const *ids, size_t n, unsigned char *found,
+		       struct err *e);
 	int (*get_vectors)(struct target *t, const char *const *ids, size_t n,
 			   struct target_vectors *out, struct err *e);
 	int (*reset)(struct target *t, struct err *e);

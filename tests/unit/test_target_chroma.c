@@ -219,6 +219,26 @@ Test(target_chroma, load_20k_verify_and_query, .fini = stop_chroma, .timeout = 2
 	cr_assert_eq(got.found[S], 0);
 	target_vectors_release(&got);
 
+	/* which ids it holds, by id only, across more than one request chunk */
+	enum { H = 2500 };
+	const char **ask = calloc(H, sizeof(*ask));
+	unsigned char *found = calloc(H, 1);
+	char (*absent)[32] = calloc(H, 32);
+	for (int i = 0; i < H; i++) {
+		if (i % 5 == 4) {
+			snprintf(absent[i], 32, "absent-%d", i);
+			ask[i] = absent[i];
+		} else {
+			ask[i] = ids[(i * 7919) % N];
+		}
+	}
+	cr_assert_eq(target_has_ids(t, ask, H, found, &e), 0, "%s", e.msg);
+	for (int i = 0; i < H; i++)
+		cr_assert_eq(found[i], i % 5 != 4, "%s: found %d", ask[i], found[i]);
+	free(ask);
+	free(found);
+	free(absent);
+
 	/* nearest neighbour of a stored vector plus tiny noise is that vector */
 	struct target_hits h;
 	target_hits_init(&h);
