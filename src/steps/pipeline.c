@@ -28,6 +28,7 @@
 #include "engrave/store.h"
 #include "engrave/target.h"
 #include "engrave/version.h"
+#include "engrave/xalloc.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -395,9 +396,7 @@ static int init_record(struct store *st, const struct spec *sp, const struct run
 	run_new_id(rec->id, sizeof(rec->id));
 	snprintf(rec->spec_name, sizeof(rec->spec_name), "%s", sp->name);
 	rec->spec_digest = sd;
-	rec->spec_text = strdup(spec_source_text(sp));
-	if (!rec->spec_text)
-		BUG("out of memory");
+	rec->spec_text = xstrdup(spec_source_text(sp));
 	run_env_fill(rec);
 	snprintf(rec->engrave_version, sizeof(rec->engrave_version), "%s", ENGRAVE_VERSION);
 	rec->created = clock_unix_now();
