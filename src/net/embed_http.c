@@ -66,7 +66,7 @@ int embed_http_api_parse(const char *name, enum embed_http_api *out, struct err 
 	return err_hint(e, "use \"openai\" (POST /v1/embeddings) or \"ollama\" (POST /api/embed)");
 }
 
-const char *embed_http_api_name(enum embed_http_api api)
+static const char *embed_http_api_name(enum embed_http_api api)
 {
 	return api == EMBED_HTTP_OLLAMA ? "ollama" : "openai";
 }

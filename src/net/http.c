@@ -367,7 +367,8 @@ void http_xfer_finish(struct http_xfer *x, int curlcode, uint64_t elapsed_ns)
 		snprintf(rs->content_type, sizeof(rs->content_type), "%s", ct);
 }
 
-int http_xfer_error(struct http_xfer *x, const struct http_request *rq, struct err *e)
+/* "POST http://h/p: <error>" into e (ERR_NET) from a finished failed transfer. */
+static int http_xfer_error(struct http_xfer *x, const struct http_request *rq, struct err *e)
 {
 	const struct http_response *rs = &x->rs;
 	err_set(e, ERR_NET, "%s %s: %s (curl error %d)", http_method_of(rq), rq->url,

@@ -51,18 +51,19 @@
 /* ---- name tables ------------------------------------------------------------ */
 
 const char *const spec_space_names[] = { "cosine", "l2", "ip", NULL };
-const char *const spec_corpus_source_names[] = { "mediawiki", "jsonl", "npy", "fvecs", "sample", NULL };
-const char *const spec_text_names[] = { "title+lead", "lead", "title+full", "full", NULL };
-const char *const spec_embedder_names[] = { "hashing", "http", NULL };
-const char *const spec_embed_api_names[] = { "openai", "ollama", NULL };
-const char *const spec_kmeans_names[] = { "lloyd", "minibatch", NULL };
-const char *const spec_centroids_from_names[] = { "store", "target", "random", NULL };
-const char *const spec_kmeans_init_names[] = { "kmeans++", "random", NULL };
+static const char *const spec_corpus_source_names[] = { "mediawiki", "jsonl", "npy", "fvecs", "sample", NULL };
+static const char *const spec_text_names[] = { "title+lead", "lead", "title+full", "full", NULL };
+static const char *const spec_embedder_names[] = { "hashing", "http", NULL };
+static const char *const spec_embed_api_names[] = { "openai", "ollama", NULL };
+static const char *const spec_kmeans_names[] = { "lloyd", "minibatch", NULL };
+static const char *const spec_centroids_from_names[] = { "store", "target", "random", NULL };
+static const char *const spec_kmeans_init_names[] = { "kmeans++", "random", NULL };
 const char *const spec_query_source_names[] = { "corpus", "synthetic", "heldout", NULL };
-const char *const spec_set_names[] = { "corpus", "synthetic", NULL };
-const char *const spec_arrival_names[] = { "constant", "poisson", "periodic_burst", "ramp", NULL };
+static const char *const spec_set_names[] = { "corpus", "synthetic", NULL };
+static const char *const spec_arrival_names[] = { "constant", "poisson", "periodic_burst", "ramp", NULL };
 const char *const spec_op_names[] = { "<", "<=", ">", ">=", "==", NULL };
-const char *const spec_metric_names[] = {
+/* metrics a check may name */
+static const char *const spec_metric_names[] = {
 	"p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
 	"service_p99_ms", "store_p99_ms", "recall_p99_ms", "search_p99_ms",
 	"throughput", "error_rate", "late_rate", "drop_rate", "recall", NULL
