@@ -152,7 +152,7 @@ int vecs_load(struct store *st, const struct digest *d, struct vecs *out, struct
 nospace: {
 	char hex[DIGEST_HEX_LEN + 1];
 	digest_to_hex(d, hex);
-	err_prefix(e, "loading %s %s (%llu x %u)", out->art.type, hex, (unsigned long long)out->rows, out->dim);
+	err_prefix(e, "loading %s %.12s (%llu x %u)", out->art.type, hex, (unsigned long long)out->rows, out->dim);
 }
 fail:
 	vecs_free(out);
