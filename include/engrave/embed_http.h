@@ -41,7 +41,6 @@ struct embed_http;
 
 /* "openai" or "ollama" -> api; -1 ERR_SPEC otherwise. */
 int embed_http_api_parse(const char *name, enum embed_http_api *out, struct err *e);
-const char *embed_http_api_name(enum embed_http_api api);
 
 /* Validates the options (no network). Caller frees with embed_http_free. */
 int embed_http_new(const struct embed_http_opts *o, struct embed_http **out, struct err *e);

@@ -113,8 +113,6 @@ int http_xfer_prepare(struct http_xfer *x, const struct http_request *rq,
 		      struct http_hdr_cache *hc, uint64_t connect_timeout_ns, struct err *e);
 /* After curl finished with result `curlcode`: fill status, Retry-After, type, error. */
 void http_xfer_finish(struct http_xfer *x, int curlcode, uint64_t elapsed_ns);
-/* "POST http://h/p: <error>" into e (ERR_NET) from a finished failed transfer. */
-int http_xfer_error(struct http_xfer *x, const struct http_request *rq, struct err *e);
 /*
  * A Retry-After header value in seconds: delta-seconds (fractions accepted)
  * or an HTTP-date (seconds from now, 0 if past); -1 when unparsable. Shared

@@ -78,19 +78,8 @@ enum spec_op { SPEC_OP_LT, SPEC_OP_LE, SPEC_OP_GT, SPEC_OP_GE, SPEC_OP_EQ };
 
 /* NULL-terminated name tables, indexed by the enums above. */
 extern const char *const spec_space_names[];
-extern const char *const spec_corpus_source_names[];
-extern const char *const spec_text_names[];
-extern const char *const spec_embedder_names[];
-extern const char *const spec_embed_api_names[];
-extern const char *const spec_kmeans_names[];
-extern const char *const spec_centroids_from_names[];
-extern const char *const spec_kmeans_init_names[];
 extern const char *const spec_query_source_names[];
-extern const char *const spec_set_names[];
-extern const char *const spec_arrival_names[];
 extern const char *const spec_op_names[];   /* "<", "<=", ">", ">=", "==" */
-/* Metrics a check may name (p50_ms ... throughput, error_rate, recall). */
-extern const char *const spec_metric_names[];
 
 /* Pipeline steps in order: "corpus", "embed", "centroids", "synthetic",
  * "queries", "groundtruth", "ingest", "loadtest", NULL. */

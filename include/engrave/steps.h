@@ -66,22 +66,6 @@ struct step_def {
 
 /* The definition of step i (spec_step_names order). */
 const struct step_def *steps_def(int i);
-int steps_index(const char *name);   /* -1 if unknown */
-
-/*
- * The steps whose outputs step i reads, for this spec (indices, -1 ended),
- * e.g. embed -> {corpus}; groundtruth -> {queries, embed, synthetic}.
- */
-int steps_inputs(const struct spec *sp, int i, int inputs[STEP_MAX_IN]);
-
-/*
- * Roles. "The corpus vectors" are made by whichever step the spec has for
- * them: embed when present, else the corpus step itself (a vector-file
- * corpus: npy, fvecs). -1 when the spec has no corpus vectors.
- */
-int steps_corpus_vectors_step(const struct spec *sp);
-/* The step that makes the vectors of an ingest set (corpus or synthetic); -1: none. */
-int steps_set_step(const struct spec *sp, enum spec_set set);
 
 /* The output of step `id` in this run; NULL when the step is absent from
  * the spec or has not finished. */
@@ -93,7 +77,7 @@ const struct digest *step_set_vectors(const struct step_ctx *c, enum spec_set se
 
 /*
  * Action key of step i given the digests of its inputs (in the order of
- * steps_inputs) and extra bytes (e.g. the digest of a source file).
+ * steps_inputs in pipeline.c) and extra bytes (e.g. the digest of a source file).
  */
 int steps_action_key(const struct spec *sp, int i, const struct digest *inputs, int n_inputs,
 		     const struct digest *extra, struct digest *key, struct err *e);

@@ -31,6 +31,8 @@ void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
+/* At most n bytes of s, NUL-terminated (strndup). */
+char *xstrndup(const char *s, size_t n);
 /* n * size bytes; an overflowing product aborts like a failed allocation. */
 void *xmalloc_array(size_t n, size_t size);
 void *xrealloc_array(void *p, size_t n, size_t size);

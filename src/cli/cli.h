@@ -8,8 +8,9 @@
  *   2. declare it below and add `{ "<name>", cmd_<name>, "summary", CMD_... }`
  *      to commands[] in src/cli/main.c (kept sorted by name); the flags say
  *      what the command needs (a store, read-only or not; runs named on the
- *      command line), and once its arguments are valid the command calls
- *      cli_setup() and finds them in ctx->store and ctx->run[];
+ *      command line; a SPEC file), and once its arguments are valid the
+ *      command calls cli_setup() and finds them in ctx->store, ctx->run[]
+ *      and ctx->spec;
  *   3. the Makefile picks the file up by itself;
  *   4. add a test under tests/cli/ (tests/cli/0001-help.sh already checks
  *      that `engrave <name> --help` exits 0 for every command);
@@ -41,22 +42,28 @@ enum cli_cmd_flags {
 	CMD_STORE_READONLY = 1 << 1, /* ...read-only: a missing store is exit 3 and is never created */
 	CMD_STORE_IF_EXISTS = 1 << 2, /* ...only if the directory exists; else ctx->store stays NULL */
 	CMD_NEEDS_RUN = 1 << 3,      /* resolve the run ids (or unique prefixes) given to cli_setup */
+	CMD_NEEDS_SPEC = 1 << 4,     /* load ctx->spec_path into ctx->spec (driver rules), before the store */
 };
 #define CMD_READS_STORE (CMD_NEEDS_STORE | CMD_STORE_READONLY)
 
 #define CLI_MAX_RUNS 2
+
+struct spec;
 
 /* Global options, parsed by main before dispatch, and the setup. */
 struct cli_ctx {
 	const char *store_dir; /* --store, $ENGRAVE_STORE, or ".engrave" */
 	int verbose;           /* -v count */
 	int quiet;             /* -q */
+	const char *spec_path; /* CMD_NEEDS_SPEC: the SPEC argument, set by the command */
 
 	/* Filled by cli_setup() from `flags` (the table entry's, which a command
 	 * may adjust before setup, e.g. `store gc --dry-run` reads only);
 	 * released by main after the command returns, so commands never close
-	 * the store or release these runs themselves. */
+	 * the store or release these runs themselves. A command may take the
+	 * spec (set ctx->spec to NULL and free it itself). */
 	unsigned flags;
+	struct spec *spec;
 	struct store *store;
 	struct run_record run[CLI_MAX_RUNS];
 	int n_runs;
@@ -109,11 +116,13 @@ int cli_usage_error(const struct cli_help *help, const char *fmt, ...)
 
 /*
  * The common setup of src/cli/main.c, called by a command once its options
- * and arguments are valid: opens the store as ctx->flags ask and, with
- * CMD_NEEDS_RUN, resolves runs[0..n_runs) (ids or unique prefixes, at most
- * CLI_MAX_RUNS) into ctx->run[]. Returns 0, or prints the error and returns
- * its exit code (3 no store or no such run, 4 store failure), which the
- * command returns as is. Called at most once per command.
+ * and arguments are valid: with CMD_NEEDS_SPEC loads ctx->spec_path into
+ * ctx->spec (first, so a bad spec never creates a store), opens the store as
+ * ctx->flags ask and, with CMD_NEEDS_RUN, resolves runs[0..n_runs) (ids or
+ * unique prefixes, at most CLI_MAX_RUNS) into ctx->run[]. Returns 0, or
+ * prints the error and returns its exit code (2 spec error, 3 no store, no
+ * such run or no spec file, 4 store failure), which the command returns as
+ * is. Called at most once per command.
  */
 int cli_setup(struct cli_ctx *ctx, int n_runs, char *const *runs);
 

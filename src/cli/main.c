@@ -9,13 +9,15 @@
  *
  * The common setup lives here too (git's RUN_SETUP): each table entry
  * carries CMD_* flags, and cli_setup() — called by the command once its
- * arguments are valid — opens the store in the mode they name and resolves
- * the runs the command was given; main releases both after the command
- * returns, before stdout is flushed.
+ * arguments are valid — loads the SPEC file, opens the store in the mode
+ * they name and resolves the runs the command was given; main releases all
+ * three after the command returns, before stdout is flushed.
  */
 #include "cli.h"
 #include "engrave/compare.h"
 #include "engrave/log.h"
+#include "engrave/spec.h"
+#include "engrave/target.h"
 #include "engrave/text.h"
 
 #include <errno.h>
@@ -36,11 +38,11 @@ const struct cli_cmd cli_commands[] = {
 	{ "import", cmd_import, "import vectors or records (.npy, .fvecs, .jsonl) into the store", CMD_NEEDS_STORE },
 	{ "log", cmd_log, "write PERFORMANCE_LOG.md entries from runs", CMD_READS_STORE | CMD_NEEDS_RUN },
 	{ "plan", cmd_plan, "show which steps of a spec would run and which are cached",
-	  CMD_READS_STORE | CMD_STORE_IF_EXISTS },
+	  CMD_NEEDS_SPEC | CMD_READS_STORE | CMD_STORE_IF_EXISTS },
 	{ "plot", cmd_plot, "draw latency percentile or history plots as SVG", CMD_READS_STORE },
 	{ "replay", cmd_replay, "re-run a stored run's exact spec and compare artifact digests",
 	  CMD_NEEDS_STORE | CMD_NEEDS_RUN },
-	{ "run", cmd_run, "run an experiment spec end to end (resumable)", CMD_NEEDS_STORE },
+	{ "run", cmd_run, "run an experiment spec end to end (resumable)", CMD_NEEDS_SPEC | CMD_NEEDS_STORE },
 	{ "runs", cmd_runs, "list runs with their status and key metrics", CMD_READS_STORE },
 	{ "show", cmd_show, "show one run: spec, environment, steps, artifacts, metrics",
 	  CMD_READS_STORE | CMD_NEEDS_RUN },
@@ -57,9 +59,11 @@ int cli_setup(struct cli_ctx *ctx, int n_runs, char *const *runs)
 	if (ctx->set_up)
 		BUG("cli_setup called twice");
 	if (n_runs < 0 || n_runs > CLI_MAX_RUNS || (n_runs && !(f & CMD_NEEDS_RUN)) ||
-	    (f & CMD_NEEDS_RUN && !(f & CMD_NEEDS_STORE)))
+	    (f & CMD_NEEDS_RUN && !(f & CMD_NEEDS_STORE)) || (f & CMD_NEEDS_SPEC && !ctx->spec_path))
 		BUG("cli_setup: %d run(s) for a command with flags %#x", n_runs, f);
 	ctx->set_up = 1;
+	if (f & CMD_NEEDS_SPEC && target_spec_load_file(ctx->spec_path, &ctx->spec, &e))
+		return cli_fail(&e);
 	if (f & CMD_NEEDS_STORE && !(f & CMD_STORE_IF_EXISTS && access(ctx->store_dir, F_OK) != 0) &&
 	    store_open(ctx->store_dir, f & CMD_STORE_READONLY ? STORE_RDONLY : 0, &ctx->store, &e))
 		return cli_fail(&e);
@@ -76,6 +80,8 @@ static void cli_teardown(struct cli_ctx *ctx)
 	ctx->n_runs = 0;
 	store_close(ctx->store);
 	ctx->store = NULL;
+	spec_free(ctx->spec);
+	ctx->spec = NULL;
 }
 
 static void print_main_usage(FILE *out)

@@ -10,7 +10,6 @@
 #include "engrave/spec.h"
 #include "engrave/steps.h"
 #include "engrave/store.h"
-#include "engrave/target.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -35,19 +34,14 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 	if (argc - pos != 1)
 		return cli_usage_error(&help, "expected one SPEC file");
 	struct err e = ERR_INIT;
-	struct spec *sp = NULL;
-	if (target_spec_load_file(argv[pos], &sp, &e))
-		return cli_fail(&e);
-	if ((rc = cli_setup(ctx, 0, NULL))) { /* no store yet: everything will run */
-		spec_free(sp);
+	ctx->spec_path = argv[pos];
+	if ((rc = cli_setup(ctx, 0, NULL))) /* no store yet: everything will run */
 		return rc;
-	}
+	const struct spec *sp = ctx->spec;
 	struct plan_row rows[SPEC_NSTEPS];
 	int n = 0;
-	if (steps_plan(ctx->store, sp, rows, &n, &e)) {
-		spec_free(sp);
+	if (steps_plan(ctx->store, sp, rows, &n, &e))
 		return cli_fail(&e);
-	}
 	struct digest sd;
 	spec_digest(sp, &sd);
 	char hex[DIGEST_HEX_LEN + 1];
@@ -87,6 +81,5 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 				printf("  %-12s %-10s %s\n", d->name, steps_state_name(rows[i].state), ah);
 		}
 	}
-	spec_free(sp);
 	return 0;
 }

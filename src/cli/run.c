@@ -72,16 +72,14 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&help, "expected one SPEC file");
 
 	struct err e = ERR_INIT;
-	struct spec *sp = NULL;
 	struct run_record rec;
 	memset(&rec, 0, sizeof(rec));
 	int have_rec = 0;
-	if (target_spec_load_file(argv[pos], &sp, &e))
-		goto fail;
-	if ((rc = cli_setup(ctx, 0, NULL))) {
-		spec_free(sp);
+	ctx->spec_path = argv[pos];
+	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
-	}
+	struct spec *sp = ctx->spec; /* taken: freed below on every path */
+	ctx->spec = NULL;
 	struct store *st = ctx->store;
 	struct find_ctx f;
 	memset(&f, 0, sizeof(f));

@@ -228,9 +228,9 @@ static size_t d2_pick(const double *w, size_t ns, double r)
 /* k distinct seeded points as the initial centres. */
 static int seed_random(struct km *m, const struct kmeans_opts *o, struct err *e)
 {
-	size_t *idx = malloc(m->n * sizeof *idx);
+	size_t *idx = malloc(xalloc_mul(m->n, sizeof *idx));
 	if (!idx)
-		return err_set(e, ERR_INTERNAL, "k-means: out of memory seeding %u centres", m->k);
+		return err_set(e, ERR_NOSPACE, "k-means: out of memory seeding %u centres from %zu points", m->k, m->n);
 	for (size_t i = 0; i < m->n; i++)
 		idx[i] = i;
 	const uint64_t base = 1ULL << 41;

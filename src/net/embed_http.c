@@ -26,6 +26,7 @@
 #include "engrave/jsonf.h"
 #include "engrave/log.h"
 #include "engrave/pump.h"
+#include "engrave/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,17 +66,9 @@ int embed_http_api_parse(const char *name, enum embed_http_api *out, struct err 
 	return err_hint(e, "use \"openai\" (POST /v1/embeddings) or \"ollama\" (POST /api/embed)");
 }
 
-const char *embed_http_api_name(enum embed_http_api api)
+static const char *embed_http_api_name(enum embed_http_api api)
 {
 	return api == EMBED_HTTP_OLLAMA ? "ollama" : "openai";
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	if (!d)
-		BUG("out of memory");
-	return d;
 }
 
 int embed_http_new(const struct embed_http_opts *o, struct embed_http **out, struct err *e)
@@ -91,9 +84,7 @@ int embed_http_new(const struct embed_http_opts *o, struct embed_http **out, str
 			       SCRATCH_FLOATS);
 	if (o->api != EMBED_HTTP_OPENAI && o->api != EMBED_HTTP_OLLAMA)
 		return err_set(e, ERR_SPEC, "unknown embedding API %d", (int)o->api);
-	struct embed_http *eh = calloc(1, sizeof(*eh));
-	if (!eh)
-		BUG("out of memory");
+	struct embed_http *eh = xcalloc(1, sizeof(*eh));
 	eh->api = o->api;
 	/* a URL with no path gets the API's default endpoint */
 	const char *after_scheme = strstr(o->url, "://");
@@ -110,9 +101,7 @@ int embed_http_new(const struct embed_http_opts *o, struct embed_http **out, str
 	eh->model = xstrdup(o->model);
 	if (o->api_key && *o->api_key) {
 		size_t n = strlen(o->api_key) + 8;
-		eh->auth = malloc(n);
-		if (!eh->auth)
-			BUG("out of memory");
+		eh->auth = xmalloc(n);
 		snprintf(eh->auth, n, "Bearer %s", o->api_key);
 	}
 	eh->dim = o->dim;
@@ -130,9 +119,7 @@ int embed_http_new(const struct embed_http_opts *o, struct embed_http **out, str
 	buf_printf(&id, NULL, "http:%s %s model=%s dim=%d", embed_http_api_name(eh->api), eh->url,
 		   eh->model, eh->dim);
 	eh->identity = buf_detach(&id, NULL);
-	eh->scratch = malloc(SCRATCH_FLOATS * sizeof(float));
-	if (!eh->scratch)
-		BUG("out of memory");
+	eh->scratch = xmalloc_array(SCRATCH_FLOATS, sizeof(float));
 	*out = eh;
 	return 0;
 }
@@ -289,9 +276,7 @@ static const char *take_embeddings(struct job *j, const char *v, const char *lim
 static int parse_response(struct job *j, const char *p, const char *lim, struct err *e)
 {
 	struct embed_http *eh = j->eh;
-	unsigned char *seen = calloc(j->count ? j->count : 1, 1);
-	if (!seen)
-		BUG("out of memory");
+	unsigned char *seen = xcalloc(j->count, 1); /* count <= batch_size (spec max 100000) */
 	size_t got = 0;
 	int rc = -1;
 	p = jsonf_skip_ws(p, lim);
@@ -467,9 +452,9 @@ int embed_http_batch(struct embed_http *eh, const char *const *texts, const size
 		return 0;
 	struct run r = { .eh = eh };
 	r.n_jobs = (n + (size_t)eh->batch_size - 1) / (size_t)eh->batch_size;
-	r.jobs = calloc(r.n_jobs, sizeof(*r.jobs));
+	r.jobs = xalloc_try_zeroed(r.n_jobs, sizeof(*r.jobs), "embedding requests", e);
 	if (!r.jobs)
-		BUG("out of memory");
+		return err_prefix(e, "embedder: %zu texts", n);
 	int rc = -1;
 	for (size_t i = 0; i < r.n_jobs; i++) {
 		struct job *j = &r.jobs[i];

@@ -41,6 +41,7 @@
  */
 #include "engrave/engine.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 #include "net/wire.h"
 
 #include <curl/curl.h>
@@ -121,9 +122,7 @@ int engine_new(const struct engine_opts *o, struct engine **out, struct err *e)
 {
 	*out = NULL;
 	http_global_init();
-	struct engine *en = calloc(1, sizeof(*en));
-	if (!en)
-		BUG("out of memory");
+	struct engine *en = xcalloc(1, sizeof(*en));
 	int maxc = o && o->max_connections > 0 ? o->max_connections : 64;
 	en->max_in_flight = o && o->max_in_flight > 0 ? o->max_in_flight : 1024;
 	en->connect_timeout_ns = o && o->connect_timeout_ns ? o->connect_timeout_ns : 10 * NS_PER_S;
@@ -208,9 +207,7 @@ static struct req *req_get(struct engine *en, struct err *e)
 		en->free_list = r->next_free;
 		return r;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		BUG("out of memory");
+	r = xcalloc(1, sizeof(*r));
 	r->x = http_xfer_new();
 	if (!r->x) {
 		free(r);
@@ -219,9 +216,7 @@ static struct req *req_get(struct engine *en, struct err *e)
 	}
 	if (en->n_all == en->cap_all) {
 		en->cap_all = en->cap_all ? en->cap_all * 2 : 64;
-		en->all = realloc(en->all, en->cap_all * sizeof(*en->all));
-		if (!en->all)
-			BUG("out of memory");
+		en->all = xrealloc_array(en->all, en->cap_all, sizeof(*en->all));
 	}
 	en->all[en->n_all++] = r;
 	return r;

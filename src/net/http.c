@@ -28,6 +28,7 @@
 #include "engrave/http.h"
 #include "engrave/err.h"
 #include "engrave/hmap.h"
+#include "engrave/xalloc.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -107,10 +108,7 @@ struct http_hdr_cache {
 
 struct http_hdr_cache *http_hdr_cache_new(void)
 {
-	struct http_hdr_cache *hc = calloc(1, sizeof(*hc));
-	if (!hc)
-		BUG("out of memory");
-	return hc;
+	return xcalloc(1, sizeof(struct http_hdr_cache));
 }
 
 void http_hdr_cache_free(struct http_hdr_cache *hc)
@@ -136,7 +134,8 @@ static int has_header(const struct http_request *rq, const char *name)
 
 /*
  * The list for this request's headers (plus the implicit Expect: and
- * Content-Type), from the cache or newly built. Never NULL.
+ * Content-Type), from the cache or newly built. NULL with *fail set when
+ * a header is invalid or libcurl runs out of memory for the list.
  */
 static struct curl_slist *hdr_lookup(struct http_hdr_cache *hc, const struct http_request *rq,
 				     struct err *e, int *fail)
@@ -153,9 +152,7 @@ static struct curl_slist *hdr_lookup(struct http_hdr_cache *hc, const struct htt
 		tlen += strlen(n) + strlen(v) + 3;
 	}
 	char stackbuf[1024];
-	char *text = tlen + 2 <= sizeof(stackbuf) ? stackbuf : malloc(tlen + 2);
-	if (!text)
-		BUG("out of memory");
+	char *text = tlen + 2 <= sizeof(stackbuf) ? stackbuf : xmalloc(tlen + 2);
 	size_t off = 0;
 	text[off++] = want_ct ? 'J' : '-';
 	for (int i = 0; i < rq->n_headers; i++)
@@ -171,22 +168,17 @@ static struct curl_slist *hdr_lookup(struct http_hdr_cache *hc, const struct htt
 	struct curl_slist *list = NULL, *t;
 	t = curl_slist_append(list, "Expect:");
 	if (!t)
-		BUG("out of memory");
+		goto nomem;
 	list = t;
-	if (want_ct) {
-		t = curl_slist_append(list, "Content-Type: application/json");
-		if (!t)
-			BUG("out of memory");
-	}
+	if (want_ct && !curl_slist_append(list, "Content-Type: application/json"))
+		goto nomem;
 	char line[4096];
 	for (int i = 0; i < rq->n_headers; i++) {
 		const char *n = rq->headers[i].name, *v = rq->headers[i].value;
 		char *l = line, *heap = NULL;
 		size_t need = strlen(n) + strlen(v) + 3;
 		if (need > sizeof(line))
-			l = heap = malloc(need);
-		if (!l)
-			BUG("out of memory");
+			l = heap = xmalloc(need);
 		/* "Name;" tells curl to send an empty header rather than drop it */
 		if (*v)
 			snprintf(l, need, "%s: %s", n, v);
@@ -195,21 +187,31 @@ static struct curl_slist *hdr_lookup(struct http_hdr_cache *hc, const struct htt
 		t = curl_slist_append(list, l);
 		free(heap);
 		if (!t)
-			BUG("out of memory");
+			goto nomem;
 	}
 	if (hc->n == hc->cap) {
 		hc->cap = hc->cap ? hc->cap * 2 : 4;
-		hc->ents = realloc(hc->ents, hc->cap * sizeof(*hc->ents));
-		if (!hc->ents)
-			BUG("out of memory");
+		hc->ents = xrealloc_array(hc->ents, hc->cap, sizeof(*hc->ents));
 	}
-	struct hdr_entry *he = &hc->ents[hc->n];
-	he->text = text == stackbuf ? strdup(text) : text;
-	if (!he->text || hmap_add(&hc->idx, he->text, hc->n, NULL) < 0)
-		BUG("out of memory");
-	hc->n++;
+	if (text == stackbuf)
+		text = xstrdup(stackbuf);
+	if (hmap_add(&hc->idx, text, hc->n, e) < 0) {
+		curl_slist_free_all(list);
+		free(text);
+		*fail = err_prefix(e, "HTTP headers for %s", rq->url);
+		return NULL;
+	}
+	struct hdr_entry *he = &hc->ents[hc->n++];
+	he->text = text;
 	he->list = list;
 	return list;
+
+nomem: /* libcurl could not allocate a list node */
+	curl_slist_free_all(list);
+	if (text != stackbuf)
+		free(text);
+	*fail = err_set(e, ERR_NOSPACE, "out of memory for the HTTP headers of %s", rq->url);
+	return NULL;
 }
 
 /* --------------------------------------------------------------- transfer */
@@ -224,9 +226,7 @@ struct http_xfer {
 struct http_xfer *http_xfer_new(void)
 {
 	http_global_init();
-	struct http_xfer *x = calloc(1, sizeof(*x));
-	if (!x)
-		BUG("out of memory");
+	struct http_xfer *x = xcalloc(1, sizeof(*x));
 	x->h = curl_easy_init();
 	if (!x->h) {
 		free(x);
@@ -374,7 +374,8 @@ void http_xfer_finish(struct http_xfer *x, int curlcode, uint64_t elapsed_ns)
 		snprintf(rs->content_type, sizeof(rs->content_type), "%s", ct);
 }
 
-int http_xfer_error(struct http_xfer *x, const struct http_request *rq, struct err *e)
+/* "POST http://h/p: <error>" into e (ERR_NET) from a finished failed transfer. */
+static int http_xfer_error(struct http_xfer *x, const struct http_request *rq, struct err *e)
 {
 	const struct http_response *rs = &x->rs;
 	err_set(e, ERR_NET, "%s %s: %s (curl error %d)", http_method_of(rq), rq->url,
@@ -401,9 +402,7 @@ struct http_client {
 int http_client_new(struct http_client **out, struct err *e)
 {
 	*out = NULL;
-	struct http_client *c = calloc(1, sizeof(*c));
-	if (!c)
-		BUG("out of memory");
+	struct http_client *c = xcalloc(1, sizeof(*c));
 	c->x = http_xfer_new();
 	if (!c->x) {
 		free(c);

@@ -33,7 +33,7 @@
  */
 #include "engrave/jsonf.h"
 #include "engrave/buf.h"
-#include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -491,8 +491,8 @@ int jsonf_parse_f32(const char *p, const char *lim, float *out, const char **end
 	/* slow path: exact via strtof on a NUL-terminated copy */
 	char small[128], *tmp = small;
 	size_t n = (size_t)(p - start);
-	if (n >= sizeof(small) && !(tmp = malloc(n + 1)))
-		BUG("out of memory");
+	if (n >= sizeof(small))
+		tmp = xmalloc(n + 1);
 	memcpy(tmp, start, n);
 	tmp[n] = '\0';
 	*out = strtof(tmp, NULL);

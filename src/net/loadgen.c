@@ -63,6 +63,7 @@
 #include "engrave/hist.h"
 #include "engrave/log.h"
 #include "engrave/spec.h"
+#include "engrave/xalloc.h"
 
 #define DEF_MAX_IN_FLIGHT 256
 #define DEF_LATE_NS NS_PER_MS
@@ -358,9 +359,9 @@ static int run_http(struct run *r, struct err *e)
 		eo.max_connections = 1;
 	if (engine_new(&eo, &r->en, e) < 0)
 		return err_prefix(e, "loadtest");
-	r->slots = calloc((size_t)r->cap, sizeof(*r->slots));
+	r->slots = xalloc_try_zeroed((size_t)r->cap, sizeof(*r->slots), "requests in flight", e);
 	if (!r->slots)
-		return err_set(e, ERR_NOSPACE, "loadtest: out of memory for %d slots", r->cap);
+		return err_prefix(e, "loadtest");
 	for (int k = r->cap - 1; k >= 0; k--) {
 		r->slots[k].run = r;
 		r->slots[k].id = r->slot_base + (unsigned)k;
@@ -576,9 +577,9 @@ static void opts_with_defaults(const struct loadgen_opts *o, struct loadgen_opts
 		oo->label = "loadtest";
 }
 
-/* Setup, part 1: the worker count, the shared live line, the runs. -1: nothing to free. */
-static int workers_new(struct workers *wk, const struct loadgen_target *t,
-		       const struct loadgen_opts *oo, struct loadgen_result *res, struct err *e)
+/* Setup, part 1: the worker count, the shared live line, the runs. */
+static void workers_new(struct workers *wk, const struct loadgen_target *t,
+			const struct loadgen_opts *oo, struct loadgen_result *res)
 {
 	int nt = t->build && oo->threads > 1 ? oo->threads : 1;
 	if (nt > oo->max_in_flight)
@@ -590,17 +591,8 @@ static int workers_new(struct workers *wk, const struct loadgen_target *t,
 	pthread_mutex_init(&wk->sh.lock, NULL);
 	wk->sh.nthreads = nt;
 	wk->sh.live_ok = hist_init(&wk->sh.live, NULL) == 0;
-	wk->runs = calloc((size_t)nt, sizeof(*wk->runs));
-	wk->parts = nt > 1 ? calloc((size_t)nt, sizeof(*wk->parts)) : res;
-	if (!wk->runs || !wk->parts) {
-		free(wk->runs);
-		if (wk->parts != res)
-			free(wk->parts);
-		hist_release(&wk->sh.live);
-		pthread_mutex_destroy(&wk->sh.lock);
-		return err_set(e, ERR_NOSPACE, "loadtest: out of memory for %d workers", nt);
-	}
-	return 0;
+	wk->runs = xcalloc((size_t)nt, sizeof(*wk->runs)); /* nt <= LOADGEN_MAX_THREADS */
+	wk->parts = nt > 1 ? xcalloc((size_t)nt, sizeof(*wk->parts)) : res;
 }
 
 /* Setup, part 2: t0 and each worker's run and records. */
@@ -737,8 +729,7 @@ int loadgen_run(const struct sched *s, const struct loadgen_target *t,
 	struct loadgen_opts oo;
 	opts_with_defaults(o, &oo);
 	struct workers wk;
-	if (workers_new(&wk, t, &oo, res, e) < 0)
-		return -1;
+	workers_new(&wk, t, &oo, res);
 	int rc = workers_prepare(&wk, s, t, &oo, res, e);
 	if (rc == 0)
 		rc = workers_execute(&wk, t, e);

@@ -36,6 +36,7 @@
 #include "engrave/pump.h"
 #include "engrave/engine.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -84,9 +85,7 @@ int pump_new(const struct pump_opts *o, const struct pump_ops *ops, void *ctx, s
 	*out = NULL;
 	if (!ops || !ops->next || !ops->build || !ops->outcome)
 		return err_set(e, ERR_INTERNAL, "pump: next, build and outcome are required");
-	struct pump *p = calloc(1, sizeof(*p));
-	if (!p)
-		BUG("out of memory");
+	struct pump *p = xcalloc(1, sizeof(*p));
 	if (o)
 		p->o = *o;
 	if (p->o.max_in_flight <= 0)
@@ -134,14 +133,10 @@ static struct pjob *pjob_get(struct pump *p, void *job)
 	if (j) {
 		p->free_list = j->next;
 	} else {
-		j = malloc(sizeof(*j));
-		if (!j)
-			BUG("out of memory");
+		j = xmalloc(sizeof(*j));
 		if (p->n_all == p->cap_all) {
 			p->cap_all = p->cap_all ? p->cap_all * 2 : 16;
-			p->all = realloc(p->all, p->cap_all * sizeof(*p->all));
-			if (!p->all)
-				BUG("out of memory");
+			p->all = xrealloc_array(p->all, p->cap_all, sizeof(*p->all));
 		}
 		p->all[p->n_all++] = j;
 	}

@@ -15,6 +15,7 @@
 
 #include "engrave/err.h"
 #include "engrave/hash.h"
+#include "engrave/xalloc.h"
 
 static const char *const err_names[RECORD_ERR_COUNT] = {
 	"none", "connect", "tls", "timeout", "transport", "http-4xx", "http-5xx", "parse",
@@ -41,9 +42,9 @@ int records_reserve(struct records *a, size_t extra, struct err *e)
 	size_t cap = a->cap ? a->cap : 1024;
 	while (cap < a->n + extra)
 		cap *= 2;
-	struct record *v = realloc(a->v, cap * sizeof(*v));
+	struct record *v = xalloc_try_resize(a->v, cap, sizeof(*v), "run records", e);
 	if (!v)
-		return err_set(e, ERR_NOSPACE, "records: out of memory for %zu records", cap);
+		return -1;
 	a->v = v;
 	a->cap = cap;
 	return 0;

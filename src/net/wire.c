@@ -54,6 +54,7 @@
  */
 #include "net/wire.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <curl/curl.h> /* CURLE_* codes: failures read like the libcurl path's */
 #include <errno.h>
@@ -215,9 +216,7 @@ static void heap_push(struct wire *w, struct wreq *r)
 {
 	if (w->heap_n == w->heap_cap) {
 		w->heap_cap = w->heap_cap ? w->heap_cap * 2 : 64;
-		w->heap = realloc(w->heap, w->heap_cap * sizeof(*w->heap));
-		if (!w->heap)
-			BUG("out of memory");
+		w->heap = xrealloc_array(w->heap, w->heap_cap, sizeof(*w->heap));
 	}
 	w->heap[w->heap_n++] = r;
 	heap_up(w, w->heap_n - 1);
@@ -255,17 +254,13 @@ static struct wreq *req_get(struct wire *w)
 		w->free_reqs = r->next;
 		return r;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		BUG("out of memory");
+	r = xcalloc(1, sizeof(*r));
 	buf_init(&r->head, 0);
 	http_response_init(&r->rs);
 	r->heap_idx = -1;
 	if (w->n_all == w->cap_all) {
 		w->cap_all = w->cap_all ? w->cap_all * 2 : 64;
-		w->all = realloc(w->all, w->cap_all * sizeof(*w->all));
-		if (!w->all)
-			BUG("out of memory");
+		w->all = xrealloc_array(w->all, w->cap_all, sizeof(*w->all));
 	}
 	w->all[w->n_all++] = r;
 	return r;
@@ -430,18 +425,14 @@ static struct origin *origin_get(struct wire *w, const char *a, size_t alen)
 	int v6;
 	if (split_authority(a, alen, &h, &hend, &pn, &v6) < 0)
 		return NULL;
-	o = calloc(1, sizeof(*o));
-	if (!o)
-		BUG("out of memory");
-	o->auth = strndup(a, alen);
+	o = xcalloc(1, sizeof(*o));
+	o->auth = xstrndup(a, alen);
 	o->auth_len = alen;
-	o->host = strndup(h, (size_t)(hend - h));
+	o->host = xstrndup(h, (size_t)(hend - h));
 	o->port = pn;
 	size_t nl = strlen(o->host) + 16;
-	o->name = malloc(nl);
-	o->host_hdr = malloc(nl);
-	if (!o->auth || !o->host || !o->name || !o->host_hdr)
-		BUG("out of memory");
+	o->name = xmalloc(nl);
+	o->host_hdr = xmalloc(nl);
 	snprintf(o->name, nl, v6 ? "[%s]:%u" : "%s:%u", o->host, pn);
 	if (pn == 80)
 		snprintf(o->host_hdr, nl, v6 ? "[%s]" : "%s", o->host);
@@ -450,9 +441,7 @@ static struct origin *origin_get(struct wire *w, const char *a, size_t alen)
 	o->host_hdr_len = strlen(o->host_hdr);
 	o->via_proxy = w->proxy_set && !is_loopback(o->host) &&
 		       !(w->no_proxy && no_proxy_covers(w->no_proxy, o->host));
-	w->origins = realloc(w->origins, (w->n_origins + 1) * sizeof(*w->origins));
-	if (!w->origins)
-		BUG("out of memory");
+	w->origins = xrealloc_array(w->origins, w->n_origins + 1, sizeof(*w->origins));
 	w->origins[w->n_origins++] = o;
 	w->last = o;
 	return o->via_proxy ? NULL : o;
@@ -599,13 +588,9 @@ static struct wconn *slot_get(struct wire *w)
 	} else {
 		if (w->n_slots == w->cap_slots) {
 			w->cap_slots = w->cap_slots ? w->cap_slots * 2 : 16;
-			w->conns = realloc(w->conns, w->cap_slots * sizeof(*w->conns));
-			if (!w->conns)
-				BUG("out of memory");
+			w->conns = xrealloc_array(w->conns, w->cap_slots, sizeof(*w->conns));
 		}
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			BUG("out of memory");
+		c = xcalloc(1, sizeof(*c));
 		c->fd = -1;
 		c->slot = w->n_slots;
 		w->conns[w->n_slots++] = c;
@@ -1085,9 +1070,7 @@ static void pump(struct wire *w)
 int wire_new(int epfd, const struct wire_opts *o, struct wire **out, struct err *e)
 {
 	(void)e;
-	struct wire *w = calloc(1, sizeof(*w));
-	if (!w)
-		BUG("out of memory");
+	struct wire *w = xcalloc(1, sizeof(*w));
 	w->epfd = epfd;
 	w->max_conns = o && o->max_connections > 0 ? o->max_connections : 64;
 	w->connect_timeout_ns = o && o->connect_timeout_ns ? o->connect_timeout_ns : 10 * NS_PER_S;
@@ -1101,8 +1084,8 @@ int wire_new(int epfd, const struct wire_opts *o, struct wire **out, struct err 
 	const char *np = getenv("no_proxy");
 	if (!np || !*np)
 		np = getenv("NO_PROXY");
-	if (np && *np && !(w->no_proxy = strdup(np)))
-		BUG("out of memory");
+	if (np && *np)
+		w->no_proxy = xstrdup(np);
 	*out = w;
 	return 0;
 }

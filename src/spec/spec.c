@@ -37,6 +37,7 @@
 #include "engrave/err.h"
 #include "engrave/hash.h"
 #include "engrave/text.h"
+#include "engrave/xalloc.h"
 #include "spec_int.h"
 
 #include <ctype.h>
@@ -50,18 +51,19 @@
 /* ---- name tables ------------------------------------------------------------ */
 
 const char *const spec_space_names[] = { "cosine", "l2", "ip", NULL };
-const char *const spec_corpus_source_names[] = { "mediawiki", "jsonl", "npy", "fvecs", "sample", NULL };
-const char *const spec_text_names[] = { "title+lead", "lead", "title+full", "full", NULL };
-const char *const spec_embedder_names[] = { "hashing", "http", NULL };
-const char *const spec_embed_api_names[] = { "openai", "ollama", NULL };
-const char *const spec_kmeans_names[] = { "lloyd", "minibatch", NULL };
-const char *const spec_centroids_from_names[] = { "store", "target", "random", NULL };
-const char *const spec_kmeans_init_names[] = { "kmeans++", "random", NULL };
+static const char *const spec_corpus_source_names[] = { "mediawiki", "jsonl", "npy", "fvecs", "sample", NULL };
+static const char *const spec_text_names[] = { "title+lead", "lead", "title+full", "full", NULL };
+static const char *const spec_embedder_names[] = { "hashing", "http", NULL };
+static const char *const spec_embed_api_names[] = { "openai", "ollama", NULL };
+static const char *const spec_kmeans_names[] = { "lloyd", "minibatch", NULL };
+static const char *const spec_centroids_from_names[] = { "store", "target", "random", NULL };
+static const char *const spec_kmeans_init_names[] = { "kmeans++", "random", NULL };
 const char *const spec_query_source_names[] = { "corpus", "synthetic", "heldout", NULL };
-const char *const spec_set_names[] = { "corpus", "synthetic", NULL };
-const char *const spec_arrival_names[] = { "constant", "poisson", "periodic_burst", "ramp", NULL };
+static const char *const spec_set_names[] = { "corpus", "synthetic", NULL };
+static const char *const spec_arrival_names[] = { "constant", "poisson", "periodic_burst", "ramp", NULL };
 const char *const spec_op_names[] = { "<", "<=", ">", ">=", "==", NULL };
-const char *const spec_metric_names[] = {
+/* metrics a check may name */
+static const char *const spec_metric_names[] = {
 	"p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
 	"service_p99_ms", "store_p99_ms", "recall_p99_ms", "search_p99_ms",
 	"throughput", "error_rate", "late_rate", "drop_rate", "recall", NULL
@@ -594,9 +596,7 @@ static int set_scalar(struct lctx *c, const struct key *k, const struct snode *n
 		if ((k->flags & KF_SLUG) && !valid_slug(n->str))
 			return perr(c, n, path, "'%.100s' may only hold letters, digits, '.', '_' and '-' (max 128)",
 				    n->str);
-		char *dup = strdup(n->str);
-		if (!dup)
-			return err_set(c->e, ERR_INTERNAL, "out of memory");
+		char *dup = xstrdup(n->str);
 		free(*(char **)dst);
 		*(char **)dst = dup;
 		return 0;
@@ -772,9 +772,7 @@ static int load_baseline(struct lctx *c, const struct snode *m)
 			if (!valid_slug(v->str) && !strchr(v->str, '/'))
 				return perr(c, v, path, "'%.60s' is not a ref name", v->str);
 			free(b->ref);
-			b->ref = strdup(v->str);
-			if (!b->ref)
-				return err_set(c->e, ERR_INTERNAL, "out of memory");
+			b->ref = xstrdup(v->str);
 			continue;
 		}
 		if (enum_index(spec_metric_names, k->str) < 0) {
@@ -1090,27 +1088,20 @@ static int load(const char *text, size_t len, const char *name, const char *base
 		struct err *e)
 {
 	*out = NULL;
-	struct spec *s = calloc(1, sizeof(*s));
-	if (!s)
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	s->source_text = malloc(len + 1);
-	s->source_name = strdup(name);
-	s->base_dir = strdup(base_dir);
-	s->keyinfo = calloc(NKEYS, sizeof(*s->keyinfo));
+	struct spec *s = xcalloc(1, sizeof(*s));
+	s->source_name = xstrdup(name);
+	s->base_dir = xstrdup(base_dir);
+	s->keyinfo = xcalloc(NKEYS, sizeof(*s->keyinfo));
 	s->root_line = s->root_col = 1;
-	if (!s->source_text || !s->source_name || !s->base_dir || !s->keyinfo) {
+	if (!(s->source_text = xalloc_try_array(len + 1, 1, "the spec text", e))) {
 		spec_free(s);
-		return err_set(e, ERR_INTERNAL, "out of memory");
+		return err_prefix(e, "%s", name);
 	}
 	memcpy(s->source_text, text, len);
 	s->source_text[len] = '\0';
 	s->source_len = len;
 
-	struct lctx *c = calloc(1, sizeof(*c));
-	if (!c) {
-		spec_free(s);
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	}
+	struct lctx *c = xcalloc(1, sizeof(*c));
 	c->s = s;
 	c->name = name;
 	c->e = e;
@@ -1180,11 +1171,7 @@ int spec_load_file(const char *path, struct spec **out, struct err *e)
 		rc = err_set_errno(e, ERR_IO, errno, "cannot read spec '%s'", path);
 	fclose(f);
 	if (!rc) {
-		char *dir = strdup(path);
-		if (!dir) {
-			buf_release(&b);
-			return err_set(e, ERR_INTERNAL, "out of memory");
-		}
+		char *dir = xstrdup(path);
 		char *slash = strrchr(dir, '/');
 		if (!slash)
 			strcpy(dir, ".");
@@ -1304,9 +1291,7 @@ int spec_key_set_str(struct spec *s, const char *path, const char *value, struct
 	const struct key *k = str_key(path);
 	if (!k)
 		return err_set(e, ERR_INTERNAL, "spec: '%s' is not a string key", path);
-	char *dup = NULL;
-	if (value && !(dup = strdup(value)))
-		return err_set(e, ERR_INTERNAL, "out of memory");
+	char *dup = value ? xstrdup(value) : NULL;
 	free(*(char **)field(s, k));
 	*(char **)field(s, k) = dup;
 	return 0;
@@ -1647,7 +1632,7 @@ void spec_digest(const struct spec *s, struct digest *out)
 	struct buf b;
 	buf_init(&b, 0);
 	if (spec_canonical(s, &b, NULL))
-		BUG("spec_canonical failed (out of memory)");
+		BUG("spec_canonical failed on an unlimited buffer");
 	hash_bytes(b.data, b.len, out);
 	buf_release(&b);
 }

@@ -43,8 +43,8 @@ struct stree {
 
 struct snode *stree_new_node(struct stree *t, enum snode_kind kind, int line, int col);
 /* Append a child (SEQ) or a key/value pair (MAP: key is a scalar). */
-int stree_seq_add(struct snode *seq, struct snode *item);
-int stree_map_add(struct snode *map, struct snode *key, struct snode *val);
+void stree_seq_add(struct snode *seq, struct snode *item);
+void stree_map_add(struct snode *map, struct snode *key, struct snode *val);
 /* The value of `key` in a map, or NULL. */
 struct snode *stree_map_get(const struct snode *map, const char *key);
 void stree_release(struct stree *t);

@@ -17,6 +17,7 @@
 #include "spec_int.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -204,8 +205,8 @@ static int parse_bare_value(struct tp *c, char **out)
 	memcpy(tok, s, n);
 	tok[n] = '\0';
 	if (!strcmp(tok, "true") || !strcmp(tok, "false")) {
-		*out = strdup(tok);
-		return *out ? 0 : err_set(c->e, ERR_INTERNAL, "out of memory");
+		*out = xstrdup(tok);
+		return 0;
 	}
 	/* Remove `_` (only between digits, as TOML requires). */
 	char num[128];
@@ -249,8 +250,8 @@ static int parse_bare_value(struct tp *c, char **out)
 			return terr(c, "bad number '%s'", tok);
 		}
 	}
-	*out = strdup(num);
-	return *out ? 0 : err_set(c->e, ERR_INTERNAL, "out of memory");
+	*out = xstrdup(num);
+	return 0;
 }
 
 static int parse_value(struct tp *c, struct snode **out, int depth);
@@ -264,8 +265,7 @@ static int add_pair(struct tp *c, struct snode *map, struct snode *key, struct s
 				 map->keys[i]->line);
 			return err_set(c->e, ERR_INPUT, "%s:%d:%d: %s", c->name, key->line, key->col, msg);
 		}
-	if (stree_map_add(map, key, val))
-		return err_set(c->e, ERR_INTERNAL, "out of memory");
+	stree_map_add(map, key, val);
 	return 0;
 }
 
@@ -284,9 +284,7 @@ static int parse_key_part(struct tp *c, struct snode **out)
 			c->p++;
 		if (c->p == s)
 			return terr(c, "expected a key", NULL);
-		k->str = strndup(s, (size_t)(c->p - s));
-		if (!k->str)
-			return err_set(c->e, ERR_INTERNAL, "out of memory");
+		k->str = xstrndup(s, (size_t)(c->p - s));
 	}
 	*out = k;
 	return 0;
@@ -366,8 +364,7 @@ static int parse_value(struct tp *c, struct snode **out, int depth)
 			struct snode *item;
 			if (parse_value(c, &item, depth + 1))
 				return -1;
-			if (stree_seq_add(n, item))
-				return err_set(c->e, ERR_INTERNAL, "out of memory");
+			stree_seq_add(n, item);
 			skip_blank(c);
 			if (c->p < c->end && *c->p == ',') {
 				c->p++;

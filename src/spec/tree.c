@@ -16,6 +16,7 @@
  */
 #include "spec_int.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,7 @@ struct snode *stree_new_node(struct stree *t, enum snode_kind kind, int line, in
 {
 	if (t->nodes >= STREE_MAX_NODES)
 		return NULL;
-	struct snode *n = calloc(1, sizeof(*n));
-	if (!n)
-		return NULL;
+	struct snode *n = xcalloc(1, sizeof(*n));
 	n->kind = kind;
 	n->line = line;
 	n->col = col;
@@ -38,42 +37,30 @@ struct snode *stree_new_node(struct stree *t, enum snode_kind kind, int line, in
 	return n;
 }
 
-static int grow(struct snode *c)
+static void grow(struct snode *c)
 {
 	if (c->n < c->cap)
-		return 0;
+		return;
 	size_t nc = c->cap ? c->cap * 2 : 8;
-	struct snode **v = realloc(c->vals, nc * sizeof(*v));
-	if (!v)
-		return -1;
-	c->vals = v;
-	if (c->kind == SN_MAP) {
-		struct snode **k = realloc(c->keys, nc * sizeof(*k));
-		if (!k)
-			return -1;
-		c->keys = k;
-	}
+	c->vals = xrealloc_array(c->vals, nc, sizeof(*c->vals));
+	if (c->kind == SN_MAP)
+		c->keys = xrealloc_array(c->keys, nc, sizeof(*c->keys));
 	c->cap = nc;
-	return 0;
 }
 
-int stree_seq_add(struct snode *seq, struct snode *item)
+void stree_seq_add(struct snode *seq, struct snode *item)
 {
-	if (grow(seq))
-		return -1;
+	grow(seq);
 	seq->vals[seq->n++] = item;
 	seq->weight += item->weight;
-	return 0;
 }
 
-int stree_map_add(struct snode *map, struct snode *key, struct snode *val)
+void stree_map_add(struct snode *map, struct snode *key, struct snode *val)
 {
-	if (grow(map))
-		return -1;
+	grow(map);
 	map->keys[map->n] = key;
 	map->vals[map->n++] = val;
 	map->weight += key->weight + val->weight;
-	return 0;
 }
 
 struct snode *stree_map_get(const struct snode *map, const char *key)
@@ -135,27 +122,19 @@ static int fail_at(struct yload *y, int line, int col, const char *what)
 	return err_set(y->e, ERR_SPEC, "%s:%d:%d: %s", y->name, line, col, what);
 }
 
-static int add_anchor(struct yload *y, const char *name, struct snode *n)
+static void add_anchor(struct yload *y, const char *name, struct snode *n)
 {
 	for (size_t i = 0; i < y->n_anchors; i++)
 		if (!strcmp(y->anchors[i].name, name)) {
 			y->anchors[i].node = n; /* YAML lets a later anchor override */
-			return 0;
+			return;
 		}
 	if (y->n_anchors == y->cap_anchors) {
-		size_t nc = y->cap_anchors ? y->cap_anchors * 2 : 16;
-		struct anchor *a = realloc(y->anchors, nc * sizeof(*a));
-		if (!a)
-			return -1;
-		y->anchors = a;
-		y->cap_anchors = nc;
+		y->cap_anchors = y->cap_anchors ? y->cap_anchors * 2 : 16;
+		y->anchors = xrealloc_array(y->anchors, y->cap_anchors, sizeof(*y->anchors));
 	}
-	char *dup = strdup(name);
-	if (!dup)
-		return -1;
-	y->anchors[y->n_anchors].name = dup;
+	y->anchors[y->n_anchors].name = xstrdup(name);
 	y->anchors[y->n_anchors++].node = n;
-	return 0;
 }
 
 /* Hand a finished node to the container on top of the stack (or make it
@@ -169,8 +148,7 @@ static int attach(struct yload *y, struct snode *n)
 	struct frame *f = &y->stack[y->depth - 1];
 	struct snode *p = f->node;
 	if (p->kind == SN_SEQ) {
-		if (stree_seq_add(p, n))
-			return err_set(y->e, ERR_INTERNAL, "out of memory");
+		stree_seq_add(p, n);
 	} else if (!f->pending_key) {
 		if (n->kind != SN_SCALAR)
 			return fail_at(y, n->line, n->col, "only plain keys are supported (not a list or map as a key)");
@@ -184,8 +162,7 @@ static int attach(struct yload *y, struct snode *n)
 		f->pending_key = n;
 		return 0;
 	} else {
-		if (stree_map_add(p, f->pending_key, n))
-			return err_set(y->e, ERR_INTERNAL, "out of memory");
+		stree_map_add(p, f->pending_key, n);
 		f->pending_key = NULL;
 	}
 	if (p->weight > STREE_MAX_EXPANDED)
@@ -204,16 +181,14 @@ static int on_event(struct yload *y, yaml_event_t *ev)
 		n = stree_new_node(y->t, SN_SCALAR, line, col);
 		if (!n)
 			return fail_at(y, line, col, "too many nodes (limit 100000)");
-		n->str = malloc(ev->data.scalar.length + 1);
-		if (!n->str)
-			return err_set(y->e, ERR_INTERNAL, "out of memory");
+		n->str = xmalloc(ev->data.scalar.length + 1);
 		memcpy(n->str, ev->data.scalar.value, ev->data.scalar.length);
 		n->str[ev->data.scalar.length] = '\0';
 		if (strlen(n->str) != ev->data.scalar.length)
 			return fail_at(y, line, col, "NUL byte in a value");
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag;
-		if (ev->data.scalar.anchor && add_anchor(y, (const char *)ev->data.scalar.anchor, n))
-			return err_set(y->e, ERR_INTERNAL, "out of memory");
+		if (ev->data.scalar.anchor)
+			add_anchor(y, (const char *)ev->data.scalar.anchor, n);
 		return attach(y, n);
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT: {
@@ -225,8 +200,8 @@ static int on_event(struct yload *y, yaml_event_t *ev)
 		n->open = 1;
 		const yaml_char_t *anchor = ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
 										  : ev->data.mapping_start.anchor;
-		if (anchor && add_anchor(y, (const char *)anchor, n))
-			return err_set(y->e, ERR_INTERNAL, "out of memory");
+		if (anchor)
+			add_anchor(y, (const char *)anchor, n);
 		y->stack[y->depth].node = n;
 		y->stack[y->depth].pending_key = NULL;
 		y->depth++;

@@ -10,6 +10,7 @@
 #include "artio.h"
 #include "engrave/article.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -124,27 +125,35 @@ int vecs_load(struct store *st, const struct digest *d, struct vecs *out, struct
 	out->rows = (uint64_t)rows;
 	out->dim = (uint32_t)dim;
 	size_t n = (size_t)rows;
-	out->v = malloc(n * (size_t)dim * sizeof(float) + 1);
+	out->v = xalloc_try_array(n, xalloc_mul((size_t)dim, sizeof(float)), "vectors", e);
 	if (!out->v)
-		BUG("out of memory loading %llu vectors", (unsigned long long)n);
+		goto nospace;
 	if (artio_read_part(st, &out->art, "vectors", out->v, (uint64_t)n * (uint64_t)dim * sizeof(float), e))
 		goto fail;
 	if (artifact_part(&out->art, "ids")) {
-		out->ids = malloc(n * sizeof(uint64_t) + 1);
-		if (!out->ids || artio_read_part(st, &out->art, "ids", out->ids, n * sizeof(uint64_t), e))
+		if (!(out->ids = xalloc_try_array(n, sizeof(uint64_t), "vector ids", e)))
+			goto nospace;
+		if (artio_read_part(st, &out->art, "ids", out->ids, n * sizeof(uint64_t), e))
 			goto fail;
 	}
 	if (artifact_part(&out->art, "labels")) {
-		out->labels = malloc(n * sizeof(uint32_t) + 1);
-		if (!out->labels || artio_read_part(st, &out->art, "labels", out->labels, n * sizeof(uint32_t), e))
+		if (!(out->labels = xalloc_try_array(n, sizeof(uint32_t), "vector labels", e)))
+			goto nospace;
+		if (artio_read_part(st, &out->art, "labels", out->labels, n * sizeof(uint32_t), e))
 			goto fail;
 	}
 	if (artifact_part(&out->art, "confidence")) {
-		out->conf = malloc(n * sizeof(float) + 1);
-		if (!out->conf || artio_read_part(st, &out->art, "confidence", out->conf, n * sizeof(float), e))
+		if (!(out->conf = xalloc_try_array(n, sizeof(float), "vector confidences", e)))
+			goto nospace;
+		if (artio_read_part(st, &out->art, "confidence", out->conf, n * sizeof(float), e))
 			goto fail;
 	}
 	return 0;
+nospace: {
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(d, hex);
+	err_prefix(e, "loading %s %.12s (%llu x %u)", out->art.type, hex, (unsigned long long)out->rows, out->dim);
+}
 fail:
 	vecs_free(out);
 	return -1;
@@ -172,18 +181,18 @@ int artio_each_article(struct store *st, const struct artifact *corpus,
 	if (obj_reader_open(st, d, &r, e))
 		return -1;
 	size_t cap = OBJ_CHUNK_SIZE, len = 0, got;
-	uint8_t *blk = malloc(cap);
-	if (!blk)
-		BUG("out of memory");
+	uint8_t *blk = xmalloc(cap);
 	int rc = 0, eof = 0;
 	while (!rc) {
 		if (!eof) {
 			if (len == cap) { /* one record larger than the buffer */
-				cap *= 2;
-				uint8_t *nb = realloc(blk, cap);
-				if (!nb)
-					BUG("out of memory");
+				uint8_t *nb = xalloc_try_resize(blk, cap, 2, "one corpus record", e);
+				if (!nb) {
+					rc = -1;
+					break;
+				}
 				blk = nb;
+				cap *= 2;
 			}
 			if (obj_read(r, blk + len, cap - len, &got, e)) {
 				rc = -1;

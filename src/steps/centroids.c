@@ -21,6 +21,7 @@
 #include "engrave/err.h"
 #include "engrave/kmeans.h"
 #include "engrave/rng.h"
+#include "engrave/xalloc.h"
 #include "engrave/log.h"
 #include "engrave/store.h"
 #include "engrave/target.h"
@@ -79,10 +80,14 @@ static int load_from_target(struct step_ctx *c, struct vecs *v, struct err *e)
 		target_vectors_release(&tv);
 		return -1;
 	}
-	size_t *order = malloc(tv.n * sizeof(size_t) + 1);
-	v->v = malloc(tv.n * tv.dim * sizeof(float) + 4);
-	if (!order || !v->v)
-		BUG("out of memory");
+	size_t *order = xalloc_try_array(tv.n, sizeof(size_t), "the fetched vectors' order", e);
+	v->v = order ? xalloc_try_array(tv.n, xalloc_mul(tv.dim, sizeof(float)), "the fetched vectors", e) : NULL;
+	if (!v->v) {
+		free(order);
+		target_vectors_release(&tv);
+		vecs_free(v);
+		return err_prefix(e, "centroids: %zu vectors from the target", tv.n);
+	}
 	for (size_t i = 0; i < tv.n; i++)
 		order[i] = i;
 	sort_tv = &tv; /* the step runs on one thread */
@@ -104,10 +109,12 @@ int step_centroids_run(struct step_ctx *c, struct err *e)
 	uint32_t k = (uint32_t)sc->k;
 	if (sc->from == SPEC_FROM_RANDOM) {
 		uint32_t d = (uint32_t)sc->dim;
-		float *cent = malloc((size_t)k * d * sizeof(float));
-		uint64_t *sizes = calloc(k, sizeof(uint64_t));
-		if (!cent || !sizes)
-			BUG("out of memory");
+		float *cent = xalloc_try_array(k, xalloc_mul(d, sizeof(float)), "centres", e);
+		uint64_t *sizes = cent ? xalloc_try_zeroed(k, sizeof(uint64_t), "cluster sizes", e) : NULL;
+		if (!sizes) {
+			free(cent);
+			return err_prefix(e, "centroids: k=%u, %u-d", k, d);
+		}
 		for (uint64_t i = 0; i < (uint64_t)k * d; i++)
 			cent[i] = 2.0f * rng_uniform_f32(c->spec->seed, STREAM_RANDOM_CENTRES, i) - 1.0f;
 		int rc = put_centroids(c, cent, sizes, k, d, 0, "random", e);
@@ -143,12 +150,11 @@ int step_centroids_run(struct step_ctx *c, struct err *e)
 	ko.seed = c->spec->seed;
 	ko.init_random = sc->init == SPEC_INIT_RANDOM;
 	ko.progress = 1;
-	float *cent = malloc((size_t)k * v.dim * sizeof(float));
-	uint64_t *sizes = calloc(k, sizeof(uint64_t));
-	if (!cent || !sizes)
-		BUG("out of memory");
+	float *cent = xalloc_try_array(k, xalloc_mul(v.dim, sizeof(float)), "centres", e);
+	uint64_t *sizes = cent ? xalloc_try_zeroed(k, sizeof(uint64_t), "cluster sizes", e) : NULL;
 	double inertia = 0;
-	int rc = kmeans_run(v.v, (size_t)v.rows, v.dim, &ko, cent, sizes, &inertia, e);
+	int rc = sizes ? kmeans_run(v.v, (size_t)v.rows, v.dim, &ko, cent, sizes, &inertia, e)
+		       : err_prefix(e, "centroids: k=%u, %u-d", k, v.dim);
 	if (!rc)
 		rc = put_centroids(c, cent, sizes, k, v.dim, inertia,
 				   ko.algo == KMEANS_MINIBATCH ? "minibatch" : "lloyd", e);

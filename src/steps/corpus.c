@@ -25,6 +25,7 @@
 #include "engrave/synth.h"
 #include "engrave/vecfile.h"
 #include "engrave/wiki.h"
+#include "engrave/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,11 +208,13 @@ static int corpus_vectors(struct step_ctx *c, const char *path, struct err *e)
 		return -1;
 	}
 	size_t blk = 4096;
-	float *v = malloc(blk * dim * sizeof(float));
-	uint64_t *ids = malloc(blk * sizeof(uint64_t));
-	if (!v || !ids)
-		BUG("out of memory");
 	int rc = -1;
+	uint64_t *ids = xmalloc_array(blk, sizeof(uint64_t));
+	float *v = xalloc_try_array(blk, xalloc_mul(dim, sizeof(float)), "a block of vectors", e);
+	if (!v) {
+		err_prefix(e, "%s (%u-d)", path, dim);
+		goto out;
+	}
 	uint64_t done = 0;
 	while (done < rows) {
 		size_t want = rows - done < blk ? (size_t)(rows - done) : blk;

@@ -21,6 +21,7 @@
 #include "engrave/embed_hash.h"
 #include "engrave/embed_http.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 #include "engrave/log.h"
 #include "engrave/store.h"
 
@@ -134,9 +135,9 @@ static int flush_batch(struct embed_run *r)
 			miss_idx[nm++] = i;
 		}
 		if (nm) {
-			float *tmp = malloc(nm * r->dim * sizeof(float));
+			float *tmp = xalloc_try_array(nm, xalloc_mul(r->dim, sizeof(float)), "embeddings", r->e);
 			if (!tmp)
-				BUG("out of memory");
+				return err_prefix(r->e, "embed");
 			if (embed_http_batch(r->http, miss_text, miss_len, nm, tmp, r->e)) {
 				free(tmp);
 				return -1;
@@ -227,11 +228,11 @@ static int embed_open(struct embed_run *r, struct err *e)
 	}
 	if (r->batch_cap == 0)
 		r->batch_cap = 1;
-	r->texts = calloc(r->batch_cap, sizeof(*r->texts));
-	r->ids = calloc(r->batch_cap, sizeof(*r->ids));
-	r->vecs = malloc(r->batch_cap * r->dim * sizeof(float));
-	if (!r->texts || !r->ids || !r->vecs)
-		BUG("out of memory");
+	r->vecs = xalloc_try_array(r->batch_cap, xalloc_mul(r->dim, sizeof(float)), "a batch of embeddings", e);
+	if (!r->vecs)
+		return err_prefix(e, "embed: %zu texts of %u-d", r->batch_cap, r->dim);
+	r->texts = xcalloc(r->batch_cap, sizeof(*r->texts)); /* batch_cap <= 1024 */
+	r->ids = xcalloc(r->batch_cap, sizeof(*r->ids));
 	for (size_t i = 0; i < r->batch_cap; i++)
 		buf_init(&r->texts[i], 0);
 	return 0;

@@ -15,6 +15,7 @@
 #include "artio.h"
 #include "engrave/err.h"
 #include "engrave/knn.h"
+#include "engrave/xalloc.h"
 #include "engrave/store.h"
 
 #include <math.h>
@@ -43,10 +44,8 @@ static int feed_set(struct step_ctx *c, struct knn_stream *ks, const struct dige
 		artifact_release(&a);
 		return -1;
 	}
-	float *blk = malloc((size_t)BLOCK_ROWS * d * sizeof(float));
-	if (!blk)
-		BUG("out of memory");
-	int rc = 0;
+	float *blk = xalloc_try_array(BLOCK_ROWS, xalloc_mul(d, sizeof(float)), "a block of base vectors", e);
+	int rc = blk ? 0 : err_prefix(e, "groundtruth");
 	for (int64_t done = 0; done < rows && !rc;) {
 		size_t n = rows - done < BLOCK_ROWS ? (size_t)(rows - done) : BLOCK_ROWS;
 		rc = obj_read_at(r, (uint64_t)done * d * sizeof(float), blk, n * d * sizeof(float), e) ||
@@ -90,12 +89,15 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e)
 		if (set)
 			rc = feed_set(c, ks, set, q.dim, &base_rows, e);
 	}
-	uint32_t *ids32 = malloc((size_t)q.rows * k * sizeof(uint32_t) + 1);
-	uint64_t *ids = malloc((size_t)q.rows * k * sizeof(uint64_t) + 1);
-	float *scores = malloc((size_t)q.rows * k * sizeof(float) + 1);
-	uint32_t *counts = malloc((size_t)q.rows * sizeof(uint32_t) + 1);
-	if (!ids32 || !ids || !scores || !counts)
-		BUG("out of memory");
+	size_t nk = xalloc_mul((size_t)q.rows, k);
+	uint32_t *ids32 = NULL, *counts = NULL;
+	uint64_t *ids = NULL;
+	float *scores = NULL;
+	if (!rc && (!(ids32 = xalloc_try_array(nk, sizeof(uint32_t), "neighbour ids", e)) ||
+		    !(ids = xalloc_try_array(nk, sizeof(uint64_t), "neighbour ids", e)) ||
+		    !(scores = xalloc_try_array(nk, sizeof(float), "neighbour scores", e)) ||
+		    !(counts = xalloc_try_array((size_t)q.rows, sizeof(uint32_t), "neighbour counts", e))))
+		rc = err_prefix(e, "groundtruth: %llu queries x k=%u", (unsigned long long)q.rows, k);
 	if (!rc)
 		rc = knn_stream_finish(ks, ids32, scores, counts, e);
 	if (!rc) {
@@ -105,7 +107,6 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e)
 		artifact_init(&a, "groundtruth", 1);
 		a.action = c->action;
 		struct digest di, ds, dc;
-		size_t nk = (size_t)q.rows * k;
 		rc = obj_put(c->store, ids, nk * sizeof(uint64_t), &di, e) ||
 		     obj_put(c->store, scores, nk * sizeof(float), &ds, e) ||
 		     obj_put(c->store, counts, (size_t)q.rows * sizeof(uint32_t), &dc, e) ||

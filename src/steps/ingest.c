@@ -47,6 +47,7 @@
 #include "engrave/rng.h"
 #include "engrave/store.h"
 #include "engrave/synth.h"
+#include "engrave/xalloc.h"
 #include "engrave/target.h"
 #include "engrave/xalloc.h"
 
@@ -189,20 +190,26 @@ static int req_fill(struct ing *g, struct ing_req *r)
 	return 0;
 }
 
+static void req_free(struct ing_req *r);
+
+/* A batch of `cap` records (the spec's batch size or sample), or NULL with g->e set. */
 static struct ing_req *req_new(struct ing *g, size_t cap)
 {
-	struct ing_req *r = calloc(1, sizeof(*r));
+	struct ing_req *r = xcalloc(1, sizeof(*r));
 	uint32_t dim = g->sets[0].dim;
 	r->g = g;
-	r->idx = malloc(cap * sizeof(uint64_t));
-	r->vecs = malloc(cap * dim * sizeof(float));
-	r->idbuf = malloc(cap * ID_LEN);
-	r->textbuf = malloc(cap * 128);
+	target_req_init(&r->rq);
+	r->idx = malloc(xalloc_mul(cap, sizeof(uint64_t)));
+	r->vecs = malloc(xalloc_mul(xalloc_mul(cap, dim), sizeof(float)));
+	r->idbuf = malloc(xalloc_mul(cap, ID_LEN));
+	r->textbuf = malloc(xalloc_mul(cap, 128));
 	r->recs = calloc(cap, sizeof(*r->recs));
 	r->res = calloc(cap, sizeof(*r->res));
-	if (!r || !r->idx || !r->vecs || !r->idbuf || !r->textbuf || !r->recs || !r->res)
-		BUG("out of memory");
-	target_req_init(&r->rq);
+	if (!r->idx || !r->vecs || !r->idbuf || !r->textbuf || !r->recs || !r->res) {
+		req_free(r);
+		err_set(g->e, ERR_NOSPACE, "ingest: out of memory for a batch of %zu %u-d records", cap, dim);
+		return NULL;
+	}
 	return r;
 }
 
@@ -231,6 +238,10 @@ static struct ing_req *next_batch(struct ing *g)
 	struct ing_set *s = set_of(g, g->cursor, &row);
 	uint64_t end = s->base + s->rows;
 	struct ing_req *r = req_new(g, g->batch);
+	if (!r) {
+		g->failed_hard = 1;
+		return NULL;
+	}
 	while (r->n < g->batch && g->cursor < end) {
 		if (to_send(g->state[g->cursor]))
 			r->idx[r->n++] = g->cursor;
@@ -497,17 +508,20 @@ static int open_set(struct ing *g, struct ing_set *s, const struct digest *d, in
 		return -1;
 	size_t n = (size_t)s->rows;
 	if (artifact_part(&s->art, "ids")) {
-		s->ids = malloc(n * 8 + 8);
+		if (!(s->ids = xalloc_try_array(n, 8, "a set's ids", e)))
+			return err_prefix(e, "ingest");
 		if (artio_read_part(g->c->store, &s->art, "ids", s->ids, n * 8, e))
 			return -1;
 	}
 	if (artifact_part(&s->art, "labels")) {
-		s->labels = malloc(n * 4 + 4);
+		if (!(s->labels = xalloc_try_array(n, 4, "a set's labels", e)))
+			return err_prefix(e, "ingest");
 		if (artio_read_part(g->c->store, &s->art, "labels", s->labels, n * 4, e))
 			return -1;
 	}
 	if (artifact_part(&s->art, "confidence")) {
-		s->conf = malloc(n * 4 + 4);
+		if (!(s->conf = xalloc_try_array(n, 4, "a set's confidences", e)))
+			return err_prefix(e, "ingest");
 		if (artio_read_part(g->c->store, &s->art, "confidence", s->conf, n * 4, e))
 			return -1;
 	}
@@ -528,7 +542,8 @@ static int open_set(struct ing *g, struct ing_set *s, const struct digest *d, in
 	}
 	if (is_corpus) {
 		/* offsets of the NUL-separated texts; rows without text use their id */
-		s->content_off = calloc(n + 1, sizeof(uint64_t));
+		if (!(s->content_off = xalloc_try_zeroed(n, sizeof(uint64_t), "the corpus text offsets", e)))
+			return err_prefix(e, "ingest");
 		uint64_t off = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (off >= s->content.len) {
@@ -544,7 +559,8 @@ static int open_set(struct ing *g, struct ing_set *s, const struct digest *d, in
 			off += strlen(s->content.data + off) + 1;
 		}
 		/* corpus confidence by content length, the driver's rule (< 0: server default) */
-		s->conf = malloc(n * 4 + 4);
+		if (!(s->conf = xalloc_try_array(n, 4, "the corpus confidences", e)))
+			return err_prefix(e, "ingest");
 		for (size_t i = 0; i < n; i++)
 			s->conf[i] = target_corpus_confidence(g->t, strlen(s->content.data + s->content_off[i]));
 	}
@@ -574,6 +590,8 @@ static int verify_sample(struct ing *g, uint64_t want, struct verify_result *vr)
 	if (want > n_held)
 		want = n_held;
 	struct ing_req *r = req_new(g, (size_t)want);
+	if (!r)
+		return -1;
 	uint64_t seed = g->c->spec->seed;
 	for (uint64_t draw = 0; r->n < want && draw < want * 8; draw++) {
 		uint64_t idx = ((uint64_t)rng_u32(seed, STREAM_VERIFY, 2 * draw) << 32 |
@@ -586,7 +604,11 @@ static int verify_sample(struct ing *g, uint64_t want, struct verify_result *vr)
 		return -1;
 	}
 	uint32_t dim = g->sets[0].dim;
-	const char **ids = malloc(r->n * sizeof(char *));
+	const char **ids = xalloc_try_array(r->n, sizeof(char *), "the ids to verify", g->e);
+	if (!ids) {
+		req_free(r);
+		return -1;
+	}
 	for (size_t i = 0; i < r->n; i++)
 		ids[i] = r->recs[i].id;
 	struct target_vectors tv;
@@ -785,9 +807,9 @@ static int ingest_prepare(struct ing *g, struct err *e)
 	if (g->sets[0].dim != target_dim(g->t))
 		return err_set(e, ERR_SPEC, "ingest: the vectors are %u-d but the %s target was opened for %u-d",
 			       g->sets[0].dim, target_driver(g->t), target_dim(g->t));
-	g->state = calloc(g->total, 1);
+	g->state = xalloc_try_zeroed((size_t)g->total, 1, "the state of each record", e);
 	if (!g->state)
-		BUG("out of memory");
+		return err_prefix(e, "ingest");
 	struct digest lk;
 	load_key(g, &lk);
 	char lkhex[DIGEST_HEX_LEN + 1];

@@ -40,6 +40,7 @@
 #include "engrave/synth.h"
 #include "engrave/target.h"
 #include "engrave/vec.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <signal.h>
@@ -292,10 +293,13 @@ static int load_id_maps(struct lt *L, struct err *e)
 			L->has_corpus = 1;
 			snprintf(L->corpus_prefix, sizeof(L->corpus_prefix), "%s", pfx ? pfx : "wiki-");
 			L->n_corpus = (uint64_t)rows;
-			uint64_t *ids = malloc((size_t)rows * 8 + 8);
-			L->corpus_ids = malloc((size_t)rows * 16 + 16);
-			if (!ids || !L->corpus_ids)
-				BUG("out of memory");
+			uint64_t *ids = xalloc_try_array((size_t)rows, 8, "the corpus ids", e);
+			L->corpus_ids = ids ? xalloc_try_array((size_t)rows, 16, "the corpus id index", e) : NULL;
+			if (!L->corpus_ids) {
+				free(ids);
+				artifact_release(&a);
+				return err_prefix(e, "loadtest");
+			}
 			int rc = artifact_part(&a, "ids") ? artio_read_part(L->c->store, &a, "ids", ids, (uint64_t)rows * 8, e) : 0;
 			for (int64_t i = 0; !rc && i < rows; i++) {
 				L->corpus_ids[2 * i] = artifact_part(&a, "ids") ? ids[i] : (uint64_t)i;
@@ -431,19 +435,24 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 		return -1;
 	int rc = -1;
 	L->n_ops = sched_count(&S);
-	L->hit_ids = malloc(L->n_ops * (uint64_t)L->k * 8 + 8);
-	L->is_recall = calloc(L->n_ops + 1, 1);
-	if (!L->hit_ids || !L->is_recall)
-		BUG("out of memory");
+	L->hit_ids = xalloc_try_array(xalloc_mul((size_t)L->n_ops, (size_t)L->k), 8, "the hits of every request", e);
+	L->is_recall = L->hit_ids ? xalloc_try_zeroed((size_t)L->n_ops, 1, "the request kinds", e) : NULL;
+	if (!L->is_recall) {
+		err_prefix(e, "loadtest: %llu requests, k=%d", (unsigned long long)L->n_ops, L->k);
+		goto out;
+	}
 	memset(L->hit_ids, 0xff, L->n_ops * (uint64_t)L->k * 8);
 	struct loadgen_target tg;
 	memset(&tg, 0, sizeof(tg));
 	tg.ctx = L;
 	L->n_slots = target_has_http(L->t) ? (unsigned)(lo->max_in_flight > 0 ? lo->max_in_flight : 256) : 1;
-	L->slots = calloc(L->n_slots, sizeof(*L->slots));
+	if (!(L->slots = xalloc_try_zeroed(L->n_slots, sizeof(*L->slots), "the request slots", e))) {
+		err_prefix(e, "loadtest");
+		goto out;
+	}
 	for (unsigned i = 0; i < L->n_slots; i++) {
 		target_req_init(&L->slots[i].rq);
-		L->slots[i].vec = malloc(L->dim * sizeof(float));
+		L->slots[i].vec = xmalloc_array(L->dim, sizeof(float));
 	}
 	if (target_has_http(L->t)) {
 		tg.build = lt_build;

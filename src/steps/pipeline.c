@@ -28,6 +28,7 @@
 #include "engrave/store.h"
 #include "engrave/target.h"
 #include "engrave/version.h"
+#include "engrave/xalloc.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -56,14 +57,6 @@ const struct step_def *steps_def(int i)
 	return i >= 0 && i < SPEC_NSTEPS ? &step_table[i] : NULL;
 }
 
-int steps_index(const char *name)
-{
-	for (int i = 0; i < SPEC_NSTEPS; i++)
-		if (!strcmp(step_table[i].name, name))
-			return i;
-	return -1;
-}
-
 const char *steps_state_name(enum step_state s)
 {
 	static const char *names[] = { "pending", "cached", "ran", "resumed", "failed",
@@ -71,7 +64,12 @@ const char *steps_state_name(enum step_state s)
 	return names[s];
 }
 
-int steps_corpus_vectors_step(const struct spec *sp)
+/*
+ * Roles. "The corpus vectors" are made by whichever step the spec has for
+ * them: embed when present, else the corpus step itself (a vector-file
+ * corpus: npy, fvecs). -1 when the spec has no corpus vectors.
+ */
+static int steps_corpus_vectors_step(const struct spec *sp)
 {
 	if (sp->embed.present)
 		return STEP_EMBED;
@@ -80,7 +78,8 @@ int steps_corpus_vectors_step(const struct spec *sp)
 	return -1;
 }
 
-int steps_set_step(const struct spec *sp, enum spec_set set)
+/* The step that makes the vectors of an ingest set (corpus or synthetic); -1: none. */
+static int steps_set_step(const struct spec *sp, enum spec_set set)
 {
 	if (set == SPEC_SET_CORPUS)
 		return steps_corpus_vectors_step(sp);
@@ -112,7 +111,11 @@ static void add_in(int *in, int *n, int step)
 		in[(*n)++] = step;
 }
 
-int steps_inputs(const struct spec *sp, int i, int inputs[STEP_MAX_IN])
+/*
+ * The steps whose outputs step i reads, for this spec (indices, -1 ended),
+ * e.g. embed -> {corpus}; groundtruth -> {queries, embed, synthetic}.
+ */
+static int steps_inputs(const struct spec *sp, int i, int inputs[STEP_MAX_IN])
 {
 	int n = 0;
 	switch (i) {
@@ -403,9 +406,7 @@ static int init_record(struct store *st, const struct spec *sp, const struct run
 	run_new_id(rec->id, sizeof(rec->id));
 	snprintf(rec->spec_name, sizeof(rec->spec_name), "%s", sp->name);
 	rec->spec_digest = sd;
-	rec->spec_text = strdup(spec_source_text(sp));
-	if (!rec->spec_text)
-		BUG("out of memory");
+	rec->spec_text = xstrdup(spec_source_text(sp));
 	run_env_fill(rec);
 	snprintf(rec->engrave_version, sizeof(rec->engrave_version), "%s", ENGRAVE_VERSION);
 	rec->created = clock_unix_now();

@@ -16,6 +16,7 @@
 #include "engrave/store.h"
 #include "engrave/synth.h"
 #include "engrave/vec.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -40,11 +41,14 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 	if (vecs_load(c->store, src_d, &src, e))
 		return -1;
 	uint32_t d = src.dim;
-	float *q = malloc((size_t)n * d * sizeof(float) + 1);
-	uint64_t *ids = malloc((size_t)n * sizeof(uint64_t) + 1);
-	float *noise = malloc(d * sizeof(float));
-	if (!q || !ids || !noise)
-		BUG("out of memory");
+	int rc = -1;
+	float *noise = xmalloc_array(d, sizeof(float)); /* one row of src */
+	float *q = xalloc_try_array((size_t)n, xalloc_mul(d, sizeof(float)), "query vectors", e);
+	uint64_t *ids = q ? xalloc_try_array((size_t)n, sizeof(uint64_t), "query ids", e) : NULL;
+	if (!ids) {
+		err_prefix(e, "queries: %llu x %u", (unsigned long long)n, d);
+		goto out;
+	}
 	if (sq->source == SPEC_QSRC_HELDOUT) {
 		struct synth_opts so;
 		synth_opts_init(&so, n);
@@ -77,7 +81,6 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 		}
 	}
 	struct vecs_writer vw;
-	int rc = -1;
 	if (vecs_writer_open(&vw, c->store, d, VW_IDS, e))
 		goto out;
 	if (vecs_writer_add(&vw, q, (size_t)n, ids, NULL, NULL, e)) {

@@ -9,6 +9,7 @@
 #include "engrave/steps.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
+#include "engrave/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,9 +37,7 @@ int steps_source_digest(const struct spec *sp, struct digest *out, int *has, str
 	struct hash_ctx h;
 	hash_init(&h);
 	size_t cap = 1 << 20, n;
-	char *blk = malloc(cap);
-	if (!blk)
-		BUG("out of memory");
+	char *blk = xmalloc(cap);
 	while ((n = fread(blk, 1, cap, f)) > 0)
 		hash_update(&h, blk, n);
 	int bad = ferror(f);

@@ -14,6 +14,7 @@
 #include "engrave/err.h"
 #include "engrave/store.h"
 #include "engrave/synth.h"
+#include "engrave/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,9 +62,7 @@ int step_synthetic_run(struct step_ctx *c, struct err *e)
 	so.progress = 1;
 	struct vecs_writer vw;
 	int rc = -1;
-	uint64_t *ids = malloc(ROWS_PER_CHUNK * sizeof(uint64_t));
-	if (!ids)
-		BUG("out of memory");
+	uint64_t *ids = xmalloc_array(ROWS_PER_CHUNK, sizeof(uint64_t));
 	if (vecs_writer_open(&vw, c->store, cent.dim, VW_IDS | VW_LABELS | VW_CONF, e))
 		goto out;
 	struct synth_sink_ctx sc = { &vw, ids, e };

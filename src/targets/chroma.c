@@ -42,6 +42,7 @@
 
 #include "engrave/hmap.h"
 #include "engrave/log.h"
+#include "engrave/xalloc.h"
 
 #define CHROMA_DB "/api/v2/tenants/default_tenant/databases/default_database"
 
@@ -54,9 +55,8 @@ struct chroma {
 
 static int chroma_open(struct target *t, struct err *e)
 {
-	struct chroma *c = calloc(1, sizeof(*c));
-	if (!c)
-		return err_set(e, ERR_INTERNAL, "out of memory");
+	(void)e;
+	struct chroma *c = xcalloc(1, sizeof(*c));
 	c->max_batch = 1000;
 	t->priv = c;
 	return 0;
@@ -361,9 +361,7 @@ static int get_rows(struct target *t, const struct buf *body,
 	int rc = coll_url(t, &url, "get", e);
 	if (!rc)
 		rc = call(t, "POST", url.data, body, 200, &j, e);
-	float *vec = rc ? NULL : malloc((size_t)t->dim * sizeof(float));
-	if (!rc && !vec)
-		rc = err_set(e, ERR_INTERNAL, "out of memory");
+	float *vec = rc ? NULL : xmalloc_array(t->dim, sizeof(float));
 	json_t *ids = json_object_get(j, "ids"), *embs = json_object_get(j, "embeddings");
 	if (!rc && (!json_is_array(ids) || !json_is_array(embs) || json_array_size(ids) != json_array_size(embs)))
 		rc = err_set(e, ERR_NET, "chroma POST %s: answer lacks ids/embeddings", url.data);

@@ -20,6 +20,7 @@
  */
 #include "targets/target_int.h"
 #include "engrave/hmap.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -69,19 +70,22 @@ static int grow(struct eindex *x, struct err *e)
 	if (x->n < x->cap)
 		return 0;
 	size_t nc = x->cap ? x->cap * 2 : 1024;
-	float *v = realloc(x->vecs, nc * (size_t)x->dim * sizeof(float));
+	float *v = xalloc_try_resize(x->vecs, nc, xalloc_mul(x->dim, sizeof(float)), "the embedded index's vectors",
+				     e);
 	if (!v)
-		return err_set(e, ERR_INTERNAL, "embedded: out of memory for %zu x %u vectors", nc, x->dim);
+		return -1;
 	x->vecs = v;
-	float *nr = realloc(x->norms, nc * sizeof(float));
-	char **ids = nr ? realloc(x->ids, nc * sizeof(char *)) : NULL;
-	if (nr)
-		x->norms = nr;
-	if (ids)
-		x->ids = ids;
-	char **tx = ids ? realloc(x->texts, nc * sizeof(char *)) : NULL;
+	float *nr = xalloc_try_resize(x->norms, nc, sizeof(float), "the embedded index's norms", e);
+	if (!nr)
+		return -1;
+	x->norms = nr;
+	char **ids = xalloc_try_resize(x->ids, nc, sizeof(char *), "the embedded index's ids", e);
+	if (!ids)
+		return -1;
+	x->ids = ids;
+	char **tx = xalloc_try_resize(x->texts, nc, sizeof(char *), "the embedded index's texts", e);
 	if (!tx)
-		return err_set(e, ERR_INTERNAL, "embedded: out of memory for %zu vectors", nc);
+		return -1;
 	x->texts = tx;
 	x->cap = nc;
 	return 0;
@@ -107,12 +111,8 @@ static int embedded_open(struct target *t, struct err *e)
 			       t->space, x->dim, t->dim);
 	}
 	if (!x) {
-		x = calloc(1, sizeof(*x));
-		if (!x || !(x->space = strdup(t->space))) {
-			free(x);
-			pthread_mutex_unlock(&registry_lock);
-			return err_set(e, ERR_INTERNAL, "embedded: out of memory");
-		}
+		x = xcalloc(1, sizeof(*x));
+		x->space = xstrdup(t->space);
 		x->dim = t->dim;
 		pthread_rwlock_init(&x->lock, NULL);
 		x->next = registry;
@@ -163,19 +163,20 @@ static int embedded_store(struct target *t, const struct target_record *recs, si
 			continue;
 		}
 		long row = find_row(x, rec->id);
-		char *text = strdup(rec->content ? rec->content : "");
+		size_t tlen = rec->content ? strlen(rec->content) : 0;
+		char *text = xalloc_try_array(tlen + 1, 1, "a record's content", e);
 		if (!text) {
-			rc = err_set(e, ERR_INTERNAL, "embedded: out of memory");
+			rc = err_prefix(e, "embedded");
 			break;
 		}
+		memcpy(text, rec->content ? rec->content : "", tlen + 1);
 		if (row < 0) {
-			char *id = strdup(rec->id);
-			if (!id || grow(x, e)) {
-				free(id);
+			if (grow(x, e)) {
 				free(text);
-				rc = err_set(e, ERR_INTERNAL, "embedded: out of memory");
+				rc = err_prefix(e, "embedded");
 				break;
 			}
+			char *id = xstrdup(rec->id);
 			row = (long)x->n;
 			x->ids[row] = id;
 			x->texts[row] = NULL;
@@ -212,9 +213,7 @@ static int embedded_recall(struct target *t, const float *q, int k, float thresh
 		return 0;
 	int mode = strcmp(t->metric, "l2") == 0 ? 2 : strcmp(t->metric, "ip") == 0 ? 1 : 0;
 	float qn = norm_of(q, x->dim);
-	struct scored *top = malloc((size_t)k * sizeof(*top));
-	if (!top)
-		return err_set(e, ERR_INTERNAL, "embedded: out of memory");
+	struct scored *top = xmalloc_array((size_t)k, sizeof(*top)); /* k <= 10000 (spec) */
 	size_t m = 0;
 	pthread_rwlock_rdlock(&x->lock);
 	for (size_t r = 0; r < x->n; r++) {

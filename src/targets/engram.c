@@ -32,6 +32,7 @@
 
 #include "engrave/jsonf.h"
 #include "engrave/log.h"
+#include "engrave/xalloc.h"
 
 static void begin(struct target *t, struct target_req *rq, const char *method)
 {
@@ -146,9 +147,9 @@ static int fetch_page(struct target *t, uint64_t offset, uint32_t limit, struct 
 	if (get_json_sized(t, path, &j, too_large, e))
 		return -1;
 	json_t *mems = json_object_get(j, "memories");
-	float *vec = malloc((size_t)t->dim * sizeof(float));
-	int rc = vec ? 0 : err_set(e, ERR_INTERNAL, "out of memory");
-	if (!rc && !json_is_array(mems))
+	float *vec = xmalloc_array(t->dim, sizeof(float));
+	int rc = 0;
+	if (!json_is_array(mems))
 		rc = err_set(e, ERR_NET, "engram GET %s%s: no 'memories' array in the answer", t->url, path);
 	for (size_t i = 0; !rc && i < json_array_size(mems); i++) {
 		json_t *m = json_array_get(mems, i);

@@ -29,6 +29,7 @@
 #include "engrave/hmap.h"
 #include "engrave/jsonf.h"
 #include "engrave/text.h"
+#include "engrave/xalloc.h"
 
 extern const struct target_driver target_engram, target_chroma, target_embedded;
 
@@ -88,9 +89,9 @@ int target_hits_push(struct target_hits *h, const char *id, float score, struct 
 {
 	if (h->n == h->cap) {
 		size_t nc = h->cap ? h->cap * 2 : 16;
-		struct target_hit *nv = realloc(h->v, nc * sizeof(*nv));
+		struct target_hit *nv = xalloc_try_resize(h->v, nc, sizeof(*nv), "search hits", e);
 		if (!nv)
-			return err_set(e, ERR_INTERNAL, "out of memory for %zu hits", nc);
+			return -1;
 		h->v = nv;
 		h->cap = nc;
 	}
@@ -123,17 +124,17 @@ static int vectors_grow(struct target_vectors *v, struct err *e)
 	if (v->n < v->cap)
 		return 0;
 	size_t nc = v->cap ? v->cap * 2 : 64;
-	char **ids = realloc(v->ids, nc * sizeof(*ids));
+	char **ids = xalloc_try_resize(v->ids, nc, sizeof(*ids), "read-back ids", e);
 	if (!ids)
-		return err_set(e, ERR_INTERNAL, "out of memory for %zu vectors", nc);
+		return -1;
 	v->ids = ids;
-	float *vecs = realloc(v->vecs, nc * (size_t)v->dim * sizeof(float));
+	float *vecs = xalloc_try_resize(v->vecs, nc, xalloc_mul(v->dim, sizeof(float)), "read-back vectors", e);
 	if (!vecs)
-		return err_set(e, ERR_INTERNAL, "out of memory for %zu vectors", nc);
+		return -1;
 	v->vecs = vecs;
-	unsigned char *found = realloc(v->found, nc);
+	unsigned char *found = xalloc_try_resize(v->found, nc, 1, "read-back flags", e);
 	if (!found)
-		return err_set(e, ERR_INTERNAL, "out of memory for %zu vectors", nc);
+		return -1;
 	v->found = found;
 	v->cap = nc;
 	return 0;
@@ -143,10 +144,7 @@ int target_vectors_push(struct target_vectors *v, const char *id, const float *v
 {
 	if (vectors_grow(v, e))
 		return -1;
-	char *copy = strdup(id ? id : "");
-	if (!copy)
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	v->ids[v->n] = copy;
+	v->ids[v->n] = xstrdup(id ? id : "");
 	if (vec)
 		memcpy(v->vecs + v->n * (size_t)v->dim, vec, (size_t)v->dim * sizeof(float));
 	else
@@ -175,7 +173,7 @@ void target_req_release(struct target_req *r)
 
 static char *dup_or(const char *s, const char *def)
 {
-	return strdup(s && *s ? s : def);
+	return xstrdup(s && *s ? s : def);
 }
 
 int target_open(const struct target_config *cfg, struct target **out, struct err *e)
@@ -204,19 +202,13 @@ int target_open(const struct target_config *cfg, struct target **out, struct err
 		return err_set(e, ERR_SPEC, "target %s: url '%s' must start with http:// or https://",
 			       name, cfg->url);
 
-	struct target *t = calloc(1, sizeof(*t));
-	if (!t)
-		return err_set(e, ERR_INTERNAL, "out of memory");
+	struct target *t = xcalloc(1, sizeof(*t));
 	t->drv = drv;
 	t->ops = ops;
-	t->driver = strdup(name);
+	t->driver = xstrdup(name);
 	t->url = dup_or(cfg->url, "");
 	t->space = dup_or(cfg->space, "default");
 	t->metric = dup_or(cfg->metric, "cosine");
-	if (!t->driver || !t->url || !t->space || !t->metric) {
-		target_close(t);
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	}
 	size_t ul = strlen(t->url);
 	while (ul > 0 && t->url[ul - 1] == '/')
 		t->url[--ul] = '\0';
@@ -246,11 +238,9 @@ int target_open(const struct target_config *cfg, struct target **out, struct err
 			target_close(t);
 			return -1;
 		}
-		if (asprintf(&t->auth, "Bearer %s", secret) < 0) {
-			t->auth = NULL;
-			target_close(t);
-			return err_set(e, ERR_INTERNAL, "out of memory");
-		}
+		size_t n = strlen(secret) + sizeof("Bearer ");
+		t->auth = xmalloc(n);
+		snprintf(t->auth, n, "Bearer %s", secret);
 	}
 	if (ops->open && ops->open(t, e)) {
 		target_close(t);

@@ -67,6 +67,14 @@ char *xstrdup(const char *s)
 	return p;
 }
 
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		oom(strnlen(s, n) + 1, 1);
+	return p;
+}
+
 void *xmalloc_array(size_t n, size_t size)
 {
 	size_t bytes = xalloc_mul(n, size);

@@ -8,6 +8,7 @@
  * waits, escalating to SIGKILL after 8 s.
  */
 #include "server_proc.h"
+#include "engrave/xalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -81,9 +82,7 @@ int server_proc_start(struct server_proc *s, char *const argv[], int fixed_port,
 	int argc = 0;
 	while (argv[argc])
 		argc++;
-	char **av = calloc((size_t)argc + 1, sizeof(char *));
-	if (!av)
-		return -1;
+	char **av = xcalloc((size_t)argc + 1, sizeof(char *));
 	for (int i = 0; i < argc; i++)
 		av[i] = strcmp(argv[i], "{PORTFILE}") == 0 ? s->port_file : argv[i];
 

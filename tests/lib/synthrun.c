@@ -17,6 +17,7 @@
 #include "engrave/spec.h"
 #include "engrave/stats.h"
 #include "engrave/store.h"
+#include "engrave/xalloc.h"
 #include "testutil.h"
 #include "synthrun.h"
 
@@ -66,9 +67,8 @@ void make_run(struct store *st, const char *id, uint64_t seed, double factor, si
 		     struct run_record *r)
 {
 	struct err e = ERR_INIT;
-	struct record *v = calloc(n, sizeof(*v));
-	double *lat = calloc(n, sizeof(*lat));
-	cr_assert(v && lat);
+	struct record *v = xcalloc(n, sizeof(*v));
+	double *lat = xcalloc(n, sizeof(*lat));
 	uint64_t x = seed, warm = (uint64_t)(n / 10) * 5000000ULL;
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -84,7 +84,7 @@ void make_run(struct store *st, const char *id, uint64_t seed, double factor, si
 		else
 			lat[m++] = (double)(v[i].done - v[i].intended) / 1e6;
 	}
-	void *bytes = malloc(n * RECORDS_SIZE);
+	void *bytes = xmalloc_array(n, RECORDS_SIZE);
 	records_encode(v, n, bytes);
 	struct digest od, ad;
 	cr_assert_eq(obj_put(st, bytes, n * RECORDS_SIZE, &od, &e), 0, "%s", e.msg);
@@ -99,7 +99,7 @@ void make_run(struct store *st, const char *id, uint64_t seed, double factor, si
 	memset(r, 0, sizeof(*r));
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	snprintf(r->spec_name, sizeof(r->spec_name), "synth");
-	r->spec_text = strdup(synth_spec);
+	r->spec_text = xstrdup(synth_spec);
 	snprintf(r->status, sizeof(r->status), "done");
 	snprintf(r->host, sizeof(r->host), "testhost");
 	snprintf(r->cpu, sizeof(r->cpu), "testcpu");

@@ -28,6 +28,12 @@ Test(xalloc, bookkeeping_allocations)
 	s = xrealloc(s, 64);
 	cr_assert_str_eq(s, "engrave", "realloc keeps the bytes");
 	free(s);
+	s = xstrndup("engrave", 3);
+	cr_assert_str_eq(s, "eng");
+	free(s);
+	s = xstrndup("ab", 8);
+	cr_assert_str_eq(s, "ab", "n past the end stops at the NUL");
+	free(s);
 	int *z = xcalloc(16, sizeof(int));
 	for (int i = 0; i < 16; i++)
 		cr_assert_eq(z[i], 0);
