@@ -48,6 +48,7 @@ struct step_ctx {
 	struct run_record *run;          /* live run record (steps may add metrics) */
 	const char *run_id;
 	int resume;                      /* resuming an interrupted run */
+	int verify_all;                  /* runner_opts.verify_all */
 	struct step_outputs done;        /* outputs of the earlier steps (step_input) */
 	struct digest action;            /* this step's action key */
 	struct target *target;           /* the spec's target, opened once per run (steps_target) */
@@ -115,6 +116,7 @@ struct runner_opts {
 	 */
 	int (*finish)(struct store *st, struct run_record *rec, void *ctx, struct err *e);
 	void *finish_ctx;
+	int verify_all;                  /* ingest: check every record's id, not only a sample */
 };
 
 /*

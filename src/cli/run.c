@@ -43,7 +43,7 @@ static int find_unfinished(const struct run_record *r, void *ctx)
 
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 {
-	int json = 0, resume = 0, force = 0;
+	int json = 0, resume = 0, force = 0, verify_all = 0;
 	const char *run_id = NULL;
 	static const struct cli_help help = {
 		"run", "engrave run SPEC [--resume | --run ID] [--force] [--json]",
@@ -54,13 +54,19 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		"--resume (the newest unfinished run of this spec) or --run ID.\n\n"
 		"The spec's absolute checks (p99_ms: \"< 50\", ...) are evaluated at the end and\n"
 		"printed with the report; baseline checks need 'engrave check RUN'.\n\n"
+		"--verify-all asks the target for the id of every ingested record after the load\n"
+		"(by id where the driver can; Engram pages its hot tier), beside the count and the\n"
+		"sampled read-back.\n\n"
 		"exit codes: 0 done and checks pass, 1 a check failed or the target lost data,\n"
-		"2 spec error, 3 missing input, 4 runtime failure, 130 interrupted",
+		"2 spec error, 3 missing input or metric (the run is 'incomplete'), 4 runtime\n"
+		"failure, 130 interrupted",
 	};
 	const struct cli_opt opts[] = {
 		{ "resume", 0, OPT_FLAG, &resume, NULL, "resume the newest unfinished run of this spec" },
 		{ "run", 0, OPT_STRING, &run_id, "ID", "resume this run" },
 		{ "force", 'f', OPT_FLAG, &force, NULL, "ignore the action cache and rebuild every step" },
+		{ "verify-all", 0, OPT_FLAG, &verify_all, NULL,
+		  "after ingest, ask the target for every record's id (not only a sample)" },
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the run record as JSON" },
 		{ NULL, 0, OPT_END, NULL, NULL, NULL },
 	};
@@ -78,8 +84,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	ctx->spec_path = argv[pos];
 	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
-	struct spec *sp = ctx->spec; /* taken: freed below on every path */
-	ctx->spec = NULL;
+	struct spec *sp = ctx->spec; /* main frees it */
 	struct store *st = ctx->store;
 	struct find_ctx f;
 	memset(&f, 0, sizeof(f));
@@ -97,7 +102,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	struct runner_opts ro = { run_id, force, report_finish_run, sp };
+	struct runner_opts ro = { run_id, force, report_finish_run, sp, verify_all };
 	have_rec = 1;
 	int failed = steps_run(st, sp, &ro, &rec, &e);
 	if (failed && rec.id[0] && strcmp(rec.status, "incomplete")) {
@@ -139,13 +144,17 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		err_set(&e, ERR_CHECK, "%d of the spec's checks failed for run %s", cres.failures, rec.id);
 		err_hint(&e, "the run is stored: 'engrave show %s'", rec.id);
 		failed = 1;
+	} else if (checked && cres.missing) {
+		err_set(&e, ERR_MISSING, "%d of the spec's checks name a metric run %s did not measure", cres.missing,
+			rec.id);
+		err_hint(&e, "no verdict: see the MISSING rows above");
+		failed = 1;
 	}
 	if (checked)
 		check_result_release(&cres);
 	if (failed)
 		goto fail;
 	run_record_release(&rec);
-	spec_free(sp);
 	return 0;
 fail:
 	if (have_rec && rec.id[0] && e.cls != ERR_NONE && !e.hint[0]) {
@@ -155,6 +164,5 @@ fail:
 	rc = cli_fail(&e);
 	if (have_rec)
 		run_record_release(&rec);
-	spec_free(sp);
 	return rc;
 }

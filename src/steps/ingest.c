@@ -134,6 +134,7 @@ struct ing {
 	char refname[96];        /* "loads/<load key>": where a verified load is recorded */
 	uint64_t count_before;   /* the target's count before this run's first send */
 	uint64_t elapsed_ns;     /* sending time of this process */
+	struct verify_result *vr; /* where a --verify-all census counts */
 };
 
 /* What verification found (ingest_verify). */
@@ -143,6 +144,9 @@ struct verify_result {
 	char first_problem[256];
 	uint64_t count_after;
 	int64_t expected, lost;
+	int by_id;               /* every held record's id was asked for (--verify-all) */
+	uint64_t absent;         /* of those, not held */
+	char first_absent[ID_LEN];
 };
 
 /* ---------------------------------------------------------------- */
@@ -837,7 +841,7 @@ static int census(struct ing *g, int (*pick)(uint8_t), int (*on)(struct ing *, u
 	for (uint64_t i = 0, k = 0; !rc && i < g->total; i++) {
 		if (!pick(g->state[i]))
 			continue;
-		uint64_t row;
+		uint64_t row = 0;
 		const struct ing_set *s = set_of(g, i, &row);
 		record_id(s, row, idbuf + k * ID_LEN);
 		ids[k] = idbuf + k * ID_LEN;
@@ -866,6 +870,18 @@ static int mark_present(struct ing *g, uint64_t i, int found)
 		return 0;
 	g->present++;
 	return receipt(g, i, R_PRESENT, 0, 0, 0, NULL);
+}
+
+/* --verify-all: an acknowledged record the target does not hold is lost. */
+static int count_absent(struct ing *g, uint64_t i, int found)
+{
+	if (found)
+		return 0;
+	if (!g->vr->absent++) {
+		uint64_t row = 0;
+		record_id(set_of(g, i, &row), row, g->vr->first_absent);
+	}
+	return 0;
 }
 
 /* An acknowledged record the target no longer holds is sent again. */
@@ -1005,6 +1021,16 @@ static int ingest_verify(struct ing *g, struct verify_result *vr, struct err *e)
 	vr->count_after = count_after;
 	vr->expected = (int64_t)(g->count_before + g->stored);
 	vr->lost = vr->expected - (int64_t)count_after;
+	if (g->c->verify_all) {
+		g->vr = vr;
+		int rc = census(g, held, count_absent, e);
+		g->vr = NULL;
+		if (rc)
+			return -1;
+		vr->by_id = 1;
+		if ((int64_t)vr->absent > vr->lost)
+			vr->lost = (int64_t)vr->absent; /* by id is exact where the count can hide a loss */
+	}
 	return 0;
 }
 
@@ -1025,6 +1051,8 @@ static int ingest_record(struct ing *g, const struct verify_result *vr)
 	steps_metric(c, "ingest.count_after", (double)vr->count_after);
 	steps_metric(c, "ingest.lost", (double)(vr->lost > 0 ? vr->lost : 0));
 	steps_metric(c, "ingest.sample_checked", (double)vr->checked);
+	if (vr->by_id)
+		steps_metric(c, "ingest.absent_by_id", (double)vr->absent);
 	steps_metric(c, "ingest.sample_missing", (double)vr->missing);
 	steps_metric(c, "ingest.sample_mismatched", (double)vr->mismatched);
 	if (write_receipts(g, g->count_before, vr->count_after, vr->lost, vr, g->elapsed_ns, &c->out[0]))
@@ -1061,6 +1089,9 @@ static int ingest_verdict(struct ing *g, const struct verify_result *vr, struct 
 			(long long)(vr->lost > 0 ? vr->lost : 0), (unsigned long long)vr->missing,
 			(unsigned long long)vr->mismatched, (unsigned long long)vr->checked,
 			vr->first_problem[0] ? "; first: " : "", vr->first_problem);
+		if (vr->by_id && vr->absent)
+			err_prefix(e, "%llu acknowledged records are not in the target by id (first: %s)",
+				   (unsigned long long)vr->absent, vr->first_absent);
 		return err_hint(e, "%s", target_unheld_hint(g->t));
 	}
 	char dhex[DIGEST_HEX_LEN + 1];

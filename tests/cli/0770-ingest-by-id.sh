@@ -109,3 +109,24 @@ rc=$?
 [ $rc -eq 0 ] && ok "the embedded run resumes" || { fail "the embedded run resumes" "exit $rc"; tail -4 "$TMPDIR/e2.err" | sed 's/^/# /'; }
 grep -q "does not outlive the process" "$TMPDIR/e2.err" && ok "resume says it reloads the in-process index" || fail "resume says it reloads the in-process index"
 [ "$(ingest_field "$TMPDIR/e2.json" ingest.lost)" = "0" ] && ok "nothing is called lost" || fail "nothing is called lost"
+
+# --- --verify-all: every acknowledged id asked for ---------------------------
+rm -f "$TMPDIR/port"
+"$srv" --port 0 --port-file "$TMPDIR/port" >"$TMPDIR/srv2.log" 2>&1 & # Engram's dedup on
+pids+=($!)
+for _ in $(seq 100); do [ -s "$TMPDIR/port" ] && break; sleep 0.05; done
+url="http://127.0.0.1:$(cat "$TMPDIR/port")"
+cat >"$TMPDIR/d.yaml" <<YAML
+name: verify-all
+seed: 2
+target: {driver: engram, url: "$url"}
+steps:
+  centroids: {from: random, k: 5, dim: 768}
+  synthetic: {count: 200, std_dev: 0.001, normalize: true}
+  ingest: {concurrency: 4, batch_size: 1, verify_sample: 0}
+YAML
+"$ENGRAVE" --store "$TMPDIR/s" run --verify-all --json "$TMPDIR/d.yaml" >"$TMPDIR/d.json" 2>"$TMPDIR/d.err"
+rc=$?
+[ $rc -eq 1 ] && ok "near-duplicates Engram dropped fail the load" || fail "near-duplicates Engram dropped fail the load" "exit $rc"
+grep -q "acknowledged records are not in the target by id (first: syn-" "$TMPDIR/d.err" \
+	&& ok "--verify-all names the absent ids" || { fail "--verify-all names the absent ids"; tail -3 "$TMPDIR/d.err" | sed 's/^/# /'; }
