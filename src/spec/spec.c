@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- name tables ------------------------------------------------------------ */
 
@@ -1165,6 +1166,13 @@ int spec_load_file(const char *path, struct spec **out, struct err *e)
 		if (errno == ENOENT)
 			return err_set(e, ERR_MISSING, "cannot open spec '%s': %s", path, strerror(errno));
 		return err_set_errno(e, ERR_IO, errno, "cannot open spec '%s'", path);
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		err_set(e, ERR_USAGE, "spec '%s' is a directory, not a YAML file", path);
+		return err_hint(e, "name the spec file itself, e.g. %s%sexperiment.yaml", path,
+				path[0] && path[strlen(path) - 1] == '/' ? "" : "/");
 	}
 	struct buf b;
 	buf_init(&b, SPEC_FILE_MAX);
