@@ -562,6 +562,17 @@ static int valid_envname(const char *v)
 	return 1;
 }
 
+/* "scheme://user:pass@host...": an '@' in the authority (before any '/', '?', '#'). */
+static int url_has_userinfo(const char *v)
+{
+	const char *a = strstr(v, "://");
+	if (!a)
+		return 0;
+	size_t n = strcspn(a + 3, "/?#");
+	const char *at = memchr(a + 3, '@', n);
+	return at != NULL;
+}
+
 static int valid_slug(const char *v)
 {
 	if (!*v || strlen(v) > 128)
@@ -592,6 +603,13 @@ static int set_scalar(struct lctx *c, const struct key *k, const struct snode *n
 		}
 		if ((k->flags & KF_URL) && strncmp(n->str, "http://", 7) && strncmp(n->str, "https://", 8))
 			return perr(c, n, path, "'%.100s' is not an http:// or https:// URL", n->str);
+		if ((k->flags & KF_URL) && url_has_userinfo(n->str)) {
+			/* the message is redacted (err.c): the password is not shown */
+			perr(c, n, path, "'%.100s' holds a user name or password; secrets are never written in specs",
+			     n->str);
+			return err_hint(c->e, "drop the user:password@ part and put the token in an environment variable "
+					      "named by auth: {bearer_env: NAME}");
+		}
 		if ((k->flags & KF_SLUG) && !valid_slug(n->str))
 			return perr(c, n, path, "'%.100s' may only hold letters, digits, '.', '_' and '-' (max 128)",
 				    n->str);
