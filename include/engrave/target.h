@@ -257,7 +257,9 @@ int target_reset(struct target *t, struct err *e);
 /* n <= target_max_batch(t). */
 int target_build_store(struct target *t, const struct target_record *recs, size_t n,
 		       struct target_req *rq, struct err *e);
-/* Fills res[0..rq->n_records). 0 always unless the arguments are wrong; a
+/* Fills res[0..rq->n_records). 0 unless the arguments are wrong or the
+ * server refused the key (401, 403): then every record is FAILED (none was
+ * rejected) and -1 ERR_NET says so, with a hint naming auth.bearer_env. A
  * transport failure (rs->status == 0) marks every record FAILED. */
 int target_parse_store(struct target *t, const struct target_req *rq,
 		       const struct http_response *rs, struct target_store_result *res,
