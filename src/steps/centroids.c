@@ -14,7 +14,9 @@
  *               counter-based RNG (what Engram's loadtest generator does),
  *               for specs with no corpus.
  * Output: artifact "centroids" v1 {vectors (k x dim f32), sizes (u64 per
- * cluster)} with meta k, dim, rows (= k), inertia.
+ * cluster)} with meta k, dim, rows (= k), inertia. Buffers sized by k x dim
+ * (or by the target's row count) are checked allocations: ERR_NOSPACE, not
+ * an abort, when they do not fit.
  */
 #include "engrave/steps.h"
 #include "artio.h"
@@ -24,6 +26,7 @@
 #include "engrave/log.h"
 #include "engrave/store.h"
 #include "engrave/target.h"
+#include "engrave/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,10 +82,13 @@ static int load_from_target(struct step_ctx *c, struct vecs *v, struct err *e)
 		target_vectors_release(&tv);
 		return -1;
 	}
-	size_t *order = malloc(tv.n * sizeof(size_t) + 1);
-	v->v = malloc(tv.n * tv.dim * sizeof(float) + 4);
-	if (!order || !v->v)
-		BUG("out of memory");
+	size_t *order = xalloc_try_array(tv.n, sizeof(size_t), "the order of the target's vectors", e);
+	v->v = order ? xalloc_try_array(xalloc_mul(tv.n, tv.dim), sizeof(float), "the target's vectors", e) : NULL;
+	if (!v->v) {
+		free(order);
+		target_vectors_release(&tv);
+		return -1;
+	}
 	for (size_t i = 0; i < tv.n; i++)
 		order[i] = i;
 	sort_tv = &tv; /* the step runs on one thread */
@@ -104,10 +110,12 @@ int step_centroids_run(struct step_ctx *c, struct err *e)
 	uint32_t k = (uint32_t)sc->k;
 	if (sc->from == SPEC_FROM_RANDOM) {
 		uint32_t d = (uint32_t)sc->dim;
-		float *cent = malloc((size_t)k * d * sizeof(float));
-		uint64_t *sizes = calloc(k, sizeof(uint64_t));
-		if (!cent || !sizes)
-			BUG("out of memory");
+		float *cent = xalloc_try_array(xalloc_mul(k, d), sizeof(float), "the centroids", e);
+		uint64_t *sizes = cent ? xalloc_try_zeroed(k, sizeof(uint64_t), "the cluster sizes", e) : NULL;
+		if (!sizes) {
+			free(cent);
+			return err_hint(e, "lower steps.centroids.k or steps.centroids.dim (%u x %u floats)", k, d);
+		}
 		for (uint64_t i = 0; i < (uint64_t)k * d; i++)
 			cent[i] = 2.0f * rng_uniform_f32(c->spec->seed, STREAM_RANDOM_CENTRES, i) - 1.0f;
 		int rc = put_centroids(c, cent, sizes, k, d, 0, "random", e);
@@ -143,10 +151,13 @@ int step_centroids_run(struct step_ctx *c, struct err *e)
 	ko.seed = c->spec->seed;
 	ko.init_random = sc->init == SPEC_INIT_RANDOM;
 	ko.progress = 1;
-	float *cent = malloc((size_t)k * v.dim * sizeof(float));
-	uint64_t *sizes = calloc(k, sizeof(uint64_t));
-	if (!cent || !sizes)
-		BUG("out of memory");
+	float *cent = xalloc_try_array(xalloc_mul(k, v.dim), sizeof(float), "the centroids", e);
+	uint64_t *sizes = cent ? xalloc_try_zeroed(k, sizeof(uint64_t), "the cluster sizes", e) : NULL;
+	if (!sizes) {
+		free(cent);
+		vecs_free(&v);
+		return err_hint(e, "lower steps.centroids.k (%u x %u floats)", k, v.dim);
+	}
 	double inertia = 0;
 	int rc = kmeans_run(v.v, (size_t)v.rows, v.dim, &ko, cent, sizes, &inertia, e);
 	if (!rc)

@@ -9,13 +9,14 @@
  * are kept, so analysis can honour whatever threshold a recall used.
  * Output: artifact "groundtruth" v1 {ids (u64 global base row, nq x k),
  * scores (f32, nq x k), counts (u32 per query)} with meta k, nq, base_rows,
- * metric.
+ * metric. The nq x k result arrays are checked allocations (ERR_NOSPACE).
  */
 #include "engrave/steps.h"
 #include "artio.h"
 #include "engrave/err.h"
 #include "engrave/knn.h"
 #include "engrave/store.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -43,9 +44,12 @@ static int feed_set(struct step_ctx *c, struct knn_stream *ks, const struct dige
 		artifact_release(&a);
 		return -1;
 	}
-	float *blk = malloc((size_t)BLOCK_ROWS * d * sizeof(float));
-	if (!blk)
-		BUG("out of memory");
+	float *blk = xalloc_try_array(xalloc_mul(BLOCK_ROWS, d), sizeof(float), "a block of base vectors", e);
+	if (!blk) {
+		obj_reader_close(r);
+		artifact_release(&a);
+		return -1;
+	}
 	int rc = 0;
 	for (int64_t done = 0; done < rows && !rc;) {
 		size_t n = rows - done < BLOCK_ROWS ? (size_t)(rows - done) : BLOCK_ROWS;
@@ -90,22 +94,26 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e)
 		if (set)
 			rc = feed_set(c, ks, set, q.dim, &base_rows, e);
 	}
-	uint32_t *ids32 = malloc((size_t)q.rows * k * sizeof(uint32_t) + 1);
-	uint64_t *ids = malloc((size_t)q.rows * k * sizeof(uint64_t) + 1);
-	float *scores = malloc((size_t)q.rows * k * sizeof(float) + 1);
-	uint32_t *counts = malloc((size_t)q.rows * sizeof(uint32_t) + 1);
-	if (!ids32 || !ids || !scores || !counts)
-		BUG("out of memory");
+	/* q x k results: checked, one message for the group */
+	size_t nk = xalloc_mul((size_t)q.rows, k);
+	uint32_t *ids32 = rc ? NULL : malloc(xalloc_mul(nk, sizeof(uint32_t)));
+	uint64_t *ids = rc ? NULL : malloc(xalloc_mul(nk, sizeof(uint64_t)));
+	float *scores = rc ? NULL : malloc(xalloc_mul(nk, sizeof(float)));
+	uint32_t *counts = rc ? NULL : malloc(xalloc_mul((size_t)q.rows, sizeof(uint32_t)));
+	if (!rc && (!ids32 || !ids || !scores || !counts)) {
+		err_set(e, ERR_NOSPACE, "groundtruth: out of memory for the top-%u of %llu queries (%zu results)", k,
+			(unsigned long long)q.rows, nk);
+		rc = err_hint(e, "lower steps.queries.count or steps.groundtruth.k");
+	}
 	if (!rc)
 		rc = knn_stream_finish(ks, ids32, scores, counts, e);
 	if (!rc) {
-		for (size_t i = 0; i < (size_t)q.rows * k; i++)
+		for (size_t i = 0; i < nk; i++)
 			ids[i] = ids32[i];
 		struct artifact a;
 		artifact_init(&a, "groundtruth", 1);
 		a.action = c->action;
 		struct digest di, ds, dc;
-		size_t nk = (size_t)q.rows * k;
 		rc = obj_put(c->store, ids, nk * sizeof(uint64_t), &di, e) ||
 		     obj_put(c->store, scores, nk * sizeof(float), &ds, e) ||
 		     obj_put(c->store, counts, (size_t)q.rows * sizeof(uint32_t), &dc, e) ||

@@ -26,6 +26,8 @@
  * hits (what each recall returned, as base rows / store ordinals)} with the
  * schedule digest and counters. The analysis layer (analysis/runmetrics.c)
  * turns it into the run's metrics: exact percentiles and recall@k.
+ * Arrays sized by the spec (requests x k hit ids, the in-flight slots) are
+ * checked allocations: too large is ERR_NOSPACE, a step to resume, not an abort.
  */
 #include "engrave/steps.h"
 #include "artio.h"
@@ -40,6 +42,7 @@
 #include "engrave/synth.h"
 #include "engrave/target.h"
 #include "engrave/vec.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <signal.h>
@@ -431,20 +434,30 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 		return -1;
 	int rc = -1;
 	L->n_ops = sched_count(&S);
-	L->hit_ids = malloc(L->n_ops * (uint64_t)L->k * 8 + 8);
-	L->is_recall = calloc(L->n_ops + 1, 1);
-	if (!L->hit_ids || !L->is_recall)
-		BUG("out of memory");
-	memset(L->hit_ids, 0xff, L->n_ops * (uint64_t)L->k * 8);
+	/* sized by the spec (rate x duration, k, the in-flight cap): checked */
+	size_t n_hits = xalloc_mul((size_t)L->n_ops, (size_t)L->k);
+	L->hit_ids = xalloc_try_array(n_hits ? n_hits : 1, sizeof(uint64_t), "the recall hits of the load test", e);
+	L->is_recall = L->hit_ids ? xalloc_try_zeroed((size_t)L->n_ops + 1, 1, "the load test's operation kinds", e) : NULL;
+	if (!L->is_recall) {
+		err_hint(e, "shorten steps.loadtest.duration or lower the arrival rate (%llu requests)",
+			 (unsigned long long)L->n_ops);
+		goto out;
+	}
+	memset(L->hit_ids, 0xff, n_hits * sizeof(uint64_t));
 	struct loadgen_target tg;
 	memset(&tg, 0, sizeof(tg));
 	tg.ctx = L;
 	L->n_slots = target_has_http(L->t) ? (unsigned)(lo->max_in_flight > 0 ? lo->max_in_flight : 256) : 1;
-	L->slots = calloc(L->n_slots, sizeof(*L->slots));
-	for (unsigned i = 0; i < L->n_slots; i++) {
+	L->slots = xalloc_try_zeroed(L->n_slots, sizeof(*L->slots), "the load test's request slots", e);
+	for (unsigned i = 0; L->slots && i < L->n_slots; i++) {
 		target_req_init(&L->slots[i].rq);
-		L->slots[i].vec = malloc(L->dim * sizeof(float));
+		if (!(L->slots[i].vec = xalloc_try_array(L->dim, sizeof(float), "a request slot's vector", e))) {
+			L->n_slots = i + 1; /* release what was set up */
+			goto out;
+		}
 	}
+	if (!L->slots)
+		goto out;
 	if (target_has_http(L->t)) {
 		tg.build = lt_build;
 		tg.response = lt_response;

@@ -7,7 +7,9 @@
  * near, not identical to, a stored vector. source heldout: fresh vectors
  * around the centroids from a separate RNG stream, never loaded into the
  * target. Output: a vectors artifact whose ids are the source row indices
- * (heldout: the generated row numbers).
+ * (heldout: the generated row numbers). The count comes from the spec, so
+ * the buffers are checked allocations: too large is ERR_NOSPACE (exit 4), a
+ * failed step a resumed run redoes, never an abort.
  */
 #include "engrave/steps.h"
 #include "artio.h"
@@ -16,6 +18,7 @@
 #include "engrave/store.h"
 #include "engrave/synth.h"
 #include "engrave/vec.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -40,11 +43,15 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 	if (vecs_load(c->store, src_d, &src, e))
 		return -1;
 	uint32_t d = src.dim;
-	float *q = malloc((size_t)n * d * sizeof(float) + 1);
-	uint64_t *ids = malloc((size_t)n * sizeof(uint64_t) + 1);
-	float *noise = malloc(d * sizeof(float));
-	if (!q || !ids || !noise)
-		BUG("out of memory");
+	float *q = xalloc_try_array(xalloc_mul((size_t)n, d), sizeof(float), "the query vectors", e);
+	uint64_t *ids = q ? xalloc_try_array((size_t)n, sizeof(uint64_t), "the query ids", e) : NULL;
+	float *noise = ids ? xalloc_try_array(d, sizeof(float), "a noise row", e) : NULL;
+	if (!noise) {
+		free(q);
+		free(ids);
+		vecs_free(&src);
+		return err_hint(e, "lower steps.queries.count (%llu x %u floats)", (unsigned long long)n, d);
+	}
 	if (sq->source == SPEC_QSRC_HELDOUT) {
 		struct synth_opts so;
 		synth_opts_init(&so, n);
