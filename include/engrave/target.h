@@ -266,7 +266,9 @@ int target_reset(struct target *t, struct err *e);
 /* n <= target_max_batch(t). */
 int target_build_store(struct target *t, const struct target_record *recs, size_t n,
 		       struct target_req *rq, struct err *e);
-/* Fills res[0..rq->n_records). 0 always unless the arguments are wrong; a
+/* Fills res[0..rq->n_records). 0 unless the arguments are wrong or the
+ * server refused the key (401, 403): then every record is FAILED (none was
+ * rejected) and -1 ERR_NET says so, with a hint naming auth.bearer_env. A
  * transport failure (rs->status == 0) marks every record FAILED. */
 int target_parse_store(struct target *t, const struct target_req *rq,
 		       const struct http_response *rs, struct target_store_result *res,
@@ -314,6 +316,18 @@ int target_spec_load_string(const char *text, size_t len, const char *name_for_e
 /* The spec text of a stored run: resolved like target_spec_load_string but
  * without the capability checks (a rule added since never hides an old run). */
 int target_spec_load_stored(const char *text, size_t len, const char *run_id, struct spec **out, struct err *e);
+/*
+ * The memory the spec's steps would hold at once, against `ram` bytes: the
+ * first step that cannot fit is ERR_SPEC "file:line:col: key: the queries
+ * step would hold at least 2.8 TiB in memory (...), more than the 23.4 GiB
+ * this machine has", blaming the key of its largest part, with a hint. A
+ * lower bound from the spec's counts (target_mem.c says what is counted).
+ * target_spec_load_file/_string check it against target_machine_ram();
+ * target_spec_load_stored does not.
+ */
+int target_spec_check_memory(const struct spec *sp, uint64_t ram, struct err *e);
+/* The machine's physical memory in bytes (MemTotal); UINT64_MAX if unknown. */
+uint64_t target_machine_ram(void);
 /* The driver-dependent namespace of a resolved spec (its target.space or
  * target.collection), or NULL when the driver has none. */
 const char *target_spec_namespace(const struct spec *sp);

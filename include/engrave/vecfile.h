@@ -46,7 +46,8 @@ uint32_t vecfile_reader_dim(const struct vecfile_reader *r);
 enum vecfile_format vecfile_reader_format(const struct vecfile_reader *r);
 /*
  * Read up to `max_rows` rows into out[max_rows * dim]. Returns the number
- * of rows read (0 at the end) or -1.
+ * of rows read (0 at the end) or -1. A NaN or infinite value is ERR_INPUT
+ * naming its row and column (from 0).
  */
 long vecfile_reader_read(struct vecfile_reader *r, float *out, size_t max_rows, struct err *e);
 void vecfile_reader_close(struct vecfile_reader *r);

@@ -10,7 +10,11 @@
  *   corpus              -> jsonl {"id","title","text"} (what import reads back)
  *
  * ARTIFACT is a 64-hex digest or a ref naming one. Output goes to -o FILE
- * or stdout (binary formats refuse a terminal). Parts are streamed in
+ * or stdout (binary formats refuse a terminal). FILE is written through a
+ * temporary file beside it (".FILE.XXXXXX", with FILE's mode) that is renamed
+ * over it only when the export succeeded, so a failed export leaves an
+ * existing FILE as it was and never a half-written one; a FILE that exists
+ * and is not a regular file (/dev/null, a FIFO) is written in place. Parts are streamed in
  * blocks of BLOCK_ROWS rows (records for corpora), so exporting a
  * multi-GB artifact takes bounded memory. The format defaults from the -o
  * extension, else jsonl. `--format engram-loadtest-json` takes a RUN
@@ -31,9 +35,59 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BLOCK_ROWS 4096
+
+/* Where the export writes: `path` is the temporary file when `tmp` is set. */
+struct outfile {
+	const char *final;
+	const char *path;
+	char tmp[4200];
+	int is_tmp;
+};
+
+/* Choose where to write `final` (NULL or "-" is stdout, written in place). */
+static int out_begin(struct outfile *o, const char *final, struct err *e)
+{
+	memset(o, 0, sizeof(*o));
+	o->final = o->path = final;
+	struct stat st;
+	int exists = stat(final, &st) == 0;
+	if (!strcmp(final, "/dev/stdout") || (exists && !S_ISREG(st.st_mode)))
+		return 0;
+	const char *slash = strrchr(final, '/');
+	int dl = slash ? (int)(slash - final + 1) : 0;
+	if ((size_t)snprintf(o->tmp, sizeof(o->tmp), "%.*s.%s.XXXXXX", dl, final, slash ? slash + 1 : final) >=
+	    sizeof(o->tmp))
+		return err_set(e, ERR_USAGE, "output path '%.200s...' is too long", final);
+	int fd = mkstemp(o->tmp);
+	if (fd < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot create a temporary file beside '%s'", final);
+	mode_t um = umask(0);
+	umask(um);
+	if (fchmod(fd, exists ? st.st_mode & 07777 : 0666 & ~um) != 0 || close(fd) != 0) {
+		err_set_errno(e, ERR_IO, errno, "cannot prepare '%s'", o->tmp);
+		unlink(o->tmp);
+		return -1;
+	}
+	o->path = o->tmp;
+	o->is_tmp = 1;
+	return 0;
+}
+
+/* After the export: rename the temporary file over FILE (rc 0), or remove it. */
+static int out_finish(struct outfile *o, int rc, struct err *e)
+{
+	if (!o->is_tmp)
+		return rc;
+	if (!rc && rename(o->tmp, o->final) != 0)
+		rc = err_set_errno(e, ERR_IO, errno, "cannot rename '%s' to '%s'", o->tmp, o->final);
+	if (rc)
+		unlink(o->tmp);
+	return rc;
+}
 
 static const struct cli_help export_help = {
 	"export", "engrave export ARTIFACT [--format npy|fvecs|jsonl|csv] [-o FILE] [--content CORPUS]\n"
@@ -334,18 +388,23 @@ static int export_run_engram(struct cli_ctx *ctx, const char *run_id, const char
 	have_rec = 1;
 	if (runmetrics_engram_report(s, &rec, &json, &e))
 		goto fail;
-	FILE *f = out && strcmp(out, "-") ? fopen(out, "w") : stdout;
+	int to_file = out && strcmp(out, "-");
+	struct outfile of;
+	if (to_file && out_begin(&of, out, &e))
+		goto fail;
+	FILE *f = to_file ? fopen(of.path, "w") : stdout;
 	if (!f) {
 		err_set_errno(&e, ERR_IO, errno, "cannot write '%s'", out);
+		out_finish(&of, -1, NULL);
 		goto fail;
 	}
 	int bad = fwrite(json.data, 1, json.len, f) != json.len;
 	if (f != stdout)
 		bad |= fclose(f) != 0;
-	if (bad) {
+	if (bad)
 		err_set_errno(&e, ERR_IO, errno, "cannot write '%s'", out ? out : "stdout");
+	if ((to_file && out_finish(&of, bad ? -1 : 0, &e)) || bad)
 		goto fail;
-	}
 	goto done;
 fail:
 	rc = cli_fail(&e);
@@ -418,15 +477,18 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 			goto out;
 		}
 	}
+	struct outfile of;
 	if (!strcmp(a.type, "vectors") || !strcmp(a.type, "centroids")) {
-		rc = export_vectors(s, &a, fmt, jsonl, have_content ? &content : NULL, out, &e);
+		if (!out_begin(&of, out, &e))
+			rc = out_finish(&of, export_vectors(s, &a, fmt, jsonl, have_content ? &content : NULL, of.path, &e),
+					&e);
 	} else if (!strcmp(a.type, "corpus")) {
 		if (!jsonl) {
 			err_set(&e, ERR_USAGE, "a corpus exports to jsonl only, not %s", vecfile_format_name(fmt));
 			err_hint(&e, "export its embeddings (the embed step's vectors artifact) as %s",
 				 vecfile_format_name(fmt));
-		} else {
-			rc = export_corpus(s, &a, out, &e);
+		} else if (!out_begin(&of, out, &e)) {
+			rc = out_finish(&of, export_corpus(s, &a, of.path, &e), &e);
 		}
 	} else {
 		err_set(&e, ERR_UNSUPPORTED, "artifact %s has type '%s', which export does not handle", argv[first],

@@ -4,7 +4,8 @@
  * Readers validate everything up front (header, dtype, order, shape, file
  * size against the shape), so a bad file fails before any row is stored,
  * then stream rows with fread through a 1 MiB stdio buffer: memory is the
- * caller's row block plus that buffer. The .npy header is a Python dict
+ * caller's row block plus that buffer. Every value read must be finite (NaN
+ * and infinity are ERR_INPUT naming the row and column). The .npy header is a Python dict
  * literal; we parse only the three keys NumPy writes (descr, fortran_order,
  * shape) with a small scanner rather than a Python-literal parser.
  *
@@ -21,6 +22,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +306,15 @@ long vecfile_reader_read(struct vecfile_reader *r, float *out, size_t max_rows, 
 					       r->path, r->next_row + i, d, r->dim);
 		}
 	}
+	/* NaN and infinity are refused here, for every reader (import, the corpus
+	 * step), as the JSONL reader refuses them: no distance or JSON body can
+	 * carry them, and a target would fail on them much later. */
+	for (size_t i = 0; i < n * r->dim; i++)
+		if (!isfinite(out[i])) {
+			err_set(e, ERR_INPUT, "%s: row %" PRIu64 ", column %zu holds %s, not a finite number", r->path,
+				r->next_row + i / r->dim, i % r->dim, isnan(out[i]) ? "NaN" : "infinity");
+			return err_hint(e, "rows and columns count from 0; drop or repair those rows (e.g. numpy.nan_to_num)");
+		}
 	r->next_row += n;
 	return (long)n;
 }

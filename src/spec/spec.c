@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- name tables ------------------------------------------------------------ */
 
@@ -98,6 +99,14 @@ struct key {
 	const char *defdoc; /* default as shown in docs when not `def` */
 	const char *doc;
 };
+
+/* Row counts (corpus.limit, synthetic.count, queries.count, ...) are at most
+ * 10^12 (< 2^40) and a dimension at most 65536 (2^16), so rows x dim x 4
+ * bytes stays below 2^58: no product of spec counts can wrap around a
+ * uint64_t or a size_t. What a machine can hold is the targets layer's
+ * check (target_mem.c); one vector set is bounded here by SET_BYTES_MAX. */
+#define ROWS_MAX 1e12
+#define SET_BYTES_MAX (1ULL << 48) /* 256 TiB */
 
 #define OFF(m) offsetof(struct spec, m)
 #define NOOFF ((size_t)-1)
@@ -170,7 +179,7 @@ static const struct key keys[] = {
 	  "sample (built-in generated articles)" },
 	{ "steps.corpus.path", KT_STR, OFF(corpus.path), 0, NULL, NULL, 0, 0, KF_REQUIRED, ap_corpus_path,
 	  "source other than sample", NULL, "input file, relative to the spec file's directory" },
-	{ "steps.corpus.limit", KT_U64, OFF(corpus.limit), 0, "0", NULL, 0, 0, 0, NULL, NULL, NULL,
+	{ "steps.corpus.limit", KT_U64, OFF(corpus.limit), 0, "0", NULL, 0, ROWS_MAX, KF_MAX, NULL, NULL, NULL,
 	  "read at most N records (0: all)" },
 	{ "steps.corpus.min_chars", KT_U64, OFF(corpus.min_chars), 0, "50", NULL, 0, 0, 0, ap_corpus_text,
 	  "text sources", NULL, "skip articles whose text is shorter" },
@@ -207,7 +216,7 @@ static const struct key keys[] = {
 	  NULL, NULL, "number of centroids" },
 	{ "steps.centroids.algorithm", KT_ENUM, OFF(centroids.algorithm), 0, "lloyd", spec_kmeans_names, 0, 0,
 	  0, NULL, NULL, NULL, "lloyd (full passes) or minibatch" },
-	{ "steps.centroids.batch_size", KT_U64, OFF(centroids.batch_size), 0, "1024", NULL, 1, 0, KF_MIN,
+	{ "steps.centroids.batch_size", KT_U64, OFF(centroids.batch_size), 0, "1024", NULL, 1, 1e9, KF_MIN | KF_MAX,
 	  ap_minibatch, "algorithm minibatch", NULL, "vectors per mini-batch" },
 	{ "steps.centroids.max_iter", KT_U64, OFF(centroids.max_iter), 0, "100", NULL, 1, 1000000,
 	  KF_MIN | KF_MAX, NULL, NULL, NULL, "iteration cap" },
@@ -223,7 +232,7 @@ static const struct key keys[] = {
 	  ap_random, "from random", NULL, "dimension of random centroids" },
 
 	SEC("steps.synthetic", OFF(synthetic.present), NULL, NULL, "vectors drawn around the centroids"),
-	{ "steps.synthetic.count", KT_U64, OFF(synthetic.count), 0, NULL, NULL, 1, 0, KF_REQUIRED | KF_MIN,
+	{ "steps.synthetic.count", KT_U64, OFF(synthetic.count), 0, NULL, NULL, 1, ROWS_MAX, KF_REQUIRED | KF_MIN | KF_MAX,
 	  NULL, NULL, NULL, "number of vectors" },
 	{ "steps.synthetic.std_dev", KT_F64, OFF(synthetic.std_dev), 0, "0.1", NULL, 0, 10, KF_MIN | KF_MAX,
 	  NULL, NULL, NULL, "Gaussian noise per dimension around the chosen centroid" },
@@ -238,7 +247,7 @@ static const struct key keys[] = {
 	  KF_MIN | KF_MAX, NULL, NULL, NULL, "uniform spread added to base (base + jitter <= 1)" },
 
 	SEC("steps.queries", OFF(queries.present), NULL, NULL, "query vectors for recall scoring"),
-	{ "steps.queries.count", KT_U64, OFF(queries.count), 0, "1000", NULL, 1, 0, KF_MIN, NULL, NULL, NULL,
+	{ "steps.queries.count", KT_U64, OFF(queries.count), 0, "1000", NULL, 1, ROWS_MAX, KF_MIN | KF_MAX, NULL, NULL, NULL,
 	  "number of queries" },
 	{ "steps.queries.source", KT_ENUM, OFF(queries.source), 0, "corpus", spec_query_source_names, 0, 0, 0,
 	  NULL, NULL, NULL,
@@ -262,7 +271,7 @@ static const struct key keys[] = {
 	  "retries per request" },
 	{ "steps.ingest.timeout", KT_DUR, OFF(ingest.timeout_ns), 0, "30s", NULL, 0, 0, KF_POS, NULL, NULL,
 	  NULL, "per-request timeout" },
-	{ "steps.ingest.verify_sample", KT_U64, OFF(ingest.verify_sample), 0, "100", NULL, 0, 0, 0, NULL, NULL,
+	{ "steps.ingest.verify_sample", KT_U64, OFF(ingest.verify_sample), 0, "100", NULL, 0, ROWS_MAX, KF_MAX, NULL, NULL,
 	  NULL, "ids read back to verify the load (0: count only)" },
 
 	SEC("steps.loadtest", OFF(loadtest.present), NULL, NULL, "open-loop load test"),
@@ -310,7 +319,7 @@ static const struct key keys[] = {
 	  NULL, NULL, NULL, "results per recall (max_results)" },
 	{ "steps.loadtest.recall.threshold", KT_F64, OFF(loadtest.recall_threshold), 0, "0.5", NULL, -1, 1,
 	  KF_MIN | KF_MAX, NULL, NULL, NULL, "similarity threshold sent with the recall" },
-	{ "steps.loadtest.recall.queries", KT_U64, OFF(loadtest.recall_queries), 0, "1000", NULL, 1, 0, KF_MIN,
+	{ "steps.loadtest.recall.queries", KT_U64, OFF(loadtest.recall_queries), 0, "1000", NULL, 1, ROWS_MAX, KF_MIN | KF_MAX,
 	  NULL, NULL, NULL, "distinct cue vectors cycled through" },
 	SEC("steps.loadtest.search", NOOFF, NULL, NULL, "search operations"),
 	{ "steps.loadtest.search.k", KT_U64, OFF(loadtest.search_k), 0, "10", NULL, 1, 10000, KF_MIN | KF_MAX,
@@ -549,7 +558,9 @@ static int check_range(struct lctx *c, const struct snode *n, const struct key *
 		return perr(c, n, path, "must be at least %g, got %s", k->min, n->str);
 	}
 	if ((k->flags & KF_MAX) && v > k->max)
-		return perr(c, n, path, "must be at most %g, got %s", k->max, n->str);
+		return perr(c, n, path, k->max == floor(k->max) && k->max < 1e15 ? "must be at most %.0f, got %s"
+										: "must be at most %g, got %s",
+			    k->max, n->str);
 	return 0;
 }
 
@@ -561,6 +572,17 @@ static int valid_envname(const char *v)
 		if (!(isalnum((unsigned char)*p) || *p == '_'))
 			return 0;
 	return 1;
+}
+
+/* "scheme://user:pass@host...": an '@' in the authority (before any '/', '?', '#'). */
+static int url_has_userinfo(const char *v)
+{
+	const char *a = strstr(v, "://");
+	if (!a)
+		return 0;
+	size_t n = strcspn(a + 3, "/?#");
+	const char *at = memchr(a + 3, '@', n);
+	return at != NULL;
 }
 
 static int valid_slug(const char *v)
@@ -593,6 +615,13 @@ static int set_scalar(struct lctx *c, const struct key *k, const struct snode *n
 		}
 		if ((k->flags & KF_URL) && strncmp(n->str, "http://", 7) && strncmp(n->str, "https://", 8))
 			return perr(c, n, path, "'%.100s' is not an http:// or https:// URL", n->str);
+		if ((k->flags & KF_URL) && url_has_userinfo(n->str)) {
+			/* the message is redacted (err.c): the password is not shown */
+			perr(c, n, path, "'%.100s' holds a user name or password; secrets are never written in specs",
+			     n->str);
+			return err_hint(c->e, "drop the user:password@ part and put the token in an environment variable "
+					      "named by auth: {bearer_env: NAME}");
+		}
 		if ((k->flags & KF_SLUG) && !valid_slug(n->str))
 			return perr(c, n, path, "'%.100s' may only hold letters, digits, '.', '_' and '-' (max 128)",
 				    n->str);
@@ -921,6 +950,29 @@ static int has_corpus_vectors(const struct spec *s)
 	return s->embed.present || (s->corpus.present && corpus_is_vectors(s));
 }
 
+/* One vector set of rows x dim float32 within SET_BYTES_MAX (each factor is
+ * bounded by its key, so the product cannot wrap). */
+static int check_set_bytes(struct lctx *c)
+{
+	const struct spec *s = c->s;
+	uint64_t dim = spec_vector_dim(s);
+	const struct { int on; const char *path, *what; uint64_t rows; } sets[] = {
+		{ s->corpus.present && s->embed.present, "steps.corpus.limit", "corpus vectors", s->corpus.limit },
+		{ s->synthetic.present, "steps.synthetic.count", "synthetic vectors", s->synthetic.count },
+		{ s->queries.present, "steps.queries.count", "queries", s->queries.count },
+	};
+	for (size_t i = 0; dim && i < sizeof(sets) / sizeof(sets[0]); i++) {
+		uint64_t bytes = sets[i].rows * dim * 4;
+		char shown[32];
+		text_format_bytes(bytes, shown, sizeof(shown));
+		if (sets[i].on && bytes > SET_BYTES_MAX)
+			return perr(c, pos_of(c, sets[i].path), sets[i].path,
+				    "%llu %s of %llu floats are %s, more than the 256 TiB one vector set may hold",
+				    (unsigned long long)sets[i].rows, sets[i].what, (unsigned long long)dim, shown);
+	}
+	return 0;
+}
+
 /* Rules between keys, after every key is known. */
 static int cross_checks(struct lctx *c)
 {
@@ -1009,6 +1061,8 @@ static int cross_checks(struct lctx *c)
 
 	/* Ranges that involve two keys. */
 	uint64_t limit = s->corpus.present ? s->corpus.limit : 0;
+	if (check_set_bytes(c))
+		return -1;
 	if (s->centroids.present && s->centroids.from == SPEC_FROM_STORE && limit && s->centroids.k > limit)
 		return perr(c, pos_of(c, "steps.centroids.k"), "steps.centroids.k",
 			    "k = %llu is more than the corpus (limit %llu): each centroid needs a vector",
@@ -1156,6 +1210,13 @@ int spec_load_file(const char *path, struct spec **out, struct err *e)
 		if (errno == ENOENT)
 			return err_set(e, ERR_MISSING, "cannot open spec '%s': %s", path, strerror(errno));
 		return err_set_errno(e, ERR_IO, errno, "cannot open spec '%s'", path);
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		err_set(e, ERR_USAGE, "spec '%s' is a directory, not a YAML file", path);
+		return err_hint(e, "name the spec file itself, e.g. %s%sexperiment.yaml", path,
+				path[0] && path[strlen(path) - 1] == '/' ? "" : "/");
 	}
 	struct buf b;
 	buf_init(&b, SPEC_FILE_MAX);

@@ -14,7 +14,9 @@
  *               counter-based RNG (what Engram's loadtest generator does),
  *               for specs with no corpus.
  * Output: artifact "centroids" v1 {vectors (k x dim f32), sizes (u64 per
- * cluster)} with meta k, dim, rows (= k), inertia.
+ * cluster)} with meta k, dim, rows (= k), inertia. Buffers sized by k x dim
+ * (or by the target's row count) are checked allocations: ERR_NOSPACE, not
+ * an abort, when they do not fit.
  */
 #include "engrave/steps.h"
 #include "artio.h"
@@ -25,6 +27,7 @@
 #include "engrave/log.h"
 #include "engrave/store.h"
 #include "engrave/target.h"
+#include "engrave/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,11 +112,11 @@ int step_centroids_run(struct step_ctx *c, struct err *e)
 	uint32_t k = (uint32_t)sc->k;
 	if (sc->from == SPEC_FROM_RANDOM) {
 		uint32_t d = (uint32_t)sc->dim;
-		float *cent = xalloc_try_array(k, xalloc_mul(d, sizeof(float)), "centres", e);
-		uint64_t *sizes = cent ? xalloc_try_zeroed(k, sizeof(uint64_t), "cluster sizes", e) : NULL;
+		float *cent = xalloc_try_array(k, xalloc_mul(d, sizeof(float)), "the centroids", e);
+		uint64_t *sizes = cent ? xalloc_try_zeroed(k, sizeof(uint64_t), "the cluster sizes", e) : NULL;
 		if (!sizes) {
 			free(cent);
-			return err_prefix(e, "centroids: k=%u, %u-d", k, d);
+			return err_hint(e, "lower steps.centroids.k or steps.centroids.dim (%u x %u floats)", k, d);
 		}
 		for (uint64_t i = 0; i < (uint64_t)k * d; i++)
 			cent[i] = 2.0f * rng_uniform_f32(c->spec->seed, STREAM_RANDOM_CENTRES, i) - 1.0f;
@@ -150,11 +153,11 @@ int step_centroids_run(struct step_ctx *c, struct err *e)
 	ko.seed = c->spec->seed;
 	ko.init_random = sc->init == SPEC_INIT_RANDOM;
 	ko.progress = 1;
-	float *cent = xalloc_try_array(k, xalloc_mul(v.dim, sizeof(float)), "centres", e);
-	uint64_t *sizes = cent ? xalloc_try_zeroed(k, sizeof(uint64_t), "cluster sizes", e) : NULL;
+	float *cent = xalloc_try_array(k, xalloc_mul(v.dim, sizeof(float)), "the centroids", e);
+	uint64_t *sizes = cent ? xalloc_try_zeroed(k, sizeof(uint64_t), "the cluster sizes", e) : NULL;
 	double inertia = 0;
 	int rc = sizes ? kmeans_run(v.v, (size_t)v.rows, v.dim, &ko, cent, sizes, &inertia, e)
-		       : err_prefix(e, "centroids: k=%u, %u-d", k, v.dim);
+		       : err_hint(e, "lower steps.centroids.k (%u x %u floats)", k, v.dim);
 	if (!rc)
 		rc = put_centroids(c, cent, sizes, k, v.dim, inertia,
 				   ko.algo == KMEANS_MINIBATCH ? "minibatch" : "lloyd", e);

@@ -22,6 +22,7 @@
 #include "engrave/embed_http.h"
 #include "engrave/err.h"
 #include "engrave/xalloc.h"
+#include "engrave/secret.h"
 #include "engrave/log.h"
 #include "engrave/store.h"
 
@@ -204,7 +205,9 @@ static int embed_open(struct embed_run *r, struct err *e)
 {
 	const struct spec_embed *se = &r->c->spec->embed;
 	if (se->embedder == SPEC_EMBEDDER_HTTP) {
-		const char *key = se->auth_bearer_env ? getenv(se->auth_bearer_env) : NULL;
+		const char *key = NULL;
+		if (se->auth_bearer_env && secret_env(se->auth_bearer_env, "embedder", &key, e))
+			return -1;
 		struct embed_http_opts ho;
 		memset(&ho, 0, sizeof(ho));
 		ho.api = se->api == SPEC_API_OLLAMA ? EMBED_HTTP_OLLAMA : EMBED_HTTP_OPENAI;

@@ -9,7 +9,7 @@
  * are kept, so analysis can honour whatever threshold a recall used.
  * Output: artifact "groundtruth" v1 {ids (u64 global base row, nq x k),
  * scores (f32, nq x k), counts (u32 per query)} with meta k, nq, base_rows,
- * metric.
+ * metric. The nq x k result arrays are checked allocations (ERR_NOSPACE).
  */
 #include "engrave/steps.h"
 #include "artio.h"
@@ -17,6 +17,7 @@
 #include "engrave/knn.h"
 #include "engrave/xalloc.h"
 #include "engrave/store.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -101,7 +102,7 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e)
 	if (!rc)
 		rc = knn_stream_finish(ks, ids32, scores, counts, e);
 	if (!rc) {
-		for (size_t i = 0; i < (size_t)q.rows * k; i++)
+		for (size_t i = 0; i < nk; i++)
 			ids[i] = ids32[i];
 		struct artifact a;
 		artifact_init(&a, "groundtruth", 1);

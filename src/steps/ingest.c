@@ -366,6 +366,15 @@ static enum pump_verdict on_outcome(void *ctx, void *job, const struct pump_outc
 	const struct http_response *rs = o->rs;
 	struct err perr = ERR_INIT;
 	int parse_failed = target_parse_store(g->t, &r->rq, rs, r->res, &perr) != 0;
+	if (parse_failed && (rs->status == 401 || rs->status == 403)) {
+		/* the key, not the records: stop with a runtime error (exit 4) and
+		 * write no receipt, so --resume sends them once the key is fixed */
+		if (e)
+			*e = perr;
+		err_prefix(e, "ingest");
+		req_free(r);
+		return PUMP_FAIL;
+	}
 	size_t n_retry = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		int st = parse_failed ? TARGET_FAILED : (int)r->res[i].status;

@@ -26,6 +26,8 @@
  * hits (what each recall returned, as base rows / store ordinals)} with the
  * schedule digest and counters. The analysis layer (analysis/runmetrics.c)
  * turns it into the run's metrics: exact percentiles and recall@k.
+ * Arrays sized by the spec (requests x k hit ids, the in-flight slots) are
+ * checked allocations: too large is ERR_NOSPACE, a step to resume, not an abort.
  */
 #include "engrave/steps.h"
 #include "artio.h"
@@ -435,10 +437,11 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 		return -1;
 	int rc = -1;
 	L->n_ops = sched_count(&S);
-	L->hit_ids = xalloc_try_array(xalloc_mul((size_t)L->n_ops, (size_t)L->k), 8, "the hits of every request", e);
-	L->is_recall = L->hit_ids ? xalloc_try_zeroed((size_t)L->n_ops, 1, "the request kinds", e) : NULL;
+	L->hit_ids = xalloc_try_array(xalloc_mul((size_t)L->n_ops, (size_t)L->k), 8, "the recall hits of the load test", e);
+	L->is_recall = L->hit_ids ? xalloc_try_zeroed((size_t)L->n_ops, 1, "the load test's operation kinds", e) : NULL;
 	if (!L->is_recall) {
-		err_prefix(e, "loadtest: %llu requests, k=%d", (unsigned long long)L->n_ops, L->k);
+		err_hint(e, "shorten steps.loadtest.duration or lower the arrival rate (%llu requests)",
+			 (unsigned long long)L->n_ops);
 		goto out;
 	}
 	memset(L->hit_ids, 0xff, L->n_ops * (uint64_t)L->k * 8);
@@ -454,6 +457,8 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 		target_req_init(&L->slots[i].rq);
 		L->slots[i].vec = xmalloc_array(L->dim, sizeof(float));
 	}
+	if (!L->slots)
+		goto out;
 	if (target_has_http(L->t)) {
 		tg.build = lt_build;
 		tg.response = lt_response;

@@ -7,7 +7,9 @@
  * near, not identical to, a stored vector. source heldout: fresh vectors
  * around the centroids from a separate RNG stream, never loaded into the
  * target. Output: a vectors artifact whose ids are the source row indices
- * (heldout: the generated row numbers).
+ * (heldout: the generated row numbers). The count comes from the spec, so
+ * the buffers are checked allocations: too large is ERR_NOSPACE (exit 4), a
+ * failed step a resumed run redoes, never an abort.
  */
 #include "engrave/steps.h"
 #include "artio.h"
@@ -43,10 +45,10 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 	uint32_t d = src.dim;
 	int rc = -1;
 	float *noise = xmalloc_array(d, sizeof(float)); /* one row of src */
-	float *q = xalloc_try_array((size_t)n, xalloc_mul(d, sizeof(float)), "query vectors", e);
-	uint64_t *ids = q ? xalloc_try_array((size_t)n, sizeof(uint64_t), "query ids", e) : NULL;
+	float *q = xalloc_try_array((size_t)n, xalloc_mul(d, sizeof(float)), "the query vectors", e);
+	uint64_t *ids = q ? xalloc_try_array((size_t)n, sizeof(uint64_t), "the query ids", e) : NULL;
 	if (!ids) {
-		err_prefix(e, "queries: %llu x %u", (unsigned long long)n, d);
+		err_hint(e, "lower steps.queries.count (%llu x %u floats)", (unsigned long long)n, d);
 		goto out;
 	}
 	if (sq->source == SPEC_QSRC_HELDOUT) {

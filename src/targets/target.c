@@ -6,7 +6,8 @@
  * a driver's own file defines (its facts and its ops). Adding a driver is
  * that file plus one row here. target_open() looks the driver up by name,
  * copies the config, reads the bearer secret from the environment (kept
- * only in memory) and calls the driver's open. Every public call checks that the
+ * only in memory, and registered with secret.h so no message can show it)
+ * and calls the driver's open. Every public call checks that the
  * driver implements the entry and otherwise fails with ERR_UNSUPPORTED
  * naming the driver, so a caller never dereferences a NULL slot.
  *
@@ -28,6 +29,7 @@
 
 #include "engrave/hmap.h"
 #include "engrave/jsonf.h"
+#include "engrave/secret.h"
 #include "engrave/text.h"
 #include "engrave/xalloc.h"
 
@@ -229,15 +231,14 @@ int target_open(const struct target_config *cfg, struct target **out, struct err
 	t->retry = rp;
 
 	if (cfg->bearer_env && *cfg->bearer_env) {
-		const char *secret = getenv(cfg->bearer_env);
-		if (!secret || !*secret) {
-			err_set(e, ERR_USAGE, "target %s: environment variable %s is not set",
-				name, cfg->bearer_env);
-			err_hint(e, "export %s=<api key> (the spec names the variable; the key itself is never stored)",
-				 cfg->bearer_env);
+		char what[96];
+		snprintf(what, sizeof(what), "target %s", name);
+		const char *secret;
+		if (secret_env(cfg->bearer_env, what, &secret, e)) {
 			target_close(t);
 			return -1;
 		}
+		t->bearer_env = xstrdup(cfg->bearer_env);
 		size_t n = strlen(secret) + sizeof("Bearer ");
 		t->auth = xmalloc(n);
 		snprintf(t->auth, n, "Bearer %s", secret);
@@ -264,6 +265,7 @@ void target_close(struct target *t)
 			*p++ = 0;
 		free(t->auth);
 	}
+	free(t->bearer_env);
 	free(t->driver);
 	free(t->url);
 	free(t->space);
@@ -371,11 +373,8 @@ int target_store_batch(struct target *t, const struct target_record *recs, size_
 			break;
 		}
 		t->ops->parse_store(t, &rq, &rs, res + i, e);
-		if (rs.status == 401 || rs.status == 403) {
-			target_err_http(t, &rq, &rs, e);
-			err_hint(e, "check the API key in the environment variable the spec names (auth.bearer_env)");
-			rc = -1;
-		}
+		if (rs.status == 401 || rs.status == 403) /* the key, not the records: stop */
+			rc = target_err_http(t, &rq, &rs, e);
 	}
 	http_response_release(&rs);
 	target_req_release(&rq);
@@ -559,7 +558,14 @@ int target_parse_store(struct target *t, const struct target_req *rq,
 {
 	if (!t->ops->parse_store)
 		return unsupported(t, "HTTP store requests", e);
-	return t->ops->parse_store(t, rq, rs, res, e);
+	if (t->ops->parse_store(t, rq, rs, res, e))
+		return -1;
+	if (rs->status != 401 && rs->status != 403)
+		return 0;
+	/* refused for the key, not for the records: none was rejected */
+	for (size_t i = 0; i < rq->n_records; i++)
+		res[i].status = TARGET_FAILED;
+	return target_err_http(t, rq, rs, e);
 }
 
 int target_build_recall(struct target *t, const float *vec, int k, float threshold,
@@ -693,6 +699,7 @@ void target_format_http_error(const struct http_response *rs, char *out, size_t 
 			snprintf(out, cap, "%ld %s%s%s", rs->status, code ? code : "",
 				 code && msg ? ": " : "", msg ? msg : "");
 			json_decref(j);
+			secret_redact(out, cap);
 			return;
 		}
 	}
@@ -710,6 +717,7 @@ void target_format_http_error(const struct http_response *rs, char *out, size_t 
 		snprintf(out, cap, "%ld %.*s", rs->status, (int)k, b);
 	else
 		snprintf(out, cap, "%ld (empty body)", rs->status);
+	secret_redact(out, cap); /* drivers keep this text in store results */
 }
 
 int target_err_http(struct target *t, const struct target_req *rq,
@@ -725,11 +733,17 @@ int target_err_http(struct target *t, const struct target_req *rq,
 		url = shown;
 	}
 	err_set(e, ERR_NET, "%s %s %s: %s", t->driver, http_method_of(&rq->http), url, what);
-	if (rs->status == 401)
+	if (rs->status == 401 && t->bearer_env)
+		err_hint(e, "the server refused the token in $%s: check its value (a wrong, expired or revoked key?)",
+			 t->bearer_env);
+	else if (rs->status == 401)
 		err_hint(e, "the server wants an API key: set target.auth.bearer_env to the name of an environment variable holding it");
 	else if (http_response_too_large(rs))
 		err_hint(e, "the %s server answered, but with more than the %zu-byte response limit", t->driver,
 			 rq->http.max_body ? rq->http.max_body : (size_t)HTTP_BODY_MAX_DEFAULT);
+	else if (rs->status == 403 && t->bearer_env)
+		err_hint(e, "the server refused the token in $%s for this request: check what the key may access",
+			 t->bearer_env);
 	else if (rs->status == 0)
 		err_hint(e, "is the %s server running at %s?", t->driver, t->url);
 	return -1;

@@ -64,6 +64,7 @@ struct target {
 	const struct target_ops *ops;
 	char *driver, *url, *space, *metric;
 	char *auth;               /* "Bearer <secret>" or NULL: memory only */
+	char *bearer_env;         /* the NAME of the variable it came from, or NULL */
 	uint64_t timeout_ns;
 	uint32_t dim;
 	int batch_size;
@@ -88,7 +89,9 @@ int target_send(struct target *t, struct target_req *rq, struct http_response *r
 /* Build an error for a non-2xx / transport failure:
  * "<driver> <METHOD> <url>: <status> <CODE>: <message>" from either JSON
  * error shape (engram {"error":{"code","message"}}, chroma
- * {"error":"X","message":"..."}) or a plain-text body. Returns -1. */
+ * {"error":"X","message":"..."}) or a plain-text body, with a hint for 401
+ * and 403 that says whether a token was sent and from which variable.
+ * Returns -1. */
 int target_err_http(struct target *t, const struct target_req *rq,
 		    const struct http_response *rs, struct err *e);
 /* The same text into a fixed buffer (for per-record reasons). */

@@ -18,7 +18,9 @@
  *   4. what the spec determines against what the driver can do: the
  *      namespace name, the vector dimension (embed.dim or a random centroid
  *      dim: a vector-file corpus is only known when read), text searches in
- *      the load mix, the length of synthetic ids.
+ *      the load mix, the length of synthetic ids;
+ *   5. and, for a spec loaded to be run, the memory its steps would hold
+ *      against the machine's (target_mem.c).
  *
  * Every error is "file:line:col: key: reason" through spec_key_error, which
  * blames the key where it was written or its nearest written section. The
@@ -185,7 +187,7 @@ static int resolved(int rc, struct spec **out, int stored, struct err *e)
 {
 	if (rc)
 		return -1;
-	if (resolve(*out, stored, e)) {
+	if (resolve(*out, stored, e) || (!stored && target_spec_check_memory(*out, target_machine_ram(), e))) {
 		spec_free(*out);
 		*out = NULL;
 		return -1;

@@ -4,8 +4,12 @@
  * Kept deliberately tiny: a class (which decides the exit code), a message
  * and an optional hint, all in fixed buffers so that filling an error never
  * allocates and can be done on any path, including out-of-memory ones.
+ * Every message and hint is run through secret_redact (secret.h) as it is
+ * set: errors end up in run records and on stderr, and their text often
+ * quotes what a server answered, which may echo the bearer token.
  */
 #include "engrave/err.h"
+#include "engrave/secret.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@ int err_set(struct err *e, enum err_class cls, const char *fmt, ...)
 	e->cls = cls;
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+	secret_redact(e->msg, sizeof(e->msg));
 	e->hint[0] = '\0';
 	return -1;
 }
@@ -36,6 +41,7 @@ int err_set_errno(struct err *e, enum err_class cls, int errnum, const char *fmt
 	va_end(ap);
 	if (n >= 0 && (size_t)n < sizeof(e->msg))
 		snprintf(e->msg + n, sizeof(e->msg) - (size_t)n, ": %s", strerror(errnum));
+	secret_redact(e->msg, sizeof(e->msg));
 	e->hint[0] = '\0';
 	return -1;
 }
@@ -48,6 +54,7 @@ int err_hint(struct err *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->hint, sizeof(e->hint), fmt, ap);
 	va_end(ap);
+	secret_redact(e->hint, sizeof(e->hint));
 	return -1;
 }
 
@@ -70,6 +77,7 @@ int err_prefix(struct err *e, const char *fmt, ...)
 	size_t ol = strnlen(old, room - 1);
 	memcpy(e->msg + n + 2, old, ol);
 	e->msg[n + 2 + ol] = '\0';
+	secret_redact(e->msg, sizeof(e->msg));
 	return -1;
 }
 

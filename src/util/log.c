@@ -4,9 +4,12 @@
  * The progress line and log lines share stderr; a log message first clears
  * a \r progress line on screen so the two never interleave mid-line.
  * ENGRAVE_PROGRESS=0 disables progress output (tests), =1 forces the
- * non-TTY style.
+ * non-TTY style. A log line is formatted first and run through secret_redact
+ * (secret.h), so a token quoted by a server never reaches stderr or a log.
  */
 #include "engrave/log.h"
+#include "engrave/secret.h"
+#include "engrave/xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,15 +36,28 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if (lvl > log_level)
 		return;
 	static const char *tag[] = { "error: ", "warning: ", "", "debug: " };
+	char small[2048], *line = small;
 	va_list ap;
 	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	size_t cap = sizeof(small);
+	if (n >= (int)sizeof(small)) { /* a long line: format it again, whole */
+		cap = (size_t)n + 1;
+		line = xmalloc(cap);
+		va_start(ap, fmt);
+		vsnprintf(line, cap, fmt, ap);
+		va_end(ap);
+	}
+	secret_redact(line, cap);
 	pthread_mutex_lock(&log_lock);
 	clear_line_locked();
 	fputs(tag[lvl], stderr);
-	vfprintf(stderr, fmt, ap);
+	fputs(line, stderr);
 	fputc('\n', stderr);
 	pthread_mutex_unlock(&log_lock);
-	va_end(ap);
+	if (line != small)
+		free(line);
 }
 
 void progress_start(struct progress *p, const char *label, uint64_t total, const char *unit)

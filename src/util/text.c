@@ -69,10 +69,10 @@ int text_parse_duration_ns(const char *s, unsigned long long *out_ns)
 
 void text_format_bytes(unsigned long long n, char *out, size_t cap)
 {
-	static const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 	double v = (double)n;
 	int i = 0;
-	while (v >= 1024 && i < 4) {
+	while (v >= 1024 && i < 6) {
 		v /= 1024;
 		i++;
 	}

@@ -31,6 +31,12 @@ rc=$?
 	grep -q "minimal.yaml: ok" "$TMPDIR/out" && grep -q "did you mean 'std_dev'" "$TMPDIR/err" &&
 	ok "check goes on through every file" || fail "check goes on through every file" "exit $rc"
 expect_exit 3 "missing file exits 3" "$ENGRAVE" spec check "$TMPDIR/nope.yaml"
+# a directory is a usage error naming the path (it was an I/O error, exit 4)
+mkdir -p "$TMPDIR/specdir"
+expect_exit 2 "a directory as the spec exits 2" "$ENGRAVE" spec check "$TMPDIR/specdir"
+grep -q "spec '$TMPDIR/specdir' is a directory" "$TMPDIR/last.out" && ok "a directory as the spec is named" ||
+	fail "a directory as the spec is named"
+expect_exit 2 "run with a directory as the spec exits 2" "$ENGRAVE" --store "$TMPDIR/dirstore" run "$TMPDIR/specdir"
 expect_exit 2 "no file is a usage error" "$ENGRAVE" spec check
 
 # show: --digest equals check's digest; show's YAML reads back to the same digest

@@ -90,3 +90,50 @@ head -1 "$TMPDIR/vc.out" | grep -q '^{"content":"Danube\\n\\nA river in Europe."
 	&& ok "export --content fills content" || { fail "export --content fills content"; sed 's/^/# /' "$TMPDIR/vc.out" "$TMPDIR/err"; }
 expect_exit 2 "--content with mismatched ids" E export vec/m --content corpus/x
 grep -q "does not match the vectors at row 0" "$TMPDIR/last.out" && ok "mismatch message" || fail "mismatch message"
+
+# A failed export leaves an existing -o FILE as it was (it was emptied); a
+# successful one replaces it whole, keeping its mode, and leaves no temporary file.
+printf 'precious\n' >"$TMPDIR/keep.jsonl"
+chmod 640 "$TMPDIR/keep.jsonl"
+expect_exit 2 "a failing export to an existing file fails" E export vec/m --content corpus/x -o "$TMPDIR/keep.jsonl"
+[ "$(cat "$TMPDIR/keep.jsonl")" = precious ] && ok "a failed export leaves the existing file as it was" ||
+	fail "a failed export leaves the existing file as it was" "now $(wc -c <"$TMPDIR/keep.jsonl") bytes"
+ls -a "$TMPDIR" | grep -q '^\.keep\.jsonl\.' && fail "no temporary file is left after a failure" ||
+	ok "no temporary file is left after a failure"
+E export vec/m -o "$TMPDIR/keep.jsonl" 2>/dev/null
+[ "$(wc -l <"$TMPDIR/keep.jsonl")" -eq 5 ] && [ "$(stat -c %a "$TMPDIR/keep.jsonl")" = 640 ] &&
+	! ls -a "$TMPDIR" | grep -q '^\.keep\.jsonl\.' && ok "a successful export replaces the file, mode kept" ||
+	fail "a successful export replaces the file, mode kept"
+E export corpus/x -o "$TMPDIR/new-corpus.jsonl" 2>/dev/null && cmp -s "$TMPDIR/new-corpus.jsonl" "$TMPDIR/corpus.jsonl" &&
+	ok "export to a new file" || fail "export to a new file"
+E export vec/m --format npy -o /dev/null && ok "export to /dev/null (written in place)" || fail "export to /dev/null"
+
+# NaN and infinity in .npy / .fvecs are refused with the row and column, by
+# import and by the corpus step (the JSONL reader already refused them).
+$PY - "$TMPDIR" <<'PYEOF'
+import struct, sys, os
+d = sys.argv[1]
+nan, inf = float("nan"), float("inf")
+rows = [[0.5, 0.25, 1.0], [0.0, 1.0, 0.0], [0.1, nan, 0.2]]
+h = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3), }"
+h += " " * (64 - (10 + len(h) + 1) % 64) + "\n"
+open(os.path.join(d, "nan.npy"), "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() +
+                                          b"".join(struct.pack("<3f", *r) for r in rows))
+rows[2] = [0.1, 0.3, 0.2]; rows[1][2] = -inf
+open(os.path.join(d, "inf.fvecs"), "wb").write(b"".join(struct.pack("<i3f", 3, *r) for r in rows))
+PYEOF
+expect_exit 2 "import refuses NaN in .npy" E import "$TMPDIR/nan.npy"
+grep -q "nan.npy: row 2, column 1 holds NaN" "$TMPDIR/last.out" && ok "the NaN is named by row and column" ||
+	fail "the NaN is named by row and column"
+expect_exit 2 "import refuses infinity in .fvecs" E import "$TMPDIR/inf.fvecs"
+grep -q "inf.fvecs: row 1, column 2 holds infinity" "$TMPDIR/last.out" && ok "the infinity is named by row and column" ||
+	fail "the infinity is named by row and column"
+cat >"$TMPDIR/nan-corpus.yaml" <<'YAML'
+name: nan-corpus
+steps:
+  corpus: {source: npy, path: nan.npy}
+  centroids: {k: 2}
+YAML
+expect_exit 2 "the corpus step refuses NaN in .npy" E run "$TMPDIR/nan-corpus.yaml"
+grep -q "nan.npy: row 2, column 1 holds NaN" "$TMPDIR/last.out" && ok "the corpus step names row and column" ||
+	fail "the corpus step names row and column"

@@ -57,7 +57,7 @@ grep -qi "nan" "$TMPDIR/log.md" && fail "log never prints nan" "$(grep -i nan "$
 grep -q "PASS" "$TMPDIR/log.md" && fail "log does not call missing data a pass" || ok "log does not call missing data a pass"
 grep -q "MISSING DATA" "$TMPDIR/log.md" && ok "log says MISSING DATA" || fail "log says MISSING DATA"
 
-expect_exit 0 "a run without recall measured" E run "$TMPDIR/recall.yaml" 
+expect_exit 3 "a run whose check names an unmeasured metric exits 3" E run "$TMPDIR/recall.yaml"
 R=$(E runs --json 2>/dev/null | $PY -c "import json,sys; d=json.load(sys.stdin); d=d if isinstance(d,list) else d['runs']; print([r['id'] for r in d if r['spec']=='integrity-recall'][0])")
 expect_exit 3 "a check on an unmeasured metric is missing data, not a pass" E check "$R"
 grep -q "MISSING DATA" "$TMPDIR/last.out" && ok "check says MISSING DATA" || fail "check says MISSING DATA"

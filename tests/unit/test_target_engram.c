@@ -289,6 +289,9 @@ Test(target_engram, auth_bearer_from_environment, .fini = stop_server)
 	cr_assert_eq(target_health(t, ver, sizeof(ver), &e), -1);
 	cr_assert(strstr(e.msg, "401 UNAUTHORIZED: API key not found"), "%s", e.msg);
 	cr_assert_null(strstr(e.msg, "wrong"), "the secret never appears in messages");
+	/* a token was sent: the hint says the server refused it, not "set bearer_env" */
+	cr_assert(strstr(e.hint, "refused the token in $ENGRAVE_TEST_KEY"), "hint: %s", e.hint);
+	cr_assert_null(strstr(e.hint, "set target.auth.bearer_env"), "hint: %s", e.hint);
 	target_close(t);
 
 	setenv("ENGRAVE_TEST_KEY", "s3cret-key", 1);
@@ -303,7 +306,13 @@ Test(target_engram, auth_bearer_from_environment, .fini = stop_server)
 	struct target_config cfg = { .driver = "engram", .url = srv.url, .bearer_env = "ENGRAVE_TEST_NOPE" };
 	cr_assert_eq(target_open(&cfg, &t, &e), -1);
 	cr_assert_eq(e.cls, ERR_USAGE);
-	cr_assert(strstr(e.msg, "ENGRAVE_TEST_NOPE"), "%s", e.msg);
+	cr_assert(strstr(e.msg, "ENGRAVE_TEST_NOPE is not set"), "%s", e.msg);
+	/* set but empty is said so */
+	setenv("ENGRAVE_TEST_NOPE", "", 1);
+	cr_assert_eq(target_open(&cfg, &t, &e), -1);
+	cr_assert_eq(e.cls, ERR_USAGE);
+	cr_assert(strstr(e.msg, "ENGRAVE_TEST_NOPE is empty"), "%s", e.msg);
+	unsetenv("ENGRAVE_TEST_NOPE");
 }
 
 Test(target_engram, dedup_loss_is_visible_in_count, .fini = stop_server)

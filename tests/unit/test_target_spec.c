@@ -326,6 +326,120 @@ Test(target_spec, shipped_digests_are_unchanged)
 	}
 }
 
+/* ---- the machine's memory ------------------------------------------------------- */
+
+#define GiB (1024ULL * 1024 * 1024)
+
+/* Loaded and resolved, but not checked against this machine's RAM. */
+static struct spec *load_unchecked(const char *yaml)
+{
+	struct err e = ERR_INIT;
+	struct spec *s = NULL;
+	cr_assert_eq(spec_load_string(yaml, strlen(yaml), "t.yaml", &s, &e), 0, "%s", e.msg);
+	cr_assert_eq(target_spec_resolve(s, &e), 0, "%s", e.msg);
+	return s;
+}
+
+/* What a step holds, against a given amount of RAM: refused with the key of
+ * its largest part and file:line:col, before anything runs. */
+static void mem_bad(const char *yaml, uint64_t ram, const char *pos, const char *path, const char *reason)
+{
+	struct spec *s = load_unchecked(yaml);
+	struct err e = ERR_INIT;
+	cr_assert_eq(target_spec_check_memory(s, ram, &e), -1, "fits in %llu bytes:\n%s", (unsigned long long)ram,
+		     yaml);
+	cr_assert_eq(e.cls, ERR_SPEC, "%s", e.msg);
+	cr_assert(strncmp(e.msg, pos, strlen(pos)) == 0, "wanted position %s in: %s", pos, e.msg);
+	char want[200];
+	snprintf(want, sizeof(want), ": %s: ", path);
+	cr_assert_not_null(strstr(e.msg, want), "wanted key '%s' in: %s", path, e.msg);
+	cr_assert_not_null(strstr(e.msg, reason), "wanted '%s' in: %s", reason, e.msg);
+	cr_assert_not_null(strstr(e.hint, path), "the hint names the key: %s", e.hint);
+	spec_free(s);
+}
+
+static void mem_ok(const char *yaml, uint64_t ram)
+{
+	struct spec *s = load_unchecked(yaml);
+	struct err e = ERR_INIT;
+	cr_assert_eq(target_spec_check_memory(s, ram, &e), 0, "%s", e.msg);
+	spec_free(s);
+}
+
+Test(target_mem, queries_count_against_ram)
+{
+	/* 10M queries x 256 floats + ids: about 9.6 GiB */
+	const char *y = "name: q\nsteps:\n  centroids: {from: random, k: 4, dim: 256}\n"
+			"  synthetic: {count: 1000}\n  queries: {count: 10000000, source: synthetic}\n";
+	mem_ok(y, 16 * GiB);
+	mem_bad(y, 8 * GiB, "t.yaml:5:20", "steps.queries.count",
+		"the queries step would hold at least 9.6 GiB in memory (10000000 queries x 256 floats), more than the 8.0 GiB");
+}
+
+Test(target_mem, centroids_k_times_dim)
+{
+	mem_bad("name: c\nsteps:\n  centroids: {k: 1e6, from: random, dim: 65536}\n", 64 * GiB, "t.yaml:3:18",
+		"steps.centroids.k", "the centroids step would hold at least 244.");
+	/* k-means keeps three copies of the centres */
+	mem_bad("name: c\nsteps:\n  corpus: {source: sample, limit: 2000000}\n  embed: {dim: 1024}\n"
+		"  centroids: {k: 1000000}\n",
+		8 * GiB, "t.yaml:5:18", "steps.centroids.k", "1000000 centres x 1024 floats, 3 copies");
+}
+
+Test(target_mem, groundtruth_queries_times_k)
+{
+	mem_bad("name: g\nsteps:\n  centroids: {from: random, k: 4, dim: 8}\n  synthetic: {count: 20000}\n"
+		"  queries: {count: 10000000, source: synthetic}\n  groundtruth: {k: 10000}\n",
+		64 * GiB, "t.yaml:6:20", "steps.groundtruth.k", "top-10000 of 10000000 queries");
+}
+
+Test(target_mem, loadtest_requests_from_the_schedule)
+{
+	const char *y = "name: l\ntarget: {driver: embedded}\nsteps:\n  centroids: {from: random, k: 4, dim: 8}\n"
+			"  loadtest:\n    duration: 1h\n    arrival: {rate: 1000000}\n    mix: {store: 1, recall: 0, search: 0}\n";
+	mem_bad(y, 64 * GiB, "t.yaml:6:15", "steps.loadtest.duration", "3600000000 requests with top-10 hits");
+	/* a sweep: its largest phase counts */
+	mem_bad("name: l\ntarget: {driver: embedded}\nsteps:\n  centroids: {from: random, k: 4, dim: 8}\n"
+		"  loadtest:\n    duration: 1h\n    rates: [10, 1000000]\n    mix: {store: 1, recall: 0, search: 0}\n",
+		64 * GiB, "t.yaml:7:12", "steps.loadtest.rates", "3600000000 requests");
+	/* more than the scheduler takes at all: its error, at the key */
+	struct err e = ERR_INIT;
+	struct spec *s = NULL;
+	const char *huge = "name: l\ntarget: {driver: embedded}\nsteps:\n  centroids: {from: random, k: 4, dim: 8}\n"
+			   "  loadtest: {duration: 1000000h, arrival: {rate: 1e7}, mix: {search: 0}}\n";
+	cr_assert_eq(target_spec_load_string(huge, strlen(huge), "t.yaml", &s, &e), -1);
+	cr_assert(strstr(e.msg, "t.yaml:5:") && strstr(e.msg, "steps.loadtest.duration: loadtest:") &&
+		  strstr(e.msg, "too many"), "%s", e.msg);
+}
+
+Test(target_mem, shipped_specs_fit_in_a_small_machine)
+{
+	static const char *const specs[] = { "experiments/m17_1m_hybrid.yaml", "experiments/m17_baseline_1k.yaml",
+					     "experiments/quickstart.yaml" };
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", test_root(), specs[i]);
+		struct spec *s;
+		struct err e = ERR_INIT;
+		cr_assert_eq(target_spec_load_file(path, &s, &e), 0, "%s: %s", specs[i], e.msg);
+		cr_expect_eq(target_spec_check_memory(s, 4 * GiB, &e), 0, "%s: %s", specs[i], e.msg);
+		spec_free(s);
+	}
+}
+
+Test(target_mem, stored_specs_are_not_checked)
+{
+	/* a spec that ran on a bigger machine still loads from its run record */
+	const char *y = "name: q\nsteps:\n  centroids: {from: random, k: 4, dim: 8}\n"
+			"  synthetic: {count: 100}\n  queries: {count: 1e12, source: synthetic}\n";
+	struct spec *s = NULL;
+	struct err e = ERR_INIT;
+	cr_assert_eq(target_spec_load_string(y, strlen(y), "t.yaml", &s, &e), -1, "this machine has 36 TiB?");
+	cr_assert(strstr(e.msg, "steps.queries.count: the queries step would hold at least 36.4 TiB"), "%s", e.msg);
+	cr_assert_eq(target_spec_load_stored(y, strlen(y), "RUN", &s, &e), 0, "%s", e.msg);
+	spec_free(s);
+}
+
 /* ---- the key reference ----------------------------------------------------------- */
 
 Test(target_spec, keys_doc_takes_the_drivers_facts_from_the_table)

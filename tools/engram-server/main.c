@@ -16,7 +16,7 @@
  * responses in ../shared/fixtures/engram/ when those are present.
  *
  *   engram-server [--port N] [--port-file F] [--threads N] [--api-key KEY]
- *                 [--no-dedup] [--hot-cap N] [--fail-503-every N] [--retry-after S]
+ *                 [--echo-auth] [--revoke-after N] [--no-dedup] [--hot-cap N] [--fail-503-every N] [--retry-after S]
  *                 [--reset-every N] [--stall-at-ms T --stall-ms D] [--sink]
  *
  * --port 0 binds a free port; the port is written to --port-file (atomically)
@@ -55,6 +55,13 @@ static atomic_ullong sink_count;
 
 static const char *api_key;
 static _Atomic uint64_t id_state;
+/* Auth faults (tests of what engrave does with secrets): --echo-auth quotes
+ * the received Authorization header in every 401 message, as some servers
+ * do; --revoke-after N revokes the key after N accepted stores (Engram's
+ * "API key has been revoked"), so health passes and ingest meets a 401. */
+static int echo_auth;
+static long revoke_after;
+static atomic_long stores_authorized;
 
 struct reply {
 	unsigned status;
@@ -984,21 +991,34 @@ static void handle_system_health(struct MHD_Connection *c, struct reply *r)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-static int authorized(struct MHD_Connection *c, struct reply *r)
+static void unauthorized(struct reply *r, const char *why, const char *h)
+{
+	char msg[600];
+	if (echo_auth)
+		snprintf(msg, sizeof(msg), "%s (Authorization: %.500s)", why, h ? h : "");
+	reply_error(r, 401, "UNAUTHORIZED", echo_auth ? msg : why);
+}
+
+static int authorized(struct MHD_Connection *c, const char *url, struct reply *r)
 {
 	if (!api_key)
 		return 1;
 	const char *h = header(c, "Authorization");
 	if (!h) {
-		reply_error(r, 401, "UNAUTHORIZED", "Missing Authorization header");
+		unauthorized(r, "Missing Authorization header", h);
 		return 0;
 	}
 	if (strncmp(h, "Bearer ", 7) != 0 || !h[7]) {
-		reply_error(r, 401, "UNAUTHORIZED", "Invalid API key format or value");
+		unauthorized(r, "Invalid API key format or value", h);
 		return 0;
 	}
 	if (strcmp(h + 7, api_key) != 0) {
-		reply_error(r, 401, "UNAUTHORIZED", "API key not found");
+		unauthorized(r, "API key not found", h);
+		return 0;
+	}
+	if (revoke_after > 0 && !strcmp(url, "/api/v1/memories/remember") &&
+	    atomic_fetch_add(&stores_authorized, 1) >= revoke_after) {
+		unauthorized(r, "API key has been revoked", h);
 		return 0;
 	}
 	return 1;
@@ -1009,7 +1029,7 @@ static void route(struct MHD_Connection *c, const char *method, const char *url,
 {
 	int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 	static const char prefix[] = "/api/v1/memories/";
-	if (!authorized(c, r))
+	if (!authorized(c, url, r))
 		return;
 	if (get && strcmp(url, "/health") == 0)
 		return handle_health(r);
@@ -1177,6 +1197,9 @@ static void usage(FILE *f)
 	      "  --port-file F  write the bound port to F once listening\n"
 	      "  --threads N    request threads (default 2)\n"
 	      "  --api-key KEY  require 'Authorization: Bearer KEY' on every route\n"
+	      "  --echo-auth    quote the received Authorization header in 401 messages\n"
+	      "  --revoke-after N\n"
+	      "                 revoke the key after N stores (401 \"API key has been revoked\")\n"
 	      "  --no-dedup     skip Engram's semantic dedup (cosine >= 0.95) on store\n"
 	      "  --hot-cap N    hot-tier cap per space (default 100000)\n"
 	      "  --sink         benchmarks: answer stores 201 without parsing or keeping them\n"
@@ -1205,6 +1228,10 @@ int main(int argc, char **argv)
 			dedup = 0;
 		} else if (!strcmp(a, "--sink")) {
 			sink_mode = 1;
+		} else if (!strcmp(a, "--echo-auth")) {
+			echo_auth = 1;
+		} else if (v && !strcmp(a, "--revoke-after")) {
+			revoke_after = strtol(v, NULL, 10), i++;
 		} else if (v && !strcmp(a, "--port")) {
 			port = strtol(v, NULL, 10), i++;
 		} else if (v && !strcmp(a, "--port-file")) {
