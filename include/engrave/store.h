@@ -172,6 +172,11 @@ int artifact_get_f64(const struct artifact *a, const char *key, double *out); /*
  * "outputs": [bin32...]} (extra keys allowed; only "outputs" is read).
  */
 int ac_get(struct store *s, const struct digest *key, struct buf *value, struct err *e); /* 1 hit, 0 miss, -1 */
+/* Like ac_get, for callers that will use the outputs: an entry whose value
+ * does not decode, or whose outputs are missing or visibly damaged (a
+ * missing chunk, part or manifest, a small blob that does not hash to its
+ * key), is a miss (logged), never a failure; see ac.c for what is checked. */
+int ac_get_verified(struct store *s, const struct digest *key, struct buf *value, struct err *e);
 int ac_put(struct store *s, const struct digest *key, const void *value, size_t len, struct err *e);
 int ac_value_encode(const struct digest *outputs, int n, uint64_t elapsed_ns, struct buf *out, struct err *e);
 /* Up to `cap` outputs into `outputs`; *n gets the count stored (may exceed cap). */
@@ -238,6 +243,31 @@ int run_metric_set(struct run_record *r, const char *key, double value);
 int run_list(struct store *s, int (*cb)(const struct run_record *r, void *ctx), void *ctx, struct err *e);
 /* Decoding of what run_put stores. */
 int run_record_decode(const void *data, size_t len, struct run_record *out, struct err *e);
+
+/* ---- run leases ---------------------------------------------------------- */
+/*
+ * A run is owned by one live process: steps_run takes the run's lease before
+ * it runs anything, and gc keeps what live runs store (lease.c). A lease is
+ * a lock on <store>/leases/<run id>.lock that the kernel drops when its
+ * holder exits, so it never outlives the process. Held until
+ * run_lease_release or store_close; taking a lease this process already
+ * holds through the same store counts up (release counts down).
+ */
+struct run_lease;
+struct run_lease_info {
+	char run_id[48];
+	long pid;        /* 0 if the holder has not written its name yet */
+	char host[64];
+	unix_ns since;   /* when it was taken */
+};
+/* ERR_BUSY when another live process holds it (the message names its pid,
+ * host and since), ERR_IO when the lease file cannot be made. */
+int run_lease_acquire(struct store *s, const char *run_id, struct run_lease **out, struct err *e);
+void run_lease_release(struct run_lease *l); /* NULL-safe */
+/* Live leases of the store, in no particular order. remove_stale also
+ * deletes files left by dead holders (not on a read-only store). */
+int run_lease_list(struct store *s, int remove_stale, int (*cb)(const struct run_lease_info *li, void *ctx),
+		   void *ctx, struct err *e);
 
 /* ---- journals ----------------------------------------------------------- */
 /*
@@ -306,13 +336,18 @@ struct store_gc_result {
 	uint64_t reachable;      /* blobs kept because reachable */
 	uint64_t young;          /* unreachable but kept: younger than the grace period */
 	uint64_t dropped, dropped_bytes; /* (would be) dropped */
+	uint64_t live;           /* unreachable but kept: stored since the oldest live run began */
+	int live_runs;           /* runs with a live lease */
+	char oldest_live[48];    /* the oldest of them ("" if none) */
 };
 /*
  * Mark from roots (run records' spec digest and step outputs, refs whose
  * value is a hex digest, action-cache "outputs"), through artifacts ->
  * parts -> manifests -> chunks; sweep unreachable blobs put more than
  * `grace_ns` ago (a blob's age restarts on every cas_put, so a writer's
- * fresh chunks survive until its manifest and run record land). Runs in one
+ * fresh chunks survive until its manifest and run record land) and not
+ * since the oldest live run lease was taken (a live run's new objects are
+ * kept however long its steps take, also with a grace of 0). Runs in one
  * write transaction (writers wait). cb is called for each dropped blob
  * (inside the transaction: it must not call the store).
  */

@@ -102,6 +102,8 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	struct runner_opts ro = { run_id, force };
 	have_rec = 1;
 	int failed = steps_run(st, sp, &ro, &rec, &e);
+	if (failed && e.cls == ERR_BUSY) /* another live process owns the run: leave its record alone */
+		goto fail;
 	/* metrics from what the run stored (analysis layer) */
 	struct err me = ERR_INIT;
 	if (runmetrics_compute(st, &rec, &me) || run_put(st, &rec, &me)) {

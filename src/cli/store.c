@@ -211,7 +211,8 @@ static const struct cli_help gc_help = {
 	"Roots: run records (spec and step outputs), refs holding a digest, and the\n"
 	"outputs of cached actions; from them gc follows artifacts to their objects\n"
 	"and manifests to their chunks. Blobs stored less than --grace ago (default\n"
-	"1h) are kept, so a run in progress in another process is safe. Writers wait\n"
+	"1h) are kept, and so is everything stored since the oldest run in progress\n"
+	"began (runs hold a lease while they run), whatever the grace. Writers wait\n"
 	"while gc runs.",
 };
 
@@ -280,6 +281,8 @@ static int store_gc_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		json_object_set_new(j, "dropped_bytes", json_integer((json_int_t)r.dropped_bytes));
 		json_object_set_new(j, "reachable", json_integer((json_int_t)r.reachable));
 		json_object_set_new(j, "young", json_integer((json_int_t)r.young));
+		json_object_set_new(j, "live", json_integer((json_int_t)r.live));
+		json_object_set_new(j, "live_runs", json_integer(r.live_runs));
 		for (size_t i = 0; i < x.n; i++) {
 			json_t *b = json_object();
 			json_object_set_new(b, "digest", hex_json(&x.d[i]));
@@ -295,9 +298,13 @@ static int store_gc_cmd(int argc, char **argv, struct cli_ctx *ctx)
 				digest_to_hex(&x.d[i], hex);
 				printf("%s %s %llu\n", dry ? "would drop" : "dropped", hex, (unsigned long long)x.size[i]);
 			}
-		printf("%s %llu blob%s (%s); kept %llu reachable, %llu younger than %s\n",
+		printf("%s %llu blob%s (%s); kept %llu reachable, %llu younger than %s",
 		       dry ? "would drop" : "dropped", (unsigned long long)r.dropped, r.dropped == 1 ? "" : "s", bytes,
 		       (unsigned long long)r.reachable, (unsigned long long)r.young, grace);
+		if (r.live_runs)
+			printf(", %llu stored since live run %s began (%d run%s in progress)", (unsigned long long)r.live,
+			       r.oldest_live, r.live_runs, r.live_runs == 1 ? "" : "s");
+		printf("\n");
 	}
 	free(x.d);
 	free(x.size);

@@ -241,6 +241,7 @@ int store_open(const char *dir, int flags, struct store **out, struct err *e)
 	pthread_rwlock_init(&s->grow, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&s->wb_lock, NULL);
+	pthread_mutex_init(&s->lease_lock, NULL);
 	s->wb_fd = -1;
 
 	if (s->rdonly) {
@@ -300,6 +301,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	store_leases_close(s);
 	if (s->env) {
 		struct err e = ERR_INIT;
 		if (!s->rdonly && s->opened && store_sync(s, &e))
@@ -308,6 +310,7 @@ void store_close(struct store *s)
 	}
 	pthread_rwlock_destroy(&s->grow);
 	pthread_mutex_destroy(&s->wb_lock);
+	pthread_mutex_destroy(&s->lease_lock);
 	free(s);
 }
 

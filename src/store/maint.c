@@ -21,8 +21,25 @@
  * storing chunks and storing the run record that roots them, so blobs put
  * within the grace period ("born" stamp) are kept. --dry-run does the same
  * in a read transaction and deletes nothing.
+ *
+ * Live runs. The grace period alone does not protect a run in progress: a
+ * step may take longer than the grace (or gc runs with --grace 0), and the
+ * objects it has stored so far are reachable from nothing until its action
+ * cache entry and run record land. So gc honours run leases (lease.c):
+ * every unreachable blob born at or after the moment the oldest live lease
+ * was taken is kept. This rather than "a live run's outputs are roots": the
+ * outputs a live run has recorded are roots anyway (its run record); what
+ * needs protecting is what it has not recorded yet (chunks of an object
+ * still being written, an artifact before its step ends), which only the
+ * birth time identifies. Re-storing a blob restarts its birth time, so an
+ * old unreachable chunk that a live run stores again is kept as well. The
+ * leases are listed after gc's write transaction began: a run that takes
+ * its lease later cannot commit anything before gc ends, and one that took
+ * it earlier is seen (steps_run takes the lease before it stores anything).
+ * gc (not --dry-run) also removes lease files left by killed processes.
  */
 #include "store_int.h"
+#include "engrave/log.h"
 #include "engrave/xalloc.h"
 
 #include <stdarg.h>
@@ -488,6 +505,23 @@ static int root_ac(const MDB_val *k, const MDB_val *v, struct mark_ctx *m)
 	return m->oom;
 }
 
+struct live_ctx {
+	int64_t since; /* the oldest live lease, INT64_MAX if none */
+	int n;
+	char id[48];
+};
+
+static int oldest_live(const struct run_lease_info *li, void *ctx)
+{
+	struct live_ctx *c = ctx;
+	c->n++;
+	if (li->since < c->since) {
+		c->since = li->since;
+		snprintf(c->id, sizeof(c->id), "%s", li->run_id);
+	}
+	return 0;
+}
+
 static int gc_once(struct store *s, int dry_run, uint64_t grace_ns,
 		   int (*cb)(const struct digest *d, uint64_t size, void *ctx), void *ctx, struct store_gc_result *out,
 		   int *map_full, struct err *e)
@@ -501,6 +535,11 @@ static int gc_once(struct store *s, int dry_run, uint64_t grace_ns,
 	struct dset marked = { 0 };
 	MDB_cursor *cur = NULL;
 	int ret = -1, rc;
+	struct live_ctx live = { INT64_MAX, 0, "" };
+	if (run_lease_list(s, !dry_run, oldest_live, &live, e))
+		goto out;
+	out->live_runs = live.n;
+	snprintf(out->oldest_live, sizeof(out->oldest_live), "%s", live.id);
 	if (cursor_each(s, txn, DB_RUNS, root_run, &m, e) || cursor_each(s, txn, DB_REFS, root_ref, &m, e) ||
 	    cursor_each(s, txn, DB_AC, root_ac, &m, e))
 		goto out;
@@ -556,6 +595,13 @@ static int gc_once(struct store *s, int dry_run, uint64_t grace_ns,
 				out->young++;
 				continue;
 			}
+			if ((int64_t)t >= live.since) {
+				out->live++;
+				continue;
+			}
+		} else if (live.n) { /* no birth time: keep it while a run is live */
+			out->live++;
+			continue;
 		}
 		out->dropped++;
 		out->dropped_bytes += v.mv_size;
