@@ -274,7 +274,10 @@ int run_lease_list(struct store *s, int remove_stale, int (*cb)(const struct run
  * Per run + stream, small committed batches, for resumable effectful steps
  * (ingest receipts, load records). A batch copies what it is given and is
  * written in one write transaction at commit; keys are compared bytewise.
- * run_id and stream must not contain NUL and be at most 127 bytes.
+ * run_id and stream must not contain NUL and be at most 127 bytes; keys
+ * must not be empty. Every value is stored with a checksum over key and
+ * value: journal_get and journal_iter fail with ERR_CORRUPT (naming run,
+ * stream and key) on an entry that changed on disk (journal.c).
  */
 struct journal_batch;
 int journal_batch_begin(struct store *s, const char *run_id, const char *stream, struct journal_batch **b,
@@ -310,7 +313,8 @@ enum store_problem_kind {
 	STORE_PROB_HASH = 1,     /* blob bytes do not hash to their key */
 	STORE_PROB_ENCODING = 2, /* manifest, artifact, run or ac value undecodable */
 	STORE_PROB_MISSING = 4,  /* something reachable is absent */
-	STORE_PROB_LMDB = 8,     /* LMDB reported an error while reading */
+	STORE_PROB_LMDB = 8,     /* LMDB reported an error while reading, or its B-trees are damaged */
+	STORE_PROB_CHECKSUM = 16, /* a journal entry or run record changed on disk */
 };
 
 struct store_problem {
@@ -324,12 +328,39 @@ struct store_verify_result {
 	uint64_t blobs, bytes, objects, artifacts, runs, refs, actions;
 	uint64_t problems;
 	unsigned mask; /* OR of STORE_PROB_* seen */
+	uint64_t journal_entries;
 };
-/* Re-hashes every blob, decodes manifests/artifacts/runs/ac values, checks
- * what they name exists; keeps going and reports each problem through cb
- * (may be NULL). Returns 0 when the scan completed (problems or not). */
+/* Walks LMDB's B-trees in a child process first (a damaged page crashes
+ * LMDB; the crash then is ERR_CORRUPT "store damaged: <path>: ..."), then
+ * re-hashes every blob, decodes manifests/artifacts/runs/ac values, checks
+ * the checksums of run records and journal entries, checks what they name
+ * exists; keeps going and reports each problem through cb (may be NULL).
+ * Returns 0 when the scan completed (problems or not). */
 int store_verify(struct store *s, int (*cb)(const struct store_problem *p, void *ctx), void *ctx,
 		 struct store_verify_result *out, struct err *e);
+
+struct store_repair_item {
+	int dropped;      /* 1 dropped; 0 kept (a run record): re-running its spec rebuilds what it names */
+	const char *db;   /* "cas", "ac", "refs", "runs" */
+	char key[160];
+	char detail[256];
+};
+struct store_repair_result {
+	uint64_t blobs, actions, refs; /* dropped */
+	uint64_t runs;                 /* run records naming dropped or missing data (kept) */
+};
+/*
+ * store_verify, then, if it found problems, drop what cannot be trusted so
+ * that re-running the specs rebuilds it: blobs that do not hash to their key
+ * or do not decode, and the action-cache entries and refs whose outputs
+ * reach a damaged or missing blob (through artifacts and manifests). Run
+ * records and journals are history and are kept; runs naming damaged data
+ * are reported through fix with dropped = 0. ERR_BUSY while a run holds a
+ * lease (a live run may be writing what repair would drop).
+ */
+int store_verify_repair(struct store *s, int (*cb)(const struct store_problem *p, void *ctx),
+			int (*fix)(const struct store_repair_item *it, void *ctx), void *ctx,
+			struct store_verify_result *out, struct store_repair_result *rr, struct err *e);
 const char *store_problem_name(unsigned kind); /* "hash-mismatch", ... */
 
 struct store_gc_result {

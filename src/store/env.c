@@ -55,14 +55,20 @@
 #include "store_int.h"
 #include "engrave/xalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engrave/log.h"
@@ -276,7 +282,7 @@ int store_open(const char *dir, int flags, struct store **out, struct err *e)
 	mdb_reader_check(s->env, &dead);
 	if (dead)
 		log_debug("store: cleared %d stale reader slot(s)", dead);
-	if (open_dbis(s, e)) {
+	if (open_dbis(s, e) || journal_format_open(s, e)) {
 		err_prefix(e, "'%s'", dir);
 		goto fail;
 	}
@@ -495,6 +501,15 @@ static int write_behind(struct store *s, struct err *e)
 					: "the disk reported an error: check it, then run 'engrave store verify'");
 }
 
+/* The stored value `v` (from MDB_KEYEXIST) equals what op would write.
+ * Reading it costs a pass over mapped pages, forgotten afterwards. */
+static int same_bytes(const MDB_val *v, const struct wop *o)
+{
+	int same = v->mv_size == o->vl && (o->vl == 0 || !memcmp(v->mv_data, o->v, o->vl));
+	store_drop_pages(v->mv_data, v->mv_size);
+	return same;
+}
+
 int store_write(struct store *s, const struct wop *ops, size_t n, const char *what, struct err *e)
 {
 	if (s->rdonly)
@@ -514,7 +529,15 @@ int store_write(struct store *s, const struct wop *ops, size_t n, const char *wh
 				if (rc == MDB_NOTFOUND)
 					rc = 0;
 			} else {
-				rc = mdb_put(txn, s->dbi[o->db], &k, &v, o->kind == WOP_PUT_NEW ? MDB_NOOVERWRITE : 0);
+				rc = mdb_put(txn, s->dbi[o->db], &k, &v, o->kind == WOP_PUT ? 0 : MDB_NOOVERWRITE);
+				if (rc == MDB_KEYEXIST && o->kind == WOP_PUT_CAS && !same_bytes(&v, o)) {
+					char t[160];
+					store_key_text(o->k, o->kl, t, sizeof(t));
+					log_warn("store: %s %s held damaged bytes; replaced them with the good ones",
+						 store_db_names[o->db], t);
+					v = (MDB_val){ o->vl, (void *)o->v };
+					rc = mdb_put(txn, s->dbi[o->db], &k, &v, 0);
+				}
 				if (rc == MDB_KEYEXIST)
 					rc = 0;
 			}
@@ -693,6 +716,154 @@ int store_scan(struct store *s, enum store_db db, const void *prefix, size_t ple
 	buf_release(&last);
 	buf_release(&page);
 	return ret;
+}
+
+/* ---- B-tree walk in a child process (store verify) ---- */
+
+/*
+ * A page whose header was damaged can make LMDB follow a wild pointer, so
+ * the walk runs in a forked child: it opens its own read-only environment
+ * (the parent's must not be used after fork), walks the main B-tree and
+ * every sub-database entry by entry, reads each key and the first and last
+ * byte of each value (which touches every leaf page and both ends of every
+ * overflow run), and compares the count with the tree's header. It writes
+ * what it found to a pipe and exits 0 (whole) or 1 (an LMDB error); a
+ * signal (SIGSEGV, SIGBUS) is reported by the parent. The map is just the
+ * file's size, so the child fits under the parent's `ulimit -v`.
+ */
+static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, char *msg, size_t cap)
+{
+	MDB_cursor *cur;
+	MDB_stat ms;
+	int rc = mdb_stat(txn, dbi, &ms);
+	if (!rc)
+		rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc) {
+		snprintf(msg, cap, "the '%s' B-tree: %s", name, mdb_strerror(rc));
+		return 1;
+	}
+	volatile unsigned char sink = 0;
+	uint64_t n = 0;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const unsigned char *kp = k.mv_data, *vp = v.mv_data;
+		for (size_t i = 0; i < k.mv_size; i++)
+			sink ^= kp[i];
+		if (v.mv_size)
+			sink ^= vp[0] ^ vp[v.mv_size - 1];
+		n++;
+	}
+	(void)sink;
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		snprintf(msg, cap, "the '%s' B-tree, after %llu entries: %s", name, (unsigned long long)n,
+			 mdb_strerror(rc));
+		return 1;
+	}
+	if (n != ms.ms_entries) {
+		snprintf(msg, cap, "the '%s' B-tree holds %llu entries but its header says %llu", name,
+			 (unsigned long long)n, (unsigned long long)ms.ms_entries);
+		return 1;
+	}
+	return 0;
+}
+
+static int walk_child(const char *dir, char *msg, size_t cap)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	MDB_env *env;
+	MDB_txn *txn;
+	int rc = stat(path, &st) ? errno : mdb_env_create(&env);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(env, DB__N + 2);
+	if (!rc)
+		rc = mdb_env_set_mapsize(env, (size_t)st.st_size);
+	if (!rc)
+		rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0644);
+	if (!rc)
+		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	if (rc) {
+		snprintf(msg, cap, "cannot open it for the walk: %s", mdb_strerror(rc));
+		return 2;
+	}
+	MDB_dbi dbi;
+	int bad = 0;
+	rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+	bad = rc ? (snprintf(msg, cap, "the main B-tree: %s", mdb_strerror(rc)), 1) : walk_db(txn, dbi, "main", msg, cap);
+	for (int i = 0; !bad && i < DB__N; i++) {
+		rc = mdb_dbi_open(txn, store_db_names[i], 0, &dbi);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		bad = rc ? (snprintf(msg, cap, "the '%s' B-tree: %s", store_db_names[i], mdb_strerror(rc)), 1)
+			 : walk_db(txn, dbi, store_db_names[i], msg, cap);
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return bad;
+}
+
+int store_btree_check(struct store *s, char *why, size_t cap)
+{
+	int pfd[2];
+	why[0] = '\0';
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		snprintf(why, cap, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(why, cap, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
+		char msg[400] = "";
+		int rc = walk_child(s->path, msg, sizeof(msg));
+		if (msg[0] && write(pfd[1], msg, strlen(msg)) < 0)
+			rc = 3;
+		_exit(rc);
+	}
+	close(pfd[1]);
+	size_t got = 0;
+	ssize_t n;
+	while (got + 1 < cap && (n = read(pfd[0], why + got, cap - 1 - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)n;
+	}
+	why[got] = '\0';
+	close(pfd[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(why, cap, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	if (WIFSIGNALED(status)) {
+		snprintf(why, cap, "reading its B-trees crashed LMDB (%s): a page is damaged", strsignal(WTERMSIG(status)));
+		return 1;
+	}
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+	if (code == 0)
+		return 0;
+	if (code == 1) {
+		if (!why[0]) /* a sanitizer's SEGV handler exits 1 without our message */
+			snprintf(why, cap, "reading its B-trees crashed LMDB: a page is damaged");
+		return 1;
+	}
+	if (!why[0])
+		snprintf(why, cap, "the checking process failed (exit %d)", code);
+	return -1;
 }
 
 /* ---- test hook ---- */

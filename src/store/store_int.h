@@ -45,8 +45,10 @@ struct store {
 extern const char *const store_db_names[DB__N];
 
 /* One queued write; `v` NULL with op WOP_DEL deletes. Pointers are borrowed
- * for the duration of store_write (which may replay them). */
-enum wop_kind { WOP_PUT, WOP_PUT_NEW /* keep existing */, WOP_DEL };
+ * for the duration of store_write (which may replay them). WOP_PUT_CAS is
+ * for content-addressed values: an existing value with the same bytes is
+ * kept (not rewritten), different bytes (a damaged blob) are replaced. */
+enum wop_kind { WOP_PUT, WOP_PUT_NEW /* keep existing */, WOP_PUT_CAS, WOP_DEL };
 struct wop {
 	enum wop_kind kind;
 	enum store_db db;
@@ -84,6 +86,11 @@ void store_key_text(const void *k, size_t kl, char *out, size_t cap);
 typedef int (*store_scan_fn)(const void *k, size_t kl, const void *v, size_t vl, void *ctx);
 int store_scan(struct store *s, enum store_db db, const void *prefix, size_t plen, int copy, store_scan_fn fn,
 	       void *ctx, struct err *e);
+
+/* Walk every B-tree of the store in a forked child (env.c): 0 whole, 1
+ * damaged (why says how: an LMDB error or the signal that killed the
+ * child), -1 could not check (why says why). */
+int store_btree_check(struct store *s, char *why, size_t cap);
 
 /* Tell the kernel we are done with these mapped pages (keeps RSS bounded
  * when streaming gigabytes through the map). */
