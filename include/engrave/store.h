@@ -19,13 +19,17 @@
  * iteration and that value is returned.
  *
  * The map starts at 64 GiB (sparse; $ENGRAVE_STORE_MAPSIZE overrides, in
- * bytes, for tests) and doubles when a write hits MDB_MAP_FULL: every write
- * is a replayable list of puts, aborted, grown and replayed. A map grown by
- * another process (MDB_MAP_RESIZED) is adopted.
+ * bytes), or at what `ulimit -v` leaves, and doubles when a write hits
+ * MDB_MAP_FULL (within that limit): every write is a replayable list of
+ * puts, aborted, grown and replayed. A map grown by another process
+ * (MDB_MAP_RESIZED) is adopted. store_open checks data.mdb's meta pages
+ * before LMDB maps it: a truncated or damaged file is ERR_CORRUPT "store
+ * damaged: ...", and nothing non-empty is ever initialised as a new store.
  *
- * Errors: ERR_MISSING (absent key), ERR_CORRUPT (digest mismatch, bad
- * encoding, MDB_CORRUPTED), ERR_NOSPACE (ENOSPC, map at its limit),
- * ERR_STORE (other LMDB failures), ERR_IO (cannot create the directory).
+ * Errors: ERR_MISSING (absent key), ERR_CORRUPT (digest or checksum
+ * mismatch, bad encoding, MDB_CORRUPTED, a damaged data file), ERR_NOSPACE
+ * (ENOSPC, map at its limit), ERR_STORE (other LMDB failures), ERR_IO (cannot
+ * create the directory), ERR_BUSY (a run's lease is held by another process).
  * Messages name the sub-database, the key and mdb_strerror().
  *
  * msgpack-c is used only inside src/store/; encodings are canonical (map keys

@@ -42,6 +42,21 @@
  * store was opened are touched; pages LMDB rewrites in place stay cached.
  * A writeback error (EIO) fails the write that observed it.
  *
+ * Before LMDB maps data.mdb, store_open reads its meta pages itself
+ * (check_data_file, below): a truncated file would be SIGBUS, a damaged
+ * root page a wild pointer, and an empty or missing data file next to
+ * other files a silently new store; each is an error instead. `store
+ * verify` walks every B-tree in a forked child (store_btree_check), so a
+ * damaged page deeper down is a report, not a crash.
+ *
+ * The map under `ulimit -v`: 64 GiB of address space is refused by an
+ * address-space limit, so the first map is capped at half of what the
+ * limit leaves (never below the data), mmap's ENOMEM is answered by
+ * halving, and growth stops short of the limit (a remap that fails leaves
+ * LMDB without a map; the store then refuses every transaction rather than
+ * crash). When even the data cannot be mapped the error names `ulimit -v`
+ * and ENGRAVE_STORE_MAPSIZE.
+ *
  * Scans never hold a transaction for long: store_scan reads a page of
  * entries (bounded by count and bytes), remembers the last key, ends the
  * transaction and reopens at that key. With copy=1 the callback runs with no
@@ -145,6 +160,246 @@ int store_mdb_err(struct err *e, int rc, enum store_db db, const char *key, cons
 	if (hint)
 		err_hint(e, "%s", hint);
 	return -1;
+}
+
+/* ---- the data file, checked before LMDB maps it ---- */
+
+/*
+ * LMDB trusts its file: pages past the end of a truncated data.mdb are
+ * mapped and touching them is SIGBUS, a damaged page header can send it
+ * into a wild pointer, and an empty data.mdb is taken for a new store and
+ * initialised. So store_open first reads the two meta pages itself (layout
+ * of liblmdb 0.9's mdb.c on a 64-bit host: a 16-byte page header {pgno,
+ * pad, flags, lower/upper}, then MDB_meta {magic 0xBEEFC0DE, version 1,
+ * address, mapsize, dbs[2] of 48 bytes whose first md_pad is the page size,
+ * last_pg, txnid}) and checks: both meta pages are meta pages with the
+ * magic and version; the page size is sane; the newer meta's last page
+ * lies inside the file; the roots of the free and main B-trees are pages
+ * of the right kind with their own page number. Any failure is ERR_CORRUPT
+ * "store damaged: <path>: <what>", never a crash and never a new store.
+ * Pages deeper in the B-trees are checked by `store verify` (store_btree_check).
+ */
+#define MDB_MAGIC_NUM 0xBEEFC0DEu
+#define P_BRANCH_F 0x01
+#define P_LEAF_F 0x02
+#define P_META_F 0x08
+#define P_INVALID_PG (~(uint64_t)0)
+#define META_BYTES 152
+
+struct meta_view {
+	uint32_t psize;
+	uint64_t free_root, main_root, last_pg, txnid;
+};
+
+static uint16_t rd16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static int damaged(struct err *e, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int damaged(struct err *e, const char *path, const char *fmt, ...)
+{
+	char what[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	err_set(e, ERR_CORRUPT, "store damaged: %s: %s", path, what);
+	return err_hint(e, "restore the store from a backup, or move it aside and re-run your specs into a new one "
+			   "(--store DIR); 'engrave store verify' lists what else is wrong");
+}
+
+static int read_meta(int fd, const char *path, int i, off_t off, struct meta_view *m, struct err *e)
+{
+	unsigned char b[META_BYTES];
+	ssize_t n = pread(fd, b, sizeof(b), off);
+	if (n < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot read '%s'", path);
+	if (n != (ssize_t)sizeof(b))
+		return damaged(e, path, "truncated inside meta page %d", i);
+	if (!(rd16(b + 10) & P_META_F) || rd32(b + 16) != MDB_MAGIC_NUM)
+		return damaged(e, path, "meta page %d is not an LMDB meta page (bad flags or magic)", i);
+	if (rd32(b + 20) != 1)
+		return damaged(e, path, "meta page %d has LMDB data version %u, not 1", i, rd32(b + 20));
+	m->psize = rd32(b + 40);
+	m->free_root = rd64(b + 80);
+	m->main_root = rd64(b + 128);
+	m->last_pg = rd64(b + 136);
+	m->txnid = rd64(b + 144);
+	if (m->psize < 512 || m->psize > 65536 || (m->psize & (m->psize - 1)))
+		return damaged(e, path, "meta page %d gives a page size of %u bytes", i, m->psize);
+	return 0;
+}
+
+static int check_root(int fd, const char *path, const char *tree, uint64_t root, const struct meta_view *m,
+		      struct err *e)
+{
+	if (root == P_INVALID_PG)
+		return 0; /* empty tree */
+	if (root < 2 || root > m->last_pg)
+		return damaged(e, path, "the %s B-tree's root is page %llu, outside pages 2..%llu", tree,
+			       (unsigned long long)root, (unsigned long long)m->last_pg);
+	unsigned char h[16];
+	if (pread(fd, h, sizeof(h), (off_t)(root * m->psize)) != (ssize_t)sizeof(h))
+		return damaged(e, path, "cannot read the %s B-tree's root page %llu", tree, (unsigned long long)root);
+	uint16_t fl = rd16(h + 10), lower = rd16(h + 12), upper = rd16(h + 14);
+	if (rd64(h) != root || !(fl & (P_BRANCH_F | P_LEAF_F)) || (fl & P_META_F) || lower < 16 || lower > upper ||
+	    upper > m->psize)
+		return damaged(e, path, "the %s B-tree's root page %llu has a damaged header", tree,
+			       (unsigned long long)root);
+	return 0;
+}
+
+/* Entries of a directory other than "." and "..": 0 none, else 1 (first in *name). */
+static int dir_has_entries(const char *dir, char *name, size_t cap)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *de;
+	int any = 0;
+	while (!any && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			snprintf(name, cap, "%s", de->d_name);
+			any = 1;
+		}
+	closedir(d);
+	return any;
+}
+
+/*
+ * Before mdb_env_open. *minsize gets the bytes LMDB's committed pages span
+ * (0 for a new store). A directory that exists without data.mdb must be
+ * empty (a new store); a lock file or any other file there is an error,
+ * and so is an empty data.mdb: nothing non-empty is ever re-initialised.
+ */
+static int check_data_file(const char *dir, int rdonly, uint64_t *minsize, struct err *e)
+{
+	*minsize = 0;
+	char path[4200], lock[4200], other[256];
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	snprintf(lock, sizeof(lock), "%s/lock.mdb", dir);
+	struct stat st;
+	/* A store another process is creating has lock.mdb before data.mdb,
+	 * and an empty data.mdb until LMDB writes its meta pages: give it a
+	 * moment before calling either damage. */
+	for (int i = 0; i < 50; i++) {
+		int r = stat(path, &st);
+		if (r == 0 ? st.st_size > 0 : (errno != ENOENT || access(lock, F_OK) != 0))
+			break;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	if (stat(path, &st) != 0) {
+		if (errno != ENOENT)
+			return err_set_errno(e, ERR_IO, errno, "cannot read '%s'", path);
+		if (rdonly) {
+			err_set(e, ERR_MISSING, "no store at '%s' (no data.mdb)", dir);
+			return err_hint(e, "pass --store DIR or set ENGRAVE_STORE to an existing store");
+		}
+		if (!dir_has_entries(dir, other, sizeof(other)))
+			return 0; /* a new store */
+		if (!access(lock, F_OK))
+			return damaged(e, dir, "data.mdb is missing but lock.mdb is there (was the data file deleted?)");
+		err_set(e, ERR_USAGE, "'%s' is not an engrave store and not empty (it holds '%s')", dir, other);
+		return err_hint(e, "pass --store a new or empty directory, or the directory of an existing store");
+	}
+	if (!S_ISREG(st.st_mode))
+		return damaged(e, path, "not a regular file");
+	if (st.st_size == 0) {
+		damaged(e, path, "the file is empty (0 bytes): it was truncated, or the store was never created");
+		return err_hint(e, "if this store never held anything, remove '%s' and run again; otherwise restore "
+				   "data.mdb from a backup (engrave never re-initialises a store that exists)",
+				dir);
+	}
+	if (sizeof(size_t) != 8)
+		return 0; /* the layout above is the 64-bit one */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(e, errno == EACCES ? ERR_IO : ERR_STORE, errno, "cannot open '%s'", path);
+	/*
+	 * Another process may commit while we read: its pages land before its
+	 * meta, but a root page we read may already be reused by a newer
+	 * transaction. So a failed check counts only when the newest meta
+	 * was the same before and after it; otherwise read everything again.
+	 */
+	int ret;
+	for (int attempt = 0;; attempt++) {
+		struct meta_view m0, m1;
+		const struct meta_view *m = &m0;
+		uint64_t checked = 0; /* the transaction whose pages were checked */
+		ret = fstat(fd, &st) ? err_set_errno(e, ERR_IO, errno, "cannot read '%s'", path) : 0;
+		if (!ret)
+			ret = read_meta(fd, path, 0, 0, &m0, e);
+		if (!ret && (uint64_t)st.st_size < 2ull * m0.psize)
+			ret = damaged(e, path, "truncated: %lld bytes, less than its two %u-byte meta pages",
+				      (long long)st.st_size, m0.psize);
+		if (!ret)
+			ret = read_meta(fd, path, 1, (off_t)m0.psize, &m1, e);
+		if (!ret && m1.psize != m0.psize)
+			ret = damaged(e, path, "the meta pages disagree on the page size (%u and %u)", m0.psize,
+				      m1.psize);
+		if (!ret) {
+			m = m1.txnid > m0.txnid ? &m1 : &m0;
+			checked = m->txnid;
+			if ((m->last_pg + 1) > (uint64_t)st.st_size / m->psize)
+				ret = damaged(e, path,
+					      "truncated: the file is %lld bytes but its last committed page ends at byte "
+					      "%llu",
+					      (long long)st.st_size, (unsigned long long)((m->last_pg + 1) * m->psize));
+		}
+		if (!ret)
+			ret = check_root(fd, path, "free-page", m->free_root, m, e) ||
+			      check_root(fd, path, "main", m->main_root, m, e);
+		if (!ret) {
+			*minsize = (m->last_pg + 1) * m->psize;
+			break;
+		}
+		if (e && e->cls != ERR_CORRUPT)
+			break;
+		/* the newest transaction now, read again */
+		struct meta_view n0, n1;
+		struct err ig = ERR_INIT;
+		uint64_t now = 0;
+		if (!read_meta(fd, path, 0, 0, &n0, &ig) && !read_meta(fd, path, 1, (off_t)n0.psize, &n1, &ig))
+			now = n0.txnid > n1.txnid ? n0.txnid : n1.txnid;
+		if (attempt >= 50 || now == checked)
+			break;
+		nanosleep(&(struct timespec){ 0, 2 * 1000 * 1000 }, NULL);
+	}
+	close(fd);
+	return ret;
+}
+
+/* ---- the map size under an address-space limit (ulimit -v) ---- */
+
+/* Bytes this process may still map: RLIMIT_AS less what it has mapped
+ * (/proc/self/statm); UINT64_MAX when unlimited. */
+static uint64_t address_space_left(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return UINT64_MAX;
+	unsigned long long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%llu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	uint64_t used = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	return used < rl.rlim_cur ? rl.rlim_cur - used : 0;
+}
+
+#define AS_SLACK (128ULL << 20) /* left for buffers, stacks and arenas under a limit */
+
+static int map_limit_err(struct err *e, const struct store *s, uint64_t need, const char *what)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_AS, &rl);
+	err_set(e, ERR_NOSPACE, "store '%s': %s: the map needs %llu MiB of address space and `ulimit -v` leaves too little "
+		"(limit %llu MiB)", s->path, what, (unsigned long long)(need >> 20),
+		rl.rlim_cur == RLIM_INFINITY ? 0ULL : (unsigned long long)(rl.rlim_cur >> 20));
+	return err_hint(e, "raise the limit (the map is address space, not memory: 'ulimit -v unlimited'), or set "
+			   "ENGRAVE_STORE_MAPSIZE=BYTES between the store's size and the limit");
 }
 
 /* ---- open / close ---- */
@@ -260,14 +515,43 @@ int store_open(const char *dir, int flags, struct store **out, struct err *e)
 	} else if (mkdir_p(dir, e)) {
 		goto fail;
 	}
-	int rc = mdb_env_create(&s->env);
-	if (!rc)
-		rc = mdb_env_set_maxdbs(s->env, DB__N + 2);
-	if (!rc)
-		rc = mdb_env_set_mapsize(s->env, initial_mapsize());
-	if (!rc)
-		rc = mdb_env_open(s->env, dir, MDB_NOTLS | (s->rdonly ? MDB_RDONLY : sync_each_commit() ? 0 : MDB_NOSYNC),
-				  0644);
+	uint64_t minsize;
+	if (check_data_file(dir, s->rdonly, &minsize, e))
+		goto fail;
+	/*
+	 * The map is sparse address space; 64 GiB is free unless `ulimit -v`
+	 * caps it. Then start at what fits (half of what is left, at least the
+	 * data) and grow on demand (grow_from); should mmap still say ENOMEM,
+	 * halve and try again down to the data's size.
+	 */
+	uint64_t want = initial_mapsize(), left = address_space_left(), floor = minsize + (1u << 20);
+	if (left != UINT64_MAX && want > left / 2) {
+		uint64_t fit = (uint64_t)1 << 20;
+		while (fit * 2 <= left / 2)
+			fit *= 2;
+		want = fit > floor ? fit : floor;
+	}
+	int rc;
+	for (;;) {
+		rc = mdb_env_create(&s->env);
+		if (!rc)
+			rc = mdb_env_set_maxdbs(s->env, DB__N + 2);
+		if (!rc)
+			rc = mdb_env_set_mapsize(s->env, (size_t)want);
+		if (!rc)
+			rc = mdb_env_open(s->env, dir,
+					  MDB_NOTLS | (s->rdonly ? MDB_RDONLY : sync_each_commit() ? 0 : MDB_NOSYNC), 0644);
+		if (rc != ENOMEM || want <= floor)
+			break;
+		mdb_env_close(s->env);
+		s->env = NULL;
+		want = want / 2 > floor ? want / 2 : floor;
+		log_debug("store: the map does not fit (ulimit -v?); trying %llu MiB", (unsigned long long)(want >> 20));
+	}
+	if (rc == ENOMEM) {
+		map_limit_err(e, s, want, "cannot map the store");
+		goto fail;
+	}
 	if (rc) {
 		store_mdb_err(e, rc, DB__N, NULL, "cannot open store");
 		err_prefix(e, "'%s'", dir);
@@ -356,9 +640,24 @@ static int grow_from(struct store *s, size_t seen, struct err *e)
 				(unsigned long long)seen);
 			return err_hint(e, "run 'engrave store gc' to drop unreachable data");
 		}
+		/* Under `ulimit -v`, grow only as far as the old map's space plus
+		 * what is left allows: a remap that fails leaves LMDB without a map. */
+		uint64_t left = address_space_left();
+		if (left != UINT64_MAX) {
+			uint64_t fit = left + seen > AS_SLACK ? left + seen - AS_SLACK : 0;
+			fit &= ~(uint64_t)((1u << 20) - 1);
+			if (fit < want)
+				want = (size_t)fit;
+			if (want <= seen + (seen >> 4)) { /* less than 1/16 more: not worth a remap */
+				pthread_rwlock_unlock(&s->grow);
+				return map_limit_err(e, s, (uint64_t)seen * 2, "cannot grow the map");
+			}
+		}
 		rc = mdb_env_set_mapsize(s->env, want);
 		if (!rc)
 			log_debug("store: map grown to %zu MiB", want >> 20);
+		else
+			s->unmapped = 1; /* LMDB dropped the old map and could not make the new one */
 	}
 	refresh_mapsize(s);
 	pthread_rwlock_unlock(&s->grow);
@@ -377,8 +676,16 @@ int store_grow(struct store *s, struct err *e)
 
 /* ---- transactions ---- */
 
+static int unmapped_err(struct store *s, struct err *e)
+{
+	err_set(e, ERR_NOSPACE, "store '%s': the map was lost when growing it failed", s->path);
+	return err_hint(e, "committed work is kept: run the command again (with a higher 'ulimit -v')");
+}
+
 int store_rtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 {
+	if (s->unmapped)
+		return unmapped_err(s, e);
 	for (;;) {
 		pthread_rwlock_rdlock(&s->grow);
 		int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
@@ -404,6 +711,8 @@ int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 {
 	if (s->rdonly)
 		return err_set(e, ERR_USAGE, "store '%s' is open read-only", s->path);
+	if (s->unmapped)
+		return unmapped_err(s, e);
 	for (;;) {
 		pthread_rwlock_rdlock(&s->grow);
 		int rc = mdb_txn_begin(s->env, NULL, 0, txn);

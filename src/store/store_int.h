@@ -18,6 +18,7 @@ struct store {
 	MDB_dbi dbi[DB__N];
 	int rdonly;
 	int opened;     /* mdb_env_open succeeded (close flushes only then) */
+	int unmapped;   /* a failed resize left LMDB without a map: every txn fails */
 	size_t mapsize;
 	/*
 	 * Every transaction holds `grow` shared; changing the map size takes it

@@ -1333,3 +1333,55 @@ Test(store_grow, adopts_a_map_grown_by_another_process)
 	test_rmtree(d);
 	free(d);
 }
+
+/* issue 11, item 8: a damaged data file is reported, never mapped blindly
+ * (SIGBUS) and never re-initialised. */
+Test(store_grow, damaged_data_files_are_reported)
+{
+	struct err e = ERR_INIT;
+	char *d = test_tmpdir("damaged");
+	struct store *s;
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	char *big = malloc(3 * OBJ_CHUNK_SIZE);
+	fill(big, 3 * OBJ_CHUNK_SIZE, 8);
+	struct digest od;
+	cr_assert_eq(obj_put(s, big, 3 * OBJ_CHUNK_SIZE, &od, &e), 0);
+	store_close(s);
+	free(big);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/data.mdb", d);
+	struct stat sb;
+	cr_assert_eq(stat(path, &sb), 0);
+	/* truncated */
+	cr_assert_eq(truncate(path, sb.st_size / 2), 0);
+	cr_assert_eq(store_open(d, STORE_RDONLY, &s, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT, "%d %s", e.cls, e.msg);
+	cr_assert(strstr(e.msg, "store damaged: ") && strstr(e.msg, "truncated"), "%s", e.msg);
+	cr_assert_eq(store_open(d, 0, &s, &e), -1);
+	/* empty */
+	cr_assert_eq(truncate(path, 0), 0);
+	cr_assert_eq(store_open(d, 0, &s, &e), -1, "an empty data.mdb is not a new store");
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	cr_assert(strstr(e.msg, "empty"), "%s", e.msg);
+	cr_assert(e.hint[0]);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_assert_eq(sb.st_size, 0, "left as it was");
+	/* gone, lock file left */
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(store_open(d, 0, &s, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT, "%s", e.msg);
+	cr_assert_eq(access(path, F_OK), -1, "no new data file");
+	test_rmtree(d);
+	free(d);
+	/* a directory holding something else */
+	d = test_tmpdir("notes");
+	snprintf(path, sizeof(path), "%s/notes.txt", d);
+	FILE *f = fopen(path, "w");
+	fputs("mine", f);
+	fclose(f);
+	cr_assert_eq(store_open(d, 0, &s, &e), -1);
+	cr_assert_eq(e.cls, ERR_USAGE, "%s", e.msg);
+	cr_assert(strstr(e.msg, "notes.txt"), "%s", e.msg);
+	test_rmtree(d);
+	free(d);
+}
