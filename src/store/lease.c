@@ -52,7 +52,7 @@ struct run_lease {
 	struct run_lease *next;
 	int fd;
 	int refs;
-	char path[4200];
+	char path[4300];
 	struct run_lease_info info;
 };
 
@@ -284,7 +284,7 @@ int run_lease_list(struct store *s, int remove_stale_files, int (*cb)(const stru
 		size_t n = strlen(de->d_name);
 		if (n < 6 || strcmp(de->d_name + n - 5, ".lock"))
 			continue;
-		char id[64], path[4400];
+		char id[64], path[4500];
 		if (n - 5 >= sizeof(id))
 			continue;
 		memcpy(id, de->d_name, n - 5);
