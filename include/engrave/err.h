@@ -31,6 +31,7 @@ enum err_class {
 	ERR_UNSUPPORTED, /* feature not built yet              -> exit 4 */
 	ERR_INTERNAL, /* a bug                                 -> exit 4 */
 	ERR_INTERRUPTED, /* stopped by a signal; resumable     -> exit 130 */
+	ERR_BUSY,     /* held by another live process (a run's lease) -> exit 4 */
 };
 
 #define ERR_MSG_MAX 1024

@@ -19,13 +19,17 @@
  * iteration and that value is returned.
  *
  * The map starts at 64 GiB (sparse; $ENGRAVE_STORE_MAPSIZE overrides, in
- * bytes, for tests) and doubles when a write hits MDB_MAP_FULL: every write
- * is a replayable list of puts, aborted, grown and replayed. A map grown by
- * another process (MDB_MAP_RESIZED) is adopted.
+ * bytes), or at what `ulimit -v` leaves, and doubles when a write hits
+ * MDB_MAP_FULL (within that limit): every write is a replayable list of
+ * puts, aborted, grown and replayed. A map grown by another process
+ * (MDB_MAP_RESIZED) is adopted. store_open checks data.mdb's meta pages
+ * before LMDB maps it: a truncated or damaged file is ERR_CORRUPT "store
+ * damaged: ...", and nothing non-empty is ever initialised as a new store.
  *
- * Errors: ERR_MISSING (absent key), ERR_CORRUPT (digest mismatch, bad
- * encoding, MDB_CORRUPTED), ERR_NOSPACE (ENOSPC, map at its limit),
- * ERR_STORE (other LMDB failures), ERR_IO (cannot create the directory).
+ * Errors: ERR_MISSING (absent key), ERR_CORRUPT (digest or checksum
+ * mismatch, bad encoding, MDB_CORRUPTED, a damaged data file), ERR_NOSPACE
+ * (ENOSPC, map at its limit), ERR_STORE (other LMDB failures), ERR_IO (cannot
+ * create the directory), ERR_BUSY (a run's lease is held by another process).
  * Messages name the sub-database, the key and mdb_strerror().
  *
  * msgpack-c is used only inside src/store/; encodings are canonical (map keys
@@ -172,6 +176,11 @@ int artifact_get_f64(const struct artifact *a, const char *key, double *out); /*
  * "outputs": [bin32...]} (extra keys allowed; only "outputs" is read).
  */
 int ac_get(struct store *s, const struct digest *key, struct buf *value, struct err *e); /* 1 hit, 0 miss, -1 */
+/* Like ac_get, for callers that will use the outputs: an entry whose value
+ * does not decode, or whose outputs are missing or visibly damaged (a
+ * missing chunk, part or manifest, a small blob that does not hash to its
+ * key), is a miss (logged), never a failure; see ac.c for what is checked. */
+int ac_get_verified(struct store *s, const struct digest *key, struct buf *value, struct err *e);
 int ac_put(struct store *s, const struct digest *key, const void *value, size_t len, struct err *e);
 int ac_value_encode(const struct digest *outputs, int n, uint64_t elapsed_ns, struct buf *out, struct err *e);
 /* Up to `cap` outputs into `outputs`; *n gets the count stored (may exceed cap). */
@@ -239,12 +248,40 @@ int run_list(struct store *s, int (*cb)(const struct run_record *r, void *ctx), 
 /* Decoding of what run_put stores. */
 int run_record_decode(const void *data, size_t len, struct run_record *out, struct err *e);
 
+/* ---- run leases ---------------------------------------------------------- */
+/*
+ * A run is owned by one live process: steps_run takes the run's lease before
+ * it runs anything, and gc keeps what live runs store (lease.c). A lease is
+ * a lock on <store>/leases/<run id>.lock that the kernel drops when its
+ * holder exits, so it never outlives the process. Held until
+ * run_lease_release or store_close; taking a lease this process already
+ * holds through the same store counts up (release counts down).
+ */
+struct run_lease;
+struct run_lease_info {
+	char run_id[48];
+	long pid;        /* 0 if the holder has not written its name yet */
+	char host[64];
+	unix_ns since;   /* when it was taken */
+};
+/* ERR_BUSY when another live process holds it (the message names its pid,
+ * host and since), ERR_IO when the lease file cannot be made. */
+int run_lease_acquire(struct store *s, const char *run_id, struct run_lease **out, struct err *e);
+void run_lease_release(struct run_lease *l); /* NULL-safe */
+/* Live leases of the store, in no particular order. remove_stale also
+ * deletes files left by dead holders (not on a read-only store). */
+int run_lease_list(struct store *s, int remove_stale, int (*cb)(const struct run_lease_info *li, void *ctx),
+		   void *ctx, struct err *e);
+
 /* ---- journals ----------------------------------------------------------- */
 /*
  * Per run + stream, small committed batches, for resumable effectful steps
  * (ingest receipts, load records). A batch copies what it is given and is
  * written in one write transaction at commit; keys are compared bytewise.
- * run_id and stream must not contain NUL and be at most 127 bytes.
+ * run_id and stream must not contain NUL and be at most 127 bytes; keys
+ * must not be empty. Every value is stored with a checksum over key and
+ * value: journal_get and journal_iter fail with ERR_CORRUPT (naming run,
+ * stream and key) on an entry that changed on disk (journal.c).
  */
 struct journal_batch;
 int journal_batch_begin(struct store *s, const char *run_id, const char *stream, struct journal_batch **b,
@@ -280,7 +317,8 @@ enum store_problem_kind {
 	STORE_PROB_HASH = 1,     /* blob bytes do not hash to their key */
 	STORE_PROB_ENCODING = 2, /* manifest, artifact, run or ac value undecodable */
 	STORE_PROB_MISSING = 4,  /* something reachable is absent */
-	STORE_PROB_LMDB = 8,     /* LMDB reported an error while reading */
+	STORE_PROB_LMDB = 8,     /* LMDB reported an error while reading, or its B-trees are damaged */
+	STORE_PROB_CHECKSUM = 16, /* a journal entry or run record changed on disk */
 };
 
 struct store_problem {
@@ -294,25 +332,57 @@ struct store_verify_result {
 	uint64_t blobs, bytes, objects, artifacts, runs, refs, actions;
 	uint64_t problems;
 	unsigned mask; /* OR of STORE_PROB_* seen */
+	uint64_t journal_entries;
 };
-/* Re-hashes every blob, decodes manifests/artifacts/runs/ac values, checks
- * what they name exists; keeps going and reports each problem through cb
- * (may be NULL). Returns 0 when the scan completed (problems or not). */
+/* Walks LMDB's B-trees in a child process first (a damaged page crashes
+ * LMDB; the crash then is ERR_CORRUPT "store damaged: <path>: ..."), then
+ * re-hashes every blob, decodes manifests/artifacts/runs/ac values, checks
+ * the checksums of run records and journal entries, checks what they name
+ * exists; keeps going and reports each problem through cb (may be NULL).
+ * Returns 0 when the scan completed (problems or not). */
 int store_verify(struct store *s, int (*cb)(const struct store_problem *p, void *ctx), void *ctx,
 		 struct store_verify_result *out, struct err *e);
+
+struct store_repair_item {
+	int dropped;      /* 1 dropped; 0 kept (a run record): re-running its spec rebuilds what it names */
+	const char *db;   /* "cas", "ac", "refs", "runs" */
+	char key[160];
+	char detail[256];
+};
+struct store_repair_result {
+	uint64_t blobs, actions, refs; /* dropped */
+	uint64_t runs;                 /* run records naming dropped or missing data (kept) */
+};
+/*
+ * store_verify, then, if it found problems, drop what cannot be trusted so
+ * that re-running the specs rebuilds it: blobs that do not hash to their key
+ * or do not decode, and the action-cache entries and refs whose outputs
+ * reach a damaged or missing blob (through artifacts and manifests). Run
+ * records and journals are history and are kept; runs naming damaged data
+ * are reported through fix with dropped = 0. ERR_BUSY while a run holds a
+ * lease (a live run may be writing what repair would drop).
+ */
+int store_verify_repair(struct store *s, int (*cb)(const struct store_problem *p, void *ctx),
+			int (*fix)(const struct store_repair_item *it, void *ctx), void *ctx,
+			struct store_verify_result *out, struct store_repair_result *rr, struct err *e);
 const char *store_problem_name(unsigned kind); /* "hash-mismatch", ... */
 
 struct store_gc_result {
 	uint64_t reachable;      /* blobs kept because reachable */
 	uint64_t young;          /* unreachable but kept: younger than the grace period */
 	uint64_t dropped, dropped_bytes; /* (would be) dropped */
+	uint64_t live;           /* unreachable but kept: stored since the oldest live run began */
+	int live_runs;           /* runs with a live lease */
+	char oldest_live[48];    /* the oldest of them ("" if none) */
 };
 /*
  * Mark from roots (run records' spec digest and step outputs, refs whose
  * value is a hex digest, action-cache "outputs"), through artifacts ->
  * parts -> manifests -> chunks; sweep unreachable blobs put more than
  * `grace_ns` ago (a blob's age restarts on every cas_put, so a writer's
- * fresh chunks survive until its manifest and run record land). Runs in one
+ * fresh chunks survive until its manifest and run record land) and not
+ * since the oldest live run lease was taken (a live run's new objects are
+ * kept however long its steps take, also with a grace of 0). Runs in one
  * write transaction (writers wait). cb is called for each dropped blob
  * (inside the transaction: it must not call the store).
  */

@@ -105,7 +105,8 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	struct runner_opts ro = { run_id, force, report_finish_run, sp, verify_all };
 	have_rec = 1;
 	int failed = steps_run(st, sp, &ro, &rec, &e);
-	if (failed && rec.id[0] && strcmp(rec.status, "incomplete")) {
+	/* a busy run (another live process owns it) leaves rec empty: nothing is written */
+	if (failed && rec.id[0] && e.cls != ERR_BUSY && strcmp(rec.status, "incomplete")) {
 		/* what a failed or interrupted run measured, best effort */
 		struct err me = ERR_INIT;
 		if (runmetrics_compute(st, &rec, &me) || run_put(st, &rec, &me))

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void print_json(json_t *o)
 {
@@ -110,18 +111,42 @@ static int store_stats_cmd(int argc, char **argv, struct cli_ctx *ctx)
 /* ---- verify ---- */
 
 static const struct cli_help verify_help = {
-	"store verify", "engrave store verify [--json]",
+	"store verify", "engrave store verify [--repair] [--json]",
 	"re-hash every blob and check that everything named exists (like git fsck)",
-	"Checks every CAS blob against its digest, decodes manifests, artifacts, run\n"
-	"records and action-cache values, and checks that the chunks, parts and\n"
-	"outputs they name are present. Keeps going past problems and lists each one\n"
-	"with its sub-database and key. Exit 1 if anything is wrong.",
+	"Walks LMDB's B-trees in a child process (a damaged page is reported, not a\n"
+	"crash), checks every CAS blob against its digest, decodes manifests,\n"
+	"artifacts, run records and action-cache values, checks the checksums of run\n"
+	"records and journal entries, and checks that the chunks, parts and outputs\n"
+	"they name are present. Keeps going past problems and lists each one with its\n"
+	"sub-database and key. Exit 1 if anything is wrong.\n\n"
+	"--repair then drops what cannot be trusted so that re-running the specs\n"
+	"rebuilds it: blobs that do not hash to their key, and the action-cache entries\n"
+	"and refs that lead to them or to missing data. Run records and journals are\n"
+	"kept; the runs that name dropped data are listed (re-run their spec). Refused\n"
+	"while a run is in progress.",
 };
 
 struct verify_out {
 	int json;
 	json_t *arr;
+	json_t *fixes;
 };
+
+static int on_fix(const struct store_repair_item *it, void *ctx)
+{
+	struct verify_out *o = ctx;
+	if (o->json) {
+		json_t *j = json_object();
+		json_object_set_new(j, "action", json_string(it->dropped ? "dropped" : "kept"));
+		json_object_set_new(j, "db", json_string(it->db));
+		json_object_set_new(j, "key", json_string(it->key));
+		json_object_set_new(j, "detail", json_string(it->detail));
+		json_array_append_new(o->fixes, j);
+	} else {
+		printf("%s %s %s: %s\n", it->dropped ? "dropped" : "damaged-run", it->db, it->key, it->detail);
+	}
+	return 0;
+}
 
 static int on_problem(const struct store_problem *p, void *ctx)
 {
@@ -141,8 +166,9 @@ static int on_problem(const struct store_problem *p, void *ctx)
 
 static int store_verify_cmd(int argc, char **argv, struct cli_ctx *ctx)
 {
-	int json = 0;
+	int json = 0, repair = 0;
 	const struct cli_opt opts[] = {
+		{ "repair", 0, OPT_FLAG, &repair, NULL, "drop damaged blobs and the cache entries and refs that lead to them" },
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the result as JSON" },
 		{ 0 },
 	};
@@ -151,14 +177,19 @@ static int store_verify_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (first < argc)
 		return cli_usage_error(&verify_help, "unexpected argument '%s'", argv[first]);
+	if (repair && ctx->store_dir && access(ctx->store_dir, F_OK) == 0)
+		ctx->flags &= ~(unsigned)CMD_STORE_READONLY; /* repair writes (a missing store stays exit 3) */
 	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
 	struct store *s = ctx->store;
 	struct err e = ERR_INIT;
 	struct store_verify_result r;
-	struct verify_out o = { json, json ? json_array() : NULL };
-	if (store_verify(s, on_problem, &o, &r, &e)) {
+	struct store_repair_result rr;
+	memset(&rr, 0, sizeof(rr));
+	struct verify_out o = { json, json ? json_array() : NULL, json ? json_array() : NULL };
+	if (repair ? store_verify_repair(s, on_problem, on_fix, &o, &r, &rr, &e) : store_verify(s, on_problem, &o, &r, &e)) {
 		json_decref(o.arr);
+		json_decref(o.fixes);
 		return cli_fail(&e);
 	}
 	char bytes[32];
@@ -173,19 +204,25 @@ static int store_verify_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		json_object_set_new(j, "runs", json_integer((json_int_t)r.runs));
 		json_object_set_new(j, "actions", json_integer((json_int_t)r.actions));
 		json_object_set_new(j, "refs", json_integer((json_int_t)r.refs));
+		json_object_set_new(j, "journal_entries", json_integer((json_int_t)r.journal_entries));
 		json_object_set_new(j, "problems", o.arr);
+		if (repair)
+			json_object_set_new(j, "repair", o.fixes);
+		else
+			json_decref(o.fixes);
 		print_json(j);
 	} else {
-		printf("checked %llu blobs (%s), %llu objects, %llu artifacts, %llu runs, %llu actions, %llu refs: ",
+		printf("checked %llu blobs (%s), %llu objects, %llu artifacts, %llu runs, %llu actions, %llu refs, "
+		       "%llu journal entries: ",
 		       (unsigned long long)r.blobs, bytes, (unsigned long long)r.objects,
 		       (unsigned long long)r.artifacts, (unsigned long long)r.runs, (unsigned long long)r.actions,
-		       (unsigned long long)r.refs);
+		       (unsigned long long)r.refs, (unsigned long long)r.journal_entries);
 		if (!r.problems) {
 			printf("ok\n");
 		} else {
 			printf("%llu problem%s (", (unsigned long long)r.problems, r.problems == 1 ? "" : "s");
 			const char *sep = "";
-			for (unsigned k = 1; k <= STORE_PROB_LMDB; k <<= 1)
+			for (unsigned k = 1; k <= STORE_PROB_CHECKSUM; k <<= 1)
 				if (r.mask & k) {
 					printf("%s%s", sep, store_problem_name(k));
 					sep = ", ";
@@ -193,11 +230,25 @@ static int store_verify_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			printf(")\n");
 		}
 	}
+	if (repair && !json)
+		printf("repair: dropped %llu blob%s, %llu action-cache entr%s, %llu ref%s; %llu run%s name dropped or "
+		       "missing data\n",
+		       (unsigned long long)rr.blobs, rr.blobs == 1 ? "" : "s", (unsigned long long)rr.actions,
+		       rr.actions == 1 ? "y" : "ies", (unsigned long long)rr.refs, rr.refs == 1 ? "" : "s",
+		       (unsigned long long)rr.runs, rr.runs == 1 ? "" : "s");
 	if (r.problems) {
 		fflush(stdout);
-		fprintf(stderr, "error: store '%s' is corrupt\n", ctx->store_dir);
-		fprintf(stderr, "hint: blobs made by steps are rebuilt by re-running their spec after "
-				"'engrave store gc'; restore imported data from its source\n");
+		if (repair) {
+			fprintf(stderr, "error: store '%s' was corrupt; what could not be trusted was dropped\n",
+				ctx->store_dir);
+			fprintf(stderr, "hint: re-run the specs of the runs listed to rebuild what they name, re-import "
+					"dropped imported data, then 'engrave store verify' again\n");
+		} else {
+			fprintf(stderr, "error: store '%s' is corrupt\n", ctx->store_dir);
+			fprintf(stderr, "hint: 'engrave store verify --repair' drops damaged blobs and the cache entries "
+					"that lead to them, so re-running their specs rebuilds them; restore imported "
+					"data from its source\n");
+		}
 		return 1;
 	}
 	return 0;
@@ -211,7 +262,8 @@ static const struct cli_help gc_help = {
 	"Roots: run records (spec and step outputs), refs holding a digest, and the\n"
 	"outputs of cached actions; from them gc follows artifacts to their objects\n"
 	"and manifests to their chunks. Blobs stored less than --grace ago (default\n"
-	"1h) are kept, so a run in progress in another process is safe. Writers wait\n"
+	"1h) are kept, and so is everything stored since the oldest run in progress\n"
+	"began (runs hold a lease while they run), whatever the grace. Writers wait\n"
 	"while gc runs.",
 };
 
@@ -280,6 +332,8 @@ static int store_gc_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		json_object_set_new(j, "dropped_bytes", json_integer((json_int_t)r.dropped_bytes));
 		json_object_set_new(j, "reachable", json_integer((json_int_t)r.reachable));
 		json_object_set_new(j, "young", json_integer((json_int_t)r.young));
+		json_object_set_new(j, "live", json_integer((json_int_t)r.live));
+		json_object_set_new(j, "live_runs", json_integer(r.live_runs));
 		for (size_t i = 0; i < x.n; i++) {
 			json_t *b = json_object();
 			json_object_set_new(b, "digest", hex_json(&x.d[i]));
@@ -295,9 +349,13 @@ static int store_gc_cmd(int argc, char **argv, struct cli_ctx *ctx)
 				digest_to_hex(&x.d[i], hex);
 				printf("%s %s %llu\n", dry ? "would drop" : "dropped", hex, (unsigned long long)x.size[i]);
 			}
-		printf("%s %llu blob%s (%s); kept %llu reachable, %llu younger than %s\n",
+		printf("%s %llu blob%s (%s); kept %llu reachable, %llu younger than %s",
 		       dry ? "would drop" : "dropped", (unsigned long long)r.dropped, r.dropped == 1 ? "" : "s", bytes,
 		       (unsigned long long)r.reachable, (unsigned long long)r.young, grace);
+		if (r.live_runs)
+			printf(", %llu stored since live run %s began (%d run%s in progress)", (unsigned long long)r.live,
+			       r.oldest_live, r.live_runs, r.live_runs == 1 ? "" : "s");
+		printf("\n");
 	}
 	free(x.d);
 	free(x.size);

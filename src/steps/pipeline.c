@@ -15,7 +15,11 @@
  * different actions cannot hash the same bytes.
  *
  * Pure steps: an action-cache hit reuses the outputs (state "cached");
- * a miss runs the step and records the outputs in the action cache.
+ * a miss runs the step and records the outputs in the action cache. Hits
+ * are verified (ac_get_verified): outputs gc or repair dropped are a miss.
+ * A run holds its lease (store.h) from the moment its record is known, so
+ * a second process on the same run stops with ERR_BUSY before it runs
+ * anything, and gc keeps what the run stores.
  * Effectful steps (ingest, loadtest) always run inside the run, journaling
  * their progress so that a resumed run continues where it stopped.
  * The run record is rewritten after every step.
@@ -254,7 +258,7 @@ static int ac_get_outputs(struct store *st, const struct digest *key, struct dig
 	struct buf v;
 	buf_init(&v, 0);
 	*n = 0;
-	int hit = ac_get(st, key, &v, e);
+	int hit = ac_get_verified(st, key, &v, e);
 	if (hit == 1) {
 		uint64_t elapsed;
 		if (ac_value_decode(v.data, v.len, out, cap, n, &elapsed, e))
@@ -421,6 +425,12 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 {
 	if (init_record(st, sp, o, rec, e))
 		return -1;
+	struct run_lease *lease; /* held until store_close: also covers the caller's last record writes */
+	if (run_lease_acquire(st, rec->id, &lease, e)) {
+		run_record_release(rec);
+		memset(rec, 0, sizeof(*rec)); /* the live holder owns the record: write nothing */
+		return -1;
+	}
 	log_info("run %s: spec '%s'", rec->id, sp->name);
 	struct step_ctx c;
 	memset(&c, 0, sizeof(c));

@@ -7,12 +7,28 @@
  * ac_value_encode ({"elapsed_ns", "outputs": [bin32...]}) and keeps the
  * outputs alive; a value in any other shape roots nothing.
  *
+ * ac_get_verified is the lookup for callers that will use the outputs: an
+ * entry is only a hit when what it names is still whole (gc may have
+ * dropped it, `store verify --repair` may have dropped a corrupt chunk, a
+ * run may have been killed between its outputs and its entry). The check is
+ * cheap: one read transaction; each output must exist; a manifest or
+ * artifact (small) must hash to its key and decode, every object an
+ * artifact names must exist, and every chunk a manifest names must exist
+ * with the chunk sizes adding up to the object's size; other blobs up to
+ * 1 MiB are re-hashed. Large chunks are not re-hashed here (that is what
+ * reading an object does, and `store verify`); a damaged entry is a miss
+ * (logged), so the step runs again and overwrites it.
+ *
  * Refs ("refs"): a NUL-free name -> a NUL-free value string, usually a run id
  * or a 64-hex digest ("baseline/m17-1k" -> "20261124T083015Z-a1b2c3").
  * Keys are stored without a terminator, so prefix listing is a range scan.
  */
 #include "store_int.h"
+#include "engrave/log.h"
+#include "engrave/xalloc.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- action cache ---- */
@@ -31,6 +47,135 @@ int ac_get(struct store *s, const struct digest *key, struct buf *value, struct 
 	}
 	store_rtxn_end(s, txn);
 	return rc;
+}
+
+/* ---- verified lookups ---- */
+
+#define ACV_HASH_MAX (1u << 20) /* re-hash raw outputs up to this size */
+
+struct acv {
+	struct store *s;
+	MDB_txn *txn;
+	struct err *e;
+	int state;       /* 0 whole so far, 1 damaged (why says how), -1 store error */
+	uint64_t sum;    /* bytes of the chunks of the manifest being checked */
+	char why[200];
+};
+
+/* `what` names the blob: "%s" is where its (short) digest goes. */
+static int acv_damaged(struct acv *c, const char *what, const struct digest *d)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(d, hex);
+	hex[16] = '\0';
+	snprintf(c->why, sizeof(c->why), what, hex);
+	c->state = 1;
+	return 1;
+}
+
+/* Fetch a blob; 1 found, 0 (state set) otherwise. */
+static int acv_get(struct acv *c, const struct digest *d, MDB_val *v, const char *what)
+{
+	int rc = store_get_in(c->s, c->txn, DB_CAS, d->b, DIGEST_LEN, v, c->e);
+	if (rc < 0) {
+		c->state = -1;
+		return 0;
+	}
+	if (rc == 0) {
+		acv_damaged(c, what, d);
+		return 0;
+	}
+	return 1;
+}
+
+static int acv_chunk(const struct digest *d, void *ctx)
+{
+	struct acv *c = ctx;
+	MDB_val v;
+	if (!acv_get(c, d, &v, "chunk %s is missing"))
+		return 1;
+	c->sum += v.mv_size;
+	return 0;
+}
+
+static int acv_object(const struct digest *d, void *ctx);
+
+static int acv_part(const struct digest *d, void *ctx)
+{
+	return acv_object(d, ctx);
+}
+
+/* Check one output (depth: artifact -> objects -> chunks); non-zero stops. */
+static int acv_object(const struct digest *d, void *ctx)
+{
+	struct acv *c = ctx;
+	MDB_val v;
+	if (!acv_get(c, d, &v, "output %s is missing"))
+		return 1;
+	enum blob_kind kind = store_blob_kind(v.mv_data, v.mv_size);
+	if (kind != BLOB_RAW || v.mv_size <= ACV_HASH_MAX) {
+		struct digest got;
+		hash_bytes(v.mv_data, v.mv_size, &got);
+		if (!digest_equal(&got, d))
+			return acv_damaged(c, "%s does not hash to its key", d);
+	}
+	if (kind == BLOB_MANIFEST) {
+		uint64_t size = 0;
+		c->sum = 0;
+		if (store_manifest_walk(v.mv_data, v.mv_size, &size, acv_chunk, c, NULL) && !c->state)
+			return acv_damaged(c, "manifest %s does not decode", d);
+		if (!c->state && c->sum != size)
+			return acv_damaged(c, "object %s has chunks of the wrong size", d);
+	} else if (kind == BLOB_ARTIFACT) {
+		if (store_artifact_walk(v.mv_data, v.mv_size, acv_part, c, NULL) && !c->state)
+			return acv_damaged(c, "artifact %s does not decode", d);
+	}
+	return c->state != 0;
+}
+
+int ac_get_verified(struct store *s, const struct digest *key, struct buf *value, struct err *e)
+{
+	MDB_txn *txn;
+	MDB_val v;
+	if (store_rtxn_begin(s, &txn, e))
+		return -1;
+	struct acv c = { s, txn, e, 0, 0, "" };
+	int rc = store_get_in(s, txn, DB_AC, key->b, DIGEST_LEN, &v, e);
+	if (rc == 1) {
+		int n = 0;
+		if (ac_value_decode(v.mv_data, v.mv_size, NULL, 0, &n, NULL, NULL) || n < 0) {
+			snprintf(c.why, sizeof(c.why), "its value does not decode");
+			c.state = 1;
+		} else {
+			struct digest *outs = xalloc_try_array((size_t)(n ? n : 1), sizeof(*outs),
+							       "an action's list of outputs", e);
+			if (!outs) {
+				c.state = -1;
+			} else {
+				ac_value_decode(v.mv_data, v.mv_size, outs, n, &n, NULL, NULL);
+				for (int i = 0; i < n && !c.state; i++)
+					acv_object(&outs[i], &c);
+				free(outs);
+			}
+		}
+		if (c.state == 0) {
+			buf_reset(value);
+			if (buf_append(value, v.mv_data, v.mv_size, e))
+				c.state = -1;
+		}
+	}
+	store_rtxn_end(s, txn);
+	if (rc <= 0)
+		return rc;
+	if (c.state < 0)
+		return -1;
+	if (c.state > 0) {
+		char hex[DIGEST_HEX_LEN + 1];
+		digest_to_hex(key, hex);
+		log_warn("action %.16s: the cached result is damaged (%s); running the step again", hex, c.why);
+		return 0;
+	}
+	return 1;
 }
 
 int ac_put(struct store *s, const struct digest *key, const void *value, size_t len, struct err *e)

@@ -3,9 +3,14 @@
  *
  * A blob is stored under the SHA-256 of its bytes in "cas"; cas_put hashes
  * before it opens the write transaction (hashing is the slow part and needs
- * no lock) and writes with MDB_NOOVERWRITE, so storing known bytes is cheap
- * and never rewrites them. Each put also stamps "born" with the time, which
- * gc's grace period reads (a re-put refreshes it).
+ * no lock) and writes with MDB_NOOVERWRITE, so storing known bytes never
+ * rewrites them. When the key exists, the stored bytes are compared with
+ * the new ones (a memcmp, cheaper than hashing them again; equal bytes
+ * under a SHA-256 key are the bytes that hash to it): different bytes are
+ * a damaged blob, and the put replaces them (WOP_PUT_CAS), so re-running
+ * the step or re-importing the file that made a blob repairs it. Each put
+ * also stamps "born" with the time, which gc's grace period reads (a re-put
+ * refreshes it).
  *
  * Objects: the writer fills one OBJ_CHUNK_SIZE buffer, stores each full
  * chunk as a blob (one small transaction per chunk, so a huge import commits
@@ -39,7 +44,7 @@ static int put_digest(struct store *s, const struct digest *d, const void *data,
 	for (int i = 0; i < 8; i++)
 		stamp[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i)); /* big-endian */
 	struct wop ops[2] = {
-		{ WOP_PUT_NEW, DB_CAS, d->b, DIGEST_LEN, data, len },
+		{ WOP_PUT_CAS, DB_CAS, d->b, DIGEST_LEN, data, len },
 		{ WOP_PUT, DB_BORN, d->b, DIGEST_LEN, stamp, sizeof(stamp) },
 	};
 	return store_write(s, ops, 2, "cannot store blob", e);

@@ -42,6 +42,21 @@
  * store was opened are touched; pages LMDB rewrites in place stay cached.
  * A writeback error (EIO) fails the write that observed it.
  *
+ * Before LMDB maps data.mdb, store_open reads its meta pages itself
+ * (check_data_file, below): a truncated file would be SIGBUS, a damaged
+ * root page a wild pointer, and an empty or missing data file next to
+ * other files a silently new store; each is an error instead. `store
+ * verify` walks every B-tree in a forked child (store_btree_check), so a
+ * damaged page deeper down is a report, not a crash.
+ *
+ * The map under `ulimit -v`: 64 GiB of address space is refused by an
+ * address-space limit, so the first map is capped at half of what the
+ * limit leaves (never below the data), mmap's ENOMEM is answered by
+ * halving, and growth stops short of the limit (a remap that fails leaves
+ * LMDB without a map; the store then refuses every transaction rather than
+ * crash). When even the data cannot be mapped the error names `ulimit -v`
+ * and ENGRAVE_STORE_MAPSIZE.
+ *
  * Scans never hold a transaction for long: store_scan reads a page of
  * entries (bounded by count and bytes), remembers the last key, ends the
  * transaction and reopens at that key. With copy=1 the callback runs with no
@@ -55,14 +70,20 @@
 #include "store_int.h"
 #include "engrave/xalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engrave/log.h"
@@ -139,6 +160,246 @@ int store_mdb_err(struct err *e, int rc, enum store_db db, const char *key, cons
 	if (hint)
 		err_hint(e, "%s", hint);
 	return -1;
+}
+
+/* ---- the data file, checked before LMDB maps it ---- */
+
+/*
+ * LMDB trusts its file: pages past the end of a truncated data.mdb are
+ * mapped and touching them is SIGBUS, a damaged page header can send it
+ * into a wild pointer, and an empty data.mdb is taken for a new store and
+ * initialised. So store_open first reads the two meta pages itself (layout
+ * of liblmdb 0.9's mdb.c on a 64-bit host: a 16-byte page header {pgno,
+ * pad, flags, lower/upper}, then MDB_meta {magic 0xBEEFC0DE, version 1,
+ * address, mapsize, dbs[2] of 48 bytes whose first md_pad is the page size,
+ * last_pg, txnid}) and checks: both meta pages are meta pages with the
+ * magic and version; the page size is sane; the newer meta's last page
+ * lies inside the file; the roots of the free and main B-trees are pages
+ * of the right kind with their own page number. Any failure is ERR_CORRUPT
+ * "store damaged: <path>: <what>", never a crash and never a new store.
+ * Pages deeper in the B-trees are checked by `store verify` (store_btree_check).
+ */
+#define MDB_MAGIC_NUM 0xBEEFC0DEu
+#define P_BRANCH_F 0x01
+#define P_LEAF_F 0x02
+#define P_META_F 0x08
+#define P_INVALID_PG (~(uint64_t)0)
+#define META_BYTES 152
+
+struct meta_view {
+	uint32_t psize;
+	uint64_t free_root, main_root, last_pg, txnid;
+};
+
+static uint16_t rd16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static int damaged(struct err *e, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int damaged(struct err *e, const char *path, const char *fmt, ...)
+{
+	char what[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	err_set(e, ERR_CORRUPT, "store damaged: %s: %s", path, what);
+	return err_hint(e, "restore the store from a backup, or move it aside and re-run your specs into a new one "
+			   "(--store DIR); 'engrave store verify' lists what else is wrong");
+}
+
+static int read_meta(int fd, const char *path, int i, off_t off, struct meta_view *m, struct err *e)
+{
+	unsigned char b[META_BYTES];
+	ssize_t n = pread(fd, b, sizeof(b), off);
+	if (n < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot read '%s'", path);
+	if (n != (ssize_t)sizeof(b))
+		return damaged(e, path, "truncated inside meta page %d", i);
+	if (!(rd16(b + 10) & P_META_F) || rd32(b + 16) != MDB_MAGIC_NUM)
+		return damaged(e, path, "meta page %d is not an LMDB meta page (bad flags or magic)", i);
+	if (rd32(b + 20) != 1)
+		return damaged(e, path, "meta page %d has LMDB data version %u, not 1", i, rd32(b + 20));
+	m->psize = rd32(b + 40);
+	m->free_root = rd64(b + 80);
+	m->main_root = rd64(b + 128);
+	m->last_pg = rd64(b + 136);
+	m->txnid = rd64(b + 144);
+	if (m->psize < 512 || m->psize > 65536 || (m->psize & (m->psize - 1)))
+		return damaged(e, path, "meta page %d gives a page size of %u bytes", i, m->psize);
+	return 0;
+}
+
+static int check_root(int fd, const char *path, const char *tree, uint64_t root, const struct meta_view *m,
+		      struct err *e)
+{
+	if (root == P_INVALID_PG)
+		return 0; /* empty tree */
+	if (root < 2 || root > m->last_pg)
+		return damaged(e, path, "the %s B-tree's root is page %llu, outside pages 2..%llu", tree,
+			       (unsigned long long)root, (unsigned long long)m->last_pg);
+	unsigned char h[16];
+	if (pread(fd, h, sizeof(h), (off_t)(root * m->psize)) != (ssize_t)sizeof(h))
+		return damaged(e, path, "cannot read the %s B-tree's root page %llu", tree, (unsigned long long)root);
+	uint16_t fl = rd16(h + 10), lower = rd16(h + 12), upper = rd16(h + 14);
+	if (rd64(h) != root || !(fl & (P_BRANCH_F | P_LEAF_F)) || (fl & P_META_F) || lower < 16 || lower > upper ||
+	    upper > m->psize)
+		return damaged(e, path, "the %s B-tree's root page %llu has a damaged header", tree,
+			       (unsigned long long)root);
+	return 0;
+}
+
+/* Entries of a directory other than "." and "..": 0 none, else 1 (first in *name). */
+static int dir_has_entries(const char *dir, char *name, size_t cap)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *de;
+	int any = 0;
+	while (!any && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			snprintf(name, cap, "%s", de->d_name);
+			any = 1;
+		}
+	closedir(d);
+	return any;
+}
+
+/*
+ * Before mdb_env_open. *minsize gets the bytes LMDB's committed pages span
+ * (0 for a new store). A directory that exists without data.mdb must be
+ * empty (a new store); a lock file or any other file there is an error,
+ * and so is an empty data.mdb: nothing non-empty is ever re-initialised.
+ */
+static int check_data_file(const char *dir, int rdonly, uint64_t *minsize, struct err *e)
+{
+	*minsize = 0;
+	char path[4200], lock[4200], other[256];
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	snprintf(lock, sizeof(lock), "%s/lock.mdb", dir);
+	struct stat st;
+	/* A store another process is creating has lock.mdb before data.mdb,
+	 * and an empty data.mdb until LMDB writes its meta pages: give it a
+	 * moment before calling either damage. */
+	for (int i = 0; i < 50; i++) {
+		int r = stat(path, &st);
+		if (r == 0 ? st.st_size > 0 : (errno != ENOENT || access(lock, F_OK) != 0))
+			break;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	if (stat(path, &st) != 0) {
+		if (errno != ENOENT)
+			return err_set_errno(e, ERR_IO, errno, "cannot read '%s'", path);
+		if (rdonly) {
+			err_set(e, ERR_MISSING, "no store at '%s' (no data.mdb)", dir);
+			return err_hint(e, "pass --store DIR or set ENGRAVE_STORE to an existing store");
+		}
+		if (!dir_has_entries(dir, other, sizeof(other)))
+			return 0; /* a new store */
+		if (!access(lock, F_OK))
+			return damaged(e, dir, "data.mdb is missing but lock.mdb is there (was the data file deleted?)");
+		err_set(e, ERR_USAGE, "'%s' is not an engrave store and not empty (it holds '%s')", dir, other);
+		return err_hint(e, "pass --store a new or empty directory, or the directory of an existing store");
+	}
+	if (!S_ISREG(st.st_mode))
+		return damaged(e, path, "not a regular file");
+	if (st.st_size == 0) {
+		damaged(e, path, "the file is empty (0 bytes): it was truncated, or the store was never created");
+		return err_hint(e, "if this store never held anything, remove '%s' and run again; otherwise restore "
+				   "data.mdb from a backup (engrave never re-initialises a store that exists)",
+				dir);
+	}
+	if (sizeof(size_t) != 8)
+		return 0; /* the layout above is the 64-bit one */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set_errno(e, errno == EACCES ? ERR_IO : ERR_STORE, errno, "cannot open '%s'", path);
+	/*
+	 * Another process may commit while we read: its pages land before its
+	 * meta, but a root page we read may already be reused by a newer
+	 * transaction. So a failed check counts only when the newest meta
+	 * was the same before and after it; otherwise read everything again.
+	 */
+	int ret;
+	for (int attempt = 0;; attempt++) {
+		struct meta_view m0, m1;
+		const struct meta_view *m = &m0;
+		uint64_t checked = 0; /* the transaction whose pages were checked */
+		ret = fstat(fd, &st) ? err_set_errno(e, ERR_IO, errno, "cannot read '%s'", path) : 0;
+		if (!ret)
+			ret = read_meta(fd, path, 0, 0, &m0, e);
+		if (!ret && (uint64_t)st.st_size < 2ull * m0.psize)
+			ret = damaged(e, path, "truncated: %lld bytes, less than its two %u-byte meta pages",
+				      (long long)st.st_size, m0.psize);
+		if (!ret)
+			ret = read_meta(fd, path, 1, (off_t)m0.psize, &m1, e);
+		if (!ret && m1.psize != m0.psize)
+			ret = damaged(e, path, "the meta pages disagree on the page size (%u and %u)", m0.psize,
+				      m1.psize);
+		if (!ret) {
+			m = m1.txnid > m0.txnid ? &m1 : &m0;
+			checked = m->txnid;
+			if ((m->last_pg + 1) > (uint64_t)st.st_size / m->psize)
+				ret = damaged(e, path,
+					      "truncated: the file is %lld bytes but its last committed page ends at byte "
+					      "%llu",
+					      (long long)st.st_size, (unsigned long long)((m->last_pg + 1) * m->psize));
+		}
+		if (!ret)
+			ret = check_root(fd, path, "free-page", m->free_root, m, e) ||
+			      check_root(fd, path, "main", m->main_root, m, e);
+		if (!ret) {
+			*minsize = (m->last_pg + 1) * m->psize;
+			break;
+		}
+		if (e && e->cls != ERR_CORRUPT)
+			break;
+		/* the newest transaction now, read again */
+		struct meta_view n0, n1;
+		struct err ig = ERR_INIT;
+		uint64_t now = 0;
+		if (!read_meta(fd, path, 0, 0, &n0, &ig) && !read_meta(fd, path, 1, (off_t)n0.psize, &n1, &ig))
+			now = n0.txnid > n1.txnid ? n0.txnid : n1.txnid;
+		if (attempt >= 50 || now == checked)
+			break;
+		nanosleep(&(struct timespec){ 0, 2 * 1000 * 1000 }, NULL);
+	}
+	close(fd);
+	return ret;
+}
+
+/* ---- the map size under an address-space limit (ulimit -v) ---- */
+
+/* Bytes this process may still map: RLIMIT_AS less what it has mapped
+ * (/proc/self/statm); UINT64_MAX when unlimited. */
+static uint64_t address_space_left(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return UINT64_MAX;
+	unsigned long long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%llu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	uint64_t used = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	return used < rl.rlim_cur ? rl.rlim_cur - used : 0;
+}
+
+#define AS_SLACK (128ULL << 20) /* left for buffers, stacks and arenas under a limit */
+
+static int map_limit_err(struct err *e, const struct store *s, uint64_t need, const char *what)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_AS, &rl);
+	err_set(e, ERR_NOSPACE, "store '%s': %s: the map needs %llu MiB of address space and `ulimit -v` leaves too little "
+		"(limit %llu MiB)", s->path, what, (unsigned long long)(need >> 20),
+		rl.rlim_cur == RLIM_INFINITY ? 0ULL : (unsigned long long)(rl.rlim_cur >> 20));
+	return err_hint(e, "raise the limit (the map is address space, not memory: 'ulimit -v unlimited'), or set "
+			   "ENGRAVE_STORE_MAPSIZE=BYTES between the store's size and the limit");
 }
 
 /* ---- open / close ---- */
@@ -241,6 +502,7 @@ int store_open(const char *dir, int flags, struct store **out, struct err *e)
 	pthread_rwlock_init(&s->grow, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&s->wb_lock, NULL);
+	pthread_mutex_init(&s->lease_lock, NULL);
 	s->wb_fd = -1;
 
 	if (s->rdonly) {
@@ -253,14 +515,43 @@ int store_open(const char *dir, int flags, struct store **out, struct err *e)
 	} else if (mkdir_p(dir, e)) {
 		goto fail;
 	}
-	int rc = mdb_env_create(&s->env);
-	if (!rc)
-		rc = mdb_env_set_maxdbs(s->env, DB__N + 2);
-	if (!rc)
-		rc = mdb_env_set_mapsize(s->env, initial_mapsize());
-	if (!rc)
-		rc = mdb_env_open(s->env, dir, MDB_NOTLS | (s->rdonly ? MDB_RDONLY : sync_each_commit() ? 0 : MDB_NOSYNC),
-				  0644);
+	uint64_t minsize;
+	if (check_data_file(dir, s->rdonly, &minsize, e))
+		goto fail;
+	/*
+	 * The map is sparse address space; 64 GiB is free unless `ulimit -v`
+	 * caps it. Then start at what fits (half of what is left, at least the
+	 * data) and grow on demand (grow_from); should mmap still say ENOMEM,
+	 * halve and try again down to the data's size.
+	 */
+	uint64_t want = initial_mapsize(), left = address_space_left(), floor = minsize + (1u << 20);
+	if (left != UINT64_MAX && want > left / 2) {
+		uint64_t fit = (uint64_t)1 << 20;
+		while (fit * 2 <= left / 2)
+			fit *= 2;
+		want = fit > floor ? fit : floor;
+	}
+	int rc;
+	for (;;) {
+		rc = mdb_env_create(&s->env);
+		if (!rc)
+			rc = mdb_env_set_maxdbs(s->env, DB__N + 2);
+		if (!rc)
+			rc = mdb_env_set_mapsize(s->env, (size_t)want);
+		if (!rc)
+			rc = mdb_env_open(s->env, dir,
+					  MDB_NOTLS | (s->rdonly ? MDB_RDONLY : sync_each_commit() ? 0 : MDB_NOSYNC), 0644);
+		if (rc != ENOMEM || want <= floor)
+			break;
+		mdb_env_close(s->env);
+		s->env = NULL;
+		want = want / 2 > floor ? want / 2 : floor;
+		log_debug("store: the map does not fit (ulimit -v?); trying %llu MiB", (unsigned long long)(want >> 20));
+	}
+	if (rc == ENOMEM) {
+		map_limit_err(e, s, want, "cannot map the store");
+		goto fail;
+	}
 	if (rc) {
 		store_mdb_err(e, rc, DB__N, NULL, "cannot open store");
 		err_prefix(e, "'%s'", dir);
@@ -275,7 +566,7 @@ int store_open(const char *dir, int flags, struct store **out, struct err *e)
 	mdb_reader_check(s->env, &dead);
 	if (dead)
 		log_debug("store: cleared %d stale reader slot(s)", dead);
-	if (open_dbis(s, e)) {
+	if (open_dbis(s, e) || journal_format_open(s, e)) {
 		err_prefix(e, "'%s'", dir);
 		goto fail;
 	}
@@ -300,6 +591,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	store_leases_close(s);
 	if (s->env) {
 		struct err e = ERR_INIT;
 		if (!s->rdonly && s->opened && store_sync(s, &e))
@@ -308,6 +600,7 @@ void store_close(struct store *s)
 	}
 	pthread_rwlock_destroy(&s->grow);
 	pthread_mutex_destroy(&s->wb_lock);
+	pthread_mutex_destroy(&s->lease_lock);
 	free(s);
 }
 
@@ -347,9 +640,24 @@ static int grow_from(struct store *s, size_t seen, struct err *e)
 				(unsigned long long)seen);
 			return err_hint(e, "run 'engrave store gc' to drop unreachable data");
 		}
+		/* Under `ulimit -v`, grow only as far as the old map's space plus
+		 * what is left allows: a remap that fails leaves LMDB without a map. */
+		uint64_t left = address_space_left();
+		if (left != UINT64_MAX) {
+			uint64_t fit = left + seen > AS_SLACK ? left + seen - AS_SLACK : 0;
+			fit &= ~(uint64_t)((1u << 20) - 1);
+			if (fit < want)
+				want = (size_t)fit;
+			if (want <= seen + (seen >> 4)) { /* less than 1/16 more: not worth a remap */
+				pthread_rwlock_unlock(&s->grow);
+				return map_limit_err(e, s, (uint64_t)seen * 2, "cannot grow the map");
+			}
+		}
 		rc = mdb_env_set_mapsize(s->env, want);
 		if (!rc)
 			log_debug("store: map grown to %zu MiB", want >> 20);
+		else
+			s->unmapped = 1; /* LMDB dropped the old map and could not make the new one */
 	}
 	refresh_mapsize(s);
 	pthread_rwlock_unlock(&s->grow);
@@ -368,8 +676,16 @@ int store_grow(struct store *s, struct err *e)
 
 /* ---- transactions ---- */
 
+static int unmapped_err(struct store *s, struct err *e)
+{
+	err_set(e, ERR_NOSPACE, "store '%s': the map was lost when growing it failed", s->path);
+	return err_hint(e, "committed work is kept: run the command again (with a higher 'ulimit -v')");
+}
+
 int store_rtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 {
+	if (s->unmapped)
+		return unmapped_err(s, e);
 	for (;;) {
 		pthread_rwlock_rdlock(&s->grow);
 		int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
@@ -395,6 +711,8 @@ int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 {
 	if (s->rdonly)
 		return err_set(e, ERR_USAGE, "store '%s' is open read-only", s->path);
+	if (s->unmapped)
+		return unmapped_err(s, e);
 	for (;;) {
 		pthread_rwlock_rdlock(&s->grow);
 		int rc = mdb_txn_begin(s->env, NULL, 0, txn);
@@ -492,6 +810,15 @@ static int write_behind(struct store *s, struct err *e)
 					: "the disk reported an error: check it, then run 'engrave store verify'");
 }
 
+/* The stored value `v` (from MDB_KEYEXIST) equals what op would write.
+ * Reading it costs a pass over mapped pages, forgotten afterwards. */
+static int same_bytes(const MDB_val *v, const struct wop *o)
+{
+	int same = v->mv_size == o->vl && (o->vl == 0 || !memcmp(v->mv_data, o->v, o->vl));
+	store_drop_pages(v->mv_data, v->mv_size);
+	return same;
+}
+
 int store_write(struct store *s, const struct wop *ops, size_t n, const char *what, struct err *e)
 {
 	if (s->rdonly)
@@ -511,7 +838,15 @@ int store_write(struct store *s, const struct wop *ops, size_t n, const char *wh
 				if (rc == MDB_NOTFOUND)
 					rc = 0;
 			} else {
-				rc = mdb_put(txn, s->dbi[o->db], &k, &v, o->kind == WOP_PUT_NEW ? MDB_NOOVERWRITE : 0);
+				rc = mdb_put(txn, s->dbi[o->db], &k, &v, o->kind == WOP_PUT ? 0 : MDB_NOOVERWRITE);
+				if (rc == MDB_KEYEXIST && o->kind == WOP_PUT_CAS && !same_bytes(&v, o)) {
+					char t[160];
+					store_key_text(o->k, o->kl, t, sizeof(t));
+					log_warn("store: %s %s held damaged bytes; replaced them with the good ones",
+						 store_db_names[o->db], t);
+					v = (MDB_val){ o->vl, (void *)o->v };
+					rc = mdb_put(txn, s->dbi[o->db], &k, &v, 0);
+				}
 				if (rc == MDB_KEYEXIST)
 					rc = 0;
 			}
@@ -690,6 +1025,154 @@ int store_scan(struct store *s, enum store_db db, const void *prefix, size_t ple
 	buf_release(&last);
 	buf_release(&page);
 	return ret;
+}
+
+/* ---- B-tree walk in a child process (store verify) ---- */
+
+/*
+ * A page whose header was damaged can make LMDB follow a wild pointer, so
+ * the walk runs in a forked child: it opens its own read-only environment
+ * (the parent's must not be used after fork), walks the main B-tree and
+ * every sub-database entry by entry, reads each key and the first and last
+ * byte of each value (which touches every leaf page and both ends of every
+ * overflow run), and compares the count with the tree's header. It writes
+ * what it found to a pipe and exits 0 (whole) or 1 (an LMDB error); a
+ * signal (SIGSEGV, SIGBUS) is reported by the parent. The map is just the
+ * file's size, so the child fits under the parent's `ulimit -v`.
+ */
+static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, char *msg, size_t cap)
+{
+	MDB_cursor *cur;
+	MDB_stat ms;
+	int rc = mdb_stat(txn, dbi, &ms);
+	if (!rc)
+		rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc) {
+		snprintf(msg, cap, "the '%s' B-tree: %s", name, mdb_strerror(rc));
+		return 1;
+	}
+	volatile unsigned char sink = 0;
+	uint64_t n = 0;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const unsigned char *kp = k.mv_data, *vp = v.mv_data;
+		for (size_t i = 0; i < k.mv_size; i++)
+			sink ^= kp[i];
+		if (v.mv_size)
+			sink ^= vp[0] ^ vp[v.mv_size - 1];
+		n++;
+	}
+	(void)sink;
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		snprintf(msg, cap, "the '%s' B-tree, after %llu entries: %s", name, (unsigned long long)n,
+			 mdb_strerror(rc));
+		return 1;
+	}
+	if (n != ms.ms_entries) {
+		snprintf(msg, cap, "the '%s' B-tree holds %llu entries but its header says %llu", name,
+			 (unsigned long long)n, (unsigned long long)ms.ms_entries);
+		return 1;
+	}
+	return 0;
+}
+
+static int walk_child(const char *dir, char *msg, size_t cap)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	MDB_env *env;
+	MDB_txn *txn;
+	int rc = stat(path, &st) ? errno : mdb_env_create(&env);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(env, DB__N + 2);
+	if (!rc)
+		rc = mdb_env_set_mapsize(env, (size_t)st.st_size);
+	if (!rc)
+		rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0644);
+	if (!rc)
+		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	if (rc) {
+		snprintf(msg, cap, "cannot open it for the walk: %s", mdb_strerror(rc));
+		return 2;
+	}
+	MDB_dbi dbi;
+	int bad = 0;
+	rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+	bad = rc ? (snprintf(msg, cap, "the main B-tree: %s", mdb_strerror(rc)), 1) : walk_db(txn, dbi, "main", msg, cap);
+	for (int i = 0; !bad && i < DB__N; i++) {
+		rc = mdb_dbi_open(txn, store_db_names[i], 0, &dbi);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		bad = rc ? (snprintf(msg, cap, "the '%s' B-tree: %s", store_db_names[i], mdb_strerror(rc)), 1)
+			 : walk_db(txn, dbi, store_db_names[i], msg, cap);
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return bad;
+}
+
+int store_btree_check(struct store *s, char *why, size_t cap)
+{
+	int pfd[2];
+	why[0] = '\0';
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		snprintf(why, cap, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(why, cap, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
+		char msg[400] = "";
+		int rc = walk_child(s->path, msg, sizeof(msg));
+		if (msg[0] && write(pfd[1], msg, strlen(msg)) < 0)
+			rc = 3;
+		_exit(rc);
+	}
+	close(pfd[1]);
+	size_t got = 0;
+	ssize_t n;
+	while (got + 1 < cap && (n = read(pfd[0], why + got, cap - 1 - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)n;
+	}
+	why[got] = '\0';
+	close(pfd[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(why, cap, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	if (WIFSIGNALED(status)) {
+		snprintf(why, cap, "reading its B-trees crashed LMDB (%s): a page is damaged", strsignal(WTERMSIG(status)));
+		return 1;
+	}
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+	if (code == 0)
+		return 0;
+	if (code == 1) {
+		if (!why[0]) /* a sanitizer's SEGV handler exits 1 without our message */
+			snprintf(why, cap, "reading its B-trees crashed LMDB: a page is damaged");
+		return 1;
+	}
+	if (!why[0])
+		snprintf(why, cap, "the checking process failed (exit %d)", code);
+	return -1;
 }
 
 /* ---- test hook ---- */

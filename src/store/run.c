@@ -14,6 +14,15 @@
  * The decoder is lenient about missing keys (older records) and strict
  * about types; too many steps/metrics/outputs are reported as corrupt
  * rather than truncated.
+ *
+ * Checksum. A flipped byte inside a string or a number still decodes, so
+ * run_put stores the encoding followed by a 12-byte trailer: the first 8
+ * bytes of its SHA-256 and the magic RUN_MAGIC. The decoder checks and
+ * strips it (ERR_CORRUPT "checksum mismatch"); a record without the trailer
+ * (written before checksums existed) is decoded strictly, and since the
+ * encoding must be exactly one msgpack value, a damaged trailer makes such
+ * a record fail as well. run_get and `store verify` also check that the
+ * record's id is its key.
  */
 #include "store_int.h"
 #include "engrave/xalloc.h"
@@ -157,9 +166,28 @@ static int run_record_encode(const struct run_record *r, struct buf *out, struct
 
 #define GETSTR(obj, key, dst) mpack_get_str(mpack_map_get(obj, key), dst, sizeof(dst))
 
+#define RUN_SUM_LEN 8
+#define RUN_TRAILER (RUN_SUM_LEN + 4)
+static const unsigned char run_magic[4] = { 0xa7, 'R', 'r', '1' };
+
+static void run_sum(const void *data, size_t len, unsigned char out[RUN_SUM_LEN])
+{
+	struct digest d;
+	hash_bytes(data, len, &d);
+	memcpy(out, d.b, RUN_SUM_LEN);
+}
+
 int run_record_decode(const void *data, size_t len, struct run_record *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
+	const unsigned char *p = data;
+	if (len >= RUN_TRAILER && !memcmp(p + len - 4, run_magic, 4)) {
+		unsigned char sum[RUN_SUM_LEN];
+		run_sum(data, len - RUN_TRAILER, sum);
+		if (memcmp(sum, p + len - RUN_TRAILER, RUN_SUM_LEN))
+			return err_set(e, ERR_CORRUPT, "run record: checksum mismatch (the record changed on disk)");
+		len -= RUN_TRAILER;
+	}
 	msgpack_unpacked u;
 	if (mpack_parse(data, len, &u, "run record", e))
 		return -1;
@@ -251,6 +279,12 @@ int run_put(struct store *s, const struct run_record *r, struct err *e)
 	struct buf b;
 	buf_init(&b, 0);
 	int ret = run_record_encode(r, &b, e);
+	unsigned char trailer[RUN_TRAILER];
+	if (!ret) {
+		run_sum(b.data, b.len, trailer);
+		memcpy(trailer + RUN_SUM_LEN, run_magic, 4);
+		ret = buf_append(&b, trailer, sizeof(trailer), e);
+	}
 	if (!ret) {
 		struct wop op = { WOP_PUT, DB_RUNS, r->id, n, b.data, b.len };
 		ret = store_write(s, &op, 1, "cannot save run record", e);
@@ -294,8 +328,14 @@ int run_get(struct store *s, const char *id, struct run_record *out, struct err 
 		rc = -1;
 	} else if (rc == 1) {
 		rc = run_record_decode(b.data, b.len, out, e);
-		if (rc)
+		if (!rc && strcmp(out->id, id)) {
+			rc = err_set(e, ERR_CORRUPT, "the record holds run id '%s'", out->id);
+			run_record_release(out);
+		}
+		if (rc) {
 			err_prefix(e, "runs %s", id);
+			err_hint(e, "run 'engrave store verify' to list the damage");
+		}
 	}
 	buf_release(&b);
 	return rc;

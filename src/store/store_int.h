@@ -18,6 +18,7 @@ struct store {
 	MDB_dbi dbi[DB__N];
 	int rdonly;
 	int opened;     /* mdb_env_open succeeded (close flushes only then) */
+	int unmapped;   /* a failed resize left LMDB without a map: every txn fails */
 	size_t mapsize;
 	/*
 	 * Every transaction holds `grow` shared; changing the map size takes it
@@ -33,14 +34,22 @@ struct store {
 	pthread_mutex_t wb_lock;
 	int wb_fd;
 	int64_t wb_started, wb_dropped;
+	/* Journal checksums (journal.c): which runs' values must carry one. */
+	enum { JFORMAT_NONE, JFORMAT_FROM, JFORMAT_DAMAGED } jformat;
+	char jstrict_from[32];
+	/* Run leases this process holds through this store (lease.c). */
+	pthread_mutex_t lease_lock;
+	struct run_lease *leases;
 	char path[4096];
 };
 
 extern const char *const store_db_names[DB__N];
 
 /* One queued write; `v` NULL with op WOP_DEL deletes. Pointers are borrowed
- * for the duration of store_write (which may replay them). */
-enum wop_kind { WOP_PUT, WOP_PUT_NEW /* keep existing */, WOP_DEL };
+ * for the duration of store_write (which may replay them). WOP_PUT_CAS is
+ * for content-addressed values: an existing value with the same bytes is
+ * kept (not rewritten), different bytes (a damaged blob) are replaced. */
+enum wop_kind { WOP_PUT, WOP_PUT_NEW /* keep existing */, WOP_PUT_CAS, WOP_DEL };
 struct wop {
 	enum wop_kind kind;
 	enum store_db db;
@@ -78,6 +87,11 @@ void store_key_text(const void *k, size_t kl, char *out, size_t cap);
 typedef int (*store_scan_fn)(const void *k, size_t kl, const void *v, size_t vl, void *ctx);
 int store_scan(struct store *s, enum store_db db, const void *prefix, size_t plen, int copy, store_scan_fn fn,
 	       void *ctx, struct err *e);
+
+/* Walk every B-tree of the store in a forked child (env.c): 0 whole, 1
+ * damaged (why says how: an LMDB error or the signal that killed the
+ * child), -1 could not check (why says why). */
+int store_btree_check(struct store *s, char *why, size_t cap);
 
 /* Tell the kernel we are done with these mapped pages (keeps RSS bounded
  * when streaming gigabytes through the map). */
@@ -121,6 +135,25 @@ int store_manifest_walk(const void *data, size_t len, uint64_t *size,
 /* Digests of an artifact's parts (its objects). */
 int store_artifact_walk(const void *data, size_t len, int (*fn)(const struct digest *obj, void *ctx), void *ctx,
 			struct err *e);
+
+/* ---- journal checksums (journal.c) ---- */
+#define JV_SUM_LEN 8
+#define JV_MAGIC_LEN 4
+#define JV_TRAILER (JV_SUM_LEN + JV_MAGIC_LEN)
+/* Read (and on a writable store, first record) the journal format. */
+int journal_format_open(struct store *s, struct err *e);
+/* A stored journal value (full key): 0 whole (*ulen = the caller's bytes),
+ * -1 damaged (*why says how). */
+int journal_value_check(const struct store *s, const void *k, size_t kl, const void *v, size_t vl, size_t *ulen,
+			const char **why);
+int journal_is_format_key(const void *k, size_t kl);
+/* Parse the format entry's value: 0 ok (strict_from filled), -1 damaged. */
+int journal_format_check(const void *v, size_t vl, char *strict_from, size_t cap);
+void journal_key_text(const void *k, size_t kl, char *out, size_t cap);
+
+/* ---- leases (lease.c) ---- */
+/* Release every lease still held through `s` (store_close). */
+void store_leases_close(struct store *s);
 
 /* ---- test-only ---- */
 /* Overwrite a raw value, bypassing hashing: for corruption tests. */

@@ -106,7 +106,7 @@ const char *err_class_name(enum err_class cls)
 	static const char *names[] = {
 		"none", "usage", "spec", "missing", "check", "corrupt", "io",
 		"nospace", "store", "net", "input", "unsupported", "internal",
-		"interrupted",
+		"interrupted", "busy",
 	};
 	if ((unsigned)cls < sizeof(names) / sizeof(names[0]))
 		return names[cls];

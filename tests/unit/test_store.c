@@ -9,7 +9,9 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engrave/store.h"
@@ -609,6 +611,351 @@ Test(store, gc_keeps_reachable)
 	cr_assert_eq(gr.dropped, 0);
 }
 
+/* ---- issue 11: repair, leases, verified cache hits, checksums ---- */
+
+/* Read a raw stored value (copy) of sub-database `db`. */
+static void raw_get(struct store *s, enum store_db db, const void *k, size_t kl, struct buf *out)
+{
+	struct err e = ERR_INIT;
+	MDB_txn *txn;
+	MDB_val v;
+	cr_assert_eq(store_rtxn_begin(s, &txn, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_get_in(s, txn, db, k, kl, &v, &e), 1, "raw value present");
+	buf_reset(out);
+	buf_append(out, v.mv_data, v.mv_size, NULL);
+	store_rtxn_end(s, txn);
+}
+
+/* Flip one byte of a stored value, bypassing every check. */
+static void flip_raw(struct store *s, enum store_db db, const void *k, size_t kl, size_t at)
+{
+	struct err e = ERR_INIT;
+	struct buf v;
+	buf_init(&v, 0);
+	raw_get(s, db, k, kl, &v);
+	cr_assert_lt(at, v.len);
+	v.data[at] ^= 0x20;
+	cr_assert_eq(store_debug_put_raw(s, store_db_names[db], k, kl, v.data, v.len, &e), 0, "%s", e.msg);
+	buf_release(&v);
+}
+
+Test(store, put_replaces_a_damaged_blob)
+{
+	struct err e = ERR_INIT;
+	struct digest d, d2;
+	cr_assert_eq(cas_put(st, "the good bytes", 14, &d, &e), 0);
+	cr_assert_eq(store_debug_put_raw(st, "cas", d.b, DIGEST_LEN, "the bad! bytes", 14, &e), 0);
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(cas_get(st, &d, &b, 1, &e), -1, "damaged");
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	cr_assert_eq(cas_put(st, "the good bytes", 14, &d2, &e), 0, "%s", e.msg);
+	cr_assert(digest_equal(&d, &d2));
+	cr_assert_eq(cas_get(st, &d, &b, 1, &e), 0, "the put replaced the damaged bytes: %s", e.msg);
+	cr_assert_str_eq(b.data, "the good bytes");
+	/* the same for a chunk of an object: storing the content again repairs it */
+	size_t n = OBJ_CHUNK_SIZE + 77;
+	char *data = malloc(n);
+	fill(data, n, 21);
+	struct digest obj, chunk;
+	cr_assert_eq(obj_put(st, data, n, &obj, &e), 0);
+	hash_bytes(data, OBJ_CHUNK_SIZE, &chunk);
+	flip_raw(st, DB_CAS, chunk.b, DIGEST_LEN, 12345);
+	cr_assert_eq(obj_get(st, &obj, &b, &e), -1);
+	cr_assert_eq(obj_put(st, data, n, &obj, &e), 0, "%s", e.msg);
+	cr_assert_eq(obj_get(st, &obj, &b, &e), 0, "%s", e.msg);
+	cr_assert_eq(memcmp(b.data, data, n), 0);
+	buf_release(&b);
+	free(data);
+}
+
+/* An object of 2 chunks in an artifact, and an action-cache entry naming it. */
+static void cached_artifact(struct digest *key, struct digest *art, struct digest *obj, struct digest *chunk0,
+			    char **data, size_t *n)
+{
+	struct err e = ERR_INIT;
+	*n = OBJ_CHUNK_SIZE + 99;
+	*data = malloc(*n);
+	fill(*data, *n, 31);
+	cr_assert_eq(obj_put(st, *data, *n, obj, &e), 0);
+	hash_bytes(*data, OBJ_CHUNK_SIZE, chunk0);
+	struct artifact a;
+	artifact_init(&a, "vectors", 1);
+	artifact_add_part(&a, "data", obj, *n, &e);
+	cr_assert_eq(artifact_put(st, &a, art, &e), 0);
+	artifact_release(&a);
+	hash_bytes("a step", 6, key);
+	struct buf v;
+	buf_init(&v, 0);
+	ac_value_encode(art, 1, 1, &v, &e);
+	cr_assert_eq(ac_put(st, key, v.data, v.len, &e), 0);
+	buf_release(&v);
+}
+
+Test(store, ac_get_verified_misses_damaged_outputs)
+{
+	struct err e = ERR_INIT;
+	struct digest key, art, obj, chunk0;
+	char *data;
+	size_t n;
+	cached_artifact(&key, &art, &obj, &chunk0, &data, &n);
+	struct buf v;
+	buf_init(&v, 0);
+	cr_assert_eq(ac_get_verified(st, &key, &v, &e), 1, "whole: a hit (%s)", e.msg);
+	/* a chunk of the wrong size (truncated in place) */
+	cr_assert_eq(store_debug_put_raw(st, "cas", chunk0.b, DIGEST_LEN, data, 1000, &e), 0);
+	cr_assert_eq(ac_get(st, &key, &v, &e), 1, "the plain lookup still hits");
+	cr_assert_eq(ac_get_verified(st, &key, &v, &e), 0, "a damaged output is a miss, not a failure");
+	/* a damaged manifest (small: re-hashed) */
+	cr_assert_eq(obj_put(st, data, n, &obj, &e), 0, "repair the chunk: %s", e.msg);
+	cr_assert_eq(ac_get_verified(st, &key, &v, &e), 1);
+	flip_raw(st, DB_CAS, obj.b, DIGEST_LEN, 20);
+	cr_assert_eq(ac_get_verified(st, &key, &v, &e), 0);
+	/* an output that was never stored (or that gc dropped) */
+	struct digest k2, never;
+	hash_bytes("another step", 12, &k2);
+	hash_bytes("never stored", 12, &never);
+	ac_value_encode(&never, 1, 1, &v, &e);
+	cr_assert_eq(ac_put(st, &k2, v.data, v.len, &e), 0);
+	cr_assert_eq(ac_get(st, &k2, &v, &e), 1);
+	cr_assert_eq(ac_get_verified(st, &k2, &v, &e), 0);
+	/* an absent key is a plain miss */
+	hash_bytes("no such step", 12, &k2);
+	cr_assert_eq(ac_get_verified(st, &k2, &v, &e), 0);
+	buf_release(&v);
+	free(data);
+}
+
+Test(store, verify_repair_drops_damage_and_what_leads_to_it)
+{
+	struct err e = ERR_INIT;
+	struct digest key, art, obj, chunk0;
+	char *data;
+	size_t n;
+	cached_artifact(&key, &art, &obj, &chunk0, &data, &n);
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(&art, hex);
+	cr_assert_eq(ref_set(st, "loads/x", hex, &e), 0);
+	cr_assert_eq(ref_set(st, "baseline/y", "20261124T000002Z-222222", &e), 0);
+	static struct run_record r;
+	make_run(&r, "20261124T000002Z-222222", &art);
+	cr_assert_eq(run_put(st, &r, &e), 0);
+	run_record_release(&r);
+	struct digest other;
+	cr_assert_eq(cas_put(st, "unrelated", 9, &other, &e), 0);
+
+	flip_raw(st, DB_CAS, chunk0.b, DIGEST_LEN, 4242);
+	struct store_verify_result vr;
+	struct store_repair_result rr;
+	struct buf pb;
+	buf_init(&pb, 0);
+	cr_assert_eq(store_verify_repair(st, count_problem, NULL, &pb, &vr, &rr, &e), 0, "%s", e.msg);
+	cr_assert_eq(vr.problems, 1, "%s", pb.data);
+	cr_assert_eq(rr.blobs, 1, "the damaged chunk");
+	cr_assert_eq(rr.actions, 1, "the cache entry that leads to it");
+	cr_assert_eq(rr.refs, 1, "the ref that leads to it");
+	cr_assert_eq(rr.runs, 1, "the run that names it is reported");
+	cr_assert_eq(cas_has(st, &chunk0, &e), 0);
+	cr_assert_eq(cas_has(st, &art, &e), 1, "whole blobs are kept");
+	cr_assert_eq(cas_has(st, &other, &e), 1);
+	struct buf v;
+	buf_init(&v, 0);
+	cr_assert_eq(ac_get(st, &key, &v, &e), 0, "entry dropped");
+	char val[80];
+	cr_assert_eq(ref_get(st, "loads/x", val, sizeof(val), &e), -1);
+	cr_assert_eq(ref_get(st, "baseline/y", val, sizeof(val), &e), 0, "a ref naming a run is kept");
+	cr_assert_eq(run_get(st, "20261124T000002Z-222222", &r, &e), 0, "run records are kept");
+	run_record_release(&r);
+	/* storing the content again makes the store whole */
+	cr_assert_eq(obj_put(st, data, n, &obj, &e), 0);
+	buf_reset(&pb);
+	cr_assert_eq(store_verify(st, count_problem, &pb, &vr, &e), 0);
+	cr_assert_eq(vr.problems, 0, "%s", pb.data);
+	buf_release(&pb);
+	buf_release(&v);
+	free(data);
+}
+
+/* A child that takes run `id`'s lease, reports, and waits to be killed. */
+static pid_t lease_holder(const char *d, const char *id)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		struct store *s;
+		struct run_lease *l;
+		struct err e = ERR_INIT;
+		char ok = store_open(d, 0, &s, &e) || run_lease_acquire(s, id, &l, &e) ? 'n' : 'y';
+		if (write(p[1], &ok, 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char ok = 0;
+	cr_assert_eq(read(p[0], &ok, 1), 1);
+	close(p[0]);
+	cr_assert_eq(ok, 'y', "the child took the lease");
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static int count_live(const struct run_lease_info *li, void *ctx)
+{
+	(void)li;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+Test(store, run_leases_are_exclusive_and_die_with_their_holder)
+{
+	struct err e = ERR_INIT;
+	pid_t pid = lease_holder(dir, "20261124T000003Z-333333");
+	struct run_lease *l = NULL;
+	cr_assert_eq(run_lease_acquire(st, "20261124T000003Z-333333", &l, &e), -1);
+	cr_assert_eq(e.cls, ERR_BUSY);
+	char want[64];
+	snprintf(want, sizeof(want), "pid %ld on host ", (long)pid);
+	cr_assert(strstr(e.msg, want), "names the holder: %s", e.msg);
+	cr_assert(strstr(e.msg, "since 20"), "and since when: %s", e.msg);
+	cr_assert(e.hint[0]);
+	int live = 0;
+	cr_assert_eq(run_lease_list(st, 0, count_live, &live, &e), 0);
+	cr_assert_eq(live, 1);
+	/* another run is free */
+	cr_assert_eq(run_lease_acquire(st, "20261124T000004Z-444444", &l, &e), 0, "%s", e.msg);
+	struct run_lease *again;
+	cr_assert_eq(run_lease_acquire(st, "20261124T000004Z-444444", &again, &e), 0, "this process holds it");
+	run_lease_release(again);
+	run_lease_release(l);
+	/* the lease dies with its holder */
+	reap(pid);
+	cr_assert_eq(run_lease_acquire(st, "20261124T000003Z-333333", &l, &e), 0, "%s", e.msg);
+	run_lease_release(l);
+	live = 0;
+	cr_assert_eq(run_lease_list(st, 1, count_live, &live, &e), 0);
+	cr_assert_eq(live, 0);
+	cr_assert_eq(run_lease_acquire(st, "../escape", &l, &e), -1, "run ids are checked");
+}
+
+Test(store, gc_keeps_what_a_live_run_stores)
+{
+	struct err e = ERR_INIT;
+	struct digest before, during;
+	cr_assert_eq(cas_put(st, "before the run", 14, &before, &e), 0);
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	pid_t pid = lease_holder(dir, "20261124T000005Z-555555");
+	cr_assert_eq(cas_put(st, "a live run's chunk", 18, &during, &e), 0);
+	struct store_gc_result gr;
+	cr_assert_eq(store_gc(st, 0, 0, NULL, NULL, &gr, &e), 0, "%s", e.msg);
+	cr_assert_eq(gr.live_runs, 1);
+	cr_assert_str_eq(gr.oldest_live, "20261124T000005Z-555555");
+	cr_assert_eq(gr.live, 1, "kept: stored since the live run began");
+	cr_assert_eq(gr.dropped, 1, "dropped: unreachable and older than every live run");
+	cr_assert_eq(cas_has(st, &during, &e), 1);
+	cr_assert_eq(cas_has(st, &before, &e), 0);
+	reap(pid);
+	cr_assert_eq(store_gc(st, 0, 0, NULL, NULL, &gr, &e), 0, "%s", e.msg);
+	cr_assert_eq(gr.live_runs, 0);
+	cr_assert_eq(gr.dropped, 1, "with the run gone, its unreachable blob goes");
+	cr_assert_eq(cas_has(st, &during, &e), 0);
+}
+
+static int count_entry(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	(void)k, (void)kl, (void)v, (void)vl;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+Test(store, journal_entries_carry_a_checksum)
+{
+	int n5 = 0;
+	struct err e = ERR_INIT;
+	struct journal_batch *b;
+	cr_assert_eq(journal_batch_begin(st, "20261124T000006Z-666666", "ingest", &b, &e), 0);
+	for (uint64_t i = 0; i < 10; i++) {
+		unsigned char k[8];
+		for (int j = 0; j < 8; j++)
+			k[j] = (unsigned char)(i >> (56 - 8 * j));
+		cr_assert_eq(journal_batch_put(b, k, 8, "receipt!", 8, &e), 0);
+	}
+	cr_assert_eq(journal_batch_put(b, "", 0, "x", 1, &e), -1, "empty keys are refused");
+	cr_assert_eq(journal_batch_commit(b, &e), 0, "%s", e.msg);
+	struct store_verify_result vr;
+	struct buf pb, v;
+	buf_init(&pb, 0);
+	buf_init(&v, 0);
+	cr_assert_eq(store_verify(st, count_problem, &pb, &vr, &e), 0);
+	cr_assert_eq(vr.problems, 0, "%s", pb.data);
+	cr_assert_eq(vr.journal_entries, 10);
+	unsigned char k5[8] = { 0, 0, 0, 0, 0, 0, 0, 5 };
+	cr_assert_eq(journal_get(st, "20261124T000006Z-666666", "ingest", k5, 8, &v, &e), 1);
+	cr_assert_eq(v.len, 8, "the trailer is stripped");
+	/* flip a byte of receipt 5 */
+	char full[64];
+	size_t fl = (size_t)snprintf(full, sizeof(full), "20261124T000006Z-666666%cingest%c", 0, 0);
+	memcpy(full + fl, k5, 8);
+	flip_raw(st, DB_JOURNAL, full, fl + 8, 2);
+	cr_assert_eq(journal_get(st, "20261124T000006Z-666666", "ingest", k5, 8, &v, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	cr_assert(strstr(e.msg, "20261124T000006Z-666666/ingest/"), "%s", e.msg);
+	cr_assert_eq(journal_iter(st, "20261124T000006Z-666666", "ingest", count_entry, &n5, &e), -1, "iteration stops");
+	cr_assert_eq(n5, 5, "at the damaged entry");
+	buf_reset(&pb);
+	cr_assert_eq(store_verify(st, count_problem, &pb, &vr, &e), 0);
+	cr_assert_eq(vr.problems, 1, "%s", pb.data);
+	cr_assert(vr.mask & STORE_PROB_CHECKSUM);
+	cr_assert(strstr(pb.data, "run 20261124T000006Z-666666 stream ingest"), "%s", pb.data);
+	/* a value without the trailer in a run that must have one */
+	memcpy(full + fl, "plain", 5);
+	cr_assert_eq(store_debug_put_raw(st, "journal", full, fl + 5, "old", 3, &e), 0);
+	cr_assert_eq(journal_get(st, "20261124T000006Z-666666", "ingest", "plain", 5, &v, &e), -1);
+	buf_release(&pb);
+	buf_release(&v);
+}
+
+Test(store, run_records_carry_a_checksum)
+{
+	struct err e = ERR_INIT;
+	static struct run_record r;
+	make_run(&r, "20261124T000007Z-777777", NULL);
+	cr_assert_eq(run_put(st, &r, &e), 0);
+	run_record_release(&r);
+	struct buf raw;
+	buf_init(&raw, 0);
+	raw_get(st, DB_RUNS, "20261124T000007Z-777777", 23, &raw);
+	char *at = memmem(raw.data, raw.len, "target unreachable", 18);
+	cr_assert(at, "the step message is in the record");
+	flip_raw(st, DB_RUNS, "20261124T000007Z-777777", 23, (size_t)(at - raw.data));
+	cr_assert_eq(run_get(st, "20261124T000007Z-777777", &r, &e), -1, "a flipped letter still decodes, but is caught");
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	struct store_verify_result vr;
+	struct buf pb;
+	buf_init(&pb, 0);
+	cr_assert_eq(store_verify(st, count_problem, &pb, &vr, &e), 0);
+	cr_assert_eq(vr.problems, 1, "%s", pb.data);
+	cr_assert(strstr(pb.data, "checksum-mismatch runs 20261124T000007Z-777777"), "%s", pb.data);
+	/* a record stored under another run's id */
+	make_run(&r, "20261124T000008Z-888888", NULL);
+	cr_assert_eq(run_put(st, &r, &e), 0);
+	run_record_release(&r);
+	raw_get(st, DB_RUNS, "20261124T000008Z-888888", 23, &raw);
+	cr_assert_eq(store_debug_put_raw(st, "runs", "20261124T000009Z-999999", 23, raw.data, raw.len, &e), 0);
+	cr_assert_eq(run_get(st, "20261124T000009Z-999999", &r, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	buf_release(&raw);
+	buf_release(&pb);
+}
+
 /* ---- map growth and concurrency (own suite: tiny map via the env var) ---- */
 
 Test(store_grow, map_grows_and_keeps_everything)
@@ -666,8 +1013,10 @@ static int writer_child(const char *d, int who)
 {
 	struct err e = ERR_INIT;
 	struct store *s;
-	if (store_open(d, 0, &s, &e))
+	if (store_open(d, 0, &s, &e)) {
+		fprintf(stderr, "writer %d: %s\n", who, e.msg);
 		return 10;
+	}
 	for (int i = 0; i < 400; i++) {
 		char v[2000];
 		fill(v, sizeof(v), (uint64_t)who * 100000 + (uint64_t)i);
@@ -981,6 +1330,58 @@ Test(store_grow, adopts_a_map_grown_by_another_process)
 	cr_assert_gt(ss.map_size, 3 * OBJ_CHUNK_SIZE);
 	cr_assert_eq(ss.logical_bytes, 3 * OBJ_CHUNK_SIZE);
 	store_close(s);
+	test_rmtree(d);
+	free(d);
+}
+
+/* issue 11, item 8: a damaged data file is reported, never mapped blindly
+ * (SIGBUS) and never re-initialised. */
+Test(store_grow, damaged_data_files_are_reported)
+{
+	struct err e = ERR_INIT;
+	char *d = test_tmpdir("damaged");
+	struct store *s;
+	cr_assert_eq(store_open(d, 0, &s, &e), 0, "%s", e.msg);
+	char *big = malloc(3 * OBJ_CHUNK_SIZE);
+	fill(big, 3 * OBJ_CHUNK_SIZE, 8);
+	struct digest od;
+	cr_assert_eq(obj_put(s, big, 3 * OBJ_CHUNK_SIZE, &od, &e), 0);
+	store_close(s);
+	free(big);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/data.mdb", d);
+	struct stat sb;
+	cr_assert_eq(stat(path, &sb), 0);
+	/* truncated */
+	cr_assert_eq(truncate(path, sb.st_size / 2), 0);
+	cr_assert_eq(store_open(d, STORE_RDONLY, &s, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT, "%d %s", e.cls, e.msg);
+	cr_assert(strstr(e.msg, "store damaged: ") && strstr(e.msg, "truncated"), "%s", e.msg);
+	cr_assert_eq(store_open(d, 0, &s, &e), -1);
+	/* empty */
+	cr_assert_eq(truncate(path, 0), 0);
+	cr_assert_eq(store_open(d, 0, &s, &e), -1, "an empty data.mdb is not a new store");
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	cr_assert(strstr(e.msg, "empty"), "%s", e.msg);
+	cr_assert(e.hint[0]);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_assert_eq(sb.st_size, 0, "left as it was");
+	/* gone, lock file left */
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(store_open(d, 0, &s, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT, "%s", e.msg);
+	cr_assert_eq(access(path, F_OK), -1, "no new data file");
+	test_rmtree(d);
+	free(d);
+	/* a directory holding something else */
+	d = test_tmpdir("notes");
+	snprintf(path, sizeof(path), "%s/notes.txt", d);
+	FILE *f = fopen(path, "w");
+	fputs("mine", f);
+	fclose(f);
+	cr_assert_eq(store_open(d, 0, &s, &e), -1);
+	cr_assert_eq(e.cls, ERR_USAGE, "%s", e.msg);
+	cr_assert(strstr(e.msg, "notes.txt"), "%s", e.msg);
 	test_rmtree(d);
 	free(d);
 }
