@@ -71,3 +71,17 @@ long test_peak_rss_kib(void)
 	fclose(f);
 	return kib;
 }
+
+int test_mhd_receiving(void **con_cls, size_t *upload_size)
+{
+	static int marker;
+	if (!*con_cls) {
+		*con_cls = &marker;
+		return 1;
+	}
+	if (*upload_size) {
+		*upload_size = 0;
+		return 1;
+	}
+	return 0;
+}

@@ -18,6 +18,9 @@ char *test_tmpdir(const char *tag);
 void test_rmtree(const char *path);
 /* Peak resident set size of this process in KiB (VmHWM). */
 long test_peak_rss_kib(void);
+/* For a libmicrohttpd handler: 1 while the request is still arriving (the
+ * first call, and body pieces, which are discarded): return MHD_YES then. */
+int test_mhd_receiving(void **con_cls, size_t *upload_size);
 /* Project root (where the Makefile is), from $ENGRAVE_ROOT or the cwd. */
 const char *test_root(void);
 

@@ -12,6 +12,8 @@
  */
 #include <criterion/criterion.h>
 #include <microhttpd.h>
+
+#include "../lib/testutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,15 +39,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			       size_t *upload_size, void **con_cls)
 {
 	(void)cls, (void)method, (void)version, (void)upload;
-	static int marker;
-	if (!*con_cls) {
-		*con_cls = &marker;
+	if (test_mhd_receiving(con_cls, upload_size))
 		return MHD_YES;
-	}
-	if (*upload_size) {
-		*upload_size = 0;
-		return MHD_YES;
-	}
 	char body[128];
 	static int resets;
 	if (!strncmp(url, "/reset", 6) && __atomic_add_fetch(&resets, 1, __ATOMIC_SEQ_CST) % 3 == 0)

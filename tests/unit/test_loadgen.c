@@ -15,6 +15,8 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <microhttpd.h>
+
+#include "../lib/testutil.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,15 +52,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
 	(void)method, (void)version, (void)upload;
 	struct srv *s = cls;
-	static int marker;
-	if (!*con_cls) {
-		*con_cls = &marker;
+	if (test_mhd_receiving(con_cls, upload_size))
 		return MHD_YES;
-	}
-	if (*upload_size) {
-		*upload_size = 0;
-		return MHD_YES;
-	}
 	atomic_fetch_add(&s->hits, 1);
 	mono_ns now = clock_mono_now(), a = atomic_load(&s->stall_from), b = atomic_load(&s->stall_to);
 	if (a && now >= a && now < b)

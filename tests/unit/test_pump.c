@@ -18,6 +18,8 @@
  */
 #include <criterion/criterion.h>
 #include <microhttpd.h>
+
+#include "../lib/testutil.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,15 +53,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			       size_t *upload_size, void **con_cls)
 {
 	(void)cls, (void)method, (void)version, (void)upload;
-	static int marker;
-	if (!*con_cls) {
-		*con_cls = &marker;
+	if (test_mhd_receiving(con_cls, upload_size))
 		return MHD_YES;
-	}
-	if (*upload_size) {
-		*upload_size = 0;
-		return MHD_YES;
-	}
 	int now = __atomic_add_fetch(&active, 1, __ATOMIC_SEQ_CST);
 	int seen = __atomic_load_n(&max_active, __ATOMIC_SEQ_CST);
 	while (now > seen && !__atomic_compare_exchange_n(&max_active, &seen, now, 0,
