@@ -57,6 +57,7 @@ int perflog_entry(const struct perflog_entry *en, struct buf *out, struct err *e
 /* The file header (title, regression target) for a rebuilt log. */
 int perflog_header(struct buf *out, struct err *e);
 /* The closing "Summary" section. */
-int perflog_summary(size_t entries, size_t passed, struct buf *out, struct err *e);
+/* `missing`: entries with no verdict (perflog_entry.missing), counted apart. */
+int perflog_summary(size_t entries, size_t passed, size_t missing, struct buf *out, struct err *e);
 
 #endif

@@ -166,8 +166,11 @@ int perflog_header(struct buf *out, struct err *e)
 			  "(`engrave show ID`). Latency runs from each request's intended send time.\n\n---\n\n");
 }
 
-int perflog_summary(size_t entries, size_t passed, struct buf *out, struct err *e)
+int perflog_summary(size_t entries, size_t passed, size_t missing, struct buf *out, struct err *e)
 {
+	if (missing)
+		return buf_printf(out, e, "## Summary\n\n- Entries: %zu (%zu pass, %zu fail, %zu missing data)\n",
+				  entries, passed, entries - passed - missing, missing);
 	return buf_printf(out, e, "## Summary\n\n- Entries: %zu (%zu pass, %zu fail)\n", entries, passed,
 			  entries - passed);
 }

@@ -69,7 +69,7 @@ static int render(struct store *st, const struct run_record *run, const struct r
 	perflog_fill(&en, run, base_in, &cr);
 	if (perflog_entry(&en, out, e))
 		goto out;
-	*pass = en.pass && !en.missing;
+	*pass = en.missing && en.pass ? -1 : en.pass; /* 1 pass, 0 fail, -1 no verdict */
 	rc = 0;
 out:
 	check_result_release(&cr);
@@ -83,7 +83,7 @@ struct rebuild {
 	struct store *st;
 	const char *bname;
 	struct buf *out;
-	size_t n, passed;
+	size_t n, passed, missing;
 	/* previous finished run per spec: a small list */
 	struct prev {
 		char spec[128];
@@ -123,7 +123,8 @@ static int rebuild_one(const struct run_record *r, void *vctx)
 	if (have_prev)
 		run_record_release(&prev);
 	b->n++;
-	b->passed += pass;
+	b->passed += pass == 1;
+	b->missing += pass < 0;
 	if (slot < 0 && b->n_prev < 256)
 		slot = b->n_prev++;
 	if (slot >= 0) {
@@ -189,7 +190,7 @@ int cmd_log(int argc, char **argv, struct cli_ctx *ctx)
 		b.out = &out;
 		b.e = &e;
 		if (perflog_header(&out, &e) || run_list(st, rebuild_one, &b, &e) < 0 || b.failed ||
-		    perflog_summary(b.n, b.passed, &out, &e))
+		    perflog_summary(b.n, b.passed, b.missing, &out, &e))
 			goto out;
 		char tmp[4200];
 		snprintf(tmp, sizeof(tmp), "%s.tmp", rebuild);
@@ -200,7 +201,8 @@ int cmd_log(int argc, char **argv, struct cli_ctx *ctx)
 			remove(tmp);
 			goto out;
 		}
-		printf("wrote %s: %zu entries (%zu pass, %zu fail)\n", rebuild, b.n, b.passed, b.n - b.passed);
+		printf("wrote %s: %zu entries (%zu pass, %zu fail, %zu missing data)\n", rebuild, b.n, b.passed,
+		       b.n - b.passed - b.missing, b.missing);
 		rc = 0;
 		goto out;
 	}
@@ -216,7 +218,8 @@ int cmd_log(int argc, char **argv, struct cli_ctx *ctx)
 	if (append) {
 		if (write_file(append, &out, "a", &e))
 			goto out;
-		printf("appended the entry for run %s to %s (%s)\n", run->id, append, pass ? "pass" : "FAIL");
+		printf("appended the entry for run %s to %s (%s)\n", run->id, append,
+		       pass > 0 ? "pass" : pass < 0 ? "MISSING DATA: no verdict" : "FAIL");
 	} else {
 		fputs(out.data ? out.data : "", stdout);
 	}

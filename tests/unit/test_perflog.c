@@ -75,7 +75,7 @@ Test(perflog, entries_match_golden)
 				    .pass = 1 };
 	nb.after = side("20251115T000000Z-00cccc", 0.170, 1.525, 1.903, 200.0);
 	cr_assert_eq(perflog_entry(&nb, &b, &e), 0);
-	cr_assert_eq(perflog_summary(4, 3, &b, &e), 0);
+	cr_assert_eq(perflog_summary(4, 3, 0, &b, &e), 0);
 	golden("perflog-log.md", &b);
 	/* spot checks independent of the golden file */
 	cr_assert(strstr(b.data, "- Before: P50=0.417ms, P95=0.561ms, P99=0.606ms, Throughput=999.91 ops/s\n"));
