@@ -10,10 +10,11 @@
  * and the error-rate gate (fails when either side is >= 5% and the run's
  * rate exceeds the baseline's by more than 5 points). A +N% tolerance fails
  * when the metric grows by more than N%, a -N% one when it shrinks by more
- * than N%. For latency metrics (compare.h) a breach is a regression only
- * when the change is also statistically significant (Mann-Whitney and the
- * bootstrap CI, from both runs' stored records); without records on either
- * side the threshold alone decides, and the row's note says so.
+ * than N%. The baseline-relative verdicts are the verdict engine's
+ * (verdict.h: tolerance, 95% CI excluding 0, noise floor); a breach the
+ * engine calls noise is CHECK_NOISE (passes), and the row's note says why.
+ * When every failure is a regression on a busy machine (untrusted), the
+ * exit code is 1 with a distinct word, or 3 when strict_noise is set.
  */
 #ifndef ENGRAVE_CHECK_H
 #define ENGRAVE_CHECK_H
@@ -22,6 +23,7 @@
 #include <stddef.h>
 
 #include "engrave/compare.h"
+#include "engrave/verdict.h"
 
 struct store;
 struct spec;
@@ -41,10 +43,10 @@ struct check_row {
 	double baseline;     /* relative rows: the baseline's value (NAN when absent) */
 	double change_pct;   /* relative rows: (value - baseline) / |baseline| * 100, NAN if undefined */
 	char threshold[32];  /* "< 50", "+5%", "+5pp" */
-	int sig_tested;      /* latency rows: significance was computed */
-	struct compare_sig sig;
+	int has_verdict;     /* relative rows: v is the engine's verdict */
+	struct verdict v;
 	enum check_verdict verdict;
-	char note[128];
+	char note[192];
 };
 
 struct check_result {
@@ -54,31 +56,37 @@ struct check_result {
 	char run_id[48];
 	char baseline_id[48];     /* "" without a baseline */
 	int missing;              /* rows with CHECK_MISSING */
+	int untrusted;            /* CHECK_FAIL rows that are regressions on a busy machine */
+	char busy[160];           /* "" or why a run's machine was busy (verdict_machine_busy) */
+	int strict_noise;         /* set by the caller: only-untrusted failures give exit 3, not 1 */
 };
 
 /*
  * Evaluate `run` (its spec `sp`, which supplies checks and tolerances)
  * against `base` (may be NULL: absolute checks only). `o` may be NULL
- * (compare_opts_default). Returns 0 when evaluated (pass or not: read
+ * (verdict_opts_default). Returns 0 when evaluated (pass or not: read
  * out->failures); -1 on a store error. Caller releases with
  * check_result_release.
  */
 int check_run(struct store *st, const struct run_record *run, const struct spec *sp,
-	      const struct run_record *base, const struct compare_opts *o, struct check_result *out,
+	      const struct run_record *base, const struct verdict_opts *o, struct check_result *out,
 	      struct err *e);
 void check_result_release(struct check_result *r); /* NULL-safe */
-/* The overall verdict as an exit code: 1 when a check failed, else 3 when a
+/* The overall verdict as an exit code: 1 when a check failed (3 instead
+ * when every failure is untrusted and strict_noise is set), else 3 when a
  * metric was missing or nothing was checked, else 0. */
 int check_exit_code(const struct check_result *r);
-/* "REGRESSION", "MISSING DATA", "NOTHING CHECKED" or "PASS", matching check_exit_code. */
+/* "REGRESSION", "UNTRUSTED REGRESSION (machine busy)", "NO VERDICT (machine
+ * busy)", "MISSING DATA", "NOTHING CHECKED" or "PASS", matching check_exit_code. */
 const char *check_summary_word(const struct check_result *r);
 
 /* The result as a text table (metric, value, baseline, change, threshold,
  * verdict, note) appended to `out`. */
 int check_table(const struct check_result *r, struct buf *out, struct err *e);
-/* {"run","baseline","pass","failures","rows":[{"metric","kind","value",
- * "baseline","change_pct","threshold","verdict","note","p_value"?,
- * "ci_lo_ms"?,"ci_hi_ms"?}]}; caller json_decref's. */
+/* {"run","baseline","pass","verdict","failures","missing","untrusted",
+ * "machine_busy","rule","rows":[{"metric","kind","value","baseline",
+ * "change_pct","threshold","verdict","note","stats"?: verdict_json}]};
+ * caller json_decref's. */
 json_t *check_json(const struct check_result *r);
 
 #endif

@@ -1,15 +1,12 @@
 /*
- * compare.h — what differs between two runs (`engrave diff`), and the
- * latency significance test shared with check.
+ * compare.h — what differs between two runs (`engrave diff`), and a run's
+ * stored request records as latency samples.
  *
  * A diff covers: spec values by key path (each run's stored spec text is
  * loaded and rendered canonically, and the two JSON trees are compared),
  * each step's output digests, the environment, every metric with absolute
- * and relative change, and for latency metrics a significance verdict from
- * the stored per-request records: Mann-Whitney U on the samples and a
- * bootstrap CI for the difference of the metric's percentile. A latency
- * change is significant only when BOTH say so (p < alpha and the CI
- * excludes 0), so a small shift inside the noise is not reported.
+ * and relative change and the verdict engine's verdict (verdict.h), the
+ * same one `check` gives.
  *
  * Latency metric names: [service_|store_|recall_|search_]pNN[N..]_ms
  * (p50, p90, p95, p99, p999 = 99.9, p9999 = 99.99), max_ms, mean_ms.
@@ -24,19 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engrave/stats.h"
 
 struct store;
 struct run_record;
 struct err;
-
-struct compare_opts {
-	double alpha;        /* Mann-Whitney significance level, 0.002 (asv) */
-	double conf;         /* bootstrap CI level, 0.99 */
-	unsigned iters;      /* bootstrap replicates, 2000 */
-	uint64_t seed;       /* bootstrap seed, 1 */
-};
-void compare_opts_default(struct compare_opts *o);
 
 /* 1 and fills *pct (0 for mean_ms, 100 for max_ms) when `metric` is a
  * latency metric, else 0. */
@@ -54,27 +42,17 @@ void compare_recs_free(struct compare_recs *c); /* NULL-safe */
 int compare_recs_values(const struct compare_recs *c, const char *metric, double **v, size_t *n,
 			struct err *e);
 
-struct compare_sig {
-	int tested;          /* 0: not enough samples on one side */
-	size_t n_a, n_b;
-	double pct;          /* percentile compared (0: mean -> MW only) */
-	struct stats_mw mw;
-	struct stats_ci ci;  /* pct(b) - pct(a), ms */
-	int significant;     /* mw.p < alpha and the CI excludes 0 (mean: MW only) */
-};
-int compare_latency_sig(const struct compare_recs *a, const struct compare_recs *b, const char *metric,
-			const struct compare_opts *o, struct compare_sig *out, struct err *e);
-
 /*
  * The diff of runs a -> b as JSON (caller json_decref's *out):
  * {"a","b","spec":{"same","changes":[{"path","a","b"}]},
  *  "artifacts":[{"step","a","b","same"}], "env":[{"key","a","b","same"}],
- *  "metrics":[{"metric","a","b","abs","rel_pct","significance"?:{"p_value",
- *  "z","diff_ms","ci_lo_ms","ci_hi_ms","significant","verdict"}}]}.
- * Missing records only omit "significance" (logged at debug level).
+ *  "rule","machine_busy", "metrics":[verdict_json + "abs","rel_pct"]}:
+ * every metric the two runs share, with the verdict engine's verdict
+ * (verdict.h; b's spec supplies the tolerances, as in `check`). Missing
+ * records only lower a verdict to "threshold only". -1 on a store error.
  */
-int compare_runs_json(struct store *st, const struct run_record *a, const struct run_record *b,
-		      const struct compare_opts *o, json_t **out, struct err *e);
+int compare_runs_json(struct store *st, const struct run_record *a, const struct run_record *b, json_t **out,
+		      struct err *e);
 
 /*
  * Load a run by id or by a unique id prefix into *out (caller

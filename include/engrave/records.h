@@ -32,7 +32,7 @@
  *    46  2   detail     transport detail (curl code), 0 = none
  *    48  8   ids        first 8 bytes of SHA-256 of the returned ids (records_ids_digest)
  *    56  4   n_ids      number of returned ids
- *    60  4   reserved   0
+ *    60  4   repeat     0-based repeat of the measured phase (loadtest.repeat; 0 before it existed)
  *
  * Not thread-safe: one array per thread, or the executor's single thread.
  */
@@ -86,6 +86,7 @@ struct record {
 	uint16_t detail;
 	uint8_t ids[8];
 	uint32_t n_ids;
+	uint32_t repeat;   /* 0-based repeat of the measured phase */
 };
 
 /*

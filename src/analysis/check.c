@@ -2,10 +2,11 @@
  * check.c — absolute thresholds and baseline tolerances (see check.h).
  *
  * Rows are produced in a fixed order: the spec's absolute checks (sorted by
- * metric, as the spec module keeps them), then the relative ones. The
- * per-request records of both runs are loaded once (compare_recs) and only
- * when a latency tolerance is breached, so a passing check never pays for
- * the statistics.
+ * metric, as the spec module keeps them), then the relative ones, whose
+ * verdicts come from the verdict engine (verdict.h) unchanged: `diff` and
+ * `log` read the same engine, so the three cannot disagree. The engine
+ * loads the per-request records only when a tolerance is breached, so a
+ * passing check never pays for the statistics.
  */
 #include "engrave/check.h"
 #include "engrave/buf.h"
@@ -69,88 +70,45 @@ static int op_holds(enum spec_op op, double v, double t)
 	return 0;
 }
 
-struct lazy_recs {
-	struct store *st;
-	const struct run_record *a, *b;
-	struct compare_recs *ra, *rb;
-	int tried;
-	char why[160];
-};
-
-static int lazy_load(struct lazy_recs *l)
-{
-	if (!l->tried) {
-		struct err le = ERR_INIT;
-		l->tried = 1;
-		if (compare_recs_load(l->st, l->a, &l->ra, &le) || compare_recs_load(l->st, l->b, &l->rb, &le)) {
-			snprintf(l->why, sizeof(l->why), "%.150s", le.msg);
-			compare_recs_free(l->ra);
-			compare_recs_free(l->rb);
-			l->ra = l->rb = NULL;
-		}
-	}
-	return l->ra && l->rb;
-}
-
-static int relative_row(struct check_result *res, size_t *cap, const struct run_record *run,
-			const struct run_record *base, const char *metric, double pct, struct lazy_recs *lz,
-			const struct compare_opts *o, struct err *e)
+/* A baseline-relative row from the engine's verdict. */
+static void relative_row(struct check_result *res, size_t *cap, const struct verdict *v)
 {
 	struct check_row *row = new_row(res, cap);
-	snprintf(row->metric, sizeof(row->metric), "%s", metric);
+	snprintf(row->metric, sizeof(row->metric), "%s", v->metric);
 	row->relative = 1;
-	snprintf(row->threshold, sizeof(row->threshold), "%+g%%", pct);
-	int hv = metric_of(run, metric, &row->value), hb = metric_of(base, metric, &row->baseline);
-	if (!hv || !hb) {
+	row->v = *v;
+	row->has_verdict = 1;
+	row->value = v->b;
+	row->baseline = v->a;
+	row->change_pct = v->change;
+	snprintf(row->threshold, sizeof(row->threshold), "%+g%s", v->worse_sign * v->tol, v->pp ? "pp" : "%");
+	snprintf(row->note, sizeof(row->note), "%.191s", v->why);
+	switch (v->kind) {
+	case VERDICT_MISSING:
 		row->verdict = CHECK_MISSING;
-		snprintf(row->note, sizeof(row->note), "not measured in the %s", !hv ? "run" : "baseline");
-		return 0;
-	}
-	if (fabs(row->baseline) < 1e-9) {
-		/* compare script: N/A below 0.001; treat as pass unless it appeared */
+		break;
+	case VERDICT_REGRESSION:
+		row->verdict = CHECK_FAIL;
+		break;
+	case VERDICT_SAME:
+		row->verdict = v->breach ? CHECK_NOISE : CHECK_PASS;
+		break;
+	case VERDICT_IMPROVEMENT:
+	case VERDICT_INFO:
 		row->verdict = CHECK_PASS;
-		snprintf(row->note, sizeof(row->note), "baseline is 0: change undefined");
-		return 0;
+		break;
 	}
-	row->change_pct = (row->value - row->baseline) / fabs(row->baseline) * 100.0;
-	int breach = pct >= 0 ? row->change_pct > pct : row->change_pct < pct;
-	row->verdict = breach ? CHECK_FAIL : CHECK_PASS;
-	if (breach && compare_is_latency(metric, NULL)) {
-		if (lazy_load(lz)) {
-			if (compare_latency_sig(lz->ra, lz->rb, metric, o, &row->sig, e))
-				return -1;
-			row->sig_tested = row->sig.tested;
-			if (row->sig.tested && !row->sig.significant) {
-				row->verdict = CHECK_NOISE;
-				snprintf(row->note, sizeof(row->note), "not significant (p=%.2g, CI %+.3g..%+.3g ms)",
-					 row->sig.mw.p, row->sig.ci.lo, row->sig.ci.hi);
-			} else if (row->sig.tested) {
-				snprintf(row->note, sizeof(row->note), "significant (p=%.2g, CI %+.3g..%+.3g ms)",
-					 row->sig.mw.p, row->sig.ci.lo, row->sig.ci.hi);
-			}
-		} else {
-			snprintf(row->note, sizeof(row->note), "significance not tested: %.100s", lz->why);
-		}
-	}
-	return 0;
 }
 
 int check_run(struct store *st, const struct run_record *run, const struct spec *sp,
-	      const struct run_record *base, const struct compare_opts *o, struct check_result *out,
+	      const struct run_record *base, const struct verdict_opts *o, struct check_result *out,
 	      struct err *e)
 {
-	struct compare_opts def;
-	if (!o) {
-		compare_opts_default(&def);
-		o = &def;
-	}
 	memset(out, 0, sizeof(*out));
 	snprintf(out->run_id, sizeof(out->run_id), "%s", run->id);
 	if (base)
 		snprintf(out->baseline_id, sizeof(out->baseline_id), "%s", base->id);
 	size_t cap = 0;
-	struct lazy_recs lz = { st, base, run, NULL, NULL, 0, "" };
-	int rc = -1;
 	for (size_t i = 0; sp && i < sp->n_checks; i++) {
 		const struct spec_check *c = &sp->checks[i];
 		struct check_row *row = new_row(out, &cap);
@@ -164,41 +122,30 @@ int check_run(struct store *st, const struct run_record *run, const struct spec 
 		}
 	}
 	if (base) {
-		if (sp && sp->baseline.present && sp->baseline.n_tol) {
-			for (size_t i = 0; i < sp->baseline.n_tol; i++)
-				if (relative_row(out, &cap, run, base, sp->baseline.tol[i].metric, sp->baseline.tol[i].pct,
-						 &lz, o, e))
-					goto out;
-		} else {
-			if (relative_row(out, &cap, run, base, "p99_ms", 5, &lz, o, e) ||
-			    relative_row(out, &cap, run, base, "throughput", -5, &lz, o, e))
-				goto out;
-			double ra, rb;
-			if (metric_of(run, "error_rate", &ra) && metric_of(base, "error_rate", &rb)) {
-				struct check_row *row = new_row(out, &cap);
-				snprintf(row->metric, sizeof(row->metric), "error_rate");
-				row->relative = 1;
-				row->value = ra;
-				row->baseline = rb;
-				row->change_pct = (ra - rb) * 100.0; /* percentage points */
-				snprintf(row->threshold, sizeof(row->threshold), "+5pp");
-				int bad = (ra >= 0.05 || rb >= 0.05) && ra > rb + 0.05;
-				row->verdict = bad ? CHECK_FAIL : CHECK_PASS;
-				snprintf(row->note, sizeof(row->note), "change in percentage points");
-			}
+		struct verdict_set vs;
+		struct verdict_opts def;
+		if (!o) {
+			verdict_opts_default(&def);
+			o = &def;
 		}
+		struct verdict_opts gated_only = *o;
+		gated_only.all_metrics = 0;
+		if (verdict_pair(st, base, run, sp, &gated_only, &vs, e)) {
+			check_result_release(out);
+			return -1;
+		}
+		for (size_t i = 0; i < vs.n; i++)
+			if (vs.v[i].gated)
+				relative_row(out, &cap, &vs.v[i]);
+		snprintf(out->busy, sizeof(out->busy), "%s", vs.busy);
+		verdict_set_release(&vs);
 	}
 	for (size_t i = 0; i < out->n; i++) {
 		out->failures += out->rows[i].verdict == CHECK_FAIL;
+		out->untrusted += out->rows[i].verdict == CHECK_FAIL && out->rows[i].v.untrusted;
 		out->missing += out->rows[i].verdict == CHECK_MISSING;
 	}
-	rc = 0;
-out:
-	compare_recs_free(lz.ra);
-	compare_recs_free(lz.rb);
-	if (rc)
-		check_result_release(out);
-	return rc;
+	return 0;
 }
 
 /* ---- rendering ------------------------------------------------------------------ */
@@ -233,13 +180,23 @@ int check_table(const struct check_result *r, struct buf *out, struct err *e)
 	return 0;
 }
 
+/* Every failure is an untrusted regression (the machine was busy). */
+static int only_untrusted(const struct check_result *r)
+{
+	return r->failures && r->untrusted == r->failures;
+}
+
 int check_exit_code(const struct check_result *r)
 {
+	if (only_untrusted(r))
+		return r->strict_noise ? 3 : 1;
 	return r->failures ? 1 : r->missing || r->n == 0 ? 3 : 0;
 }
 
 const char *check_summary_word(const struct check_result *r)
 {
+	if (only_untrusted(r))
+		return r->strict_noise ? "NO VERDICT (machine busy)" : "UNTRUSTED REGRESSION (machine busy)";
 	return r->failures ? "REGRESSION" : r->missing ? "MISSING DATA" : r->n == 0 ? "NOTHING CHECKED" : "PASS";
 }
 
@@ -257,6 +214,9 @@ json_t *check_json(const struct check_result *r)
 	json_object_set_new(o, "verdict", json_string(check_summary_word(r)));
 	json_object_set_new(o, "failures", json_integer(r->failures));
 	json_object_set_new(o, "missing", json_integer(r->missing));
+	json_object_set_new(o, "untrusted", json_integer(r->untrusted));
+	json_object_set_new(o, "machine_busy", r->busy[0] ? json_string(r->busy) : json_null());
+	json_object_set_new(o, "rule", json_string(verdict_rule_text));
 	for (size_t i = 0; i < r->n; i++) {
 		const struct check_row *w = &r->rows[i];
 		json_t *x = json_object();
@@ -268,12 +228,8 @@ json_t *check_json(const struct check_result *r)
 		json_object_set_new(x, "threshold", json_string(w->threshold));
 		json_object_set_new(x, "verdict", json_string(check_verdict_name(w->verdict)));
 		json_object_set_new(x, "note", json_string(w->note));
-		if (w->sig_tested) {
-			json_object_set_new(x, "p_value", json_real(w->sig.mw.p));
-			json_object_set_new(x, "ci_lo_ms", json_real(w->sig.ci.lo));
-			json_object_set_new(x, "ci_hi_ms", json_real(w->sig.ci.hi));
-			json_object_set_new(x, "significant", json_boolean(w->sig.significant));
-		}
+		if (w->has_verdict)
+			json_object_set_new(x, "stats", verdict_json(&w->v));
 		json_array_append_new(rows, x);
 	}
 	json_object_set_new(o, "rows", rows);

@@ -1,10 +1,11 @@
 /*
- * compare.c — diff of two run records, and latency significance from the
- * stored per-request records (see include/engrave/compare.h).
+ * compare.c — diff of two run records, and a run's stored per-request
+ * records (see include/engrave/compare.h).
  *
- * compare_recs holds a run's measured records as three parallel arrays
- * (latency ms, service ms, op), read once from the loadtest artifact's
- * "records" part; every latency metric's sample is cut from them. The
+ * compare_recs (compare_int.h) holds a run's measured records as parallel
+ * arrays (latency and service ms, intended time, repeat, op, sent, error),
+ * read once from the loadtest artifact's "records" part; every latency
+ * sample is cut from them, and the verdict engine cuts them into blocks. The
  * diff itself is built as a jansson tree so `engrave diff` can print it
  * as text or hand it to CI unchanged.
  *
@@ -19,27 +20,16 @@
 #include "engrave/records.h"
 #include "engrave/sched.h"
 #include "engrave/spec.h"
+#include "engrave/stats.h"
 #include "engrave/store.h"
 #include "engrave/target.h"
+#include "engrave/verdict.h"
 #include "engrave/xalloc.h"
+#include "compare_int.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct compare_recs {
-	size_t n;
-	double *lat, *svc;
-	uint8_t *op;
-};
-
-void compare_opts_default(struct compare_opts *o)
-{
-	o->alpha = 0.002;
-	o->conf = 0.99;
-	o->iters = 2000;
-	o->seed = 1;
-}
 
 /* Parse a latency metric name: kind 0 latency / 1 service, op -1 all. */
 static int parse_latency(const char *m, int *service, int *op, double *pct)
@@ -97,7 +87,11 @@ void compare_recs_free(struct compare_recs *c)
 		return;
 	free(c->lat);
 	free(c->svc);
+	free(c->t);
+	free(c->rep);
 	free(c->op);
+	free(c->sent);
+	free(c->err);
 	free(c);
 }
 
@@ -122,8 +116,9 @@ int compare_recs_load(struct store *st, const struct run_record *r, struct compa
 	if (artifact_get(st, ld, &a, e))
 		return err_prefix(e, "run '%s' loadtest artifact", r->id);
 	const struct digest *pd = artifact_part(&a, "records");
-	int64_t warm = 0;
+	int64_t warm = 0, repeats = 1;
 	artifact_get_int(&a, "warmup_ns", &warm);
+	artifact_get_int(&a, "repeats", &repeats);
 	if (!pd) {
 		err_set(e, ERR_MISSING, "run '%s': loadtest artifact has no 'records' part", r->id);
 		goto out;
@@ -141,18 +136,28 @@ int compare_recs_load(struct store *st, const struct run_record *r, struct compa
 		goto out;
 	}
 	c = xcalloc(1, sizeof(*c));
-	if (!(c->lat = malloc(xalloc_mul(recs.n + 1, sizeof(double)))) ||
-	    !(c->svc = malloc(xalloc_mul(recs.n + 1, sizeof(double)))) || !(c->op = malloc(recs.n + 1))) {
+	c->repeats = repeats > 1 ? (uint32_t)repeats : 1;
+	size_t m = recs.n + 1;
+	if (!(c->lat = malloc(xalloc_mul(m, sizeof(double)))) || !(c->svc = malloc(xalloc_mul(m, sizeof(double)))) ||
+	    !(c->t = malloc(xalloc_mul(m, 8))) || !(c->rep = malloc(xalloc_mul(m, 4))) || !(c->op = malloc(m)) ||
+	    !(c->sent = malloc(m)) || !(c->err = malloc(m))) {
 		err_set(e, ERR_NOSPACE, "run '%s': out of memory for %zu records", r->id, recs.n);
 		goto out;
 	}
 	for (size_t i = 0; i < recs.n; i++) {
 		const struct record *x = &recs.v[i];
-		if ((x->flags & RECORD_F_WARMUP) || x->intended < (uint64_t)warm || x->status == RECORD_STATUS_DROPPED)
+		/* the flag marks warm-up in every repeat; single-repeat records of
+		 * older builds are also cut at the warm-up end */
+		if ((x->flags & RECORD_F_WARMUP) || (c->repeats == 1 && x->intended < (uint64_t)warm))
 			continue;
-		c->lat[c->n] = (double)record_latency_ns(x) / 1e6;
-		c->svc[c->n] = (double)record_service_ns(x) / 1e6;
+		int sent = x->status != RECORD_STATUS_DROPPED;
+		c->lat[c->n] = sent ? (double)record_latency_ns(x) / 1e6 : 0;
+		c->svc[c->n] = sent ? (double)record_service_ns(x) / 1e6 : 0;
+		c->t[c->n] = x->intended;
+		c->rep[c->n] = x->repeat < c->repeats ? x->repeat : c->repeats - 1;
 		c->op[c->n] = x->op;
+		c->sent[c->n] = (uint8_t)sent;
+		c->err[c->n] = x->err != RECORD_ERR_NONE || !sent;
 		c->n++;
 	}
 	*out = c;
@@ -180,7 +185,7 @@ int compare_recs_values(const struct compare_recs *c, const char *metric, double
 		return err_set(e, ERR_NOSPACE, "out of memory for %zu samples", c->n);
 	size_t k = 0;
 	for (size_t i = 0; i < c->n; i++)
-		if (op < 0 || c->op[i] == op)
+		if (c->sent[i] && (op < 0 || c->op[i] == op))
 			out[k++] = service ? c->svc[i] : c->lat[i];
 	stats_sort(out, k);
 	if (!k) {
@@ -190,45 +195,6 @@ int compare_recs_values(const struct compare_recs *c, const char *metric, double
 	*v = out;
 	*n = k;
 	return 0;
-}
-
-int compare_latency_sig(const struct compare_recs *a, const struct compare_recs *b, const char *metric,
-			const struct compare_opts *o, struct compare_sig *out, struct err *e)
-{
-	double *va = NULL, *vb = NULL;
-	size_t na, nb;
-	int rc = -1;
-	memset(out, 0, sizeof(*out));
-	if (compare_recs_values(a, metric, &va, &na, e) || compare_recs_values(b, metric, &vb, &nb, e))
-		goto out;
-	compare_is_latency(metric, &out->pct);
-	out->n_a = na;
-	out->n_b = nb;
-	if (na < 2 || nb < 2) {
-		rc = 0;
-		goto out;
-	}
-	if (stats_mann_whitney(va, na, vb, nb, &out->mw, e))
-		goto out;
-	out->tested = 1;
-	if (out->pct > 0) {
-		if (stats_bootstrap_pct_diff(va, na, vb, nb, out->pct, o->conf, o->iters, o->seed, &out->ci, e))
-			goto out;
-		out->significant = out->mw.p < o->alpha && (out->ci.lo > 0 || out->ci.hi < 0);
-	} else {
-		double ma = 0, mb = 0;
-		for (size_t i = 0; i < na; i++)
-			ma += va[i];
-		for (size_t i = 0; i < nb; i++)
-			mb += vb[i];
-		out->ci.est = out->ci.lo = out->ci.hi = mb / nb - ma / na;
-		out->significant = out->mw.p < o->alpha;
-	}
-	rc = 0;
-out:
-	free(va);
-	free(vb);
-	return rc;
 }
 
 /* ---- the diff ------------------------------------------------------------- */
@@ -366,65 +332,28 @@ static void env_row(json_t *arr, const char *key, const char *a, const char *b)
 	json_array_append_new(arr, o);
 }
 
-static const struct run_metric *find_metric(const struct run_record *r, const char *key)
+static struct spec *stored_spec(const struct run_record *r)
 {
-	for (int i = 0; i < r->n_metrics; i++)
-		if (!strcmp(r->metrics[i].key, key))
-			return &r->metrics[i];
-	return NULL;
+	struct spec *sp = NULL;
+	struct err e = ERR_INIT;
+	if (r->spec_text && target_spec_load_stored(r->spec_text, strlen(r->spec_text), r->id, &sp, &e))
+		log_debug("run %s: stored spec does not load (default tolerances): %s", r->id, e.msg);
+	return sp;
 }
 
-static json_t *sig_json(const struct compare_sig *s)
+int compare_runs_json(struct store *st, const struct run_record *a, const struct run_record *b, json_t **out,
+		      struct err *e)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "p_value", json_real(s->mw.p));
-	json_object_set_new(o, "z", json_real(s->mw.z));
-	json_object_set_new(o, "diff_ms", json_real(s->ci.est));
-	json_object_set_new(o, "ci_lo_ms", json_real(s->ci.lo));
-	json_object_set_new(o, "ci_hi_ms", json_real(s->ci.hi));
-	json_object_set_new(o, "significant", json_boolean(s->significant));
-	json_object_set_new(o, "verdict", json_string(!s->significant ? "no significant change"
-						       : s->ci.est > 0 ? "slower" : "faster"));
-	return o;
-}
-
-static void metric_row(json_t *arr, const char *key, const struct run_metric *ma, const struct run_metric *mb,
-		       const struct compare_recs *ra, const struct compare_recs *rb, const struct compare_opts *o)
-{
-	json_t *m = json_object();
-	json_object_set_new(m, "metric", json_string(key));
-	json_object_set_new(m, "a", ma ? json_real(ma->value) : json_null());
-	json_object_set_new(m, "b", mb ? json_real(mb->value) : json_null());
-	if (ma && mb) {
-		double d = mb->value - ma->value;
-		json_object_set_new(m, "abs", json_real(d));
-		json_object_set_new(m, "rel_pct", fabs(ma->value) >= 1e-12 ? json_real(d / fabs(ma->value) * 100.0)
-									  : json_null());
-		struct compare_sig s;
-		struct err e = ERR_INIT;
-		if (ra && rb && compare_is_latency(key, NULL)) {
-			if (compare_latency_sig(ra, rb, key, o, &s, &e))
-				log_debug("%s: no significance: %s", key, e.msg);
-			else if (s.tested)
-				json_object_set_new(m, "significance", sig_json(&s));
-		}
-	}
-	json_array_append_new(arr, m);
-}
-
-int compare_runs_json(struct store *st, const struct run_record *a, const struct run_record *b,
-		      const struct compare_opts *o, json_t **out, struct err *e)
-{
-	(void)e;
-	struct compare_opts def;
-	if (!o) {
-		compare_opts_default(&def);
-		o = &def;
-	}
-	struct compare_recs *ra = NULL, *rb = NULL;
-	struct err le = ERR_INIT;
-	if (compare_recs_load(st, a, &ra, &le) || compare_recs_load(st, b, &rb, &le))
-		log_debug("diff without latency significance: %s", le.msg);
+	struct verdict_opts vo;
+	verdict_opts_default(&vo);
+	vo.all_metrics = 1;
+	vo.always_ci = 1;
+	struct spec *sp = stored_spec(b);
+	struct verdict_set vs;
+	int rc = verdict_pair(st, a, b, sp, &vo, &vs, e);
+	spec_free(sp);
+	if (rc)
+		return -1;
 	json_t *d = json_object();
 	json_object_set_new(d, "a", json_string(a->id));
 	json_object_set_new(d, "b", json_string(b->id));
@@ -437,15 +366,21 @@ int compare_runs_json(struct store *st, const struct run_record *a, const struct
 	env_row(env, "engrave_version", a->engrave_version, b->engrave_version);
 	env_row(env, "target_version", a->target_version, b->target_version);
 	json_object_set_new(d, "env", env);
+	json_object_set_new(d, "rule", json_string(verdict_rule_text));
+	json_object_set_new(d, "machine_busy", vs.busy[0] ? json_string(vs.busy) : json_null());
 	json_t *ms = json_array();
-	for (int i = 0; i < a->n_metrics; i++)
-		metric_row(ms, a->metrics[i].key, &a->metrics[i], find_metric(b, a->metrics[i].key), ra, rb, o);
-	for (int i = 0; i < b->n_metrics; i++)
-		if (!find_metric(a, b->metrics[i].key))
-			metric_row(ms, b->metrics[i].key, NULL, &b->metrics[i], ra, rb, o);
+	for (size_t i = 0; i < vs.n; i++) {
+		const struct verdict *v = &vs.v[i];
+		json_t *m = verdict_json(v);
+		if (!isnan(v->a) && !isnan(v->b)) {
+			json_object_set_new(m, "abs", json_real(v->b - v->a));
+			json_object_set_new(m, "rel_pct", fabs(v->a) >= 1e-12 ? json_real((v->b - v->a) / fabs(v->a) * 100.0)
+									   : json_null());
+		}
+		json_array_append_new(ms, m);
+	}
 	json_object_set_new(d, "metrics", ms);
-	compare_recs_free(ra);
-	compare_recs_free(rb);
+	verdict_set_release(&vs);
 	*out = d;
 	return 0;
 }

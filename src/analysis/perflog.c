@@ -3,15 +3,16 @@
  *
  * Numbers follow the hand-written M17 log: latencies with three decimals
  * in ms, throughput with two, changes as signed percentages with two. The
- * change labels mirror compare_m17_performance.sh: P99 growth beyond the
- * tolerance is a regression, any P99 drop an improvement; throughput is
- * only labelled when it falls beyond its tolerance.
+ * change labels are the verdict engine's (verdict.h) for the same pair, so
+ * the log never says "improvement" where `diff` says "no change"; the one
+ * Status line is the check's verdict.
  */
 #include "engrave/perflog.h"
 #include "engrave/buf.h"
 #include "engrave/check.h"
 #include "engrave/err.h"
 #include "engrave/store.h"
+#include "engrave/verdict.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -37,8 +38,11 @@ static void perflog_side_from_run(const struct run_record *r, struct perflog_sid
 	}
 }
 
+static const char *const fig_metric[PERFLOG_NFIG] = { "p50_ms", "p95_ms", "p99_ms", "throughput" };
+static const char *const fig_label[PERFLOG_NFIG] = { "P50", "P95", "P99", "Throughput" };
+
 void perflog_fill(struct perflog_entry *en, const struct run_record *run, const struct run_record *base,
-		  const struct check_result *cr)
+		  const struct check_result *cr, const struct verdict_set *vs)
 {
 	memset(en, 0, sizeof(*en));
 	snprintf(en->spec, sizeof(en->spec), "%s", run->spec_name);
@@ -46,12 +50,26 @@ void perflog_fill(struct perflog_entry *en, const struct run_record *run, const 
 	perflog_side_from_run(run, &en->after);
 	if (base)
 		perflog_side_from_run(base, &en->before);
-	en->p99_tol = 5;
-	en->thr_tol = -5;
 	en->pass = 1;
 	if (strcmp(run->status, "done")) {
 		en->missing = 1;
 		snprintf(en->reason, sizeof(en->reason), "run is %.20s", run->status[0] ? run->status : "unfinished");
+	}
+	size_t ul = 0;
+	for (int f = 0; base && vs && f < PERFLOG_NFIG; f++) {
+		const struct verdict *v = verdict_find(vs, fig_metric[f]);
+		if (!v || isnan(v->change))
+			continue;
+		struct perflog_change *c = &en->chg[f];
+		c->present = 1;
+		c->change = v->change;
+		c->ci_lo = v->ci_lo;
+		c->ci_hi = v->ci_hi;
+		c->kind = (int)v->kind;
+		c->untrusted = v->untrusted;
+		if (v->kind == VERDICT_REGRESSION && !v->gated && ul < sizeof(en->ungated))
+			ul += (size_t)snprintf(en->ungated + ul, sizeof(en->ungated) - ul, "%s%s %+.2f%%", ul ? ", " : "",
+					       fig_label[f], v->change);
 	}
 	for (size_t i = 0; cr && i < cr->n; i++) {
 		const struct check_row *w = &cr->rows[i];
@@ -60,20 +78,17 @@ void perflog_fill(struct perflog_entry *en, const struct run_record *run, const 
 			snprintf(en->reason, sizeof(en->reason), "%.40s not measured in the %s", w->metric,
 				 isnan(w->value) ? "run" : "baseline");
 		}
-		if (w->relative && !strcmp(w->metric, "p99_ms"))
-			sscanf(w->threshold, "%lf", &en->p99_tol);
-		if (w->relative && !strcmp(w->metric, "throughput"))
-			sscanf(w->threshold, "%lf", &en->thr_tol);
 		if (w->verdict != CHECK_FAIL || !en->pass)
 			continue;
 		en->pass = 0;
 		en->missing = 0; /* a failed check outranks missing data */
+		en->untrusted = cr->untrusted == cr->failures;
 		if (w->note[0] && isnan(w->value))
 			snprintf(en->reason, sizeof(en->reason), "%.40s %.100s", w->metric, w->note);
 		else if (w->relative && !isnan(w->change_pct))
-			snprintf(en->reason, sizeof(en->reason), "%s %+.2f%s exceeds %s%s", w->metric, w->change_pct,
+			snprintf(en->reason, sizeof(en->reason), "%s %+.2f%s beyond %s%s", w->metric, w->change_pct,
 				 strstr(w->threshold, "pp") ? "pp" : "%", w->threshold,
-				 w->sig_tested ? ", significant" : "");
+				 w->has_verdict && w->v.method != VERDICT_BY_THRESHOLD ? ", 95% CI excludes 0" : "");
 		else
 			snprintf(en->reason, sizeof(en->reason), "%s = %.4g fails '%s'", w->metric, w->value,
 				 w->threshold);
@@ -105,9 +120,15 @@ static int side_line(struct buf *out, const char *label, const struct perflog_si
 	return buf_printf(out, e, "- %s: P50=%s, P95=%s, P99=%s, Throughput=%s\n", label, p50, p95, p99, thr);
 }
 
-static double pct_change(double before, double after)
+static int change_text(char *out, size_t cap, const struct perflog_change *c)
 {
-	return fabs(before) < 0.001 ? NAN : (after - before) / fabs(before) * 100.0;
+	if (!c->present)
+		return snprintf(out, cap, "n/a");
+	char ci[48] = "";
+	if (isfinite(c->ci_lo))
+		snprintf(ci, sizeof(ci), ", CI %+.1f..%+.1f%%", c->ci_lo, c->ci_hi);
+	return snprintf(out, cap, "%+.2f%% (%s%s%s)", c->change, verdict_kind_name((enum verdict_kind)c->kind),
+			c->untrusted ? ", untrusted: machine busy" : "", ci);
 }
 
 int perflog_entry(const struct perflog_entry *en, struct buf *out, struct err *e)
@@ -119,26 +140,32 @@ int perflog_entry(const struct perflog_entry *en, struct buf *out, struct err *e
 		snprintf(status, sizeof(status), "%s", en->run_status);
 		status[0] = (char)toupper((unsigned char)status[0]);
 	}
-	if (buf_printf(out, e, "## %s: run %s\n\n**Status**: %s\n\nResults:\n", en->spec, en->after.run_id, status) ||
+	if (buf_printf(out, e, "## %s: run %s\n\n**Run**: %s\n\nResults:\n", en->spec, en->after.run_id, status) ||
 	    side_line(out, "Before", &en->before, e) || side_line(out, "After", &en->after, e))
 		return -1;
-	double c99 = NAN, cthr = NAN;
 	if (en->before.present) {
-		c99 = pct_change(en->before.p99, en->after.p99);
-		cthr = pct_change(en->before.throughput, en->after.throughput);
-		char a[64] = "n/a", b[64] = "n/a";
-		if (!isnan(c99))
-			snprintf(a, sizeof(a), "%+.2f%%%s", c99,
-				 c99 > en->p99_tol ? " (regression)" : c99 < 0 ? " (improvement)" : "");
-		if (!isnan(cthr))
-			snprintf(b, sizeof(b), "%+.2f%%%s", cthr, cthr < en->thr_tol ? " (regression)" : "");
-		if (buf_printf(out, e, "- Change: P99 %s, Throughput %s\n", a, b))
+		if (buf_printf(out, e, "- Change:"))
+			return -1;
+		for (int f = 0; f < PERFLOG_NFIG; f++) {
+			char t[128];
+			change_text(t, sizeof(t), &en->chg[f]);
+			if (buf_printf(out, e, "%s %s %s", f ? "," : "", fig_label[f], t))
+				return -1;
+		}
+		if (buf_printf(out, e, "\n"))
 			return -1;
 	} else if (buf_printf(out, e, "- Change: n/a\n")) {
 		return -1;
 	}
-	if (!en->pass) {
-		if (buf_printf(out, e, "- Status: \u274c FAIL (%s)\n", en->reason[0] ? en->reason : "regression"))
+	char extra[200] = "";
+	if (en->ungated[0])
+		snprintf(extra, sizeof(extra), "; not gated: %.150s regression", en->ungated);
+	if (!en->pass && en->untrusted) {
+		if (buf_printf(out, e, "- Status: \u26a0\ufe0f UNTRUSTED FAIL (%s; the machine was busy)%s\n",
+			       en->reason[0] ? en->reason : "regression", extra))
+			return -1;
+	} else if (!en->pass) {
+		if (buf_printf(out, e, "- Status: \u274c FAIL (%s)%s\n", en->reason[0] ? en->reason : "regression", extra))
 			return -1;
 	} else if (en->missing) {
 		if (buf_printf(out, e, "- Status: \u26a0\ufe0f MISSING DATA (%s): no verdict\n", en->reason))
@@ -146,10 +173,7 @@ int perflog_entry(const struct perflog_entry *en, struct buf *out, struct err *e
 	} else if (!en->before.present) {
 		if (buf_printf(out, e, "- Status: \u2705 PASS (absolute checks only)\n"))
 			return -1;
-	} else if (!isnan(c99) && c99 < -fabs(en->p99_tol)) {
-		if (buf_printf(out, e, "- Status: \u2705 PASS (improvement exceeds typical variance)\n"))
-			return -1;
-	} else if (buf_printf(out, e, "- Status: \u2705 PASS (within %g%% target)\n", fabs(en->p99_tol))) {
+	} else if (buf_printf(out, e, "- Status: \u2705 PASS (no gated regression%s)\n", extra)) {
 		return -1;
 	}
 	if (en->before.present)
@@ -162,8 +186,10 @@ int perflog_header(struct buf *out, struct err *e)
 	return buf_printf(out, e,
 			  "# Performance Log\n\n"
 			  "**Regression Target**: <5%% increase in P99 latency, <5%% decrease in throughput\n\n"
-			  "Generated by `engrave log --rebuild` from the run store; each entry names its runs by id\n"
-			  "(`engrave show ID`). Latency runs from each request's intended send time.\n\n---\n\n");
+			  "Written by `engrave log` from the run store; each entry names its runs by id\n"
+			  "(`engrave show ID`). Latency runs from each request's intended send time.\n"
+			  "Verdicts (the same as `engrave check` and `engrave diff`): %s.\n\n---\n\n",
+			  verdict_rule_text);
 }
 
 int perflog_summary(size_t entries, size_t passed, size_t missing, struct buf *out, struct err *e)

@@ -24,22 +24,29 @@
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 {
 	const char *bname = NULL;
-	int json = 0;
+	int json = 0, strict_noise = 0;
 	static const struct cli_help help = {
-		"check", "engrave check RUN [--baseline NAME] [--json]",
+		"check", "engrave check RUN [--baseline NAME] [--strict-noise] [--json]",
 		"Check a run against the spec's thresholds and a baseline run.",
 		"Absolute checks come from the spec's `checks:` (p99_ms: \"< 50\", error_rate: \"== 0\").\n"
 		"Baseline checks use `checks.baseline` tolerances, or Engram's compare-script defaults:\n"
 		"p99_ms +5%, throughput -5%, and the error-rate gate (+5 points once either side is\n"
-		"at 5%). A latency breach counts only when it is also statistically significant\n"
-		"(Mann-Whitney U, p < 0.002, and a 99% bootstrap CI of the percentile difference that\n"
-		"excludes 0, from both runs' stored request records); otherwise it shows as 'noise'.\n"
-		"The baseline defaults to the spec's `checks.baseline.ref`.\n\n"
-		"exit codes: 0 pass, 1 regression, 3 missing data (run or baseline not found or not\n"
-		"finished, a metric a check names not measured, or nothing to check)",
+		"at 5%). The verdict rule (the same in diff, log and history):\n"
+		"  regression = worse than the tolerance, the 95% CI of the change excludes 0, and\n"
+		"  the change exceeds the runs' noise floor.\n"
+		"The CI comes from the runs' repeats (loadtest.repeat >= 3: between-run spread, Welch)\n"
+		"or from a bootstrap of blocks of time of the stored request records; a breach the\n"
+		"statistics cannot confirm shows as 'noise' and passes. A regression on a run whose\n"
+		"machine was busy (other processes >= 20% of the CPU, or steal >= 5%) is reported as\n"
+		"UNTRUSTED. The baseline defaults to the spec's `checks.baseline.ref`.\n\n"
+		"exit codes: 0 pass, 1 regression (also untrusted ones), 3 missing data (run or\n"
+		"baseline not found or not finished, a metric a check names not measured, or nothing\n"
+		"to check) or, with --strict-noise, a regression found only on a busy machine",
 	};
 	const struct cli_opt opts[] = {
 		{ "baseline", 'b', OPT_STRING, &bname, "NAME", "baseline ref (baseline/NAME) to compare against" },
+		{ "strict-noise", 0, OPT_FLAG, &strict_noise, NULL,
+		  "no verdict (exit 3) when a regression was found only on a busy machine" },
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the result as JSON" },
 		{ NULL, 0, OPT_END, NULL, NULL, NULL },
 	};
@@ -85,6 +92,7 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	if (check_run(st, &run, sp, have_base ? &base : NULL, NULL, &res, &e))
 		goto out;
+	res.strict_noise = strict_noise;
 	if (json) {
 		json_t *o = check_json(&res);
 		char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
@@ -106,6 +114,11 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 		else
 			printf("\n%s: %d of %zu checks failed%s\n", check_summary_word(&res), res.failures, res.n,
 			       res.missing ? ", others could not be evaluated" : "");
+		if (res.untrusted)
+			printf("the machine was busy: %s; re-run on a quiet machine before trusting %s\n", res.busy,
+			       res.untrusted > 1 ? "these regressions" : "this regression");
+		else if (res.busy[0])
+			printf("note: the machine was busy (%s)\n", res.busy);
 	}
 	rc = check_exit_code(&res);
 out:

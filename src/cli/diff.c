@@ -3,8 +3,8 @@
  *
  * src/analysis/compare.c builds the diff as JSON; this file prints it as
  * four sections (spec values by key path, artifact digests per step, the
- * environment, metrics with absolute/relative change and, for latency, the
- * significance verdict) or dumps the JSON for CI. The exit code is 0
+ * environment, metrics with their change, 95% CI and the verdict engine's
+ * verdict) or dumps the JSON for CI. The exit code is 0
  * whatever differs: diff reports, `engrave check` judges.
  */
 #include "cli.h"
@@ -68,32 +68,29 @@ static void print_text(json_t *d)
 			printf("  %-16s DIFFERENT  %s -> %s\n", json_string_value(json_object_get(v, "key")),
 			       json_string_value(json_object_get(v, "a")), json_string_value(json_object_get(v, "b")));
 	}
-	printf("\n  %-22s %12s %12s %12s %9s  %s\n", "metric", "a", "b", "abs", "rel", "significance");
+	json_t *busy = json_object_get(d, "machine_busy");
+	printf("\nmetrics (rule: %s)\n", json_string_value(json_object_get(d, "rule")));
+	if (json_is_string(busy))
+		printf("machine busy: %s: a regression below is untrusted\n", json_string_value(busy));
+	printf("\n  %-22s %12s %12s %9s  %-22s %-12s %s\n", "metric", "a", "b", "change", "95% CI", "verdict", "why");
 	json_array_foreach(json_object_get(d, "metrics"), i, v) {
-		char a[32] = "-", b[32] = "-", ab[32] = "-", rel[32] = "-", sig[160] = "";
+		char a[32] = "-", b[32] = "-", ch[32] = "-", ci[48] = "-";
 		json_t *x;
+		const char *unit = json_string_value(json_object_get(v, "unit"));
 		if (json_is_number(x = json_object_get(v, "a")))
 			snprintf(a, sizeof(a), "%.6g", json_number_value(x));
 		if (json_is_number(x = json_object_get(v, "b")))
 			snprintf(b, sizeof(b), "%.6g", json_number_value(x));
-		if (json_is_number(x = json_object_get(v, "abs")))
-			snprintf(ab, sizeof(ab), "%+.4g", json_number_value(x));
-		if (json_is_number(x = json_object_get(v, "rel_pct")))
-			snprintf(rel, sizeof(rel), "%+.2f%%", json_number_value(x));
-		json_t *s = json_object_get(v, "significance");
-		if (s && json_number_value(json_object_get(s, "ci_lo_ms")) == json_number_value(json_object_get(s, "ci_hi_ms")))
-			snprintf(sig, sizeof(sig), "%s (p=%.2g, diff %+.3g ms)", json_string_value(json_object_get(s, "verdict")),
-				 json_number_value(json_object_get(s, "p_value")),
-				 json_number_value(json_object_get(s, "diff_ms")));
-		else if (s)
-			snprintf(sig, sizeof(sig), "%s (p=%.2g, diff %+.3g ms, CI %+.3g..%+.3g)",
-				 json_string_value(json_object_get(s, "verdict")),
-				 json_number_value(json_object_get(s, "p_value")),
-				 json_number_value(json_object_get(s, "diff_ms")),
-				 json_number_value(json_object_get(s, "ci_lo_ms")),
-				 json_number_value(json_object_get(s, "ci_hi_ms")));
-		printf("  %-22s %12s %12s %12s %9s  %s\n", json_string_value(json_object_get(v, "metric")), a, b, ab, rel,
-		       sig);
+		if (json_is_number(x = json_object_get(v, "change")))
+			snprintf(ch, sizeof(ch), "%+.2f%s", json_number_value(x), unit ? unit : "%");
+		if (json_is_number(json_object_get(v, "ci_lo")))
+			snprintf(ci, sizeof(ci), "%+.3g..%+.3g%s", json_number_value(json_object_get(v, "ci_lo")),
+				 json_number_value(json_object_get(v, "ci_hi")), unit ? unit : "%");
+		json_t *vd = json_object_get(v, "verdict");
+		const char *why = json_string_value(json_object_get(v, "why"));
+		printf("  %-22s %12s %12s %9s  %-22s %-12s %s\n", json_string_value(json_object_get(v, "metric")), a, b, ch,
+		       json_is_string(vd) ? ci : "", json_is_string(vd) ? json_string_value(vd) : "",
+		       json_is_string(vd) && why ? why : "");
 	}
 }
 
@@ -103,10 +100,12 @@ int cmd_diff(int argc, char **argv, struct cli_ctx *ctx)
 	static const struct cli_help help = {
 		"diff", "engrave diff A B [--json]",
 		"Show what differs between two runs: spec values, artifact digests, environment, metrics.",
-		"Spec values are compared on the canonical form, by key path. For latency metrics the\n"
-		"stored per-request records give a significance verdict: Mann-Whitney U (p < 0.002)\n"
-		"and a 99% bootstrap CI for the percentile difference; both must agree for a change\n"
-		"to be called slower or faster.\n\n"
+		"Spec values are compared on the canonical form, by key path. Every metric the runs\n"
+		"share gets the verdict engine's verdict, the same as `engrave check` and `engrave log`:\n"
+		"  regression = worse than the tolerance (B's spec, else 5%), the 95% CI of the change\n"
+		"  excludes 0, and the change exceeds the runs' noise floor.\n"
+		"The CI comes from the runs' repeats (loadtest.repeat >= 3) or from a bootstrap of\n"
+		"blocks of time of the stored request records ('threshold only' without records).\n\n"
 		"exit codes: 0 compared (whatever differs), 3 missing run",
 	};
 	const struct cli_opt opts[] = {
@@ -124,7 +123,7 @@ int cmd_diff(int argc, char **argv, struct cli_ctx *ctx)
 	struct err e = ERR_INIT;
 	json_t *d = NULL;
 	rc = -1;
-	if (compare_runs_json(ctx->store, &ctx->run[0], &ctx->run[1], NULL, &d, &e))
+	if (compare_runs_json(ctx->store, &ctx->run[0], &ctx->run[1], &d, &e))
 		goto out;
 	if (json) {
 		char *s = json_dumps(d, JSON_INDENT(2) | JSON_REAL_PRECISION(10));

@@ -18,6 +18,7 @@
 #include "engrave/check.h"
 #include "engrave/compare.h"
 #include "engrave/perflog.h"
+#include "engrave/verdict.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
 #include "engrave/target.h"
@@ -44,6 +45,8 @@ static int render(struct store *st, const struct run_record *run, const struct r
 	int have_base = 0, rc = -1;
 	struct check_result cr;
 	memset(&cr, 0, sizeof(cr));
+	struct verdict_set vs;
+	memset(&vs, 0, sizeof(vs));
 	if (run->spec_text && target_spec_load_stored(run->spec_text, strlen(run->spec_text), run->id, &sp, NULL))
 		sp = NULL;
 	if (!base_in && !bname && sp && sp->baseline.present && sp->baseline.ref)
@@ -64,15 +67,20 @@ static int render(struct store *st, const struct run_record *run, const struct r
 	if (base_in && !strcmp(base_in->id, run->id))
 		base_in = NULL; /* the baseline run itself */
 	struct perflog_entry en;
-	if (check_run(st, run, sp, base_in, NULL, &cr, e))
+	struct verdict_opts vo;
+	verdict_opts_default(&vo);
+	vo.all_metrics = 1;
+	if (check_run(st, run, sp, base_in, &vo, &cr, e) ||
+	    (base_in && verdict_pair(st, base_in, run, sp, &vo, &vs, e)))
 		goto out;
-	perflog_fill(&en, run, base_in, &cr);
+	perflog_fill(&en, run, base_in, &cr, base_in ? &vs : NULL);
 	if (perflog_entry(&en, out, e))
 		goto out;
 	*pass = en.missing && en.pass ? -1 : en.pass; /* 1 pass, 0 fail, -1 no verdict */
 	rc = 0;
 out:
 	check_result_release(&cr);
+	verdict_set_release(&vs);
 	if (have_base)
 		run_record_release(&base);
 	spec_free(sp);

@@ -117,8 +117,8 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	memset(&cres, 0, sizeof(cres));
 	int checked = 0;
 	if (!failed && sp->n_checks > 0) {
-		struct compare_opts co;
-		compare_opts_default(&co);
+		struct verdict_opts co;
+		verdict_opts_default(&co);
 		struct err ce = ERR_INIT;
 		if (check_run(st, &rec, sp, NULL, &co, &cres, &ce))
 			log_warn("cannot evaluate the spec's checks: %s", ce.msg);

@@ -102,7 +102,7 @@ void records_encode(const struct record *r, size_t n, void *out)
 		put(b + 46, r->detail, 2);
 		memcpy(b + 48, r->ids, 8);
 		put(b + 56, r->n_ids, 4);
-		put(b + 60, 0, 4);
+		put(b + 60, r->repeat, 4);
 	}
 }
 
@@ -138,6 +138,7 @@ int records_decode(const void *in, size_t len, struct records *a, struct err *e)
 		r->detail = (uint16_t)get(b + 46, 2);
 		memcpy(r->ids, b + 48, 8);
 		r->n_ids = (uint32_t)get(b + 56, 4);
+		r->repeat = (uint32_t)get(b + 60, 4);
 	}
 	a->n += n;
 	return 0;

@@ -35,7 +35,10 @@ arts = {a["step"]: a["same"] for a in d["artifacts"]}
 for s in ("corpus", "embed", "centroids", "synthetic", "queries", "groundtruth"):
     assert arts[s], s
 p99 = [m for m in d["metrics"] if m["metric"] == "p99_ms"][0]
-assert "significance" in p99 and "p_value" in p99["significance"], p99
+assert p99["verdict"] in ("no change", "regression", "improvement"), p99
+assert p99["method"] in ("block bootstrap", "repeats"), p99
+assert p99["ci_lo"] is not None and p99["ci_lo"] <= p99["change"] <= p99["ci_hi"], p99
+assert d["rule"].startswith("regression:"), d["rule"]
 PY
 expect_exit 0 "diff text" E diff "$A" "$B"
 grep -q 'corpus *same' "$TMPDIR/last.out" && ok "diff text shows corpus same" || fail "diff text shows corpus same"

@@ -57,29 +57,38 @@ static void put_metric(struct run_record *r, const char *k, double v)
 	r->metrics[r->n_metrics++].value = v;
 }
 
-/*
- * A finished run of synth_spec: `n` requests at 200/s (the first 10% in
- * warm-up), latency = 1 ms * exp(0.5 N(0,1)) * factor, drawn from `seed`.
- * Pure steps get fixed digests (same for every run), the loadtest step a
- * real artifact with the records. Metrics computed from the records.
- */
 void make_run(struct store *st, const char *id, uint64_t seed, double factor, size_t n,
 		     struct run_record *r)
 {
+	struct synth_opts o = { seed, factor, n, 1, 0, 0 };
+	make_run_ex(st, id, &o, r);
+}
+
+void make_run_ex(struct store *st, const char *id, const struct synth_opts *o, struct run_record *r)
+{
 	struct err e = ERR_INIT;
+	size_t n = o->n, R = o->repeats > 1 ? o->repeats : 1, per = n / R;
+	n = per * R;
 	struct record *v = xcalloc(n, sizeof(*v));
 	double *lat = xcalloc(n, sizeof(*lat));
-	uint64_t x = seed, warm = (uint64_t)(n / 10) * 5000000ULL;
+	uint64_t x = o->seed, warm = (uint64_t)(per / 10) * 5000000ULL, span = (uint64_t)per * 5000000ULL;
 	size_t m = 0;
+	double level = 1, rep_level = 1;
 	for (size_t i = 0; i < n; i++) {
-		double ms = exp(0.5 * sm_normal(&x)) * factor;
-		v[i].index = i;
-		v[i].intended = (uint64_t)i * 5000000ULL;
+		size_t rep = i / per, j = i % per;
+		if (j == 0) /* each repeat: its own level (between-run spread) */
+			rep_level = exp(o->rep_sd * sm_normal(&x));
+		if (j % 200 == 0) /* each second: a level that holds for the second */
+			level = exp(o->drift_sd * sm_normal(&x));
+		double ms = exp(0.5 * sm_normal(&x)) * o->factor * level * rep_level;
+		v[i].index = j;
+		v[i].repeat = (uint32_t)rep;
+		v[i].intended = (uint64_t)rep * (span + 1000000000ULL) + (uint64_t)j * 5000000ULL;
 		v[i].sent = v[i].intended + 20000;
 		v[i].done = v[i].intended + (uint64_t)(ms * 1e6);
 		v[i].status = 200;
 		v[i].op = (uint8_t)(i % 3);
-		if (v[i].intended < warm)
+		if ((uint64_t)j * 5000000ULL < warm)
 			v[i].flags |= RECORD_F_WARMUP;
 		else
 			lat[m++] = (double)(v[i].done - v[i].intended) / 1e6;
@@ -92,7 +101,9 @@ void make_run(struct store *st, const char *id, uint64_t seed, double factor, si
 	artifact_init(&a, "loadtest", 1);
 	cr_assert_eq(artifact_add_part(&a, "records", &od, n * RECORDS_SIZE, &e), 0);
 	cr_assert_eq(artifact_set_int(&a, "warmup_ns", (int64_t)warm, &e), 0);
-	cr_assert_eq(artifact_set_int(&a, "duration_ns", (int64_t)(n * 5000000ULL), &e), 0);
+	cr_assert_eq(artifact_set_int(&a, "duration_ns", (int64_t)span, &e), 0);
+	if (R > 1)
+		cr_assert_eq(artifact_set_int(&a, "repeats", (int64_t)R, &e), 0);
 	cr_assert_eq(artifact_put(st, &a, &ad, &e), 0, "%s", e.msg);
 	artifact_release(&a);
 
@@ -121,7 +132,11 @@ void make_run(struct store *st, const char *id, uint64_t seed, double factor, si
 	put_metric(r, "p50_ms", stats_percentile(lat, m, 50));
 	put_metric(r, "p95_ms", stats_percentile(lat, m, 95));
 	put_metric(r, "p99_ms", stats_percentile(lat, m, 99));
-	put_metric(r, "throughput", (double)m / ((double)(n * 5000000ULL - warm) / 1e9));
+	double mean = 0;
+	for (size_t i = 0; i < m; i++)
+		mean += lat[i] / (double)m;
+	put_metric(r, "mean_ms", mean);
+	put_metric(r, "throughput", (double)m / ((double)(span - warm) * (double)R / 1e9));
 	put_metric(r, "error_rate", 0);
 	cr_assert_eq(run_put(st, r, &e), 0, "%s", e.msg);
 	free(bytes);

@@ -25,4 +25,18 @@ extern const char synth_spec[];
  */
 void make_run(struct store *st, const char *id, uint64_t seed, double factor, size_t n, struct run_record *r);
 
+/* The general form: `repeats` measured phases of n / repeats requests each
+ * (records carry their repeat; each repeat's first 10% is warm-up), each
+ * repeat's latencies scaled by exp(rep_sd N(0,1)) (run-to-run spread) and
+ * each second's by exp(drift_sd N(0,1)) (correlation in time). */
+struct synth_opts {
+	uint64_t seed;
+	double factor;
+	size_t n;
+	size_t repeats;
+	double rep_sd;
+	double drift_sd;
+};
+void make_run_ex(struct store *st, const char *id, const struct synth_opts *o, struct run_record *r);
+
 #endif

@@ -55,7 +55,7 @@ Test(compare, same_spec_shows_equal_artifacts)
 	make_run(st, "20260101T000000Z-00000a", 1, 1.0, 5000, &a);
 	make_run(st, "20260101T000100Z-00000b", 2, 1.0, 5000, &b);
 	json_t *d = NULL;
-	cr_assert_eq(compare_runs_json(st, &a, &b, NULL, &d, &e), 0, "%s", e.msg);
+	cr_assert_eq(compare_runs_json(st, &a, &b, &d, &e), 0, "%s", e.msg);
 	json_t *spec = json_object_get(d, "spec");
 	cr_assert(json_is_true(json_object_get(spec, "same")));
 	cr_assert_eq(json_array_size(json_object_get(spec, "changes")), 0);
@@ -70,12 +70,12 @@ Test(compare, same_spec_shows_equal_artifacts)
 	cr_assert(json_is_false(json_object_get(find_by(arts, "step", "loadtest"), "same")));
 	json_t *env = json_object_get(d, "env");
 	cr_assert(json_is_true(json_object_get(find_by(env, "key", "host"), "same")));
-	/* same distribution: p99 change is not significant */
+	/* same distribution: no change, with a block-bootstrap CI that holds 0 */
 	json_t *p99 = find_by(json_object_get(d, "metrics"), "metric", "p99_ms");
-	json_t *sig = json_object_get(p99, "significance");
-	cr_assert(sig);
-	cr_assert(json_is_false(json_object_get(sig, "significant")));
-	cr_assert_str_eq(json_string_value(json_object_get(sig, "verdict")), "no significant change");
+	cr_assert_str_eq(json_string_value(json_object_get(p99, "verdict")), "no change");
+	cr_assert_str_eq(json_string_value(json_object_get(p99, "method")), "block bootstrap");
+	cr_assert_leq(json_number_value(json_object_get(p99, "ci_lo")), 0);
+	cr_assert_geq(json_number_value(json_object_get(p99, "ci_hi")), 0);
 	json_decref(d);
 	run_record_release(&a);
 	run_record_release(&b);
@@ -95,7 +95,7 @@ Test(compare, spec_values_by_key_path_metrics_and_significance)
 			     "  baseline: {ref: synth-base, p99_ms: \"+5%\", throughput: \"-5%\"}\n");
 	snprintf(b.kernel, sizeof(b.kernel), "Linux 9.9");
 	json_t *d = NULL;
-	cr_assert_eq(compare_runs_json(st, &a, &b, NULL, &d, &e), 0, "%s", e.msg);
+	cr_assert_eq(compare_runs_json(st, &a, &b, &d, &e), 0, "%s", e.msg);
 	json_t *ch = json_object_get(json_object_get(d, "spec"), "changes");
 	cr_assert_eq(json_array_size(ch), 1, "changes: %s", json_dumps(ch, 0));
 	json_t *c0 = json_array_get(ch, 0);
@@ -109,13 +109,14 @@ Test(compare, spec_values_by_key_path_metrics_and_significance)
 	double va = json_number_value(json_object_get(p99, "a")), vb = json_number_value(json_object_get(p99, "b"));
 	cr_assert_float_eq(json_number_value(json_object_get(p99, "abs")), vb - va, 1e-9);
 	cr_assert_float_eq(json_number_value(json_object_get(p99, "rel_pct")), (vb - va) / va * 100, 1e-9);
-	json_t *sig = json_object_get(p99, "significance");
-	cr_assert(json_is_true(json_object_get(sig, "significant")));
-	cr_assert_str_eq(json_string_value(json_object_get(sig, "verdict")), "slower");
-	cr_assert_lt(json_number_value(json_object_get(sig, "p_value")), 1e-6);
-	cr_assert_gt(json_number_value(json_object_get(sig, "ci_lo_ms")), 0);
-	/* throughput has no significance block */
-	cr_assert_null(json_object_get(find_by(json_object_get(d, "metrics"), "metric", "throughput"), "significance"));
+	cr_assert_str_eq(json_string_value(json_object_get(p99, "verdict")), "regression");
+	cr_assert(json_is_true(json_object_get(p99, "gated")));
+	cr_assert_gt(json_number_value(json_object_get(p99, "ci_lo")), 0);
+	/* a latency without a tolerance gets 5% and the same rule; counts get no verdict */
+	json_t *p50 = find_by(json_object_get(d, "metrics"), "metric", "p50_ms");
+	cr_assert_str_eq(json_string_value(json_object_get(p50, "verdict")), "regression");
+	cr_assert(json_is_false(json_object_get(p50, "gated")));
+	cr_assert_not_null(find_by(json_object_get(d, "metrics"), "metric", "error_rate"));
 	json_decref(d);
 	run_record_release(&a);
 	run_record_release(&b);

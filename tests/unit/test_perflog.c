@@ -14,6 +14,7 @@
 #include "engrave/check.h"
 #include "engrave/perflog.h"
 #include "engrave/store.h"
+#include "engrave/verdict.h"
 #include "../lib/testutil.h"
 
 static void golden(const char *name, const struct buf *got)
@@ -48,6 +49,12 @@ static struct perflog_side side(const char *id, double p50, double p95, double p
 	return s;
 }
 
+static struct perflog_change chg(double change, enum verdict_kind kind, double lo, double hi)
+{
+	struct perflog_change c = { 1, change, lo, hi, (int)kind, 0 };
+	return c;
+}
+
 Test(perflog, entries_match_golden)
 {
 	struct err e = ERR_INIT;
@@ -55,34 +62,49 @@ Test(perflog, entries_match_golden)
 	buf_init(&b, 0);
 	cr_assert_eq(perflog_header(&b, &e), 0);
 	/* Engram's Task 005: P99 -6.11%, an improvement */
-	struct perflog_entry en = { .spec = "m17-binding", .run_status = "done", .p99_tol = 5, .thr_tol = -5,
-				    .pass = 1 };
+	struct perflog_entry en = { .spec = "m17-binding", .run_status = "done", .pass = 1 };
 	en.before = side("20251109T232213Z-005aaa", 0.417, 0.561, 0.606, 999.91);
 	en.after = side("20251112T134836Z-005bbb", 0.409, 0.521, 0.569, 999.93);
+	en.chg[PERFLOG_P50] = chg(-1.92, VERDICT_SAME, -4.1, 0.3);
+	en.chg[PERFLOG_P95] = chg(-7.13, VERDICT_IMPROVEMENT, -9.0, -5.2);
+	en.chg[PERFLOG_P99] = chg(-6.11, VERDICT_IMPROVEMENT, -9.1, -3.0);
+	en.chg[PERFLOG_THROUGHPUT] = chg(0.0, VERDICT_SAME, -0.1, 0.1);
 	cr_assert_eq(perflog_entry(&en, &b, &e), 0);
-	/* Task 007: +1.35% within target */
+	/* Task 007: +1.35% within target, but an ungated p50 regression */
 	en.before = side("20251113T080000Z-007aaa", 0.300, 0.480, 0.519, 999.90);
-	en.after = side("20251113T090000Z-007bbb", 0.301, 0.482, 0.526, 999.93);
+	en.after = side("20251113T090000Z-007bbb", 0.330, 0.482, 0.526, 999.93);
+	en.chg[PERFLOG_P50] = chg(10.0, VERDICT_REGRESSION, 7.5, 12.1);
+	en.chg[PERFLOG_P95] = chg(0.42, VERDICT_SAME, -1.0, 2.0);
+	en.chg[PERFLOG_P99] = chg(1.35, VERDICT_SAME, -2.0, 4.1);
+	snprintf(en.ungated, sizeof(en.ungated), "P50 +10.00%%");
 	cr_assert_eq(perflog_entry(&en, &b, &e), 0);
 	/* a regression */
 	en.pass = 0;
-	snprintf(en.reason, sizeof(en.reason), "p99_ms +12.00%% exceeds +5%%, significant");
+	en.ungated[0] = 0;
+	snprintf(en.reason, sizeof(en.reason), "p99_ms +12.00%% beyond +5%%, 95%% CI excludes 0");
 	en.before = side("20251114T080000Z-008aaa", 0.300, 0.480, 0.500, 1000.00);
 	en.after = side("20251114T090000Z-008bbb", 0.320, 0.500, 0.560, 930.00);
+	en.chg[PERFLOG_P99] = chg(12.0, VERDICT_REGRESSION, 8.0, 15.9);
+	en.chg[PERFLOG_THROUGHPUT] = chg(-7.0, VERDICT_REGRESSION, NAN, NAN);
 	cr_assert_eq(perflog_entry(&en, &b, &e), 0);
 	/* no baseline, interrupted run */
-	struct perflog_entry nb = { .spec = "quickstart", .run_status = "interrupted", .p99_tol = 5, .thr_tol = -5,
-				    .pass = 1 };
+	struct perflog_entry nb = { .spec = "quickstart", .run_status = "interrupted", .pass = 1 };
 	nb.after = side("20251115T000000Z-00cccc", 0.170, 1.525, 1.903, 200.0);
 	cr_assert_eq(perflog_entry(&nb, &b, &e), 0);
 	cr_assert_eq(perflog_summary(4, 3, 0, &b, &e), 0);
 	golden("perflog-log.md", &b);
 	/* spot checks independent of the golden file */
 	cr_assert(strstr(b.data, "- Before: P50=0.417ms, P95=0.561ms, P99=0.606ms, Throughput=999.91 ops/s\n"));
-	cr_assert(strstr(b.data, "- Change: P99 -6.11% (improvement), Throughput +0.00%\n"));
-	cr_assert(strstr(b.data, "- Change: P99 +1.35%, Throughput +0.00%\n"));
-	cr_assert(strstr(b.data, "- Change: P99 +12.00% (regression), Throughput -7.00% (regression)\n"));
+	cr_assert(strstr(b.data, "- Change: P50 -1.92% (no change, CI -4.1..+0.3%), P95 -7.13% (improvement, CI "
+				 "-9.0..-5.2%), P99 -6.11% (improvement, CI -9.1..-3.0%), Throughput +0.00% (no change, "
+				 "CI -0.1..+0.1%)\n"));
+	cr_assert(strstr(b.data, "- Status: \u2705 PASS (no gated regression; not gated: P50 +10.00% regression)\n"));
+	cr_assert(strstr(b.data, "P99 +12.00% (regression, CI +8.0..+15.9%), Throughput -7.00% (regression)\n"));
 	cr_assert(strstr(b.data, "- Runs: `20251109T232213Z-005aaa`, `20251112T134836Z-005bbb`\n"));
+	/* one status line per entry: the run's own state is "Run", not a second "Status" */
+	cr_assert(strstr(b.data, "**Run**: Complete\n"));
+	cr_assert_null(strstr(b.data, "**Status**"));
+	cr_assert_null(strstr(b.data, "--rebuild"));
 	buf_release(&b);
 }
 
@@ -113,18 +135,32 @@ Test(perflog, fill_from_runs_and_check)
 	rows[0].change_pct = 20;
 	snprintf(rows[0].threshold, 32, "+10%%");
 	rows[0].verdict = CHECK_FAIL;
-	rows[0].sig_tested = 1;
+	rows[0].has_verdict = 1;
+	rows[0].v.method = VERDICT_BY_BLOCKS;
 	snprintf(rows[1].metric, 64, "throughput");
 	rows[1].relative = 1;
 	snprintf(rows[1].threshold, 32, "-3%%");
 	rows[1].verdict = CHECK_PASS;
-	struct check_result cr = { rows, 2, 1, "", "" };
+	struct check_result cr = { rows, 2, 1, "", "", 0, 0, "", 0 };
+	/* the engine's verdicts for the figures: p50 +10% is an ungated regression */
+	struct verdict vv[4];
+	memset(vv, 0, sizeof(vv));
+	static const enum verdict_kind kinds[] = { VERDICT_REGRESSION, VERDICT_SAME, VERDICT_REGRESSION, VERDICT_SAME };
+	for (int i = 0; i < 4; i++) {
+		snprintf(vv[i].metric, sizeof(vv[i].metric), "%s", k[i]);
+		vv[i].a = vb[i];
+		vv[i].b = vr[i];
+		vv[i].change = (vr[i] - vb[i]) / vb[i] * 100;
+		vv[i].kind = kinds[i];
+		vv[i].ci_lo = vv[i].ci_hi = NAN;
+		vv[i].gated = i >= 2;
+	}
+	struct verdict_set vs = { vv, 4, "" };
 	struct perflog_entry en;
-	perflog_fill(&en, &run, &base, &cr);
+	perflog_fill(&en, &run, &base, &cr, &vs);
 	cr_assert_eq(en.pass, 0);
-	cr_assert_float_eq(en.p99_tol, 10, 1e-12);
-	cr_assert_float_eq(en.thr_tol, -3, 1e-12);
-	cr_assert_str_eq(en.reason, "p99_ms +20.00% exceeds +10%, significant");
+	cr_assert_str_eq(en.reason, "p99_ms +20.00% beyond +10%, 95% CI excludes 0");
+	cr_assert_str_eq(en.ungated, "P50 +10.00%");
 	cr_assert_float_eq(en.after.p99, 3.6, 1e-12);
 	cr_assert_float_eq(en.before.throughput, 100, 1e-12);
 	cr_assert_str_eq(en.before.run_id, base.id);
@@ -132,7 +168,9 @@ Test(perflog, fill_from_runs_and_check)
 	buf_init(&b, 0);
 	cr_assert_eq(perflog_entry(&en, &b, NULL), 0);
 	cr_assert(strstr(b.data, "## synth: run 20260101T000100Z-000002\n"));
-	cr_assert(strstr(b.data, "- Change: P99 +20.00% (regression), Throughput -1.00%\n"));
-	cr_assert(strstr(b.data, "- Status: \u274c FAIL (p99_ms +20.00% exceeds +10%, significant)\n"));
+	cr_assert(strstr(b.data, "- Change: P50 +10.00% (regression), P95 +10.00% (no change), P99 +20.00% "
+				 "(regression), Throughput -1.00% (no change)\n"), "%s", b.data);
+	cr_assert(strstr(b.data, "- Status: \u274c FAIL (p99_ms +20.00% beyond +10%, 95% CI excludes 0); not gated: "
+				 "P50 +10.00% regression\n"), "%s", b.data);
 	buf_release(&b);
 }

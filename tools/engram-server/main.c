@@ -17,7 +17,7 @@
  *
  *   engram-server [--port N] [--port-file F] [--threads N] [--api-key KEY]
  *                 [--echo-auth] [--revoke-after N] [--no-dedup] [--hot-cap N] [--fail-503-every N] [--retry-after S]
- *                 [--reset-every N] [--stall-at-ms T --stall-ms D] [--sink]
+ *                 [--reset-every N] [--stall-at-ms T --stall-ms D] [--sink] [--delay-us N]
  *
  * --port 0 binds a free port; the port is written to --port-file (atomically)
  * and printed as " HTTP API: http://127.0.0.1:PORT". libmicrohttpd runs the
@@ -793,8 +793,29 @@ static void memory_result(struct buf *b, const struct es_mem *m, float score, in
 		   fs, category(score), fs, fs, ob, now, (double)score);
 }
 
+/* --delay-us N: every recall takes N µs longer, exactly (a regression to
+ * detect): sleep to within 100 µs of the end, then spin on the clock, so
+ * the added time does not carry the scheduler's wake-up error. */
+static long recall_delay_us;
+
+static void recall_delay(void)
+{
+	if (recall_delay_us <= 0)
+		return;
+	int64_t end = now_ns() + (int64_t)recall_delay_us * 1000;
+	if (recall_delay_us > 200) {
+		long ns = (recall_delay_us - 100) * 1000L;
+		struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
+	while (now_ns() < end)
+		;
+}
+
 static void handle_recall(struct MHD_Connection *c, struct reply *r)
 {
+	recall_delay();
 	const char *query = arg(c, "query"), *embs = arg(c, "embedding");
 	uint64_t k = 10;
 	double threshold = 0.5;
@@ -1209,7 +1230,9 @@ static void usage(FILE *f)
 	      "  --retry-after S      the Retry-After seconds (default 1)\n"
 	      "  --reset-every N      close every Nth store's connection without a response\n"
 	      "  --stall-at-ms T --stall-ms D\n"
-	      "                       hold stores arriving in [T, T+D) ms after the first store until T+D\n",
+	      "                       hold stores arriving in [T, T+D) ms after the first store until T+D\n"
+	      "latency injection (regression-gate tests):\n"
+	      "  --delay-us N         every recall answers N microseconds later (slept, then spun: exact)\n",
 	      f);
 }
 
@@ -1252,6 +1275,8 @@ int main(int argc, char **argv)
 			fault_stall_at_ms = strtol(v, NULL, 10), i++;
 		} else if (v && !strcmp(a, "--stall-ms")) {
 			fault_stall_ms = strtol(v, NULL, 10), i++;
+		} else if (v && !strcmp(a, "--delay-us")) {
+			recall_delay_us = strtol(v, NULL, 10), i++;
 		} else {
 			fprintf(stderr, "engram-server: unknown or incomplete option '%s'\n", a);
 			usage(stderr);
