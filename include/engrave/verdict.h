@@ -106,6 +106,16 @@ int verdict_pair(struct store *st, const struct run_record *base, const struct r
 void verdict_set_release(struct verdict_set *s); /* NULL-safe */
 const struct verdict *verdict_find(const struct verdict_set *s, const char *metric);
 
+/*
+ * One run's own uncertainty of a metric, as a standard error in the
+ * metric's unit (*sigma; NAN when the run has no records or the metric no
+ * per-request form): the spread of the repeat values / sqrt(repeats) with
+ * >= 3 repeats, else the standard deviation of the block bootstrap. For
+ * `history`, which weighs each point by it. -1 only on a store error.
+ */
+int verdict_run_sigma(struct store *st, const struct run_record *r, const char *metric, const struct verdict_opts *o,
+		      double *sigma, struct err *e);
+
 /* "regression", "improvement", "no change", "MISSING", "" (info). */
 const char *verdict_kind_name(enum verdict_kind k);
 /* "repeats", "block bootstrap", "threshold only". */

@@ -519,6 +519,72 @@ out:
 	return rc;
 }
 
+int verdict_run_sigma(struct store *st, const struct run_record *r, const char *metric, const struct verdict_opts *o,
+		      double *sigma, struct err *e)
+{
+	struct verdict_opts def;
+	if (!o) {
+		verdict_opts_default(&def);
+		o = &def;
+	}
+	*sigma = NAN;
+	double value = metric_value(r, metric);
+	struct mdef d = metric_def(metric);
+	if (isnan(value) || d.kind == MK_NONE)
+		return 0;
+	struct compare_recs *c = NULL;
+	struct err le = ERR_INIT;
+	if (compare_recs_load(st, r, &c, &le)) {
+		if (le.cls == ERR_MISSING || le.cls == ERR_CORRUPT)
+			return 0;
+		*e = le;
+		return -1;
+	}
+	struct binning g = { 0, 1, 1 };
+	if (d.kind == MK_PCT)
+		binning_for(c, c, &d, &g);
+	struct blocks b;
+	int rc = blocks_make(c, &d, &g, &b, e);
+	if (rc || b.nb < 2)
+		goto out;
+	if (c->repeats >= MIN_REPEATS) {
+		double *x = xmalloc_array(c->repeats, sizeof(double)), m, sd;
+		int n = repeat_values(&b, &g, &d, c->repeats, x);
+		if (n >= MIN_REPEATS) {
+			mean_sd(x, n, &m, &sd);
+			*sigma = sd / sqrt((double)n);
+		}
+		free(x);
+		if (!isnan(*sigma))
+			goto out;
+	}
+	{
+		unsigned iters = o->iters ? o->iters : 2000;
+		int *idx = xmalloc_array((size_t)b.nb, sizeof(int));
+		double s = 0, q = 0;
+		unsigned n = 0;
+		for (unsigned it = 0; it < iters; it++) {
+			for (int k = 0; k < b.nb; k++)
+				idx[k] = (int)rng_below(o->seed, it, (uint64_t)k, (uint32_t)b.nb);
+			double x = bag_value(&b, &g, &d, idx, b.nb);
+			if (isnan(x))
+				continue;
+			s += x;
+			q += x * x;
+			n++;
+		}
+		if (n > 1) {
+			double m = s / n, var = (q - n * m * m) / (n - 1);
+			*sigma = var > 0 ? sqrt(var) : 0;
+		}
+		free(idx);
+	}
+out:
+	blocks_free(&b);
+	compare_recs_free(c);
+	return rc;
+}
+
 /* ---- the rule --------------------------------------------------------------------- */
 
 static void judge(struct verdict *v)

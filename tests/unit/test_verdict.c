@@ -278,3 +278,21 @@ Test(verdict, check_diff_and_log_agree)
 	}
 	run_record_release(&base);
 }
+
+Test(verdict, run_sigma_from_blocks_and_repeats)
+{
+	struct err e = ERR_INIT;
+	struct run_record one, five;
+	run_of("20260101T000000Z-000001", 1, 1.0, 1, 0, 0, &one);
+	run_of("20260101T000100Z-000002", 2, 1.0, 5, 0.05, 0, &five);
+	double s1 = NAN, s5 = NAN, none = 0;
+	cr_assert_eq(verdict_run_sigma(st, &one, "p99_ms", NULL, &s1, &e), 0, "%s", e.msg);
+	cr_assert_eq(verdict_run_sigma(st, &five, "p99_ms", NULL, &s5, &e), 0, "%s", e.msg);
+	cr_assert_eq(verdict_run_sigma(st, &one, "requests", NULL, &none, &e), 0, "%s", e.msg);
+	/* p99 of ~11000 lognormal(0.5) samples: a few % of ~3.2 ms */
+	cr_assert(s1 > 0.01 && s1 < 0.5, "sigma %g", s1);
+	cr_assert(s5 > 0, "sigma %g", s5);
+	cr_assert(isnan(none));
+	run_record_release(&one);
+	run_record_release(&five);
+}
