@@ -54,6 +54,13 @@ void compare_recs_free(struct compare_recs *c); /* NULL-safe */
 int compare_recs_values(const struct compare_recs *c, const char *metric, double **v, size_t *n,
 			struct err *e);
 
+/* The same samples in the order the run stored them: schedule order, which
+ * is intended-time order (the loadtest step sorts records by index). *v is
+ * malloc'd (caller frees; NULL when n == 0). ERR_USAGE for a non-latency
+ * metric. For time-block statistics (history_point_sigma). */
+int compare_recs_series(const struct compare_recs *c, const char *metric, double **v, size_t *n,
+			struct err *e);
+
 struct compare_sig {
 	int tested;          /* 0: not enough samples on one side */
 	size_t n_a, n_b;
@@ -75,6 +82,14 @@ int compare_latency_sig(const struct compare_recs *a, const struct compare_recs 
  */
 int compare_runs_json(struct store *st, const struct run_record *a, const struct run_record *b,
 		      const struct compare_opts *o, json_t **out, struct err *e);
+
+/*
+ * The spec key paths that differ from run a to run b, as the diff's
+ * "spec.changes" array [{"path","a","b"}] (empty when the canonical specs
+ * agree; one pseudo-path naming the digests when a stored spec text does
+ * not load). New reference: the caller json_decref's it.
+ */
+json_t *compare_spec_changes(const struct run_record *a, const struct run_record *b);
 
 /*
  * Load a run by id or by a unique id prefix into *out (caller

@@ -192,6 +192,24 @@ int compare_recs_values(const struct compare_recs *c, const char *metric, double
 	return 0;
 }
 
+int compare_recs_series(const struct compare_recs *c, const char *metric, double **v, size_t *n, struct err *e)
+{
+	int service, op;
+	double pct;
+	*v = NULL;
+	*n = 0;
+	if (!parse_latency(metric, &service, &op, &pct))
+		return err_set(e, ERR_USAGE, "'%s' is not a latency metric", metric);
+	if (!c->n)
+		return 0;
+	if (!(*v = malloc(xalloc_mul(c->n, sizeof(double)))))
+		return err_set(e, ERR_NOSPACE, "out of memory for %zu samples", c->n);
+	for (size_t i = 0; i < c->n; i++)
+		if (op < 0 || c->op[i] == op)
+			(*v)[(*n)++] = service ? c->svc[i] : c->lat[i];
+	return 0;
+}
+
 int compare_latency_sig(const struct compare_recs *a, const struct compare_recs *b, const char *metric,
 			const struct compare_opts *o, struct compare_sig *out, struct err *e)
 {
@@ -314,6 +332,13 @@ static json_t *spec_diff(const struct run_record *a, const struct run_record *b)
 	json_decref(ta);
 	json_decref(tb);
 	return o;
+}
+
+json_t *compare_spec_changes(const struct run_record *a, const struct run_record *b)
+{
+	json_t *d = spec_diff(a, b), *ch = json_incref(json_object_get(d, "changes"));
+	json_decref(d);
+	return ch;
 }
 
 static const struct run_step *find_step(const struct run_record *r, const char *name)
