@@ -21,10 +21,9 @@
 #include <math.h>
 #include <string.h>
 
-#define HISTORY_RULE                                                                                        \
-	"a step is a jump of asv's piecewise-constant fit minimising sum |y - f| / sigma + (3 + ln n) per " \
-	"level, y = ln(value) when all values are positive, sigma = each run's standard error widened by "  \
-	"the noise between runs; shown from --min-change"
+#define HISTORY_RULE                                                                                \
+	"a step is a jump of the piecewise-constant f minimising sum |ln x - f| / sigma + (3 + ln n) per " \
+	"level (asv's fit, sigma = each run's uncertainty)"
 
 static const char *fill_text(enum stats_fill f)
 {
@@ -261,13 +260,14 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx)
 		"engrave history --spec NAME --metric M [--min-change PCT] [--across-specs] [--all] [--json]",
 		"A metric over a spec's runs in time order, grouped by spec, with steps pointed to by run id.",
 		"Rule: " HISTORY_RULE ".\n"
-		"Each run's uncertainty is the standard error of the metric over 4 to 30 time blocks of its\n"
-		"request records (latency metrics); runs without one take the others' median, or the\n"
-		"series' own noise. Runs whose canonical spec digest differs from the run before start a\n"
-		"new group: steps are found within a group, and the boundary is shown as a spec change\n"
-		"with the key paths that changed (--across-specs fits across groups). A lone run off a\n"
-		"level its neighbours share is an outlier, not two steps. Only runs with status done\n"
-		"count unless --all.\n\n"
+		"Steps under --min-change are not shown; x replaces ln x when a value is not positive.\n"
+		"Each run's uncertainty is the standard error of the metric over 4 to 30 time blocks of\n"
+		"its request records (latency metrics), widened by the noise between runs the series\n"
+		"shows; runs without one take the others' median, or the series' own noise. Runs whose\n"
+		"canonical spec digest differs from the run before start a new group: steps are found\n"
+		"within a group, and the boundary is shown as a spec change with the key paths that\n"
+		"changed (--across-specs fits across groups). A lone run off a level its neighbours\n"
+		"share is an outlier, not two steps. Only runs with status done count unless --all.\n\n"
 		"exit codes: 0 (steps or not), 2 usage, 3 no run of that spec has the metric",
 	};
 	const struct cli_opt opts[] = {

@@ -64,5 +64,5 @@ grep -q "1 of 4 runs have no uncertainty of their own" "$TMPDIR/last.out" && gre
 	&& ok "the run without records is named as such" || fail "the run without records is named as such"
 
 expect_exit 0 "history --help" E history --help
-grep -q "^Rule: a step is a jump of asv's piecewise-constant fit" "$TMPDIR/last.out" \
+grep -q "^Rule: a step is a jump of the piecewise-constant f minimising sum |ln x - f| / sigma + (3 + ln n) per level" "$TMPDIR/last.out" \
 	&& ok "history --help states the rule" || fail "history --help states the rule"
