@@ -55,6 +55,14 @@ int compare_runs_json(struct store *st, const struct run_record *a, const struct
 		      struct err *e);
 
 /*
+ * The spec key paths that differ from run a to run b, as the diff's
+ * "spec.changes" array [{"path","a","b"}] (empty when the canonical specs
+ * agree; one pseudo-path naming the digests when a stored spec text does
+ * not load). New reference: the caller json_decref's it.
+ */
+json_t *compare_spec_changes(const struct run_record *a, const struct run_record *b);
+
+/*
  * Load a run by id or by a unique id prefix into *out (caller
  * run_record_release's it). ERR_MISSING "no run 'X'" with a hint naming
  * `engrave runs`; ERR_USAGE when a prefix is ambiguous.

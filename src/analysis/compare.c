@@ -282,6 +282,13 @@ static json_t *spec_diff(const struct run_record *a, const struct run_record *b)
 	return o;
 }
 
+json_t *compare_spec_changes(const struct run_record *a, const struct run_record *b)
+{
+	json_t *d = spec_diff(a, b), *ch = json_incref(json_object_get(d, "changes"));
+	json_decref(d);
+	return ch;
+}
+
 static const struct run_step *find_step(const struct run_record *r, const char *name)
 {
 	for (int i = 0; i < r->n_steps; i++)

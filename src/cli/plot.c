@@ -39,7 +39,8 @@ static int write_svg(const char *path, const struct buf *b, struct err *e)
 static int plot_history(struct store *st, const char *spec, const char *metric, const char *outp, struct err *e)
 {
 	struct history h;
-	if (history_collect(st, spec, metric, 0, 0.05, &h, e))
+	struct history_opts o = { 0, 0.05, 0 };
+	if (history_collect(st, spec, metric, &o, &h, e))
 		return -1;
 	int rc = -1;
 	struct buf b;

@@ -1,8 +1,10 @@
 /*
  * test_stats.c — Mann-Whitney U against scipy's values, the bootstrap CI
  * (deterministic per seed, covers a known shift), nearest-rank percentiles
- * and step detection (a planted step found at the right index, plain
- * noise and single outliers left alone).
+ * and step detection: planted steps found at the right index, issue 12's
+ * p99 20140 -> 775.8 -> 64.5 ms as two steps (one and several runs per
+ * level), plain noise and single outliers left alone, a 10% step found
+ * under a small uncertainty and not under a large one, short series.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -97,58 +99,206 @@ Test(stats, bootstrap_ci_deterministic_and_covering)
 	free(c);
 }
 
-Test(stats, planted_step_is_found)
+/* steps of x (sigma NULL or per point) at min_rel, into o; asserts success */
+static void detect(const double *x, const double *sigma, size_t n, double min_rel, struct stats_steps *o)
 {
 	struct err e = ERR_INIT;
+	cr_assert_eq(stats_detect_steps(x, sigma, n, min_rel, o, &e), 0, "%s", e.msg);
+}
+
+Test(stats, planted_step_is_found)
+{
 	double x[40];
 	uint64_t s = 5;
 	for (int i = 0; i < 40; i++)
 		x[i] = (i < 23 ? 10.0 : 13.0) + 0.1 * sm_normal(&s);
-	struct stats_step *st = NULL;
-	size_t n = 0;
-	cr_assert_eq(stats_detect_steps(x, 40, 0.05, &st, &n, &e), 0, "%s", e.msg);
-	cr_assert_eq(n, 1);
-	cr_assert_eq(st[0].index, 23);
-	cr_assert_float_eq(st[0].before, 10.0, 0.1);
-	cr_assert_float_eq(st[0].after, 13.0, 0.1);
-	cr_assert_float_eq(st[0].rel, 0.3, 0.02);
-	free(st);
+	struct stats_steps o;
+	detect(x, NULL, 40, 0.05, &o);
+	cr_assert_eq(o.n_steps, 1);
+	cr_assert_eq(o.fill, STATS_FILL_SERIES);
+	cr_assert_eq(o.steps[0].index, 23);
+	cr_assert_float_eq(o.steps[0].before, 10.0, 0.1);
+	cr_assert_float_eq(o.steps[0].after, 13.0, 0.1);
+	cr_assert_float_eq(o.steps[0].rel, 0.3, 0.02);
+	cr_assert_eq(o.steps[0].n_before, 23);
+	cr_assert_eq(o.steps[0].n_after, 17);
+	cr_assert_gt(o.steps[0].z, 20);
+	stats_steps_release(&o);
 	/* two steps, down then up */
 	for (int i = 0; i < 40; i++)
 		x[i] = (i < 10 ? 5.0 : i < 30 ? 4.0 : 6.0) + 0.05 * sm_normal(&s);
-	cr_assert_eq(stats_detect_steps(x, 40, 0.05, &st, &n, &e), 0);
-	cr_assert_eq(n, 2);
-	cr_assert_eq(st[0].index, 10);
-	cr_assert_lt(st[0].rel, 0);
-	cr_assert_eq(st[1].index, 30);
-	cr_assert_gt(st[1].rel, 0);
-	free(st);
+	detect(x, NULL, 40, 0.05, &o);
+	cr_assert_eq(o.n_steps, 2);
+	cr_assert_eq(o.steps[0].index, 10);
+	cr_assert_lt(o.steps[0].rel, 0);
+	cr_assert_eq(o.steps[1].index, 30);
+	cr_assert_gt(o.steps[1].rel, 0);
+	stats_steps_release(&o);
 }
 
-Test(stats, noise_and_outliers_are_not_steps)
+/* issue 12: p99 20140 -> 775.8 -> 64.5 ms was "no step of 5% or more" */
+Test(stats, orders_of_magnitude_one_run_per_level)
 {
-	struct err e = ERR_INIT;
+	double x[] = { 20140, 775.8, 64.5 };
+	double sig[] = { 20140 * 0.03, 775.8 * 0.02, 64.5 * 0.04 }; /* block standard errors */
+	struct stats_steps o;
+	detect(x, sig, 3, 0.05, &o);
+	cr_assert(o.log_scale);
+	cr_assert_eq(o.fill, STATS_FILL_NONE);
+	cr_assert_eq(o.n_steps, 2);
+	cr_assert_eq(o.steps[0].index, 1);
+	cr_assert_float_eq(o.steps[0].rel, 775.8 / 20140 - 1, 1e-9); /* -96.1% */
+	cr_assert_float_eq(o.steps[0].before, 20140, 1e-6);
+	cr_assert_float_eq(o.steps[0].after, 775.8, 1e-6);
+	cr_assert_eq(o.steps[1].index, 2);
+	cr_assert_float_eq(o.steps[1].rel, 64.5 / 775.8 - 1, 1e-9); /* -91.7% */
+	cr_assert_gt(o.steps[0].z, 30);
+	cr_assert_eq(o.outlier[1], 0);
+	stats_steps_release(&o);
+	/* no uncertainty at all: the assumed 10% still calls 26x a step */
+	detect(x, NULL, 3, 0.05, &o);
+	cr_assert_eq(o.fill, STATS_FILL_ASSUMED);
+	cr_assert_eq(o.n_steps, 2);
+	stats_steps_release(&o);
+	/* one known sigma: the others take it (asv's median rule) */
+	double one[] = { NAN, 775.8 * 0.02, NAN };
+	detect(x, one, 3, 0.05, &o);
+	cr_assert_eq(o.fill, STATS_FILL_KNOWN);
+	cr_assert_eq(o.n_steps, 2);
+	stats_steps_release(&o);
+}
+
+Test(stats, orders_of_magnitude_few_runs_per_level)
+{
+	double lv[] = { 20140, 775.8, 64.5 }, x[12];
+	uint64_t s = 12;
+	for (int i = 0; i < 12; i++)
+		x[i] = lv[i / 4] * exp(0.03 * sm_normal(&s));
+	struct stats_steps o;
+	detect(x, NULL, 12, 0.05, &o);
+	cr_assert_eq(o.n_steps, 2);
+	cr_assert_eq(o.steps[0].index, 4);
+	cr_assert_eq(o.steps[1].index, 8);
+	cr_assert_float_eq(o.steps[0].rel, -0.96, 0.01);
+	cr_assert_float_eq(o.steps[1].rel, -0.917, 0.01);
+	cr_assert_eq(o.steps[0].n_before, 4);
+	stats_steps_release(&o);
+}
+
+Test(stats, noise_is_not_a_step)
+{
+	double x[40], sig[40];
+	uint64_t s = 3;
+	for (int i = 0; i < 40; i++) {
+		x[i] = 100.0 * exp(0.05 * sm_normal(&s));
+		sig[i] = 5.0;
+	}
+	struct stats_steps o;
+	detect(x, NULL, 40, 0.05, &o);
+	cr_assert_eq(o.n_steps, 0, "found %zu steps, first at %zu", o.n_steps, o.n_steps ? o.steps[0].index : 0);
+	cr_assert_null(o.steps);
+	stats_steps_release(&o);
+	detect(x, sig, 40, 0.05, &o);
+	cr_assert_eq(o.n_steps, 0);
+	stats_steps_release(&o);
+	/* a claimed 1% uncertainty under 5% run-to-run noise: tau widens it */
+	for (int i = 0; i < 40; i++)
+		sig[i] = 1.0;
+	detect(x, sig, 40, 0.05, &o);
+	cr_assert_eq(o.n_steps, 0);
+	cr_assert_gt(o.tau, 0.03);
+	stats_steps_release(&o);
+}
+
+Test(stats, one_outlier_is_not_a_step)
+{
+	double x[60], sig[60];
+	uint64_t s = 9;
+	for (int i = 0; i < 60; i++) {
+		x[i] = 10.0 + 0.3 * sm_normal(&s);
+		sig[i] = 0.3;
+	}
+	x[31] = 14.0;
+	struct stats_steps o;
+	detect(x, NULL, 60, 0.05, &o);
+	cr_assert_eq(o.n_steps, 0, "found %zu steps, first at %zu", o.n_steps, o.n_steps ? o.steps[0].index : 0);
+	stats_steps_release(&o);
+	detect(x, sig, 60, 0.05, &o);
+	cr_assert_eq(o.n_steps, 0);
+	cr_assert_eq(o.outlier[31], 1);
+	for (int i = 0; i < 60; i++)
+		cr_assert(i == 31 || !o.outlier[i], "point %d", i);
+	stats_steps_release(&o);
+	/* a lone point in a three-run series whose neighbours agree */
+	double three[] = { 100, 180, 101 }, s3[] = { 1, 1, 1 };
+	detect(three, s3, 3, 0.05, &o);
+	cr_assert_eq(o.n_steps, 0);
+	cr_assert_eq(o.outlier[1], 1);
+	stats_steps_release(&o);
+}
+
+Test(stats, step_against_its_uncertainty)
+{
+	double x[16], sig[16];
+	uint64_t s = 21;
+	for (int i = 0; i < 16; i++) {
+		x[i] = (i < 8 ? 100.0 : 110.0) * exp(0.01 * sm_normal(&s));
+		sig[i] = 0.01 * x[i];
+	}
+	struct stats_steps o;
+	detect(x, sig, 16, 0.05, &o);
+	cr_assert_eq(o.n_steps, 1);
+	cr_assert_eq(o.steps[0].index, 8);
+	cr_assert_float_eq(o.steps[0].rel, 0.10, 0.02);
+	cr_assert_gt(o.steps[0].z, 5);
+	stats_steps_release(&o);
+	/* the same values, each said to be uncertain by 20%: not a step */
+	for (int i = 0; i < 16; i++)
+		sig[i] = 0.2 * x[i];
+	detect(x, sig, 16, 0.05, &o);
+	cr_assert_eq(o.n_steps, 0);
+	stats_steps_release(&o);
+}
+
+Test(stats, short_series_and_thresholds)
+{
+	struct stats_steps o;
+	double two[] = { 100, 300 }, s2[] = { 2, 6 };
+	detect(two, s2, 2, 0.05, &o);
+	cr_assert_eq(o.n_steps, 1);
+	cr_assert_eq(o.steps[0].index, 1);
+	cr_assert_float_eq(o.steps[0].rel, 2.0, 1e-9);
+	stats_steps_release(&o);
+	double close[] = { 100, 103 }, sc[] = { 2, 2 };
+	detect(close, sc, 2, 0.01, &o);
+	cr_assert_eq(o.n_steps, 0);
+	stats_steps_release(&o);
+	double one[] = { 5 };
+	detect(one, NULL, 1, 0.05, &o);
+	cr_assert_eq(o.n_steps, 0);
+	stats_steps_release(&o);
+	detect(one, NULL, 0, 0.05, &o);
+	cr_assert_eq(o.n_steps, 0);
+	stats_steps_release(&o);
+	/* small steps below min_rel are not reported */
 	double x[60];
 	uint64_t s = 9;
 	for (int i = 0; i < 60; i++)
-		x[i] = 10.0 + 0.3 * sm_normal(&s);
-	x[31] = 14.0; /* one outlier */
-	struct stats_step *st = NULL;
-	size_t n = 0;
-	cr_assert_eq(stats_detect_steps(x, 60, 0.05, &st, &n, &e), 0);
-	cr_assert_eq(n, 0, "found %zu steps, first at %zu", n, n ? st[0].index : 0);
-	cr_assert_null(st);
-	/* small steps below the threshold are not reported */
-	for (int i = 0; i < 60; i++)
 		x[i] = (i < 30 ? 10.0 : 10.2) + 0.001 * sm_normal(&s);
-	cr_assert_eq(stats_detect_steps(x, 60, 0.05, &st, &n, &e), 0);
-	cr_assert_eq(n, 0);
-	cr_assert_eq(stats_detect_steps(x, 60, 0.01, &st, &n, &e), 0);
-	cr_assert_eq(n, 1);
-	cr_assert_eq(st[0].index, 30);
-	free(st);
-	/* two points never make a step */
-	double two[] = { 1, 2 };
-	cr_assert_eq(stats_detect_steps(two, 2, 0.05, &st, &n, &e), 0);
-	cr_assert_eq(n, 0);
+	detect(x, NULL, 60, 0.05, &o);
+	cr_assert_eq(o.n_steps, 0);
+	stats_steps_release(&o);
+	detect(x, NULL, 60, 0.01, &o);
+	cr_assert_eq(o.n_steps, 1);
+	cr_assert_eq(o.steps[0].index, 30);
+	stats_steps_release(&o);
+	/* values at or below zero: fitted as they are */
+	double d[12];
+	for (int i = 0; i < 12; i++)
+		d[i] = (i < 6 ? -1.0 : 4.0) + 0.01 * sm_normal(&s);
+	detect(d, NULL, 12, 0.05, &o);
+	cr_assert_eq(o.log_scale, 0);
+	cr_assert_eq(o.n_steps, 1);
+	cr_assert_eq(o.steps[0].index, 6);
+	stats_steps_release(&o);
 }
