@@ -210,6 +210,9 @@ struct spec_loadtest {
 	double rates[SPEC_LIST_MAX]; /* sweep over arrival rates; empty = no sweep */
 	size_t n_rates;
 	double slo_p99_ms;           /* for sweeps: the SLO that defines max sustainable rate, 0 = none */
+	uint64_t repeat;             /* 1..100, 1: warm-up + measured phase this many times, the same
+	                              * schedule each time (not with a sweep); left out of the
+	                              * canonical form at 1, so older digests hold */
 };
 
 /* `p99_ms: "< 50"` */
