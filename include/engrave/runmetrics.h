@@ -7,7 +7,10 @@
  * service_p50_ms, service_p99_ms, <op>_p50_ms / <op>_p99_ms / <op>_count,
  * throughput, goodput, error_rate, late_rate, drop_rate, requests,
  * client_saturated, and recall / recall_p05 / recall_scored when the run
- * has a groundtruth step. A sweep gives per-phase keys
+ * has a groundtruth step. A load test repeated N > 1 times
+ * (loadtest.repeat) pools the measured records of every repeat into those
+ * same metrics (throughput over N windows) and adds "repeats" = N; its
+ * recall_p05 is the lowest repeat's (a lower bound of the pooled one). A sweep gives per-phase keys
  * "sweep.<rate|concurrency>=<value>.{p50_ms,p99_ms,throughput,error_rate}",
  * "sweep_phases" and, for a rate ramp with an SLO, "max_rate_under_slo".
  * Because it reads only the store, metrics can be
