@@ -550,6 +550,20 @@ int runmetrics_missing(const struct spec *sp, const struct run_record *rec, char
 	return missing;
 }
 
+/* The machine's noise floor the loadtest step recorded (util/sysnoise.h),
+ * under the same names; a field it could not read is absent. */
+static void put_noise_metrics(struct run_record *rec, const struct artifact *a)
+{
+	static const char *const keys[] = { "noise.load1_before", "noise.load1_after", "noise.ncpu",
+					    "noise.cpu_mhz", "noise.steal_pct", "noise.other_cpu_pct",
+					    "noise.mem_available_mb" };
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		double v;
+		if (!artifact_get_f64(a, keys[i], &v))
+			run_metric_set(rec, keys[i], v);
+	}
+}
+
 int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 {
 	const struct digest *ld = step_out(rec, "loadtest");
@@ -568,6 +582,7 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	if (artifact_get(st, ld, &la, e))
 		goto out;
 	have_la = 1;
+	put_noise_metrics(rec, &la);
 	if (!strcmp(la.type, "loadtest-sweep")) {
 		rc = sweep_metrics(st, rec, &la, e);
 		goto out;

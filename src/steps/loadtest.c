@@ -22,10 +22,27 @@
  * kept, so analysis can score them against the data the target held when
  * the query was sent.
  *
- * Output: artifact "loadtest" v1 {records (64-byte records, index order),
- * hits (what each recall returned, as base rows / store ordinals)} with the
- * schedule digest and counters. The analysis layer (analysis/runmetrics.c)
- * turns it into the run's metrics: exact percentiles and recall@k.
+ * Repeats (loadtest.repeat = N): the whole schedule, warm-up included, runs
+ * N times back to back, each from a fresh t0 once the previous repeat has
+ * drained; the target keeps what earlier repeats stored (the same ids are
+ * written again). Each repeat's records are moved onto the first repeat's
+ * clock and tagged with their repeat, so times increase over the whole
+ * array, and are written as soon as the repeat ends (memory holds one).
+ * A killed run resumes by running the step, every repeat, again.
+ *
+ * Noise floor: a /proc snapshot (util/sysnoise.c) before the first
+ * measured phase and one after the last (a sweep: around all its phases)
+ * give load, steal, memory, CPU frequency and the CPU share of processes
+ * other than engrave and the target's own server (found by its loopback
+ * listening port), stored as noise.* meta and noise_top.
+ *
+ * Output: artifact "loadtest" v1 {records (64-byte records, repeat then
+ * index order), hits (what each recall returned, as base rows / store
+ * ordinals; keys tagged with the repeat), repeat_t0 (each repeat's start,
+ * u64 LE ns after t0)} with the schedule digest, `repeats` and counters
+ * summed over the repeats (duration_ns is one repeat's). The analysis
+ * layer (analysis/runmetrics.c) turns it into the run's metrics: exact
+ * percentiles and recall@k.
  * Arrays sized by the spec (requests x k hit ids, the in-flight slots) are
  * checked allocations: too large is ERR_NOSPACE, a step to resume, not an abort.
  */
@@ -40,6 +57,7 @@
 #include "engrave/sched.h"
 #include "engrave/store.h"
 #include "engrave/synth.h"
+#include "engrave/sysnoise.h"
 #include "engrave/target.h"
 #include "engrave/vec.h"
 #include "engrave/xalloc.h"
@@ -49,11 +67,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LOAD_SEED_XOR 0x4c4f414453544f52ULL /* "LOADSTOR" */
 #define NO_ID UINT64_MAX
 #define STORE_FLAG (1ULL << 63)
 #define SWEEP_MAX 16 /* phases per sweep (artifact parts) */
+#define NOISE_BUSY_PCT 10.0 /* other processes' CPU share that makes the summary say so */
 
 struct lt_slot {
 	struct target_req rq;
@@ -87,6 +107,13 @@ struct lt {
 	uint64_t n_ops;
 	uint64_t *hit_ids;             /* n_ops * k, NO_ID padded */
 	uint8_t *is_recall;
+	/* the machine's noise floor: a snapshot before the first measured phase,
+	 * the noise when the last one ended */
+	struct sysnoise_snap noise0;
+	int noise_started, noise_done;
+	int sweeping;                  /* phases of a sweep: the noise is the sweep's */
+	int server_pid;                /* the target's server on loopback, 0: none found */
+	struct sysnoise_result noise;
 };
 
 /* ---------------------------------------------------------------- */
@@ -325,6 +352,78 @@ static int load_id_maps(struct lt *L, struct err *e)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- */
+/* the noise floor (util/sysnoise.c)                                  */
+
+/* Before the first measured phase: find the target's server when it runs on
+ * this machine (its CPU time is part of the measurement, not noise), then
+ * the "before" snapshot. */
+static void noise_begin(struct lt *L)
+{
+	if (L->noise_started)
+		return;
+	const char *url = target_url(L->t);
+	unsigned port;
+	if (target_has_http(L->t) && url && sysnoise_loopback_port(url, &port)) {
+		L->server_pid = sysnoise_listener_pid(port);
+		if (!L->server_pid)
+			log_debug("loadtest: no process of ours listens on port %u: the target's CPU time counts "
+				  "as other processes' in noise.other_cpu_pct", port);
+		else
+			log_debug("loadtest: the target's server is pid %d (port %u)", L->server_pid, port);
+	}
+	sysnoise_snap(&L->noise0);
+	L->noise_started = 1;
+}
+
+/* After the last measured phase: the noise since noise_begin (L->noise),
+ * and a warning when other processes used 10% or more of the machine. */
+static void noise_end(struct lt *L)
+{
+	struct sysnoise_snap now;
+	sysnoise_snap(&now);
+	int roots[2] = { (int)getpid(), L->server_pid };
+	sysnoise_compare(&L->noise0, &now, roots, 2, sysconf(_SC_CLK_TCK), &L->noise);
+	sysnoise_snap_release(&now);
+	L->noise_done = 1;
+	if (L->noise.other_cpu_pct >= NOISE_BUSY_PCT)
+		log_warn("loadtest: other processes used %.0f%% of the machine's CPU during the load test (%s)",
+			 L->noise.other_cpu_pct, L->noise.top);
+}
+
+/* The noise into the artifact's meta: noise.* named as the run metrics
+ * (unknown ones left out) and noise_top. */
+static int noise_put(const struct lt *L, struct artifact *a, struct err *e)
+{
+	const struct sysnoise_result *r = &L->noise;
+	const struct {
+		const char *key;
+		double v;
+	} f[] = {
+		{ "noise.load1_before", r->load1_before }, { "noise.load1_after", r->load1_after },
+		{ "noise.ncpu", (double)r->ncpu },         { "noise.cpu_mhz", r->cpu_mhz },
+		{ "noise.steal_pct", r->steal_pct },       { "noise.other_cpu_pct", r->other_cpu_pct },
+		{ "noise.mem_available_mb", r->mem_available_mb },
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (isfinite(f[i].v) && artifact_set_f64(a, f[i].key, f[i].v, e))
+			return -1;
+	return artifact_set_str(a, "noise_top", r->top, e);
+}
+
+/* A busy machine said in the step's summary line (the run's report). */
+static void noise_summary(struct lt *L)
+{
+	if (!L->noise_done || !(L->noise.other_cpu_pct >= NOISE_BUSY_PCT))
+		return;
+	size_t n = strlen(L->c->summary);
+	snprintf(L->c->summary + n, sizeof(L->c->summary) - n, "; busy machine: others used %.0f%% CPU (%s)",
+		 L->noise.other_cpu_pct, L->noise.top);
+}
+
+/* ---------------------------------------------------------------- */
+/* the repeats of a phase                                             */
+
 /*
  * What the repeats of one phase add up to: the "records" and "hits" streams
  * (written after each repeat, so memory holds one repeat's records), the
@@ -496,7 +595,8 @@ static int put_phase(struct lt *L, const struct sched_params *sp, const struct l
 		     artifact_set_int(&a, "k", L->k, e) || artifact_set_f64(&a, "threshold", L->threshold, e) ||
 		     artifact_set_int(&a, "saturated", acc->saturated, e) ||
 		     artifact_set_str(&a, "saturation", acc->saturation, e) ||
-		     artifact_set_str(&a, "transport", acc->transport, e) || artifact_put(c->store, &a, out, e)
+		     artifact_set_str(&a, "transport", acc->transport, e) || (L->noise_done && noise_put(L, &a, e)) ||
+		     artifact_put(c->store, &a, out, e)
 		     ? -1
 		     : 0;
 	artifact_release(&a);
@@ -595,12 +695,15 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 	log_info("loadtest%s%s: %llu requests over %.1f s (%s), max %d in flight%s", *label ? " " : "", label,
 		 (unsigned long long)L->n_ops, (double)sched_span_ns(&S) / 1e9, sched_pattern_name(sp->pattern),
 		 lo->max_in_flight, repeats > 1 ? ", repeated" : "");
+	noise_begin(L);
 	for (uint32_t r = 0; r < repeats; r++) {
 		if (repeats > 1)
 			log_info("loadtest: repeat %u of %u", r + 1, repeats);
 		if (run_repeat(L, &S, &tg, lo, &acc, p99_est, e))
 			goto out;
 	}
+	if (!L->sweeping)
+		noise_end(L);
 	if (put_phase(L, sp, lo, &sd, &acc, out, e))
 		goto out;
 	rc = 0;
@@ -612,6 +715,7 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 			 " in %.1f s: %llu completed, %llu errors, %llu late, %llu dropped", (double)acc.elapsed_ns / 1e9,
 			 (unsigned long long)acc.completed, (unsigned long long)acc.errors,
 			 (unsigned long long)acc.late, (unsigned long long)acc.dropped);
+	noise_summary(L);
 out:
 	acc_release(&acc);
 	slots_close(L);
@@ -637,6 +741,7 @@ static int run_sweep(struct lt *L, const struct sched_params *sp, const struct l
 	struct artifact sw;
 	artifact_init(&sw, "loadtest-sweep", 1);
 	sw.action = L->c->action;
+	L->sweeping = 1;
 	int rc = artifact_set_str(&sw, "kind", by_rate ? "rate" : "concurrency", e) ||
 		 artifact_set_f64(&sw, "slo_p99_ms", lt->slo_p99_ms, e);
 	size_t done = 0;
@@ -674,14 +779,18 @@ static int run_sweep(struct lt *L, const struct sched_params *sp, const struct l
 			break;
 		}
 	}
-	if (!rc)
-		rc = artifact_set_int(&sw, "phases", (int64_t)done, e) || artifact_put(L->c->store, &sw, &L->c->out[0], e);
+	if (!rc) {
+		noise_end(L);
+		rc = artifact_set_int(&sw, "phases", (int64_t)done, e) || noise_put(L, &sw, e) ||
+		     artifact_put(L->c->store, &sw, &L->c->out[0], e);
+	}
 	artifact_release(&sw);
 	if (rc)
 		return -1;
 	L->c->n_out = 1;
 	snprintf(L->c->summary, sizeof(L->c->summary), "%s sweep, %zu phase%s: %s", by_rate ? "rate" : "concurrency",
 		 done, done == 1 ? "" : "s", line);
+	noise_summary(L);
 	return 0;
 }
 
@@ -737,5 +846,6 @@ out:
 	free(L.corpus_ids);
 	vecs_free(&L.queries);
 	vecs_free(&L.cent);
+	sysnoise_snap_release(&L.noise0);
 	return rc;
 }
