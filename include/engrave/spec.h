@@ -281,6 +281,15 @@ void spec_free(struct spec *s);
 /* The original YAML text (NUL-terminated), as loaded; owned by the spec. */
 const char *spec_source_text(const struct spec *s);
 
+/*
+ * Set steps.loadtest.repeat of a loaded spec (`engrave run --repeat N`),
+ * checked as if the file said it (ERR_SPEC: no loadtest step, out of
+ * 1..100, a sweep). The spec's source text becomes its canonical YAML with
+ * the new value, so the text a run stores and the digest both say it
+ * (comments are not kept); paths still resolve against the file's directory.
+ */
+int spec_set_loadtest_repeat(struct spec *s, uint64_t n, struct err *e);
+
 /* Append the canonical form (compact JSON, sorted keys, defaults filled,
  * trailing newline) to `out`. Deterministic across machines. */
 int spec_canonical(const struct spec *s, struct buf *out, struct err *e);

@@ -980,6 +980,10 @@ static int check_set_bytes(struct lctx *c)
 	return 0;
 }
 
+#define REPEAT_SWEEP_MSG "a sweep (%s) runs each phase once; repeat = %llu is not supported with it"
+#define REPEAT_SWEEP_HINT \
+	"repeat one phase: a spec without %s, with its arrival rate or max_in_flight set to the value you want"
+
 /* Rules between keys, after every key is known. */
 static int cross_checks(struct lctx *c)
 {
@@ -1122,12 +1126,9 @@ static int cross_checks(struct lctx *c)
 			return perr(c, pos_of(c, "steps.loadtest.arrival"), "steps.loadtest.arrival",
 				    "from_rate and to_rate are both 0");
 		if (l->repeat > 1 && (l->n_rates || l->n_concurrency)) {
-			perr(c, pos_of(c, "steps.loadtest.repeat"), "steps.loadtest.repeat",
-			     "a sweep (%s) runs each phase once; repeat = %llu is not supported with it",
+			perr(c, pos_of(c, "steps.loadtest.repeat"), "steps.loadtest.repeat", REPEAT_SWEEP_MSG,
 			     l->n_rates ? "rates" : "concurrency", (unsigned long long)l->repeat);
-			return err_hint(c->e, "repeat one phase: a spec without %s, with its arrival rate or "
-					      "max_in_flight set to the value you want",
-					l->n_rates ? "rates" : "concurrency");
+			return err_hint(c->e, REPEAT_SWEEP_HINT, l->n_rates ? "rates" : "concurrency");
 		}
 		if (l->slo_p99_ms > 0 && !l->n_rates && !l->n_concurrency)
 			return perr(c, pos_of(c, "steps.loadtest.slo_p99_ms"), "steps.loadtest.slo_p99_ms",
@@ -1265,6 +1266,34 @@ int spec_load_file(const char *path, struct spec **out, struct err *e)
 const char *spec_source_text(const struct spec *s)
 {
 	return s->source_text;
+}
+
+int spec_set_loadtest_repeat(struct spec *s, uint64_t n, struct err *e)
+{
+	const struct key *k = key_find("steps.loadtest.repeat", NULL);
+	struct spec_loadtest *l = &s->loadtest;
+	if (!l->present) {
+		err_set(e, ERR_SPEC, "%s: steps.loadtest.repeat: the spec has no load test to repeat", s->source_name);
+		return err_hint(e, "add a steps.loadtest section");
+	}
+	if ((double)n < k->min || (double)n > k->max)
+		return err_set(e, ERR_SPEC, "%s: steps.loadtest.repeat: must be from %g to %g, got %llu", s->source_name,
+			       k->min, k->max, (unsigned long long)n);
+	if (n > 1 && (l->n_rates || l->n_concurrency)) {
+		err_set(e, ERR_SPEC, "%s: steps.loadtest.repeat: " REPEAT_SWEEP_MSG, s->source_name,
+			l->n_rates ? "rates" : "concurrency", (unsigned long long)n);
+		return err_hint(e, REPEAT_SWEEP_HINT, l->n_rates ? "rates" : "concurrency");
+	}
+	l->repeat = n;
+	struct buf y;
+	buf_init(&y, 0);
+	if (spec_canonical_yaml(s, &y, e)) {
+		buf_release(&y);
+		return -1;
+	}
+	free(s->source_text);
+	s->source_text = buf_detach(&y, &s->source_len);
+	return 0;
 }
 
 int spec_resolve_path(const struct spec *s, const char *path, struct buf *out, struct err *e)

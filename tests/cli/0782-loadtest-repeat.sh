@@ -98,3 +98,19 @@ for k in range(3):
     warm = [r for r in per[k] if r[8] & 1]
     assert len(warm) == 20 and all(r[1] - t0[k] < 100_000_000 for r in warm), (k, len(warm))
 PY
+
+# engrave run --repeat N: the stored spec and its digest say repeat: N
+spec "$TMPDIR/r2.yaml" "    repeat: 2"
+E run --json --repeat 2 "$TMPDIR/r0.yaml" >"$TMPDIR/cli.json" 2>"$TMPDIR/cli.err"
+$py - "$TMPDIR/cli.json" "$("$ENGRAVE" spec show --digest "$TMPDIR/r2.yaml")" <<'PY' && ok "run --repeat 2 records the spec with repeat: 2" || { fail "run --repeat 2"; tail -3 "$TMPDIR/cli.err" | sed 's/^/# /'; }
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["spec_digest"] == sys.argv[2], (j["spec_digest"], sys.argv[2])
+assert j["metrics"]["repeats"] == 2 and j["metrics"]["requests"] == 240, j["metrics"]
+PY
+cid=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TMPDIR/cli.json" 2>/dev/null)
+E show "$cid" 2>/dev/null | grep -q "^    repeat: 2$" && ok "show prints the stored spec with the repeat" ||
+	fail "show prints the stored spec with the repeat"
+expect_exit 2 "run --repeat 0 is refused" E run --repeat 0 "$TMPDIR/r0.yaml"
+expect_exit 2 "run --repeat with a sweep is refused" E run --repeat 2 "$TMPDIR/sw.yaml"
+grep -q "repeat = 2 is not supported" "$TMPDIR/last.out" && ok "and says why" || fail "and says why"

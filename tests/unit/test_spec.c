@@ -667,6 +667,35 @@ Test(spec_fields, step_params_and_presence)
 	spec_free(s);
 }
 
+/* engrave run --repeat N: the override's digest and stored text say it. */
+Test(spec_fields, set_loadtest_repeat_rewrites_the_text)
+{
+	struct spec *s = load_ok(base);
+	struct err e = ERR_INIT;
+	char *t = replace_once(base, "    warmup: 5s\n", "    warmup: 5s\n    repeat: 3\n");
+	struct digest want, got, back;
+	digest_of(t, &want);
+	free(t);
+	cr_assert_eq(spec_set_loadtest_repeat(s, 3, &e), 0, "%s", e.msg);
+	spec_digest(s, &got);
+	cr_assert(digest_equal(&got, &want));
+	cr_assert_not_null(strstr(spec_source_text(s), "repeat: 3"), "%s", spec_source_text(s));
+	digest_of(spec_source_text(s), &back);
+	cr_assert(digest_equal(&back, &want), "the stored text reloads to the same digest");
+	cr_assert_eq(spec_set_loadtest_repeat(s, 101, &e), -1);
+	cr_assert_eq(e.cls, ERR_SPEC);
+	spec_free(s);
+	s = load_ok("name: x\n" TGT "steps:\n  loadtest: {rates: [10, 20]}\n");
+	cr_assert_eq(spec_set_loadtest_repeat(s, 2, &e), -1);
+	cr_assert_not_null(strstr(e.msg, "steps.loadtest.repeat: a sweep (rates)"), "%s", e.msg);
+	cr_assert_eq(spec_set_loadtest_repeat(s, 1, &e), 0, "repeat 1 is every spec's");
+	spec_free(s);
+	s = load_ok("name: x\n");
+	cr_assert_eq(spec_set_loadtest_repeat(s, 2, &e), -1);
+	cr_assert_not_null(strstr(e.msg, "no load test"), "%s", e.msg);
+	spec_free(s);
+}
+
 Test(spec_fields, resolve_path_against_the_spec_dir)
 {
 	char *dir = test_tmpdir("spec");
