@@ -400,12 +400,40 @@ static void lt_records_release(struct lt_records *l)
 }
 
 /* Part "repeat_t0": n little-endian u64, each repeat's start in ns after t0. */
+/*
+ * Where each repeat started, from records sorted by (repeat, index): the
+ * schedule is the same in every repeat, so request i of repeat r was due
+ * exactly t0[r] after request i of repeat 0. For artifacts written without
+ * a "repeat_t0" part.
+ */
+static int derive_repeat_t0(const struct records *a, uint64_t *t0, uint32_t n, struct err *e)
+{
+	size_t n0 = 0;
+	while (n0 < a->n && a->v[n0].repeat == 0)
+		n0++;
+	for (size_t i = n0; i < a->n; i++) {
+		const struct record *x = &a->v[i];
+		if (x->repeat >= n || (i > n0 && a->v[i - 1].repeat == x->repeat))
+			continue; /* metrics_from_repeats reports the first; only each repeat's first counts */
+		size_t lo = 0, hi = n0;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (a->v[mid].index < x->index)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == n0 || a->v[lo].index != x->index || x->intended < a->v[lo].intended)
+			return err_set(e, ERR_CORRUPT, "loadtest artifact: repeat %u's request %llu has no match in repeat 0",
+				       x->repeat, (unsigned long long)x->index);
+		t0[x->repeat] = x->intended - a->v[lo].intended;
+	}
+	return 0;
+}
+
+/* Part "repeat_t0": n little-endian u64, each repeat's start in ns after t0. */
 static int read_repeat_t0(struct store *st, const struct artifact *a, uint64_t *t0, int64_t n, struct err *e)
 {
-	if (!artifact_part(a, "repeat_t0"))
-		return n > 1 ? err_set(e, ERR_CORRUPT, "loadtest artifact of %lld repeats has no 'repeat_t0' part",
-				       (long long)n)
-			     : 0;
 	uint64_t size = 0;
 	uint8_t *t = read_part(st, a, "repeat_t0", &size, e);
 	if (!t)
@@ -432,15 +460,16 @@ static int lt_records_load(struct store *st, const struct artifact *a, struct lt
 		return err_set(e, ERR_CORRUPT, "loadtest artifact: %lld repeats", (long long)n);
 	l->repeats = (uint32_t)n;
 	l->t0_ns = xcalloc((size_t)n, sizeof(uint64_t)); /* bounded just above */
-	if (read_repeat_t0(st, a, l->t0_ns, n, e))
-		return -1;
 	uint64_t size = 0;
 	void *rb = read_part(st, a, "records", &size, e);
 	int rc = !rb || records_decode(rb, (size_t)size, &l->recs, e) ? -1 : 0;
 	free(rb);
-	if (!rc)
-		records_sort_by_index(&l->recs);
-	return rc;
+	if (rc)
+		return -1;
+	records_sort_by_index(&l->recs);
+	if (artifact_part(a, "repeat_t0"))
+		return read_repeat_t0(st, a, l->t0_ns, n, e);
+	return n > 1 ? derive_repeat_t0(&l->recs, l->t0_ns, l->repeats, e) : 0;
 }
 
 /* Exact metrics of one phase artifact (records part), pooled over its repeats. */
