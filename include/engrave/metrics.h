@@ -8,8 +8,9 @@
  * so every reported percentile is a value that was actually measured; p100
  * is the max. The mean is the arithmetic mean.
  *
- * Which records count (the measured set): every record whose intended time
- * is at or after the warm-up end (warm-up records are stored, not counted).
+ * Which records count (the measured set): every record without
+ * RECORD_F_WARMUP (warm-up records are stored, not counted; the flag, set
+ * by the executor in every repeat's warm-up, decides, never the times).
  *   latency       done - intended, over records that were sent (any status,
  *                 errors included: an error is kept with its latency)
  *   service       done - sent, over the same records
@@ -20,7 +21,10 @@
  *                 runs from the warm-up end to the later of (warm-up end +
  *                 duration) and the last completion of a measured request:
  *                 a target that falls behind stretches the window and shows
- *                 a lower throughput instead of hiding its backlog
+ *                 a lower throughput instead of hiding its backlog. A load
+ *                 test repeated N times (records.h `repeat`) has one such
+ *                 window per repeat, measured from that repeat's start; the
+ *                 pooled window is their sum (N x duration without backlog)
  *   goodput       completed without error / window
  *   late          sent later than the executor's late threshold (flag)
  *
@@ -83,6 +87,17 @@ struct metrics {
  */
 int metrics_from_records(const struct record *r, size_t n, uint64_t warmup_ns,
 			 uint64_t duration_ns, struct metrics *m, struct err *e);
+/*
+ * The same over the records of a load test repeated n_repeats times:
+ * t0_ns[k] is where repeat k started (ns after the run's t0; t0_ns[0] = 0)
+ * and a record's `repeat` picks its window (see above). The window sums the
+ * windows of the repeats that have a record in r[0..n), so the records of
+ * one repeat (with the same t0_ns) give that repeat's figures. ERR_CORRUPT
+ * when a record names a repeat >= n_repeats; ERR_NOSPACE for the scratch.
+ * metrics_from_records is this with one repeat starting at 0.
+ */
+int metrics_from_repeats(const struct record *r, size_t n, uint64_t warmup_ns, uint64_t duration_ns,
+			 const uint64_t *t0_ns, uint32_t n_repeats, struct metrics *m, struct err *e);
 
 /*
  * The metrics as one JSON object appended to `out` (jansson; keys sorted,

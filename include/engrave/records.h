@@ -6,7 +6,9 @@
  * metric is computed from them (metrics.h), so nothing is ever lost to a
  * histogram bound.
  *
- * Times are nanoseconds after the run's t0 (CLOCK_MONOTONIC based):
+ * Times are nanoseconds after the run's t0 (CLOCK_MONOTONIC based); a load
+ * test repeated N times (loadtest.repeat) keeps one t0 for all repeats, so
+ * repeat r's times come after repeat r-1's and time order holds over all:
  *   intended  the due time from sched_next_due() (the latency origin)
  *   sent      when the request was handed to the engine / executed
  *   done      when its response (or failure) was complete
@@ -55,7 +57,8 @@ struct err;
 #define RECORD_STATUS_DROPPED 3   /* never sent: the in-flight cap held it past the bound */
 #define RECORD_STATUS_ERROR 4     /* in-process executor reported a failure */
 
-#define RECORD_F_WARMUP 0x01      /* intended < warm-up end: excluded from metrics */
+#define RECORD_F_WARMUP 0x01      /* sent in its repeat's warm-up: excluded from metrics (the
+                                   * flag, not the times, says which records are measured) */
 #define RECORD_F_LATE 0x02        /* sent later than the late threshold after intended */
 
 enum record_err {
@@ -122,7 +125,8 @@ void records_release(struct records *a); /* NULL-safe */
 /* Make room for `extra` more (ERR_NOSPACE on failure). */
 int records_reserve(struct records *a, size_t extra, struct err *e);
 int records_push(struct records *a, const struct record *r, struct err *e);
-/* Sort by request index (completion order varies from run to run). */
+/* Sort by (repeat, request index) (completion order varies from run to run):
+ * repeat 0 in index order, then repeat 1, ... */
 void records_sort_by_index(struct records *a);
 
 /* Write n records into out (n * RECORDS_SIZE bytes). */

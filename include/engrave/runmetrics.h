@@ -7,7 +7,14 @@
  * service_p50_ms, service_p99_ms, <op>_p50_ms / <op>_p99_ms / <op>_count,
  * throughput, goodput, error_rate, late_rate, drop_rate, requests,
  * client_saturated, and recall / recall_p05 / recall_scored when the run
- * has a groundtruth step. A sweep gives per-phase keys
+ * has a groundtruth step. A load test repeated N > 1 times
+ * (loadtest.repeat) pools the measured records of every repeat into those
+ * same metrics (throughput over N windows) and adds "repeats" = N; its
+ * recall_p05 is the lowest repeat's (a lower bound of the pooled one).
+ * Every load test (a sweep too) also carries the machine's noise floor over
+ * its measured phase(s), recorded by the step (sysnoise.h): noise.load1_before,
+ * noise.load1_after, noise.ncpu, noise.cpu_mhz (absent when unknown),
+ * noise.steal_pct, noise.other_cpu_pct, noise.mem_available_mb. A sweep gives per-phase keys
  * "sweep.<rate|concurrency>=<value>.{p50_ms,p99_ms,throughput,error_rate}",
  * "sweep_phases" and, for a rate ramp with an SLO, "max_rate_under_slo".
  * Because it reads only the store, metrics can be

@@ -210,6 +210,9 @@ struct spec_loadtest {
 	double rates[SPEC_LIST_MAX]; /* sweep over arrival rates; empty = no sweep */
 	size_t n_rates;
 	double slo_p99_ms;           /* for sweeps: the SLO that defines max sustainable rate, 0 = none */
+	uint64_t repeat;             /* 1..100, 1: warm-up + measured phase this many times, the same
+	                              * schedule each time (not with a sweep); left out of the
+	                              * canonical form at 1, so older digests hold */
 };
 
 /* `p99_ms: "< 50"` */
@@ -277,6 +280,15 @@ void spec_free(struct spec *s);
 
 /* The original YAML text (NUL-terminated), as loaded; owned by the spec. */
 const char *spec_source_text(const struct spec *s);
+
+/*
+ * Set steps.loadtest.repeat of a loaded spec (`engrave run --repeat N`),
+ * checked as if the file said it (ERR_SPEC: no loadtest step, out of
+ * 1..100, a sweep). The spec's source text becomes its canonical YAML with
+ * the new value, so the text a run stores and the digest both say it
+ * (comments are not kept); paths still resolve against the file's directory.
+ */
+int spec_set_loadtest_repeat(struct spec *s, uint64_t n, struct err *e);
 
 /* Append the canonical form (compact JSON, sorted keys, defaults filled,
  * trailing newline) to `out`. Deterministic across machines. */

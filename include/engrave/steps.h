@@ -163,6 +163,10 @@ void steps_loadvec_init(struct steps_loadvec *lv, const struct spec *sp, const f
 void steps_load_vector(const struct steps_loadvec *lv, uint64_t j, float *out, char *text, size_t cap);
 /* Ids of load-test stores: "<prefix><j>", prefix "load-<seed>-". */
 #define STEPS_STORE_FLAG (1ULL << 63)
+/* The loadtest artifact's "hits" entries are [u64 key][k x u64 mapped ids] with
+ * key = request index | repeat << STEPS_HITS_REPEAT_SHIFT (a schedule holds
+ * fewer than 2^40 requests), so repeat 0's keys are the bare indices. */
+#define STEPS_HITS_REPEAT_SHIFT 40
 
 /* Step bodies (src/steps/<name>.c). */
 int step_corpus_run(struct step_ctx *c, struct err *e);

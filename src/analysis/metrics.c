@@ -85,19 +85,50 @@ static int is_sent(const struct record *r)
 	return r->status != RECORD_STATUS_DROPPED && r->err != RECORD_ERR_DROPPED;
 }
 
+static int is_measured(const struct record *r)
+{
+	return !(r->flags & RECORD_F_WARMUP);
+}
+
+/*
+ * The measured time: per repeat seen in the records, from its warm-up end
+ * (t0_k + warmup) to the later of t0_k + warmup + duration and its last
+ * completion of a measured, sent request; summed. last_done[k] is 0 for a
+ * repeat that completed nothing, seen[k] whether it has any record.
+ */
+static uint64_t window_of(const uint64_t *t0_ns, const uint64_t *last_done, const uint8_t *seen, uint32_t n_repeats,
+			  uint64_t warmup_ns, uint64_t duration_ns)
+{
+	uint64_t w = 0;
+	int any = 0;
+	for (uint32_t k = 0; k < n_repeats; k++) {
+		if (!seen[k])
+			continue;
+		any = 1;
+		uint64_t start = t0_ns[k] + warmup_ns, end = start + duration_ns;
+		w += (last_done[k] > end ? last_done[k] : end) - start;
+	}
+	return any ? w : duration_ns;
+}
+
 int metrics_from_records(const struct record *r, size_t n, uint64_t warmup_ns,
 			 uint64_t duration_ns, struct metrics *m, struct err *e)
 {
-	memset(m, 0, sizeof(*m));
-	m->records = n;
-	m->warmup_ns = warmup_ns;
-	m->duration_ns = duration_ns;
+	static const uint64_t zero = 0;
+	return metrics_from_repeats(r, n, warmup_ns, duration_ns, &zero, 1, m, e);
+}
 
-	size_t per_op[OP_KIND_COUNT] = { 0 };
-	uint64_t last_done = 0;
+/* The counting pass: classify every record, note each repeat's last completion. */
+static int count_records(const struct record *r, size_t n, uint32_t n_repeats, struct metrics *m,
+			 size_t per_op[OP_KIND_COUNT], uint64_t *last_done, uint8_t *seen, struct err *e)
+{
 	for (size_t i = 0; i < n; i++) {
 		const struct record *x = &r[i];
-		if (x->intended < warmup_ns) {
+		if (x->repeat >= n_repeats)
+			return err_set(e, ERR_CORRUPT, "metrics: record %zu (request %llu) is of repeat %u of %u", i,
+				       (unsigned long long)x->index, x->repeat, n_repeats);
+		seen[x->repeat] = 1;
+		if (!is_measured(x)) {
 			m->warmup_records++;
 			continue;
 		}
@@ -109,10 +140,32 @@ int metrics_from_records(const struct record *r, size_t n, uint64_t warmup_ns,
 		count_into(&m->op[x->op], x, sent);
 		if (sent) {
 			per_op[x->op]++;
-			if (x->done > last_done)
-				last_done = x->done;
+			if (x->done > last_done[x->repeat])
+				last_done[x->repeat] = x->done;
 		}
 	}
+	return 0;
+}
+
+int metrics_from_repeats(const struct record *r, size_t n, uint64_t warmup_ns, uint64_t duration_ns,
+			 const uint64_t *t0_ns, uint32_t n_repeats, struct metrics *m, struct err *e)
+{
+	memset(m, 0, sizeof(*m));
+	m->records = n;
+	m->warmup_ns = warmup_ns;
+	m->duration_ns = duration_ns;
+
+	size_t per_op[OP_KIND_COUNT] = { 0 };
+	size_t nr = n_repeats ? n_repeats : 1;
+	uint64_t *last_done = xalloc_try_zeroed(nr, sizeof(uint64_t), "the repeats' windows", e);
+	uint8_t *seen = last_done ? xalloc_try_zeroed(nr, 1, "the repeats' windows", e) : NULL;
+	int rc = seen ? count_records(r, n, n_repeats, m, per_op, last_done, seen, e) : err_prefix(e, "metrics");
+	if (!rc)
+		m->window_ns = window_of(t0_ns, last_done, seen, n_repeats, warmup_ns, duration_ns);
+	free(last_done);
+	free(seen);
+	if (rc)
+		return -1;
 
 	size_t total = m->all.completed;
 	uint64_t *lat = malloc(xalloc_mul(total ? total : 1, sizeof(*lat)));
@@ -129,7 +182,7 @@ int metrics_from_records(const struct record *r, size_t n, uint64_t warmup_ns,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct record *x = &r[i];
-		if (x->intended < warmup_ns || !is_sent(x))
+		if (!is_measured(x) || !is_sent(x))
 			continue;
 		size_t at = fill[x->op]++;
 		lat[at] = record_latency_ns(x);
@@ -144,10 +197,6 @@ int metrics_from_records(const struct record *r, size_t n, uint64_t warmup_ns,
 	free(lat);
 	free(svc);
 
-	uint64_t end = warmup_ns + duration_ns;
-	if (last_done > end)
-		end = last_done;
-	m->window_ns = end - warmup_ns;
 	if (m->window_ns > 0) {
 		double w = (double)m->window_ns / 1e9;
 		m->throughput = (double)m->all.completed / w;

@@ -310,23 +310,178 @@ out:
 	return rc;
 }
 
-/* Exact metrics of one phase artifact (records part). */
+/*
+ * Recall of a load test repeated `repeats` times: score_recall over each
+ * repeat's records and hits (in->rec sorted by (repeat, index), the hits'
+ * keys tagged with their repeat, steps.h), where a store acknowledged in an
+ * earlier repeat counts as held from the repeat's start: the same id and
+ * vector were written before. The mean pools every scored recall exactly;
+ * *p05 is the lowest repeat's p05, a lower bound of the pooled one (each
+ * repeat has at most 5% of its values below its own p05).
+ */
+static int score_recall_repeats(const struct recall_in *in, uint32_t repeats, double *mean, double *p05,
+				uint64_t *scored, struct err *e)
+{
+	size_t stride = (size_t)in->k + 1;
+	uint64_t n_ops = sched_count(in->S);
+	/* sized by the run's requests and recalls: checked, an error */
+	uint64_t *first_ack = calloc(n_ops + 1, 8);
+	struct record *slice = malloc(xalloc_mul(in->n_rec + 1, sizeof(*slice)));
+	uint64_t *hk = malloc(xalloc_mul(xalloc_mul(in->n_hits + 1, stride), 8));
+	int rc = -1;
+	if (!first_ack || !slice || !hk) {
+		err_set(e, ERR_NOSPACE, "recall: out of memory for %zu records of %u repeats", in->n_rec, repeats);
+		goto out;
+	}
+	double sum = 0, low = NAN;
+	*scored = 0;
+	size_t ri = 0, hi = 0;
+	for (uint32_t r = 0; r < repeats; r++) {
+		size_t r0 = ri, h0 = hi;
+		for (; ri < in->n_rec && in->rec[ri].repeat == r; ri++) {
+			struct record x = in->rec[ri];
+			if (x.op == OP_STORE && x.index < n_ops && first_ack[x.index]) {
+				x.done = first_ack[x.index] - 1; /* acknowledged in an earlier repeat */
+				x.err = RECORD_ERR_NONE;
+			}
+			slice[ri - r0] = x;
+		}
+		for (; hi < in->n_hits && in->hits[hi * stride] >> STEPS_HITS_REPEAT_SHIFT == r; hi++) {
+			memcpy(hk + (hi - h0) * stride, in->hits + hi * stride, stride * 8);
+			hk[(hi - h0) * stride] &= (1ULL << STEPS_HITS_REPEAT_SHIFT) - 1;
+		}
+		struct recall_in one = *in;
+		one.rec = slice;
+		one.n_rec = ri - r0;
+		one.hits = hk;
+		one.n_hits = hi - h0;
+		double m = NAN, p = NAN;
+		uint64_t n = 0;
+		if (score_recall(&one, &m, &p, &n, e))
+			goto out;
+		if (n) {
+			sum += m * (double)n;
+			*scored += n;
+			low = isnan(low) || p < low ? p : low;
+		}
+		for (size_t i = r0; i < ri; i++) {
+			const struct record *x = &in->rec[i];
+			if (x->op == OP_STORE && x->err == RECORD_ERR_NONE && x->index < n_ops && !first_ack[x->index])
+				first_ack[x->index] = x->done + 1;
+		}
+	}
+	if (*scored) {
+		*mean = sum / (double)*scored;
+		*p05 = low;
+	}
+	rc = 0;
+out:
+	free(first_ack);
+	free(slice);
+	free(hk);
+	return rc;
+}
+
+/* A loadtest artifact's records, in (repeat, index) order, and where each of
+ * its repeats started (part "repeat_t0"; an artifact from before repeats has
+ * neither it nor "repeats": one repeat at 0). */
+struct lt_records {
+	struct records recs;
+	uint64_t *t0_ns;
+	uint32_t repeats;
+	int64_t warm, dur;
+};
+
+static void lt_records_release(struct lt_records *l)
+{
+	records_release(&l->recs);
+	free(l->t0_ns);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Part "repeat_t0": n little-endian u64, each repeat's start in ns after t0. */
+/*
+ * Where each repeat started, from records sorted by (repeat, index): the
+ * schedule is the same in every repeat, so request i of repeat r was due
+ * exactly t0[r] after request i of repeat 0. For artifacts written without
+ * a "repeat_t0" part.
+ */
+static int derive_repeat_t0(const struct records *a, uint64_t *t0, uint32_t n, struct err *e)
+{
+	size_t n0 = 0;
+	while (n0 < a->n && a->v[n0].repeat == 0)
+		n0++;
+	for (size_t i = n0; i < a->n; i++) {
+		const struct record *x = &a->v[i];
+		if (x->repeat >= n || (i > n0 && a->v[i - 1].repeat == x->repeat))
+			continue; /* metrics_from_repeats reports the first; only each repeat's first counts */
+		size_t lo = 0, hi = n0;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (a->v[mid].index < x->index)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == n0 || a->v[lo].index != x->index || x->intended < a->v[lo].intended)
+			return err_set(e, ERR_CORRUPT, "loadtest artifact: repeat %u's request %llu has no match in repeat 0",
+				       x->repeat, (unsigned long long)x->index);
+		t0[x->repeat] = x->intended - a->v[lo].intended;
+	}
+	return 0;
+}
+
+/* Part "repeat_t0": n little-endian u64, each repeat's start in ns after t0. */
+static int read_repeat_t0(struct store *st, const struct artifact *a, uint64_t *t0, int64_t n, struct err *e)
+{
+	uint64_t size = 0;
+	uint8_t *t = read_part(st, a, "repeat_t0", &size, e);
+	if (!t)
+		return -1;
+	int rc = size == (uint64_t)n * 8 ? 0
+					 : err_set(e, ERR_CORRUPT, "loadtest artifact: %llu bytes of repeat starts for %lld repeats",
+						   (unsigned long long)size, (long long)n);
+	for (int64_t r = 0; !rc && r < n; r++)
+		for (int b = 7; b >= 0; b--)
+			t0[r] = t0[r] << 8 | t[8 * r + b];
+	free(t);
+	return rc;
+}
+
+static int lt_records_load(struct store *st, const struct artifact *a, struct lt_records *l, struct err *e)
+{
+	memset(l, 0, sizeof(*l));
+	records_init(&l->recs);
+	int64_t n = 1;
+	artifact_get_int(a, "repeats", &n);
+	artifact_get_int(a, "warmup_ns", &l->warm);
+	artifact_get_int(a, "duration_ns", &l->dur);
+	if (n < 1 || n > 100000)
+		return err_set(e, ERR_CORRUPT, "loadtest artifact: %lld repeats", (long long)n);
+	l->repeats = (uint32_t)n;
+	l->t0_ns = xcalloc((size_t)n, sizeof(uint64_t)); /* bounded just above */
+	uint64_t size = 0;
+	void *rb = read_part(st, a, "records", &size, e);
+	int rc = !rb || records_decode(rb, (size_t)size, &l->recs, e) ? -1 : 0;
+	free(rb);
+	if (rc)
+		return -1;
+	records_sort_by_index(&l->recs);
+	if (artifact_part(a, "repeat_t0"))
+		return read_repeat_t0(st, a, l->t0_ns, n, e);
+	return n > 1 ? derive_repeat_t0(&l->recs, l->t0_ns, l->repeats, e) : 0;
+}
+
+/* Exact metrics of one phase artifact (records part), pooled over its repeats. */
 static int phase_metrics(struct store *st, const struct digest *d, struct metrics *m, struct err *e)
 {
 	struct artifact a;
 	if (artifact_get(st, d, &a, e))
 		return -1;
-	struct records recs;
-	records_init(&recs);
-	uint64_t size = 0;
-	int64_t warm = 0, dur = 0;
-	artifact_get_int(&a, "warmup_ns", &warm);
-	artifact_get_int(&a, "duration_ns", &dur);
-	void *rb = read_part(st, &a, "records", &size, e);
-	int rc = !rb || records_decode(rb, (size_t)size, &recs, e) ||
-		 metrics_from_records(recs.v, recs.n, (uint64_t)warm, (uint64_t)dur, m, e);
-	free(rb);
-	records_release(&recs);
+	struct lt_records l;
+	int rc = lt_records_load(st, &a, &l, e) ||
+		 metrics_from_repeats(l.recs.v, l.recs.n, (uint64_t)l.warm, (uint64_t)l.dur, l.t0_ns, l.repeats, m, e);
+	lt_records_release(&l);
 	artifact_release(&a);
 	return rc ? -1 : 0;
 }
@@ -424,6 +579,20 @@ int runmetrics_missing(const struct spec *sp, const struct run_record *rec, char
 	return missing;
 }
 
+/* The machine's noise floor the loadtest step recorded (util/sysnoise.h),
+ * under the same names; a field it could not read is absent. */
+static void put_noise_metrics(struct run_record *rec, const struct artifact *a)
+{
+	static const char *const keys[] = { "noise.load1_before", "noise.load1_after", "noise.ncpu",
+					    "noise.cpu_mhz", "noise.steal_pct", "noise.other_cpu_pct",
+					    "noise.mem_available_mb" };
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		double v;
+		if (!artifact_get_f64(a, keys[i], &v))
+			run_metric_set(rec, keys[i], v);
+	}
+}
+
 int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 {
 	const struct digest *ld = step_out(rec, "loadtest");
@@ -433,35 +602,34 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	struct spec *sp = NULL;
 	struct artifact la;
 	int have_la = 0;
-	struct records recs;
-	records_init(&recs);
-	void *rbytes = NULL, *hits = NULL, *gids = NULL, *gsc = NULL, *gcnt = NULL;
+	struct lt_records l;
+	memset(&l, 0, sizeof(l));
+	void *hits = NULL, *gids = NULL, *gsc = NULL, *gcnt = NULL;
 	float *q = NULL, *cent = NULL;
 	if (!rec->spec_text || target_spec_load_stored(rec->spec_text, strlen(rec->spec_text), rec->id, &sp, e))
 		goto out;
 	if (artifact_get(st, ld, &la, e))
 		goto out;
 	have_la = 1;
+	put_noise_metrics(rec, &la);
 	if (!strcmp(la.type, "loadtest-sweep")) {
 		rc = sweep_metrics(st, rec, &la, e);
 		goto out;
 	}
-	uint64_t size = 0;
-	if (!(rbytes = read_part(st, &la, "records", &size, e)) || records_decode(rbytes, (size_t)size, &recs, e))
+	if (lt_records_load(st, &la, &l, e))
 		goto out;
-	records_sort_by_index(&recs);
-	int64_t warm = 0, dur = 0, sched_n = 0, sat = 0, k = 0;
+	int64_t sched_n = 0, sat = 0, k = 0;
 	double thr = 0;
-	artifact_get_int(&la, "warmup_ns", &warm);
-	artifact_get_int(&la, "duration_ns", &dur);
 	artifact_get_int(&la, "scheduled", &sched_n);
 	artifact_get_int(&la, "saturated", &sat);
 	artifact_get_int(&la, "k", &k);
 	artifact_get_f64(&la, "threshold", &thr);
 	struct metrics m;
-	if (metrics_from_records(recs.v, recs.n, (uint64_t)warm, (uint64_t)dur, &m, e))
+	if (metrics_from_repeats(l.recs.v, l.recs.n, (uint64_t)l.warm, (uint64_t)l.dur, l.t0_ns, l.repeats, &m, e))
 		goto out;
 	put_metrics(rec, &m, (uint64_t)sched_n, (int)sat);
+	if (l.repeats > 1)
+		run_metric_set(rec, "repeats", (double)l.repeats);
 
 	const struct digest *qd = step_out(rec, "queries"), *gd = step_out(rec, "groundtruth");
 	if (!qd || !gd || k <= 0 || !artifact_part(&la, "hits")) {
@@ -502,11 +670,12 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	struct sched S;
 	if (sched_init(&S, &spp, e))
 		goto out;
-	struct recall_in in = { sp, &S, recs.v, recs.n, hits, (size_t)(hsize / (((uint64_t)k + 1) * 8)), (int)k,
+	struct recall_in in = { sp, &S, l.recs.v, l.recs.n, hits, (size_t)(hsize / (((uint64_t)k + 1) * 8)), (int)k,
 				(float)thr, q, nq, dim, gids, gsc, gcnt, (int)gk, cent, (uint32_t)n_cent };
 	double mean = NAN, p05 = NAN;
 	uint64_t scored = 0;
-	if (score_recall(&in, &mean, &p05, &scored, e))
+	if (l.repeats > 1 ? score_recall_repeats(&in, l.repeats, &mean, &p05, &scored, e)
+			  : score_recall(&in, &mean, &p05, &scored, e))
 		goto out;
 	if (scored) {
 		run_metric_set(rec, "recall", mean);
@@ -515,14 +684,13 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	run_metric_set(rec, "recall_scored", (double)scored);
 	rc = 0;
 out:
-	free(rbytes);
 	free(hits);
 	free(gids);
 	free(gsc);
 	free(gcnt);
 	free(q);
 	free(cent);
-	records_release(&recs);
+	lt_records_release(&l);
 	if (have_la)
 		artifact_release(&la);
 	spec_free(sp);

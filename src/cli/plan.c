@@ -56,6 +56,8 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 			json_object_set_new(r, "state", json_string(steps_state_name(rows[i].state)));
 			if (rows[i].note[0])
 				json_object_set_new(r, "note", json_string(rows[i].note));
+			if (rows[i].step == STEP_LOADTEST && sp->loadtest.repeat > 1)
+				json_object_set_new(r, "repeat", json_integer((json_int_t)sp->loadtest.repeat));
 			if (rows[i].has_action) {
 				digest_to_hex(&rows[i].action, hex);
 				json_object_set_new(r, "action", json_string(hex));
@@ -77,6 +79,9 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 			const struct step_def *d = steps_def(rows[i].step);
 			if (rows[i].state == STEP_MISSING_INPUT)
 				printf("  %-12s %-10s %s  %s\n", d->name, "missing", ah, rows[i].note);
+			else if (rows[i].step == STEP_LOADTEST && sp->loadtest.repeat > 1)
+				printf("  %-12s %-10s %s  repeated %llu times (steps.loadtest.repeat)\n", d->name,
+				       steps_state_name(rows[i].state), ah, (unsigned long long)sp->loadtest.repeat);
 			else
 				printf("  %-12s %-10s %s\n", d->name, steps_state_name(rows[i].state), ah);
 		}

@@ -44,9 +44,10 @@ static int find_unfinished(const struct run_record *r, void *ctx)
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 {
 	int json = 0, resume = 0, force = 0, verify_all = 0;
+	long repeat = -1; /* -1: as the spec says */
 	const char *run_id = NULL;
 	static const struct cli_help help = {
-		"run", "engrave run SPEC [--resume | --run ID] [--force] [--json]",
+		"run", "engrave run SPEC [--resume | --run ID] [--repeat N] [--force] [--json]",
 		"Run an experiment spec: build or reuse every step's artifacts, ingest, load-test, record the run.",
 		"Pure steps (corpus, embed, centroids, synthetic, queries, groundtruth) are reused\n"
 		"from the action cache when their inputs and params are unchanged. Effectful steps\n"
@@ -57,6 +58,9 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		"--verify-all asks the target for the id of every ingested record after the load\n"
 		"(by id where the driver can; Engram pages its hot tier), beside the count and the\n"
 		"sampled read-back.\n\n"
+		"--repeat N runs the load test N times with the same schedule, as\n"
+		"steps.loadtest.repeat: N in the spec would: the run stores the spec with it\n"
+		"(its canonical form) and its digest says it; resume such a run with --repeat N.\n\n"
 		"exit codes: 0 done and checks pass, 1 a check failed or the target lost data,\n"
 		"2 spec error, 3 missing input or metric (the run is 'incomplete'), 4 runtime\n"
 		"failure, 130 interrupted",
@@ -65,6 +69,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		{ "resume", 0, OPT_FLAG, &resume, NULL, "resume the newest unfinished run of this spec" },
 		{ "run", 0, OPT_STRING, &run_id, "ID", "resume this run" },
 		{ "force", 'f', OPT_FLAG, &force, NULL, "ignore the action cache and rebuild every step" },
+		{ "repeat", 0, OPT_INT, &repeat, "N", "run the load test N times (sets steps.loadtest.repeat)" },
 		{ "verify-all", 0, OPT_FLAG, &verify_all, NULL,
 		  "after ingest, ask the target for every record's id (not only a sample)" },
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the run record as JSON" },
@@ -86,6 +91,10 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	struct spec *sp = ctx->spec; /* main frees it */
 	struct store *st = ctx->store;
+	if (repeat != -1 && spec_set_loadtest_repeat(sp, repeat > 0 ? (uint64_t)repeat : 0, &e)) {
+		err_prefix(&e, "--repeat %ld", repeat);
+		goto fail;
+	}
 	struct find_ctx f;
 	memset(&f, 0, sizeof(f));
 	if (resume && !run_id) {

@@ -21,7 +21,8 @@
 static const struct cli_help check_help = {
 	"spec check", "engrave spec check FILE...",
 	"validate experiment specs and print each one's digest",
-	"Prints \"FILE: ok (digest HEX)\" for each valid spec. Errors name\n"
+	"Prints \"FILE: ok (digest HEX)\" for each valid spec (and how many times its\n"
+	"load test repeats, when steps.loadtest.repeat > 1). Errors name\n"
 	"file:line:col, the key path and the reason. Exit 2 if any spec is invalid,\n"
 	"3 if a file is missing.",
 };
@@ -50,7 +51,11 @@ static int spec_check(int argc, char **argv, struct cli_ctx *ctx)
 		char hex[DIGEST_HEX_LEN + 1];
 		spec_digest(s, &d);
 		digest_to_hex(&d, hex);
-		printf("%s: ok (digest %s)\n", argv[i], hex);
+		if (s->loadtest.present && s->loadtest.repeat > 1)
+			printf("%s: ok (digest %s), loadtest repeated %llu times\n", argv[i], hex,
+			       (unsigned long long)s->loadtest.repeat);
+		else
+			printf("%s: ok (digest %s)\n", argv[i], hex);
 		spec_free(s);
 	}
 	return code;

@@ -58,16 +58,18 @@ int records_push(struct records *a, const struct record *r, struct err *e)
 	return 0;
 }
 
-static int cmp_index(const void *x, const void *y)
+static int cmp_repeat_index(const void *x, const void *y)
 {
 	const struct record *a = x, *b = y;
+	if (a->repeat != b->repeat)
+		return a->repeat < b->repeat ? -1 : 1;
 	return a->index < b->index ? -1 : a->index > b->index;
 }
 
 void records_sort_by_index(struct records *a)
 {
 	if (a->n > 1)
-		qsort(a->v, a->n, sizeof(*a->v), cmp_index);
+		qsort(a->v, a->n, sizeof(*a->v), cmp_repeat_index);
 }
 
 static void put(uint8_t *b, uint64_t v, int n)

@@ -84,6 +84,9 @@ enum ktype { KT_SECTION, KT_STR, KT_ENUM, KT_U64, KT_F64, KT_BOOL, KT_DUR, KT_SE
 #define KF_ENVNAME 16u /* an environment variable NAME */
 #define KF_URL 32u     /* http:// or https:// */
 #define KF_SLUG 64u    /* [A-Za-z0-9._-]+ */
+#define KF_NEW 128u    /* a key added later (KT_U64): left out of the canonical form and of
+                        * step params at its default, so specs written before it keep
+                        * their digests and action keys */
 
 struct key {
 	const char *path;
@@ -290,6 +293,10 @@ static const struct key keys[] = {
 	  KF_POS | KF_MAX, NULL, NULL, "[] (no sweep)", "sweep: repeat the test at each arrival rate (ops/s)" },
 	{ "steps.loadtest.slo_p99_ms", KT_F64, OFF(loadtest.slo_p99_ms), 0, "0", NULL, 0, 0, KF_MIN, NULL, NULL,
 	  NULL, "sweeps: the p99 that defines the highest sustainable rate (0: none)" },
+	{ "steps.loadtest.repeat", KT_U64, OFF(loadtest.repeat), 0, "1", NULL, 1, 100, KF_MIN | KF_MAX | KF_NEW,
+	  NULL, NULL, NULL,
+	  "run warm-up + measured phase this many times with the same schedule, keeping every record "
+	  "(metrics pool them; not with a sweep)" },
 	SEC("steps.loadtest.arrival", NOOFF, NULL, NULL, "when requests are due"),
 	{ "steps.loadtest.arrival.pattern", KT_ENUM, OFF(loadtest.arrival.pattern), 0, "constant",
 	  spec_arrival_names, 0, 0, 0, NULL, NULL, NULL, "constant, poisson, periodic_burst or ramp" },
@@ -973,6 +980,10 @@ static int check_set_bytes(struct lctx *c)
 	return 0;
 }
 
+#define REPEAT_SWEEP_MSG "a sweep (%s) runs each phase once; repeat = %llu is not supported with it"
+#define REPEAT_SWEEP_HINT \
+	"repeat one phase: a spec without %s, with its arrival rate or max_in_flight set to the value you want"
+
 /* Rules between keys, after every key is known. */
 static int cross_checks(struct lctx *c)
 {
@@ -1114,6 +1125,11 @@ static int cross_checks(struct lctx *c)
 		if (l->arrival.pattern == SPEC_ARRIVAL_RAMP && !(l->arrival.from_rate + l->arrival.to_rate > 0))
 			return perr(c, pos_of(c, "steps.loadtest.arrival"), "steps.loadtest.arrival",
 				    "from_rate and to_rate are both 0");
+		if (l->repeat > 1 && (l->n_rates || l->n_concurrency)) {
+			perr(c, pos_of(c, "steps.loadtest.repeat"), "steps.loadtest.repeat", REPEAT_SWEEP_MSG,
+			     l->n_rates ? "rates" : "concurrency", (unsigned long long)l->repeat);
+			return err_hint(c->e, REPEAT_SWEEP_HINT, l->n_rates ? "rates" : "concurrency");
+		}
 		if (l->slo_p99_ms > 0 && !l->n_rates && !l->n_concurrency)
 			return perr(c, pos_of(c, "steps.loadtest.slo_p99_ms"), "steps.loadtest.slo_p99_ms",
 				    "only used with a sweep (rates or concurrency)");
@@ -1250,6 +1266,34 @@ int spec_load_file(const char *path, struct spec **out, struct err *e)
 const char *spec_source_text(const struct spec *s)
 {
 	return s->source_text;
+}
+
+int spec_set_loadtest_repeat(struct spec *s, uint64_t n, struct err *e)
+{
+	const struct key *k = key_find("steps.loadtest.repeat", NULL);
+	struct spec_loadtest *l = &s->loadtest;
+	if (!l->present) {
+		err_set(e, ERR_SPEC, "%s: steps.loadtest.repeat: the spec has no load test to repeat", s->source_name);
+		return err_hint(e, "add a steps.loadtest section");
+	}
+	if ((double)n < k->min || (double)n > k->max)
+		return err_set(e, ERR_SPEC, "%s: steps.loadtest.repeat: must be from %g to %g, got %llu", s->source_name,
+			       k->min, k->max, (unsigned long long)n);
+	if (n > 1 && (l->n_rates || l->n_concurrency)) {
+		err_set(e, ERR_SPEC, "%s: steps.loadtest.repeat: " REPEAT_SWEEP_MSG, s->source_name,
+			l->n_rates ? "rates" : "concurrency", (unsigned long long)n);
+		return err_hint(e, REPEAT_SWEEP_HINT, l->n_rates ? "rates" : "concurrency");
+	}
+	l->repeat = n;
+	struct buf y;
+	buf_init(&y, 0);
+	if (spec_canonical_yaml(s, &y, e)) {
+		buf_release(&y);
+		return -1;
+	}
+	free(s->source_text);
+	s->source_text = buf_detach(&y, &s->source_len);
+	return 0;
 }
 
 int spec_resolve_path(const struct spec *s, const char *path, struct buf *out, struct err *e)
@@ -1617,10 +1661,17 @@ static int cmp_leaf(const void *a, const void *b)
 	return strcmp(key_leaf(ka->path), key_leaf(kb->path));
 }
 
+/* A KF_NEW key at its default is left out (the default is a valid integer). */
+static int key_new_at_default(const struct spec *s, const struct key *k)
+{
+	return (k->flags & KF_NEW) && k->type == KT_U64 &&
+	       *(const uint64_t *)cfield(s, k) == strtoull(k->def, NULL, 0);
+}
+
 /* Would emit_section write anything for this key? */
 static int key_emits(const struct spec *s, const struct key *k)
 {
-	if (!key_active(s, k))
+	if (!key_active(s, k) || key_new_at_default(s, k))
 		return 0;
 	if (k->type == KT_SECTION && k->off != NOOFF && !*(const int *)cfield(s, k))
 		return 0;

@@ -22,10 +22,27 @@
  * kept, so analysis can score them against the data the target held when
  * the query was sent.
  *
- * Output: artifact "loadtest" v1 {records (64-byte records, index order),
- * hits (what each recall returned, as base rows / store ordinals)} with the
- * schedule digest and counters. The analysis layer (analysis/runmetrics.c)
- * turns it into the run's metrics: exact percentiles and recall@k.
+ * Repeats (loadtest.repeat = N): the whole schedule, warm-up included, runs
+ * N times back to back, each from a fresh t0 once the previous repeat has
+ * drained; the target keeps what earlier repeats stored (the same ids are
+ * written again). Each repeat's records are moved onto the first repeat's
+ * clock and tagged with their repeat, so times increase over the whole
+ * array, and are written as soon as the repeat ends (memory holds one).
+ * A killed run resumes by running the step, every repeat, again.
+ *
+ * Noise floor: a /proc snapshot (util/sysnoise.c) before the first
+ * measured phase and one after the last (a sweep: around all its phases)
+ * give load, steal, memory, CPU frequency and the CPU share of processes
+ * other than engrave and the target's own server (found by its loopback
+ * listening port), stored as noise.* meta and noise_top.
+ *
+ * Output: artifact "loadtest" v1 {records (64-byte records, repeat then
+ * index order), hits (what each recall returned, as base rows / store
+ * ordinals; keys tagged with the repeat), repeat_t0 (each repeat's start,
+ * u64 LE ns after t0)} with the schedule digest, `repeats` and counters
+ * summed over the repeats (duration_ns is one repeat's). The analysis
+ * layer (analysis/runmetrics.c) turns it into the run's metrics: exact
+ * percentiles and recall@k.
  * Arrays sized by the spec (requests x k hit ids, the in-flight slots) are
  * checked allocations: too large is ERR_NOSPACE, a step to resume, not an abort.
  */
@@ -40,6 +57,7 @@
 #include "engrave/sched.h"
 #include "engrave/store.h"
 #include "engrave/synth.h"
+#include "engrave/sysnoise.h"
 #include "engrave/target.h"
 #include "engrave/vec.h"
 #include "engrave/xalloc.h"
@@ -49,11 +67,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LOAD_SEED_XOR 0x4c4f414453544f52ULL /* "LOADSTOR" */
 #define NO_ID UINT64_MAX
 #define STORE_FLAG (1ULL << 63)
 #define SWEEP_MAX 16 /* phases per sweep (artifact parts) */
+#define NOISE_BUSY_PCT 10.0 /* other processes' CPU share that makes the summary say so */
 
 struct lt_slot {
 	struct target_req rq;
@@ -87,6 +107,13 @@ struct lt {
 	uint64_t n_ops;
 	uint64_t *hit_ids;             /* n_ops * k, NO_ID padded */
 	uint8_t *is_recall;
+	/* the machine's noise floor: a snapshot before the first measured phase,
+	 * the noise when the last one ended */
+	struct sysnoise_snap noise0;
+	int noise_started, noise_done;
+	int sweeping;                  /* phases of a sweep: the noise is the sweep's */
+	int server_pid;                /* the target's server on loopback, 0: none found */
+	struct sysnoise_result noise;
 };
 
 /* ---------------------------------------------------------------- */
@@ -325,37 +352,186 @@ static int load_id_maps(struct lt *L, struct err *e)
 	return 0;
 }
 
-static int put_records(struct step_ctx *c, struct loadgen_result *res, struct digest *out, uint64_t *size,
-		       struct err *e)
+/* ---------------------------------------------------------------- */
+/* the noise floor (util/sysnoise.c)                                  */
+
+/* Before the first measured phase: find the target's server when it runs on
+ * this machine (its CPU time is part of the measurement, not noise), then
+ * the "before" snapshot. */
+static void noise_begin(struct lt *L)
+{
+	if (L->noise_started)
+		return;
+	const char *url = target_url(L->t);
+	unsigned port;
+	if (target_has_http(L->t) && url && sysnoise_loopback_port(url, &port)) {
+		L->server_pid = sysnoise_listener_pid(port);
+		if (!L->server_pid)
+			log_debug("loadtest: no process of ours listens on port %u: the target's CPU time counts "
+				  "as other processes' in noise.other_cpu_pct", port);
+		else
+			log_debug("loadtest: the target's server is pid %d (port %u)", L->server_pid, port);
+	}
+	sysnoise_snap(&L->noise0);
+	L->noise_started = 1;
+}
+
+/* After the last measured phase: the noise since noise_begin (L->noise),
+ * and a warning when other processes used 10% or more of the machine. */
+static void noise_end(struct lt *L)
+{
+	struct sysnoise_snap now;
+	sysnoise_snap(&now);
+	int roots[2] = { (int)getpid(), L->server_pid };
+	sysnoise_compare(&L->noise0, &now, roots, 2, sysconf(_SC_CLK_TCK), &L->noise);
+	sysnoise_snap_release(&now);
+	L->noise_done = 1;
+	if (L->noise.other_cpu_pct >= NOISE_BUSY_PCT)
+		log_warn("loadtest: other processes used %.0f%% of the machine's CPU during the load test (%s)",
+			 L->noise.other_cpu_pct, L->noise.top);
+}
+
+/* The noise into the artifact's meta: noise.* named as the run metrics
+ * (unknown ones left out) and noise_top. */
+static int noise_put(const struct lt *L, struct artifact *a, struct err *e)
+{
+	const struct sysnoise_result *r = &L->noise;
+	const struct {
+		const char *key;
+		double v;
+	} f[] = {
+		{ "noise.load1_before", r->load1_before }, { "noise.load1_after", r->load1_after },
+		{ "noise.ncpu", (double)r->ncpu },         { "noise.cpu_mhz", r->cpu_mhz },
+		{ "noise.steal_pct", r->steal_pct },       { "noise.other_cpu_pct", r->other_cpu_pct },
+		{ "noise.mem_available_mb", r->mem_available_mb },
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (isfinite(f[i].v) && artifact_set_f64(a, f[i].key, f[i].v, e))
+			return -1;
+	return artifact_set_str(a, "noise_top", r->top, e);
+}
+
+/* A busy machine said in the step's summary line (the run's report). */
+static void noise_summary(struct lt *L)
+{
+	if (!L->noise_done || !(L->noise.other_cpu_pct >= NOISE_BUSY_PCT))
+		return;
+	size_t n = strlen(L->c->summary);
+	snprintf(L->c->summary + n, sizeof(L->c->summary) - n, "; busy machine: others used %.0f%% CPU (%s)",
+		 L->noise.other_cpu_pct, L->noise.top);
+}
+
+/* ---------------------------------------------------------------- */
+/* the repeats of a phase                                             */
+
+/*
+ * What the repeats of one phase add up to: the "records" and "hits" streams
+ * (written after each repeat, so memory holds one repeat's records), the
+ * counters summed over the repeats, and where each repeat started.
+ */
+struct lt_acc {
+	struct obj_writer *rec_w, *hit_w;
+	uint32_t n;                  /* repeats added */
+	mono_ns t0;                  /* repeat 0's t0: the run's t0 */
+	uint64_t *t0_ns;             /* per repeat, ns after t0 */
+	uint64_t scheduled, sent, completed, dropped, late, errors;
+	uint64_t elapsed_ns;         /* t0 to the last completion of the last repeat */
+	int saturated;
+	char saturation[320];
+	char transport[16];
+};
+
+static int acc_open(struct lt *L, struct lt_acc *a, uint32_t repeats, struct err *e)
+{
+	memset(a, 0, sizeof(*a));
+	a->t0_ns = xmalloc_array(repeats, sizeof(uint64_t)); /* at most 100 (spec) */
+	if (obj_writer_open(L->c->store, &a->rec_w, e))
+		return -1;
+	return obj_writer_open(L->c->store, &a->hit_w, e);
+}
+
+static void acc_release(struct lt_acc *a)
+{
+	obj_writer_abort(a->rec_w);
+	obj_writer_abort(a->hit_w);
+	free(a->t0_ns);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Repeat a->n's records, moved to the run's clock and tagged with the
+ * repeat, in index order. */
+static int add_records(struct lt_acc *a, struct loadgen_result *res, uint64_t base, struct err *e)
 {
 	records_sort_by_index(&res->records);
-	struct obj_writer *w;
-	if (obj_writer_open(c->store, &w, e))
-		return -1;
 	uint8_t blk[RECORDS_SIZE * 1024];
 	for (size_t i = 0; i < res->records.n; i += 1024) {
 		size_t n = res->records.n - i < 1024 ? res->records.n - i : 1024;
-		records_encode(&res->records.v[i], n, blk);
-		if (obj_write(w, blk, n * RECORDS_SIZE, e)) {
-			obj_writer_abort(w);
-			return -1;
+		for (size_t j = i; j < i + n; j++) {
+			struct record *r = &res->records.v[j];
+			r->repeat = a->n;
+			r->intended += base;
+			r->sent += base;
+			r->done += base;
 		}
+		records_encode(&res->records.v[i], n, blk);
+		if (obj_write(a->rec_w, blk, n * RECORDS_SIZE, e))
+			return -1;
 	}
-	*size = obj_writer_size(w);
-	return obj_writer_finish(w, out, e);
+	return 0;
 }
 
-/* Part "hits": for each recall that answered, [u64 request index][k x u64
- * mapped ids] (base row, store ordinal | 1<<63, or UINT64_MAX), in index order. */
-static int put_hits(struct lt *L, struct digest *out, uint64_t *size, struct err *e)
+/* Repeat a->n's hits: for each recall that answered, [u64 request index |
+ * repeat << STEPS_HITS_REPEAT_SHIFT][k x u64 mapped ids] (base row, store
+ * ordinal | 1<<63, or UINT64_MAX), in index order. */
+static int add_hits(struct lt *L, struct lt_acc *a, struct err *e)
 {
-	struct obj_writer *w;
-	if (obj_writer_open(L->c->store, &w, e))
-		return -1;
 	for (uint64_t i = 0; i < L->n_ops; i++) {
 		if (!L->is_recall[i])
 			continue;
-		if (obj_write(w, &i, 8, e) || obj_write(w, &L->hit_ids[i * (uint64_t)L->k], (size_t)L->k * 8, e)) {
+		uint64_t key = i | (uint64_t)a->n << STEPS_HITS_REPEAT_SHIFT;
+		if (obj_write(a->hit_w, &key, 8, e) ||
+		    obj_write(a->hit_w, &L->hit_ids[i * (uint64_t)L->k], (size_t)L->k * 8, e))
+			return -1;
+	}
+	return 0;
+}
+
+/* Add one finished repeat: its records and hits, its counters. */
+static int acc_add(struct lt *L, struct lt_acc *a, struct loadgen_result *res, struct err *e)
+{
+	if (a->n == 0)
+		a->t0 = res->t0;
+	uint64_t base = res->t0 - a->t0; /* after the previous repeat drained */
+	a->t0_ns[a->n] = base;
+	if (add_records(a, res, base, e) || add_hits(L, a, e))
+		return -1;
+	a->scheduled += res->scheduled;
+	a->sent += res->sent;
+	a->completed += res->completed;
+	a->dropped += res->dropped;
+	a->late += res->late;
+	a->errors += res->errors;
+	a->elapsed_ns = base + res->elapsed_ns;
+	if (res->saturated && !a->saturated)
+		snprintf(a->saturation, sizeof(a->saturation), "%s", res->saturation);
+	a->saturated |= res->saturated;
+	snprintf(a->transport, sizeof(a->transport), "%s", res->transport);
+	a->n++;
+	return 0;
+}
+
+/* Part "repeat_t0": where each repeat started, u64 little-endian ns after t0. */
+static int put_repeat_t0(struct step_ctx *c, const struct lt_acc *a, struct digest *out, uint64_t *size,
+			 struct err *e)
+{
+	struct obj_writer *w;
+	if (obj_writer_open(c->store, &w, e))
+		return -1;
+	for (uint32_t r = 0; r < a->n; r++) {
+		uint8_t le[8];
+		for (int b = 0; b < 8; b++)
+			le[b] = (uint8_t)(a->t0_ns[r] >> (8 * b));
+		if (obj_write(w, le, 8, e)) {
 			obj_writer_abort(w);
 			return -1;
 		}
@@ -380,16 +556,21 @@ static int p99_of(const struct loadgen_result *res, uint64_t *p99, struct err *e
 	return 0;
 }
 
-/* The phase's "loadtest" artifact: records (sorted by index here) + the mapped ids
- * each recall returned. */
+/* The phase's "loadtest" artifact: the records of every repeat (each in index
+ * order), the mapped ids each recall returned, where each repeat started, and
+ * the counters summed over the repeats (duration_ns is one repeat's). The
+ * writers are finished here (and cleared, so acc_release does not abort them). */
 static int put_phase(struct lt *L, const struct sched_params *sp, const struct loadgen_opts *lo,
-		     const struct digest *sd, struct loadgen_result *res, struct digest *out,
-		     struct err *e)
+		     const struct digest *sd, struct lt_acc *acc, struct digest *out, struct err *e)
 {
 	struct step_ctx *c = L->c;
-	struct digest rd, hd;
-	uint64_t rsize = 0, hsize = 0;
-	if (put_records(c, res, &rd, &rsize, e) || put_hits(L, &hd, &hsize, e))
+	struct digest rd, hd, td;
+	uint64_t rsize = obj_writer_size(acc->rec_w), hsize = obj_writer_size(acc->hit_w), tsize = 0;
+	int frc = obj_writer_finish(acc->rec_w, &rd, e);
+	acc->rec_w = NULL;
+	frc = frc || obj_writer_finish(acc->hit_w, &hd, e);
+	acc->hit_w = NULL;
+	if (frc || put_repeat_t0(c, acc, &td, &tsize, e))
 		return -1;
 	struct artifact a;
 	artifact_init(&a, "loadtest", 1);
@@ -397,96 +578,53 @@ static int put_phase(struct lt *L, const struct sched_params *sp, const struct l
 	char sdhex[DIGEST_HEX_LEN + 1];
 	digest_to_hex(sd, sdhex);
 	int rc = artifact_add_part(&a, "records", &rd, rsize, e) || artifact_add_part(&a, "hits", &hd, hsize, e) ||
+		     artifact_add_part(&a, "repeat_t0", &td, tsize, e) ||
 		     artifact_set_str(&a, "schedule_digest", sdhex, e) ||
-		     artifact_set_int(&a, "scheduled", (int64_t)res->scheduled, e) ||
-		     artifact_set_int(&a, "sent", (int64_t)res->sent, e) ||
-		     artifact_set_int(&a, "completed", (int64_t)res->completed, e) ||
-		     artifact_set_int(&a, "dropped", (int64_t)res->dropped, e) ||
-		     artifact_set_int(&a, "late", (int64_t)res->late, e) ||
-		     artifact_set_int(&a, "errors", (int64_t)res->errors, e) ||
+		     artifact_set_int(&a, "repeats", (int64_t)acc->n, e) ||
+		     artifact_set_int(&a, "scheduled", (int64_t)acc->scheduled, e) ||
+		     artifact_set_int(&a, "sent", (int64_t)acc->sent, e) ||
+		     artifact_set_int(&a, "completed", (int64_t)acc->completed, e) ||
+		     artifact_set_int(&a, "dropped", (int64_t)acc->dropped, e) ||
+		     artifact_set_int(&a, "late", (int64_t)acc->late, e) ||
+		     artifact_set_int(&a, "errors", (int64_t)acc->errors, e) ||
 		     artifact_set_int(&a, "warmup_ns", (int64_t)sp->warmup_ns, e) ||
 		     artifact_set_int(&a, "duration_ns", (int64_t)sp->duration_ns, e) ||
-		     artifact_set_int(&a, "elapsed_ns", (int64_t)res->elapsed_ns, e) ||
+		     artifact_set_int(&a, "elapsed_ns", (int64_t)acc->elapsed_ns, e) ||
 		     artifact_set_int(&a, "max_in_flight", lo->max_in_flight, e) ||
 		     artifact_set_f64(&a, "rate", sp->rate, e) ||
 		     artifact_set_int(&a, "k", L->k, e) || artifact_set_f64(&a, "threshold", L->threshold, e) ||
-		     artifact_set_int(&a, "saturated", res->saturated, e) ||
-		     artifact_set_str(&a, "saturation", res->saturation, e) ||
-		     artifact_set_str(&a, "transport", res->transport, e) || artifact_put(c->store, &a, out, e)
+		     artifact_set_int(&a, "saturated", acc->saturated, e) ||
+		     artifact_set_str(&a, "saturation", acc->saturation, e) ||
+		     artifact_set_str(&a, "transport", acc->transport, e) || (L->noise_done && noise_put(L, &a, e)) ||
+		     artifact_put(c->store, &a, out, e)
 		     ? -1
 		     : 0;
 	artifact_release(&a);
 	return rc;
 }
 
-/*
- * One measured phase: schedule, send, store the records and hits as a
- * "loadtest" artifact (`label` names the phase in logs, "" for a plain run).
- * *p99_est (may be NULL) gets the phase's p99 latency from an HDR histogram
- * (<= 0.1% error), which is all a sweep needs to decide whether to go on;
- * exact metrics are computed later from the stored records.
- */
-static int run_phase(struct lt *L, const struct sched_params *sp, const struct loadgen_opts *lo, const char *label,
-		     struct digest *out, uint64_t *p99_est, struct err *e)
+/* The in-flight slots and the per-request hit tables of a phase (sized by
+ * the schedule: checked, ERR_NOSPACE with a hint). */
+static int slots_open(struct lt *L, const struct sched *S, const struct loadgen_opts *lo, struct err *e)
 {
-	struct step_ctx *c = L->c;
-	struct loadgen_result res;
-	memset(&res, 0, sizeof(res));
-	struct sched S;
-	if (sched_init(&S, sp, e))
-		return -1;
-	int rc = -1;
-	L->n_ops = sched_count(&S);
+	L->n_ops = sched_count(S);
 	L->hit_ids = xalloc_try_array(xalloc_mul((size_t)L->n_ops, (size_t)L->k), 8, "the recall hits of the load test", e);
 	L->is_recall = L->hit_ids ? xalloc_try_zeroed((size_t)L->n_ops, 1, "the load test's operation kinds", e) : NULL;
-	if (!L->is_recall) {
-		err_hint(e, "shorten steps.loadtest.duration or lower the arrival rate (%llu requests)",
-			 (unsigned long long)L->n_ops);
-		goto out;
-	}
-	memset(L->hit_ids, 0xff, L->n_ops * (uint64_t)L->k * 8);
-	struct loadgen_target tg;
-	memset(&tg, 0, sizeof(tg));
-	tg.ctx = L;
+	if (!L->is_recall)
+		return err_hint(e, "shorten steps.loadtest.duration or lower the arrival rate (%llu requests)",
+				(unsigned long long)L->n_ops);
 	L->n_slots = target_has_http(L->t) ? (unsigned)(lo->max_in_flight > 0 ? lo->max_in_flight : 256) : 1;
-	if (!(L->slots = xalloc_try_zeroed(L->n_slots, sizeof(*L->slots), "the request slots", e))) {
-		err_prefix(e, "loadtest");
-		goto out;
-	}
+	if (!(L->slots = xalloc_try_zeroed(L->n_slots, sizeof(*L->slots), "the request slots", e)))
+		return err_prefix(e, "loadtest");
 	for (unsigned i = 0; i < L->n_slots; i++) {
 		target_req_init(&L->slots[i].rq);
 		L->slots[i].vec = xmalloc_array(L->dim, sizeof(float));
 	}
-	if (!L->slots)
-		goto out;
-	if (target_has_http(L->t)) {
-		tg.build = lt_build;
-		tg.response = lt_response;
-	} else {
-		tg.exec = lt_exec;
-	}
-	struct digest sd;
-	sched_digest(&S, &sd);
-	log_info("loadtest%s%s: %llu requests over %.1f s (%s), max %d in flight", *label ? " " : "", label,
-		 (unsigned long long)L->n_ops, (double)sched_span_ns(&S) / 1e9, sched_pattern_name(sp->pattern),
-		 lo->max_in_flight);
-	if (loadgen_run(&S, &tg, lo, &res, e))
-		goto out;
-	if (steps_stop_requested()) {
-		err_set(e, ERR_INTERRUPTED, "loadtest: interrupted");
-		goto out;
-	}
-	if (p99_est && p99_of(&res, p99_est, e))
-		goto out;
-	if (put_phase(L, sp, lo, &sd, &res, out, e))
-		goto out;
-	rc = 0;
-	if (res.saturated)
-		log_warn("loadtest: the client may have limited this run: %s", res.saturation);
-	snprintf(c->summary, sizeof(c->summary), "%llu requests in %.1f s: %llu completed, %llu errors, %llu late, %llu dropped",
-		 (unsigned long long)res.scheduled, (double)res.elapsed_ns / 1e9, (unsigned long long)res.completed,
-		 (unsigned long long)res.errors, (unsigned long long)res.late, (unsigned long long)res.dropped);
-out:
+	return 0;
+}
+
+static void slots_close(struct lt *L)
+{
 	for (unsigned i = 0; L->slots && i < L->n_slots; i++) {
 		target_req_release(&L->slots[i].rq);
 		free(L->slots[i].vec);
@@ -497,7 +635,90 @@ out:
 	free(L->is_recall);
 	L->hit_ids = NULL;
 	L->is_recall = NULL;
+}
+
+/* One repeat: the whole schedule (warm-up included) from a fresh t0, added to `acc`. */
+static int run_repeat(struct lt *L, const struct sched *S, const struct loadgen_target *tg,
+		      const struct loadgen_opts *lo, struct lt_acc *acc, uint64_t *p99_est, struct err *e)
+{
+	struct loadgen_result res;
+	memset(&res, 0, sizeof(res));
+	memset(L->hit_ids, 0xff, L->n_ops * (uint64_t)L->k * 8);
+	memset(L->is_recall, 0, L->n_ops);
+	int rc = -1;
+	if (loadgen_run(S, tg, lo, &res, e))
+		goto out;
+	if (steps_stop_requested()) {
+		err_set(e, ERR_INTERRUPTED, "loadtest: interrupted");
+		goto out;
+	}
+	if (p99_est && p99_of(&res, p99_est, e))
+		goto out;
+	if (res.saturated)
+		log_warn("loadtest: the client may have limited this run: %s", res.saturation);
+	rc = acc_add(L, acc, &res, e);
+out:
 	loadgen_result_release(&res);
+	return rc;
+}
+
+/*
+ * One measured phase, `repeats` times with the same schedule: send, store the
+ * records and hits as a "loadtest" artifact (`label` names the phase in logs,
+ * "" for a plain run). *p99_est (may be NULL; sweeps, one repeat) gets the
+ * phase's p99 latency from an HDR histogram (<= 0.1% error), which is all a
+ * sweep needs to decide whether to go on; exact metrics are computed later
+ * from the stored records.
+ */
+static int run_phase(struct lt *L, const struct sched_params *sp, const struct loadgen_opts *lo, uint32_t repeats,
+		     const char *label, struct digest *out, uint64_t *p99_est, struct err *e)
+{
+	struct step_ctx *c = L->c;
+	struct sched S;
+	if (sched_init(&S, sp, e))
+		return -1;
+	struct lt_acc acc;
+	int rc = -1;
+	if (acc_open(L, &acc, repeats, e) || slots_open(L, &S, lo, e))
+		goto out;
+	struct loadgen_target tg;
+	memset(&tg, 0, sizeof(tg));
+	tg.ctx = L;
+	if (target_has_http(L->t)) {
+		tg.build = lt_build;
+		tg.response = lt_response;
+	} else {
+		tg.exec = lt_exec;
+	}
+	struct digest sd;
+	sched_digest(&S, &sd);
+	log_info("loadtest%s%s: %llu requests over %.1f s (%s), max %d in flight%s", *label ? " " : "", label,
+		 (unsigned long long)L->n_ops, (double)sched_span_ns(&S) / 1e9, sched_pattern_name(sp->pattern),
+		 lo->max_in_flight, repeats > 1 ? ", repeated" : "");
+	noise_begin(L);
+	for (uint32_t r = 0; r < repeats; r++) {
+		if (repeats > 1)
+			log_info("loadtest: repeat %u of %u", r + 1, repeats);
+		if (run_repeat(L, &S, &tg, lo, &acc, p99_est, e))
+			goto out;
+	}
+	if (!L->sweeping)
+		noise_end(L);
+	if (put_phase(L, sp, lo, &sd, &acc, out, e))
+		goto out;
+	rc = 0;
+	int w = snprintf(c->summary, sizeof(c->summary), "%llu requests", (unsigned long long)acc.scheduled);
+	if (repeats > 1 && w > 0)
+		w += snprintf(c->summary + w, sizeof(c->summary) - (size_t)w, " (%u repeats)", repeats);
+	if (w > 0 && (size_t)w < sizeof(c->summary))
+		snprintf(c->summary + w, sizeof(c->summary) - (size_t)w,
+			 " in %.1f s: %llu completed, %llu errors, %llu late, %llu dropped", (double)acc.elapsed_ns / 1e9,
+			 (unsigned long long)acc.completed, (unsigned long long)acc.errors,
+			 (unsigned long long)acc.late, (unsigned long long)acc.dropped);
+	noise_summary(L);
+out:
+	acc_release(&acc);
+	slots_close(L);
 	return rc;
 }
 
@@ -520,6 +741,7 @@ static int run_sweep(struct lt *L, const struct sched_params *sp, const struct l
 	struct artifact sw;
 	artifact_init(&sw, "loadtest-sweep", 1);
 	sw.action = L->c->action;
+	L->sweeping = 1;
 	int rc = artifact_set_str(&sw, "kind", by_rate ? "rate" : "concurrency", e) ||
 		 artifact_set_f64(&sw, "slo_p99_ms", lt->slo_p99_ms, e);
 	size_t done = 0;
@@ -540,7 +762,7 @@ static int run_sweep(struct lt *L, const struct sched_params *sp, const struct l
 		snprintf(label, sizeof(label), "phase %zu/%zu (%s %g)", i + 1, n, by_rate ? "rate" : "concurrency", value);
 		struct digest d;
 		uint64_t p99 = 0;
-		if (run_phase(L, &p, &o, label, &d, &p99, e)) {
+		if (run_phase(L, &p, &o, 1, label, &d, &p99, e)) {
 			rc = -1;
 			break;
 		}
@@ -557,14 +779,18 @@ static int run_sweep(struct lt *L, const struct sched_params *sp, const struct l
 			break;
 		}
 	}
-	if (!rc)
-		rc = artifact_set_int(&sw, "phases", (int64_t)done, e) || artifact_put(L->c->store, &sw, &L->c->out[0], e);
+	if (!rc) {
+		noise_end(L);
+		rc = artifact_set_int(&sw, "phases", (int64_t)done, e) || noise_put(L, &sw, e) ||
+		     artifact_put(L->c->store, &sw, &L->c->out[0], e);
+	}
 	artifact_release(&sw);
 	if (rc)
 		return -1;
 	L->c->n_out = 1;
 	snprintf(L->c->summary, sizeof(L->c->summary), "%s sweep, %zu phase%s: %s", by_rate ? "rate" : "concurrency",
 		 done, done == 1 ? "" : "s", line);
+	noise_summary(L);
 	return 0;
 }
 
@@ -614,11 +840,12 @@ int step_loadtest_run(struct step_ctx *c, struct err *e)
 	lo.stop = steps_stop_flag();
 	if (lt->n_concurrency || lt->n_rates)
 		rc = run_sweep(&L, &sp, &lo, e);
-	else if (!(rc = run_phase(&L, &sp, &lo, "", &c->out[0], NULL, e)))
+	else if (!(rc = run_phase(&L, &sp, &lo, (uint32_t)lt->repeat, "", &c->out[0], NULL, e)))
 		c->n_out = 1;
 out:
 	free(L.corpus_ids);
 	vecs_free(&L.queries);
 	vecs_free(&L.cent);
+	sysnoise_snap_release(&L.noise0);
 	return rc;
 }

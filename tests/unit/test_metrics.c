@@ -58,6 +58,7 @@ Test(records, encode_decode_round_trip_and_layout)
 		r.flags = (uint8_t)(i & 3);
 		r.detail = (uint16_t)i;
 		r.n_ids = (uint32_t)i * 3;
+		r.repeat = (uint32_t)(i / 1000);
 		const char *ids[] = { "a", "b" };
 		records_ids_digest(ids, (size_t)(i % 3), r.ids);
 		cr_assert_eq(records_push(&a, &r, NULL), 0);
@@ -70,6 +71,9 @@ Test(records, encode_decode_round_trip_and_layout)
 	cr_assert_eq(bytes[RECORDS_SIZE + 42], OP_RECALL);
 	cr_assert_eq(bytes[45], RECORDS_VERSION);
 	cr_assert_eq(bytes[40] | bytes[41] << 8, 503);
+	/* the repeat at offset 60 (u32): record 2500 is of repeat 2 */
+	cr_assert_eq(bytes[2500 * RECORDS_SIZE + 60], 2);
+	cr_assert_eq(bytes[2500 * RECORDS_SIZE + 61] | bytes[2500 * RECORDS_SIZE + 62] | bytes[2500 * RECORDS_SIZE + 63], 0);
 	/* decode in two arbitrary chunks */
 	struct err e = ERR_INIT;
 	cr_assert_eq(records_decode(bytes, 1234 * RECORDS_SIZE, &b, &e), 0, "%s", e.msg);
@@ -83,6 +87,7 @@ Test(records, encode_decode_round_trip_and_layout)
 				   a.v[i].status == b.v[i].status && a.v[i].op == b.v[i].op &&
 				   a.v[i].flags == b.v[i].flags && a.v[i].err == b.v[i].err &&
 				   a.v[i].detail == b.v[i].detail && a.v[i].n_ids == b.v[i].n_ids &&
+				   a.v[i].repeat == b.v[i].repeat &&
 				   memcmp(a.v[i].ids, b.v[i].ids, 8) == 0),
 			  "record %zu differs", i);
 	/* corruption is reported with the offset */
@@ -148,8 +153,10 @@ Test(metrics, percentiles_equal_sorting_the_records)
 static size_t small_run(struct record *r)
 {
 	size_t n = 0;
-	r[n++] = rec(0, OP_STORE, 0, 0, 50 * MS, 200);             /* warm-up, slow: ignored */
-	r[n++] = rec(1, OP_STORE, 900 * MS, 900 * MS, 901 * MS, 200); /* warm-up */
+	r[n] = rec(0, OP_STORE, 0, 0, 50 * MS, 200); /* warm-up, slow: ignored */
+	r[n++].flags = RECORD_F_WARMUP;
+	r[n] = rec(1, OP_STORE, 900 * MS, 900 * MS, 901 * MS, 200); /* warm-up */
+	r[n++].flags = RECORD_F_WARMUP;
 	r[n++] = rec(2, OP_STORE, 1000 * MS, 1000 * MS, 1002 * MS, 201);
 	r[n++] = rec(3, OP_RECALL, 1100 * MS, 1100 * MS, 1104 * MS, 200);
 	r[n++] = rec(4, OP_RECALL, 1200 * MS, 1200 * MS, 1206 * MS, 500);
@@ -205,6 +212,60 @@ Test(metrics, warmup_errors_drops_and_window)
 	cr_assert_eq(m.all.measured, 0);
 	cr_assert_eq(m.error_rate, 0);
 	cr_assert_eq(m.all.latency.pct[3], 0);
+}
+
+/* A load test repeated: each repeat's records shifted by its start, the
+ * warm-up told by the flag, the window summed over the repeats. */
+Test(metrics, repeats_pool_records_and_sum_their_windows)
+{
+	struct record r[40];
+	size_t n = small_run(r);
+	const uint64_t t0[2] = { 0, 5000 * MS };
+	for (size_t i = 0; i < n; i++) {
+		r[n + i] = r[i];
+		r[n + i].repeat = 1;
+		r[n + i].intended += t0[1];
+		r[n + i].sent += t0[1];
+		r[n + i].done += t0[1];
+	}
+	struct metrics one, both, second;
+	struct err e = ERR_INIT;
+	cr_assert_eq(metrics_from_records(r, n, 1000 * MS, 1000 * MS, &one, &e), 0, "%s", e.msg);
+	cr_assert_eq(metrics_from_repeats(r, 2 * n, 1000 * MS, 1000 * MS, t0, 2, &both, &e), 0, "%s", e.msg);
+	cr_assert_eq(both.warmup_records, 2 * one.warmup_records, "repeat 1's warm-up is after 1 s, the flag tells");
+	cr_assert_eq(both.all.measured, 2 * one.all.measured);
+	cr_assert_eq(both.all.latency.pct[3], one.all.latency.pct[3], "latencies do not move with the start");
+	cr_assert_eq(both.window_ns, 2 * one.window_ns, "N x duration without backlog");
+	cr_assert(fabs(both.throughput - one.throughput) < 1e-9, "%g vs %g", both.throughput, one.throughput);
+	/* one repeat's records alone give that repeat's figures */
+	cr_assert_eq(metrics_from_repeats(r + n, n, 1000 * MS, 1000 * MS, t0, 2, &second, &e), 0, "%s", e.msg);
+	cr_assert_eq(second.window_ns, one.window_ns);
+	cr_assert(fabs(second.throughput - one.throughput) < 1e-9);
+	/* a backlog in repeat 1 stretches only its own window */
+	r[2 * n] = rec(9, OP_STORE, t0[1] + 1900 * MS, t0[1] + 1900 * MS, t0[1] + 4000 * MS, 200);
+	r[2 * n].repeat = 1;
+	cr_assert_eq(metrics_from_repeats(r, 2 * n + 1, 1000 * MS, 1000 * MS, t0, 2, &both, &e), 0);
+	cr_assert_eq(both.window_ns, 1000 * MS + 3000 * MS);
+	/* the flag, not the time, decides: an unflagged early record counts */
+	r[0].flags = 0;
+	cr_assert_eq(metrics_from_records(r, n, 1000 * MS, 1000 * MS, &one, &e), 0);
+	cr_assert_eq(one.warmup_records, 1);
+	/* a repeat the starts do not cover is corrupt data */
+	cr_assert_eq(metrics_from_repeats(r, 2 * n, 1000 * MS, 1000 * MS, t0, 1, &both, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	cr_assert(strstr(e.msg, "repeat 1 of 1"), "%s", e.msg);
+	/* sorting keeps repeat order: repeat 0 by index, then repeat 1 */
+	struct records a;
+	records_init(&a);
+	for (size_t i = 2 * n; i-- > 0;)
+		cr_assert_eq(records_push(&a, &r[i], NULL), 0);
+	records_sort_by_index(&a);
+	for (size_t i = 1; i < a.n; i++)
+		cr_assert(a.v[i - 1].repeat < a.v[i].repeat ||
+				  (a.v[i - 1].repeat == a.v[i].repeat && a.v[i - 1].index < a.v[i].index),
+			  "record %zu out of order", i);
+	cr_assert_eq(a.v[n].repeat, 1);
+	records_release(&a);
 }
 
 Test(metrics, json_table_and_engram_report)

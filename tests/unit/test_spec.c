@@ -177,6 +177,7 @@ static const char explicit_defaults[] =
 	"    concurrency: []\n"
 	"    rates: []\n"
 	"    slo_p99_ms: 0\n"
+	"    repeat: 1\n"
 	"checks:\n"
 	"  p99_ms: \"< 50\"\n"
 	"  throughput: \"> 400\"\n"
@@ -269,6 +270,7 @@ static const char *const changes[][2] = {
 	{ "  groundtruth: {k: 10}\n", "" },                  /* drop a step */
 	{ "  throughput: \"> 400\"\n", "" },                 /* drop a check */
 	{ "    warmup: 5s\n", "    warmup: 5s\n    max_in_flight: 100\n" },
+	{ "    warmup: 5s\n", "    warmup: 5s\n    repeat: 3\n" },
 };
 
 static char *replace_once(const char *text, const char *from, const char *to)
@@ -327,6 +329,10 @@ static const struct bad bads[] = {
 	  "expected a list", NULL },
 	{ "name: x\n" TGT "steps:\n  loadtest: {rates: [10, fast]}\n", "t.yaml:4:26", "steps.loadtest.rates[1]",
 	  "expected a number", NULL },
+	{ "name: x\n" TGT "steps:\n  loadtest: {rates: [10, 20], repeat: 3}\n", "t.yaml:4:39", "steps.loadtest.repeat",
+	  "runs each phase once", "a spec without rates" },
+	{ "name: x\n" TGT "steps:\n  loadtest: {repeat: 0}\n", "t.yaml:4:22", "steps.loadtest.repeat",
+	  "at least 1", NULL },
 	{ "name: x\nsteps:\n  centroids: {from: random, k: 2.5}\n", "t.yaml:3:32", "steps.centroids.k",
 	  "expected a whole number", NULL },
 	/* negative counts and out-of-range values */
@@ -630,6 +636,22 @@ Test(spec_fields, step_params_and_presence)
 	spec_step_params(a, "loadtest", &pa, NULL);
 	spec_step_params(c, "loadtest", &pc, NULL);
 	cr_assert_str_neq(pa.data, pc.data);
+	/* repeat: left out at 1 (older action keys hold), in at 3 */
+	for (int rep = 1; rep <= 3; rep += 2) {
+		spec_free(c);
+		char line[64];
+		snprintf(line, sizeof(line), "    warmup: 5s\n    repeat: %d\n", rep);
+		t = replace_once(base, "    warmup: 5s\n", line);
+		c = load_ok(t);
+		free(t);
+		buf_reset(&pc);
+		spec_step_params(c, "loadtest", &pc, NULL);
+		cr_assert_eq(c->loadtest.repeat, (uint64_t)rep);
+		if (rep == 1)
+			cr_assert_str_eq(pa.data, pc.data);
+		else
+			cr_assert_not_null(strstr(pc.data, "\"repeat\":3"), "%s", pc.data);
+	}
 	buf_release(&pa);
 	buf_release(&pc);
 	buf_release(&b);
@@ -642,6 +664,35 @@ Test(spec_fields, step_params_and_presence)
 	cr_assert_eq(spec_step_params(s, "loadtest", &b, &e), -1);
 	cr_assert_eq(e.cls, ERR_MISSING);
 	buf_release(&b);
+	spec_free(s);
+}
+
+/* engrave run --repeat N: the override's digest and stored text say it. */
+Test(spec_fields, set_loadtest_repeat_rewrites_the_text)
+{
+	struct spec *s = load_ok(base);
+	struct err e = ERR_INIT;
+	char *t = replace_once(base, "    warmup: 5s\n", "    warmup: 5s\n    repeat: 3\n");
+	struct digest want, got, back;
+	digest_of(t, &want);
+	free(t);
+	cr_assert_eq(spec_set_loadtest_repeat(s, 3, &e), 0, "%s", e.msg);
+	spec_digest(s, &got);
+	cr_assert(digest_equal(&got, &want));
+	cr_assert_not_null(strstr(spec_source_text(s), "repeat: 3"), "%s", spec_source_text(s));
+	digest_of(spec_source_text(s), &back);
+	cr_assert(digest_equal(&back, &want), "the stored text reloads to the same digest");
+	cr_assert_eq(spec_set_loadtest_repeat(s, 101, &e), -1);
+	cr_assert_eq(e.cls, ERR_SPEC);
+	spec_free(s);
+	s = load_ok("name: x\n" TGT "steps:\n  loadtest: {rates: [10, 20]}\n");
+	cr_assert_eq(spec_set_loadtest_repeat(s, 2, &e), -1);
+	cr_assert_not_null(strstr(e.msg, "steps.loadtest.repeat: a sweep (rates)"), "%s", e.msg);
+	cr_assert_eq(spec_set_loadtest_repeat(s, 1, &e), 0, "repeat 1 is every spec's");
+	spec_free(s);
+	s = load_ok("name: x\n");
+	cr_assert_eq(spec_set_loadtest_repeat(s, 2, &e), -1);
+	cr_assert_not_null(strstr(e.msg, "no load test"), "%s", e.msg);
 	spec_free(s);
 }
 
