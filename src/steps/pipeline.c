@@ -10,7 +10,8 @@
  * length-prefixed encoding of
  *     "engrave-action-v1", step name, step version,
  *     spec_step_params() (canonical JSON of the step's resolved params),
- *     the spec seed, each input as (step name, digest), optional extra digest.
+ *     the spec seed, each input as (step name, digest), optional extra digest
+ *     (corpus: its source file; groundtruth: the target's metric).
  * Framing every field with its length makes the encoding injective, so two
  * different actions cannot hash the same bytes.
  *
@@ -300,6 +301,14 @@ static int action_for(const struct spec *sp, int i, const struct step_outputs *d
 	int has_extra = 0;
 	if (i == STEP_CORPUS && steps_source_digest(sp, &extra, &has_extra, e))
 		return -1;
+	if (i == STEP_GROUNDTRUTH) {
+		/* the exact neighbours depend on the target's metric (target.hnsw.space),
+		 * which is no groundtruth param: without it an l2 spec reused the cosine truth */
+		char metric[32];
+		int len = snprintf(metric, sizeof(metric), "metric:%s", spec_space_names[sp->target.hnsw.space]);
+		hash_bytes(metric, (size_t)len, &extra);
+		has_extra = 1;
+	}
 	return steps_action_key(sp, i, ins, n, has_extra ? &extra : NULL, key, e);
 }
 
