@@ -6,8 +6,12 @@
  * under the names checks use: p50_ms .. p9999_ms, max_ms, mean_ms,
  * service_p50_ms, service_p99_ms, <op>_p50_ms / <op>_p99_ms / <op>_count,
  * throughput, goodput, error_rate, late_rate, drop_rate, requests,
- * client_saturated, and recall / recall_p05 / recall_scored when the run
- * has a groundtruth step. A sweep gives per-phase keys
+ * client_saturated, and, when the run has queries and groundtruth steps,
+ * recall / recall_p05 (recall.h: scored against the exact ground truth over
+ * what the target held), recall_scored and recall_no_truth (recalls scored,
+ * and not scored for want of a neighbour above the threshold), and
+ * recall_unscored (enum recall_unscored) when none could be scored.
+ * A sweep gives per-phase keys
  * "sweep.<rate|concurrency>=<value>.{p50_ms,p99_ms,throughput,error_rate}",
  * "sweep_phases" and, for a rate ramp with an SLO, "max_rate_under_slo".
  * Because it reads only the store, metrics can be
@@ -22,6 +26,9 @@ struct store;
 struct run_record;
 struct err;
 
+/* The first output of a finished (ran, cached or resumed) step of a run, NULL if none. */
+struct digest;
+const struct digest *runmetrics_step_output(const struct run_record *r, const char *step);
 /* Add (or replace) the metrics in `rec` (not saved: the caller run_put's
  * it). A run without a finished loadtest step gets nothing and returns 0. */
 int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e);

@@ -91,6 +91,24 @@ static int steps_set_step(const struct spec *sp, enum spec_set set)
 	return sp->synthetic.present ? STEP_SYNTHETIC : -1;
 }
 
+size_t steps_base_sets(const struct spec *sp, enum spec_set out[2])
+{
+	if (sp->ingest.present) {
+		for (size_t i = 0; i < sp->ingest.n_sets && i < 2; i++)
+			out[i] = sp->ingest.sets[i];
+		return sp->ingest.n_sets < 2 ? sp->ingest.n_sets : 2;
+	}
+	out[0] = SPEC_SET_CORPUS;
+	out[1] = SPEC_SET_SYNTHETIC;
+	return 2;
+}
+
+const char *steps_set_step_name(const struct spec *sp, enum spec_set set)
+{
+	int s = steps_set_step(sp, set);
+	return s < 0 ? NULL : step_table[s].name;
+}
+
 const struct digest *step_input(const struct step_ctx *c, enum step_id id)
 {
 	if ((int)id < 0 || id >= STEP_COUNT || !c->done.has[id])
