@@ -5,6 +5,9 @@
  * Absolute: each `checks:` entry (p99_ms < 50, error_rate == 0, ...) against
  * the run's metric. A metric the run (or the baseline) lacks is MISSING, not
  * a pass and not a regression: the caller reports missing data (exit 3).
+ * One exception: a recall score (recall, recall_p05) that a run whose load
+ * test finished could not produce fails, with the reason in the note
+ * (recall_unscored_why in recall.h): the spec asked for recall.
  * Baseline-relative: the spec's `checks.baseline` tolerances, or when it
  * names none, Engram's compare-script defaults: p99_ms +5%, throughput -5%,
  * and the error-rate gate (fails when either side is >= 5% and the run's

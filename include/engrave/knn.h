@@ -34,6 +34,9 @@ enum knn_metric { KNN_COSINE = 0, KNN_L2 = 1, KNN_IP = 2 };
 int knn_metric_parse(const char *s, enum knn_metric *m, struct err *e);
 const char *knn_metric_name(enum knn_metric m);
 
+/* The exact score of one pair, the value the results carry (as a double). */
+double knn_score(enum knn_metric m, const float *q, const float *b, uint32_t d);
+
 /* Whole base in memory (processed in blocks internally: bounded scratch). */
 int knn_exact(const float *q, size_t nq, const float *base, size_t nb, uint32_t d, uint32_t k,
 	      enum knn_metric m, float threshold, uint32_t *ids_out, float *scores_out,

@@ -6,11 +6,15 @@
  * under the names checks use: p50_ms .. p9999_ms, max_ms, mean_ms,
  * service_p50_ms, service_p99_ms, <op>_p50_ms / <op>_p99_ms / <op>_count,
  * throughput, goodput, error_rate, late_rate, drop_rate, requests,
- * client_saturated, and recall / recall_p05 / recall_scored when the run
- * has a groundtruth step. A load test repeated N > 1 times
+ * client_saturated, and, when the run has queries and groundtruth steps,
+ * recall / recall_p05 (recall.h: scored against the exact ground truth over
+ * what the target held), recall_scored and recall_no_truth (recalls scored,
+ * and not scored for want of a neighbour above the threshold), and
+ * recall_unscored (enum recall_unscored) when none could be scored. A load test repeated N > 1 times
  * (loadtest.repeat) pools the measured records of every repeat into those
- * same metrics (throughput over N windows) and adds "repeats" = N; its
- * recall_p05 is the lowest repeat's (a lower bound of the pooled one).
+ * same metrics (throughput over N windows) and adds "repeats" = N; recall
+ * is scored over every repeat's recalls at once (a store id written again
+ * in a later repeat counts from its first acknowledgement).
  * Every load test (a sweep too) also carries the machine's noise floor over
  * its measured phase(s), recorded by the step (sysnoise.h): noise.load1_before,
  * noise.load1_after, noise.ncpu, noise.cpu_mhz (absent when unknown),
@@ -29,6 +33,9 @@ struct store;
 struct run_record;
 struct err;
 
+/* The first output of a finished (ran, cached or resumed) step of a run, NULL if none. */
+struct digest;
+const struct digest *runmetrics_step_output(const struct run_record *r, const char *step);
 /* Add (or replace) the metrics in `rec` (not saved: the caller run_put's
  * it). A run without a finished loadtest step gets nothing and returns 0. */
 int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e);

@@ -75,6 +75,15 @@ const struct digest *step_input(const struct step_ctx *c, enum step_id id);
 const struct digest *step_corpus_vectors(const struct step_ctx *c);
 /* The vectors of an ingest set; NULL: none. */
 const struct digest *step_set_vectors(const struct step_ctx *c, enum spec_set set);
+/*
+ * The base: the sets whose vectors the ground truth covers and base rows
+ * number, in order — the ingest sets in spec order, or every vector set when
+ * the spec has no ingest step. Returns how many (a set may still have no
+ * step: steps_set_step_name NULL). The name of the step that makes a set's
+ * vectors, NULL when the spec has none; analysis finds its output in the run.
+ */
+size_t steps_base_sets(const struct spec *sp, enum spec_set out[2]);
+const char *steps_set_step_name(const struct spec *sp, enum spec_set set);
 
 /*
  * Action key of step i given the digests of its inputs (in the order of

@@ -11,6 +11,7 @@
 #include "engrave/check.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
+#include "engrave/recall.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
 #include "engrave/xalloc.h"
@@ -56,6 +57,23 @@ static struct check_row *new_row(struct check_result *res, size_t *cap)
 	memset(row, 0, sizeof(*row));
 	row->baseline = row->change_pct = NAN;
 	return row;
+}
+
+/*
+ * An absolute check whose metric the run lacks: no verdict (MISSING), except
+ * a recall score the spec asked for and the finished run could not produce,
+ * which fails with the reason (recall_unscored_why).
+ */
+static void absent_row(struct check_row *row, const struct run_record *run, const struct spec *sp)
+{
+	char why[sizeof(row->note) - 16];
+	if (recall_is_score_metric(row->metric) && recall_unscored_why(sp, run, why, sizeof(why))) {
+		row->verdict = CHECK_FAIL;
+		snprintf(row->note, sizeof(row->note), "not scored: %s", why);
+		return;
+	}
+	row->verdict = CHECK_MISSING;
+	snprintf(row->note, sizeof(row->note), "not measured in this run");
 }
 
 static int op_holds(enum spec_op op, double v, double t)
@@ -115,8 +133,7 @@ int check_run(struct store *st, const struct run_record *run, const struct spec 
 		snprintf(row->metric, sizeof(row->metric), "%s", c->metric);
 		snprintf(row->threshold, sizeof(row->threshold), "%s %g", spec_op_names[c->op], c->value);
 		if (!metric_of(run, c->metric, &row->value)) {
-			row->verdict = CHECK_MISSING;
-			snprintf(row->note, sizeof(row->note), "not measured in this run");
+			absent_row(row, run, sp);
 		} else {
 			row->verdict = op_holds(c->op, row->value, c->value) ? CHECK_PASS : CHECK_FAIL;
 		}

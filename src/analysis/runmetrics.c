@@ -3,23 +3,27 @@
  * request records, and recall@k from what each recall returned.
  *
  * Percentiles, throughput and error rates come from analysis/metrics.c over
- * the loadtest artifact's records (warm-up excluded). Recall@k scores each
- * measured recall against the exact top-k over the data the target held
- * when the query was sent: the ingested sets (the groundtruth artifact,
- * computed over them) merged with the load test's own stores that were
- * acknowledged before the query left, keeping only scores >= the recall
- * threshold (Engram returns max(0, cos) >= t). The store vectors are
- * regenerated bit-exactly from the spec (steps_load_vector), and their
- * scores against the distinct queries come from one block product, so a
- * minute-long 1000 ops/s run scores in about a second. recall@k =
- * |returned ∩ truth| / |truth|; recalls whose truth is empty are not scored
- * (recall_scored says how many were).
+ * the loadtest artifact's records (warm-up excluded). Recall@k is scored by
+ * analysis/recall.c (its rules are in recall.h); this file gathers its
+ * inputs from the run: the measured recalls that answered (query row from
+ * the schedule, sent/done times, returned ids from the "hits" part), the
+ * groundtruth artifact (exact top of the ingested sets per query), the load
+ * test's stores (acknowledged, or failed in a way that may have applied
+ * them) with their vectors regenerated bit-exactly from the spec
+ * (steps_load_vector) and scored against the distinct queries in one block
+ * product, so a minute-long 1000 ops/s run scores in about a second, and the
+ * exact score (knn_score) of every returned base row outside the ground
+ * truth's list, read row by row from the ingested sets. When nothing can be
+ * scored, `recall_unscored` records why (recall_unscored_why turns it into
+ * words for check, show and run).
  */
 #include "engrave/runmetrics.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
+#include "engrave/knn.h"
 #include "engrave/log.h"
 #include "engrave/metrics.h"
+#include "engrave/recall.h"
 #include "engrave/records.h"
 #include "engrave/sched.h"
 #include "engrave/spec.h"
@@ -34,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct digest *step_out(const struct run_record *r, const char *name)
+const struct digest *runmetrics_step_output(const struct run_record *r, const char *name)
 {
 	for (int i = 0; i < r->n_steps; i++)
 		if (!strcmp(r->steps[i].name, name) && r->steps[i].n_out > 0 &&
@@ -122,263 +126,430 @@ static void put_metrics(struct run_record *rec, const struct metrics *m, uint64_
 }
 
 /* ---------------------------------------------------------------- */
-/* recall@k                                                           */
+/* recall@k: the scorer's inputs (recall.h) from what the run stored   */
 
-struct cand {
-	float score;
-	uint64_t id;
-};
-
-static int cand_better(const struct cand *a, const struct cand *b)
-{
-	return a->score > b->score || (a->score == b->score && a->id < b->id);
-}
-
-static void topk_insert(struct cand *top, int *n, int k, struct cand c)
-{
-	if (*n == k && !cand_better(&c, &top[k - 1]))
-		return;
-	int i = *n < k ? (*n)++ : k - 1;
-	while (i > 0 && cand_better(&c, &top[i - 1])) {
-		top[i] = top[i - 1];
-		i--;
-	}
-	top[i] = c;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-struct recall_in {
-	const struct spec *sp;
-	const struct sched *S;
-	const struct record *rec;
-	size_t n_rec;
-	const uint64_t *hits;        /* [index][k ids] entries */
-	size_t n_hits;
-	int k;
-	float threshold;
-	const float *q;              /* queries nq x dim */
+/* Everything recall scoring reads or builds; released by rc_release. */
+struct rc_data {
+	float *q;                     /* queries nq x dim */
 	uint64_t nq;
 	uint32_t dim;
-	const uint64_t *gids;        /* groundtruth nq x gk */
-	const float *gsc;
-	const uint32_t *gcnt;
-	int gk;
-	const float *cent;           /* for regenerating store vectors (may be NULL) */
-	uint32_t n_cent;
+	uint64_t *hits;               /* [index][k ids] entries */
+	size_t n_hits;
+	uint64_t *gids, *gsorted;     /* ground truth nq x gk, and each row sorted */
+	float *gsc;
+	uint32_t *gcnt;
+	int64_t gk;
+	float *cent;                  /* for regenerating store vectors (may be NULL) */
+	uint64_t n_cent;
+	uint64_t *st_id, *st_acked, *st_maybe;
+	size_t n_st;
+	float *st_sc;                 /* nq x n_st */
+	uint64_t *x_q, *x_id;         /* extra base rows (returned, outside the lists) */
+	float *x_sc;
+	size_t n_x;
+	struct recall_answer *ans;
+	size_t n_ans;
 };
 
-static int score_recall(const struct recall_in *in, double *mean, double *p05, uint64_t *scored, struct err *e)
+static void rc_release(struct rc_data *d)
 {
-	*scored = 0;
-	int k = in->k;
-	size_t stride = (size_t)k + 1;
-	uint64_t n_ops = sched_count(in->S);
-	/* acknowledged stores: op index == store ordinal */
-	uint64_t *done_of = calloc(n_ops + 1, 8);
-	if (!done_of)
-		return err_set(e, ERR_NOSPACE, "recall: out of memory for %llu operations", (unsigned long long)n_ops);
-	uint64_t n_st = 0;
-	for (size_t i = 0; i < in->n_rec; i++) {
-		const struct record *r = &in->rec[i];
-		if (r->op == OP_STORE && r->err == RECORD_ERR_NONE && r->index < n_ops) {
-			done_of[r->index] = r->done + 1;
-			n_st++;
-		}
+	free(d->q);
+	free(d->hits);
+	free(d->gids);
+	free(d->gsorted);
+	free(d->gsc);
+	free(d->gcnt);
+	free(d->cent);
+	free(d->st_id);
+	free(d->st_acked);
+	free(d->st_maybe);
+	free(d->st_sc);
+	free(d->x_q);
+	free(d->x_id);
+	free(d->x_sc);
+	free(d->ans);
+}
+
+static enum knn_metric knn_metric_of(enum spec_space s)
+{
+	return s == SPEC_SPACE_L2 ? KNN_L2 : s == SPEC_SPACE_IP ? KNN_IP : KNN_COSINE;
+}
+
+/* A store that failed this way may still have been applied by the target. */
+static int maybe_applied(uint8_t err)
+{
+	return err == RECORD_ERR_TIMEOUT || err == RECORD_ERR_TRANSPORT || err == RECORD_ERR_HTTP5XX ||
+	       err == RECORD_ERR_PARSE;
+}
+
+/*
+ * The load test's stores the target held or may have held: acknowledged
+ * ones, and sent ones that failed in a way that may have applied them. Their
+ * vectors are regenerated from the spec, their scores against every query
+ * come from one block product (float; the scorer's slack covers it).
+ */
+static int cmp_store(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+static int rc_stores(struct rc_data *d, const struct spec *sp, const struct records *recs, struct err *e)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < recs->n; i++) {
+		const struct record *r = &recs->v[i];
+		n += r->op == OP_STORE && (r->err == RECORD_ERR_NONE || maybe_applied(r->err));
 	}
-	/* sized by the run's stores, records and queries: checked, an error */
-	int rc = -1;
-	float *qn = NULL, *sn = NULL;
-	uint64_t *st_ord = malloc(xalloc_mul(n_st + 1, 8));
-	float *st_vec = malloc(xalloc_mul(xalloc_mul(n_st ? n_st : 1, in->dim), 4));
-	double *vals = malloc(xalloc_mul(in->n_rec + 1, sizeof(double)));
-	struct cand *top = xmalloc_array((size_t)k, sizeof(*top));
-	float *sc = n_st ? malloc(xalloc_mul(xalloc_mul(in->nq, n_st), 4)) : NULL;
-	if (!st_ord || !st_vec || !vals || (n_st && !sc)) {
-		err_set(e, ERR_NOSPACE, "recall: out of memory scoring %llu queries against %llu stored vectors",
-			(unsigned long long)in->nq, (unsigned long long)n_st);
-		goto out;
+	if (!n)
+		return 0;
+	/* (id, acked, maybe-from) per store record; a repeated load test writes
+	 * the same ids again, so each id keeps its earliest times */
+	uint64_t *tri = xalloc_try_array(n, 3 * 8, "the load test's stores", e);
+	if (!tri)
+		return err_prefix(e, "recall");
+	size_t m = 0;
+	for (size_t i = 0; i < recs->n; i++) {
+		const struct record *r = &recs->v[i];
+		if (r->op != OP_STORE || !(r->err == RECORD_ERR_NONE || maybe_applied(r->err)))
+			continue;
+		tri[3 * m] = r->index | STEPS_STORE_FLAG;
+		tri[3 * m + 1] = r->err == RECORD_ERR_NONE ? r->done : UINT64_MAX;
+		tri[3 * m + 2] = r->sent;
+		m++;
+	}
+	qsort(tri, n, 3 * 8, cmp_store);
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (u && tri[3 * (u - 1)] == tri[3 * i]) {
+			uint64_t *k = tri + 3 * (u - 1);
+			k[1] = tri[3 * i + 1] < k[1] ? tri[3 * i + 1] : k[1];
+			k[2] = tri[3 * i + 2] < k[2] ? tri[3 * i + 2] : k[2];
+			continue;
+		}
+		memmove(tri + 3 * u, tri + 3 * i, 3 * 8);
+		u++;
+	}
+	n = u;
+	d->n_st = n;
+	float *vec = NULL, *qn = NULL, *sn = NULL;
+	d->st_id = malloc(xalloc_mul(n, 8));
+	d->st_acked = malloc(xalloc_mul(n, 8));
+	d->st_maybe = malloc(xalloc_mul(n, 8));
+	vec = malloc(xalloc_mul(xalloc_mul(n, d->dim), 4));
+	d->st_sc = malloc(xalloc_mul(xalloc_mul(d->nq, n), 4));
+	if (!d->st_id || !d->st_acked || !d->st_maybe || !vec || !d->st_sc) {
+		free(vec);
+		free(tri);
+		return err_set(e, ERR_NOSPACE, "recall: out of memory scoring %llu queries against %zu stored vectors",
+			       (unsigned long long)d->nq, n);
 	}
 	struct steps_loadvec lv;
-	steps_loadvec_init(&lv, in->sp, in->cent, in->n_cent, in->dim);
-	uint64_t m = 0;
-	for (uint64_t j = 0; j < n_ops && m < n_st; j++)
-		if (done_of[j]) {
-			st_ord[m] = j;
-			steps_load_vector(&lv, j, st_vec + m * in->dim, NULL, 0);
-			m++;
-		}
-	if (n_st) {
-		enum spec_space space = in->sp->target.hnsw.space;
-		if (space == SPEC_SPACE_COSINE) {
-			qn = malloc(xalloc_mul(in->nq + 1, 4));
-			sn = malloc(xalloc_mul(n_st + 1, 4));
-			if (!qn || !sn) {
-				err_set(e, ERR_NOSPACE, "recall: out of memory for the norms of %llu vectors",
-					(unsigned long long)(in->nq + n_st));
-				goto out;
-			}
-			vec_sqnorms(in->q, (size_t)in->nq, in->dim, qn);
-			vec_sqnorms(st_vec, n_st, in->dim, sn);
-			for (uint64_t i = 0; i < in->nq; i++)
-				qn[i] = sqrtf(qn[i]);
-			for (uint64_t i = 0; i < n_st; i++)
-				sn[i] = sqrtf(sn[i]);
-			vec_cos_block(in->q, (size_t)in->nq, qn, st_vec, n_st, sn, in->dim, sc);
-		} else {
-			vec_ip_block(in->q, (size_t)in->nq, st_vec, n_st, in->dim, sc);
-			if (space == SPEC_SPACE_L2)
-				for (uint64_t i = 0; i < in->nq; i++) {
-					double qq = vec_sqnorm_f64(in->q + i * in->dim, in->dim);
-					for (uint64_t j = 0; j < n_st; j++) {
-						double ss = vec_sqnorm_f64(st_vec + j * in->dim, in->dim);
-						sc[i * n_st + j] = (float)-(qq + ss - 2.0 * sc[i * n_st + j]);
-					}
-				}
-		}
+	steps_loadvec_init(&lv, sp, d->cent, (uint32_t)d->n_cent, d->dim);
+	for (size_t j = 0; j < n; j++) { /* ids sorted */
+		d->st_id[j] = tri[3 * j];
+		d->st_acked[j] = tri[3 * j + 1];
+		d->st_maybe[j] = tri[3 * j + 2];
+		steps_load_vector(&lv, tri[3 * j] & ~STEPS_STORE_FLAG, vec + j * d->dim, NULL, 0); /* a store's arg is its index */
 	}
-	size_t nv = 0;
-	for (size_t h = 0; h < in->n_hits; h++) {
-		const uint64_t *e = in->hits + h * stride;
-		uint64_t idx = e[0];
-		const uint64_t *got = e + 1;
-		/* find the record of request idx (records are sorted by index) */
-		size_t lo = 0, hi = in->n_rec;
+	free(tri);
+	enum spec_space space = sp->target.hnsw.space;
+	int rc = 0;
+	if (space == SPEC_SPACE_COSINE) {
+		qn = malloc(xalloc_mul(d->nq + 1, 4));
+		sn = malloc(xalloc_mul(n + 1, 4));
+		if (!qn || !sn) {
+			rc = err_set(e, ERR_NOSPACE, "recall: out of memory for the norms of %llu vectors",
+				     (unsigned long long)(d->nq + n));
+			goto out;
+		}
+		vec_sqnorms(d->q, (size_t)d->nq, d->dim, qn);
+		vec_sqnorms(vec, n, d->dim, sn);
+		for (uint64_t i = 0; i < d->nq; i++)
+			qn[i] = sqrtf(qn[i]);
+		for (size_t i = 0; i < n; i++)
+			sn[i] = sqrtf(sn[i]);
+		vec_cos_block(d->q, (size_t)d->nq, qn, vec, n, sn, d->dim, d->st_sc);
+	} else {
+		vec_ip_block(d->q, (size_t)d->nq, vec, n, d->dim, d->st_sc);
+		if (space == SPEC_SPACE_L2)
+			for (uint64_t i = 0; i < d->nq; i++) {
+				double qq = vec_sqnorm_f64(d->q + i * d->dim, d->dim);
+				for (size_t j = 0; j < n; j++) {
+					double ss = vec_sqnorm_f64(vec + j * d->dim, d->dim);
+					d->st_sc[i * n + j] = (float)-(qq + ss - 2.0 * d->st_sc[i * n + j]);
+				}
+			}
+	}
+out:
+	free(vec);
+	free(qn);
+	free(sn);
+	return rc;
+}
+
+/* The measured recalls that answered: (query, times, returned ids). */
+static int rc_answers(struct rc_data *d, const struct sched *S, const struct records *recs, int k, struct err *e)
+{
+	size_t stride = (size_t)k + 1;
+	if (!(d->ans = xalloc_try_array(d->n_hits + 1, sizeof(*d->ans), "the recall answers", e)))
+		return err_prefix(e, "recall");
+	for (size_t h = 0; h < d->n_hits; h++) {
+		const uint64_t *ent = d->hits + h * stride;
+		/* the key: request index | repeat << STEPS_HITS_REPEAT_SHIFT (steps.h) */
+		uint64_t idx = ent[0] & ((1ULL << STEPS_HITS_REPEAT_SHIFT) - 1), rep = ent[0] >> STEPS_HITS_REPEAT_SHIFT;
+		size_t lo = 0, hi = recs->n; /* its record: records are sorted by (repeat, index) */
 		while (lo < hi) {
 			size_t mid = (lo + hi) / 2;
-			if (in->rec[mid].index < idx)
+			const struct record *x = &recs->v[mid];
+			if (x->repeat < rep || (x->repeat == rep && x->index < idx))
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if (lo >= in->n_rec || in->rec[lo].index != idx)
+		if (lo >= recs->n || recs->v[lo].index != idx || recs->v[lo].repeat != rep)
 			continue;
-		const struct record *r = &in->rec[lo];
-		if (r->op != OP_RECALL || r->err != RECORD_ERR_NONE || (r->flags & RECORD_F_WARMUP))
-			continue;
+		const struct record *r = &recs->v[lo];
 		struct sched_op op;
-		if (sched_next_due(in->S, idx, &op))
+		if (r->op != OP_RECALL || r->err != RECORD_ERR_NONE || (r->flags & RECORD_F_WARMUP) ||
+		    sched_next_due(S, idx, &op))
 			continue;
-		uint64_t q = op.arg % in->nq;
-		int nt = 0;
-		for (int j = 0; j < (int)in->gcnt[q] && j < in->gk; j++) {
-			float s = in->gsc[q * (uint64_t)in->gk + (uint64_t)j];
-			if (s >= in->threshold)
-				topk_insert(top, &nt, k, (struct cand){ s, in->gids[q * (uint64_t)in->gk + (uint64_t)j] });
-		}
-		for (uint64_t j = 0; j < n_st; j++) {
-			if (done_of[st_ord[j]] - 1 >= r->sent) /* acknowledged after this query left */
-				continue;
-			float s = sc[q * n_st + j];
-			if (s >= in->threshold)
-				topk_insert(top, &nt, k, (struct cand){ s, st_ord[j] | STEPS_STORE_FLAG });
-		}
-		if (nt == 0)
+		d->ans[d->n_ans++] = (struct recall_answer){ op.arg % d->nq, r->sent, r->done, r->n_ids, ent + 1 };
+	}
+	return 0;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+	return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : (x[1] < y[1] ? -1 : x[1] > y[1]);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Whether base row id is in the ground-truth list of query q. */
+static int row_listed(const struct rc_data *d, uint64_t q, uint64_t id)
+{
+	size_t n = d->gcnt[q] < d->gk ? d->gcnt[q] : (size_t)d->gk;
+	return bsearch(&id, d->gsorted + q * (uint64_t)d->gk, n, 8, cmp_u64) != NULL;
+}
+
+/* The base sets' vectors, to score single rows (struct base_rows). */
+struct base_rows {
+	struct obj_reader *r[2];
+	uint64_t rows[2];
+	size_t n;
+};
+
+static int base_open(struct base_rows *b, struct store *st, const struct run_record *rec, const struct spec *sp,
+		     uint32_t dim, struct err *e)
+{
+	memset(b, 0, sizeof(*b));
+	enum spec_set sets[2];
+	size_t n = steps_base_sets(sp, sets);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = steps_set_step_name(sp, sets[i]);
+		const struct digest *vd = name ? runmetrics_step_output(rec, name) : NULL;
+		if (!vd)
 			continue;
-		int hit = 0;
-		for (int a = 0; a < nt; a++)
-			for (int b = 0; b < k; b++)
-				if (got[b] == top[a].id) {
-					hit++;
-					break;
-				}
-		vals[nv++] = (double)hit / nt;
+		struct artifact a;
+		if (artifact_get(st, vd, &a, e))
+			return -1;
+		int64_t rows = 0, dm = 0;
+		artifact_get_int(&a, "rows", &rows);
+		artifact_get_int(&a, "dim", &dm);
+		const struct digest *part = artifact_part(&a, "vectors");
+		int rc = !part || (uint32_t)dm != dim
+				 ? err_set(e, ERR_CORRUPT, "recall: the %s step's output is not a %u-d vectors artifact", name, dim)
+				 : obj_reader_open(st, part, &b->r[b->n], e);
+		artifact_release(&a);
+		if (rc)
+			return -1;
+		b->rows[b->n++] = (uint64_t)rows;
 	}
-	if (nv) {
-		double sum = 0;
-		for (size_t i = 0; i < nv; i++)
-			sum += vals[i];
-		*mean = sum / (double)nv;
-		qsort(vals, nv, sizeof(double), cmp_double);
-		*p05 = vals[(size_t)(0.05 * (double)(nv - 1))];
-		*scored = nv;
-	}
-	rc = 0;
-out:
-	free(qn);
-	free(sn);
-	free(done_of);
-	free(st_ord);
-	free(st_vec);
-	free(vals);
-	free(top);
-	free(sc);
-	return rc;
+	return 0;
+}
+
+static void base_close(struct base_rows *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		obj_reader_close(b->r[i]);
+}
+
+static int base_read(struct base_rows *b, uint64_t row, float *out, uint32_t dim, struct err *e)
+{
+	for (size_t i = 0; i < b->n; row -= b->rows[i], i++)
+		if (row < b->rows[i])
+			return obj_read_at(b->r[i], row * dim * 4, out, (size_t)dim * 4, e);
+	return err_set(e, ERR_CORRUPT, "recall: base row %llu is past the ingested sets", (unsigned long long)row);
 }
 
 /*
- * Recall of a load test repeated `repeats` times: score_recall over each
- * repeat's records and hits (in->rec sorted by (repeat, index), the hits'
- * keys tagged with their repeat, steps.h), where a store acknowledged in an
- * earlier repeat counts as held from the repeat's start: the same id and
- * vector were written before. The mean pools every scored recall exactly;
- * *p05 is the lowest repeat's p05, a lower bound of the pooled one (each
- * repeat has at most 5% of its values below its own p05).
+ * The returned base rows outside the ground-truth list of their query get
+ * their exact score (knn_score, the bits the groundtruth step would give), so
+ * a row tied with the k-th one beyond the list's depth is scored right.
  */
-static int score_recall_repeats(const struct recall_in *in, uint32_t repeats, double *mean, double *p05,
-				uint64_t *scored, struct err *e)
+static int rc_extras(struct rc_data *d, struct store *st, const struct run_record *rec, const struct spec *sp,
+		     int k, struct err *e)
 {
-	size_t stride = (size_t)in->k + 1;
-	uint64_t n_ops = sched_count(in->S);
-	/* sized by the run's requests and recalls: checked, an error */
-	uint64_t *first_ack = calloc(n_ops + 1, 8);
-	struct record *slice = malloc(xalloc_mul(in->n_rec + 1, sizeof(*slice)));
-	uint64_t *hk = malloc(xalloc_mul(xalloc_mul(in->n_hits + 1, stride), 8));
+	size_t n = 0, cap = 0;
+	uint64_t *pairs = NULL;
+	for (size_t i = 0; i < d->n_ans; i++) {
+		const struct recall_answer *a = &d->ans[i];
+		for (uint32_t j = 0; j < a->n_got && j < (uint32_t)k; j++) {
+			uint64_t id = a->got[j];
+			if (id == RECALL_NONE || (id & STEPS_STORE_FLAG) || row_listed(d, a->q, id))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				uint64_t *np = xalloc_try_resize(pairs, cap, 16, "the returned rows to score", e);
+				if (!np) {
+					free(pairs);
+					return err_prefix(e, "recall");
+				}
+				pairs = np;
+			}
+			pairs[2 * n] = a->q;
+			pairs[2 * n + 1] = id;
+			n++;
+		}
+	}
+	if (!n)
+		return 0;
+	qsort(pairs, n, 16, cmp_pair);
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!u || cmp_pair(pairs + 2 * i, pairs + 2 * (u - 1)))
+			memmove(pairs + 2 * u++, pairs + 2 * i, 16);
+	struct base_rows b;
+	float *row = xmalloc_array(d->dim, sizeof(float)); /* one vector */
 	int rc = -1;
-	if (!first_ack || !slice || !hk) {
-		err_set(e, ERR_NOSPACE, "recall: out of memory for %zu records of %u repeats", in->n_rec, repeats);
+	d->x_q = malloc(xalloc_mul(u, 8));
+	d->x_id = malloc(xalloc_mul(u, 8));
+	d->x_sc = malloc(xalloc_mul(u, 4));
+	if (!d->x_q || !d->x_id || !d->x_sc) {
+		err_set(e, ERR_NOSPACE, "recall: out of memory for %zu returned rows", u);
 		goto out;
 	}
-	double sum = 0, low = NAN;
-	*scored = 0;
-	size_t ri = 0, hi = 0;
-	for (uint32_t r = 0; r < repeats; r++) {
-		size_t r0 = ri, h0 = hi;
-		for (; ri < in->n_rec && in->rec[ri].repeat == r; ri++) {
-			struct record x = in->rec[ri];
-			if (x.op == OP_STORE && x.index < n_ops && first_ack[x.index]) {
-				x.done = first_ack[x.index] - 1; /* acknowledged in an earlier repeat */
-				x.err = RECORD_ERR_NONE;
-			}
-			slice[ri - r0] = x;
-		}
-		for (; hi < in->n_hits && in->hits[hi * stride] >> STEPS_HITS_REPEAT_SHIFT == r; hi++) {
-			memcpy(hk + (hi - h0) * stride, in->hits + hi * stride, stride * 8);
-			hk[(hi - h0) * stride] &= (1ULL << STEPS_HITS_REPEAT_SHIFT) - 1;
-		}
-		struct recall_in one = *in;
-		one.rec = slice;
-		one.n_rec = ri - r0;
-		one.hits = hk;
-		one.n_hits = hi - h0;
-		double m = NAN, p = NAN;
-		uint64_t n = 0;
-		if (score_recall(&one, &m, &p, &n, e))
-			goto out;
-		if (n) {
-			sum += m * (double)n;
-			*scored += n;
-			low = isnan(low) || p < low ? p : low;
-		}
-		for (size_t i = r0; i < ri; i++) {
-			const struct record *x = &in->rec[i];
-			if (x->op == OP_STORE && x->err == RECORD_ERR_NONE && x->index < n_ops && !first_ack[x->index])
-				first_ack[x->index] = x->done + 1;
-		}
+	if (base_open(&b, st, rec, sp, d->dim, e))
+		goto close;
+	enum knn_metric m = knn_metric_of(sp->target.hnsw.space);
+	for (size_t i = 0; i < u; i++) {
+		if (base_read(&b, pairs[2 * i + 1], row, d->dim, e))
+			goto close;
+		d->x_q[i] = pairs[2 * i];
+		d->x_id[i] = pairs[2 * i + 1];
+		d->x_sc[i] = (float)knn_score(m, d->q + pairs[2 * i] * d->dim, row, d->dim);
 	}
-	if (*scored) {
-		*mean = sum / (double)*scored;
-		*p05 = low;
+	d->n_x = u;
+	rc = 0;
+close:
+	base_close(&b);
+out:
+	free(row);
+	free(pairs);
+	return rc;
+}
+
+/* Read the queries, what the recalls returned and the ground truth. */
+static int rc_read(struct rc_data *d, struct store *st, const struct artifact *la, const struct digest *qd,
+		   const struct digest *gd, int k, struct err *e)
+{
+	uint64_t hsize = 0, s1, s2, s3;
+	if (!(d->q = read_vectors(st, qd, &d->nq, &d->dim, e)) || !(d->hits = read_part(st, la, "hits", &hsize, e)))
+		return -1;
+	d->n_hits = (size_t)(hsize / (((uint64_t)k + 1) * 8));
+	struct artifact ga;
+	if (artifact_get(st, gd, &ga, e))
+		return -1;
+	int64_t gnq = 0;
+	artifact_get_int(&ga, "k", &d->gk);
+	artifact_get_int(&ga, "nq", &gnq);
+	d->gids = read_part(st, &ga, "ids", &s1, e);
+	d->gsc = d->gids ? read_part(st, &ga, "scores", &s2, e) : NULL;
+	d->gcnt = d->gsc ? read_part(st, &ga, "counts", &s3, e) : NULL;
+	artifact_release(&ga);
+	if (!d->gcnt)
+		return -1;
+	uint64_t cells = (uint64_t)gnq * (uint64_t)(d->gk > 0 ? d->gk : 0);
+	if ((uint64_t)gnq != d->nq || s1 != cells * 8 || s2 != cells * 4 || s3 != (uint64_t)gnq * 4)
+		return err_set(e, ERR_CORRUPT, "groundtruth artifact: %lld queries of depth %lld in %llu/%llu/%llu bytes, "
+			       "the queries step made %llu", (long long)gnq, (long long)d->gk, (unsigned long long)s1,
+			       (unsigned long long)s2, (unsigned long long)s3, (unsigned long long)d->nq);
+	if (!(d->gsorted = xalloc_try_array((size_t)cells + 1, 8, "the sorted ground truth", e)))
+		return err_prefix(e, "recall");
+	memcpy(d->gsorted, d->gids, (size_t)cells * 8);
+	for (uint64_t i = 0; i < d->nq; i++)
+		qsort(d->gsorted + i * (uint64_t)d->gk, d->gcnt[i] < d->gk ? d->gcnt[i] : (size_t)d->gk, 8, cmp_u64);
+	return 0;
+}
+
+/*
+ * recall, recall_p05, recall_scored, recall_no_truth, and recall_unscored
+ * (enum recall_unscored) when nothing could be scored. A spec without
+ * queries and groundtruth steps gets no recall metric: recall_unscored_why
+ * says so from the spec.
+ */
+static int recall_metrics(struct store *st, struct run_record *rec, const struct spec *sp, const struct artifact *la,
+			  const struct records *recs, struct err *e)
+{
+	int64_t k = 0;
+	double thr = 0;
+	artifact_get_int(la, "k", &k);
+	artifact_get_f64(la, "threshold", &thr);
+	const struct digest *qd = runmetrics_step_output(rec, "queries"), *gd = runmetrics_step_output(rec, "groundtruth");
+	if (!qd || !gd || k <= 0 || !artifact_part(la, "hits"))
+		return 0;
+	struct rc_data d;
+	memset(&d, 0, sizeof(d));
+	int rc = -1;
+	if (rc_read(&d, st, la, qd, gd, (int)k, e))
+		goto out;
+	if (d.gk < k) {
+		run_metric_set(rec, "recall_scored", 0);
+		run_metric_set(rec, "recall_unscored", RECALL_UNSCORED_SHALLOW);
+		rc = 0;
+		goto out;
 	}
+	uint32_t cdim = 0;
+	const struct digest *cd = runmetrics_step_output(rec, "centroids");
+	if (cd && !(d.cent = read_vectors(st, cd, &d.n_cent, &cdim, e)))
+		goto out;
+	struct sched_params spp;
+	sched_params_from_spec(&sp->loadtest, sp->seed, &spp);
+	spp.n_queries = d.nq;
+	struct sched S;
+	if (sched_init(&S, &spp, e) || rc_answers(&d, &S, recs, (int)k, e) || rc_extras(&d, st, rec, sp, (int)k, e) ||
+	    rc_stores(&d, sp, recs, e))
+		goto out;
+	struct recall_input in = {
+		.space = sp->target.hnsw.space, .k = (int)k, .threshold = (float)thr, .tol = 4 * vec_margin(d.dim),
+		.nq = d.nq, .depth = (uint32_t)d.gk, .ids = d.gids, .scores = d.gsc, .counts = d.gcnt,
+		.n_extra = d.n_x, .extra_q = d.x_q, .extra_id = d.x_id, .extra_score = d.x_sc,
+		.n_st = d.n_st, .st_id = d.st_id, .st_acked = d.st_acked, .st_maybe_from = d.st_maybe,
+		.st_scores = d.st_sc, .n_ans = d.n_ans, .ans = d.ans,
+	};
+	struct recall_result res;
+	if (recall_score(&in, &res, NULL, e))
+		goto out;
+	if (res.scored) {
+		run_metric_set(rec, "recall", res.mean);
+		run_metric_set(rec, "recall_p05", res.p05);
+	} else {
+		run_metric_set(rec, "recall_unscored", d.n_ans ? RECALL_UNSCORED_NO_TRUTH : RECALL_UNSCORED_NO_ANSWERS);
+	}
+	run_metric_set(rec, "recall_scored", (double)res.scored);
+	run_metric_set(rec, "recall_no_truth", (double)res.no_truth);
+	if (res.foreign)
+		log_warn("recall: the target returned %llu ids that are neither ingested rows nor this run's stores "
+			 "(counted as misses): does its space hold other data?", (unsigned long long)res.foreign);
 	rc = 0;
 out:
-	free(first_ack);
-	free(slice);
-	free(hk);
+	rc_release(&d);
 	return rc;
 }
 
@@ -530,7 +701,7 @@ static int sweep_metrics(struct store *st, struct run_record *rec, const struct 
 
 int runmetrics_engram_report(struct store *st, const struct run_record *rec, struct buf *out, struct err *e)
 {
-	const struct digest *ld = step_out(rec, "loadtest");
+	const struct digest *ld = runmetrics_step_output(rec, "loadtest");
 	if (!ld) {
 		err_set(e, ERR_MISSING, "run %s has no finished loadtest step", rec->id);
 		return err_hint(e, "only runs whose spec has steps.loadtest can be exported as an Engram report");
@@ -595,7 +766,7 @@ static void put_noise_metrics(struct run_record *rec, const struct artifact *a)
 
 int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 {
-	const struct digest *ld = step_out(rec, "loadtest");
+	const struct digest *ld = runmetrics_step_output(rec, "loadtest");
 	if (!ld)
 		return 0;
 	int rc = -1;
@@ -604,8 +775,6 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	int have_la = 0;
 	struct lt_records l;
 	memset(&l, 0, sizeof(l));
-	void *hits = NULL, *gids = NULL, *gsc = NULL, *gcnt = NULL;
-	float *q = NULL, *cent = NULL;
 	if (!rec->spec_text || target_spec_load_stored(rec->spec_text, strlen(rec->spec_text), rec->id, &sp, e))
 		goto out;
 	if (artifact_get(st, ld, &la, e))
@@ -618,12 +787,9 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	}
 	if (lt_records_load(st, &la, &l, e))
 		goto out;
-	int64_t sched_n = 0, sat = 0, k = 0;
-	double thr = 0;
+	int64_t sched_n = 0, sat = 0;
 	artifact_get_int(&la, "scheduled", &sched_n);
 	artifact_get_int(&la, "saturated", &sat);
-	artifact_get_int(&la, "k", &k);
-	artifact_get_f64(&la, "threshold", &thr);
 	struct metrics m;
 	if (metrics_from_repeats(l.recs.v, l.recs.n, (uint64_t)l.warm, (uint64_t)l.dur, l.t0_ns, l.repeats, &m, e))
 		goto out;
@@ -631,65 +797,8 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	if (l.repeats > 1)
 		run_metric_set(rec, "repeats", (double)l.repeats);
 
-	const struct digest *qd = step_out(rec, "queries"), *gd = step_out(rec, "groundtruth");
-	if (!qd || !gd || k <= 0 || !artifact_part(&la, "hits")) {
-		rc = 0;
-		goto out;
-	}
-	uint64_t nq = 0, hsize = 0;
-	uint32_t dim = 0;
-	if (!(q = read_vectors(st, qd, &nq, &dim, e)) || !(hits = read_part(st, &la, "hits", &hsize, e)))
-		goto out;
-	struct artifact ga;
-	if (artifact_get(st, gd, &ga, e))
-		goto out;
-	int64_t gk = 0, gnq = 0;
-	artifact_get_int(&ga, "k", &gk);
-	artifact_get_int(&ga, "nq", &gnq);
-	uint64_t s1, s2, s3;
-	gids = read_part(st, &ga, "ids", &s1, e);
-	gsc = gids ? read_part(st, &ga, "scores", &s2, e) : NULL;
-	gcnt = gsc ? read_part(st, &ga, "counts", &s3, e) : NULL;
-	artifact_release(&ga);
-	if (!gcnt)
-		goto out;
-	if ((uint64_t)gnq != nq || gk < k) {
-		log_warn("recall not scored: ground truth has %lld queries of depth %lld, the run asked k=%lld of %llu",
-			 (long long)gnq, (long long)gk, (long long)k, (unsigned long long)nq);
-		rc = 0;
-		goto out;
-	}
-	uint64_t n_cent = 0;
-	uint32_t cdim = 0;
-	const struct digest *cd = step_out(rec, "centroids");
-	if (cd && !(cent = read_vectors(st, cd, &n_cent, &cdim, e)))
-		goto out;
-	struct sched_params spp;
-	sched_params_from_spec(&sp->loadtest, sp->seed, &spp);
-	spp.n_queries = nq;
-	struct sched S;
-	if (sched_init(&S, &spp, e))
-		goto out;
-	struct recall_in in = { sp, &S, l.recs.v, l.recs.n, hits, (size_t)(hsize / (((uint64_t)k + 1) * 8)), (int)k,
-				(float)thr, q, nq, dim, gids, gsc, gcnt, (int)gk, cent, (uint32_t)n_cent };
-	double mean = NAN, p05 = NAN;
-	uint64_t scored = 0;
-	if (l.repeats > 1 ? score_recall_repeats(&in, l.repeats, &mean, &p05, &scored, e)
-			  : score_recall(&in, &mean, &p05, &scored, e))
-		goto out;
-	if (scored) {
-		run_metric_set(rec, "recall", mean);
-		run_metric_set(rec, "recall_p05", p05);
-	}
-	run_metric_set(rec, "recall_scored", (double)scored);
-	rc = 0;
+	rc = recall_metrics(st, rec, sp, &la, &l.recs, e);
 out:
-	free(hits);
-	free(gids);
-	free(gsc);
-	free(gcnt);
-	free(q);
-	free(cent);
 	lt_records_release(&l);
 	if (have_la)
 		artifact_release(&la);

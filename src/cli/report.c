@@ -7,12 +7,14 @@
  * The JSON form is built with jansson and is stable for CI:
  * {"id","spec","spec_digest","status","created","env":{...},
  *  "steps":[{"name","state","action","outputs":[...],"elapsed_s","message"}],
- *  "metrics":{key: value}}.
+ *  "metrics":{key: value}, "notes"?:[text]}; a note says why a recall
+ * the spec asked for was not scored (recall.h), in text too.
  */
 #include "cli.h"
 #include "report.h"
 #include "engrave/clock.h"
 #include "engrave/err.h"
+#include "engrave/recall.h"
 #include "engrave/runmetrics.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
@@ -27,7 +29,7 @@ static json_t *hex_json(const struct digest *d)
 	return json_string(hex);
 }
 
-json_t *report_run_json(const struct run_record *r)
+json_t *report_run_json(const struct run_record *r, const struct spec *sp)
 {
 	json_t *o = json_object();
 	char ts[32];
@@ -67,6 +69,11 @@ json_t *report_run_json(const struct run_record *r)
 	for (int i = 0; i < r->n_metrics; i++)
 		json_object_set_new(m, r->metrics[i].key, json_real(r->metrics[i].value));
 	json_object_set_new(o, "metrics", m);
+	char why[160], note[192];
+	if (recall_unscored_why(sp, r, why, sizeof(why))) {
+		snprintf(note, sizeof(note), "recall not scored: %s", why);
+		json_object_set_new(o, "notes", json_pack("[s]", note));
+	}
 	return o;
 }
 
@@ -81,7 +88,7 @@ int report_print_json(json_t *o)
 	return 0;
 }
 
-void report_run_text(FILE *out, const struct run_record *r)
+void report_run_text(FILE *out, const struct run_record *r, const struct spec *sp)
 {
 	char ts[32];
 	clock_format_iso8601(r->created, ts, sizeof(ts));
@@ -102,6 +109,9 @@ void report_run_text(FILE *out, const struct run_record *r)
 		for (int i = 0; i < r->n_metrics; i++)
 			fprintf(out, "  %-28s %.6g\n", r->metrics[i].key, r->metrics[i].value);
 	}
+	char why[160];
+	if (recall_unscored_why(sp, r, why, sizeof(why)))
+		fprintf(out, "\n  note: recall not scored: %s\n", why);
 }
 
 /* The runner's finish hook: the run's metrics (analysis layer), and a run

@@ -8,11 +8,14 @@
 #include <stdio.h>
 
 struct run_record;
+struct spec;
 
-json_t *report_run_json(const struct run_record *r);
+/* `sp` (the run's spec, may be NULL) supplies the notes: why a recall the
+ * spec asked for was not scored ("notes" in JSON, "note:" lines in text). */
+json_t *report_run_json(const struct run_record *r, const struct spec *sp);
 /* Prints and frees `o`. */
 int report_print_json(json_t *o);
-void report_run_text(FILE *out, const struct run_record *r);
+void report_run_text(FILE *out, const struct run_record *r, const struct spec *sp);
 /* The runner's finish hook (runner_opts.finish, ctx = the run's spec):
  * computes the run's metrics; 1 ("incomplete") when it lacks the metrics its
  * spec implies. Used by run and replay. */

@@ -135,13 +135,13 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 			checked = 1;
 	}
 	if (json) {
-		json_t *o = report_run_json(&rec);
+		json_t *o = report_run_json(&rec, sp);
 		if (checked)
 			json_object_set_new(o, "checks", check_json(&cres));
 		report_print_json(o);
 	} else {
 		printf("\n");
-		report_run_text(stdout, &rec);
+		report_run_text(stdout, &rec, sp);
 		if (checked) {
 			struct buf tab;
 			buf_init(&tab, 0);

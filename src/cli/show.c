@@ -65,7 +65,7 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 	if (check_run(st, &run, sp, have_base ? &base : NULL, NULL, &res, &e))
 		goto out;
 	if (json) {
-		json_t *o = report_run_json(&run);
+		json_t *o = report_run_json(&run, sp);
 		json_object_set_new(o, "spec_yaml", yaml.data ? json_string(yaml.data) : json_null());
 		json_object_set_new(o, "spec_text", run.spec_text ? json_string(run.spec_text) : json_null());
 		json_object_set_new(o, "checks", check_json(&res));
@@ -75,7 +75,7 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 	} else {
 		char ts[32];
 		clock_format_iso8601(run.updated, ts, sizeof(ts));
-		report_run_text(stdout, &run);
+		report_run_text(stdout, &run, sp);
 		printf("\n  updated %s\n  env: host %s, kernel %s\n       cpu %s\n       engrave %s, target %s\n", ts,
 		       run.host, run.kernel, run.cpu, run.engrave_version,
 		       run.target_version[0] ? run.target_version : "-");

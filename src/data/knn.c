@@ -172,21 +172,32 @@ oom:
 	return NULL;
 }
 
+/* Exact score of q against b given their exact squared norms (cosine only). */
+static double score_of(enum knn_metric m, const float *q, const float *b, uint32_t d, double qn2e, double bn2e)
+{
+	switch (m) {
+	case KNN_IP:
+		return vec_dot_f64(q, b, d);
+	case KNN_L2:
+		return -vec_sqdist_f64(q, b, d);
+	case KNN_COSINE:
+	default: {
+		double den = sqrt(qn2e) * sqrt(bn2e);
+		return den > 0 ? vec_dot_f64(q, b, d) / den : 0.0;
+	}
+	}
+}
+
 /* Exact score of query i against base row b (bn2e: its exact squared norm). */
 static double exact_score(const struct knn_stream *s, size_t i, const float *b, double bn2e)
 {
-	const float *q = s->q + i * s->d;
-	switch (s->m) {
-	case KNN_IP:
-		return vec_dot_f64(q, b, s->d);
-	case KNN_L2:
-		return -vec_sqdist_f64(q, b, s->d);
-	case KNN_COSINE:
-	default: {
-		double den = sqrt(s->qn2e[i]) * sqrt(bn2e);
-		return den > 0 ? vec_dot_f64(q, b, s->d) / den : 0.0;
-	}
-	}
+	return score_of(s->m, s->q + i * s->d, b, s->d, s->qn2e[i], bn2e);
+}
+
+double knn_score(enum knn_metric m, const float *q, const float *b, uint32_t d)
+{
+	int cos = m != KNN_IP && m != KNN_L2;
+	return score_of(m, q, b, d, cos ? vec_sqnorm_f64(q, d) : 0, cos ? vec_sqnorm_f64(b, d) : 0);
 }
 
 /*

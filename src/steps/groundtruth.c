@@ -81,10 +81,8 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e)
 	uint64_t base_rows = 0;
 	int rc = 0;
 	/* the base: what ingest loads, in its order; else every vector set */
-	const struct spec *spec = c->spec;
-	enum spec_set all[2] = { SPEC_SET_CORPUS, SPEC_SET_SYNTHETIC };
-	const enum spec_set *sets = spec->ingest.present ? spec->ingest.sets : all;
-	size_t n_sets = spec->ingest.present ? spec->ingest.n_sets : 2;
+	enum spec_set sets[2];
+	size_t n_sets = steps_base_sets(c->spec, sets);
 	for (size_t i = 0; i < n_sets && !rc; i++) {
 		const struct digest *set = step_set_vectors(c, sets[i]);
 		if (set)

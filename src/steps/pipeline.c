@@ -10,7 +10,8 @@
  * length-prefixed encoding of
  *     "engrave-action-v1", step name, step version,
  *     spec_step_params() (canonical JSON of the step's resolved params),
- *     the spec seed, each input as (step name, digest), optional extra digest.
+ *     the spec seed, each input as (step name, digest), optional extra digest
+ *     (corpus: its source file; groundtruth: the target's metric).
  * Framing every field with its length makes the encoding injective, so two
  * different actions cannot hash the same bytes.
  *
@@ -88,6 +89,24 @@ static int steps_set_step(const struct spec *sp, enum spec_set set)
 	if (set == SPEC_SET_CORPUS)
 		return steps_corpus_vectors_step(sp);
 	return sp->synthetic.present ? STEP_SYNTHETIC : -1;
+}
+
+size_t steps_base_sets(const struct spec *sp, enum spec_set out[2])
+{
+	if (sp->ingest.present) {
+		for (size_t i = 0; i < sp->ingest.n_sets && i < 2; i++)
+			out[i] = sp->ingest.sets[i];
+		return sp->ingest.n_sets < 2 ? sp->ingest.n_sets : 2;
+	}
+	out[0] = SPEC_SET_CORPUS;
+	out[1] = SPEC_SET_SYNTHETIC;
+	return 2;
+}
+
+const char *steps_set_step_name(const struct spec *sp, enum spec_set set)
+{
+	int s = steps_set_step(sp, set);
+	return s < 0 ? NULL : step_table[s].name;
 }
 
 const struct digest *step_input(const struct step_ctx *c, enum step_id id)
@@ -300,6 +319,14 @@ static int action_for(const struct spec *sp, int i, const struct step_outputs *d
 	int has_extra = 0;
 	if (i == STEP_CORPUS && steps_source_digest(sp, &extra, &has_extra, e))
 		return -1;
+	if (i == STEP_GROUNDTRUTH) {
+		/* the exact neighbours depend on the target's metric (target.hnsw.space),
+		 * which is no groundtruth param: without it an l2 spec reused the cosine truth */
+		char metric[32];
+		int len = snprintf(metric, sizeof(metric), "metric:%s", spec_space_names[sp->target.hnsw.space]);
+		hash_bytes(metric, (size_t)len, &extra);
+		has_extra = 1;
+	}
 	return steps_action_key(sp, i, ins, n, has_extra ? &extra : NULL, key, e);
 }
 

@@ -30,7 +30,7 @@ spec b 30 'checks:
 spec zero 0.1 'checks:
   error_rate: "== 0"'
 spec recall 40 'checks:
-  recall: ">= 0.9"'
+  search_p99_ms: "< 60000"'
 spec none 40 ''
 
 expect_exit 0 "a finished run passes its checks" E run "$TMPDIR/a.yaml"

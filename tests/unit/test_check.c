@@ -142,7 +142,8 @@ Test(check, absolute_thresholds_and_missing_metrics)
 {
 	static const char txt[] = "name: synth\nseed: 1\ntarget: {driver: embedded}\nsteps:\n  loadtest:\n"
 				  "    duration: 100s\n    arrival: {pattern: constant, rate: 200}\n"
-				  "checks:\n  p99_ms: \"< 1\"\n  throughput: \"> 100\"\n  recall: \">= 0.95\"\n";
+				  "checks:\n  p99_ms: \"< 1\"\n  throughput: \"> 100\"\n  search_p99_ms: \"< 5\"\n"
+				  "  recall: \">= 0.95\"\n";
 	struct spec *s2 = NULL;
 	struct err e = ERR_INIT;
 	cr_assert_eq(spec_load_string(txt, strlen(txt), "abs", &s2, &e), 0, "%s", e.msg);
@@ -150,12 +151,15 @@ Test(check, absolute_thresholds_and_missing_metrics)
 	make_run(st, "20260101T000000Z-000001", 1, 1.0, 2000, &r);
 	struct check_result c;
 	cr_assert_eq(check_run(st, &r, s2, NULL, NULL, &c, &e), 0, "%s", e.msg);
-	cr_assert_eq(c.n, 3);
+	cr_assert_eq(c.n, 4);
 	cr_assert_eq(row(&c, "p99_ms", 0)->verdict, CHECK_FAIL);       /* p99 ~3.2 ms */
 	cr_assert_eq(row(&c, "throughput", 0)->verdict, CHECK_PASS);   /* 200/s */
-	cr_assert_eq(row(&c, "recall", 0)->verdict, CHECK_MISSING);    /* not measured: no verdict */
-	cr_assert(strstr(row(&c, "recall", 0)->note, "not measured"));
-	cr_assert_eq(c.failures, 1);
+	cr_assert_eq(row(&c, "search_p99_ms", 0)->verdict, CHECK_MISSING); /* not measured: no verdict */
+	cr_assert(strstr(row(&c, "search_p99_ms", 0)->note, "not measured"));
+	/* recall the spec asks for but cannot score (no groundtruth step): a failure, with the reason */
+	cr_assert_eq(row(&c, "recall", 0)->verdict, CHECK_FAIL);
+	cr_assert(strstr(row(&c, "recall", 0)->note, "no groundtruth step"), "%s", row(&c, "recall", 0)->note);
+	cr_assert_eq(c.failures, 2);
 	cr_assert_eq(c.missing, 1);
 	cr_assert_eq(check_exit_code(&c), 1); /* a real failure outranks missing data */
 	cr_assert_str_eq(c.baseline_id, "");
