@@ -114,6 +114,12 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 		else
 			printf("\n%s: %d of %zu checks failed%s\n", check_summary_word(&res), res.failures, res.n,
 			       res.missing ? ", others could not be evaluated" : "");
+		int by_blocks = 0;
+		for (size_t i = 0; i < res.n; i++)
+			by_blocks |= res.rows[i].has_verdict && res.rows[i].v.method == VERDICT_BY_BLOCKS;
+		if (by_blocks)
+			printf("note: one repeat per run: the intervals cover the variation inside each run, not between "
+			       "runs;\n      `loadtest.repeat: 5` measures that too\n");
 		if (res.untrusted)
 			printf("the machine was busy: %s; re-run on a quiet machine before trusting %s\n", res.busy,
 			       res.untrusted > 1 ? "these regressions" : "this regression");
