@@ -47,6 +47,7 @@ cleanup() {
 	[ -n "$keep" ] || rm -rf "$work"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 start_server() { # $1 name, $2.. extra options; prints the port
 	rm -f "$work/$1.port"
