@@ -6,7 +6,8 @@
  * under the names checks use: p50_ms .. p9999_ms, max_ms, mean_ms,
  * service_p50_ms, service_p99_ms, <op>_p50_ms / <op>_p99_ms / <op>_count,
  * throughput, goodput, error_rate, late_rate, drop_rate, requests,
- * client_saturated, and recall / recall_p05 / recall_scored when the run
+ * client_saturated, client_wakeup_p50_us / _p99_us / _max_us (the
+ * client's wake-up error, part of every latency), and recall / recall_p05 / recall_scored when the run
  * has a groundtruth step. A sweep gives per-phase keys
  * "sweep.<rate|concurrency>=<value>.{p50_ms,p99_ms,throughput,error_rate}",
  * "sweep_phases" and, for a rate ramp with an SLO, "max_rate_under_slo".

@@ -243,10 +243,10 @@ static void lt_response(void *ctx, unsigned slot, const struct sched_op *op, con
 /* ---------------------------------------------------------------- */
 /* in-process path                                                    */
 
-static unsigned lt_exec(void *ctx, const struct sched_op *op, struct record *r)
+static unsigned lt_exec(void *ctx, unsigned slot, const struct sched_op *op, struct record *r)
 {
 	struct lt *L = ctx;
-	struct lt_slot *s = &L->slots[0];
+	struct lt_slot *s = &L->slots[slot];
 	struct err e = ERR_INIT;
 	if (op->kind == OP_STORE) {
 		steps_load_vector(&L->lv, op->arg, s->vec, s->text, sizeof(s->text));
@@ -403,6 +403,13 @@ static int put_phase(struct lt *L, const struct sched_params *sp, const struct l
 		     artifact_set_int(&a, "completed", (int64_t)res->completed, e) ||
 		     artifact_set_int(&a, "dropped", (int64_t)res->dropped, e) ||
 		     artifact_set_int(&a, "late", (int64_t)res->late, e) ||
+		     artifact_set_int(&a, "lateness_bound_ns", (int64_t)res->late_ns, e) ||
+		     artifact_set_int(&a, "late_free", (int64_t)res->late_free, e) ||
+		     artifact_set_int(&a, "cap_waits", (int64_t)res->cap_waits, e) ||
+		     artifact_set_int(&a, "client_wakeup_count", (int64_t)res->wakeup_count, e) ||
+		     artifact_set_int(&a, "client_wakeup_p50_ns", (int64_t)res->wakeup_p50_ns, e) ||
+		     artifact_set_int(&a, "client_wakeup_p99_ns", (int64_t)res->wakeup_p99_ns, e) ||
+		     artifact_set_int(&a, "client_wakeup_max_ns", (int64_t)res->wakeup_max_ns, e) ||
 		     artifact_set_int(&a, "errors", (int64_t)res->errors, e) ||
 		     artifact_set_int(&a, "warmup_ns", (int64_t)sp->warmup_ns, e) ||
 		     artifact_set_int(&a, "duration_ns", (int64_t)sp->duration_ns, e) ||
@@ -448,7 +455,10 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 	struct loadgen_target tg;
 	memset(&tg, 0, sizeof(tg));
 	tg.ctx = L;
-	L->n_slots = target_has_http(L->t) ? (unsigned)(lo->max_in_flight > 0 ? lo->max_in_flight : 256) : 1;
+	/* HTTP: one slot per request in flight; in-process: one per executor thread */
+	L->n_slots = (unsigned)(lo->max_in_flight > 0 ? lo->max_in_flight : target_has_http(L->t) ? 256 : 1);
+	if (!target_has_http(L->t) && L->n_slots > LOADGEN_MAX_THREADS)
+		L->n_slots = LOADGEN_MAX_THREADS;
 	if (!(L->slots = xalloc_try_zeroed(L->n_slots, sizeof(*L->slots), "the request slots", e))) {
 		err_prefix(e, "loadtest");
 		goto out;
@@ -483,9 +493,16 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 	rc = 0;
 	if (res.saturated)
 		log_warn("loadtest: the client may have limited this run: %s", res.saturation);
-	snprintf(c->summary, sizeof(c->summary), "%llu requests in %.1f s: %llu completed, %llu errors, %llu late, %llu dropped",
+	char bound[32], wake[96] = "";
+	clock_format_duration(res.late_ns, bound, sizeof(bound));
+	if (res.wakeup_count)
+		snprintf(wake, sizeof(wake), "; client wake-up error p50 %.1f us, p99 %.1f us",
+			 (double)res.wakeup_p50_ns / 1e3, (double)res.wakeup_p99_ns / 1e3);
+	snprintf(c->summary, sizeof(c->summary),
+		 "%llu requests in %.1f s: %llu completed, %llu errors, %llu late (> %s), %llu dropped%s",
 		 (unsigned long long)res.scheduled, (double)res.elapsed_ns / 1e9, (unsigned long long)res.completed,
-		 (unsigned long long)res.errors, (unsigned long long)res.late, (unsigned long long)res.dropped);
+		 (unsigned long long)res.errors, (unsigned long long)res.late, bound, (unsigned long long)res.dropped,
+		 wake);
 out:
 	for (unsigned i = 0; L->slots && i < L->n_slots; i++) {
 		target_req_release(&L->slots[i].rq);
