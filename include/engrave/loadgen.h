@@ -40,8 +40,9 @@
  * deadline, 1 us timer slack) until a margin before each due time and
  * spins on the clock for the rest, so a sleeping thread's wake-up latency
  * (tens of us in a VM) does not land in the latency it measures; between
- * requests it sleeps. The margin follows the wake-up overshoot it measures
- * (opts.spin_ns fixes it instead).
+ * requests it sleeps. The margin follows the wake-up overshoot it measures,
+ * at most half the gap between due times, so a dense schedule does not
+ * keep a core spinning (opts.spin_ns fixes it instead).
  *
  * The client's own share of every latency: a request the executor had
  * room for at its due time (not held back by the in-flight cap, nor queued
@@ -141,7 +142,8 @@ struct loadgen_opts {
 	uint64_t timeout_ns;          /* per request when build leaves it 0; 0 = 30 s */
 	uint64_t spin_ns;             /* the spin margin: sleep until this long before a due
 	                               * time, then busy-poll; 0 = adaptive (the measured
-	                               * wake-up overshoot, LOADGEN_MARGIN_MIN_NS..MAX_NS) */
+	                               * wake-up overshoot, 20..500 us, at most half the gap
+	                               * between due times) */
 	int live;                     /* once-a-second log_info lines */
 	const char *label;            /* prefix of the live line; NULL = "loadtest" */
 	volatile sig_atomic_t *stop;  /* set non-zero (e.g. by SIGINT) to stop sending */

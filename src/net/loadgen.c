@@ -47,7 +47,11 @@
  * requests at low rates. The margin (struct waker) tracks the 98th
  * percentile of the measured sleep overshoot with a stochastic quantile
  * estimate (+9.8 us when a wake-up overshot it, -0.2 us when not), within
- * [MARGIN_MIN_NS, MARGIN_MAX_NS]; opts.spin_ns fixes it instead.
+ * [MARGIN_MIN_NS, MARGIN_MAX_NS]; opts.spin_ns fixes it instead. It is
+ * capped at half the gap between two due times: a client spinning through
+ * a dense schedule would take the core the target needs (on two cores, an
+ * evenly spaced 70,000/s saturated a server that kept up when each late
+ * wake-up sent the few requests it found due together).
  *
  * Held or not (the one rule for "whose fault is a late send"): a request
  * is held when it waited at a full cap, or when it became due while the
@@ -271,10 +275,18 @@ static void waker_learn(struct waker *w, uint64_t overshoot)
 		w->margin_ns = (double)MARGIN_MAX_NS;
 }
 
-/* When to stop sleeping for `due`: the margin before it (0 = spin now). */
-static mono_ns waker_wake_at(const struct waker *w, mono_ns due)
+/*
+ * When to stop sleeping for `due`, `gap` ns after the previous due time:
+ * the margin before it, but at most half the gap, so the client spins at
+ * most half its time; a denser schedule sleeps nearly to each due time,
+ * and the requests a late wake-up finds due leave together (their
+ * lateness is the client's, in the wake-up error).
+ */
+static mono_ns waker_wake_at(const struct waker *w, mono_ns due, uint64_t gap)
 {
 	uint64_t m = waker_margin(w);
+	if (!w->fixed && m > gap / 2)
+		m = gap / 2; /* a margin the caller fixed is kept as it is */
 	return due > m ? due - m : 0;
 }
 
@@ -435,14 +447,15 @@ static int stopped(const struct run *r)
 }
 
 /*
- * Wait a little for `due` (not yet reached at `now`): sleep in the engine
- * until the margin before it (or the next live tick), learning how late
+ * Wait a little for `due` (not yet reached at `now`, `gap` after the previous
+ * due time): sleep in the engine until the margin before it (or the next
+ * live tick), learning how late
  * that sleep ended; within the margin, one pass over the sockets without
  * waiting (the spin). Completions are reaped either way.
  */
-static int http_wait(struct run *r, mono_ns due, mono_ns now, struct err *e)
+static int http_wait(struct run *r, mono_ns due, uint64_t gap, mono_ns now, struct err *e)
 {
-	mono_ns wake = waker_wake_at(&r->wk, due);
+	mono_ns wake = waker_wake_at(&r->wk, due, gap);
 	if (now >= wake)
 		return engine_poll(r->en, 0, e) < 0 ? -1 : 0;
 	mono_ns until = wake < r->next_tick ? wake : r->next_tick;
@@ -488,13 +501,14 @@ static int run_http(struct run *r, struct err *e)
 	int waited_cap = 0; /* the current op found the cap full */
 	int prev_held = 0;  /* the previous op was held ... */
 	mono_ns prev_sent = 0; /* ... and left (or was dropped) then */
+	uint64_t prev_due = 0; /* its due offset */
 	r->next_tick = r->t0 + NS_PER_S;
 	while (i < n && !stopped(r)) {
 		mono_ns now = clock_mono_now();
 		live_tick(r, now);
 		mono_ns due = r->t0 + op.due_ns;
 		if (now < due) {
-			if (http_wait(r, due, now, e) < 0)
+			if (http_wait(r, due, op.due_ns - prev_due, now, e) < 0)
 				return err_prefix(e, "loadtest");
 			continue;
 		}
@@ -515,6 +529,7 @@ static int run_http(struct run *r, struct err *e)
 		}
 		prev_held = held;
 		prev_sent = now;
+		prev_due = op.due_ns;
 		waited_cap = 0;
 		i += r->stride;
 		if (i < n)
@@ -550,6 +565,7 @@ struct pool {
 	int vacant;                  /* the leader role was left empty: every thread was busy */
 	int prev_held;               /* the previous claim was held ... */
 	mono_ns prev_claim;          /* ... and made then */
+	uint64_t prev_due;           /* its due offset */
 	struct pool_thread th[LOADGEN_MAX_THREADS];
 };
 
@@ -582,7 +598,7 @@ static void pool_promote(struct pool *p)
  * segments that end at the live ticks. Lock held on entry and return; -1
  * when the run was stopped meanwhile.
  */
-static int pool_sleep(struct pool *p, mono_ns due)
+static int pool_sleep(struct pool *p, mono_ns due, uint64_t gap)
 {
 	struct run *r = p->r;
 	for (;;) {
@@ -590,7 +606,7 @@ static int pool_sleep(struct pool *p, mono_ns due)
 		live_tick(r, now);
 		if (stopped(r))
 			return -1;
-		mono_ns wake = waker_wake_at(&r->wk, due);
+		mono_ns wake = waker_wake_at(&r->wk, due, gap);
 		if (now >= wake)
 			return 0;
 		mono_ns until = wake < r->next_tick ? wake : r->next_tick;
@@ -660,9 +676,11 @@ static void pool_work(struct pool *p, unsigned slot)
 		sched_next_due(r->s, p->next++, &op);
 		mono_ns due = r->t0 + op.due_ns, now = clock_mono_now();
 		int held = now > due && (p->vacant || (p->prev_held && due <= p->prev_claim));
+		uint64_t gap = op.due_ns - p->prev_due;
 		p->vacant = 0;
 		p->prev_held = held;
 		p->prev_claim = now;
+		p->prev_due = op.due_ns;
 		if (now > due && now - due > r->o.drop_after_ns) {
 			record_unsent(r, &op, now, RECORD_STATUS_DROPPED, RECORD_ERR_DROPPED,
 				      "not executed within drop_after: every in-process executor thread "
@@ -670,7 +688,7 @@ static void pool_work(struct pool *p, unsigned slot)
 			continue;
 		}
 		p->leader = 1;
-		if (pool_sleep(p, due) < 0) {
+		if (pool_sleep(p, due, gap) < 0) {
 			p->next--; /* not executed: the run was stopped */
 			p->leader = 0;
 			continue;
