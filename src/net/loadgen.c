@@ -449,9 +449,9 @@ static int stopped(const struct run *r)
 /*
  * Wait a little for `due` (not yet reached at `now`, `gap` after the previous
  * due time): sleep in the engine until the margin before it (or the next
- * live tick), learning how late
- * that sleep ended; within the margin, one pass over the sockets without
- * waiting (the spin). Completions are reaped either way.
+ * live tick), learning how late that sleep ended; within the margin, one
+ * pass over the sockets without waiting (the spin). Completions are reaped
+ * either way.
  */
 static int http_wait(struct run *r, mono_ns due, uint64_t gap, mono_ns now, struct err *e)
 {
