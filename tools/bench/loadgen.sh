@@ -81,8 +81,13 @@ done
 echo "engrave (native transport), 1 worker thread, max_in_flight 32, sends on time (--on-time):"
 "$bin" max --url "$url" --duration 3 --start 4000 --max-in-flight 32 --workers 1 --on-time | tee "$tmp/max.out"
 eng_ontime=$(awk -F= '/^max_rate=/ { print $2 }' "$tmp/max.out")
-awk -v e="$eng_ontime" -v w="$wrk_rps" 'BEGIN { r = (w > 0) ? e / w : 0;
-	printf "throughput: engrave native (1 thread) max on-time %.0f/s vs wrk -t1 %.0f/s: ratio %.2f (target >= 1.0: %s)\n",
+# the machine's pace drifts (other work, the host): wrk again, right after
+# engrave's runs; the on-time ratio is taken against the higher of the two
+wrk_rps2=$(wrk -t1 -c32 -d"${DURATION}s" "$url" | awk '/^Requests\/sec:/ { print $2 }')
+echo "wrk -t1 -c32 -d${DURATION}s again: ${wrk_rps2} req/s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+wrk_hi=$(awk -v a="$wrk_rps" -v b="$wrk_rps2" 'BEGIN { print (b > a) ? b : a }')
+awk -v e="$eng_ontime" -v w="$wrk_hi" 'BEGIN { r = (w > 0) ? e / w : 0;
+	printf "throughput: engrave native (1 thread) max on-time %.0f/s vs wrk -t1 %.0f/s (the higher wrk figure): ratio %.2f (target >= 1.0: %s)\n",
 	e, w, r, ((r >= 1.0) ? "met" : "MISSED") }'
 
 echo "== (b) p50 latency at 2000 req/s vs wrk at a matched connection count"
@@ -108,19 +113,20 @@ for tr in $TRANSPORTS; do
 done
 
 echo "== summary (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
-awk -v w="$wrk_rps" -v wp="$wrk_p50" -v ot="${eng_ontime:-0}" '
+awk -v w="$wrk_rps" -v w2="${wrk_rps2:-0}" -v wh="${wrk_hi:-0}" -v wp="$wrk_p50" -v ot="${eng_ontime:-0}" '
 	$1 == "max" { m[$2, $3] = $4; tr[$2] = 1; order[++n] = $2 }
 	$1 == "p50" { p[$2, $3] = $4; wk[$2, $3] = $5 }
 	END {
 		printf "%-26s %12s %12s\n", "", "native", "curl"
 		printf "%-26s %12.0f %12s\n", "wrk -t1 -c32 req/s", w, ""
+		printf "%-26s %12.0f %12s\n", "  again, after engrave", w2, ""
 		for (k = 1; k <= 2; k++) {
 			printf "%-26s", sprintf("max rate, %d worker%s", k, k > 1 ? "s" : "")
 			for (i = 0; i < 2; i++) { t = i ? "curl" : "native"
 				printf " %12s", (t in tr) ? sprintf("%.0f (%.2fx)", m[t, k], w > 0 ? m[t, k] / w : 0) : "-" }
 			printf "\n"
 		}
-		printf "%-26s %12s %12s\n", "max on-time rate, 1 worker", sprintf("%.0f (%.2fx)", ot, w > 0 ? ot / w : 0), "-"
+		printf "%-26s %12s %12s\n", "max on-time rate, 1 worker", sprintf("%.0f (%.2fx)", ot, wh > 0 ? ot / wh : 0), "-"
 		printf "%-26s %12.1f %12s\n", "wrk -t1 -c1 p50 us", wp, ""
 		split("default sleep spin", modes, " ")
 		for (s = 1; s <= 3; s++) { md = modes[s]
