@@ -103,7 +103,8 @@ typedef unsigned (*loadgen_exec_fn)(void *ctx, unsigned slot, const struct sched
 				    struct record *r);
 
 /* Optional record sink (opts.sink): receives every finished record, in
- * completion order, on the executor's thread; `r` is valid during the
+ * completion order, on an executor thread, one call at a time (worker
+ * threads and the in-process pool serialise it); `r` is valid during the
  * call. With a sink, res->records stays empty (stream long runs into
  * chunked store objects instead of holding them all in memory). */
 typedef void (*loadgen_sink_fn)(void *ctx, const struct record *r);
