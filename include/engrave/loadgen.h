@@ -8,7 +8,10 @@
  *   - intended = the schedule's due offset, stored once and never recomputed;
  *   - latency is measured from it (done - intended), service time from the
  *     actual send (done - sent): both are in the record;
- *   - a request sent more than `late_ns` after its due time is flagged late;
+ *   - a request sent more than `late_ns` after its due time is flagged late
+ *     (RECORD_F_LATE): the run's lateness bound, the one definition of
+ *     "late" that the result's counts, the saturation verdict and the
+ *     metrics all use;
  *   - a request that could not be sent within `drop_after_ns` of its due time
  *     (the in-flight cap was full all along) is recorded as DROPPED, with
  *     sent = done = the moment it was given up; later requests are not held
@@ -25,23 +28,47 @@
  *     `slot` in [0, max_in_flight) identifies the request while it is in
  *     flight, so a driver can keep per-slot buffers (the http_request's body
  *     and url must stay valid until response() for that slot returns).
- *   in-process (exec != NULL): exec() performs the op synchronously on the
- *     calling thread and returns its status (HTTP-like: 2xx ok); latency is
- *     still measured from the intended time. One request in flight.
+ *   in-process (exec != NULL): exec() performs the op synchronously and
+ *     returns its status (HTTP-like: 2xx ok); latency is still measured from
+ *     the intended time. Up to max_in_flight operations run at once (at most
+ *     LOADGEN_MAX_THREADS; 0 = 1), each on its own thread of a pool that
+ *     grows as needed: a request is never held back by a slower one while
+ *     the cap has room. `slot` in [0, that count) is the executing thread,
+ *     so a driver can keep per-slot scratch buffers.
  *
- * The executor measures its own saturation: sends later than 1 ms while the
- * cap was NOT full mean the client could not keep up (CPU, scheduling);
- * waits at a full cap mean the target was too slow for the cap. Both are
- * reported in the result (`saturated`, `saturation`) so a result limited by
- * the client is never mistaken for the target's.
+ * Sending on time: the executor sleeps (epoll or clock_nanosleep, absolute
+ * deadline, 1 us timer slack) until a margin before each due time and
+ * spins on the clock for the rest, so a sleeping thread's wake-up latency
+ * (tens of us in a VM) does not land in the latency it measures; between
+ * requests it sleeps. The margin follows the wake-up overshoot it measures,
+ * at most half the gap between due times, so a dense schedule does not
+ * keep a core spinning (opts.spin_ns fixes it instead).
+ *
+ * The client's own share of every latency: a request the executor had
+ * room for at its due time (not held back by the in-flight cap, nor queued
+ * behind one that was) is flagged RECORD_F_ROOM, and its lateness (sent -
+ * intended) is the client's wake-up error: timer wake-up, the spin, other
+ * completions' callbacks and building the request, up to the moment it
+ * left. The result reports its p50/p99/max over the measured records, and
+ * metrics.h computes them exactly from the records; a reader can see how
+ * much of a latency figure is the client's.
+ *
+ * Saturation: a late send the cap had room for means the client could not
+ * keep up (CPU, scheduling: `late_free`); a late send held back by the cap,
+ * or a drop, means the target was too slow for the cap (`cap_waits`).
+ * late_free + cap_waits = late + dropped. Either is reported in the result
+ * (`saturated`, `saturation`, more than 1% of sends late with room, or any
+ * cap wait) so a result limited by the client is never mistaken for the
+ * target's.
  *
  * A live line is logged (log_info, stderr) once a second when opts.live is
  * set: completions/s, in flight, p50/p99 latency of the last second (from
  * an interval hist.h histogram), errors, late and dropped so far.
  *
- * Threads: by default loadgen_run uses only the calling thread and the
- * callbacks run on it; opts.threads > 1 splits the HTTP path over worker
- * threads (see there). Per-worker records merge after the join.
+ * Threads: the HTTP path uses only the calling thread by default and the
+ * callbacks run on it; opts.threads > 1 splits it over worker threads (see
+ * there). Per-worker records merge after the join. The in-process path's
+ * pool is described above; its sink calls are serialised.
  */
 #ifndef ENGRAVE_LOADGEN_H
 #define ENGRAVE_LOADGEN_H
@@ -70,11 +97,14 @@ typedef void (*loadgen_response_fn)(void *ctx, unsigned slot, const struct sched
 				    const struct http_response *rs, struct record *r);
 /* In-process: perform the op now; return its status (200 ok; >= 400 or
  * RECORD_STATUS_ERROR a failure). May set r->ids, r->n_ids, r->bytes_*,
- * and r->err (else derived from the status). */
-typedef unsigned (*loadgen_exec_fn)(void *ctx, const struct sched_op *op, struct record *r);
+ * and r->err (else derived from the status). Runs on up to max_in_flight
+ * threads at once; `slot` (the thread) is never used twice at once. */
+typedef unsigned (*loadgen_exec_fn)(void *ctx, unsigned slot, const struct sched_op *op,
+				    struct record *r);
 
 /* Optional record sink (opts.sink): receives every finished record, in
- * completion order, on the executor's thread; `r` is valid during the
+ * completion order, on an executor thread, one call at a time (worker
+ * threads and the in-process pool serialise it); `r` is valid during the
  * call. With a sink, res->records stays empty (stream long runs into
  * chunked store objects instead of holding them all in memory). */
 typedef void (*loadgen_sink_fn)(void *ctx, const struct record *r);
@@ -91,10 +121,13 @@ enum loadgen_transport {
 	LOADGEN_CURL = 1,             /* libcurl for every request */
 };
 
-#define LOADGEN_MAX_THREADS 64     /* worker threads at most (opts.threads is capped) */
+#define LOADGEN_MAX_THREADS 64     /* worker threads at most (opts.threads and the
+                                    * in-process pool are capped) */
+#define LOADGEN_LATE_NS (10 * NS_PER_MS) /* default late_ns: the spec's lateness_bound default */
 
 struct loadgen_opts {
-	int max_in_flight;            /* 0 = 256 (HTTP); the in-process path runs 1 */
+	int max_in_flight;            /* 0 = 256 (HTTP), 1 (in-process: operations on threads,
+	                               * at most LOADGEN_MAX_THREADS at once) */
 	int max_connections;          /* 0 = max_in_flight */
 	int transport;                /* enum loadgen_transport; 0 = native (see engine.h;
 	                               * ENGRAVE_HTTP_TRANSPORT=curl overrides it) */
@@ -104,12 +137,14 @@ struct loadgen_opts {
 	                               * thread only; at most LOADGEN_MAX_THREADS. Callbacks
 	                               * then run on several threads at once (distinct
 	                               * slots); the sink is serialised. */
-	uint64_t late_ns;             /* flag sends later than this; 0 = 1 ms */
+	uint64_t late_ns;             /* the lateness bound: flag sends later than this;
+	                               * 0 = LOADGEN_LATE_NS */
 	uint64_t drop_after_ns;       /* drop what cannot be sent within this; 0 = 10 s */
 	uint64_t timeout_ns;          /* per request when build leaves it 0; 0 = 30 s */
-	uint64_t spin_ns;             /* busy-poll instead of sleeping when the next due time is
-	                               * closer than this (0 = always sleep): trades a core
-	                               * for ~tens of us less wake-up latency (benchmarks) */
+	uint64_t spin_ns;             /* the spin margin: sleep until this long before a due
+	                               * time, then busy-poll; 0 = adaptive (the measured
+	                               * wake-up overshoot, 20..500 us, at most half the gap
+	                               * between due times) */
 	int live;                     /* once-a-second log_info lines */
 	const char *label;            /* prefix of the live line; NULL = "loadtest" */
 	volatile sig_atomic_t *stop;  /* set non-zero (e.g. by SIGINT) to stop sending */
@@ -128,16 +163,22 @@ struct loadgen_result {
 	uint64_t errors;              /* records with an error class (dropped included) */
 	uint64_t late;                /* flagged late (> late_ns) */
 	uint64_t late_max_ns;
-	uint64_t late_1ms_free;       /* sent > 1 ms late although the cap had room */
-	uint64_t cap_waits;           /* requests held back by a full cap (waiting at it, or
-	                               * queued behind one that was) and sent > 1 ms late or dropped */
+	uint64_t late_ns;             /* the lateness bound the run used */
+	uint64_t late_free;           /* of `late`, sent late although the cap had room (the
+	                               * client was slow) */
+	uint64_t cap_waits;           /* held back by a full cap (waiting at it, or queued
+	                               * behind one that was) and sent late, or dropped */
+	uint64_t wakeup_count;        /* measured requests flagged RECORD_F_ROOM */
+	uint64_t wakeup_p50_ns;       /* their lateness (the client's wake-up error): p50, */
+	uint64_t wakeup_p99_ns;       /* p99 (hist.h, within 0.1%) */
+	uint64_t wakeup_max_ns;       /* and max (exact) */
 	int max_in_flight_seen;
 	uint64_t elapsed_ns;          /* t0 until the last completion */
 	mono_ns t0;
 	unix_ns t0_unix;              /* wall clock at t0, for the run record */
 	int interrupted;              /* opts.stop was raised: not every request was sent */
 	int saturated;                /* the client, not the target, may have limited the run */
-	char saturation[320];         /* why, or "" */
+	char saturation[512];         /* why, or "" */
 	char first_error[RECORD_ERR_COUNT][200]; /* first message of each error class */
 	uint64_t sent_native;         /* of `sent`, by the native HTTP transport (engine.h) */
 	char transport[16];           /* "native", "libcurl", "native+libcurl" or "in-process" */
@@ -145,7 +186,7 @@ struct loadgen_result {
 
 /*
  * Options from a spec's `loadtest:` section: max_in_flight, and
- * lateness_bound as the late threshold. Other fields keep their defaults
+ * lateness_bound as late_ns. Other fields keep their defaults
  * (0); the caller sets live/label/stop.
  */
 void loadgen_opts_from_spec(const struct spec_loadtest *lt, struct loadgen_opts *o);

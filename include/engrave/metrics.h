@@ -26,7 +26,12 @@
  *                 window per repeat, measured from that repeat's start; the
  *                 pooled window is their sum (N x duration without backlog)
  *   goodput       completed without error / window
- *   late          sent later than the executor's late threshold (flag)
+ *   late          sent later than the run's lateness bound (RECORD_F_LATE, set by
+ *                 the executor with the bound it ran with)
+ *   wakeup        the client's wake-up error: sent - intended over the sent
+ *                 records flagged RECORD_F_ROOM (the executor had room for
+ *                 them: not held back by the in-flight cap), the part of
+ *                 their latency that is the client's own (loadgen.h)
  *
  * Times in the structs are nanoseconds; the emitters convert.
  */
@@ -76,6 +81,7 @@ struct metrics {
 	double throughput;           /* completed / window, per second */
 	double goodput;              /* ok / window, per second */
 	double error_rate;           /* errors / measured, 0 when nothing measured */
+	struct metrics_dist wakeup;  /* the client's wake-up error (count 0: no flagged record) */
 	struct metrics_op all;       /* pooled over every operation */
 	struct metrics_op op[OP_KIND_COUNT];
 };

@@ -14,7 +14,9 @@
  *   done      when its response (or failure) was complete
  * latency = done - intended, service time = done - sent, lateness = sent -
  * intended (record_latency_ns, record_service_ns, record_lateness_ns below:
- * the only place those rules are written). A
+ * the only place those rules are written). The lateness of a RECORD_F_ROOM
+ * record is the client's wake-up error (record_wakeup_ns): the part of its
+ * latency that is the client's, not the target's. A
  * dropped request was never sent: sent = done = the moment it was given up.
  *
  * Binary form (RECORDS_SIZE = 64 bytes, little-endian, no padding), so a
@@ -59,7 +61,10 @@ struct err;
 
 #define RECORD_F_WARMUP 0x01      /* sent in its repeat's warm-up: excluded from metrics (the
                                    * flag, not the times, says which records are measured) */
-#define RECORD_F_LATE 0x02        /* sent later than the late threshold after intended */
+#define RECORD_F_LATE 0x02        /* sent later than the run's lateness bound after intended */
+#define RECORD_F_ROOM 0x04        /* sent, and the executor had room for it at its due time (not
+                                   * held back by the in-flight cap, nor queued behind a request
+                                   * that was): its lateness is the client's own wake-up error */
 
 enum record_err {
 	RECORD_ERR_NONE = 0,
@@ -112,6 +117,16 @@ static inline uint64_t record_service_ns(const struct record *r)
 static inline uint64_t record_lateness_ns(const struct record *r)
 {
 	return r->sent > r->intended ? r->sent - r->intended : 0;
+}
+
+/*
+ * The client's wake-up error: the lateness of a request the executor had
+ * room for (RECORD_F_ROOM, loadgen.h); 0 for any other record (use the
+ * flag to tell the two apart).
+ */
+static inline uint64_t record_wakeup_ns(const struct record *r)
+{
+	return (r->flags & RECORD_F_ROOM) ? record_lateness_ns(r) : 0;
 }
 
 /* A growable array of records. Zeroed or records_init'ed; records_release frees. */

@@ -6,7 +6,8 @@
  * under the names checks use: p50_ms .. p9999_ms, max_ms, mean_ms,
  * service_p50_ms, service_p99_ms, <op>_p50_ms / <op>_p99_ms / <op>_count,
  * throughput, goodput, error_rate, late_rate, drop_rate, requests,
- * client_saturated, and, when the run has queries and groundtruth steps,
+ * client_saturated, client_wakeup_p50_us / _p99_us / _max_us (the
+ * client's wake-up error, part of every latency), and, when the run has queries and groundtruth steps,
  * recall / recall_p05 (recall.h: scored against the exact ground truth over
  * what the target held), recall_scored and recall_no_truth (recalls scored,
  * and not scored for want of a neighbour above the threshold), and

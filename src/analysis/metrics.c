@@ -7,11 +7,13 @@
  * the per-operation figures, then sorts each whole array for the pooled
  * ones. Sorting is O(n log n) and exact; at 10^6 records it takes ~0.1 s.
  * Percentiles use hist_rank() (nearest rank), the one definition in the
- * program, documented in metrics.h.
+ * program, documented in metrics.h. The client's wake-up error (the
+ * lateness of measured RECORD_F_ROOM records) reuses the latency array once
+ * its figures are taken.
  *
  * JSON schema of metrics_json (times in ms, rates per second):
  *   { "records", "warmup_records", "warmup_s", "duration_s", "window_s",
- *     "throughput", "goodput", "error_rate",
+ *     "throughput", "goodput", "error_rate", "client_wakeup_ms": DIST,
  *     "all": OP, "ops": { "store": OP, "recall": OP, "search": OP } }
  *   OP = { "measured", "completed", "ok", "errors", "dropped", "late",
  *          "late_max_ms", "errors_by_class": { "<class>": n, ... (non-zero) },
@@ -194,6 +196,11 @@ int metrics_from_repeats(const struct record *r, size_t n, uint64_t warmup_ns, u
 	}
 	dist_of(lat, total, &m->all.latency);
 	dist_of(svc, total, &m->all.service);
+	size_t nw = 0;
+	for (size_t i = 0; i < n; i++)
+		if (is_measured(&r[i]) && is_sent(&r[i]) && (r[i].flags & RECORD_F_ROOM))
+			lat[nw++] = record_wakeup_ns(&r[i]);
+	dist_of(lat, nw, &m->wakeup);
 	free(lat);
 	free(svc);
 
@@ -274,6 +281,7 @@ int metrics_json(const struct metrics *m, int indent, struct buf *out, struct er
 	json_object_set_new(root, "throughput", json_real(m->throughput));
 	json_object_set_new(root, "goodput", json_real(m->goodput));
 	json_object_set_new(root, "error_rate", json_real(m->error_rate));
+	json_object_set_new(root, "client_wakeup_ms", dist_json(&m->wakeup));
 	json_object_set_new(root, "all", op_json(&m->all));
 	for (int k = 0; k < OP_KIND_COUNT; k++)
 		json_object_set_new(ops, sched_op_name((enum op_kind)k), op_json(&m->op[k]));
@@ -359,6 +367,13 @@ int metrics_table(const struct metrics *m, struct buf *out, struct err *e)
 		       m->throughput, m->goodput, (double)m->window_ns / 1e9, 100.0 * m->error_rate,
 		       (unsigned long long)m->all.late, ms(m->all.late_max_ns),
 		       (unsigned long long)m->all.dropped, (unsigned long long)m->warmup_records) < 0)
+		return -1;
+	if (m->wakeup.count &&
+	    buf_printf(out, e,
+		       "client wake-up error p50 %.1f us, p99 %.1f us, max %.1f us over %llu requests "
+		       "(part of every latency above)\n",
+		       (double)m->wakeup.pct[0] / 1e3, (double)m->wakeup.pct[3] / 1e3,
+		       (double)m->wakeup.max / 1e3, (unsigned long long)m->wakeup.count) < 0)
 		return -1;
 	int any = 0;
 	for (int c = 1; c < RECORD_ERR_COUNT; c++) {

@@ -3,7 +3,12 @@
  * request records, and recall@k from what each recall returned.
  *
  * Percentiles, throughput and error rates come from analysis/metrics.c over
- * the loadtest artifact's records (warm-up excluded). Recall@k is scored by
+ * the loadtest artifact's records (warm-up excluded); so do late_rate (the
+ * records' RECORD_F_LATE flag: the run's lateness bound, the same count as
+ * the step's summary and the executor's saturation verdict) and the
+ * client's wake-up error (client_wakeup_{p50,p99,max}_us, the lateness of
+ * the records the executor had room for: how much of each latency is the
+ * client's own). Recall@k is scored by
  * analysis/recall.c (its rules are in recall.h); this file gathers its
  * inputs from the run: the measured recalls that answered (query row from
  * the schedule, sent/done times, returned ids from the "hits" part), the
@@ -123,6 +128,11 @@ static void put_metrics(struct run_record *rec, const struct metrics *m, uint64_
 	run_metric_set(rec, "late_rate", (double)m->all.late / measured);
 	run_metric_set(rec, "drop_rate", (double)m->all.dropped / measured);
 	run_metric_set(rec, "client_saturated", saturated ? 1 : 0);
+	if (m->wakeup.count) { /* records from before RECORD_F_ROOM have none */
+		run_metric_set(rec, "client_wakeup_p50_us", (double)m->wakeup.pct[0] / 1e3);
+		run_metric_set(rec, "client_wakeup_p99_us", (double)m->wakeup.pct[3] / 1e3);
+		run_metric_set(rec, "client_wakeup_max_us", (double)m->wakeup.max / 1e3);
+	}
 }
 
 /* ---------------------------------------------------------------- */

@@ -88,6 +88,30 @@ int report_print_json(json_t *o)
 	return 0;
 }
 
+static const struct run_metric *metric_of(const struct run_record *r, const char *key)
+{
+	for (int i = 0; i < r->n_metrics; i++)
+		if (!strcmp(r->metrics[i].key, key))
+			return &r->metrics[i];
+	return NULL;
+}
+
+/* The client's share of the latencies, in words beside them (when the run
+ * measured it: records from before the wake-up flag have none). */
+static void report_wakeup_line(FILE *out, const struct run_record *r)
+{
+	const struct run_metric *p50 = metric_of(r, "client_wakeup_p50_us"),
+				*p99 = metric_of(r, "client_wakeup_p99_us"),
+				*lat = metric_of(r, "p50_ms");
+	if (!p50 || !p99)
+		return;
+	fprintf(out, "\n  client wake-up error p50 %.1f us, p99 %.1f us (part of every latency above", p50->value,
+		p99->value);
+	if (lat && lat->value > 0)
+		fprintf(out, "; %.1f%% of the p50", 100.0 * p50->value / (lat->value * 1e3));
+	fprintf(out, ")\n");
+}
+
 void report_run_text(FILE *out, const struct run_record *r, const struct spec *sp)
 {
 	char ts[32];
@@ -108,6 +132,7 @@ void report_run_text(FILE *out, const struct run_record *r, const struct spec *s
 		fprintf(out, "\n  %-28s %s\n", "metric", "value");
 		for (int i = 0; i < r->n_metrics; i++)
 			fprintf(out, "  %-28s %.6g\n", r->metrics[i].key, r->metrics[i].value);
+		report_wakeup_line(out, r);
 	}
 	char why[160];
 	if (recall_unscored_why(sp, r, why, sizeof(why)))

@@ -4,8 +4,9 @@
  * One loop on the caller's thread, in the style of wrk2's event loop:
  *
  *   next = sched_next_due(i)           <- the only place a due time is made
- *   wait in engine_poll() until t0 + next.due_ns (or a completion, or the
- *     next live tick); completions run their callbacks meanwhile
+ *   wait in engine_poll() until the spin margin before t0 + next.due_ns
+ *     (or a completion, or the next live tick), then spin to it;
+ *     completions run their callbacks meanwhile
  *   due: if the cap has room, submit (sent is read inside engine_submit);
  *        else wait for a completion, up to due + drop_after, then DROP it
  *
@@ -36,18 +37,43 @@
  * sink, when given, is called under that mutex. The cap is per worker, so
  * "held back by the cap" is judged per worker too.
  *
- * The in-process path (exec) runs the same loop with one synchronous
- * request in flight, sleeping with clock_sleep_until() until 100 us before
- * each due time and spinning on the clock for the rest (timer slack 1 us):
- * in-process operations take microseconds, so a wake-up that is tens of us
- * late would otherwise dominate the latency it measures.
- * (One thread on purpose: the embedded index takes one writer at a time,
- * and callers may keep a single set of scratch buffers.)
+ * Waiting for a due time (both paths): sleep with an absolute deadline
+ * (engine_poll -> epoll_pwait2, or clock_nanosleep TIMER_ABSTIME; timer
+ * slack 1 us) until `margin` before it, then spin on the clock (the HTTP
+ * path polls its sockets without waiting meanwhile, so completions are
+ * still reaped). A sleeping thread wakes 20-100 us late in a VM, and that
+ * would show as latency of the target; spinning only the last margin costs
+ * margin/interval of a core (at 2000/s and 100 us, 20%) and nothing between
+ * requests at low rates. The margin (struct waker) tracks the 98th
+ * percentile of the measured sleep overshoot with a stochastic quantile
+ * estimate (+9.8 us when a wake-up overshot it, -0.2 us when not), within
+ * [MARGIN_MIN_NS, MARGIN_MAX_NS]; opts.spin_ns fixes it instead. It is
+ * capped at half the gap between two due times: a client spinning through
+ * a dense schedule would take the core the target needs (on two cores, an
+ * evenly spaced 70,000/s saturated a server that kept up when each late
+ * wake-up sent the few requests it found due together).
  *
- * Waiting never busy-spins unless opts.spin_ns asks for it: then, when the
- * next due time is nearer than spin_ns, engine_poll() is called without a
- * timeout in a loop, saving the thread's wake-up latency (tens of us in a
- * VM) at the price of a core: for benchmarks against hot-looping tools.
+ * Held or not (the one rule for "whose fault is a late send"): a request
+ * is held when it waited at a full cap, or when it became due while the
+ * request before it was held and not yet sent (queued behind it). A held
+ * request's lateness is the cap's; any other request's lateness is the
+ * client's own, flagged RECORD_F_ROOM, and those of the measured records
+ * form the wake-up error distribution (a histogram per worker, merged).
+ * finish_record() applies the lateness bound once: RECORD_F_LATE, `late`,
+ * and late_free or cap_waits by the held bit.
+ *
+ * The in-process path (exec) runs a leader/follower pool (Schmidt's
+ * pattern): one thread, the leader, claims the next request and waits for
+ * its due time; at the start of the spin margin it hands leadership to an
+ * idle follower (a condition variable; a new thread when none is idle and
+ * fewer than max_in_flight exist), spins to the due time and executes. The
+ * new leader claims the next request meanwhile, so a slow operation never
+ * holds back the next one while the cap has room, and only the thread
+ * about to execute spins. When every thread is busy the role stays vacant until one
+ * finishes: the requests due meanwhile are held (cap waits). The calling
+ * thread is slot 0; the pool grows to the concurrency the run needs (two
+ * threads at a low rate). Records, counters and the live line are kept
+ * under the pool's mutex, which is never held across a wait or an exec.
  */
 #include "engrave/loadgen.h"
 
@@ -66,12 +92,14 @@
 #include "engrave/xalloc.h"
 
 #define DEF_MAX_IN_FLIGHT 256
-#define DEF_LATE_NS NS_PER_MS
 #define DEF_DROP_AFTER_NS (10 * NS_PER_S)
 #define DEF_TIMEOUT_NS (30 * NS_PER_S)
-#define FREE_LATE_NS NS_PER_MS     /* client-side lateness threshold for saturation */
 #define RESERVE_MAX_BYTES (1ULL << 30)
-#define EXEC_SPIN_NS (100 * NS_PER_US) /* in-process path: spin the last 100 us */
+#define MARGIN_INIT_NS (150 * NS_PER_US) /* the spin margin before any wake-up was measured */
+#define MARGIN_MIN_NS (20 * NS_PER_US)
+#define MARGIN_MAX_NS (500 * NS_PER_US)
+#define MARGIN_STEP_NS 10000.0          /* quantile estimate: +0.98 step on a miss, -0.02 else */
+#define MARGIN_Q 0.98
 
 struct run;
 
@@ -93,7 +121,15 @@ struct slot {
 	struct sched_op op;
 	struct record rec;
 	struct http_request rq;
+	int held;                  /* see "Held or not" above */
 	struct slot *next_free;
+};
+
+/* The spin margin: fixed (opts.spin_ns) or the running 98th percentile of
+ * the sleep overshoot. */
+struct waker {
+	double margin_ns;
+	int fixed;
 };
 
 struct run {
@@ -114,6 +150,9 @@ struct run {
 	mono_ns t0;
 	struct hist live;          /* latency of the last second */
 	int live_ok;
+	struct hist wake;          /* the measured RECORD_F_ROOM records' lateness */
+	int wake_ok;
+	struct waker wk;
 	mono_ns next_tick;
 	uint64_t tick_completed, tick_errors;
 	int oom;                   /* records could not grow: stop */
@@ -136,25 +175,39 @@ static void note_error(struct run *r, const struct record *rec, const char *fmt,
 	va_end(ap);
 }
 
-static void finish_record(struct run *r, struct record *rec)
+/*
+ * The one place the lateness bound is applied: RECORD_F_LATE, `late`, and
+ * late_free or cap_waits by whether the request was held (see the top).
+ */
+static void finish_record(struct run *r, struct record *rec, int held)
 {
 	struct loadgen_result *res = r->res;
 	if (rec->intended < r->s->p.warmup_ns)
 		rec->flags |= RECORD_F_WARMUP;
 	if (rec->status != RECORD_STATUS_DROPPED) {
 		uint64_t late = record_lateness_ns(rec);
+		if (!held)
+			rec->flags |= RECORD_F_ROOM;
 		if (late > r->o.late_ns) {
 			rec->flags |= RECORD_F_LATE;
 			res->late++;
+			if (held)
+				res->cap_waits++;
+			else
+				res->late_free++;
 		}
 		if (late > res->late_max_ns)
 			res->late_max_ns = late;
+		if (!held && !(rec->flags & RECORD_F_WARMUP) && r->wake_ok)
+			hist_record(&r->wake, late);
 		res->completed++;
 		r->tick_completed++;
 		if (r->live_ok)
 			hist_record(&r->live, record_latency_ns(rec));
 		if (rec->done > res->elapsed_ns)
 			res->elapsed_ns = rec->done;
+	} else {
+		res->cap_waits++;
 	}
 	if (rec->err != RECORD_ERR_NONE) {
 		res->errors++;
@@ -177,7 +230,7 @@ static uint64_t since_t0(const struct run *r, mono_ns t)
 }
 
 static void record_unsent(struct run *r, const struct sched_op *op, mono_ns now, uint16_t status,
-			  enum record_err cls, const char *why)
+			  enum record_err cls, const char *why, int held)
 {
 	struct record rec;
 	memset(&rec, 0, sizeof(rec));
@@ -191,7 +244,50 @@ static void record_unsent(struct run *r, const struct sched_op *op, mono_ns now,
 		r->res->dropped++;
 	note_error(r, &rec, "request %llu (%s): %s", (unsigned long long)op->index,
 		   sched_op_name(op->kind), why);
-	finish_record(r, &rec);
+	finish_record(r, &rec, held);
+}
+
+/* ---- waiting for a due time ------------------------------------------------- */
+
+static void waker_init(struct waker *w, uint64_t spin_ns)
+{
+	w->fixed = spin_ns != 0;
+	w->margin_ns = (double)(spin_ns ? spin_ns : MARGIN_INIT_NS);
+}
+
+static uint64_t waker_margin(const struct waker *w)
+{
+	return (uint64_t)w->margin_ns;
+}
+
+/* A sleep meant to end at `until` ended `overshoot` ns after it. */
+static void waker_learn(struct waker *w, uint64_t overshoot)
+{
+	if (w->fixed)
+		return;
+	if ((double)overshoot > w->margin_ns)
+		w->margin_ns += MARGIN_STEP_NS * MARGIN_Q;
+	else
+		w->margin_ns -= MARGIN_STEP_NS * (1 - MARGIN_Q);
+	if (w->margin_ns < (double)MARGIN_MIN_NS)
+		w->margin_ns = (double)MARGIN_MIN_NS;
+	if (w->margin_ns > (double)MARGIN_MAX_NS)
+		w->margin_ns = (double)MARGIN_MAX_NS;
+}
+
+/*
+ * When to stop sleeping for `due`, `gap` ns after the previous due time:
+ * the margin before it, but at most half the gap, so the client spins at
+ * most half its time; a denser schedule sleeps nearly to each due time,
+ * and the requests a late wake-up finds due leave together (their
+ * lateness is the client's, in the wake-up error).
+ */
+static mono_ns waker_wake_at(const struct waker *w, mono_ns due, uint64_t gap)
+{
+	uint64_t m = waker_margin(w);
+	if (!w->fixed && m > gap / 2)
+		m = gap / 2; /* a margin the caller fixed is kept as it is */
+	return due > m ? due - m : 0;
 }
 
 /* ---- live line ------------------------------------------------------------ */
@@ -301,20 +397,21 @@ static void on_done(void *user, const struct http_response *rs, mono_ns sent, mo
 			note_error(r, rec, "%s %s: %ld: %.120s", http_method_of(&sl->rq), sl->rq.url,
 				   rs->status, rs->body.data);
 	}
-	finish_record(r, rec);
+	finish_record(r, rec, sl->held);
 	r->in_flight--;
 	sl->next_free = r->free_slots;
 	r->free_slots = sl;
 }
 
 /* Try to send `op` now. 1 sent (or failed and recorded), 0 the cap is full. */
-static int try_send(struct run *r, const struct sched_op *op, struct err *e)
+static int try_send(struct run *r, const struct sched_op *op, int held)
 {
 	if (!r->free_slots)
 		return 0;
 	struct slot *sl = r->free_slots;
 	struct err be = ERR_INIT;
 	sl->op = *op;
+	sl->held = held;
 	memset(&sl->rec, 0, sizeof(sl->rec));
 	sl->rec.index = op->index;
 	sl->rec.op = (uint8_t)op->kind;
@@ -322,7 +419,7 @@ static int try_send(struct run *r, const struct sched_op *op, struct err *e)
 	memset(&sl->rq, 0, sizeof(sl->rq));
 	if (r->t->build(r->t->ctx, sl->id, op, &sl->rq, &be) < 0) {
 		record_unsent(r, op, clock_mono_now(), RECORD_STATUS_ERROR, RECORD_ERR_CLIENT,
-			      be.msg[0] ? be.msg : "the driver could not build the request");
+			      be.msg[0] ? be.msg : "the driver could not build the request", held);
 		return 1;
 	}
 	if (!sl->rq.timeout_ns)
@@ -333,10 +430,10 @@ static int try_send(struct run *r, const struct sched_op *op, struct err *e)
 		/* engine_full cannot happen (we cap first); anything else fails the request */
 		sl->next_free = r->free_slots;
 		r->free_slots = sl;
-		record_unsent(r, op, clock_mono_now(), RECORD_STATUS_TRANSPORT, RECORD_ERR_CLIENT, be.msg);
+		record_unsent(r, op, clock_mono_now(), RECORD_STATUS_TRANSPORT, RECORD_ERR_CLIENT, be.msg,
+			      held);
 		return 1;
 	}
-	(void)e;
 	r->res->sent++;
 	r->in_flight++;
 	if (r->in_flight > r->res->max_in_flight_seen)
@@ -349,7 +446,29 @@ static int stopped(const struct run *r)
 	return (r->o.stop && *r->o.stop) || r->oom;
 }
 
-static int run_http(struct run *r, struct err *e)
+/*
+ * Wait a little for `due` (not yet reached at `now`, `gap` after the previous
+ * due time): sleep in the engine until the margin before it (or the next
+ * live tick), learning how late that sleep ended; within the margin, one
+ * pass over the sockets without waiting (the spin). Completions are reaped
+ * either way.
+ */
+static int http_wait(struct run *r, mono_ns due, uint64_t gap, mono_ns now, struct err *e)
+{
+	mono_ns wake = waker_wake_at(&r->wk, due, gap);
+	if (now >= wake)
+		return engine_poll(r->en, 0, e) < 0 ? -1 : 0;
+	mono_ns until = wake < r->next_tick ? wake : r->next_tick;
+	int got = engine_poll(r->en, until, e);
+	if (got < 0)
+		return -1;
+	mono_ns after = clock_mono_now();
+	if (got == 0 && after >= until)
+		waker_learn(&r->wk, after - until);
+	return 0;
+}
+
+static int http_setup(struct run *r, struct err *e)
 {
 	struct engine_opts eo = { 0 };
 	eo.max_in_flight = r->cap;
@@ -368,41 +487,35 @@ static int run_http(struct run *r, struct err *e)
 		r->slots[k].next_free = r->free_slots;
 		r->free_slots = &r->slots[k];
 	}
+	return 0;
+}
+
+static int run_http(struct run *r, struct err *e)
+{
+	if (http_setup(r, e) < 0)
+		return -1;
 	uint64_t n = sched_count(r->s), i = r->w;
 	struct sched_op op;
 	if (i < n)
 		sched_next_due(r->s, i, &op);
-	int waited_cap = 0; /* the current op already counted a cap wait */
-	int backlog = 0;    /* earlier requests waited at the cap: lateness is inherited */
+	int waited_cap = 0; /* the current op found the cap full */
+	int prev_held = 0;  /* the previous op was held ... */
+	mono_ns prev_sent = 0; /* ... and left (or was dropped) then */
+	uint64_t prev_due = 0; /* its due offset */
 	r->next_tick = r->t0 + NS_PER_S;
 	while (i < n && !stopped(r)) {
 		mono_ns now = clock_mono_now();
 		live_tick(r, now);
 		mono_ns due = r->t0 + op.due_ns;
 		if (now < due) {
-			mono_ns until = due < r->next_tick ? due : r->next_tick;
-			/* spin: poll without sleeping when the next event is near */
-			if (r->o.spin_ns && until - now <= r->o.spin_ns)
-				until = 0;
-			if (engine_poll(r->en, until, e) < 0)
+			if (http_wait(r, due, op.due_ns - prev_due, now, e) < 0)
 				return err_prefix(e, "loadtest");
 			continue;
 		}
-		if (try_send(r, &op, e)) {
-			if (now - due <= FREE_LATE_NS)
-				backlog = 0;
-			else if (waited_cap || backlog)
-				r->res->cap_waits++;
-			else
-				r->res->late_1ms_free++; /* the cap had room: the client was slow */
-		} else {
-			backlog = 1;
+		int held = waited_cap || (prev_held && due <= prev_sent);
+		if (!try_send(r, &op, held)) {
 			waited_cap = 1;
-			if (now - due > r->o.drop_after_ns) {
-				r->res->cap_waits++;
-				record_unsent(r, &op, now, RECORD_STATUS_DROPPED, RECORD_ERR_DROPPED,
-					      "not sent within drop_after: max_in_flight reached");
-			} else {
+			if (now - due <= r->o.drop_after_ns) {
 				mono_ns until = due + r->o.drop_after_ns + 1;
 				if (r->next_tick < until)
 					until = r->next_tick;
@@ -410,7 +523,13 @@ static int run_http(struct run *r, struct err *e)
 					return err_prefix(e, "loadtest");
 				continue;
 			}
+			record_unsent(r, &op, now, RECORD_STATUS_DROPPED, RECORD_ERR_DROPPED,
+				      "not sent within drop_after: max_in_flight reached", 1);
+			held = 1;
 		}
+		prev_held = held;
+		prev_sent = now;
+		prev_due = op.due_ns;
 		waited_cap = 0;
 		i += r->stride;
 		if (i < n)
@@ -425,96 +544,224 @@ static int run_http(struct run *r, struct err *e)
 	return 0;
 }
 
-/* ---- in-process path -------------------------------------------------------- */
+/* ---- in-process path: a leader/follower pool ---------------------------------- */
+
+struct pool;
+
+struct pool_thread {
+	struct pool *p;
+	unsigned slot;
+	pthread_t th;
+};
+
+struct pool {
+	struct run *r;               /* the one run: records, counters, live line, waker */
+	pthread_mutex_t lock;
+	pthread_cond_t follow;       /* idle followers wait here for leadership */
+	uint64_t next, n;            /* the next request to claim, the schedule's count */
+	int leader;                  /* a thread is waiting for request `next - 1` */
+	int threads, idle, busy, cap;
+	int done;
+	int vacant;                  /* the leader role was left empty: every thread was busy */
+	int prev_held;               /* the previous claim was held ... */
+	mono_ns prev_claim;          /* ... and made then */
+	uint64_t prev_due;           /* its due offset */
+	struct pool_thread th[LOADGEN_MAX_THREADS];
+};
+
+static void *pool_main(void *arg);
+
+/* Hand the leader role on (lock held): to an idle follower, to a new thread,
+ * or nobody when all max_in_flight threads are busy (vacant). */
+static void pool_promote(struct pool *p)
+{
+	p->leader = 0;
+	if (p->idle > 0) {
+		pthread_cond_signal(&p->follow);
+		return;
+	}
+	if (p->threads < p->cap) {
+		struct pool_thread *t = &p->th[p->threads];
+		t->p = p;
+		t->slot = (unsigned)p->threads;
+		if (pthread_create(&t->th, NULL, pool_main, t) == 0) {
+			p->threads++;
+			return;
+		}
+		p->cap = p->threads; /* no more threads: run with those */
+	}
+	p->vacant = 1;
+}
+
+/*
+ * The leader sleeps (lock released) until the margin before `due`, in
+ * segments that end at the live ticks. Lock held on entry and return; -1
+ * when the run was stopped meanwhile.
+ */
+static int pool_sleep(struct pool *p, mono_ns due, uint64_t gap)
+{
+	struct run *r = p->r;
+	for (;;) {
+		mono_ns now = clock_mono_now();
+		live_tick(r, now);
+		if (stopped(r))
+			return -1;
+		mono_ns wake = waker_wake_at(&r->wk, due, gap);
+		if (now >= wake)
+			return 0;
+		mono_ns until = wake < r->next_tick ? wake : r->next_tick;
+		pthread_mutex_unlock(&p->lock);
+		clock_sleep_until(until);
+		mono_ns after = clock_mono_now();
+		pthread_mutex_lock(&p->lock);
+		waker_learn(&r->wk, after > until ? after - until : 0);
+	}
+}
+
+/* Execute `op` on `slot` (lock released around the spin and the call). */
+static void pool_exec(struct pool *p, unsigned slot, const struct sched_op *op, int held)
+{
+	struct run *r = p->r;
+	if (++p->busy > r->res->max_in_flight_seen)
+		r->res->max_in_flight_seen = p->busy;
+	r->in_flight = p->busy;
+	pthread_mutex_unlock(&p->lock);
+	mono_ns due = r->t0 + op->due_ns;
+	while (clock_mono_now() < due)
+		; /* the spin: the last margin before the due time */
+	struct record rec;
+	memset(&rec, 0, sizeof(rec));
+	rec.index = op->index;
+	rec.op = (uint8_t)op->kind;
+	rec.intended = op->due_ns;
+	mono_ns sent = clock_mono_now();
+	unsigned st = r->t->exec(r->t->ctx, slot, op, &rec);
+	mono_ns done = clock_mono_now();
+	rec.sent = since_t0(r, sent);
+	rec.done = since_t0(r, done);
+	rec.status = st > 0xffff ? 0xffff : (uint16_t)st;
+	if (rec.err == RECORD_ERR_NONE)
+		rec.err = (uint8_t)records_err_of_status(st);
+	pthread_mutex_lock(&p->lock);
+	r->in_flight = --p->busy;
+	r->res->sent++;
+	note_error(r, &rec, "request %llu (%s): status %u", (unsigned long long)op->index,
+		   sched_op_name(op->kind), st);
+	finish_record(r, &rec, held);
+}
+
+/*
+ * One pool thread: follow while another leads; lead otherwise: claim the
+ * next request, decide whether it is held (it is due already and the role
+ * was vacant, or it queued behind a held one), drop it past drop_after,
+ * else sleep towards it, hand the role on, spin and execute.
+ */
+static void pool_work(struct pool *p, unsigned slot)
+{
+	struct run *r = p->r;
+	pthread_mutex_lock(&p->lock);
+	while (!p->done) {
+		if (p->leader) {
+			p->idle++;
+			pthread_cond_wait(&p->follow, &p->lock);
+			p->idle--;
+			continue;
+		}
+		if (p->next >= p->n || stopped(r)) {
+			p->done = 1;
+			pthread_cond_broadcast(&p->follow);
+			break;
+		}
+		struct sched_op op;
+		sched_next_due(r->s, p->next++, &op);
+		mono_ns due = r->t0 + op.due_ns, now = clock_mono_now();
+		int held = now > due && (p->vacant || (p->prev_held && due <= p->prev_claim));
+		uint64_t gap = op.due_ns - p->prev_due;
+		p->vacant = 0;
+		p->prev_held = held;
+		p->prev_claim = now;
+		p->prev_due = op.due_ns;
+		if (now > due && now - due > r->o.drop_after_ns) {
+			record_unsent(r, &op, now, RECORD_STATUS_DROPPED, RECORD_ERR_DROPPED,
+				      "not executed within drop_after: every in-process executor thread "
+				      "was busy", held);
+			continue;
+		}
+		p->leader = 1;
+		if (pool_sleep(p, due, gap) < 0) {
+			p->next--; /* not executed: the run was stopped */
+			p->leader = 0;
+			continue;
+		}
+		pool_promote(p);
+		pool_exec(p, slot, &op, held);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *pool_main(void *arg)
+{
+	struct pool_thread *t = arg;
+	pool_work(t->p, t->slot);
+	return NULL;
+}
 
 static int run_exec(struct run *r, struct err *e)
 {
 	(void)e;
-	uint64_t n = sched_count(r->s);
-	struct sched_op op;
+	struct pool *p = xcalloc(1, sizeof(*p)); /* one per run */
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->follow, NULL);
+	p->r = r;
+	p->n = sched_count(r->s);
+	p->cap = r->cap < LOADGEN_MAX_THREADS ? r->cap : LOADGEN_MAX_THREADS;
+	p->threads = 1; /* the calling thread is slot 0 */
 	r->next_tick = r->t0 + NS_PER_S;
-	r->res->max_in_flight_seen = 1;
-	mono_ns last_done = 0;
-	uint64_t spin = r->o.spin_ns > EXEC_SPIN_NS ? r->o.spin_ns : EXEC_SPIN_NS;
-	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* 1 us, as the engine does */
-	for (uint64_t i = 0; i < n && !stopped(r); i++) {
-		sched_next_due(r->s, i, &op);
-		mono_ns due = r->t0 + op.due_ns;
-		mono_ns now = clock_mono_now();
-		while (now < due) {
-			live_tick(r, now);
-			mono_ns until = due < r->next_tick ? due : r->next_tick;
-			/* sleep to EXEC_SPIN_NS before the due time, then spin: a
-			 * sleeping thread wakes tens of us late in a VM, and that
-			 * would show as latency of the target */
-			if (until - now > spin)
-				clock_sleep_until(until - spin);
-			now = clock_mono_now();
-		}
-		live_tick(r, now);
-		if (now - due > FREE_LATE_NS) {
-			/* busy with an earlier request that ended after this one was due:
-			 * the cap of one held it back; otherwise the client was slow */
-			if (last_done > due)
-				r->res->cap_waits++;
-			else
-				r->res->late_1ms_free++;
-		}
-		if (now - due > r->o.drop_after_ns) {
-			record_unsent(r, &op, now, RECORD_STATUS_DROPPED, RECORD_ERR_DROPPED,
-				      "not executed within drop_after: the in-process executor was busy");
-			continue;
-		}
-		struct record rec;
-		memset(&rec, 0, sizeof(rec));
-		rec.index = op.index;
-		rec.op = (uint8_t)op.kind;
-		rec.intended = op.due_ns;
-		mono_ns sent = clock_mono_now();
-		r->in_flight = 1;
-		unsigned st = r->t->exec(r->t->ctx, &op, &rec);
-		mono_ns done = clock_mono_now();
-		last_done = done;
-		r->in_flight = 0;
-		r->res->sent++;
-		rec.sent = since_t0(r, sent);
-		rec.done = since_t0(r, done);
-		rec.status = st > 0xffff ? 0xffff : (uint16_t)st;
-		if (rec.err == RECORD_ERR_NONE)
-			rec.err = (uint8_t)records_err_of_status(st);
-		note_error(r, &rec, "request %llu (%s): status %u", (unsigned long long)op.index,
-			   sched_op_name(op.kind), st);
-		finish_record(r, &rec);
-	}
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* 1 us, as the engine; threads inherit it */
+	pool_work(p, 0);
+	pthread_mutex_lock(&p->lock);
+	int threads = p->threads;
+	pthread_mutex_unlock(&p->lock);
+	for (int k = 1; k < threads; k++)
+		pthread_join(p->th[k].th, NULL);
+	pthread_cond_destroy(&p->follow);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
 	return 0;
 }
 
 /* ---- API ------------------------------------------------------------------- */
 
+/* The saturation verdict, from the counts finish_record() made with the run's
+ * lateness bound (the same `late` as the records' flag and the metrics). */
 static void judge_saturation(struct loadgen_result *res, int max_in_flight, int in_process)
 {
-	char *out = res->saturation;
+	char *out = res->saturation, bound[32];
 	size_t cap = sizeof(res->saturation), len = 0;
-	if (res->sent && res->late_1ms_free * 100 > res->sent) {
+	clock_format_duration(res->late_ns, bound, sizeof(bound));
+	if (res->sent && res->late_free * 100 > res->sent) {
 		len += (size_t)snprintf(out + len, cap - len,
-					"%.1f%% of sends were > 1 ms late with the in-flight cap not "
-					"reached: the client could not keep up with the rate",
-					100.0 * (double)res->late_1ms_free / (double)res->sent);
+					"%.1f%% of sends were later than the lateness bound (%s) although "
+					"the in-flight cap had room: the client could not keep up with the rate",
+					100.0 * (double)res->late_free / (double)res->sent, bound);
 		res->saturated = 1;
 	}
 	if (res->cap_waits && len < cap && in_process) {
 		len += (size_t)snprintf(out + len, cap - len,
-					"%s%llu requests waited for the in-process executor (one request "
-					"at a time): their latency includes queueing behind slower ones",
-					len ? "; " : "", (unsigned long long)res->cap_waits);
+					"%s%llu requests were sent later than the lateness bound (%s), or "
+					"dropped, because all %d in-process executor threads (max_in_flight) "
+					"were busy: their latency includes queueing behind slower ones",
+					len ? "; " : "", (unsigned long long)res->cap_waits, bound,
+					max_in_flight);
 		res->saturated = 1;
 	} else if (res->cap_waits && len < cap) {
 		len += (size_t)snprintf(out + len, cap - len,
-					"%s%llu requests were held back by the in-flight cap (%d): "
-					"their latency includes client queueing (the target was slower "
-					"than the cap allows); raise max_in_flight to see the target alone",
-					len ? "; " : "", (unsigned long long)res->cap_waits,
-					max_in_flight);
+					"%s%llu requests were held back by the in-flight cap (%d) past the "
+					"lateness bound (%s), or dropped: their latency includes client "
+					"queueing (the target was slower than the cap allows); raise "
+					"max_in_flight to see the target alone",
+					len ? "; " : "", (unsigned long long)res->cap_waits, max_in_flight,
+					bound);
 		res->saturated = 1;
 	}
 }
@@ -535,7 +782,7 @@ static void merge_result(struct loadgen_result *dst, const struct loadgen_result
 	dst->dropped += src->dropped;
 	dst->errors += src->errors;
 	dst->late += src->late;
-	dst->late_1ms_free += src->late_1ms_free;
+	dst->late_free += src->late_free;
 	dst->cap_waits += src->cap_waits;
 	dst->max_in_flight_seen += src->max_in_flight_seen;
 	if (src->late_max_ns > dst->late_max_ns)
@@ -560,15 +807,17 @@ struct workers {
 	int nt;
 };
 
-static void opts_with_defaults(const struct loadgen_opts *o, struct loadgen_opts *oo)
+static void opts_with_defaults(const struct loadgen_opts *o, int in_process, struct loadgen_opts *oo)
 {
 	memset(oo, 0, sizeof(*oo));
 	if (o)
 		*oo = *o;
 	if (oo->max_in_flight <= 0)
-		oo->max_in_flight = DEF_MAX_IN_FLIGHT;
+		oo->max_in_flight = in_process ? 1 : DEF_MAX_IN_FLIGHT;
+	if (in_process && oo->max_in_flight > LOADGEN_MAX_THREADS)
+		oo->max_in_flight = LOADGEN_MAX_THREADS;
 	if (!oo->late_ns)
-		oo->late_ns = DEF_LATE_NS;
+		oo->late_ns = LOADGEN_LATE_NS;
 	if (!oo->drop_after_ns)
 		oo->drop_after_ns = DEF_DROP_AFTER_NS;
 	if (!oo->timeout_ns)
@@ -625,7 +874,10 @@ static int workers_prepare(struct workers *wk, const struct sched *s, const stru
 		    records_reserve(&r->res->records, mine, e) < 0)
 			rc = -1;
 		r->live_ok = hist_init(&r->live, NULL) == 0;
+		r->wake_ok = hist_init(&r->wake, NULL) == 0;
+		waker_init(&r->wk, oo->spin_ns);
 	}
+	res->late_ns = oo->late_ns;
 	return rc;
 }
 
@@ -656,11 +908,30 @@ static int workers_execute(struct workers *wk, const struct loadgen_target *t, s
 	return rc;
 }
 
+/* The wake-up error figures: the workers' histograms merged into the first. */
+static void collect_wakeup(struct workers *wk, struct loadgen_result *res)
+{
+	struct run *r0 = &wk->runs[0];
+	for (int w = 1; w < wk->nt; w++) {
+		if (r0->wake_ok && wk->runs[w].wake_ok)
+			hist_add(&r0->wake, &wk->runs[w].wake);
+		hist_release(&wk->runs[w].wake);
+	}
+	if (r0->wake_ok && hist_count(&r0->wake)) {
+		res->wakeup_count = hist_count(&r0->wake);
+		res->wakeup_p50_ns = hist_percentile(&r0->wake, 50);
+		res->wakeup_p99_ns = hist_percentile(&r0->wake, 99);
+		res->wakeup_max_ns = r0->wake.max;
+	}
+	hist_release(&r0->wake);
+}
+
 /* Collect: free each worker's engine and slots, merge their records and counters
  * into res, free everything. Returns -1 when rc was, or records ran out of memory. */
 static int workers_collect(struct workers *wk, struct loadgen_result *res, int rc, struct err *e)
 {
 	int oom = 0;
+	collect_wakeup(wk, res);
 	for (int w = 0; w < wk->nt; w++) {
 		struct run *r = &wk->runs[w];
 		if (r->oom && !oom) {
@@ -704,7 +975,7 @@ static int workers_collect(struct workers *wk, struct loadgen_result *res, int r
 static int finish_run(struct loadgen_result *res, const struct loadgen_target *t,
 		      const struct loadgen_opts *oo, struct err *e)
 {
-	judge_saturation(res, t->build ? oo->max_in_flight : 1, !t->build);
+	judge_saturation(res, oo->max_in_flight, !t->build);
 	snprintf(res->transport, sizeof(res->transport), "%s",
 		 !t->build ? "in-process"
 		 : res->sent_native == 0 ? "libcurl"
@@ -727,7 +998,7 @@ int loadgen_run(const struct sched *s, const struct loadgen_target *t,
 	if (!t || (!t->build && !t->exec))
 		return err_set(e, ERR_INTERNAL, "loadtest: the target gives neither build nor exec");
 	struct loadgen_opts oo;
-	opts_with_defaults(o, &oo);
+	opts_with_defaults(o, !t->build, &oo);
 	struct workers wk;
 	workers_new(&wk, t, &oo, res);
 	int rc = workers_prepare(&wk, s, t, &oo, res, e);

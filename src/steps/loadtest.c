@@ -270,10 +270,10 @@ static void lt_response(void *ctx, unsigned slot, const struct sched_op *op, con
 /* ---------------------------------------------------------------- */
 /* in-process path                                                    */
 
-static unsigned lt_exec(void *ctx, const struct sched_op *op, struct record *r)
+static unsigned lt_exec(void *ctx, unsigned slot, const struct sched_op *op, struct record *r)
 {
 	struct lt *L = ctx;
-	struct lt_slot *s = &L->slots[0];
+	struct lt_slot *s = &L->slots[slot];
 	struct err e = ERR_INIT;
 	if (op->kind == OP_STORE) {
 		steps_load_vector(&L->lv, op->arg, s->vec, s->text, sizeof(s->text));
@@ -435,9 +435,12 @@ struct lt_acc {
 	mono_ns t0;                  /* repeat 0's t0: the run's t0 */
 	uint64_t *t0_ns;             /* per repeat, ns after t0 */
 	uint64_t scheduled, sent, completed, dropped, late, errors;
+	uint64_t late_ns, late_free, cap_waits; /* the lateness bound; late sends by cause */
+	uint64_t wakeup_count;       /* the client's wake-up error: counts summed, */
+	uint64_t wakeup_p50_ns, wakeup_p99_ns, wakeup_max_ns; /* the worst repeat's figures (exact: run metrics) */
 	uint64_t elapsed_ns;         /* t0 to the last completion of the last repeat */
 	int saturated;
-	char saturation[320];
+	char saturation[512];
 	char transport[16];
 };
 
@@ -511,6 +514,13 @@ static int acc_add(struct lt *L, struct lt_acc *a, struct loadgen_result *res, s
 	a->dropped += res->dropped;
 	a->late += res->late;
 	a->errors += res->errors;
+	a->late_ns = res->late_ns;
+	a->late_free += res->late_free;
+	a->cap_waits += res->cap_waits;
+	a->wakeup_count += res->wakeup_count;
+	a->wakeup_p50_ns = res->wakeup_p50_ns > a->wakeup_p50_ns ? res->wakeup_p50_ns : a->wakeup_p50_ns;
+	a->wakeup_p99_ns = res->wakeup_p99_ns > a->wakeup_p99_ns ? res->wakeup_p99_ns : a->wakeup_p99_ns;
+	a->wakeup_max_ns = res->wakeup_max_ns > a->wakeup_max_ns ? res->wakeup_max_ns : a->wakeup_max_ns;
 	a->elapsed_ns = base + res->elapsed_ns;
 	if (res->saturated && !a->saturated)
 		snprintf(a->saturation, sizeof(a->saturation), "%s", res->saturation);
@@ -586,6 +596,13 @@ static int put_phase(struct lt *L, const struct sched_params *sp, const struct l
 		     artifact_set_int(&a, "completed", (int64_t)acc->completed, e) ||
 		     artifact_set_int(&a, "dropped", (int64_t)acc->dropped, e) ||
 		     artifact_set_int(&a, "late", (int64_t)acc->late, e) ||
+		     artifact_set_int(&a, "lateness_bound_ns", (int64_t)acc->late_ns, e) ||
+		     artifact_set_int(&a, "late_free", (int64_t)acc->late_free, e) ||
+		     artifact_set_int(&a, "cap_waits", (int64_t)acc->cap_waits, e) ||
+		     artifact_set_int(&a, "client_wakeup_count", (int64_t)acc->wakeup_count, e) ||
+		     artifact_set_int(&a, "client_wakeup_p50_ns", (int64_t)acc->wakeup_p50_ns, e) ||
+		     artifact_set_int(&a, "client_wakeup_p99_ns", (int64_t)acc->wakeup_p99_ns, e) ||
+		     artifact_set_int(&a, "client_wakeup_max_ns", (int64_t)acc->wakeup_max_ns, e) ||
 		     artifact_set_int(&a, "errors", (int64_t)acc->errors, e) ||
 		     artifact_set_int(&a, "warmup_ns", (int64_t)sp->warmup_ns, e) ||
 		     artifact_set_int(&a, "duration_ns", (int64_t)sp->duration_ns, e) ||
@@ -613,7 +630,10 @@ static int slots_open(struct lt *L, const struct sched *S, const struct loadgen_
 	if (!L->is_recall)
 		return err_hint(e, "shorten steps.loadtest.duration or lower the arrival rate (%llu requests)",
 				(unsigned long long)L->n_ops);
-	L->n_slots = target_has_http(L->t) ? (unsigned)(lo->max_in_flight > 0 ? lo->max_in_flight : 256) : 1;
+	/* HTTP: one slot per request in flight; in-process: one per executor thread */
+	L->n_slots = (unsigned)(lo->max_in_flight > 0 ? lo->max_in_flight : target_has_http(L->t) ? 256 : 1);
+	if (!target_has_http(L->t) && L->n_slots > LOADGEN_MAX_THREADS)
+		L->n_slots = LOADGEN_MAX_THREADS;
 	if (!(L->slots = xalloc_try_zeroed(L->n_slots, sizeof(*L->slots), "the request slots", e)))
 		return err_prefix(e, "loadtest");
 	for (unsigned i = 0; i < L->n_slots; i++) {
@@ -710,11 +730,16 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 	int w = snprintf(c->summary, sizeof(c->summary), "%llu requests", (unsigned long long)acc.scheduled);
 	if (repeats > 1 && w > 0)
 		w += snprintf(c->summary + w, sizeof(c->summary) - (size_t)w, " (%u repeats)", repeats);
+	char bound[32], wake[96] = "";
+	clock_format_duration(acc.late_ns, bound, sizeof(bound));
+	if (acc.wakeup_count)
+		snprintf(wake, sizeof(wake), "; client wake-up error p50 %.1f us, p99 %.1f us",
+			 (double)acc.wakeup_p50_ns / 1e3, (double)acc.wakeup_p99_ns / 1e3);
 	if (w > 0 && (size_t)w < sizeof(c->summary))
 		snprintf(c->summary + w, sizeof(c->summary) - (size_t)w,
-			 " in %.1f s: %llu completed, %llu errors, %llu late, %llu dropped", (double)acc.elapsed_ns / 1e9,
-			 (unsigned long long)acc.completed, (unsigned long long)acc.errors,
-			 (unsigned long long)acc.late, (unsigned long long)acc.dropped);
+			 " in %.1f s: %llu completed, %llu errors, %llu late (> %s), %llu dropped%s",
+			 (double)acc.elapsed_ns / 1e9, (unsigned long long)acc.completed, (unsigned long long)acc.errors,
+			 (unsigned long long)acc.late, bound, (unsigned long long)acc.dropped, wake);
 	noise_summary(L);
 out:
 	acc_release(&acc);

@@ -31,6 +31,7 @@
 #include "engrave/log.h"
 #include "engrave/metrics.h"
 #include "engrave/sched.h"
+#include "engrave/spec.h"
 
 #define MS NS_PER_MS
 
@@ -281,7 +282,7 @@ Test(loadgen, a_stall_shows_in_latency_not_in_service_time, .timeout = 60)
 	struct hist lat, svc;
 	hist_init(&lat, NULL);
 	hist_init(&svc, NULL);
-	uint64_t late = 0;
+	uint64_t late = 0, late_room = 0;
 	for (size_t i = 0; i < res.records.n; i++) {
 		const struct record *r = &res.records.v[i];
 		if (r->intended < 3100 * MS || r->intended >= 3900 * MS)
@@ -289,7 +290,12 @@ Test(loadgen, a_stall_shows_in_latency_not_in_service_time, .timeout = 60)
 		hist_record(&lat, r->done - r->intended);
 		hist_record(&svc, r->done - r->sent);
 		late += (r->flags & RECORD_F_LATE) != 0;
+		late_room += (r->flags & RECORD_F_LATE) && (r->flags & RECORD_F_ROOM);
 	}
+	/* held back by the cap, so not the client's wake-up error */
+	cr_assert_leq(late_room * 100, late, "%llu of %llu late requests in the stall counted as the client's",
+		      (unsigned long long)late_room, (unsigned long long)late);
+	cr_assert_eq(res.late_free + res.cap_waits, res.late + res.dropped);
 	cr_assert_geq(hist_count(&lat), 790);
 	cr_assert_gt(hist_percentile(&lat, 50), 200 * MS, "median latency in the stall %.1f ms",
 		     (double)hist_percentile(&lat, 50) / 1e6);
@@ -406,9 +412,9 @@ Test(loadgen, errors_are_classified_and_kept, .timeout = 60)
 }
 
 /* in-process: request 50 takes 30 ms; the next ones queue behind it */
-static unsigned exec_op(void *ctx, const struct sched_op *op, struct record *r)
+static unsigned exec_op(void *ctx, unsigned slot, const struct sched_op *op, struct record *r)
 {
-	(void)r;
+	(void)r, (void)slot;
 	uint64_t *calls = ctx;
 	(*calls)++;
 	if (op->index == 50)
@@ -438,14 +444,135 @@ Test(loadgen, in_process_executor_measures_from_intended, .timeout = 60)
 	cr_assert(res.records.v[49].flags & RECORD_F_WARMUP, "49 is due at 245 ms, in the warm-up");
 	cr_assert_not(r50->flags & RECORD_F_WARMUP, "50 is due at 250 ms, the first measured one");
 	cr_assert_eq(res.records.v[77].err, RECORD_ERR_HTTP5XX);
-	cr_assert_geq(res.cap_waits, 5, "51..55 were held back by 50 (%llu)",
+	/* one executor (max_in_flight 0 = 1 in-process): 51..55, due before 50
+	 * ended, were held back by it; 51..53 by more than the 10 ms bound */
+	for (int i = 51; i <= 55; i++)
+		cr_assert_not(res.records.v[i].flags & RECORD_F_ROOM, "%d was held back by 50", i);
+	cr_assert(res.records.v[49].flags & RECORD_F_ROOM);
+	cr_assert_geq(res.cap_waits, 3, "51..53 were held back by 50 (%llu)",
 		      (unsigned long long)res.cap_waits);
+	cr_assert_eq(res.late_free + res.cap_waits, res.late + res.dropped);
+	cr_assert_eq(res.max_in_flight_seen, 1);
 	cr_assert(res.saturated);
+	cr_assert(strstr(res.saturation, "all 1 in-process executor threads"), "%s", res.saturation);
 	struct metrics m;
 	cr_assert_eq(metrics_from_records(res.records.v, res.records.n, p.warmup_ns, p.duration_ns, &m, &e), 0);
 	cr_assert_eq(m.warmup_records, 50);
 	cr_assert_eq(m.all.measured, 200);
 	cr_assert_eq(m.all.errors, 1);
+	loadgen_result_release(&res);
+}
+
+/* An in-process run of `exec` at `rate` for `dur_ms` (no warm-up) that must succeed. */
+static void run_in_process(struct sched *s, double rate, uint64_t dur_ms, void *ctx, loadgen_exec_fn exec,
+			   const struct loadgen_opts *o, struct loadgen_result *res)
+{
+	struct sched_params p = params(rate, dur_ms);
+	cr_assert_eq(sched_init(s, &p, NULL), 0);
+	struct loadgen_target t = { ctx, NULL, NULL, exec };
+	struct err e = ERR_INIT;
+	cr_assert_eq(loadgen_run(s, &t, o, res, &e), 0, "%s", e.msg);
+}
+
+/* in-process with room: a pool of executor threads; slot ids never used twice at once */
+struct pdrv {
+	_Atomic int busy[8];
+	_Atomic int bad;
+};
+
+static unsigned exec_slow50(void *ctx, unsigned slot, const struct sched_op *op, struct record *r)
+{
+	(void)r;
+	struct pdrv *d = ctx;
+	if (slot >= 8 || atomic_exchange(&d->busy[slot], 1) != 0)
+		atomic_store(&d->bad, 1);
+	if (op->index == 50)
+		clock_sleep_until(clock_mono_now() + 30 * MS);
+	atomic_store(&d->busy[slot < 8 ? slot : 0], 0);
+	return 200;
+}
+
+Test(loadgen, in_process_requests_do_not_queue_while_the_cap_has_room, .timeout = 60)
+{
+	struct sched s;
+	struct pdrv d;
+	memset(&d, 0, sizeof(d));
+	struct loadgen_opts o = { 0 };
+	o.max_in_flight = 4;
+	struct loadgen_result res;
+	run_in_process(&s, 200, 1000, &d, exec_slow50, &o, &res);
+	cr_assert_eq(atomic_load(&d.bad), 0, "a slot id was out of range or used twice at once");
+	assert_one_record_per_request(&s, &res);
+	/* 51.. ran beside 50 on other threads: none was held back, none waited
+	 * for the executor, so nothing makes the client look saturated */
+	for (int i = 51; i <= 55; i++)
+		cr_assert(res.records.v[i].flags & RECORD_F_ROOM, "%d had room", i);
+	cr_assert_eq(res.cap_waits, 0);
+	cr_assert_geq(res.max_in_flight_seen, 2);
+	cr_assert_leq(res.max_in_flight_seen, 4);
+	cr_assert_eq(res.late_free + res.cap_waits, res.late + res.dropped);
+	loadgen_result_release(&res);
+}
+
+/* The lateness bound is the one definition of "late": the records' flag, the
+ * counts, the metrics and the saturation text all use the run's bound. */
+Test(loadgen, late_is_the_runs_lateness_bound_everywhere, .timeout = 60)
+{
+	struct sched s;
+	uint64_t calls = 0;
+	struct spec_loadtest lt;
+	memset(&lt, 0, sizeof(lt));
+	lt.max_in_flight = 1;
+	lt.lateness_bound_ns = 12 * MS;
+	struct loadgen_opts o;
+	loadgen_opts_from_spec(&lt, &o);
+	cr_assert_eq(o.late_ns, 12 * MS);
+	struct loadgen_result res;
+	struct err e = ERR_INIT;
+	run_in_process(&s, 200, 1000, &calls, exec_op, &o, &res);
+	cr_assert_eq(res.late_ns, 12 * MS);
+	uint64_t flagged = 0, room = 0;
+	for (size_t i = 0; i < res.records.n; i++) {
+		const struct record *r = &res.records.v[i];
+		int late = record_lateness_ns(r) > 12 * MS;
+		cr_assert_eq(!!(r->flags & RECORD_F_LATE), late, "request %zu: flag and bound disagree", i);
+		flagged += late;
+		room += (r->flags & RECORD_F_ROOM) != 0;
+	}
+	/* 51 and 52 waited >= 25 and 20 ms behind 50 */
+	cr_assert(res.records.v[51].flags & RECORD_F_LATE);
+	cr_assert(res.records.v[52].flags & RECORD_F_LATE);
+	cr_assert_eq(res.late, flagged);
+	cr_assert_eq(res.late_free + res.cap_waits, res.late + res.dropped);
+	struct metrics m;
+	cr_assert_eq(metrics_from_records(res.records.v, res.records.n, 0, s.p.duration_ns, &m, &e), 0);
+	cr_assert_eq(m.all.late, res.late, "the metrics count the same late requests");
+	/* the client's wake-up error: every request it had room for, and only those */
+	cr_assert_eq(m.wakeup.count, room);
+	cr_assert_eq(res.wakeup_count, room);
+	cr_assert_eq(res.wakeup_max_ns, m.wakeup.max);
+	for (int k = 0; k < 2; k++) {
+		uint64_t exact = m.wakeup.pct[k ? 3 : 0], got = k ? res.wakeup_p99_ns : res.wakeup_p50_ns;
+		cr_assert(got >= exact && got <= exact + exact / 1024 + 1, "wake-up p%d %llu vs exact %llu",
+			  k ? 99 : 50, (unsigned long long)got, (unsigned long long)exact);
+	}
+	cr_assert(res.saturated);
+	cr_assert(strstr(res.saturation, "lateness bound (12.0 ms)"), "%s", res.saturation);
+	loadgen_result_release(&res);
+}
+
+/* A fixed spin margin (opts.spin_ns) still sends nothing early and keeps one
+ * record per request; with no margin given the default adapts. */
+Test(loadgen, a_fixed_spin_margin_still_sends_on_schedule, .timeout = 60)
+{
+	struct sched s;
+	uint64_t calls = 0;
+	struct loadgen_opts o = { 0 };
+	o.spin_ns = 300 * NS_PER_US;
+	struct loadgen_result res;
+	run_in_process(&s, 500, 400, &calls, exec_op, &o, &res);
+	assert_one_record_per_request(&s, &res);
+	cr_assert_eq(calls, 200);
 	loadgen_result_release(&res);
 }
 
@@ -496,9 +623,9 @@ Test(loadgen, stop_flag_interrupts_with_records_kept, .timeout = 60)
 	loadgen_result_release(&res);
 }
 
-static unsigned exec_fast(void *ctx, const struct sched_op *op, struct record *r)
+static unsigned exec_fast(void *ctx, unsigned slot, const struct sched_op *op, struct record *r)
 {
-	(void)ctx, (void)op, (void)r;
+	(void)ctx, (void)slot, (void)op, (void)r;
 	return 200;
 }
 

@@ -322,3 +322,61 @@ Test(metrics, json_table_and_engram_report)
 	json_decref(j);
 	buf_release(&b);
 }
+
+/*
+ * The client's wake-up error: the lateness of the measured, sent records
+ * the executor had room for (RECORD_F_ROOM); held ones, warm-up and drops
+ * are not the client's and do not count.
+ */
+Test(metrics, wakeup_error_is_the_lateness_of_records_with_room)
+{
+	struct record r[8];
+	size_t n = 0;
+	/* measured, with room: lateness 3, 1, 2, 40 us */
+	const uint64_t late_us[4] = { 3, 1, 2, 40 };
+	for (int i = 0; i < 4; i++) {
+		uint64_t due = 1000 * MS + (uint64_t)i * MS;
+		r[n] = rec(n, OP_RECALL, due, due + late_us[i] * 1000, due + 2 * MS, 200);
+		r[n++].flags = RECORD_F_ROOM;
+	}
+	/* held back by the cap: 30 ms late, not the client's */
+	r[n] = rec(n, OP_RECALL, 1010 * MS, 1040 * MS, 1041 * MS, 200);
+	r[n++].flags = RECORD_F_LATE;
+	/* warm-up, with room: not measured */
+	r[n] = rec(n, OP_RECALL, 500 * MS, 509 * MS, 510 * MS, 200);
+	r[n++].flags = RECORD_F_ROOM | RECORD_F_WARMUP;
+	/* dropped (the flag cannot make a drop the client's) */
+	r[n] = rec(n, OP_STORE, 1020 * MS, 1500 * MS, 1500 * MS, RECORD_STATUS_DROPPED);
+	r[n].err = RECORD_ERR_DROPPED;
+	r[n++].flags = RECORD_F_ROOM;
+	struct metrics m;
+	cr_assert_eq(metrics_from_records(r, n, 1000 * MS, 1000 * MS, &m, NULL), 0);
+	cr_assert_eq(m.wakeup.count, 4);
+	cr_assert_eq(m.wakeup.pct[0], 2000, "p50 of 1 2 3 40 us: rank 2");
+	cr_assert_eq(m.wakeup.pct[3], 40000);
+	cr_assert_eq(m.wakeup.max, 40000);
+	cr_assert_eq(m.wakeup.min, 1000);
+	cr_assert_eq(record_wakeup_ns(&r[4]), 0, "a held record has no wake-up error");
+	cr_assert_eq(record_wakeup_ns(&r[3]), 40000);
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(metrics_table(&m, &b, NULL), 0);
+	cr_assert(strstr(b.data, "client wake-up error p50 2.0 us, p99 40.0 us"), "%s", b.data);
+	buf_reset(&b);
+	cr_assert_eq(metrics_json(&m, 0, &b, NULL), 0);
+	json_t *j = json_loads(b.data, 0, NULL);
+	cr_assert_not_null(j);
+	json_t *w = json_object_get(j, "client_wakeup_ms");
+	cr_assert_eq(json_integer_value(json_object_get(w, "count")), 4);
+	cr_assert(fabs(json_real_value(json_object_get(w, "p50")) - 0.002) < 1e-12);
+	json_decref(j);
+	/* records written before the flag existed: no figure, no line */
+	for (size_t i = 0; i < n; i++)
+		r[i].flags &= (uint8_t)~RECORD_F_ROOM;
+	cr_assert_eq(metrics_from_records(r, n, 1000 * MS, 1000 * MS, &m, NULL), 0);
+	cr_assert_eq(m.wakeup.count, 0);
+	buf_reset(&b);
+	cr_assert_eq(metrics_table(&m, &b, NULL), 0);
+	cr_assert_null(strstr(b.data, "wake-up"), "%s", b.data);
+	buf_release(&b);
+}

@@ -13,17 +13,21 @@
 #       with 2 (loadgen opts.threads). Target: engrave >= 0.5x wrk. That rule
 #       accepts a rate at which the cap is full most of the time (the server
 #       sets the pace, closed loop, as wrk's); the stricter --on-time figure
-#       (<= 1% of the sends waited at the cap) is measured too.
+#       (<= 1% of the sends waited at the cap) is measured too, target
+#       >= 1.0x wrk with one worker.
 #   (b) latency at a fixed rate: wrk2 (fixed-rate wrk) is not packaged in
 #       Debian, so we compare engrave's p50 at 2000 req/s (measured from the
 #       intended send time) with wrk's p50 at a matched connection count:
-#       at 2000/s and ~100 us per request engrave has ~1 request in flight,
+#       at 2000/s and ~50 us per request engrave has ~1 request in flight,
 #       so wrk -t1 -c1 --latency (closed loop, one connection: pure service
-#       time). Target: |difference| <= 50 us. wrk never sleeps at -c1 (the
-#       next request leaves as the answer arrives), so the compared engrave
-#       run busy-polls near its due times (loadgen opts.spin_ns); the
-#       default, sleeping run is printed too: its p50 adds the wake-up
-#       latency of the client (and the server) thread.
+#       time; wrk never sleeps at -c1, the next request leaves as the answer
+#       arrives). Three engrave runs: the default (sleep until an adaptive
+#       margin before each due time, then spin), --spin-us 1 (practically
+#       sleep until the due time: the old default, whose p50 adds the
+#       client thread's wake-up latency) and --spin-us 1000 (busy-poll the
+#       last 1 ms). Each prints the client's wake-up error (the lateness of
+#       the sends it had room for) beside its p50. Target: the default's p50
+#       within 15 us of wrk's.
 # Each figure is printed as it is measured, then a summary table puts the
 # native and curl figures side by side with their ratio to wrk (and the
 # load average, as the client and the server share the machine's cores:
@@ -77,47 +81,62 @@ done
 echo "engrave (native transport), 1 worker thread, max_in_flight 32, sends on time (--on-time):"
 "$bin" max --url "$url" --duration 3 --start 4000 --max-in-flight 32 --workers 1 --on-time | tee "$tmp/max.out"
 eng_ontime=$(awk -F= '/^max_rate=/ { print $2 }' "$tmp/max.out")
-awk -v e="$eng_ontime" -v w="$wrk_rps" 'BEGIN { r = (w > 0) ? e / w : 0;
-	printf "throughput: engrave native (1 thread) max on-time %.0f/s vs wrk -t1 %.0f/s: ratio %.2f (target >= 0.5: %s)\n",
-	e, w, r, ((r >= 0.5) ? "met" : "MISSED") }'
+# the machine's pace drifts (other work, the host): wrk again, right after
+# engrave's runs; the on-time ratio is taken against the higher of the two
+wrk_rps2=$(wrk -t1 -c32 -d"${DURATION}s" "$url" | awk '/^Requests\/sec:/ { print $2 }')
+echo "wrk -t1 -c32 -d${DURATION}s again: ${wrk_rps2} req/s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+wrk_hi=$(awk -v a="$wrk_rps" -v b="$wrk_rps2" 'BEGIN { print (b > a) ? b : a }')
+awk -v e="$eng_ontime" -v w="$wrk_hi" 'BEGIN { r = (w > 0) ? e / w : 0;
+	printf "throughput: engrave native (1 thread) max on-time %.0f/s vs wrk -t1 %.0f/s (the higher wrk figure): ratio %.2f (target >= 1.0: %s)\n",
+	e, w, r, ((r >= 1.0) ? "met" : "MISSED") }'
 
 echo "== (b) p50 latency at 2000 req/s vs wrk at a matched connection count"
 wrk -t1 -c1 -d"${DURATION}s" --latency "$url" >"$tmp/wrk.out"
 wrk_p50=$(wrk_p50_us <"$tmp/wrk.out")
 echo "wrk -t1 -c1 --latency p50: ${wrk_p50} us ($(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.out") req/s closed loop)"
 for tr in $TRANSPORTS; do
-	for spin in 0 1000; do
-		if [ "$spin" = 0 ]; then echo "engrave ($tr transport), sleeping between requests (the default):"
-		else echo "engrave ($tr transport), busy-polling within 1 ms of the next event (--spin-us 1000, like wrk's hot loop):"; fi
+	for mode in default sleep spin; do
+		case $mode in
+		default) spin=0; echo "engrave ($tr transport), the default (sleep, then spin an adaptive margin before each due time):" ;;
+		sleep) spin=1; echo "engrave ($tr transport), sleeping until each due time (--spin-us 1, the old default):" ;;
+		spin) spin=1000; echo "engrave ($tr transport), busy-polling the last 1 ms before each due time (--spin-us 1000):" ;;
+		esac
 		"$bin" run --url "$url" --rate 2000 --duration "$DURATION" --max-in-flight 32 --spin-us "$spin" \
 			--transport "$tr" | tee "$tmp/run.out"
 		eng_p50=$(sed -E 's/.* p50_us=([0-9.]+) .*/\1/' "$tmp/run.out")
-		awk -v e="$eng_p50" -v w="$wrk_p50" -v s="$spin" -v t="$tr" 'BEGIN { d = e - w; ad = d < 0 ? -d : d;
-			printf "p50 (%s, %s): engrave %.1f us (from intended, 2000/s) vs wrk %.1f us: difference %+.1f us, ratio %.2f (target |diff| <= 50 us: %s)\n",
-			t, (s > 0 ? "spinning" : "sleeping"), e, w, d, ((w > 0) ? e / w : 0), ((ad <= 50) ? "met" : "MISSED") }'
-		echo "p50 $tr $spin $eng_p50" >>"$tmp/summary"
+		eng_wake=$(sed -E 's/.* wakeup_p50_us=([0-9.]+) .*/\1/' "$tmp/run.out")
+		awk -v e="$eng_p50" -v w="$wrk_p50" -v m="$mode" -v t="$tr" -v k="$eng_wake" 'BEGIN { d = e - w; ad = d < 0 ? -d : d;
+			printf "p50 (%s, %s): engrave %.1f us (from intended, 2000/s; client wake-up error p50 %.1f us) vs wrk %.1f us: difference %+.1f us, ratio %.2f%s\n",
+			t, m, e, k, w, d, ((w > 0) ? e / w : 0), (m == "default" ? sprintf(" (target |diff| <= 15 us: %s)", (ad <= 15) ? "met" : "MISSED") : "") }'
+		echo "p50 $tr $mode $eng_p50 $eng_wake" >>"$tmp/summary"
 	done
 done
 
 echo "== summary (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
-awk -v w="$wrk_rps" -v wp="$wrk_p50" -v ot="${eng_ontime:-0}" '
+awk -v w="$wrk_rps" -v w2="${wrk_rps2:-0}" -v wh="${wrk_hi:-0}" -v wp="$wrk_p50" -v ot="${eng_ontime:-0}" '
 	$1 == "max" { m[$2, $3] = $4; tr[$2] = 1; order[++n] = $2 }
-	$1 == "p50" { p[$2, $3] = $4 }
+	$1 == "p50" { p[$2, $3] = $4; wk[$2, $3] = $5 }
 	END {
 		printf "%-26s %12s %12s\n", "", "native", "curl"
 		printf "%-26s %12.0f %12s\n", "wrk -t1 -c32 req/s", w, ""
+		printf "%-26s %12.0f %12s\n", "  again, after engrave", w2, ""
 		for (k = 1; k <= 2; k++) {
 			printf "%-26s", sprintf("max rate, %d worker%s", k, k > 1 ? "s" : "")
 			for (i = 0; i < 2; i++) { t = i ? "curl" : "native"
 				printf " %12s", (t in tr) ? sprintf("%.0f (%.2fx)", m[t, k], w > 0 ? m[t, k] / w : 0) : "-" }
 			printf "\n"
 		}
-		printf "%-26s %12s %12s\n", "max on-time rate, 1 worker", sprintf("%.0f (%.2fx)", ot, w > 0 ? ot / w : 0), "-"
+		printf "%-26s %12s %12s\n", "max on-time rate, 1 worker", sprintf("%.0f (%.2fx)", ot, wh > 0 ? ot / wh : 0), "-"
 		printf "%-26s %12.1f %12s\n", "wrk -t1 -c1 p50 us", wp, ""
-		for (s = 0; s < 2; s++) { sp = s ? 1000 : 0
-			printf "%-26s", sprintf("p50 us at 2000/s, %s", s ? "spinning" : "sleeping")
+		split("default sleep spin", modes, " ")
+		for (s = 1; s <= 3; s++) { md = modes[s]
+			printf "%-26s", sprintf("p50 us at 2000/s, %s", md)
 			for (i = 0; i < 2; i++) { t = i ? "curl" : "native"
-				printf " %12s", (t in tr) ? sprintf("%.1f (%+.0f)", p[t, sp], p[t, sp] - wp) : "-" }
+				printf " %12s", (t in tr) ? sprintf("%.1f (%+.0f)", p[t, md], p[t, md] - wp) : "-" }
+			printf "\n"
+			printf "%-26s", "  client wake-up p50 us"
+			for (i = 0; i < 2; i++) { t = i ? "curl" : "native"
+				printf " %12s", (t in tr) ? sprintf("%.1f", wk[t, md]) : "-" }
 			printf "\n"
 		}
 	}' "$tmp/summary"
