@@ -67,6 +67,7 @@ struct sysnoise_result {
 	double steal_pct;         /* NAN: unknown */
 	double other_cpu_pct;     /* 0..100; NAN: unknown */
 	double mem_available_mb;  /* NAN: unknown */
+	double cpu_speed_before, cpu_speed_after; /* sysnoise_cpu_speed; NAN: not measured */
 	char top[160];            /* "" when no other process used the CPU */
 };
 
@@ -90,6 +91,14 @@ int sysnoise_loopback_port(const char *url, unsigned *port);
 
 /* A snapshot now (release it). Never fails: what cannot be read is unknown. */
 void sysnoise_snap(struct sysnoise_snap *s);
+/*
+ * The machine's effective single-thread speed now, in steps of a fixed
+ * chain of dependent integer operations per microsecond: the best of five
+ * ~1 ms trials, so a moment's preemption is filtered out while a sustained
+ * slowdown (a throttled or shared virtual CPU, which neither steal nor the
+ * MHz shows on every hypervisor) is not. About 10 ms.
+ */
+double sysnoise_cpu_speed(void);
 void sysnoise_snap_release(struct sysnoise_snap *s); /* NULL-safe */
 
 /* The pid owning the socket listening on TCP `port` (/proc/net/tcp{,6} inode

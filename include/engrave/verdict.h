@@ -28,8 +28,9 @@
  * Error rate keeps Engram's gate in percentage points (fails when either
  * side is >= 5% and the run's rate exceeds the baseline's by > 5 points).
  *
- * A regression on a run whose machine was busy (verdict_machine_busy) is
- * kept as a regression but marked `untrusted`: check says so and exits 1
+ * A regression on a run whose machine was busy (verdict_machine_busy), or
+ * whose machine changed speed (verdict_speed_changed), is kept as a
+ * regression but marked `untrusted`: check says so and exits 1
  * with a distinct message (3 with --strict-noise).
  *
  * Deterministic: the bootstrap is seeded.
@@ -131,5 +132,14 @@ json_t *verdict_json(const struct verdict *v);
 #define VERDICT_BUSY_OTHER_CPU_PCT 20.0
 #define VERDICT_BUSY_STEAL_PCT 5.0
 int verdict_machine_busy(const struct run_record *r, char *why, size_t cap);
+/*
+ * 1 when the machine's own speed (noise.cpu_speed_before/_after, a fixed
+ * CPU calibration around each load test) changed by VERDICT_SPEED_CHANGE_PCT
+ * or more during either run or between the two: a virtual CPU that slows
+ * down moves every latency with it, so a change measured across it is
+ * not the target's. why says which and by how much.
+ */
+#define VERDICT_SPEED_CHANGE_PCT 5.0
+int verdict_speed_changed(const struct run_record *base, const struct run_record *run, char *why, size_t cap);
 
 #endif

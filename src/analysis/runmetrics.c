@@ -766,7 +766,7 @@ static void put_noise_metrics(struct run_record *rec, const struct artifact *a)
 {
 	static const char *const keys[] = { "noise.load1_before", "noise.load1_after", "noise.ncpu",
 					    "noise.cpu_mhz", "noise.steal_pct", "noise.other_cpu_pct",
-					    "noise.mem_available_mb" };
+					    "noise.mem_available_mb", "noise.cpu_speed_before", "noise.cpu_speed_after" };
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		double v;
 		if (!artifact_get_f64(a, keys[i], &v))

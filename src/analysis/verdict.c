@@ -654,6 +654,33 @@ int verdict_machine_busy(const struct run_record *r, char *why, size_t cap)
 	return 0;
 }
 
+/* A run's machine speed: the mean of its two calibrations (NAN: none). */
+static double run_speed(const struct run_record *r, double *drift)
+{
+	double a = metric_value(r, "noise.cpu_speed_before"), b = metric_value(r, "noise.cpu_speed_after");
+	*drift = !isnan(a) && !isnan(b) && a > 0 ? (b - a) / a * 100.0 : NAN;
+	return !isnan(a) && !isnan(b) && a > 0 && b > 0 ? (a + b) / 2 : NAN;
+}
+
+int verdict_speed_changed(const struct run_record *base, const struct run_record *run, char *why, size_t cap)
+{
+	double da, db, sa = run_speed(base, &da), sb = run_speed(run, &db);
+	if (!isnan(da) && fabs(da) >= VERDICT_SPEED_CHANGE_PCT) {
+		snprintf(why, cap, "the machine's speed changed by %+.0f%% during run %s (noise.cpu_speed)", da, base->id);
+		return 1;
+	}
+	if (!isnan(db) && fabs(db) >= VERDICT_SPEED_CHANGE_PCT) {
+		snprintf(why, cap, "the machine's speed changed by %+.0f%% during run %s (noise.cpu_speed)", db, run->id);
+		return 1;
+	}
+	if (!isnan(sa) && !isnan(sb) && fabs(sb / sa - 1) * 100.0 >= VERDICT_SPEED_CHANGE_PCT) {
+		snprintf(why, cap, "the machine ran %+.0f%% %s during run %s than during run %s (noise.cpu_speed)",
+			 (sb / sa - 1) * 100.0, sb < sa ? "slower" : "faster", run->id, base->id);
+		return 1;
+	}
+	return 0;
+}
+
 /* ---- the set ---------------------------------------------------------------------- */
 
 struct builder {
@@ -719,7 +746,8 @@ int verdict_pair(struct store *st, const struct run_record *base, const struct r
 			qsort(out->v + gated, out->n - gated, sizeof(*out->v), cmp_name);
 	}
 	char bw[160] = "";
-	if (verdict_machine_busy(run, bw, sizeof(bw)) || verdict_machine_busy(base, bw, sizeof(bw)))
+	if (verdict_machine_busy(run, bw, sizeof(bw)) || verdict_machine_busy(base, bw, sizeof(bw)) ||
+	    verdict_speed_changed(base, run, bw, sizeof(bw)))
 		snprintf(out->busy, sizeof(out->busy), "%s", bw);
 	struct compare_recs *ra = NULL, *rb = NULL;
 	int tried = 0, rc = -1;

@@ -113,6 +113,7 @@ struct lt {
 	int noise_started, noise_done;
 	int sweeping;                  /* phases of a sweep: the noise is the sweep's */
 	int server_pid;                /* the target's server on loopback, 0: none found */
+	double speed_before;           /* sysnoise_cpu_speed at noise_begin */
 	struct sysnoise_result noise;
 };
 
@@ -374,6 +375,7 @@ static void noise_begin(struct lt *L)
 	}
 	sysnoise_snap(&L->noise0);
 	L->noise_started = 1;
+	L->speed_before = sysnoise_cpu_speed();
 }
 
 /* After the last measured phase: the noise since noise_begin (L->noise),
@@ -384,6 +386,8 @@ static void noise_end(struct lt *L)
 	sysnoise_snap(&now);
 	int roots[2] = { (int)getpid(), L->server_pid };
 	sysnoise_compare(&L->noise0, &now, roots, 2, sysconf(_SC_CLK_TCK), &L->noise);
+	L->noise.cpu_speed_before = L->speed_before;
+	L->noise.cpu_speed_after = sysnoise_cpu_speed();
 	sysnoise_snap_release(&now);
 	L->noise_done = 1;
 	if (L->noise.other_cpu_pct >= NOISE_BUSY_PCT)
@@ -404,6 +408,7 @@ static int noise_put(const struct lt *L, struct artifact *a, struct err *e)
 		{ "noise.ncpu", (double)r->ncpu },         { "noise.cpu_mhz", r->cpu_mhz },
 		{ "noise.steal_pct", r->steal_pct },       { "noise.other_cpu_pct", r->other_cpu_pct },
 		{ "noise.mem_available_mb", r->mem_available_mb },
+		{ "noise.cpu_speed_before", r->cpu_speed_before }, { "noise.cpu_speed_after", r->cpu_speed_after },
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		if (isfinite(f[i].v) && artifact_set_f64(a, f[i].key, f[i].v, e))

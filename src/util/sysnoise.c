@@ -495,3 +495,25 @@ void sysnoise_compare(const struct sysnoise_snap *before, const struct sysnoise_
 	out->other_cpu_pct = pct > 100 ? 100 : pct;
 	top_other(before, after, exclude, n_exclude, capacity, out);
 }
+
+static volatile uint64_t speed_sink; /* keeps the chain from being optimised away */
+
+double sysnoise_cpu_speed(void)
+{
+	enum { STEPS = 1 << 20, TRIALS = 5 };
+	double best = 0;
+	for (int t = 0; t < TRIALS; t++) {
+		uint64_t x = 88172645463325252ULL + (uint64_t)t;
+		mono_ns t0 = clock_mono_now();
+		for (int i = 0; i < STEPS; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+		}
+		mono_ns dt = clock_mono_now() - t0;
+		speed_sink ^= x;
+		double s = dt > 0 ? (double)STEPS / ((double)dt / 1e3) : 0;
+		best = s > best ? s : best;
+	}
+	return best;
+}

@@ -296,3 +296,40 @@ Test(verdict, run_sigma_from_blocks_and_repeats)
 	run_record_release(&one);
 	run_record_release(&five);
 }
+
+/* a machine that slowed down between (or during) the runs: untrusted */
+Test(verdict, machine_speed_change_makes_a_regression_untrusted)
+{
+	struct err e = ERR_INIT;
+	struct run_record base, slow;
+	run_of("20260101T000000Z-000001", 1, 1.0, 1, 0, 0, &base);
+	run_of("20260101T000100Z-000002", 2, 1.3, 1, 0, 0, &slow);
+	run_metric_set(&base, "noise.cpu_speed_before", 600);
+	run_metric_set(&base, "noise.cpu_speed_after", 610);
+	run_metric_set(&slow, "noise.cpu_speed_before", 605);
+	run_metric_set(&slow, "noise.cpu_speed_after", 598);
+	char why[160];
+	cr_assert_not(verdict_speed_changed(&base, &slow, why, sizeof(why)), "%s", why);
+	struct check_result c;
+	cr_assert_eq(check_run(st, &slow, sp, &base, NULL, &c, &e), 0, "%s", e.msg);
+	cr_assert_eq(c.untrusted, 0);
+	cr_assert_eq(check_exit_code(&c), 1);
+	check_result_release(&c);
+	/* 15% slower machine during the second run */
+	run_metric_set(&slow, "noise.cpu_speed_before", 520);
+	run_metric_set(&slow, "noise.cpu_speed_after", 515);
+	cr_assert(verdict_speed_changed(&base, &slow, why, sizeof(why)));
+	cr_assert(strstr(why, "slower"), "%s", why);
+	cr_assert_eq(check_run(st, &slow, sp, &base, NULL, &c, &e), 0, "%s", e.msg);
+	cr_assert_eq(c.untrusted, c.failures);
+	c.strict_noise = 1;
+	cr_assert_eq(check_exit_code(&c), 3);
+	check_result_release(&c);
+	/* a change inside one run counts too */
+	run_metric_set(&slow, "noise.cpu_speed_before", 610);
+	run_metric_set(&slow, "noise.cpu_speed_after", 540);
+	cr_assert(verdict_speed_changed(&base, &slow, why, sizeof(why)));
+	cr_assert(strstr(why, "during run"), "%s", why);
+	run_record_release(&base);
+	run_record_release(&slow);
+}
