@@ -43,9 +43,8 @@ done
 work=${keep:-$(mktemp -d)}
 mkdir -p "$work"
 store=$work/store
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+cleanup() { # start_server runs in $(...): its pids are kept in files, not in a variable
+	for f in "$work"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
 	[ -n "$keep" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,7 +53,7 @@ trap "exit 130" INT TERM
 start_server() { # $1 name, $2.. extra options; prints the port
 	rm -f "$work/$1.port"
 	"$SRV" --port 0 --port-file "$work/$1.port" --no-dedup --threads 2 "${@:2}" >"$work/$1.log" 2>&1 &
-	pids+=($!)
+	echo $! >"$work/$1.pid"
 	for _ in $(seq 200); do [ -s "$work/$1.port" ] && break; sleep 0.05; done
 	[ -s "$work/$1.port" ] || { echo "gate-pairs: $1 server did not start" >&2; exit 2; }
 	cat "$work/$1.port"
