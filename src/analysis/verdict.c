@@ -434,7 +434,7 @@ static int uncertainty(const struct compare_recs *ra, const struct compare_recs 
 	int rc = 0;
 	if (ba.nb < 2 || bb.nb < 2)
 		goto out;
-	double scale = v->pp ? 100.0 : 100.0; /* fraction -> % (or points) */
+	const double scale = 100.0; /* a fraction -> % (or, pp, a rate -> percentage points) */
 	if (ra->repeats >= MIN_REPEATS && rb->repeats >= MIN_REPEATS) {
 		double *xa = xmalloc_array(ra->repeats, sizeof(double)), *xb = xmalloc_array(rb->repeats, sizeof(double));
 		int na = repeat_values(&ba, &g, &d, ra->repeats, xa), nb = repeat_values(&bb, &g, &d, rb->repeats, xb);
