@@ -18,10 +18,28 @@
  * with jitter honouring Retry-After (retry_delay_ns and opts.retry), the
  * attempt limit (a RETRY on the last attempt goes to ops.exhausted
  * instead), the stop flag (no new sends; what is in flight drains), and an
- * optional AIMD window (opts.adaptive): halved on 429, 503 or a timeout
- * (once per round trip: only responses to requests sent after the last
- * cut cut again), grown by one after `grow_after` successes (0 = the
- * current window), never above max_in_flight nor below 1.
+ * optional adaptive window (opts.adaptive, below), never above
+ * max_in_flight nor below 1.
+ *
+ * The adaptive window (opts.adaptive), for targets that slow down under
+ * load (a vector database indexing 1000-record batches on two cores):
+ *  - halved on 429, 503 or a timeout, once per round trip (only responses
+ *    to requests sent after the last cut cut again), as TCP does;
+ *  - otherwise judged once per round (a window's worth of completions) by
+ *    latency, as TCP Vegas does: with `base` the lowest latency per KiB of
+ *    body seen and `srtt` the smoothed one, window x (1 - base/srtt)
+ *    requests are waiting in the target; fewer than 1: one more in flight,
+ *    more than 3: one fewer. Requests under 20 ms are not judged by latency
+ *    (a fast target's noise is not a queue): the window grows to the most.
+ *    It starts at opts.initial_window (default 2);
+ *  - each attempt's timeout is the larger of the request's own and 4x what
+ *    such a request takes now (smoothed latency per KiB x its size, at most
+ *    10 minutes), so a target that slows with size is not timed out into a
+ *    retry storm; a timed-out attempt counts as twice its time (censored);
+ *  - a timed-out attempt may still be running on the server: its retry
+ *    waits at least what such a request takes now (and Retry-After, as
+ *    always, wins over the computed backoff).
+ * The window over time is kept as one sample a second (pump_series).
  *
  * It never busy-waits: a retry that is due only shortens the wait when a
  * slot is free (with the window full the next completion wakes it), and
@@ -87,9 +105,8 @@ struct pump_opts {
 	                               * Each job's jitter is seeded from retry.seed and the job's
 	                               * sequence number, so jobs failing together spread out */
 	volatile sig_atomic_t *stop;  /* when set non-zero: no new sends, drain; NULL = never */
-	int adaptive;                 /* 1: AIMD window (above); 0: the window is max_in_flight */
-	int initial_window;           /* adaptive: the starting window; 0 = max_in_flight */
-	int grow_after;               /* adaptive: successes per +1; 0 = the current window */
+	int adaptive;                 /* 1: adaptive window (above); 0: the window is max_in_flight */
+	int initial_window;           /* adaptive: the starting window; 0 = 2 */
 };
 
 struct pump_stats {
@@ -102,10 +119,26 @@ struct pump_stats {
 	uint64_t dropped;       /* jobs handed to ops.drop */
 	uint64_t congestion;    /* 429, 503 and timeouts seen */
 	uint64_t cuts;          /* adaptive: times the window was halved */
+	uint64_t timeouts;      /* attempts that timed out */
+	uint64_t grows;         /* adaptive: +1 steps (latency steady) */
+	uint64_t shrinks;       /* adaptive: -1 steps (requests queued in the target) */
+	double queued;          /* adaptive: the last estimate of requests queued in the target */
+	uint64_t max_timeout_ns; /* adaptive: the longest per-request timeout given */
+	size_t last_bytes;      /* the body of the last attempt sent */
 	int window;             /* current window */
 	int max_window;         /* largest window so far */
 	int min_window;         /* smallest window so far */
 	int max_in_flight_seen; /* most requests in flight at once */
+};
+
+/* The window over time: one sample a second while pump_run runs, one at its end. */
+struct pump_sample {
+	uint32_t t_ms;          /* since the first pump_run */
+	uint16_t window;        /* at the sample */
+	uint16_t min_window;    /* smallest since the previous sample */
+	uint16_t in_flight;
+	uint32_t latency_ms;    /* adaptive: smoothed latency of a request of the last size (0 before any) */
+	uint64_t completed;     /* attempts completed so far */
 };
 
 struct pump;
@@ -126,5 +159,7 @@ int pump_run(struct pump *p, struct err *e);
 
 /* Counters since pump_new; callable from the callbacks (a live window). */
 void pump_get_stats(const struct pump *p, struct pump_stats *out);
+/* The samples so far (owned by the pump, valid until the next pump_run or pump_free). */
+const struct pump_sample *pump_series(const struct pump *p, size_t *n);
 
 #endif

@@ -178,6 +178,7 @@ struct spec_ingest {
 	uint64_t retries;            /* 5 */
 	uint64_t timeout_ns;         /* 30s */
 	uint64_t verify_sample;      /* 100; 0 = no read-back */
+	int adaptive;                /* true: the window follows the target's latency */
 };
 
 struct spec_arrival_cfg {

@@ -187,4 +187,15 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e);
 int step_ingest_run(struct step_ctx *c, struct err *e);
 int step_loadtest_run(struct step_ctx *c, struct err *e);
 
+/*
+ * The ingest receipt's "window" part: the adaptive window over time (pump.h's
+ * pump_sample, a row a second), INGEST_WINDOW_ROW little-endian bytes a row:
+ * t_ms u32, window u16, min_window u16, in_flight u16, 2 zero bytes,
+ * latency_ms u32, completed u64, 4 zero bytes.
+ */
+#define INGEST_WINDOW_ROW 28
+struct pump_sample;
+void ingest_window_encode(const struct pump_sample *s, uint8_t row[INGEST_WINDOW_ROW]);
+void ingest_window_decode(const uint8_t row[INGEST_WINDOW_ROW], struct pump_sample *s);
+
 #endif

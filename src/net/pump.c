@@ -43,6 +43,14 @@
 #include <string.h>
 
 #define DEF_MAX_IN_FLIGHT 4
+#define ADAPTIVE_START 2           /* adaptive: the first window, unless opts say */
+#define SRTT_GAIN 0.125            /* weight of a new latency in the smoothed one */
+#define QUEUE_LOW 1.0              /* fewer waiting in the target: one more in flight */
+#define QUEUE_HIGH 3.0             /* more waiting: one fewer */
+#define FAST_NS (20 * NS_PER_MS)   /* requests this quick are not judged by latency */
+#define TIMEOUT_EXPECTED_MULT 4    /* adaptive timeout: 4x what such a request takes now */
+#define TIMEOUT_MAX_NS (600 * NS_PER_S)
+#define PUMP_SAMPLE_NS NS_PER_S
 
 enum { J_FREE = 0, J_FLIGHT, J_QUEUED };
 
@@ -55,6 +63,7 @@ struct pjob {
 	int state;
 	uint64_t seq;
 	mono_ns due;
+	size_t bytes;      /* the body of its last attempt (latency is judged per KiB) */
 	struct pjob *next; /* retry queue or free list */
 };
 
@@ -76,6 +85,13 @@ struct pump {
 	int window;
 	int grown;              /* successes since the last change of the window */
 	mono_ns last_cut;
+	double base_cost;       /* adaptive: lowest latency per KiB of body seen (ns) */
+	double srtt_cost;       /* adaptive: smoothed latency per KiB of successes (ns) */
+	uint64_t round;         /* adaptive: completions since the window was last judged */
+	mono_ns t_start, next_sample;
+	int sample_min_window;  /* smallest window since the last sample */
+	struct pump_sample *series;
+	size_t n_series, cap_series;
 	struct pump_stats st;
 };
 
@@ -95,8 +111,12 @@ int pump_new(const struct pump_opts *o, const struct pump_ops *ops, void *ctx, s
 	p->ops = ops;
 	p->ctx = ctx;
 	p->window = p->o.max_in_flight;
-	if (p->o.adaptive && p->o.initial_window > 0 && p->o.initial_window < p->window)
-		p->window = p->o.initial_window;
+	if (p->o.adaptive) {
+		int w0 = p->o.initial_window > 0 ? p->o.initial_window : ADAPTIVE_START;
+		if (w0 < p->window)
+			p->window = w0;
+	}
+	p->sample_min_window = p->window;
 	p->st.window = p->st.max_window = p->st.min_window = p->window;
 	struct engine_opts eo = { .max_connections = p->o.max_in_flight,
 				  .max_in_flight = p->o.max_in_flight,
@@ -117,12 +137,19 @@ void pump_free(struct pump *p)
 	for (size_t i = 0; i < p->n_all; i++)
 		free(p->all[i]);
 	free(p->all);
+	free(p->series);
 	free(p);
 }
 
 void pump_get_stats(const struct pump *p, struct pump_stats *out)
 {
 	*out = p->st;
+}
+
+const struct pump_sample *pump_series(const struct pump *p, size_t *n)
+{
+	*n = p->n_series;
+	return p->series;
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -174,6 +201,11 @@ static void enqueue(struct pump *p, struct pjob *j)
 	j->state = J_QUEUED;
 }
 
+static int timed_out(const struct http_response *rs)
+{
+	return rs->status == 0 && rs->transport_error == CURLE_OPERATION_TIMEDOUT;
+}
+
 static void fail(struct pump *p)
 {
 	p->failed = 1;
@@ -192,8 +224,7 @@ static struct err *cb_err(struct pump *p)
 
 static int congested(const struct http_response *rs)
 {
-	return rs->status == 429 || rs->status == 503 ||
-	       (rs->status == 0 && rs->transport_error == CURLE_OPERATION_TIMEDOUT);
+	return rs->status == 429 || rs->status == 503 || timed_out(rs);
 }
 
 static void set_window(struct pump *p, int w)
@@ -204,19 +235,67 @@ static void set_window(struct pump *p, int w)
 		w = p->o.max_in_flight;
 	p->window = w;
 	p->grown = 0;
+	p->round = 0;
 	p->st.window = w;
 	if (w > p->st.max_window)
 		p->st.max_window = w;
 	if (w < p->st.min_window)
 		p->st.min_window = w;
+	if (w < p->sample_min_window)
+		p->sample_min_window = w;
 }
 
-static void adapt(struct pump *p, const struct http_response *rs, mono_ns sent, mono_ns done)
+static double kib(size_t bytes)
+{
+	return bytes < 1024 ? 1.0 : (double)bytes / 1024.0;
+}
+
+/* What an attempt of this size is expected to take now (0: nothing seen yet). */
+static uint64_t expected_ns(const struct pump *p, size_t bytes)
+{
+	return (uint64_t)(p->srtt_cost * kib(bytes));
+}
+
+/* Latency-based judgement, once per round (a window's worth of completions):
+ * the requests waiting in the target's queue are window x (1 - base/srtt). */
+static void judge_latency(struct pump *p, size_t bytes, uint64_t lat_ns)
+{
+	double cost = (double)lat_ns / kib(bytes);
+	if (p->base_cost <= 0 || cost < p->base_cost)
+		p->base_cost = cost;
+	p->srtt_cost = p->srtt_cost > 0 ? p->srtt_cost + (cost - p->srtt_cost) * SRTT_GAIN : cost;
+	if (++p->round < (uint64_t)p->window)
+		return;
+	p->round = 0;
+	double queued = p->window * (1.0 - p->base_cost / p->srtt_cost);
+	if (expected_ns(p, bytes) < FAST_NS)
+		queued = 0; /* too fast to matter, and too noisy to read a queue from */
+	p->st.queued = queued;
+	if (queued < QUEUE_LOW && p->window < p->o.max_in_flight) {
+		p->st.grows++;
+		set_window(p, p->window + 1);
+	} else if (queued > QUEUE_HIGH && p->window > 1) {
+		p->st.shrinks++;
+		set_window(p, p->window - 1);
+	}
+}
+
+static void adapt(struct pump *p, const struct http_response *rs, const struct pjob *j, mono_ns sent,
+		  mono_ns done)
 {
 	if (congested(rs))
 		p->st.congestion++;
+	if (timed_out(rs))
+		p->st.timeouts++;
 	if (!p->o.adaptive)
 		return;
+	if (timed_out(rs)) {
+		/* censored: it would have taken longer than this; count it as twice
+		 * as long, so the next attempts' timeouts move out of its way */
+		double cost = 2.0 * (double)(done - sent) / kib(j->bytes);
+		if (cost > p->srtt_cost)
+			p->srtt_cost = cost;
+	}
 	if (congested(rs)) {
 		if (sent >= p->last_cut) { /* sent after the last cut: news */
 			p->last_cut = done;
@@ -225,11 +304,26 @@ static void adapt(struct pump *p, const struct http_response *rs, mono_ns sent, 
 		}
 		return;
 	}
-	if (rs->status >= 200 && rs->status < 300 && p->window < p->o.max_in_flight) {
-		int every = p->o.grow_after > 0 ? p->o.grow_after : p->window;
-		if (++p->grown >= every)
-			set_window(p, p->window + 1);
+	if (rs->status >= 200 && rs->status < 300)
+		judge_latency(p, j->bytes, done - sent);
+}
+
+/* The series: one sample a second while the pump runs (and one at its end). */
+static void sample(struct pump *p, mono_ns now)
+{
+	if (p->n_series == p->cap_series) {
+		p->cap_series = p->cap_series ? p->cap_series * 2 : 64;
+		p->series = xrealloc_array(p->series, p->cap_series, sizeof(*p->series));
 	}
+	struct pump_sample *s = &p->series[p->n_series++];
+	s->t_ms = (uint32_t)((now - p->t_start) / NS_PER_MS);
+	s->window = (uint16_t)p->window;
+	s->min_window = (uint16_t)p->sample_min_window;
+	s->in_flight = (uint16_t)p->in_flight;
+	s->latency_ms = (uint32_t)(p->srtt_cost * kib(p->st.last_bytes) / NS_PER_MS);
+	s->completed = p->st.completed;
+	p->sample_min_window = p->window;
+	p->next_sample = now + PUMP_SAMPLE_NS;
 }
 
 /* ---- one attempt --------------------------------------------------------------- */
@@ -240,13 +334,18 @@ static void on_done(void *user, const struct http_response *rs, mono_ns sent, mo
 	struct pump *p = j->p;
 	p->in_flight--;
 	p->st.completed++;
-	adapt(p, rs, sent, done);
+	adapt(p, rs, j, sent, done);
 	struct pump_outcome o = { .rs = rs, .sent = sent, .done = done, .attempt = j->attempts,
 				  .last = j->attempts >= p->o.retry.max_attempts };
 	if (!o.last) {
 		struct retry_policy rp = p->o.retry; /* the job's own jitter */
 		rp.seed ^= (j->seq + 1) * 0x9e3779b97f4a7c15ULL;
 		o.retry_in_ns = retry_delay_ns(&rp, j->attempts, rs);
+		/* a timed-out attempt may still be running on the server: give it
+		 * the time such an attempt takes before sending it again */
+		uint64_t busy = expected_ns(p, j->bytes);
+		if (timed_out(rs) && o.retry_in_ns < busy)
+			o.retry_in_ns = busy;
 	}
 	enum pump_verdict v = p->ops->outcome(p->ctx, j->job, &o, cb_err(p));
 	switch (v) {
@@ -279,8 +378,22 @@ static int send_job(struct pump *p, struct pjob *j)
 {
 	struct http_request rq;
 	memset(&rq, 0, sizeof(rq));
-	if (p->ops->build(p->ctx, j->job, &rq, p->e) < 0 ||
-	    engine_submit(p->en, &rq, on_done, j, p->e) < 0) {
+	if (p->ops->build(p->ctx, j->job, &rq, p->e) < 0) {
+		pjob_drop(p, j);
+		return -1;
+	}
+	j->bytes = rq.body_len;
+	p->st.last_bytes = rq.body_len;
+	if (p->o.adaptive) { /* a timeout relative to what such a request takes now */
+		uint64_t base = rq.timeout_ns ? rq.timeout_ns : HTTP_TIMEOUT_DEFAULT_NS;
+		uint64_t rel = TIMEOUT_EXPECTED_MULT * expected_ns(p, rq.body_len);
+		if (rel > TIMEOUT_MAX_NS)
+			rel = TIMEOUT_MAX_NS;
+		rq.timeout_ns = rel > base ? rel : base;
+		if (rq.timeout_ns > p->st.max_timeout_ns)
+			p->st.max_timeout_ns = rq.timeout_ns;
+	}
+	if (engine_submit(p->en, &rq, on_done, j, p->e) < 0) {
 		pjob_drop(p, j);
 		return -1;
 	}
@@ -345,8 +458,12 @@ int pump_run(struct pump *p, struct err *e)
 	p->e = e;
 	p->more = 1;
 	p->failed = 0;
+	if (!p->t_start)
+		p->t_start = p->next_sample = clock_mono_now();
 	for (;;) {
 		mono_ns now = clock_mono_now();
+		if (now >= p->next_sample)
+			sample(p, now);
 		int stopping = p->failed || (p->o.stop && *p->o.stop);
 		if (!stopping && fill(p, now) < 0) {
 			fail(p);
@@ -370,6 +487,7 @@ int pump_run(struct pump *p, struct err *e)
 		}
 	}
 	cleanup(p);
+	sample(p, clock_mono_now());
 	p->e = NULL;
 	return p->failed ? -1 : 0;
 }

@@ -84,7 +84,7 @@ enum ktype { KT_SECTION, KT_STR, KT_ENUM, KT_U64, KT_F64, KT_BOOL, KT_DUR, KT_SE
 #define KF_ENVNAME 16u /* an environment variable NAME */
 #define KF_URL 32u     /* http:// or https:// */
 #define KF_SLUG 64u    /* [A-Za-z0-9._-]+ */
-#define KF_NEW 128u    /* a key added later (KT_U64): left out of the canonical form and of
+#define KF_NEW 128u    /* a key added later (KT_U64, KT_BOOL): left out of the canonical form and of
                         * step params at its default, so specs written before it keep
                         * their digests and action keys */
 
@@ -274,6 +274,8 @@ static const struct key keys[] = {
 	  "retries per request" },
 	{ "steps.ingest.timeout", KT_DUR, OFF(ingest.timeout_ns), 0, "30s", NULL, 0, 0, KF_POS, NULL, NULL,
 	  NULL, "per-request timeout" },
+	{ "steps.ingest.adaptive", KT_BOOL, OFF(ingest.adaptive), 0, "true", NULL, 0, 0, KF_NEW, NULL, NULL,
+	  NULL, "adapt requests in flight to the target's latency (concurrency is the most)" },
 	{ "steps.ingest.verify_sample", KT_U64, OFF(ingest.verify_sample), 0, "100", NULL, 0, ROWS_MAX, KF_MAX, NULL, NULL,
 	  NULL, "ids read back to verify the load (0: count only)" },
 
@@ -1661,11 +1663,14 @@ static int cmp_leaf(const void *a, const void *b)
 	return strcmp(key_leaf(ka->path), key_leaf(kb->path));
 }
 
-/* A KF_NEW key at its default is left out (the default is a valid integer). */
+/* A KF_NEW key at its default is left out (an integer or a boolean default). */
 static int key_new_at_default(const struct spec *s, const struct key *k)
 {
-	return (k->flags & KF_NEW) && k->type == KT_U64 &&
-	       *(const uint64_t *)cfield(s, k) == strtoull(k->def, NULL, 0);
+	if (!(k->flags & KF_NEW))
+		return 0;
+	if (k->type == KT_BOOL)
+		return *(const int *)cfield(s, k) == !strcmp(k->def, "true");
+	return k->type == KT_U64 && *(const uint64_t *)cfield(s, k) == strtoull(k->def, NULL, 0);
 }
 
 /* Would emit_section write anything for this key? */

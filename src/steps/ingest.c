@@ -124,7 +124,12 @@ struct ing {
 	struct journal_batch *jb;
 	mono_ns last_commit;
 	struct progress prog;
-	uint64_t stored, rejected, failed, retries, sent_now;
+	uint64_t stored, rejected, failed, retries;
+	uint64_t acked_now;            /* stored or rejected by this run's sends (once each) */
+	int pumped;                    /* sent through the pump: pst and series are set */
+	struct pump_stats pst;
+	struct pump_sample *series;    /* the window over time, a sample a second */
+	size_t n_series;
 	uint64_t present;        /* held before this run sent them (not sent) */
 	uint64_t resent;         /* acknowledged earlier, not held, stored again */
 	uint64_t resend_due;     /* found lost at resume, to send again */
@@ -353,7 +358,6 @@ static int on_build(void *ctx, void *job, struct http_request *rq, struct err *e
 	if (target_build_store(g->t, r->recs, r->n, &r->rq, e))
 		return -1;
 	*rq = r->rq.http;
-	g->sent_now += r->n;
 	return 0;
 }
 
@@ -379,6 +383,7 @@ static enum pump_verdict on_outcome(void *ctx, void *job, const struct pump_outc
 	for (size_t i = 0; i < r->n; i++) {
 		int st = parse_failed ? TARGET_FAILED : (int)r->res[i].status;
 		if (st == TARGET_STORED || st == TARGET_REJECTED) {
+			g->acked_now++;
 			if (st == TARGET_STORED)
 				g->stored++;
 			else {
@@ -447,11 +452,19 @@ static int send_http(struct ing *g)
 	struct pump_opts po = { .max_in_flight = (int)si->concurrency,
 				.native = 1,
 				.retry = g->policy,
-				.stop = steps_stop_flag() };
+				.stop = steps_stop_flag(),
+				.adaptive = si->adaptive };
 	struct pump *p;
 	if (pump_new(&po, &ingest_pump, g, &p, g->e))
 		return -1;
 	int rc = pump_run(p, g->e);
+	pump_get_stats(p, &g->pst);
+	size_t n = 0;
+	const struct pump_sample *ss = pump_series(p, &n);
+	g->series = xmalloc_array(n ? n : 1, sizeof(*g->series));
+	memcpy(g->series, ss, n * sizeof(*ss));
+	g->n_series = n;
+	g->pumped = 1;
 	pump_free(p);
 	return rc || g->failed_hard ? -1 : 0;
 }
@@ -465,6 +478,7 @@ static int send_inprocess(struct ing *g)
 		uint64_t lat = clock_mono_now() - t0;
 		for (size_t i = 0; !rc && i < r->n; i++) {
 			int st = r->res[i].status == TARGET_STORED ? R_STORED : R_REJECTED;
+			g->acked_now++;
 			if (st == R_STORED)
 				g->stored++;
 			else {
@@ -693,6 +707,60 @@ static void load_key(struct ing *g, struct digest *out)
 	hash_final(&h, out);
 }
 
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+void ingest_window_encode(const struct pump_sample *s, uint8_t row[INGEST_WINDOW_ROW])
+{
+	memset(row, 0, INGEST_WINDOW_ROW);
+	put_le(row, s->t_ms, 4);
+	put_le(row + 4, s->window, 2);
+	put_le(row + 6, s->min_window, 2);
+	put_le(row + 8, s->in_flight, 2);
+	put_le(row + 12, s->latency_ms, 4);
+	put_le(row + 16, s->completed, 8);
+}
+
+void ingest_window_decode(const uint8_t row[INGEST_WINDOW_ROW], struct pump_sample *s)
+{
+	s->t_ms = (uint32_t)get_le(row, 4);
+	s->window = (uint16_t)get_le(row + 4, 2);
+	s->min_window = (uint16_t)get_le(row + 6, 2);
+	s->in_flight = (uint16_t)get_le(row + 8, 2);
+	s->latency_ms = (uint32_t)get_le(row + 12, 4);
+	s->completed = get_le(row + 16, 8);
+}
+
+/* The pump's window over time as the receipt's "window" part: rows of
+ * INGEST_WINDOW_ROW little-endian bytes (steps.h). */
+static int write_window_series(struct ing *g, struct digest *out, uint64_t *size)
+{
+	struct obj_writer *w;
+	if (obj_writer_open(g->c->store, &w, g->e))
+		return -1;
+	for (size_t i = 0; i < g->n_series; i++) {
+		uint8_t row[INGEST_WINDOW_ROW];
+		ingest_window_encode(&g->series[i], row);
+		if (obj_write(w, row, sizeof(row), g->e)) {
+			obj_writer_abort(w);
+			return -1;
+		}
+	}
+	*size = obj_writer_size(w);
+	return obj_writer_finish(w, out, g->e);
+}
+
 static int write_receipts(struct ing *g, uint64_t count_before, uint64_t count_after, int64_t lost,
 			  const struct verify_result *vr, uint64_t elapsed_ns, struct digest *out)
 {
@@ -709,9 +777,11 @@ static int write_receipts(struct ing *g, uint64_t count_before, uint64_t count_a
 			return -1;
 		}
 	}
-	struct digest od;
-	uint64_t size = obj_writer_size(w);
+	struct digest od, wd;
+	uint64_t size = obj_writer_size(w), wsize = 0;
 	if (obj_writer_finish(w, &od, g->e))
+		return -1;
+	if (g->pumped && write_window_series(g, &wd, &wsize))
 		return -1;
 	const struct spec_target *st = &g->c->spec->target;
 	struct artifact a;
@@ -733,6 +803,7 @@ static int write_receipts(struct ing *g, uint64_t count_before, uint64_t count_a
 		 artifact_set_int(&a, "sample_missing", (int64_t)vr->missing, g->e) ||
 		 artifact_set_int(&a, "sample_mismatched", (int64_t)vr->mismatched, g->e) ||
 		 artifact_set_int(&a, "elapsed_ns", (int64_t)elapsed_ns, g->e) ||
+		 (g->pumped && artifact_add_part(&a, "window", &wd, wsize, g->e)) ||
 		 artifact_put(g->c->store, &a, out, g->e);
 	artifact_release(&a);
 	return rc ? -1 : 0;
@@ -1055,8 +1126,8 @@ static int ingest_record(struct ing *g, const struct verify_result *vr)
 	steps_metric(c, "ingest.retries", (double)g->retries);
 	steps_metric(c, "ingest.present", (double)g->present);
 	steps_metric(c, "ingest.resent", (double)g->resent);
-	if (secs > 0 && g->sent_now)
-		steps_metric(c, "ingest.records_per_s", (double)g->sent_now / secs);
+	if (secs > 0 && g->acked_now) /* acknowledged records, a retried one once */
+		steps_metric(c, "ingest.records_per_s", (double)g->acked_now / secs);
 	steps_metric(c, "ingest.count_after", (double)vr->count_after);
 	steps_metric(c, "ingest.lost", (double)(vr->lost > 0 ? vr->lost : 0));
 	steps_metric(c, "ingest.sample_checked", (double)vr->checked);
@@ -1064,6 +1135,16 @@ static int ingest_record(struct ing *g, const struct verify_result *vr)
 		steps_metric(c, "ingest.absent_by_id", (double)vr->absent);
 	steps_metric(c, "ingest.sample_missing", (double)vr->missing);
 	steps_metric(c, "ingest.sample_mismatched", (double)vr->mismatched);
+	if (g->pumped) {
+		steps_metric(c, "ingest.window_final", (double)g->pst.window);
+		steps_metric(c, "ingest.window_max", (double)g->pst.max_window);
+		steps_metric(c, "ingest.window_min", (double)g->pst.min_window);
+		steps_metric(c, "ingest.window_cuts", (double)g->pst.cuts);
+		steps_metric(c, "ingest.timeouts", (double)g->pst.timeouts);
+		steps_metric(c, "ingest.congestion", (double)g->pst.congestion);
+		if (g->pst.max_timeout_ns)
+			steps_metric(c, "ingest.timeout_max_s", (double)g->pst.max_timeout_ns / NS_PER_S);
+	}
 	if (write_receipts(g, g->count_before, vr->count_after, vr->lost, vr, g->elapsed_ns, &c->out[0]))
 		return -1;
 	c->n_out = 1;
@@ -1131,5 +1212,6 @@ int step_ingest_run(struct step_ctx *c, struct err *e)
 	for (int s = 0; s < g.n_sets; s++)
 		close_set(&g.sets[s]);
 	free(g.state);
+	free(g.series);
 	return rc;
 }

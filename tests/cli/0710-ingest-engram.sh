@@ -52,6 +52,16 @@ st = {s["name"]: s["state"] for s in r["steps"]}
 assert st["ingest"] == "resumed", st
 assert m["ingest.lost"] == 0 and m["ingest.count_after"] == 4000, m
 assert m["ingest.sample_checked"] == 50 and m["ingest.sample_missing"] == 0, m
+# the adaptive window: fast requests are not judged by latency, so it grows to the most
+assert m["ingest.window_max"] == 4 and 1 <= m["ingest.window_min"] <= 4, m
+assert m["ingest.timeouts"] == 0 and m["ingest.window_cuts"] == 0, m
+PY
+$py - "$TMPDIR/run2.json" "$ENGRAVE" "$TMPDIR/s" <<'PY' && ok "the receipt keeps the window over time" || fail "the receipt keeps the window over time"
+import json, subprocess, sys
+r = json.load(open(sys.argv[1]))
+d = [s for s in r["steps"] if s["name"] == "ingest"][0]["outputs"][0]
+out = subprocess.run([sys.argv[2], "--store", sys.argv[3], "store", "cat", d], capture_output=True).stdout
+assert b"window" in out and b"status" in out, out[:200]
 PY
 grep -q "resuming" "$TMPDIR/run2.err" && ok "resume says it skips receipted records" || fail "resume says it skips receipted records"
 

@@ -5,13 +5,15 @@
  * 503 + Retry-After is honoured; a job out of attempts is reported once;
  * a FAIL verdict and the stop flag both drain; a retry waiting behind a
  * full window, or with nothing in flight, costs (almost) no CPU; the
- * adaptive window shrinks under 503s and grows back.
+ * adaptive window shrinks under 503s and grows back, stays near what a
+ * one-at-a-time target needs, and stretches its timeouts past a slow one.
  *
  * The server's behaviour is chosen per job by the URL, /j/<id>/<mode>:
  *   ok       200 with body "j<id>"
  *   slow     the same after SLOW_MS
  *   503once  the job's first request: 503 with Retry-After: <ra>; then ok
  *   500      always 500
+ *   serial   one request at a time (a mutex) for serial_ms each
  * plus `fail_first` (the first N requests of the test answer 503 with
  * Retry-After: <ra>) and `delay_ms` (every request). Timings are asserted
  * loosely (lower bounds, generous upper ones): a shared machine is slow.
@@ -20,6 +22,7 @@
 #include <microhttpd.h>
 
 #include "../lib/testutil.h"
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +43,9 @@ static int hits[MAXJ];
 static int fail_first;      /* the first N requests answer 503 */
 static int delay_ms;
 static char ra[16] = "0";   /* Retry-After of every 503 */
+static int serial_ms;       /* mode "serial": one request at a time, this long each */
+static int req_timeout_ms;  /* the requests' own timeout; 0 = 10 s */
+static pthread_mutex_t serial_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void sleep_ms(int ms)
 {
@@ -69,6 +75,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		sleep_ms(delay_ms);
 	if (!strcmp(mode, "slow"))
 		sleep_ms(SLOW_MS);
+	if (!strcmp(mode, "serial")) {
+		pthread_mutex_lock(&serial_mu);
+		sleep_ms(serial_ms);
+		pthread_mutex_unlock(&serial_mu);
+	}
 	unsigned status = 200;
 	char body[64];
 	snprintf(body, sizeof(body), "j%d", id);
@@ -161,7 +172,9 @@ static int t_build(void *ctx, void *job, struct http_request *rq, struct err *e)
 		t->sent_after_stop++;
 	if (++j->builds == 2)
 		j->second_build = clock_mono_now();
-	*rq = (struct http_request){ .url = j->url, .timeout_ns = 10 * NS_PER_S };
+	*rq = (struct http_request){ .url = j->url,
+				     .timeout_ns = req_timeout_ms ? (uint64_t)req_timeout_ms * NS_PER_MS
+								   : 10 * NS_PER_S };
 	return 0;
 }
 
@@ -462,16 +475,107 @@ Test(pump, adaptive_window_shrinks_under_503s_and_recovers)
 	cr_assert_eq(st.min_window, 8);
 }
 
-Test(pump, grow_after_and_initial_window)
+Test(pump, initial_window_grows_against_a_fast_target)
 {
 	static struct tctx t;
-	setup(&t, 50, all_ok);
-	struct pump_opts o = { .max_in_flight = 6, .adaptive = 1, .initial_window = 1,
-			       .grow_after = 5 };
+	setup(&t, 60, all_ok);
+	struct pump_opts o = { .max_in_flight = 6, .adaptive = 1, .initial_window = 1 };
 	struct pump_stats st;
 	struct err e = ERR_INIT;
 	cr_assert_eq(run(&t, &o, &st, &e), 0, "%s", e.msg);
 	cr_assert_eq(st.min_window, 1);
-	cr_assert_eq(st.window, 6, "+1 every 5 successes from 1 reaches 6 within 50 jobs");
+	cr_assert_eq(st.window, 6, "+1 a round from 1 reaches 6 within 60 jobs of a fast target");
+	cr_assert_eq(st.shrinks, 0, "fast requests are not judged by latency");
 	cr_assert_leq(st.max_in_flight_seen, 6);
+}
+
+static const char *all_serial(int id)
+{
+	(void)id;
+	return "serial";
+}
+
+/* A target that works on one request at a time (serial_ms each): latency grows
+ * with every request in flight, throughput does not. The window must stay
+ * near the few requests that keep it busy instead of queueing up to the most. */
+Test(pump, adaptive_window_follows_latency_of_a_serial_target)
+{
+	static struct tctx t;
+	setup(&t, 80, all_serial);
+	serial_ms = 25;
+	struct pump_opts o = { .max_in_flight = 16, .adaptive = 1,
+			       .retry = { 3, NS_PER_MS, NS_PER_S, 0.2, 3 } };
+	struct pump_stats st;
+	struct err e = ERR_INIT;
+	cr_assert_eq(run(&t, &o, &st, &e), 0, "%s", e.msg);
+	serial_ms = 0;
+	for (int i = 0; i < t.n; i++)
+		cr_assert_eq(t.jobs[i].last_status, 200, "job %d", i);
+	cr_assert_leq(st.max_window, 6, "the window grew to %d against a one-at-a-time target", st.max_window);
+	cr_assert_leq(st.max_in_flight_seen, 6);
+	cr_assert_eq(st.timeouts, 0);
+
+	/* without the controller every slot is used: 16 queue at the target */
+	setup(&t, 80, all_serial);
+	serial_ms = 25;
+	o.adaptive = 0;
+	cr_assert_eq(run(&t, &o, &st, &e), 0, "%s", e.msg);
+	serial_ms = 0;
+	cr_assert_eq(st.max_in_flight_seen, 16);
+}
+
+/* A serial target slower than the requests' own timeout: without the
+ * controller every attempt times out while the server still works on it
+ * (a retry storm that exhausts every job); with it the timeout moves past
+ * the observed latency, retries wait for the server, and every job lands. */
+Test(pump, adaptive_timeout_ends_a_retry_storm)
+{
+	static struct tctx t;
+	setup(&t, 12, all_serial);
+	serial_ms = 150;
+	req_timeout_ms = 100;
+	struct pump_opts o = { .max_in_flight = 4, .adaptive = 1, .initial_window = 4,
+			       .retry = { 6, NS_PER_MS, NS_PER_S, 0.2, 3 } };
+	struct pump_stats st;
+	struct err e = ERR_INIT;
+	cr_assert_eq(run(&t, &o, &st, &e), 0, "%s", e.msg);
+	for (int i = 0; i < t.n; i++)
+		cr_assert_eq(t.jobs[i].last_status, 200, "job %d: %ld after %d attempts", i,
+			     t.jobs[i].last_status, t.jobs[i].attempts_seen);
+	cr_assert_eq(st.exhausted, 0);
+	cr_assert_gt(st.timeouts, 0, "the first attempts timed out");
+	cr_assert_gt(st.max_timeout_ns, 150 * NS_PER_MS, "the timeout grew past the latency");
+
+	/* the same without the controller: the jobs run out of attempts */
+	setup(&t, 12, all_serial);
+	o.adaptive = 0;
+	cr_assert_eq(run(&t, &o, &st, &e), 0, "%s", e.msg);
+	cr_assert_gt(st.exhausted, 0, "every attempt waits behind the others and times out");
+	serial_ms = 0;
+	req_timeout_ms = 0;
+}
+
+Test(pump, series_samples_the_window)
+{
+	static struct tctx t;
+	setup(&t, 30, all_serial);
+	serial_ms = 80;
+	struct pump_opts o = { .max_in_flight = 8, .adaptive = 1 };
+	struct err e = ERR_INIT;
+	cr_assert_eq(pump_new(&o, &tops, &t, &t.p, &e), 0, "%s", e.msg);
+	cr_assert_eq(pump_run(t.p, &e), 0, "%s", e.msg);
+	serial_ms = 0;
+	size_t n = 0;
+	const struct pump_sample *s = pump_series(t.p, &n);
+	cr_assert_geq(n, 2, "about 2.4 s of work: a sample a second and one at the end (%zu)", n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_geq(s[i].window, 1);
+		cr_assert_leq(s[i].window, 8);
+		cr_assert_leq(s[i].min_window, s[i].window);
+		if (i)
+			cr_assert_geq(s[i].t_ms, s[i - 1].t_ms);
+	}
+	cr_assert_eq(s[n - 1].completed, 30);
+	cr_assert_gt(s[n - 1].latency_ms, 0);
+	pump_free(t.p);
 }
