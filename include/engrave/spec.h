@@ -210,6 +210,8 @@ struct spec_loadtest {
 	size_t n_concurrency;
 	double rates[SPEC_LIST_MAX]; /* sweep over arrival rates; empty = no sweep */
 	size_t n_rates;
+	uint64_t ef_search[SPEC_LIST_MAX]; /* sweep over the target's search breadth; empty = no sweep */
+	size_t n_ef_search;
 	double slo_p99_ms;           /* for sweeps: the SLO that defines max sustainable rate, 0 = none */
 	uint64_t repeat;             /* 1..100, 1: warm-up + measured phase this many times, the same
 	                              * schedule each time (not with a sweep); left out of the
@@ -262,6 +264,18 @@ struct spec {
 	struct spec_keyinfo *keyinfo; /* per key of the table: where written, left out */
 	int root_line, root_col;     /* where the document's map starts */
 };
+
+/* The load test sweeps (concurrency, rates or ef_search): one phase per value. */
+static inline int spec_loadtest_sweeps(const struct spec_loadtest *l)
+{
+	return l->n_concurrency || l->n_rates || l->n_ef_search;
+}
+
+/* The name of the swept key ("concurrency", "rates", "ef_search"); NULL: no sweep. */
+static inline const char *spec_loadtest_sweep_key(const struct spec_loadtest *l)
+{
+	return l->n_rates ? "rates" : l->n_concurrency ? "concurrency" : l->n_ef_search ? "ef_search" : (const char *)0;
+}
 
 /* ---- API ----------------------------------------------------------------- */
 

@@ -49,6 +49,7 @@ struct step_ctx {
 	const char *run_id;
 	int resume;                      /* resuming an interrupted run */
 	int verify_all;                  /* runner_opts.verify_all */
+	const char *between_phases;      /* runner_opts.between_phases */
 	struct step_outputs done;        /* outputs of the earlier steps (step_input) */
 	struct digest action;            /* this step's action key */
 	struct target *target;           /* the spec's target, opened once per run (steps_target) */
@@ -126,6 +127,11 @@ struct runner_opts {
 	int (*finish)(struct store *st, struct run_record *rec, void *ctx, struct err *e);
 	void *finish_ctx;
 	int verify_all;                  /* ingest: check every record's id, not only a sample */
+	/* A shell command run before each phase of a load-test sweep (after an
+	 * ef_search sweep has set the value), with ENGRAVE_SWEEP_KEY,
+	 * ENGRAVE_SWEEP_VALUE and ENGRAVE_SWEEP_PHASE (1-based) in its
+	 * environment; the phase waits for the target's health after it. NULL: none. */
+	const char *between_phases;
 };
 
 /*

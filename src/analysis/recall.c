@@ -17,7 +17,7 @@
  * needs anyway. Scratch (k ids, scores, flags; the values) is allocated once.
  *
  * The reason text (recall_unscored_why) reads only the spec and the run
- * record: structural reasons (a sweep, no groundtruth step, no recalls in the
+ * record: structural reasons (a sweep: scored per phase, no groundtruth step, no recalls in the
  * mix) come from the spec, data reasons from the `recall_unscored` metric
  * that runmetrics stores, so `check`, `show` and `run` say the same thing.
  */
@@ -306,13 +306,14 @@ int recall_unscored_why(const struct spec *sp, const struct run_record *r, char 
 	if (!sp || !r || run_metric(r, "recall", &v) || !runmetrics_step_output(r, "loadtest"))
 		return 0;
 	const struct spec_loadtest *lt = &sp->loadtest;
-	int sweep = lt->n_concurrency || lt->n_rates;
+	int sweep = spec_loadtest_sweeps(lt);
 	if (!checks_recall(sp) && !(sp->groundtruth.present && lt->mix_recall > 0 && !sweep))
 		return 0;
 	double code = 0;
 	run_metric(r, "recall_unscored", &code);
 	if (sweep)
-		snprintf(out, cap, "the phases of a sweep are not scored for recall");
+		snprintf(out, cap, "a sweep scores recall per phase (sweep.%s=<value>.recall), not as a whole",
+			 strcmp(spec_loadtest_sweep_key(lt), "rates") ? spec_loadtest_sweep_key(lt) : "rate");
 	else if (!sp->groundtruth.present)
 		snprintf(out, cap, "the spec has no groundtruth step to score recalls against");
 	else if (!(lt->mix_recall > 0))

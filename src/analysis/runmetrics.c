@@ -504,8 +504,16 @@ static int rc_read(struct rc_data *d, struct store *st, const struct artifact *l
  * queries and groundtruth steps gets no recall metric: recall_unscored_why
  * says so from the spec.
  */
+/* rec's metric `prefix` + `name` (a sweep phase's "sweep.ef_search=64." or ""). */
+static void set_prefixed(struct run_record *rec, const char *prefix, const char *name, double v)
+{
+	char key[96];
+	snprintf(key, sizeof(key), "%s%s", prefix, name);
+	run_metric_set(rec, key, v);
+}
+
 static int recall_metrics(struct store *st, struct run_record *rec, const struct spec *sp, const struct artifact *la,
-			  const struct records *recs, struct err *e)
+			  const struct records *recs, const char *prefix, struct err *e)
 {
 	int64_t k = 0;
 	double thr = 0;
@@ -520,8 +528,8 @@ static int recall_metrics(struct store *st, struct run_record *rec, const struct
 	if (rc_read(&d, st, la, qd, gd, (int)k, e))
 		goto out;
 	if (d.gk < k) {
-		run_metric_set(rec, "recall_scored", 0);
-		run_metric_set(rec, "recall_unscored", RECALL_UNSCORED_SHALLOW);
+		set_prefixed(rec, prefix, "recall_scored", 0);
+		set_prefixed(rec, prefix, "recall_unscored", RECALL_UNSCORED_SHALLOW);
 		rc = 0;
 		goto out;
 	}
@@ -547,13 +555,13 @@ static int recall_metrics(struct store *st, struct run_record *rec, const struct
 	if (recall_score(&in, &res, NULL, e))
 		goto out;
 	if (res.scored) {
-		run_metric_set(rec, "recall", res.mean);
-		run_metric_set(rec, "recall_p05", res.p05);
+		set_prefixed(rec, prefix, "recall", res.mean);
+		set_prefixed(rec, prefix, "recall_p05", res.p05);
 	} else {
-		run_metric_set(rec, "recall_unscored", d.n_ans ? RECALL_UNSCORED_NO_TRUTH : RECALL_UNSCORED_NO_ANSWERS);
+		set_prefixed(rec, prefix, "recall_unscored", d.n_ans ? RECALL_UNSCORED_NO_TRUTH : RECALL_UNSCORED_NO_ANSWERS);
 	}
-	run_metric_set(rec, "recall_scored", (double)res.scored);
-	run_metric_set(rec, "recall_no_truth", (double)res.no_truth);
+	set_prefixed(rec, prefix, "recall_scored", (double)res.scored);
+	set_prefixed(rec, prefix, "recall_no_truth", (double)res.no_truth);
 	if (res.foreign)
 		log_warn("recall: the target returned %llu ids that are neither ingested rows nor this run's stores "
 			 "(counted as misses): does its space hold other data?", (unsigned long long)res.foreign);
@@ -653,15 +661,18 @@ static int lt_records_load(struct store *st, const struct artifact *a, struct lt
 	return n > 1 ? derive_repeat_t0(&l->recs, l->t0_ns, l->repeats, e) : 0;
 }
 
-/* Exact metrics of one phase artifact (records part), pooled over its repeats. */
-static int phase_metrics(struct store *st, const struct digest *d, struct metrics *m, struct err *e)
+/* Exact metrics of one phase artifact (records part), pooled over its repeats;
+ * with `rec`, its recall too, as metrics named `prefix` + "recall"... */
+static int phase_metrics(struct store *st, const struct digest *d, struct metrics *m, struct run_record *rec,
+			 const struct spec *sp, const char *prefix, struct err *e)
 {
 	struct artifact a;
 	if (artifact_get(st, d, &a, e))
 		return -1;
 	struct lt_records l;
 	int rc = lt_records_load(st, &a, &l, e) ||
-		 metrics_from_repeats(l.recs.v, l.recs.n, (uint64_t)l.warm, (uint64_t)l.dur, l.t0_ns, l.repeats, m, e);
+		 metrics_from_repeats(l.recs.v, l.recs.n, (uint64_t)l.warm, (uint64_t)l.dur, l.t0_ns, l.repeats, m, e) ||
+		 (rec && sp && recall_metrics(st, rec, sp, &a, &l.recs, prefix, e));
 	lt_records_release(&l);
 	artifact_release(&a);
 	return rc ? -1 : 0;
@@ -669,10 +680,13 @@ static int phase_metrics(struct store *st, const struct digest *d, struct metric
 
 /*
  * A sweep: per phase "sweep.<kind>=<value>.{p50_ms,p99_ms,throughput,
- * error_rate}"; for a rate sweep with an SLO, "max_rate_under_slo" = the
+ * error_rate}" and, where queries and ground truth exist, its recall
+ * ("sweep.<kind>=<value>.recall", ...: the recall-QPS curve of an
+ * ef_search sweep); for a rate sweep with an SLO, "max_rate_under_slo" = the
  * highest swept rate whose exact p99 is within the SLO with no errors.
  */
-static int sweep_metrics(struct store *st, struct run_record *rec, const struct artifact *sw, struct err *e)
+static int sweep_metrics(struct store *st, struct run_record *rec, const struct spec *sp, const struct artifact *sw,
+			 struct err *e)
 {
 	const char *kind = artifact_get_str(sw, "kind");
 	int64_t phases = 0;
@@ -687,11 +701,13 @@ static int sweep_metrics(struct store *st, struct run_record *rec, const struct 
 		double value = 0;
 		snprintf(name, sizeof(name), "value-%02d", (int)i);
 		artifact_get_f64(sw, name, &value);
+		const char *k = kind ? kind : "concurrency";
+		char prefix[64];
+		snprintf(prefix, sizeof(prefix), "sweep.%s=%g.", k, value);
 		struct metrics m;
-		if (!d || phase_metrics(st, d, &m, e))
+		if (!d || phase_metrics(st, d, &m, rec, sp, prefix, e))
 			return d ? -1 : err_set(e, ERR_CORRUPT, "sweep artifact lacks phase %d", (int)i);
 		double p99 = (double)m.all.latency.pct[3] / 1e6;
-		const char *k = by_rate ? "rate" : "concurrency";
 		snprintf(key, sizeof(key), "sweep.%s=%g.p50_ms", k, value);
 		run_metric_set(rec, key, (double)m.all.latency.pct[0] / 1e6);
 		snprintf(key, sizeof(key), "sweep.%s=%g.p99_ms", k, value);
@@ -726,7 +742,7 @@ int runmetrics_engram_report(struct store *st, const struct run_record *rec, str
 	}
 	artifact_release(&la);
 	struct metrics m;
-	if (phase_metrics(st, ld, &m, e))
+	if (phase_metrics(st, ld, &m, NULL, NULL, "", e))
 		return -1;
 	return metrics_engram_report_json(&m, rec->spec_name, out, e);
 }
@@ -739,7 +755,7 @@ int runmetrics_missing(const struct spec *sp, const struct run_record *rec, char
 		out[0] = '\0';
 	if (!sp || !sp->loadtest.present)
 		return 0;
-	const char *const *need = sp->loadtest.n_concurrency || sp->loadtest.n_rates ? sweep : phase;
+	const char *const *need = spec_loadtest_sweeps(&sp->loadtest) ? sweep : phase;
 	int missing = 0;
 	size_t used = 0;
 	for (; *need; need++) {
@@ -792,7 +808,7 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	have_la = 1;
 	put_noise_metrics(rec, &la);
 	if (!strcmp(la.type, "loadtest-sweep")) {
-		rc = sweep_metrics(st, rec, &la, e);
+		rc = sweep_metrics(st, rec, sp, &la, e);
 		goto out;
 	}
 	if (lt_records_load(st, &la, &l, e))
@@ -807,7 +823,7 @@ int runmetrics_compute(struct store *st, struct run_record *rec, struct err *e)
 	if (l.repeats > 1)
 		run_metric_set(rec, "repeats", (double)l.repeats);
 
-	rc = recall_metrics(st, rec, sp, &la, &l.recs, e);
+	rc = recall_metrics(st, rec, sp, &la, &l.recs, "", e);
 out:
 	lt_records_release(&l);
 	if (have_la)

@@ -44,6 +44,7 @@ static int find_unfinished(const struct run_record *r, void *ctx)
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 {
 	int json = 0, resume = 0, force = 0, verify_all = 0;
+	const char *between = NULL;
 	long repeat = -1; /* -1: as the spec says */
 	const char *run_id = NULL;
 	static const struct cli_help help = {
@@ -58,6 +59,11 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		"--verify-all asks the target for the id of every ingested record after the load\n"
 		"(by id where the driver can; Engram pages its hot tier), beside the count and the\n"
 		"sampled read-back.\n\n"
+		"--between-phases CMD runs CMD with /bin/sh before each phase of a sweep, with\n"
+		"ENGRAVE_SWEEP_KEY, ENGRAVE_SWEEP_VALUE and ENGRAVE_SWEEP_PHASE set; the phase\n"
+		"starts once the target answers its health check. Chroma 1.0 applies a changed\n"
+		"ef_search when it loads the collection's index: restart it here (the index is\n"
+		"reloaded from disk, nothing is re-ingested). A failing CMD stops the run (exit 4).\n\n"
 		"--repeat N runs the load test N times with the same schedule, as\n"
 		"steps.loadtest.repeat: N in the spec would: the run stores the spec with it\n"
 		"(its canonical form) and its digest says it; resume such a run with --repeat N.\n\n"
@@ -72,6 +78,8 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		{ "repeat", 0, OPT_INT, &repeat, "N", "run the load test N times (sets steps.loadtest.repeat)" },
 		{ "verify-all", 0, OPT_FLAG, &verify_all, NULL,
 		  "after ingest, ask the target for every record's id (not only a sample)" },
+		{ "between-phases", 0, OPT_STRING, &between, "CMD",
+		  "run CMD (a shell command) before each phase of a load-test sweep" },
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the run record as JSON" },
 		{ NULL, 0, OPT_END, NULL, NULL, NULL },
 	};
@@ -111,7 +119,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	struct runner_opts ro = { run_id, force, report_finish_run, sp, verify_all };
+	struct runner_opts ro = { run_id, force, report_finish_run, sp, verify_all, between };
 	have_rec = 1;
 	int failed = steps_run(st, sp, &ro, &rec, &e);
 	/* a busy run (another live process owns it) leaves rec empty: nothing is written */

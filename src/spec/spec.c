@@ -84,7 +84,7 @@ enum ktype { KT_SECTION, KT_STR, KT_ENUM, KT_U64, KT_F64, KT_BOOL, KT_DUR, KT_SE
 #define KF_ENVNAME 16u /* an environment variable NAME */
 #define KF_URL 32u     /* http:// or https:// */
 #define KF_SLUG 64u    /* [A-Za-z0-9._-]+ */
-#define KF_NEW 128u    /* a key added later (KT_U64, KT_BOOL): left out of the canonical form and of
+#define KF_NEW 128u    /* a key added later (KT_U64, KT_BOOL, KT_U64_LIST when empty): left out of the canonical form and of
                         * step params at its default, so specs written before it keep
                         * their digests and action keys */
 
@@ -293,6 +293,9 @@ static const struct key keys[] = {
 	  "sweep: repeat the test with each in-flight cap" },
 	{ "steps.loadtest.rates", KT_F64_LIST, OFF(loadtest.rates), OFF(loadtest.n_rates), NULL, NULL, 0, 1e7,
 	  KF_POS | KF_MAX, NULL, NULL, "[] (no sweep)", "sweep: repeat the test at each arrival rate (ops/s)" },
+	{ "steps.loadtest.ef_search", KT_U64_LIST, OFF(loadtest.ef_search), OFF(loadtest.n_ef_search), NULL, NULL, 1,
+	  100000, KF_MIN | KF_MAX | KF_NEW, NULL, NULL, "[] (no sweep)",
+	  "sweep: repeat the test with each search breadth (HNSW ef_search, changed in place: no re-ingest)" },
 	{ "steps.loadtest.slo_p99_ms", KT_F64, OFF(loadtest.slo_p99_ms), 0, "0", NULL, 0, 0, KF_MIN, NULL, NULL,
 	  NULL, "sweeps: the p99 that defines the highest sustainable rate (0: none)" },
 	{ "steps.loadtest.repeat", KT_U64, OFF(loadtest.repeat), 0, "1", NULL, 1, 100, KF_MIN | KF_MAX | KF_NEW,
@@ -1127,10 +1130,15 @@ static int cross_checks(struct lctx *c)
 		if (l->arrival.pattern == SPEC_ARRIVAL_RAMP && !(l->arrival.from_rate + l->arrival.to_rate > 0))
 			return perr(c, pos_of(c, "steps.loadtest.arrival"), "steps.loadtest.arrival",
 				    "from_rate and to_rate are both 0");
-		if (l->repeat > 1 && (l->n_rates || l->n_concurrency)) {
+		if (l->repeat > 1 && spec_loadtest_sweeps(l)) {
 			perr(c, pos_of(c, "steps.loadtest.repeat"), "steps.loadtest.repeat", REPEAT_SWEEP_MSG,
-			     l->n_rates ? "rates" : "concurrency", (unsigned long long)l->repeat);
-			return err_hint(c->e, REPEAT_SWEEP_HINT, l->n_rates ? "rates" : "concurrency");
+			     spec_loadtest_sweep_key(l), (unsigned long long)l->repeat);
+			return err_hint(c->e, REPEAT_SWEEP_HINT, spec_loadtest_sweep_key(l));
+		}
+		if (l->n_ef_search && (l->n_rates || l->n_concurrency)) {
+			perr(c, pos_of(c, "steps.loadtest.ef_search"), "steps.loadtest.ef_search",
+			     "one sweep per spec: ef_search, or rates/concurrency");
+			return err_hint(c->e, "split the sweeps into several specs");
 		}
 		if (l->slo_p99_ms > 0 && !l->n_rates && !l->n_concurrency)
 			return perr(c, pos_of(c, "steps.loadtest.slo_p99_ms"), "steps.loadtest.slo_p99_ms",
@@ -1281,10 +1289,10 @@ int spec_set_loadtest_repeat(struct spec *s, uint64_t n, struct err *e)
 	if ((double)n < k->min || (double)n > k->max)
 		return err_set(e, ERR_SPEC, "%s: steps.loadtest.repeat: must be from %g to %g, got %llu", s->source_name,
 			       k->min, k->max, (unsigned long long)n);
-	if (n > 1 && (l->n_rates || l->n_concurrency)) {
+	if (n > 1 && spec_loadtest_sweeps(l)) {
 		err_set(e, ERR_SPEC, "%s: steps.loadtest.repeat: " REPEAT_SWEEP_MSG, s->source_name,
-			l->n_rates ? "rates" : "concurrency", (unsigned long long)n);
-		return err_hint(e, REPEAT_SWEEP_HINT, l->n_rates ? "rates" : "concurrency");
+			spec_loadtest_sweep_key(l), (unsigned long long)n);
+		return err_hint(e, REPEAT_SWEEP_HINT, spec_loadtest_sweep_key(l));
 	}
 	l->repeat = n;
 	struct buf y;
@@ -1670,6 +1678,8 @@ static int key_new_at_default(const struct spec *s, const struct key *k)
 		return 0;
 	if (k->type == KT_BOOL)
 		return *(const int *)cfield(s, k) == !strcmp(k->def, "true");
+	if (k->type == KT_U64_LIST) /* a new list: left out while empty */
+		return *(const size_t *)((const char *)s + k->off2) == 0;
 	return k->type == KT_U64 && *(const uint64_t *)cfield(s, k) == strtoull(k->def, NULL, 0);
 }
 

@@ -67,12 +67,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define LOAD_SEED_XOR 0x4c4f414453544f52ULL /* "LOADSTOR" */
 #define NO_ID UINT64_MAX
 #define STORE_FLAG (1ULL << 63)
 #define SWEEP_MAX 16 /* phases per sweep (artifact parts) */
+#define BETWEEN_HEALTH_TRIES 600 /* --between-phases: wait up to 10 min for the target */
+#define BETWEEN_HEALTH_WAIT_NS NS_PER_S
 #define NOISE_BUSY_PCT 10.0 /* other processes' CPU share that makes the summary say so */
 
 struct lt_slot {
@@ -754,26 +757,57 @@ out:
 
 /*
  * Sweeps: one measured phase per value of loadtest.concurrency (the
- * in-flight cap, as VectorDBBench's concurrency sweep) or loadtest.rates
- * (a constant-rate ramp, ascending). A rate ramp with slo_p99_ms stops at
+ * in-flight cap, as VectorDBBench's concurrency sweep), loadtest.rates
+ * (a constant-rate ramp, ascending) or loadtest.ef_search (the target's
+ * HNSW search breadth, set in place before each phase and put back to
+ * target.hnsw.ef_search after the last: ann-benchmarks' recall-QPS curve
+ * under open-loop load, without re-ingesting). A rate ramp with slo_p99_ms stops at
  * the first rate whose p99 exceeds the SLO: the rate before it is the
  * highest sustainable one. Output: artifact "loadtest-sweep" whose parts
  * "phase-NN" are the phases' loadtest artifacts, with meta "kind",
  * "value-NN", "phases" and "slo_p99_ms".
  */
+/* --between-phases: the user's command (e.g. restart the server so it loads
+ * the index with the new ef_search), then wait until the target is healthy. */
+static int between_phases(struct lt *L, const char *kind, double value, size_t phase, struct err *e)
+{
+	char v[32], ph[24];
+	snprintf(v, sizeof(v), "%g", value);
+	snprintf(ph, sizeof(ph), "%zu", phase);
+	setenv("ENGRAVE_SWEEP_KEY", kind, 1);
+	setenv("ENGRAVE_SWEEP_VALUE", v, 1);
+	setenv("ENGRAVE_SWEEP_PHASE", ph, 1);
+	log_info("loadtest: before phase %zu (%s %s): %s", phase, kind, v, L->c->between_phases);
+	int st = system(L->c->between_phases);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return err_set(e, ERR_IO, "loadtest: --between-phases command failed before phase %zu (%s): %s",
+			       phase, st == -1 ? "could not run it" : WIFEXITED(st) ? "non-zero exit" : "killed",
+			       L->c->between_phases);
+	char ver[64];
+	struct err he = ERR_INIT;
+	for (int tries = 0; tries < BETWEEN_HEALTH_TRIES; tries++) {
+		err_clear(&he);
+		if (!target_health(L->t, ver, sizeof(ver), &he))
+			return 0;
+		clock_sleep_until(clock_mono_now() + BETWEEN_HEALTH_WAIT_NS);
+	}
+	*e = he;
+	return err_prefix(e, "loadtest: the target is not healthy after --between-phases (phase %zu)", phase);
+}
+
 static int run_sweep(struct lt *L, const struct sched_params *sp, const struct loadgen_opts *lo, struct err *e)
 {
 	const struct spec_loadtest *lt = &L->c->spec->loadtest;
-	int by_rate = lt->n_rates > 0;
-	size_t n = by_rate ? lt->n_rates : lt->n_concurrency;
-	if (lt->n_rates && lt->n_concurrency)
-		return err_set(e, ERR_SPEC, "loadtest: sweep either concurrency or rates, not both in one spec");
+	int by_rate = lt->n_rates > 0, by_ef = lt->n_ef_search > 0;
+	size_t n = by_rate ? lt->n_rates : by_ef ? lt->n_ef_search : lt->n_concurrency;
+	const char *kind = by_rate ? "rate" : by_ef ? "ef_search" : "concurrency";
+	if ((lt->n_rates > 0) + (lt->n_concurrency > 0) + by_ef > 1)
+		return err_set(e, ERR_SPEC, "loadtest: one sweep per spec: rates, concurrency or ef_search");
 	struct artifact sw;
 	artifact_init(&sw, "loadtest-sweep", 1);
 	sw.action = L->c->action;
 	L->sweeping = 1;
-	int rc = artifact_set_str(&sw, "kind", by_rate ? "rate" : "concurrency", e) ||
-		 artifact_set_f64(&sw, "slo_p99_ms", lt->slo_p99_ms, e);
+	int rc = artifact_set_str(&sw, "kind", kind, e) || artifact_set_f64(&sw, "slo_p99_ms", lt->slo_p99_ms, e);
 	size_t done = 0;
 	char name[32], label[96], line[160] = "";
 	for (size_t i = 0; !rc && i < n; i++) {
@@ -785,11 +819,21 @@ static int run_sweep(struct lt *L, const struct sched_params *sp, const struct l
 			if (p.pattern != SCHED_POISSON)
 				p.pattern = SCHED_CONSTANT;
 			p.rate = value;
+		} else if (by_ef) {
+			value = (double)lt->ef_search[i];
+			if (target_set_ef_search(L->t, (int)lt->ef_search[i], e)) {
+				rc = -1;
+				break;
+			}
 		} else {
 			value = (double)lt->concurrency[i];
 			o.max_in_flight = (int)lt->concurrency[i];
 		}
-		snprintf(label, sizeof(label), "phase %zu/%zu (%s %g)", i + 1, n, by_rate ? "rate" : "concurrency", value);
+		snprintf(label, sizeof(label), "phase %zu/%zu (%s %g)", i + 1, n, kind, value);
+		if (L->c->between_phases && between_phases(L, kind, value, i + 1, e)) {
+			rc = -1;
+			break;
+		}
 		struct digest d;
 		uint64_t p99 = 0;
 		if (run_phase(L, &p, &o, 1, label, &d, &p99, e)) {
@@ -809,6 +853,10 @@ static int run_sweep(struct lt *L, const struct sched_params *sp, const struct l
 			break;
 		}
 	}
+	/* leave the index searching as the spec's target section says */
+	if (!rc && by_ef && L->c->spec->target.hnsw.ef_search &&
+	    target_set_ef_search(L->t, (int)L->c->spec->target.hnsw.ef_search, e))
+		rc = -1;
 	if (!rc) {
 		noise_end(L);
 		rc = artifact_set_int(&sw, "phases", (int64_t)done, e) || noise_put(L, &sw, e) ||
@@ -818,8 +866,8 @@ static int run_sweep(struct lt *L, const struct sched_params *sp, const struct l
 	if (rc)
 		return -1;
 	L->c->n_out = 1;
-	snprintf(L->c->summary, sizeof(L->c->summary), "%s sweep, %zu phase%s: %s", by_rate ? "rate" : "concurrency",
-		 done, done == 1 ? "" : "s", line);
+	snprintf(L->c->summary, sizeof(L->c->summary), "%s sweep, %zu phase%s: %s", kind, done, done == 1 ? "" : "s",
+		 line);
 	noise_summary(L);
 	return 0;
 }
@@ -827,8 +875,8 @@ static int run_sweep(struct lt *L, const struct sched_params *sp, const struct l
 int step_loadtest_run(struct step_ctx *c, struct err *e)
 {
 	const struct spec_loadtest *lt = &c->spec->loadtest;
-	if (lt->n_concurrency + lt->n_rates > SWEEP_MAX) {
-		err_set(e, ERR_SPEC, "loadtest: at most %d sweep values (concurrency and rates together)", SWEEP_MAX);
+	if (lt->n_concurrency + lt->n_rates + lt->n_ef_search > SWEEP_MAX) {
+		err_set(e, ERR_SPEC, "loadtest: at most %d sweep values", SWEEP_MAX);
 		return err_hint(e, "split the sweep into several specs");
 	}
 	struct lt L;
@@ -868,7 +916,7 @@ int step_loadtest_run(struct step_ctx *c, struct err *e)
 	loadgen_opts_from_spec(lt, &lo);
 	lo.live = 1;
 	lo.stop = steps_stop_flag();
-	if (lt->n_concurrency || lt->n_rates)
+	if (spec_loadtest_sweeps(lt))
 		rc = run_sweep(&L, &sp, &lo, e);
 	else if (!(rc = run_phase(&L, &sp, &lo, (uint32_t)lt->repeat, "", &c->out[0], NULL, e)))
 		c->n_out = 1;

@@ -467,6 +467,7 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 	c.run_id = rec->id;
 	c.resume = o && o->resume_run;
 	c.verify_all = o && o->verify_all;
+	c.between_phases = o ? o->between_phases : NULL;
 	int rc = 0;
 	for (int i = 0; i < SPEC_NSTEPS && rc == 0; i++) {
 		const struct step_def *d = &step_table[i];

@@ -25,6 +25,9 @@
  *   verify   POST B/collections/ID/get {"ids":[...],"include":["embeddings"]}
  *            (answers in storage order: mapped back to the asked order)
  *   reset    DELETE B/collections/NAME, then create it again
+ *   ef       PUT B/collections/ID {"new_configuration":{"hnsw":{"ef_search"}}}
+ *            (a search-time parameter: a loadtest.ef_search sweep changes it
+ *            in place, without re-ingesting)
  *   health   GET /api/v2/heartbeat, version from GET /api/v2/version
  *
  * Text search is not part of Chroma's vector API: target_search reports
@@ -506,6 +509,23 @@ static int chroma_reset(struct target *t, struct err *e)
 	return rc ? -1 : resolve(t, e);
 }
 
+/* PUT B/collections/ID {"new_configuration":{"hnsw":{"ef_search":N}}}: a
+ * search-time parameter, changed in place (no re-ingest). */
+static int chroma_set_ef_search(struct target *t, int ef, struct err *e)
+{
+	struct chroma *c = t->priv;
+	if (resolve(t, e))
+		return -1;
+	char url[1024];
+	snprintf(url, sizeof(url), "%s" CHROMA_DB "/collections/%s", t->url, c->coll_id);
+	struct buf body;
+	buf_init(&body, 0);
+	int rc = buf_printf(&body, e, "{\"new_configuration\":{\"hnsw\":{\"ef_search\":%d}}}", ef) ||
+		 call(t, "PUT", url, &body, 200, NULL, e);
+	buf_release(&body);
+	return rc ? err_prefix(e, "chroma: setting ef_search to %d", ef) : 0;
+}
+
 static const struct target_ops chroma_ops = {
 	.open = chroma_open,
 	.close = chroma_close,
@@ -520,6 +540,7 @@ static const struct target_ops chroma_ops = {
 	.parse_store = chroma_parse_store,
 	.build_recall = chroma_build_recall,
 	.parse_recall = chroma_parse_recall,
+	.set_ef_search = chroma_set_ef_search,
 };
 
 static int is_alnum(char ch)
@@ -581,7 +602,7 @@ const struct target_driver target_chroma = {
 	.ns_check = chroma_collection_check,
 	.id_max = TARGET_ID_MAX - 1,
 	.content_max = 0,
-	.caps = TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID | TARGET_CAP_PERSISTENT, /* no text search */
+	.caps = TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID | TARGET_CAP_PERSISTENT | TARGET_CAP_EF_SEARCH, /* no text search */
 	.dim_min = 1,
 	.dim_max = 65536,
 	.unheld_hint = NULL,

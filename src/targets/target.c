@@ -532,6 +532,13 @@ int target_has_ids(struct target *t, const char *const *ids, size_t n, unsigned 
 	return rc;
 }
 
+int target_set_ef_search(struct target *t, int ef, struct err *e)
+{
+	if (!t->ops->set_ef_search)
+		return unsupported(t, "setting the search parameter ef_search", e);
+	return t->ops->set_ef_search(t, ef, e);
+}
+
 int target_reset(struct target *t, struct err *e)
 {
 	if (!t->ops->reset)

@@ -155,6 +155,11 @@ static int check_capabilities(struct spec *sp, const struct target_driver *d, st
 					? "set steps.loadtest.mix.search to 0"
 					: "the default mix sends searches: write steps.loadtest.mix.search: 0");
 	}
+	if (sp->loadtest.present && sp->loadtest.n_ef_search && !(d->caps & TARGET_CAP_EF_SEARCH)) {
+		spec_key_error(sp, "steps.loadtest.ef_search", e,
+			       "driver %s has no search breadth to change in place", d->name);
+		return err_hint(e, "remove the ef_search sweep, or sweep it on driver chroma");
+	}
 	if (sp->synthetic.present && sp->synthetic.id_prefix &&
 	    strlen(sp->synthetic.id_prefix) + ID_DIGITS > d->id_max)
 		return spec_key_error(sp, "steps.synthetic.id_prefix", e,
