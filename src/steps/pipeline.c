@@ -38,6 +38,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static const struct step_def step_table[STEP_COUNT] = {
 	[STEP_CORPUS] = { "corpus", 1, 0, step_corpus_run },
@@ -378,6 +379,19 @@ int steps_plan(struct store *st, const struct spec *sp, struct plan_row *rows, i
 	return 0;
 }
 
+/* The process's peak resident set so far (getrusage), as metric
+ * "rss_peak_mb.<step>" after each step that ran: where memory went. A
+ * resumed run reports its own process's peak. */
+static void record_peak_rss(struct step_ctx *c, const char *step)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru))
+		return;
+	char key[48];
+	snprintf(key, sizeof(key), "rss_peak_mb.%s", step);
+	steps_metric(c, key, (double)ru.ru_maxrss / 1024.0);
+}
+
 /* ------------------------------------------------------------------ */
 
 static struct run_step *run_step_slot(struct run_record *rec, const char *name)
@@ -511,6 +525,7 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 		if (c.n_out < 1)
 			BUG("step '%s' produced no output", d->name);
 		rs->elapsed_ns = clock_mono_now() - t0;
+		record_peak_rss(&c, d->name);
 		rs->n_out = c.n_out;
 		memcpy(rs->out, c.out, sizeof(c.out[0]) * (size_t)c.n_out);
 		set_state(rs, c.resume && effectful ? STEP_RESUMED : STEP_RAN);
