@@ -254,8 +254,8 @@ static const struct key keys[] = {
 	  "number of queries" },
 	{ "steps.queries.source", KT_ENUM, OFF(queries.source), 0, "corpus", spec_query_source_names, 0, 0, 0,
 	  NULL, NULL, NULL,
-	  "corpus (sampled corpus vectors), synthetic (sampled synthetic vectors) or heldout (corpus vectors "
-	  "kept out of ingest)" },
+	  "corpus (sampled corpus vectors), synthetic (sampled synthetic vectors) or heldout (fresh vectors "
+	  "drawn around the centroids like the synthetic set, never ingested; needs steps.centroids)" },
 	{ "steps.queries.noise", KT_F64, OFF(queries.noise), 0, "0", NULL, 0, 10, KF_MIN | KF_MAX, NULL, NULL,
 	  NULL, "std dev of Gaussian noise added to each query" },
 
@@ -1043,10 +1043,15 @@ static int cross_checks(struct lctx *c)
 		if (s->queries.source == SPEC_QSRC_SYNTHETIC && !s->synthetic.present)
 			return perr(c, pos_of(c, "steps.queries.source"), "steps.queries",
 				    "source synthetic needs steps.synthetic");
-		if (s->queries.source != SPEC_QSRC_SYNTHETIC && !has_corpus_vectors(s))
+		if (s->queries.source == SPEC_QSRC_CORPUS && !has_corpus_vectors(s))
 			return perr(c, pos_of(c, "steps.queries"), "steps.queries",
-				    "source %s needs corpus vectors (steps.corpus and steps.embed)",
-				    spec_query_source_names[s->queries.source]);
+				    "source corpus needs corpus vectors (steps.corpus and steps.embed)");
+		if (s->queries.source == SPEC_QSRC_HELDOUT && !s->centroids.present) {
+			perr(c, pos_of(c, "steps.queries.source"), "steps.queries",
+			     "source heldout draws fresh vectors around the centroids: it needs steps.centroids");
+			return err_hint(c->e, "add centroids (k-means over the corpus: centroids: {k: 10}; or from: random), "
+					      "or sample stored vectors with source: corpus or synthetic");
+		}
 	}
 	if (s->groundtruth.present && !s->queries.present)
 		return perr(c, pos_of(c, "steps.groundtruth"), "steps.groundtruth",
@@ -1078,10 +1083,6 @@ static int cross_checks(struct lctx *c)
 		return perr(c, pos_of(c, "steps.centroids.k"), "steps.centroids.k",
 			    "k = %llu is more than the corpus (limit %llu): each centroid needs a vector",
 			    (unsigned long long)s->centroids.k, (unsigned long long)limit);
-	if (s->queries.present && s->queries.source == SPEC_QSRC_HELDOUT && limit && s->queries.count >= limit)
-		return perr(c, pos_of(c, "steps.queries.count"), "steps.queries.count",
-			    "%llu held-out queries leave nothing of a corpus of %llu",
-			    (unsigned long long)s->queries.count, (unsigned long long)limit);
 	if (s->groundtruth.present) {
 		/* The base is what is ingested, else every vector set; known only
 		 * when each part's size is. */

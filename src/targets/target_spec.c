@@ -20,7 +20,8 @@
  *      dim: a vector-file corpus is only known when read), text searches in
  *      the load mix, the length of synthetic ids;
  *   5. and, for a spec loaded to be run, the memory its steps would hold
- *      against the machine's (target_mem.c).
+ *      against the machine's (target_mem.c), then what the load test needs
+ *      from the steps (recalls need a queries step).
  *
  * Every error is "file:line:col: key: reason" through spec_key_error, which
  * blames the key where it was written or its nearest written section. The
@@ -163,6 +164,28 @@ static int check_capabilities(struct spec *sp, const struct target_driver *d, st
 	return 0;
 }
 
+/* Step 5b: what the load test needs from the steps. A recall sends a cue
+ * vector from the queries step; without one the run would fail at the load
+ * test, after the whole ingest. */
+static int check_load_inputs(struct spec *sp, struct err *e)
+{
+	const struct spec_loadtest *l = &sp->loadtest;
+	if (!l->present || !(l->mix_recall > 0) || sp->queries.present)
+		return 0;
+	spec_key_error(sp, "steps.loadtest.mix.recall", e,
+		       "recalls (weight %g) need cue vectors, and the spec has no queries step", l->mix_recall);
+	if (sp->synthetic.present)
+		return err_hint(e, "add steps.queries: {source: heldout} (fresh vectors around the centroids) or "
+				   "{source: synthetic} (stored ones)");
+	if (sp->centroids.present)
+		return err_hint(e, "add steps.queries: {source: heldout} (fresh vectors around the centroids)");
+	if (sp->embed.present)
+		return err_hint(e, "add steps.queries: {source: corpus}");
+	return err_hint(e, "%s", spec_key_given(sp, "steps.loadtest.mix.recall")
+					 ? "set steps.loadtest.mix.recall to 0, or add vectors and a queries step"
+					 : "the default mix sends recalls: write steps.loadtest.mix.recall: 0, or add a queries step");
+}
+
 /* stored: a spec a run was made from is read back without the capability
  * checks, so a rule added later never hides an old run. */
 static int resolve(struct spec *sp, int stored, struct err *e)
@@ -187,7 +210,8 @@ static int resolved(int rc, struct spec **out, int stored, struct err *e)
 {
 	if (rc)
 		return -1;
-	if (resolve(*out, stored, e) || (!stored && target_spec_check_memory(*out, target_machine_ram(), e))) {
+	if (resolve(*out, stored, e) ||
+	    (!stored && (target_spec_check_memory(*out, target_machine_ram(), e) || check_load_inputs(*out, e)))) {
 		spec_free(*out);
 		*out = NULL;
 		return -1;
@@ -199,6 +223,7 @@ int target_spec_load_file(const char *path, struct spec **out, struct err *e)
 {
 	return resolved(spec_load_file(path, out, e), out, 0, e);
 }
+
 
 int target_spec_load_string(const char *text, size_t len, const char *name_for_errors, struct spec **out,
 			    struct err *e)

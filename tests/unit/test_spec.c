@@ -355,7 +355,7 @@ static const struct bad bads[] = {
 	  "  groundtruth: {k: 6}\n",
 	  "t.yaml:7:20", "steps.groundtruth.k", "more than the 5 vectors", NULL },
 	{ "name: x\nsteps:\n  corpus: {source: sample, limit: 10}\n  embed: {}\n  queries: {source: heldout, count: 10}\n",
-	  "t.yaml:5:37", "steps.queries.count", "held-out", NULL },
+	  "t.yaml:5:21", "steps.queries", "it needs steps.centroids", "add centroids" },
 	/* mix weights */
 	{ "name: x\n" TGT "steps:\n  loadtest: {mix: {store: -1}}\n", "t.yaml:4:27", "steps.loadtest.mix.store",
 	  "must not be negative", NULL },
