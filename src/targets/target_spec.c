@@ -151,10 +151,11 @@ static int check_capabilities(struct spec *sp, const struct target_driver *d, st
 	if (sp->loadtest.present && sp->loadtest.mix_search > 0 && !(d->caps & TARGET_CAP_TEXT_SEARCH)) {
 		spec_key_error(sp, "steps.loadtest.mix.search", e, "driver %s has no text search (weight %g)", d->name,
 			       sp->loadtest.mix_search);
-		return err_hint(e, "%s",
+		return err_hint(e, "%s%s",
 				spec_key_given(sp, "steps.loadtest.mix.search")
 					? "set steps.loadtest.mix.search to 0"
-					: "the default mix sends searches: write steps.loadtest.mix.search: 0");
+					: "the default mix sends searches: write steps.loadtest.mix.search: 0",
+				spec_sets(sp, NULL, 0) ? " (--set steps.loadtest.mix.search=0)" : "");
 	}
 	if (sp->synthetic.present && sp->synthetic.id_prefix &&
 	    strlen(sp->synthetic.id_prefix) + ID_DIGITS > d->id_max)
@@ -224,6 +225,11 @@ int target_spec_load_file(const char *path, struct spec **out, struct err *e)
 	return resolved(spec_load_file(path, out, e), out, 0, e);
 }
 
+int target_spec_load_file_sets(const char *path, const char *const *sets, size_t n_sets, struct spec **out,
+			       struct err *e)
+{
+	return resolved(spec_load_file_sets(path, sets, n_sets, out, e), out, 0, e);
+}
 
 int target_spec_load_string(const char *text, size_t len, const char *name_for_errors, struct spec **out,
 			    struct err *e)
