@@ -48,10 +48,12 @@
 struct err;
 struct buf;
 struct spec_keyinfo;
+struct sorigin;
 
 #define SPEC_LIST_MAX 64
 #define SPEC_CHECKS_MAX 32
 #define SPEC_METRIC_MAX 32
+#define SPEC_SETS_MAX 32     /* --set overrides of one load */
 
 /* ---- enumerations (each has a name table below, same order) ---------- */
 
@@ -263,6 +265,8 @@ struct spec {
 	char *base_dir;              /* directory of the file ("." for strings) */
 	struct spec_keyinfo *keyinfo; /* per key of the table: where written, left out */
 	int root_line, root_col;     /* where the document's map starts */
+	struct sorigin *sets;        /* the --set overrides it was loaded with */
+	size_t n_sets;
 };
 
 /* The load test sweeps (concurrency, rates or ef_search): one phase per value. */
@@ -293,7 +297,30 @@ int spec_load_string(const char *text, size_t len, const char *name_for_errors,
 /* NULL-safe. */
 void spec_free(struct spec *s);
 
-/* The original YAML text (NUL-terminated), as loaded; owned by the spec. */
+/*
+ * The same, with `--set KEY=VALUE` overrides (sets[0..n_sets), at most
+ * SPEC_SETS_MAX) applied to the YAML document before it is validated, in
+ * order (a later one wins). KEY is a key path as the YAML nests it
+ * ("steps.loadtest.duration", "target.url", "checks.p99_ms"); the form
+ * without "steps." ("loadtest.duration") is taken too. VALUE is YAML: a
+ * scalar, a flow list or map ("{store: 0.5, recall: 0.5}"), empty for
+ * null; it replaces what the key held. Every rule of the file applies to
+ * it; its errors read "--set KEY: [key.path: ]reason" (ERR_SPEC; ERR_USAGE
+ * for an argument without '='). The result is the effective spec: its
+ * digest and canonical form are the overridden ones, spec_source_text() is
+ * its document with the overrides applied (after a comment listing them),
+ * and spec_sets() lists the overrides as given.
+ */
+int spec_load_file_sets(const char *path, const char *const *sets, size_t n_sets, struct spec **out,
+			struct err *e);
+int spec_load_string_sets(const char *text, size_t len, const char *name_for_errors, const char *const *sets,
+			  size_t n_sets, struct spec **out, struct err *e);
+/* The overrides the spec was loaded with, as given ("loadtest.arrival.rate=200"):
+ * the first min(n, cap) into out[]; returns n. */
+size_t spec_sets(const struct spec *s, const char **out, size_t cap);
+
+/* The YAML text (NUL-terminated) as loaded (with --set: the effective
+ * document, see above); owned by the spec. */
 const char *spec_source_text(const struct spec *s);
 
 /*

@@ -204,6 +204,7 @@ int store_resolve_digest(struct store *s, const char *digest_or_ref, struct dige
 #define RUN_MAX_STEPS 16
 #define RUN_MAX_OUT 8
 #define RUN_MAX_METRICS 128
+#define RUN_MAX_OVERRIDES 32 /* SPEC_SETS_MAX */
 
 struct run_step {
 	char name[32];
@@ -225,6 +226,8 @@ struct run_record {
 	char spec_name[128];
 	struct digest spec_digest;
 	char *spec_text; /* malloc'd, owned by the record; may be NULL */
+	char **overrides; /* the run's --set KEY=VALUE as given, n_overrides of them (malloc'd, owned) */
+	int n_overrides;
 	char status[16]; /* "running","interrupted","failed","done" */
 	unix_ns created, updated;
 	char host[64], kernel[128], cpu[128], engrave_version[32], target_version[64];
@@ -240,7 +243,9 @@ void run_env_fill(struct run_record *r); /* host, kernel (uname), cpu model (/pr
 int run_put(struct store *s, const struct run_record *r, struct err *e); /* insert or replace */
 /* Fills `out` (zeroed first); caller run_record_release's it. ERR_MISSING. */
 int run_get(struct store *s, const char *id, struct run_record *out, struct err *e);
-void run_record_release(struct run_record *r); /* frees spec_text; NULL-safe */
+void run_record_release(struct run_record *r); /* frees spec_text, overrides; NULL-safe */
+/* Copy `n` override strings into the record (replacing any it held). */
+void run_record_set_overrides(struct run_record *r, const char *const *args, size_t n);
 /* Add or replace a metric; -1 when the record already holds RUN_MAX_METRICS. */
 int run_metric_set(struct run_record *r, const char *key, double value);
 /* In id order (= time order). The record passed to cb is valid during the call only. */

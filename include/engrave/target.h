@@ -317,6 +317,11 @@ int target_spec_resolve(struct spec *sp, struct err *e);
 int target_spec_load_file(const char *path, struct spec **out, struct err *e);
 int target_spec_load_string(const char *text, size_t len, const char *name_for_errors,
 			    struct spec **out, struct err *e);
+/* target_spec_load_file with --set overrides (spec_load_file_sets): the
+ * driver's rules see the effective spec, and blame a key a --set wrote as
+ * "--set KEY: ...". */
+int target_spec_load_file_sets(const char *path, const char *const *sets, size_t n_sets, struct spec **out,
+			       struct err *e);
 /* The spec text of a stored run: resolved like target_spec_load_string but
  * without the capability checks (a rule added since never hides an old run). */
 int target_spec_load_stored(const char *text, size_t len, const char *run_id, struct spec **out, struct err *e);

@@ -56,6 +56,7 @@ struct cli_ctx {
 	int verbose;           /* -v count */
 	int quiet;             /* -q */
 	const char *spec_path; /* CMD_NEEDS_SPEC: the SPEC argument, set by the command */
+	const struct cli_list *spec_sets; /* CMD_NEEDS_SPEC: its --set overrides (may be NULL) */
 
 	/* Filled by cli_setup() from `flags` (the table entry's, which a command
 	 * may adjust before setup, e.g. `store gc --dry-run` reads only);
@@ -91,6 +92,21 @@ struct cli_list {
 	const char *items[32];
 	int n;
 };
+
+/* --set KEY=VALUE, shared by the commands that load a SPEC: the option's
+ * line and a paragraph for the command's details. */
+#define CLI_SET_OPT(list) \
+	{ "set", 0, OPT_LIST, (list), "KEY=VALUE", "override a spec key, e.g. steps.loadtest.duration=10s (repeatable)" }
+#define CLI_SET_DETAILS \
+	"--set KEY=VALUE overrides one key of the spec (repeat it for more), applied to\n" \
+	"the YAML document before it is checked, in order. KEY is the key's path as the\n" \
+	"YAML nests it (steps.loadtest.arrival.rate, target.url, checks.p99_ms); the\n" \
+	"form without 'steps.' (loadtest.arrival.rate) is taken too. VALUE is YAML: a\n" \
+	"scalar, or a flow list or map that replaces what the key held\n" \
+	"(--set steps.loadtest.mix='{store: 0.5, recall: 0.5, search: 0}'); a check's\n" \
+	"comparison needs YAML quotes (--set 'checks.p99_ms=\"< 40\"'). Errors name the\n" \
+	"argument (\"--set KEY: ...\"). The digest, plan and checks are the effective\n" \
+	"spec's: the file as if edited to say what the overrides say."
 
 struct cli_help {
 	const char *name;      /* "store verify" */

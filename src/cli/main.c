@@ -62,7 +62,9 @@ int cli_setup(struct cli_ctx *ctx, int n_runs, char *const *runs)
 	    (f & CMD_NEEDS_RUN && !(f & CMD_NEEDS_STORE)) || (f & CMD_NEEDS_SPEC && !ctx->spec_path))
 		BUG("cli_setup: %d run(s) for a command with flags %#x", n_runs, f);
 	ctx->set_up = 1;
-	if (f & CMD_NEEDS_SPEC && target_spec_load_file(ctx->spec_path, &ctx->spec, &e))
+	if (f & CMD_NEEDS_SPEC &&
+	    target_spec_load_file_sets(ctx->spec_path, ctx->spec_sets ? ctx->spec_sets->items : NULL,
+				       ctx->spec_sets ? (size_t)ctx->spec_sets->n : 0, &ctx->spec, &e))
 		return cli_fail(&e);
 	if (f & CMD_NEEDS_STORE && !(f & CMD_STORE_IF_EXISTS && access(ctx->store_dir, F_OK) != 0) &&
 	    store_open(ctx->store_dir, f & CMD_STORE_READONLY ? STORE_RDONLY : 0, &ctx->store, &e))

@@ -17,13 +17,16 @@
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 {
 	int json = 0;
+	struct cli_list sets = { .n = 0 };
 	static const struct cli_help help = {
-		"plan", "engrave plan SPEC [--json]",
+		"plan", "engrave plan SPEC [--set KEY=VALUE]... [--json]",
 		"Show which steps of a spec would run and which would be reused from the cache.",
 		"states: cached (reused as is), will-run, blocked (waits for an upstream step),\n"
-		"missing (its input file is absent).",
+		"missing (its input file is absent).\n\n" CLI_SET_DETAILS
+		"\n\nThe plan (and its --json) lists the overrides.",
 	};
 	const struct cli_opt opts[] = {
+		CLI_SET_OPT(&sets),
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the plan as JSON" },
 		{ NULL, 0, OPT_END, NULL, NULL, NULL },
 	};
@@ -35,6 +38,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&help, "expected one SPEC file");
 	struct err e = ERR_INIT;
 	ctx->spec_path = argv[pos];
+	ctx->spec_sets = &sets;
 	if ((rc = cli_setup(ctx, 0, NULL))) /* no store yet: everything will run */
 		return rc;
 	const struct spec *sp = ctx->spec;
@@ -50,6 +54,12 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 		json_t *o = json_object(), *arr = json_array();
 		json_object_set_new(o, "spec", json_string(sp->name));
 		json_object_set_new(o, "spec_digest", json_string(hex));
+		if (sets.n) {
+			json_t *ov = json_array();
+			for (int i = 0; i < sets.n; i++)
+				json_array_append_new(ov, json_string(sets.items[i]));
+			json_object_set_new(o, "overrides", ov);
+		}
 		for (int i = 0; i < n; i++) {
 			json_t *r = json_object();
 			json_object_set_new(r, "step", json_string(spec_step_names[rows[i].step]));
@@ -70,7 +80,10 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
 		free(s);
 		json_decref(o);
 	} else {
-		printf("spec %s (%.12s)\n\n  %-12s %-10s %s\n", sp->name, hex, "step", "state", "action");
+		printf("spec %s (%.12s)\n", sp->name, hex);
+		for (int i = 0; i < sets.n; i++)
+			printf("  --set %s\n", sets.items[i]);
+		printf("\n  %-12s %-10s %s\n", "step", "state", "action");
 		for (int i = 0; i < n; i++) {
 			char ah[DIGEST_HEX_LEN + 1] = "-";
 			if (rows[i].has_action)

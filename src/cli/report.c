@@ -36,6 +36,10 @@ json_t *report_run_json(const struct run_record *r, const struct spec *sp)
 	json_object_set_new(o, "id", json_string(r->id));
 	json_object_set_new(o, "spec", json_string(r->spec_name));
 	json_object_set_new(o, "spec_digest", hex_json(&r->spec_digest));
+	json_t *ov = json_array(); /* --set KEY=VALUE as given; the digest is the overridden spec's */
+	for (int i = 0; i < r->n_overrides; i++)
+		json_array_append_new(ov, json_string(r->overrides[i]));
+	json_object_set_new(o, "overrides", ov);
 	json_object_set_new(o, "status", json_string(r->status));
 	clock_format_iso8601(r->created, ts, sizeof(ts));
 	json_object_set_new(o, "created", json_string(ts));
@@ -117,6 +121,8 @@ void report_run_text(FILE *out, const struct run_record *r, const struct spec *s
 	char ts[32];
 	clock_format_iso8601(r->created, ts, sizeof(ts));
 	fprintf(out, "run %s  spec %s  status %s  started %s\n", r->id, r->spec_name, r->status, ts);
+	for (int i = 0; i < r->n_overrides; i++)
+		fprintf(out, "  %s --set %s\n", i ? "    " : "with", r->overrides[i]);
 	fprintf(out, "\n  %-12s %-10s %10s  %-14s %s\n", "step", "state", "time", "output", "summary");
 	for (int i = 0; i < r->n_steps; i++) {
 		const struct run_step *s = &r->steps[i];

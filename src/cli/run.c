@@ -7,6 +7,10 @@
  * commit point; the run is then marked "interrupted" and exits 130, and
  * `engrave run SPEC --resume` continues it. A second signal kills at once
  * (the journal keeps what was committed).
+ *
+ * `--set KEY=VALUE` overrides reach the spec layer through cli_setup: the
+ * run stores the effective spec (its document with them applied) and the
+ * overrides themselves, which `show` prints.
  */
 #include "cli.h"
 #include "report.h"
@@ -47,8 +51,9 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	const char *between = NULL;
 	long repeat = -1; /* -1: as the spec says */
 	const char *run_id = NULL;
+	struct cli_list sets = { .n = 0 };
 	static const struct cli_help help = {
-		"run", "engrave run SPEC [--resume | --run ID] [--repeat N] [--force] [--json]",
+		"run", "engrave run SPEC [--set KEY=VALUE]... [--resume | --run ID] [--repeat N] [--force] [--json]",
 		"Run an experiment spec: build or reuse every step's artifacts, ingest, load-test, record the run.",
 		"Pure steps (corpus, embed, centroids, synthetic, queries, groundtruth) are reused\n"
 		"from the action cache when their inputs and params are unchanged. Effectful steps\n"
@@ -67,11 +72,17 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		"--repeat N runs the load test N times with the same schedule, as\n"
 		"steps.loadtest.repeat: N in the spec would: the run stores the spec with it\n"
 		"(its canonical form) and its digest says it; resume such a run with --repeat N.\n\n"
+		CLI_SET_DETAILS "\n\nThe run stores the effective spec and its overrides\n"
+		"('engrave show RUN' lists them); resume it with the same --set arguments.\n"
+		"One spec, two targets:\n"
+		"  engrave run experiments/m17_baseline_1k.yaml --set target.driver=chroma \\\n"
+		"      --set target.url=http://127.0.0.1:8000 --set steps.loadtest.mix.search=0\n\n"
 		"exit codes: 0 done and checks pass, 1 a check failed or the target lost data,\n"
 		"2 spec error, 3 missing input or metric (the run is 'incomplete'), 4 runtime\n"
 		"failure, 130 interrupted",
 	};
 	const struct cli_opt opts[] = {
+		CLI_SET_OPT(&sets),
 		{ "resume", 0, OPT_FLAG, &resume, NULL, "resume the newest unfinished run of this spec" },
 		{ "run", 0, OPT_STRING, &run_id, "ID", "resume this run" },
 		{ "force", 'f', OPT_FLAG, &force, NULL, "ignore the action cache and rebuild every step" },
@@ -95,6 +106,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	memset(&rec, 0, sizeof(rec));
 	int have_rec = 0;
 	ctx->spec_path = argv[pos];
+	ctx->spec_sets = &sets;
 	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
 	struct spec *sp = ctx->spec; /* main frees it */

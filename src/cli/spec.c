@@ -19,18 +19,20 @@
 #include <string.h>
 
 static const struct cli_help check_help = {
-	"spec check", "engrave spec check FILE...",
+	"spec check", "engrave spec check [--set KEY=VALUE]... FILE...",
 	"validate experiment specs and print each one's digest",
 	"Prints \"FILE: ok (digest HEX)\" for each valid spec (and how many times its\n"
 	"load test repeats, when steps.loadtest.repeat > 1). Errors name\n"
 	"file:line:col, the key path and the reason. Exit 2 if any spec is invalid,\n"
-	"3 if a file is missing.",
+	"3 if a file is missing.\n\n" CLI_SET_DETAILS "\n\n"
+	"Each FILE gets the same overrides; an error a --set causes names the FILE too.",
 };
 
 static int spec_check(int argc, char **argv, struct cli_ctx *ctx)
 {
 	(void)ctx;
-	const struct cli_opt opts[] = { { 0 } };
+	struct cli_list sets = { .n = 0 };
+	const struct cli_opt opts[] = { CLI_SET_OPT(&sets), { 0 } };
 	int first, done;
 	int rc = cli_parse(argc, argv, &check_help, opts, &first, &done);
 	if (rc || done)
@@ -41,7 +43,9 @@ static int spec_check(int argc, char **argv, struct cli_ctx *ctx)
 	for (int i = first; i < argc; i++) {
 		struct err e = ERR_INIT;
 		struct spec *s;
-		if (target_spec_load_file(argv[i], &s, &e)) {
+		if (target_spec_load_file_sets(argv[i], sets.items, (size_t)sets.n, &s, &e)) {
+			if (!strncmp(e.msg, "--set ", 6)) /* which FILE it was said of */
+				err_prefix(&e, "%s", argv[i]);
 			int c = cli_fail(&e);
 			if (!code)
 				code = c;
@@ -62,19 +66,21 @@ static int spec_check(int argc, char **argv, struct cli_ctx *ctx)
 }
 
 static const struct cli_help show_help = {
-	"spec show", "engrave spec show FILE [--canonical | --digest | --json]",
+	"spec show", "engrave spec show FILE [--set KEY=VALUE]... [--canonical | --digest | --json]",
 	"print a spec as engrave reads it: every default filled in",
 	"Without options: readable YAML (keys sorted, defaults filled, keys that do not\n"
 	"apply left out), headed by its digest. --canonical prints the exact bytes the\n"
 	"digest is computed over (compact JSON); --digest prints only the digest;\n"
-	"--json prints {\"file\", \"digest\", \"spec\"}.",
+	"--json prints {\"file\", \"digest\", \"spec\"}.\n\n" CLI_SET_DETAILS,
 };
 
 static int spec_show(int argc, char **argv, struct cli_ctx *ctx)
 {
 	(void)ctx;
 	int canonical = 0, digest_only = 0, json = 0;
+	struct cli_list sets = { .n = 0 };
 	const struct cli_opt opts[] = {
+		CLI_SET_OPT(&sets),
 		{ "canonical", 0, OPT_FLAG, &canonical, NULL, "print the canonical form (what the digest hashes)" },
 		{ "digest", 0, OPT_FLAG, &digest_only, NULL, "print only the digest" },
 		{ "json", 0, OPT_FLAG, &json, NULL, "print a JSON object with file, digest and spec" },
@@ -90,7 +96,7 @@ static int spec_show(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&show_help, "--canonical, --digest and --json exclude each other");
 	struct err e = ERR_INIT;
 	struct spec *s;
-	if (target_spec_load_file(argv[first], &s, &e))
+	if (target_spec_load_file_sets(argv[first], sets.items, (size_t)sets.n, &s, &e))
 		return cli_fail(&e);
 	struct digest d;
 	char hex[DIGEST_HEX_LEN + 1];
@@ -122,7 +128,10 @@ static int spec_show(int argc, char **argv, struct cli_ctx *ctx)
 		printf("}\n");
 	} else {
 		rc = spec_canonical_yaml(s, &b, &e);
-		printf("# %s, defaults filled in\n# digest: %s\n", argv[first], hex);
+		printf("# %s, defaults filled in\n", argv[first]);
+		for (int i = 0; i < sets.n; i++)
+			printf("#   --set %s\n", sets.items[i]);
+		printf("# digest: %s\n", hex);
 		fwrite(b.data, 1, b.len, stdout);
 	}
 	buf_release(&b);

@@ -254,8 +254,8 @@ static const struct key keys[] = {
 	  "number of queries" },
 	{ "steps.queries.source", KT_ENUM, OFF(queries.source), 0, "corpus", spec_query_source_names, 0, 0, 0,
 	  NULL, NULL, NULL,
-	  "corpus (sampled corpus vectors), synthetic (sampled synthetic vectors) or heldout (corpus vectors "
-	  "kept out of ingest)" },
+	  "corpus (sampled corpus vectors), synthetic (sampled synthetic vectors) or heldout (fresh vectors "
+	  "drawn around the centroids like the synthetic set, never ingested; needs steps.centroids)" },
 	{ "steps.queries.noise", KT_F64, OFF(queries.noise), 0, "0", NULL, 0, 10, KF_MIN | KF_MAX, NULL, NULL,
 	  NULL, "std dev of Gaussian noise added to each query" },
 
@@ -380,6 +380,7 @@ static const void *cfield(const struct spec *s, const struct key *k) { return (c
 struct spec_keyinfo {
 	int line, col;
 	int omit;
+	const struct sorigin *origin; /* written by a --set, not the file */
 };
 
 static int key_omitted(const struct spec *s, const struct key *k)
@@ -421,6 +422,20 @@ struct lctx {
 	struct snode *check_nodes[SPEC_CHECKS_MAX];
 };
 
+/* "file:line:col: path: reason", or for what a --set wrote "--set KEY:
+ * path: reason" (the path left out when it is the override's own). */
+static int err_at(struct err *e, const char *file, int line, int col, const struct sorigin *o, const char *path,
+		  const char *reason)
+{
+	if (o && path && *path && strcmp(path, o->path))
+		return err_set(e, ERR_SPEC, "--set %s: %s: %s", o->key, path, reason);
+	if (o)
+		return err_set(e, ERR_SPEC, "--set %s: %s", o->key, reason);
+	if (path && *path)
+		return err_set(e, ERR_SPEC, "%s:%d:%d: %s: %s", file, line, col, path, reason);
+	return err_set(e, ERR_SPEC, "%s:%d:%d: %s", file, line, col, reason);
+}
+
 static int perr(struct lctx *c, const struct snode *n, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static int perr(struct lctx *c, const struct snode *n, const char *path, const char *fmt, ...)
@@ -430,10 +445,7 @@ static int perr(struct lctx *c, const struct snode *n, const char *path, const c
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	int line = n ? n->line : 1, col = n ? n->col : 1;
-	if (path && *path)
-		return err_set(c->e, ERR_SPEC, "%s:%d:%d: %s: %s", c->name, line, col, path, reason);
-	return err_set(c->e, ERR_SPEC, "%s:%d:%d: %s", c->name, line, col, reason);
+	return err_at(c->e, c->name, n ? n->line : 1, n ? n->col : 1, n ? n->origin : NULL, path, reason);
 }
 
 /* Position to blame for a rule about `path`: the key's own node if it was
@@ -913,6 +925,7 @@ static int walk_map(struct lctx *c, const struct snode *m, const char *prefix)
 		c->set[idx] = (struct snode *)v;
 		c->s->keyinfo[idx].line = v->line;
 		c->s->keyinfo[idx].col = v->col;
+		c->s->keyinfo[idx].origin = v->origin;
 		switch (k->type) {
 		case KT_SECTION:
 			if (k->off != NOOFF)
@@ -1048,10 +1061,15 @@ static int cross_checks(struct lctx *c)
 		if (s->queries.source == SPEC_QSRC_SYNTHETIC && !s->synthetic.present)
 			return perr(c, pos_of(c, "steps.queries.source"), "steps.queries",
 				    "source synthetic needs steps.synthetic");
-		if (s->queries.source != SPEC_QSRC_SYNTHETIC && !has_corpus_vectors(s))
+		if (s->queries.source == SPEC_QSRC_CORPUS && !has_corpus_vectors(s))
 			return perr(c, pos_of(c, "steps.queries"), "steps.queries",
-				    "source %s needs corpus vectors (steps.corpus and steps.embed)",
-				    spec_query_source_names[s->queries.source]);
+				    "source corpus needs corpus vectors (steps.corpus and steps.embed)");
+		if (s->queries.source == SPEC_QSRC_HELDOUT && !s->centroids.present) {
+			perr(c, pos_of(c, "steps.queries.source"), "steps.queries",
+			     "source heldout draws fresh vectors around the centroids: it needs steps.centroids");
+			return err_hint(c->e, "add centroids (k-means over the corpus: centroids: {k: 10}; or from: random), "
+					      "or sample stored vectors with source: corpus or synthetic");
+		}
 	}
 	if (s->groundtruth.present && !s->queries.present)
 		return perr(c, pos_of(c, "steps.groundtruth"), "steps.groundtruth",
@@ -1083,10 +1101,6 @@ static int cross_checks(struct lctx *c)
 		return perr(c, pos_of(c, "steps.centroids.k"), "steps.centroids.k",
 			    "k = %llu is more than the corpus (limit %llu): each centroid needs a vector",
 			    (unsigned long long)s->centroids.k, (unsigned long long)limit);
-	if (s->queries.present && s->queries.source == SPEC_QSRC_HELDOUT && limit && s->queries.count >= limit)
-		return perr(c, pos_of(c, "steps.queries.count"), "steps.queries.count",
-			    "%llu held-out queries leave nothing of a corpus of %llu",
-			    (unsigned long long)s->queries.count, (unsigned long long)limit);
 	if (s->groundtruth.present) {
 		/* The base is what is ingested, else every vector set; known only
 		 * when each part's size is. */
@@ -1161,13 +1175,41 @@ void spec_free(struct spec *s)
 	free(s->source_name);
 	free(s->base_dir);
 	free(s->keyinfo);
+	for (size_t i = 0; i < s->n_sets; i++)
+		sset_release(&s->sets[i]);
+	free(s->sets);
 	free(s);
 }
 
-static int load(const char *text, size_t len, const char *name, const char *base_dir, struct spec **out,
-		struct err *e)
+/* The text a spec with overrides keeps (and a run stores): its document
+ * with the overrides applied, headed by a comment that lists them. */
+static int effective_text(struct spec *s, const struct snode *root, struct err *e)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	int rc = buf_printf(&b, e, "# %s with %zu --set override%s applied:\n", s->source_name, s->n_sets,
+			    s->n_sets == 1 ? "" : "s");
+	for (size_t i = 0; !rc && i < s->n_sets; i++) {
+		rc = buf_append_str(&b, "#   --set ", e);
+		for (const char *p = s->sets[i].arg; !rc && *p; p++) /* one comment line each */
+			rc = buf_append(&b, (unsigned char)*p < 0x20 ? "?" : p, 1, e);
+		rc = rc || buf_append_str(&b, "\n", e);
+	}
+	if (rc || stree_emit_yaml(root, &b, e)) {
+		buf_release(&b);
+		return -1;
+	}
+	free(s->source_text);
+	s->source_text = buf_detach(&b, &s->source_len);
+	return 0;
+}
+
+static int load(const char *text, size_t len, const char *name, const char *base_dir, const char *const *sets,
+		size_t n_sets, struct spec **out, struct err *e)
 {
 	*out = NULL;
+	if (n_sets > SPEC_SETS_MAX)
+		return err_set(e, ERR_USAGE, "%zu --set overrides (at most %d)", n_sets, SPEC_SETS_MAX);
 	struct spec *s = xcalloc(1, sizeof(*s));
 	s->source_name = xstrdup(name);
 	s->base_dir = xstrdup(base_dir);
@@ -1186,7 +1228,12 @@ static int load(const char *text, size_t len, const char *name, const char *base
 	c->name = name;
 	c->e = e;
 	struct stree t;
+	struct stree *vals = n_sets ? xcalloc(n_sets, sizeof(*vals)) : NULL;
 	int rc = -1;
+	s->sets = n_sets ? xcalloc(n_sets, sizeof(*s->sets)) : NULL;
+	for (; s->n_sets < n_sets; s->n_sets++)
+		if (sset_parse(sets[s->n_sets], &s->sets[s->n_sets], e))
+			goto out_free;
 	if (fill_defaults(c))
 		goto out_free;
 	if (memchr(text, '\0', len)) {
@@ -1195,6 +1242,10 @@ static int load(const char *text, size_t len, const char *name, const char *base
 	}
 	if (stree_parse_yaml(&t, text, len, name, e))
 		goto out_free;
+	if (sset_graft_all(&t, s->sets, s->n_sets, vals, e)) {
+		stree_release(&t);
+		goto out_free;
+	}
 	c->root = t.root;
 	if (t.root) {
 		s->root_line = t.root->line;
@@ -1206,11 +1257,14 @@ static int load(const char *text, size_t len, const char *name, const char *base
 	} else if (t.root->kind != SN_MAP) {
 		perr(c, t.root, NULL, "a spec must be a map of keys (name, target, steps, ...), got %s",
 		     kind_name(t.root));
-	} else if (!walk_map(c, t.root, "") && !cross_checks(c)) {
+	} else if (!walk_map(c, t.root, "") && !cross_checks(c) && (!n_sets || !effective_text(s, t.root, e))) {
 		rc = 0;
 	}
 	stree_release(&t);
 out_free:
+	for (size_t i = 0; i < n_sets; i++)
+		stree_release(&vals[i]);
+	free(vals);
 	free(c);
 	if (rc) {
 		spec_free(s);
@@ -1223,12 +1277,23 @@ out_free:
 int spec_load_string(const char *text, size_t len, const char *name_for_errors, struct spec **out,
 		     struct err *e)
 {
-	return load(text, len, name_for_errors ? name_for_errors : "<string>", ".", out, e);
+	return spec_load_string_sets(text, len, name_for_errors, NULL, 0, out, e);
+}
+
+int spec_load_string_sets(const char *text, size_t len, const char *name_for_errors, const char *const *sets,
+			  size_t n_sets, struct spec **out, struct err *e)
+{
+	return load(text, len, name_for_errors ? name_for_errors : "<string>", ".", sets, n_sets, out, e);
 }
 
 #define SPEC_FILE_MAX (4u << 20)
 
 int spec_load_file(const char *path, struct spec **out, struct err *e)
+{
+	return spec_load_file_sets(path, NULL, 0, out, e);
+}
+
+int spec_load_file_sets(const char *path, const char *const *sets, size_t n_sets, struct spec **out, struct err *e)
 {
 	*out = NULL;
 	FILE *f = fopen(path, "rb");
@@ -1266,7 +1331,7 @@ int spec_load_file(const char *path, struct spec **out, struct err *e)
 			dir[1] = '\0';
 		else
 			*slash = '\0';
-		rc = load(b.data, b.len, path, dir, out, e);
+		rc = load(b.data, b.len, path, dir, sets, n_sets, out, e);
 		free(dir);
 	}
 	buf_release(&b);
@@ -1276,6 +1341,13 @@ int spec_load_file(const char *path, struct spec **out, struct err *e)
 const char *spec_source_text(const struct spec *s)
 {
 	return s->source_text;
+}
+
+size_t spec_sets(const struct spec *s, const char **out, size_t cap)
+{
+	for (size_t i = 0; i < s->n_sets && i < cap; i++)
+		out[i] = s->sets[i].arg;
+	return s->n_sets;
 }
 
 int spec_set_loadtest_repeat(struct spec *s, uint64_t n, struct err *e)
@@ -1333,6 +1405,118 @@ int spec_step_present(const struct spec *s, const char *step)
 	return *(const int *)cfield(s, k);
 }
 
+/* ---- --set key paths ------------------------------------------------------------- */
+
+/* A suggestion for the unknown segment `seg` under section `sec`: a key
+ * below it whose name is seg ("rate" -> "steps.loadtest.arrival.rate"),
+ * else the nearest child name, else the nearest name anywhere below. */
+static const char *suggest_under(const char *sec, const char *seg, char *out, size_t cap)
+{
+	size_t pl = strlen(sec);
+	const char *kids[NKEYS + 1], *below[NKEYS + 1];
+	size_t nk = 0, nb = 0;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *p = keys[i].path;
+		if (pl && (strncmp(p, sec, pl) || p[pl] != '.'))
+			continue;
+		if (!strcmp(key_leaf(p), seg)) {
+			snprintf(out, cap, "%s", p);
+			return out;
+		}
+		if (key_is_child(p, sec))
+			kids[nk++] = key_leaf(p);
+		below[nb++] = p;
+	}
+	kids[nk] = NULL;
+	const char *sug = text_suggest(seg, kids);
+	if (sug) {
+		snprintf(out, cap, "%.150s%s%.60s", sec, pl ? "." : "", sug);
+		return out;
+	}
+	const char *leaves[NKEYS + 1];
+	for (size_t i = 0; i < nb; i++)
+		leaves[i] = key_leaf(below[i]);
+	leaves[nb] = NULL;
+	sug = text_suggest(seg, leaves);
+	for (size_t i = 0; sug && i < nb; i++)
+		if (leaves[i] == sug) {
+			snprintf(out, cap, "%s", below[i]);
+			return out;
+		}
+	return NULL;
+}
+
+int spec_key_resolve(const char *key, char *path, size_t cap, struct err *e)
+{
+	size_t kl = strlen(key);
+	int bad = kl == 0 || kl > 120 || key[0] == '.' || key[kl - 1] == '.' || strstr(key, "..");
+	for (const char *p = key; !bad && *p; p++)
+		bad = !(isalnum((unsigned char)*p) || *p == '_' || *p == '.');
+	if (bad) {
+		err_set(e, ERR_SPEC, "--set %.100s: not a key path", key);
+		return err_hint(e, "a key path names the keys the spec's YAML nests, joined by '.': "
+				   "steps.loadtest.duration, target.url");
+	}
+	char first[128], sug[256];
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(key, "."), key);
+	/* the spec's own paths; "loadtest.x" for "steps.loadtest.x" (no step is named like a top-level key) */
+	if (key_find(first, NULL))
+		snprintf(path, cap, "%s", key);
+	else if (enum_index(spec_step_names, first) >= 0)
+		snprintf(path, cap, "steps.%s", key);
+	else {
+		err_set(e, ERR_SPEC, "--set %s: unknown key '%s'", key, first);
+		const char *cand[NKEYS + SPEC_NSTEPS + 1];
+		size_t n = 0;
+		for (size_t i = 0; i < NKEYS; i++)
+			if (key_is_child(keys[i].path, ""))
+				cand[n++] = keys[i].path;
+		for (size_t i = 0; spec_step_names[i]; i++)
+			cand[n++] = spec_step_names[i];
+		cand[n] = NULL;
+		const char *s = text_suggest(first, cand);
+		if (s)
+			return err_hint(e, "did you mean '%s'?", s);
+		return err_hint(e, "a key path starts with name, description, seed, target, steps or checks "
+				   "(or a step: loadtest.duration is steps.loadtest.duration)");
+	}
+	if (!strncmp(path, "checks.", 7)) {
+		/* checks.METRIC or checks.baseline.KEY: their names are checked when loaded */
+		const char *rest = path + 7;
+		if (!strchr(rest, '.') || (!strncmp(rest, "baseline.", 9) && !strchr(rest + 9, '.')))
+			return 0;
+		err_set(e, ERR_SPEC, "--set %s: checks hold checks.METRIC and checks.baseline.KEY only", key);
+		return err_hint(e, "e.g. --set 'checks.p99_ms=\"< 50\"' or --set checks.baseline.ref=m17-1k");
+	}
+	if (key_find(path, NULL))
+		return 0;
+	/* the longest known prefix, and the first segment after it */
+	char pre[160], seg[128];
+	snprintf(pre, sizeof(pre), "%s", path);
+	const struct key *pk = NULL;
+	for (char *dot; !pk && (dot = strrchr(pre, '.'));) {
+		*dot = '\0';
+		pk = key_find(pre, NULL);
+	}
+	if (!pk) /* the first segment is always known here */
+		return err_set(e, ERR_INTERNAL, "--set %s: no section for '%s'", key, path);
+	const char *after = path + strlen(pre) + 1;
+	snprintf(seg, sizeof(seg), "%.*s", (int)strcspn(after, "."), after);
+	if (pk->type != KT_SECTION)
+		return err_set(e, ERR_SPEC, "--set %s: %s is a value, not a section: it has no key '%s'", key, pre, seg);
+	if (!strcmp(pre, "steps")) {
+		err_set(e, ERR_SPEC, "--set %s: unknown step '%s'", key, seg);
+		const char *s = text_suggest(seg, spec_step_names);
+		if (s)
+			return err_hint(e, "did you mean 'steps.%s'?", s);
+		return err_hint(e, "steps: corpus, embed, centroids, synthetic, queries, groundtruth, ingest, loadtest");
+	}
+	err_set(e, ERR_SPEC, "--set %s: unknown key '%s' in %s", key, seg, pre);
+	if (suggest_under(pre, seg, sug, sizeof(sug)))
+		return err_hint(e, "did you mean '%s'?", sug);
+	return err_hint(e, "see 'engrave spec keys' for the keys of %s", pre);
+}
+
 /* ---- keys by path, for the layers above ---------------------------------------- */
 
 size_t spec_section_keys(const char *section, const char **out, size_t cap)
@@ -1363,6 +1547,7 @@ int spec_key_error(const struct spec *s, const char *path, struct err *e, const 
 	va_end(ap);
 	/* the key's node if written, else its nearest written section (pos_of) */
 	int line = s->root_line, col = s->root_col;
+	const struct sorigin *o = NULL;
 	char buf[128];
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (;;) {
@@ -1370,6 +1555,7 @@ int spec_key_error(const struct spec *s, const char *path, struct err *e, const 
 		if (key_find(buf, &i) && s->keyinfo && s->keyinfo[i].line > 0) {
 			line = s->keyinfo[i].line;
 			col = s->keyinfo[i].col;
+			o = s->keyinfo[i].origin;
 			break;
 		}
 		char *dot = strrchr(buf, '.');
@@ -1377,7 +1563,7 @@ int spec_key_error(const struct spec *s, const char *path, struct err *e, const 
 			break;
 		*dot = '\0';
 	}
-	return err_set(e, ERR_SPEC, "%s:%d:%d: %s: %s", s->source_name, line, col, path, reason);
+	return err_at(e, s->source_name, line, col, o, path, reason);
 }
 
 int spec_key_omit(struct spec *s, const char *path, struct err *e)

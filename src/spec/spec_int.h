@@ -6,6 +6,11 @@
  * 1-based line:col. All nodes of one document live in one allocation list
  * owned by the `struct stree`, so an alias can point at an anchored node
  * (shared, never copied) and freeing is one walk of that list.
+ *
+ * A `--set KEY=VALUE` override (set.c) is parsed into a tree of its own and
+ * grafted into the document's tree before the walk; its nodes carry the
+ * override as their `origin`, so an error about them names the argument
+ * instead of a file position.
  */
 #ifndef ENGRAVE_SPEC_INT_H
 #define ENGRAVE_SPEC_INT_H
@@ -13,6 +18,15 @@
 #include <stddef.h>
 
 struct err;
+struct buf;
+
+/* A --set override, as given and as resolved (owned by the spec). */
+struct sorigin {
+	char *arg;              /* "loadtest.arrival.rate=200", as given */
+	char *key;              /* "loadtest.arrival.rate", as given */
+	char *path;             /* "steps.loadtest.arrival.rate": the key's full path */
+	const char *value;      /* points into arg, after the '=' */
+};
 
 enum snode_kind { SN_SCALAR, SN_MAP, SN_SEQ };
 
@@ -26,6 +40,7 @@ struct snode {
 	size_t n, cap;
 	size_t weight;          /* nodes in the subtree with aliases expanded */
 	int open;               /* still being built (an alias to it is recursive) */
+	const struct sorigin *origin; /* NULL: the spec file; else the --set that wrote it */
 	struct snode *next_alloc;
 };
 
@@ -53,6 +68,32 @@ void stree_release(struct stree *t);
 int stree_parse_yaml(struct stree *t, const char *text, size_t len, const char *name, struct err *e);
 /* Parse the TOML subset (see toml.c). ERR_INPUT "name:line:col: reason". */
 int stree_parse_toml(struct stree *t, const char *text, size_t len, const char *name, struct err *e);
+
+/* The document as block YAML (libyaml's emitter), appended to out: what
+ * stree_parse_yaml reads back as the same tree (scalars keep plain or
+ * quoted; aliases are written out in full). */
+int stree_emit_yaml(const struct snode *root, struct buf *out, struct err *e);
+
+/*
+ * Graft `val` (a node of another tree, or NULL for null) at the key path
+ * `path` ("steps.loadtest.duration") of t's root map: missing maps on the
+ * way are made, maps on the way are copied before they change (an alias
+ * elsewhere keeps the old one), and a key already there gets the new value.
+ * New nodes carry `o`. ERR_SPEC naming o->key when a node on the way is
+ * not a map. A root that is not a map is left alone (loading reports it).
+ */
+int stree_graft(struct stree *t, const char *path, struct snode *val, const struct sorigin *o, struct err *e);
+
+/* --set (set.c). sset_parse splits "KEY=VALUE" and resolves KEY into o
+ * (ERR_USAGE without '=', ERR_SPEC for an unknown key); sset_release frees
+ * what it allocated. sset_graft_all parses each o[i].value into vals[i]
+ * (released by the caller, also on failure) and grafts it into doc. */
+int sset_parse(const char *arg, struct sorigin *o, struct err *e);
+void sset_release(struct sorigin *o);
+int sset_graft_all(struct stree *doc, const struct sorigin *o, size_t n, struct stree *vals, struct err *e);
+/* The full key path of a --set KEY ("loadtest.x" -> "steps.loadtest.x"),
+ * checked against the key table (spec.c). ERR_SPEC naming "--set KEY". */
+int spec_key_resolve(const char *key, char *path, size_t cap, struct err *e);
 
 /* Is this plain scalar YAML's null ("", "~", "null")? */
 int snode_is_null(const struct snode *n);

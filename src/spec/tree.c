@@ -13,8 +13,13 @@
  *
  * Maps reject duplicate keys and non-scalar keys. Only one document per
  * file. Positions are libyaml marks plus one (they count from zero).
+ *
+ * The way back, stree_emit_yaml, feeds libyaml's emitter (it knows when a
+ * scalar may stay plain and how to quote one that may not): a spec with
+ * --set overrides is stored as its document, overrides applied.
  */
 #include "spec_int.h"
+#include "engrave/buf.h"
 #include "engrave/err.h"
 #include "engrave/xalloc.h"
 
@@ -268,5 +273,110 @@ int stree_parse_yaml(struct stree *t, const char *text, size_t len, const char *
 	free(y.anchors);
 	if (rc)
 		stree_release(t);
+	return rc;
+}
+
+/* ---- tree -> YAML text -------------------------------------------------------- */
+
+struct yemit {
+	yaml_emitter_t em;
+	struct buf *out;
+	struct err *e;
+	int failed; /* the output buffer refused (its cap) */
+};
+
+static int emit_write(void *data, unsigned char *buffer, size_t size)
+{
+	struct yemit *y = data;
+	if (buf_append(y->out, buffer, size, y->e)) {
+		y->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static int emit_event(struct yemit *y, yaml_event_t *ev)
+{
+	if (yaml_emitter_emit(&y->em, ev))
+		return 0;
+	if (!y->failed)
+		err_set(y->e, ERR_INTERNAL, "cannot write the spec as YAML: %s",
+			y->em.problem ? y->em.problem : "emitter error");
+	return -1;
+}
+
+static int seq_of_scalars(const struct snode *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		if (n->vals[i]->kind != SN_SCALAR)
+			return 0;
+	return 1;
+}
+
+static int emit_node(struct yemit *y, const struct snode *n, int depth)
+{
+	yaml_event_t ev;
+	if (depth > STREE_MAX_DEPTH)
+		return err_set(y->e, ERR_INTERNAL, "cannot write the spec as YAML: nested too deeply");
+	if (n->kind == SN_SCALAR) {
+		yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)n->str, (int)strlen(n->str), 1, 1,
+					     n->plain ? YAML_PLAIN_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+		return emit_event(y, &ev);
+	}
+	if (n->kind == SN_SEQ) {
+		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+						     seq_of_scalars(n) ? YAML_FLOW_SEQUENCE_STYLE
+								       : YAML_BLOCK_SEQUENCE_STYLE);
+		if (emit_event(y, &ev))
+			return -1;
+		for (size_t i = 0; i < n->n; i++)
+			if (emit_node(y, n->vals[i], depth + 1))
+				return -1;
+		yaml_sequence_end_event_initialize(&ev);
+		return emit_event(y, &ev);
+	}
+	yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+	if (emit_event(y, &ev))
+		return -1;
+	for (size_t i = 0; i < n->n; i++)
+		if (emit_node(y, n->keys[i], depth + 1) || emit_node(y, n->vals[i], depth + 1))
+			return -1;
+	yaml_mapping_end_event_initialize(&ev);
+	return emit_event(y, &ev);
+}
+
+int stree_emit_yaml(const struct snode *root, struct buf *out, struct err *e)
+{
+	struct yemit y = { .out = out, .e = e };
+	if (!yaml_emitter_initialize(&y.em))
+		return err_set(e, ERR_INTERNAL, "cannot initialise the YAML emitter");
+	yaml_emitter_set_output(&y.em, emit_write, &y);
+	yaml_emitter_set_unicode(&y.em, 1);
+	yaml_emitter_set_width(&y.em, -1);
+	yaml_event_t ev;
+	int rc;
+	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+	rc = emit_event(&y, &ev);
+	if (!rc) {
+		yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+		rc = emit_event(&y, &ev);
+	}
+	if (!rc && root)
+		rc = emit_node(&y, root, 0);
+	if (!rc && !root) {
+		yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)"", 0, 1, 1, YAML_PLAIN_SCALAR_STYLE);
+		rc = emit_event(&y, &ev);
+	}
+	if (!rc) {
+		yaml_document_end_event_initialize(&ev, 1);
+		rc = emit_event(&y, &ev);
+	}
+	if (!rc) {
+		yaml_stream_end_event_initialize(&ev);
+		rc = emit_event(&y, &ev);
+	}
+	if (!rc && !yaml_emitter_flush(&y.em))
+		rc = y.failed ? -1 : err_set(e, ERR_INTERNAL, "cannot write the spec as YAML");
+	yaml_emitter_delete(&y.em);
 	return rc;
 }

@@ -434,8 +434,13 @@ static int init_record(struct store *st, const struct spec *sp, const struct run
 		if (!digest_equal(&rec->spec_digest, &sd)) {
 			err_set(e, ERR_USAGE, "run %s was made from a different spec (%s)", o->resume_run,
 				rec->spec_name);
+			char sets[ERR_MSG_MAX / 2] = "";
+			for (int k = 0, n = 0; k < rec->n_overrides && n < (int)sizeof(sets); k++)
+				n += snprintf(sets + n, sizeof(sets) - (size_t)n, " --set %s", rec->overrides[k]);
 			run_record_release(rec);
 			memset(rec, 0, sizeof(*rec)); /* nothing of it may be written back */
+			if (sets[0])
+				return err_hint(e, "it was run with its overrides:%s; give the same ones to resume it", sets);
 			return err_hint(e, "resume it with 'engrave replay %s', or start a new run", o->resume_run);
 		}
 		if (!strcmp(rec->status, "done")) {
@@ -452,6 +457,8 @@ static int init_record(struct store *st, const struct spec *sp, const struct run
 	snprintf(rec->spec_name, sizeof(rec->spec_name), "%s", sp->name);
 	rec->spec_digest = sd;
 	rec->spec_text = xstrdup(spec_source_text(sp));
+	const char *sets[RUN_MAX_OVERRIDES];
+	run_record_set_overrides(rec, sets, spec_sets(sp, sets, RUN_MAX_OVERRIDES));
 	run_env_fill(rec);
 	snprintf(rec->engrave_version, sizeof(rec->engrave_version), "%s", ENGRAVE_VERSION);
 	rec->created = clock_unix_now();

@@ -33,7 +33,9 @@ int step_queries_run(struct step_ctx *c, struct err *e)
 {
 	const struct spec_queries *sq = &c->spec->queries;
 	uint64_t n = sq->count, seed = c->spec->seed;
-	const char *from = sq->source == SPEC_QSRC_SYNTHETIC ? "synthetic" : "corpus";
+	const char *from = sq->source == SPEC_QSRC_SYNTHETIC ? "synthetic"
+			   : sq->source == SPEC_QSRC_HELDOUT ? "centroid"
+							     : "corpus";
 	const struct digest *src_d = sq->source == SPEC_QSRC_CORPUS      ? step_corpus_vectors(c)
 				     : sq->source == SPEC_QSRC_SYNTHETIC ? step_input(c, STEP_SYNTHETIC)
 									 : step_input(c, STEP_CENTROIDS);

@@ -4,8 +4,10 @@
  * A run record lives in "runs" under its id; ids start with the UTC second
  * ("20261124T083015Z-a1b2c3") so key order is time order and run_list needs
  * no index. The record is one canonical msgpack map (keys sorted: cpu,
- * created, engrave_version, host, id, kernel, metrics, spec_digest,
- * spec_name, spec_text, status, steps, target_version, updated); steps are
+ * created, engrave_version, host, id, kernel, metrics, overrides (only when
+ * the run had --set overrides: records without keep their bytes),
+ * spec_digest, spec_name, spec_text, status, steps, target_version,
+ * updated); steps are
  * maps {action, elapsed_ns, message, name, out, state}; metrics a map
  * key -> float64 (so they come back sorted by key). run_put replaces the
  * whole record: the runner rewrites it at each step boundary, which is a
@@ -103,7 +105,8 @@ static int run_record_encode(const struct run_record *r, struct buf *out, struct
 
 	struct mpack m;
 	mpack_init(&m);
-	msgpack_pack_map(&m.pk, 14);
+	int no = r->n_overrides < 0 ? 0 : r->n_overrides > RUN_MAX_OVERRIDES ? RUN_MAX_OVERRIDES : r->n_overrides;
+	msgpack_pack_map(&m.pk, 14 + (no > 0));
 	mpack_str(&m, "cpu");
 	mpack_str(&m, r->cpu);
 	mpack_str(&m, "created");
@@ -121,6 +124,12 @@ static int run_record_encode(const struct run_record *r, struct buf *out, struct
 	for (int i = 0; i < r->n_metrics; i++) {
 		mpack_str(&m, mt[i].key);
 		msgpack_pack_double(&m.pk, mt[i].value);
+	}
+	if (no > 0) {
+		mpack_str(&m, "overrides");
+		msgpack_pack_array(&m.pk, (size_t)no);
+		for (int i = 0; i < no; i++)
+			mpack_str(&m, r->overrides[i]);
 	}
 	mpack_str(&m, "spec_digest");
 	mpack_digest(&m, &r->spec_digest);
@@ -211,6 +220,21 @@ int run_record_decode(const void *data, size_t len, struct run_record *out, stru
 		out->updated = t;
 	mpack_get_digest(mpack_map_get(m, "spec_digest"), &out->spec_digest);
 	out->spec_text = mpack_dup_str(mpack_map_get(m, "spec_text"));
+	const msgpack_object *ov = mpack_map_get(m, "overrides");
+	if (ov && (ov->type != MSGPACK_OBJECT_ARRAY || ov->via.array.size > RUN_MAX_OVERRIDES)) {
+		ret = err_set(e, ERR_CORRUPT, "run %s: overrides malformed", out->id);
+		goto out;
+	}
+	if (ov && ov->via.array.size) {
+		out->overrides = xcalloc(ov->via.array.size, sizeof(*out->overrides));
+		for (uint32_t i = 0; i < ov->via.array.size; i++) {
+			if (!(out->overrides[i] = mpack_dup_str(&ov->via.array.ptr[i]))) {
+				ret = err_set(e, ERR_CORRUPT, "run %s: override %u is not a string", out->id, i);
+				goto out;
+			}
+			out->n_overrides++;
+		}
+	}
 
 	const msgpack_object *mt = mpack_map_get(m, "metrics");
 	if (mt && mt->type == MSGPACK_OBJECT_MAP) {
@@ -347,6 +371,27 @@ void run_record_release(struct run_record *r)
 		return;
 	free(r->spec_text);
 	r->spec_text = NULL;
+	for (int i = 0; i < r->n_overrides; i++)
+		free(r->overrides[i]);
+	free(r->overrides);
+	r->overrides = NULL;
+	r->n_overrides = 0;
+}
+
+void run_record_set_overrides(struct run_record *r, const char *const *args, size_t n)
+{
+	for (int i = 0; i < r->n_overrides; i++)
+		free(r->overrides[i]);
+	free(r->overrides);
+	r->overrides = NULL;
+	r->n_overrides = 0;
+	if (n > RUN_MAX_OVERRIDES)
+		n = RUN_MAX_OVERRIDES;
+	if (!n)
+		return;
+	r->overrides = xcalloc(n, sizeof(*r->overrides));
+	for (size_t i = 0; i < n; i++)
+		r->overrides[r->n_overrides++] = xstrdup(args[i]);
 }
 
 struct list_ctx {

@@ -20,7 +20,8 @@
  *      dim: a vector-file corpus is only known when read), text searches in
  *      the load mix, the length of synthetic ids;
  *   5. and, for a spec loaded to be run, the memory its steps would hold
- *      against the machine's (target_mem.c).
+ *      against the machine's (target_mem.c), then what the load test needs
+ *      from the steps (recalls need a queries step).
  *
  * Every error is "file:line:col: key: reason" through spec_key_error, which
  * blames the key where it was written or its nearest written section. The
@@ -150,10 +151,11 @@ static int check_capabilities(struct spec *sp, const struct target_driver *d, st
 	if (sp->loadtest.present && sp->loadtest.mix_search > 0 && !(d->caps & TARGET_CAP_TEXT_SEARCH)) {
 		spec_key_error(sp, "steps.loadtest.mix.search", e, "driver %s has no text search (weight %g)", d->name,
 			       sp->loadtest.mix_search);
-		return err_hint(e, "%s",
+		return err_hint(e, "%s%s",
 				spec_key_given(sp, "steps.loadtest.mix.search")
 					? "set steps.loadtest.mix.search to 0"
-					: "the default mix sends searches: write steps.loadtest.mix.search: 0");
+					: "the default mix sends searches: write steps.loadtest.mix.search: 0",
+				spec_sets(sp, NULL, 0) ? " (--set steps.loadtest.mix.search=0)" : "");
 	}
 	if (sp->loadtest.present && sp->loadtest.n_ef_search && !(d->caps & TARGET_CAP_EF_SEARCH)) {
 		spec_key_error(sp, "steps.loadtest.ef_search", e,
@@ -166,6 +168,28 @@ static int check_capabilities(struct spec *sp, const struct target_driver *d, st
 				      "ids '%.40s...<row>' may be longer than the %zu bytes driver %s takes",
 				      sp->synthetic.id_prefix, d->id_max, d->name);
 	return 0;
+}
+
+/* Step 5b: what the load test needs from the steps. A recall sends a cue
+ * vector from the queries step; without one the run would fail at the load
+ * test, after the whole ingest. */
+static int check_load_inputs(struct spec *sp, struct err *e)
+{
+	const struct spec_loadtest *l = &sp->loadtest;
+	if (!l->present || !(l->mix_recall > 0) || sp->queries.present)
+		return 0;
+	spec_key_error(sp, "steps.loadtest.mix.recall", e,
+		       "recalls (weight %g) need cue vectors, and the spec has no queries step", l->mix_recall);
+	if (sp->synthetic.present)
+		return err_hint(e, "add steps.queries: {source: heldout} (fresh vectors around the centroids) or "
+				   "{source: synthetic} (stored ones)");
+	if (sp->centroids.present)
+		return err_hint(e, "add steps.queries: {source: heldout} (fresh vectors around the centroids)");
+	if (sp->embed.present)
+		return err_hint(e, "add steps.queries: {source: corpus}");
+	return err_hint(e, "%s", spec_key_given(sp, "steps.loadtest.mix.recall")
+					 ? "set steps.loadtest.mix.recall to 0, or add vectors and a queries step"
+					 : "the default mix sends recalls: write steps.loadtest.mix.recall: 0, or add a queries step");
 }
 
 /* stored: a spec a run was made from is read back without the capability
@@ -192,7 +216,8 @@ static int resolved(int rc, struct spec **out, int stored, struct err *e)
 {
 	if (rc)
 		return -1;
-	if (resolve(*out, stored, e) || (!stored && target_spec_check_memory(*out, target_machine_ram(), e))) {
+	if (resolve(*out, stored, e) ||
+	    (!stored && (target_spec_check_memory(*out, target_machine_ram(), e) || check_load_inputs(*out, e)))) {
 		spec_free(*out);
 		*out = NULL;
 		return -1;
@@ -203,6 +228,12 @@ static int resolved(int rc, struct spec **out, int stored, struct err *e)
 int target_spec_load_file(const char *path, struct spec **out, struct err *e)
 {
 	return resolved(spec_load_file(path, out, e), out, 0, e);
+}
+
+int target_spec_load_file_sets(const char *path, const char *const *sets, size_t n_sets, struct spec **out,
+			       struct err *e)
+{
+	return resolved(spec_load_file_sets(path, sets, n_sets, out, e), out, 0, e);
 }
 
 int target_spec_load_string(const char *text, size_t len, const char *name_for_errors, struct spec **out,

@@ -355,7 +355,7 @@ static const struct bad bads[] = {
 	  "  groundtruth: {k: 6}\n",
 	  "t.yaml:7:20", "steps.groundtruth.k", "more than the 5 vectors", NULL },
 	{ "name: x\nsteps:\n  corpus: {source: sample, limit: 10}\n  embed: {}\n  queries: {source: heldout, count: 10}\n",
-	  "t.yaml:5:37", "steps.queries.count", "held-out", NULL },
+	  "t.yaml:5:21", "steps.queries", "it needs steps.centroids", "add centroids" },
 	/* mix weights */
 	{ "name: x\n" TGT "steps:\n  loadtest: {mix: {store: -1}}\n", "t.yaml:4:27", "steps.loadtest.mix.store",
 	  "must not be negative", NULL },
@@ -694,6 +694,225 @@ Test(spec_fields, set_loadtest_repeat_rewrites_the_text)
 	cr_assert_eq(spec_set_loadtest_repeat(s, 2, &e), -1);
 	cr_assert_not_null(strstr(e.msg, "no load test"), "%s", e.msg);
 	spec_free(s);
+}
+
+/* ---- --set KEY=VALUE -------------------------------------------------------- */
+
+/* Load `yaml` with overrides; asserts success. */
+static struct spec *load_set(const char *yaml, const char *const *sets, size_t n)
+{
+	struct err e = ERR_INIT;
+	struct spec *s = NULL;
+	int rc = spec_load_string_sets(yaml, strlen(yaml), "t.yaml", sets, n, &s, &e);
+	cr_assert_eq(rc, 0, "spec did not load with its overrides: %s (hint: %s)", e.msg, e.hint);
+	return s;
+}
+
+/* Load `yaml` with overrides; asserts failure and returns the error. */
+static struct err load_set_err(const char *yaml, const char *const *sets, size_t n)
+{
+	struct err e = ERR_INIT;
+	struct spec *s = NULL;
+	int rc = target_spec_load_string(yaml, strlen(yaml), "t.yaml", &s, &e); /* the file alone is fine */
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	spec_free(s);
+	s = (struct spec *)1;
+	rc = spec_load_string_sets(yaml, strlen(yaml), "t.yaml", sets, n, &s, &e);
+	cr_assert_eq(rc, -1, "loaded with overrides but should fail: %s", sets[n - 1]);
+	cr_assert_null(s);
+	return e;
+}
+
+#define NSETS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* An override is the same spec as the file edited to say it: same digest,
+ * and the text the spec keeps reloads (without overrides) to it too. */
+Test(spec_set, overrides_equal_the_edited_file)
+{
+	static const char *const sets[] = {
+		"steps.loadtest.duration=40s",          /* the spec's own path */
+		"loadtest.arrival.rate=200",            /* the form without steps. */
+		"target.url=http://127.0.0.1:9/x?a=b",  /* '=' in the value */
+		"checks.p99_ms='< 40'",                 /* quoted YAML */
+		"description=\"30\"",                   /* stays a string */
+	};
+	struct spec *s = load_set(base, sets, NSETS(sets));
+	cr_assert_eq(s->loadtest.duration_ns, 40000000000ULL);
+	cr_assert_float_eq(s->loadtest.arrival.rate, 200, 1e-12);
+	cr_assert_str_eq(s->target.url, "http://127.0.0.1:9/x?a=b");
+	cr_assert_str_eq(s->description, "30");
+	char *t = replace_once(base, "duration: 30s", "duration: 40s");
+	char *t2 = replace_once(t, "rate: 500", "rate: 200");
+	char *t3 = replace_once(t2, "url: http://localhost:7432", "url: \"http://127.0.0.1:9/x?a=b\"");
+	char *t4 = replace_once(t3, "p99_ms: \"< 50\"\n  throughput", "p99_ms: \"< 40\"\n  throughput");
+	char *t5 = replace_once(t4, "description: every step", "description: '30'");
+	struct digest want, got, back;
+	digest_of(t5, &want);
+	spec_digest(s, &got);
+	cr_assert(digest_equal(&want, &got), "the overrides differ from the edited file");
+	const char *text = spec_source_text(s);
+	cr_assert_not_null(strstr(text, "#   --set loadtest.arrival.rate=200\n"), "%s", text);
+	digest_of(text, &back);
+	cr_assert(digest_equal(&want, &back), "the kept text reloads to another digest:\n%s", text);
+	const char *got_sets[8];
+	cr_assert_eq(spec_sets(s, got_sets, 8), NSETS(sets));
+	cr_assert_str_eq(got_sets[1], "loadtest.arrival.rate=200");
+	spec_free(s);
+	free(t), free(t2), free(t3), free(t4), free(t5);
+
+	/* no overrides: the text is the file's, byte for byte */
+	s = load_set(base, NULL, 0);
+	cr_assert_str_eq(spec_source_text(s), base);
+	cr_assert_eq(spec_sets(s, got_sets, 8), 0);
+	spec_free(s);
+}
+
+Test(spec_set, new_keys_sections_and_steps)
+{
+	const char *y = "name: x\n" TGT
+			"steps:\n  centroids: {from: random, dim: 8, k: 2}\n  synthetic: {count: 20}\n"
+			"  loadtest:\n  groundtruth:\n";
+	static const char *const sets[] = {
+		"loadtest.warmup=1s",                              /* a new key in a null section */
+		"steps.queries={source: synthetic, count: 5}",     /* a new step, as a flow map */
+		"groundtruth.k=3",                                 /* a key in a step written as null */
+		"steps.ingest.verify_sample=0",                    /* a new step from one key */
+		"seed=0x10",
+	};
+	struct spec *s = load_set(y, sets, NSETS(sets));
+	cr_assert(s->loadtest.present);
+	cr_assert_eq(s->loadtest.warmup_ns, 1000000000ULL);
+	cr_assert(s->queries.present);
+	cr_assert_eq(s->queries.source, SPEC_QSRC_SYNTHETIC);
+	cr_assert_eq(s->queries.count, 5);
+	cr_assert_eq(s->groundtruth.k, 3);
+	cr_assert(s->ingest.present);
+	cr_assert_eq(s->ingest.verify_sample, 0);
+	cr_assert_eq(s->ingest.n_sets, 1, "the context default of a step made by --set");
+	cr_assert_eq(s->seed, 16);
+	struct digest a, b;
+	spec_digest(s, &a);
+	digest_of(spec_source_text(s), &b);
+	cr_assert(digest_equal(&a, &b), "%s", spec_source_text(s));
+	spec_free(s);
+}
+
+Test(spec_set, flow_values_replace_and_later_ones_win)
+{
+	static const char *const sets[] = {
+		"steps.loadtest.mix={store: 0.5, recall: 0.5}", /* the whole map: search back to its default */
+		"loadtest.rates=[10, 20.5]",
+		"loadtest.warmup=2s",
+		"loadtest.warmup=3s",                           /* later wins */
+		"steps.ingest.sets=[synthetic]",
+	};
+	struct spec *s = load_set(base, sets, NSETS(sets));
+	cr_assert_float_eq(s->loadtest.mix_store, 0.5, 1e-12);
+	cr_assert_float_eq(s->loadtest.mix_recall, 0.5, 1e-12);
+	cr_assert_float_eq(s->loadtest.mix_search, 0.075, 1e-12);
+	cr_assert_eq(s->loadtest.n_rates, 2);
+	cr_assert_float_eq(s->loadtest.rates[1], 20.5, 1e-12);
+	cr_assert_eq(s->loadtest.warmup_ns, 3000000000ULL);
+	cr_assert_eq(s->ingest.n_sets, 1);
+	cr_assert_eq(s->ingest.sets[0], SPEC_SET_SYNTHETIC);
+	spec_free(s);
+	/* a key set twice, then a key inside what the first one set */
+	static const char *const sets2[] = { "loadtest={duration: 5s}", "loadtest.warmup=1s" };
+	const char *y = "name: x\n" TGT "steps:\n  loadtest: {duration: 60s, warmup: 30s}\n";
+	s = load_set(y, sets2, 2);
+	cr_assert_eq(s->loadtest.duration_ns, 5000000000ULL);
+	cr_assert_eq(s->loadtest.warmup_ns, 1000000000ULL);
+	spec_free(s);
+}
+
+/* A map shared through an alias is copied before it changes: the other
+ * place keeps the file's value. */
+Test(spec_set, an_alias_keeps_the_value_of_the_file)
+{
+	const char *y = "name: x\n"
+			"target: {driver: engram, auth: &a {bearer_env: TOKEN_A}}\n"
+			"steps:\n  corpus: {source: sample, limit: 20}\n"
+			"  embed: {embedder: http, url: \"http://127.0.0.1:1/v1/embeddings\", model: m, auth: *a}\n";
+	static const char *const sets[] = { "target.auth.bearer_env=TOKEN_B" };
+	struct spec *s = load_set(y, sets, 1);
+	cr_assert_str_eq(s->target.auth_bearer_env, "TOKEN_B");
+	cr_assert_str_eq(s->embed.auth_bearer_env, "TOKEN_A");
+	spec_free(s);
+}
+
+struct set_bad {
+	const char *set;
+	const char *msg;  /* the whole message starts with this */
+	const char *hint; /* in the hint, or NULL */
+};
+
+static const struct set_bad set_bads[] = {
+	/* paths */
+	{ "steps.loadtest.rate=200", "--set steps.loadtest.rate: unknown key 'rate' in steps.loadtest",
+	  "did you mean 'steps.loadtest.arrival.rate'?" },
+	{ "loadtest.arival.rate=200", "--set loadtest.arival.rate: unknown key 'arival' in steps.loadtest",
+	  "did you mean 'steps.loadtest.arrival'?" },
+	{ "target.urll=http://x", "--set target.urll: unknown key 'urll' in target", "did you mean 'target.url'?" },
+	{ "steps.lodtest.duration=1s", "--set steps.lodtest.duration: unknown step 'lodtest'",
+	  "did you mean 'steps.loadtest'?" },
+	{ "sed=1", "--set sed: unknown key 'sed'", "did you mean 'seed'?" },
+	{ "loadtest.duration.x=1", "--set loadtest.duration.x: steps.loadtest.duration is a value, not a section",
+	  NULL },
+	{ "checks.baseline.ref.x=1", "--set checks.baseline.ref.x: checks hold checks.METRIC", NULL },
+	{ "steps..loadtest=1", "--set steps..loadtest: not a key path", NULL },
+	{ "loadtest duration=1", "--set loadtest duration: not a key path", NULL },
+	{ "loadtest.duration", "--set loadtest.duration: expected KEY=VALUE", "e.g. --set" },
+	{ "=5", "--set =5: expected KEY=VALUE", NULL },
+	/* values: every rule of the file, named by the --set */
+	{ "loadtest.duration=abc", "--set loadtest.duration: bad duration 'abc'", "a number with a unit" },
+	{ "steps.loadtest.duration=[1, 2]", "--set steps.loadtest.duration: expected a single value, got a list", NULL },
+	{ "seed=-1", "--set seed: must not be negative", NULL },
+	{ "loadtest.arrival.rate=fast", "--set loadtest.arrival.rate: expected a number, got 'fast'", NULL },
+	{ "loadtest.mix={store: x}", "--set loadtest.mix: steps.loadtest.mix.store: expected a number", NULL },
+	{ "loadtest.mix={store: 1, recal: 1}", "--set loadtest.mix: steps.loadtest.mix.recal: unknown key 'recal'",
+	  "did you mean 'recall'?" },
+	{ "loadtest.arrival=5", "--set loadtest.arrival: expected a map of settings, got a plain value", NULL },
+	{ "loadtest.mix={store: 1", "--set loadtest.mix:", "VALUE is YAML" },
+	{ "steps.loadtest.warmup=2m", "--set steps.loadtest.warmup: must be shorter than duration", NULL },
+	{ "checks.p99='< 5'", "--set checks.p99: unknown metric 'p99'", "did you mean 'p99_ms'?" },
+	{ "steps.queries={source: synthetic}", "--set steps.queries: source synthetic needs steps.synthetic", NULL },
+	{ "target.url=ftp://x", "--set target.url: 'ftp://x' is not an http:// or https:// URL", NULL },
+	{ "name=", "--set name: expected a string, got nothing (null)", NULL },
+};
+
+Test(spec_set, bad_paths_and_values_name_the_override)
+{
+	const char *y = "name: x\n" TGT "steps:\n  loadtest: {duration: 60s, arrival: {rate: 10}, mix: {recall: 0}}\n";
+	for (size_t i = 0; i < NSETS(set_bads); i++) {
+		const char *const sets[] = { "seed=3", set_bads[i].set };
+		struct err e = load_set_err(y, sets, 2);
+		cr_expect(e.cls == ERR_SPEC || e.cls == ERR_USAGE, "case %zu: class %d", i, e.cls);
+		cr_expect(!strncmp(e.msg, set_bads[i].msg, strlen(set_bads[i].msg)), "case %zu: wanted '%s' in: %s",
+			  i, set_bads[i].msg, e.msg);
+		if (set_bads[i].hint)
+			cr_expect_not_null(strstr(e.hint, set_bads[i].hint), "case %zu: wanted hint '%s', got '%s'", i,
+					   set_bads[i].hint, e.hint);
+	}
+}
+
+/* The targets layer blames a key a --set wrote the same way. */
+Test(spec_set, driver_rules_name_the_override)
+{
+	const char *y = "name: x\n" TGT "steps:\n  loadtest: {mix: {store: 1, recall: 0, search: 0}}\n";
+	static const char *const sets[] = { "target.driver=chroma", "loadtest.mix.search=0.5" };
+	struct err e = ERR_INIT;
+	struct spec *s = NULL;
+	cr_assert_eq(spec_load_string_sets(y, strlen(y), "t.yaml", sets, 2, &s, &e), 0, "%s", e.msg);
+	cr_assert_eq(target_spec_resolve(s, &e), -1);
+	cr_assert(!strncmp(e.msg, "--set loadtest.mix.search: driver chroma has no text search", 59), "%s", e.msg);
+	cr_assert_not_null(strstr(e.hint, "--set steps.loadtest.mix.search=0"), "%s", e.hint);
+	spec_free(s);
+	static const char *const many[SPEC_SETS_MAX + 1] = { "seed=1" };
+	const char *m[SPEC_SETS_MAX + 1];
+	for (size_t i = 0; i < NSETS(many); i++)
+		m[i] = "seed=1";
+	cr_assert_eq(spec_load_string_sets(y, strlen(y), "t.yaml", m, SPEC_SETS_MAX + 1, &s, &e), -1);
+	cr_assert_not_null(strstr(e.msg, "at most"), "%s", e.msg);
 }
 
 Test(spec_fields, resolve_path_against_the_spec_dir)

@@ -69,7 +69,14 @@ Test(spec_import, m17_baseline_fixture)
 	cr_assert_eq(s->centroids.k, 10);
 	cr_assert_eq(s->centroids.dim, 768);
 	cr_assert_eq(s->synthetic.count, 1000);
-	cr_assert_float_eq(s->synthetic.std_dev, 0.1, 1e-12);
+	/* 0.1 would collapse under Engram's dedup (cosine ~0.97 >= 0.95): raised, with a warning */
+	cr_assert_float_eq(s->synthetic.std_dev, 0.2, 1e-12);
+	cr_assert_not_null(strstr(w.data, "std_dev = 0.1: raised to 0.2"), "%s", w.data);
+	cr_assert_not_null(strstr(w.data, "keep about 10 of the 1000 nodes"), "%s", w.data);
+	/* recall weight > 0: the cue vectors a recall needs */
+	cr_assert(s->queries.present);
+	cr_assert_eq(s->queries.source, SPEC_QSRC_HELDOUT);
+	cr_assert_eq(s->queries.count, 1000);
 	cr_assert(s->ingest.present);
 	cr_assert_eq(s->ingest.n_sets, 1);
 	cr_assert_eq(s->ingest.sets[0], SPEC_SET_SYNTHETIC);
@@ -131,9 +138,11 @@ Test(spec_import, qdrant_fixture_inline_distribution)
 	struct spec *s = import_ok(t, len, &w, 0, 0);
 	cr_assert_eq(s->synthetic.count, 1000000);
 	cr_assert_eq(s->centroids.k, 100);
-	cr_assert_float_eq(s->synthetic.std_dev, 0.15, 1e-12);
+	cr_assert_float_eq(s->synthetic.std_dev, 0.2, 1e-12, "0.15 (cosine ~0.94) is raised too");
+	cr_assert_not_null(strstr(w.data, "near Engram's semantic dedup threshold"), "%s", w.data);
 	cr_assert_float_eq(s->loadtest.mix_store, 0, 1e-12);
 	cr_assert_float_eq(s->loadtest.mix_search, 1, 1e-12);
+	cr_assert(!s->queries.present, "no recall, no cue vectors");
 	cr_assert_eq(s->n_checks, 3);
 	spec_free(s);
 	buf_release(&w);
@@ -162,6 +171,7 @@ Test(spec_import, poisson_seed_unknown_keys_and_other_distributions)
 	cr_assert_eq(s->centroids.dim, 64);
 	cr_assert_eq(s->centroids.k, 10);
 	cr_assert_eq(s->n_checks, 0);
+	cr_assert(s->queries.present && s->queries.source == SPEC_QSRC_HELDOUT);
 	cr_assert_not_null(strstr(w.data, "future_key: not supported, dropped"), "%s", w.data);
 	cr_assert_not_null(strstr(w.data, "type = uniform: not supported"), "%s", w.data);
 	cr_assert_not_null(strstr(w.data, "arrival.pattern = exponential"), "%s", w.data);
@@ -171,6 +181,29 @@ Test(spec_import, poisson_seed_unknown_keys_and_other_distributions)
 	/* --seed wins over the file */
 	s = import_ok(t, strlen(t), &w, 1, 99);
 	cr_assert_eq(s->seed, 99);
+	spec_free(s);
+	buf_release(&w);
+}
+
+/* No nodes but recalls: centroids for the cues only, nothing ingested;
+ * a std_dev far from Engram's dedup is kept as written. */
+Test(spec_import, recall_without_nodes_gets_cues_only)
+{
+	const char *t = "name = \"cues\"\n"
+			"[arrival]\npattern = \"constant\"\nrate = 50\n"
+			"[operations]\nstore_weight = 1\nrecall_weight = 1\nembedding_search_weight = 0\n"
+			"[data]\nnum_nodes = 0\nembedding_dim = 32\nmemory_spaces = 1\n"
+			"embedding_distribution = { type = \"clustered\", num_clusters = 4, std_dev = 0.3 }\n";
+	struct buf w;
+	struct spec *s = import_ok(t, strlen(t), &w, 0, 0);
+	cr_assert(s->centroids.present);
+	cr_assert_eq(s->centroids.from, SPEC_FROM_RANDOM);
+	cr_assert_eq(s->centroids.k, 4);
+	cr_assert_eq(s->centroids.dim, 32);
+	cr_assert(s->queries.present && s->queries.source == SPEC_QSRC_HELDOUT);
+	cr_assert(!s->synthetic.present && !s->ingest.present);
+	cr_assert_not_null(strstr(w.data, "only shape the recall cues"), "%s", w.data);
+	cr_assert_null(strstr(w.data, "raised"), "%s", w.data);
 	spec_free(s);
 	buf_release(&w);
 }

@@ -158,9 +158,33 @@ Test(target_spec, search_in_the_mix_needs_text_search)
 	load_bad("name: x\ntarget: {driver: chroma}\nsteps:\n  loadtest: {duration: 5s}\n", "t.yaml:4:13",
 		 "steps.loadtest.mix.search", "no text search", "default mix");
 	/* no searches, or a driver with text search: fine */
-	spec_free(load_ok("name: x\ntarget: {driver: chroma}\nsteps:\n  loadtest: {mix: {search: 0}}\n"));
-	spec_free(load_ok("name: x\ntarget: {driver: engram}\nsteps:\n  loadtest: {}\n"));
-	spec_free(load_ok("name: x\ntarget: {driver: embedded}\nsteps:\n  loadtest: {}\n"));
+	spec_free(load_ok("name: x\ntarget: {driver: chroma}\nsteps:\n  loadtest: {mix: {recall: 0, search: 0}}\n"));
+	spec_free(load_ok("name: x\ntarget: {driver: engram}\nsteps:\n  loadtest: {mix: {recall: 0}}\n"));
+	spec_free(load_ok("name: x\ntarget: {driver: embedded}\nsteps:\n  loadtest: {mix: {recall: 0}}\n"));
+}
+
+/* A recall sends a cue vector from the queries step: a mix with recalls and
+ * no queries step is refused when the spec is loaded to be run (it used to
+ * fail at the load test, after the ingest), with a hint for the steps the
+ * spec has; a stored run's spec is read back without the rule. */
+Test(target_spec, recalls_need_a_queries_step)
+{
+	load_bad("name: x\ntarget: {driver: engram}\nsteps:\n  centroids: {from: random, k: 2, dim: 768}\n"
+		 "  synthetic: {count: 10}\n  loadtest: {mix: {store: 1, recall: 2}}\n",
+		 "t.yaml:6:38", "steps.loadtest.mix.recall", "recalls (weight 2) need cue vectors",
+		 "{source: heldout}");
+	load_bad("name: x\ntarget: {driver: embedded}\nsteps:\n  corpus: {source: sample}\n  embed: {dim: 8}\n"
+		 "  loadtest: {duration: 5s}\n", "t.yaml:6:13", "steps.loadtest.mix.recall", "no queries step",
+		 "{source: corpus}");
+	load_bad("name: x\ntarget: {driver: embedded}\nsteps:\n  loadtest: {duration: 5s}\n", "t.yaml:4:13",
+		 "steps.loadtest.mix.recall", "need cue vectors", "the default mix sends recalls");
+	const char *y = "name: x\ntarget: {driver: engram}\nsteps:\n  loadtest: {duration: 5s}\n";
+	struct spec *s = NULL;
+	struct err e = ERR_INIT;
+	cr_assert_eq(target_spec_load_stored(y, strlen(y), "RUN", &s, &e), 0, "%s", e.msg);
+	spec_free(s);
+	spec_free(load_ok("name: x\ntarget: {driver: engram}\nsteps:\n  centroids: {from: random, k: 2, dim: 768}\n"
+			  "  queries: {source: heldout, count: 5}\n  loadtest: {duration: 5s}\n"));
 }
 
 /* Names the pinned Chroma server (1.0.5 bindings) was asked to create. */
@@ -305,9 +329,11 @@ Test(target_spec, shipped_digests_are_unchanged)
 {
 	static const char *const want[][2] = {
 		{ "experiments/m17_1m_hybrid.yaml", "7f60d014500e63cf256cacef6b564fc07641eb1df10cedbd19fcf2022baea90c" },
-		{ "experiments/m17_baseline_1k.yaml", "d21764f5c89f93d0321835543d08fa52979a0a3274e5b2e5a3cf44c5395838c5" },
+		/* changed on purpose: a queries step, std_dev 0.2 (Engram's dedup), no space: default */
+		{ "experiments/m17_baseline_1k.yaml", "559f971d8467e161624e53e17325a2ad17d0c97e839d580e575537462c3d2b3c" },
 		{ "experiments/quickstart.yaml", "72eac68e22b21a82fed5a66d4a56711d4840120a74a830e9ef5eed0fe708d3be" },
-		{ "tests/specs/good/chroma-sweep.yaml", "ace645a38b34fbda9b52c27faa863b48125b572fe610d67b550970a16b3e4d5d" },
+		/* changed on purpose: a queries step for its recalls */
+		{ "tests/specs/good/chroma-sweep.yaml", "95f8d8337df59694ae2ecd05ff8c40ceacb0809bfbfca9310ec770068d8ac614" },
 		{ "tests/specs/good/minimal.yaml", "facae459b55422b3fb520bc479c8056d4bc99385e20ed55ef7e74da8099e10e2" },
 		{ "tests/specs/good/vectors-ramp.yaml", "5e3736e41ff56a01e715d2b9501d3d6cd30f2bd96430204c8bf8fbb11792f041" },
 	};

@@ -184,7 +184,8 @@ int main(int argc, char **argv)
 	struct store *st = NULL;
 	struct spec *sp = NULL;
 	char *text = read_text(o.spec, &e);
-	int rc = !text || target_spec_load_string(text, strlen(text), o.spec, &sp, &e) ||
+	/* loaded as analysis loads a stored run's spec: nothing of it is run here */
+	int rc = !text || target_spec_load_stored(text, strlen(text), o.spec, &sp, &e) ||
 		 store_open(o.store, 0, &st, &e) || write_run(st, &o, text, sp, &e);
 	if (rc)
 		fprintf(stderr, "synthrun: %s\n", e.msg);
