@@ -59,6 +59,7 @@ if [ $want_chroma = 1 ]; then
 fi
 if [ $want_bench = 1 ]; then
   need wrk cmd:wrk
+  need time            file:/usr/bin/time
   need python3-numpy   file:/usr/lib/python3/dist-packages/numpy
   need python3-sklearn file:/usr/lib/python3/dist-packages/sklearn
   need python3-faiss   file:/usr/lib/python3/dist-packages/faiss

@@ -37,25 +37,31 @@ const char *knn_metric_name(enum knn_metric m);
 /* The exact score of one pair, the value the results carry (as a double). */
 double knn_score(enum knn_metric m, const float *q, const float *b, uint32_t d);
 
-/* Whole base in memory (processed in blocks internally: bounded scratch). */
+/* Whole base in memory (processed in blocks on one worker per CPU: bounded scratch). */
 int knn_exact(const float *q, size_t nq, const float *base, size_t nb, uint32_t d, uint32_t k,
 	      enum knn_metric m, float threshold, uint32_t *ids_out, float *scores_out,
 	      uint32_t *n_out, struct err *e);
 
 /*
- * Streaming: feed the base in blocks, in index order (block rows get ids
- * n_seen .. n_seen+n-1), then finish. The queries are copied; the blocks are
- * only read during knn_stream_add. Memory: O(nq * (k + block)).
+ * The base read block by block through `fetch`: rows [row0, row0 + n) of
+ * the nbase rows (row ids are the base row numbers). fetch reads them into
+ * `buf` (room for n rows of d floats) or returns rows it already holds; it
+ * returns NULL with `e` set to stop the search (that error, of the lowest
+ * failing block, is returned). It is called from several threads at once,
+ * each with its own `worker` number (0 .. threads-1) and its own buf, in no
+ * particular block order. The result is the same for any threads and
+ * block_rows. Memory: per worker one block plus nq * k; never the base.
  */
-struct knn_stream;
-struct knn_stream *knn_stream_new(const float *q, size_t nq, uint32_t d, uint32_t k,
-				  enum knn_metric m, float threshold, struct err *e);
-int knn_stream_add(struct knn_stream *s, const float *block, size_t n, struct err *e);
-/* Number of base rows added so far. */
-uint64_t knn_stream_seen(const struct knn_stream *s);
-/* Write the results (layout above); the stream may not be added to after. */
-int knn_stream_finish(struct knn_stream *s, uint32_t *ids_out, float *scores_out, uint32_t *n_out,
-		      struct err *e);
-void knn_stream_free(struct knn_stream *s); /* NULL-safe */
+typedef const float *(*knn_fetch_fn)(void *ctx, unsigned worker, uint64_t row0, size_t n, float *buf,
+				     struct err *e);
+struct knn_opts {
+	unsigned threads;           /* workers; 0: one per online CPU */
+	size_t block_rows;          /* rows per fetch; 0: 8192 */
+	const char *progress_label; /* non-NULL: draw a progress line with this label */
+};
+void knn_opts_init(struct knn_opts *o);
+int knn_exact_fetch(const float *q, size_t nq, uint32_t d, uint32_t k, enum knn_metric m, float threshold,
+		    uint64_t nbase, knn_fetch_fn fetch, void *ctx, const struct knn_opts *o, uint32_t *ids_out,
+		    float *scores_out, uint32_t *n_out, struct err *e);
 
 #endif

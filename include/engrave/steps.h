@@ -146,6 +146,10 @@ struct runner_opts {
 int steps_run(struct store *st, const struct spec *sp, const struct runner_opts *o,
 	      struct run_record *rec, struct err *e);
 
+/* The generator options of the synthetic step (synth.h) for this spec:
+ * row i of its output is synth_generate(opts, centroids, ..., i, 1, ...). */
+void steps_synth_opts(const struct spec *sp, struct synth_opts *o);
+
 /* Digest of the corpus source file (when the spec names one). */
 int steps_source_digest(const struct spec *sp, struct digest *out, int *has, struct err *e);
 

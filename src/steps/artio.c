@@ -5,7 +5,10 @@
  * Parts are written through one obj_writer each, so memory stays bounded
  * by the caller's row blocks; loading checks that each part has exactly the
  * size its meta promises, so a truncated or mismatched artifact is reported
- * as corrupt rather than read past.
+ * as corrupt rather than read past. vecs_rows_* read chosen rows by offset
+ * (the queries step samples 1000 rows of a 3 GB set): the rows are visited
+ * in increasing order, so the object reader loads and hashes each chunk
+ * that holds one of them once, and memory is one chunk.
  */
 #include "artio.h"
 #include "engrave/article.h"
@@ -157,6 +160,87 @@ nospace: {
 fail:
 	vecs_free(out);
 	return -1;
+}
+
+int vecs_rows_open(struct store *st, const struct digest *d, struct vecs_rows *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	struct artifact a;
+	if (artifact_get(st, d, &a, e))
+		return -1;
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(d, hex);
+	int64_t rows = 0, dim = 0;
+	const struct digest *vd = artifact_part(&a, "vectors");
+	if (artifact_get_int(&a, "rows", &rows) || artifact_get_int(&a, "dim", &dim) || rows < 0 || dim <= 0 ||
+	    !vd) {
+		err_set(e, ERR_CORRUPT, "artifact %s (%s) is not a vectors artifact (no rows/dim/vectors)", hex,
+			a.type);
+		artifact_release(&a);
+		return -1;
+	}
+	int rc = obj_reader_open(st, vd, &out->r, e);
+	artifact_release(&a);
+	if (rc)
+		return -1;
+	uint64_t want = (uint64_t)rows * (uint64_t)dim * sizeof(float);
+	if (obj_reader_size(out->r) != want) {
+		err_set(e, ERR_CORRUPT, "vectors %s: part 'vectors' has %llu bytes, expected %llu", hex,
+			(unsigned long long)obj_reader_size(out->r), (unsigned long long)want);
+		vecs_rows_close(out);
+		return -1;
+	}
+	out->rows = (uint64_t)rows;
+	out->dim = (uint32_t)dim;
+	return 0;
+}
+
+struct row_at {
+	uint64_t row;
+	size_t i;
+};
+
+static int row_at_cmp(const void *pa, const void *pb)
+{
+	const struct row_at *a = pa, *b = pb;
+	if (a->row != b->row)
+		return a->row < b->row ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+int vecs_rows_read(struct vecs_rows *vr, const uint64_t *idx, size_t n, float *dst, struct err *e)
+{
+	struct row_at *ord = xalloc_try_array(n ? n : 1, sizeof(*ord), "the row order", e);
+	if (!ord)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (idx[i] >= vr->rows) {
+			free(ord);
+			return err_set(e, ERR_INPUT, "row %llu of a %llu-row vectors set", (unsigned long long)idx[i],
+				       (unsigned long long)vr->rows);
+		}
+		ord[i] = (struct row_at){ idx[i], i };
+	}
+	qsort(ord, n, sizeof(*ord), row_at_cmp);
+	const size_t row_bytes = (size_t)vr->dim * sizeof(float);
+	int rc = 0;
+	for (size_t t = 0; t < n && !rc; t++) {
+		float *to = dst + ord[t].i * vr->dim;
+		if (t && ord[t].row == ord[t - 1].row)
+			memcpy(to, dst + ord[t - 1].i * vr->dim, row_bytes);
+		else
+			rc = obj_read_at(vr->r, ord[t].row * row_bytes, to, row_bytes, e);
+	}
+	free(ord);
+	return rc;
+}
+
+void vecs_rows_close(struct vecs_rows *vr)
+{
+	if (!vr)
+		return;
+	obj_reader_close(vr->r);
+	vr->r = NULL;
 }
 
 void vecs_free(struct vecs *v)

@@ -51,6 +51,18 @@ struct vecs {
 int vecs_load(struct store *st, const struct digest *d, struct vecs *out, struct err *e);
 void vecs_free(struct vecs *v);
 
+/* A vectors artifact opened to read chosen rows by offset, never whole. */
+struct vecs_rows {
+	uint64_t rows;
+	uint32_t dim;
+	struct obj_reader *r; /* its "vectors" part */
+};
+int vecs_rows_open(struct store *st, const struct digest *d, struct vecs_rows *out, struct err *e);
+/* Rows idx[0..n) (each < rows, repeats allowed) into dst (n x dim), read in
+ * increasing row order so each store chunk is loaded and verified once. */
+int vecs_rows_read(struct vecs_rows *vr, const uint64_t *idx, size_t n, float *dst, struct err *e);
+void vecs_rows_close(struct vecs_rows *vr); /* NULL-safe */
+
 /* Read a whole part of an artifact into a new malloc'd buffer of exactly `want` bytes. */
 int artio_read_part(struct store *st, const struct artifact *a, const char *part, void *dst, uint64_t want,
 		    struct err *e);

@@ -3,9 +3,13 @@
  * vectors the target will hold after ingest.
  *
  * The base is the concatenation of the ingest sets in spec order (corpus
- * vectors, then synthetic); it is streamed into data/knn.c block by block
- * from the store (bounded memory: one block plus the running top-k), with the
- * target's metric (target.hnsw.space). No threshold is applied here: scores
+ * vectors, then synthetic; without an ingest step, every vector set). It is
+ * never loaded whole: data/knn.c's workers (one per CPU) each fetch a block
+ * of BLOCK_ROWS rows by offset from the store through readers of their own
+ * (the read and its chunk hashing overlap the other workers' sgemm), score
+ * it with the target's metric (target.hnsw.space) and keep their own top-k;
+ * knn.c merges them. Memory: per worker one block, one store chunk and the
+ * nq x k heaps. No threshold is applied here: scores
  * are kept, so analysis can honour whatever threshold a recall used.
  * Output: artifact "groundtruth" v1 {ids (u64 global base row, nq x k),
  * scores (f32, nq x k), counts (u32 per query)} with meta k, nq, base_rows,
@@ -15,7 +19,6 @@
 #include "artio.h"
 #include "engrave/err.h"
 #include "engrave/knn.h"
-#include "engrave/xalloc.h"
 #include "engrave/store.h"
 #include "engrave/xalloc.h"
 
@@ -23,43 +26,77 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BLOCK_ROWS 8192
+#define MAX_WORKERS 16
 
-static int feed_set(struct step_ctx *c, struct knn_stream *ks, const struct digest *set, uint32_t d,
-		    uint64_t *rows_out, struct err *e)
+/* The base: the ingest sets back to back, each a "vectors" part in the
+ * store; every worker reads through readers of its own (obj_reader is not
+ * shared between threads; LMDB read transactions are per call). */
+struct gt_base {
+	struct store *st;
+	uint32_t d;
+	size_t n_sets;
+	uint64_t row0[2], rows[2];
+	struct digest vd[2];
+	struct obj_reader **r; /* workers x n_sets, opened on first use */
+};
+
+static int base_add_set(struct gt_base *b, const struct digest *set, struct err *e)
 {
 	struct artifact a;
-	if (artifact_get(c->store, set, &a, e))
+	if (artifact_get(b->st, set, &a, e))
 		return -1;
 	int64_t rows = 0, dim = 0;
 	artifact_get_int(&a, "rows", &rows);
 	artifact_get_int(&a, "dim", &dim);
 	const struct digest *vd = artifact_part(&a, "vectors");
-	if (!vd || (uint32_t)dim != d) {
+	if (!vd || (uint32_t)dim != b->d || rows < 0) {
 		artifact_release(&a);
-		return err_set(e, ERR_CORRUPT, "groundtruth: base set is not a %u-d vectors artifact", d);
+		return err_set(e, ERR_CORRUPT, "groundtruth: base set is not a %u-d vectors artifact", b->d);
 	}
-	struct obj_reader *r;
-	if (obj_reader_open(c->store, vd, &r, e)) {
-		artifact_release(&a);
-		return -1;
-	}
-	float *blk = xalloc_try_array(BLOCK_ROWS, xalloc_mul(d, sizeof(float)), "a block of base vectors", e);
-	int rc = blk ? 0 : err_prefix(e, "groundtruth");
-	for (int64_t done = 0; done < rows && !rc;) {
-		size_t n = rows - done < BLOCK_ROWS ? (size_t)(rows - done) : BLOCK_ROWS;
-		rc = obj_read_at(r, (uint64_t)done * d * sizeof(float), blk, n * d * sizeof(float), e) ||
-		     knn_stream_add(ks, blk, n, e);
-		done += (int64_t)n;
-		if (!rc && steps_stop_requested())
-			rc = err_set(e, ERR_INTERRUPTED, "groundtruth: interrupted");
-	}
-	*rows_out += (uint64_t)rows;
-	free(blk);
-	obj_reader_close(r);
+	size_t s = b->n_sets++;
+	b->vd[s] = *vd;
+	b->rows[s] = (uint64_t)rows;
+	b->row0[s] = s ? b->row0[s - 1] + b->rows[s - 1] : 0;
 	artifact_release(&a);
-	return rc;
+	/* the part must hold exactly rows x dim floats (else reads would fail mid-way) */
+	struct obj_reader *r;
+	if (obj_reader_open(b->st, &b->vd[s], &r, e))
+		return -1;
+	uint64_t size = obj_reader_size(r), want = (uint64_t)rows * b->d * sizeof(float);
+	obj_reader_close(r);
+	if (size != want)
+		return err_set(e, ERR_CORRUPT, "groundtruth: a base set has %llu bytes of vectors, %llu x %u floats expected",
+			       (unsigned long long)size, (unsigned long long)rows, b->d);
+	return 0;
+}
+
+static const float *base_fetch(void *ctx, unsigned worker, uint64_t row0, size_t n, float *buf, struct err *e)
+{
+	struct gt_base *b = ctx;
+	if (steps_stop_requested()) {
+		err_set(e, ERR_INTERRUPTED, "groundtruth: interrupted");
+		return NULL;
+	}
+	const size_t row_bytes = (size_t)b->d * sizeof(float);
+	uint64_t end = row0 + n;
+	for (size_t s = 0; s < b->n_sets; s++) {
+		uint64_t lo = row0 > b->row0[s] ? row0 : b->row0[s];
+		uint64_t hi = end < b->row0[s] + b->rows[s] ? end : b->row0[s] + b->rows[s];
+		if (lo >= hi)
+			continue;
+		struct obj_reader **r = &b->r[worker * b->n_sets + s];
+		if (!*r && obj_reader_open(b->st, &b->vd[s], r, e))
+			return NULL;
+		if (obj_read_at(*r, (lo - b->row0[s]) * row_bytes, buf + (lo - row0) * b->d, (size_t)(hi - lo) * row_bytes, e)) {
+			err_prefix(e, "groundtruth: base rows %llu..%llu", (unsigned long long)lo,
+				   (unsigned long long)(hi - 1));
+			return NULL;
+		}
+	}
+	return buf;
 }
 
 int step_groundtruth_run(struct step_ctx *c, struct err *e)
@@ -73,12 +110,13 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e)
 	uint32_t k = (uint32_t)c->spec->groundtruth.k;
 	enum spec_space sp = c->spec->target.hnsw.space;
 	enum knn_metric m = sp == SPEC_SPACE_L2 ? KNN_L2 : sp == SPEC_SPACE_IP ? KNN_IP : KNN_COSINE;
-	struct knn_stream *ks = knn_stream_new(q.v, (size_t)q.rows, q.dim, k, m, -INFINITY, e);
-	if (!ks) {
-		vecs_free(&q);
-		return -1;
-	}
-	uint64_t base_rows = 0;
+	struct knn_opts ko;
+	knn_opts_init(&ko);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	ko.threads = cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : (unsigned)cpus;
+	ko.block_rows = BLOCK_ROWS;
+	ko.progress_label = "groundtruth";
+	struct gt_base base = { .st = c->store, .d = q.dim };
 	int rc = 0;
 	/* the base: what ingest loads, in its order; else every vector set */
 	enum spec_set sets[2];
@@ -86,8 +124,10 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e)
 	for (size_t i = 0; i < n_sets && !rc; i++) {
 		const struct digest *set = step_set_vectors(c, sets[i]);
 		if (set)
-			rc = feed_set(c, ks, set, q.dim, &base_rows, e);
+			rc = base_add_set(&base, set, e);
 	}
+	uint64_t base_rows = base.n_sets ? base.row0[base.n_sets - 1] + base.rows[base.n_sets - 1] : 0;
+	base.r = xcalloc(xalloc_mul(ko.threads, base.n_sets ? base.n_sets : 1), sizeof *base.r);
 	size_t nk = xalloc_mul((size_t)q.rows, k);
 	uint32_t *ids32 = NULL, *counts = NULL;
 	uint64_t *ids = NULL;
@@ -98,7 +138,11 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e)
 		    !(counts = xalloc_try_array((size_t)q.rows, sizeof(uint32_t), "neighbour counts", e))))
 		rc = err_prefix(e, "groundtruth: %llu queries x k=%u", (unsigned long long)q.rows, k);
 	if (!rc)
-		rc = knn_stream_finish(ks, ids32, scores, counts, e);
+		rc = knn_exact_fetch(q.v, (size_t)q.rows, q.dim, k, m, -INFINITY, base_rows, base_fetch, &base, &ko, ids32,
+				     scores, counts, e);
+	for (size_t i = 0; i < (size_t)ko.threads * base.n_sets; i++)
+		obj_reader_close(base.r[i]);
+	free(base.r);
 	if (!rc) {
 		for (size_t i = 0; i < nk; i++)
 			ids[i] = ids32[i];
@@ -127,7 +171,6 @@ int step_groundtruth_run(struct step_ctx *c, struct err *e)
 	free(ids);
 	free(scores);
 	free(counts);
-	knn_stream_free(ks);
 	vecs_free(&q);
 	return rc;
 }

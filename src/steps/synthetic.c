@@ -8,6 +8,8 @@
  * at a few chunks whatever the count, and the artifact digest is the same
  * for any thread count or chunk size. Ids are row numbers; the driver
  * prefixes them with meta "id_prefix" (steps.synthetic.id_prefix).
+ * steps_synth_opts() is the one mapping from the spec to the generator's
+ * options: the queries step regenerates sampled rows through it.
  */
 #include "engrave/steps.h"
 #include "artio.h"
@@ -42,6 +44,18 @@ static int sink(void *ctx, uint64_t start, uint64_t n, const float *vecs, const 
 	return 0;
 }
 
+void steps_synth_opts(const struct spec *sp, struct synth_opts *o)
+{
+	const struct spec_synthetic *ss = &sp->synthetic;
+	synth_opts_init(o, ss->count);
+	o->seed = sp->seed;
+	o->std_dev = (float)ss->std_dev;
+	o->normalize = ss->normalize;
+	o->conf_base = (float)ss->confidence_base;
+	o->conf_jitter = (float)ss->confidence_jitter;
+	o->id_base = 0;
+}
+
 int step_synthetic_run(struct step_ctx *c, struct err *e)
 {
 	const struct spec_synthetic *ss = &c->spec->synthetic;
@@ -52,13 +66,7 @@ int step_synthetic_run(struct step_ctx *c, struct err *e)
 	if (vecs_load(c->store, cd, &cent, e))
 		return -1;
 	struct synth_opts so;
-	synth_opts_init(&so, ss->count);
-	so.seed = c->spec->seed;
-	so.std_dev = (float)ss->std_dev;
-	so.normalize = ss->normalize;
-	so.conf_base = (float)ss->confidence_base;
-	so.conf_jitter = (float)ss->confidence_jitter;
-	so.id_base = 0;
+	steps_synth_opts(c->spec, &so);
 	so.progress = 1;
 	struct vecs_writer vw;
 	int rc = -1;

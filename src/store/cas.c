@@ -26,6 +26,8 @@
  * The reader loads one chunk at a time into its buffer (copied out of the
  * map inside a short read transaction, then re-hashed unless OBJ_NOVERIFY),
  * serves sequential and random reads from it, and forgets the mapped pages.
+ * A read that covers a whole chunk copies it straight into the caller's
+ * memory and hashes it there (one copy instead of two).
  */
 #include "store_int.h"
 #include "engrave/xalloc.h"
@@ -573,21 +575,14 @@ void obj_reader_close(struct obj_reader *r)
 	free(r);
 }
 
-static int load_chunk(struct obj_reader *r, size_t i, struct err *e)
+static uint64_t chunk_len(const struct obj_reader *r, size_t i)
 {
-	if (r->cur == i)
-		return 0;
-	uint64_t want = r->chunk_size;
-	if (i == r->n_chunks - 1)
-		want = r->size - (uint64_t)i * r->chunk_size;
-	if (!r->buf || r->buf_cap < want) {
-		free(r->buf);
-		r->buf = xalloc_try_array(want, 1, "an object chunk", e);
-		r->buf_cap = r->buf ? want : 0;
-		if (!r->buf)
-			return -1;
-	}
-	r->cur = SIZE_MAX;
+	return i == r->n_chunks - 1 ? r->size - (uint64_t)i * r->chunk_size : r->chunk_size;
+}
+
+/* Copy chunk i (want bytes) out of LMDB into dst and check its digest. */
+static int copy_chunk(struct obj_reader *r, size_t i, char *dst, uint64_t want, struct err *e)
+{
 	MDB_txn *txn;
 	MDB_val v;
 	if (store_rtxn_begin(r->s, &txn, e))
@@ -597,7 +592,7 @@ static int load_chunk(struct obj_reader *r, size_t i, struct err *e)
 	if (rc == 1) {
 		got = v.mv_size;
 		if (got == want)
-			memcpy(r->buf, v.mv_data, got);
+			memcpy(dst, v.mv_data, got);
 		store_drop_pages(v.mv_data, v.mv_size);
 	}
 	store_rtxn_end(r->s, txn);
@@ -617,29 +612,58 @@ static int load_chunk(struct obj_reader *r, size_t i, struct err *e)
 	}
 	if (r->verify) {
 		struct digest d;
-		hash_bytes(r->buf, want, &d);
+		hash_bytes(dst, want, &d);
 		if (!digest_equal(&d, &r->chunks[i])) {
 			err_set(e, ERR_CORRUPT, "object %s: chunk %zu (cas %s) does not hash to its key", ohex, i, hex);
 			return err_hint(e, "run 'engrave store verify' to list all damage");
 		}
 	}
+	return 0;
+}
+
+static int load_chunk(struct obj_reader *r, size_t i, struct err *e)
+{
+	if (r->cur == i)
+		return 0;
+	uint64_t want = chunk_len(r, i);
+	if (!r->buf || r->buf_cap < want) {
+		free(r->buf);
+		r->buf = xalloc_try_array(want, 1, "an object chunk", e);
+		r->buf_cap = r->buf ? want : 0;
+		if (!r->buf)
+			return -1;
+	}
+	r->cur = SIZE_MAX;
+	if (copy_chunk(r, i, r->buf, want, e))
+		return -1;
 	r->cur = i;
 	r->cur_len = want;
 	return 0;
 }
 
+/* A span that covers whole chunks goes straight from LMDB into dst (one copy,
+ * hashed in place: the groundtruth step reads gigabytes this way); only the
+ * partial chunks at its ends pass through the reader's chunk buffer. */
 static int read_span(struct obj_reader *r, uint64_t off, void *dst, size_t len, struct err *e)
 {
 	char *o = dst;
 	while (len) {
 		size_t i = (size_t)(off / r->chunk_size);
 		size_t in = (size_t)(off % r->chunk_size);
-		if (load_chunk(r, i, e))
-			return -1;
-		size_t n = r->cur_len - in;
-		if (n > len)
-			n = len;
-		memcpy(o, r->buf + in, n);
+		uint64_t clen = chunk_len(r, i);
+		size_t n;
+		if (in == 0 && len >= clen && r->cur != i) {
+			if (copy_chunk(r, i, o, clen, e))
+				return -1;
+			n = (size_t)clen;
+		} else {
+			if (load_chunk(r, i, e))
+				return -1;
+			n = r->cur_len - in;
+			if (n > len)
+				n = len;
+			memcpy(o, r->buf + in, n);
+		}
 		o += n;
 		off += n;
 		len -= n;

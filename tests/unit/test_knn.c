@@ -1,6 +1,7 @@
 /*
- * test_knn.c — exact kNN against a brute-force reference; streaming,
- * ties, thresholds, thread invariance.
+ * test_knn.c — exact kNN against a brute-force reference; blocked and
+ * threaded search (block sizes that do not divide the base, ties across
+ * blocks and workers), thresholds, BLAS thread invariance, fetch errors.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -151,7 +152,125 @@ Test(knn, ties_go_to_lower_index)
 	free(b);
 }
 
-Test(knn, streaming_equals_whole_and_threads_do_not_matter)
+/* ---- blocked, threaded: knn_exact_fetch ------------------------------- */
+
+struct fetch_ctx {
+	const float *base;
+	uint32_t d;
+	uint64_t fail_from; /* rows at or past this fail (UINT64_MAX: none) */
+	unsigned max_worker;
+	int calls;
+};
+
+static const float *fetch_copy(void *ctx, unsigned worker, uint64_t row0, size_t n, float *buf, struct err *e)
+{
+	struct fetch_ctx *f = ctx;
+	__atomic_fetch_add(&f->calls, 1, __ATOMIC_RELAXED);
+	if (worker > f->max_worker)
+		__atomic_store_n(&f->max_worker, worker, __ATOMIC_RELAXED);
+	if (row0 + n > f->fail_from) {
+		err_set(e, ERR_CORRUPT, "block at row %llu is bad", (unsigned long long)row0);
+		return NULL;
+	}
+	memcpy(buf, f->base + row0 * f->d, n * f->d * sizeof(float));
+	return buf;
+}
+
+/*
+ * A base with deliberate ties: row j copies row j % 97 for j >= 97 past
+ * some rows (exact duplicates, so equal exact scores across blocks and
+ * workers), plus scaled copies for ip. Every query equals a base row, so
+ * the duplicates tie at the top.
+ */
+static float *tied_base(size_t nb, uint32_t d, uint64_t seed)
+{
+	float *b = randn(nb, d, seed);
+	for (size_t j = 97; j < nb; j++)
+		if (j % 7 == 0 || j % 11 == 0)
+			memcpy(b + j * d, b + (j % 97) * d, d * sizeof(float));
+	return b;
+}
+
+static void check_fetch_equals_naive(enum knn_metric m, float thr)
+{
+	const size_t nq = 29, nb = 10007; /* prime: no block size divides it */
+	const uint32_t d = 24, k = 12;
+	float *b = tied_base(nb, d, 11);
+	float *q = malloc(nq * d * sizeof *q);
+	for (size_t i = 0; i < nq; i++) /* queries: base rows that have duplicates, and random ones */
+		memcpy(q + i * d, b + (i % 2 ? (i * 7) % 97 : 5000 + i) * d, d * sizeof(float));
+	struct ref r[29][12]; /* the naive answer, once */
+	uint32_t rn[29];
+	for (size_t i = 0; i < nq; i++)
+		rn[i] = reference(q + i * d, b, nb, d, k, m, thr, r[i]);
+	uint32_t ids[29 * 12], nout[29];
+	float sc[29 * 12];
+	const size_t blocks[] = { 1, 13, 4096, 4097, 9999, 20000 };
+	const unsigned threads[] = { 1, 2, 3, 5 };
+	for (size_t bi = 0; bi < sizeof blocks / sizeof *blocks; bi++)
+		for (size_t ti = 0; ti < sizeof threads / sizeof *threads; ti++) {
+			if (blocks[bi] == 1 && threads[ti] != 3)
+				continue; /* one row a block is slow: one thread count is enough */
+			struct fetch_ctx f = { b, d, UINT64_MAX, 0, 0 };
+			struct knn_opts o;
+			knn_opts_init(&o);
+			o.threads = threads[ti];
+			o.block_rows = blocks[bi];
+			struct err e = ERR_INIT;
+			cr_assert_eq(knn_exact_fetch(q, nq, d, k, m, thr, nb, fetch_copy, &f, &o, ids, sc, nout, &e), 0,
+				     "%s", e.msg);
+			cr_assert_eq(f.calls, (int)((nb + blocks[bi] - 1) / blocks[bi]));
+			cr_assert(f.max_worker < threads[ti]);
+			for (size_t i = 0; i < nq; i++) {
+				uint32_t n = rn[i];
+				cr_assert_eq(nout[i], n, "%s block %zu threads %u q%zu", knn_metric_name(m), blocks[bi],
+					     threads[ti], i);
+				for (uint32_t t = 0; t < n; t++) {
+					cr_assert_eq(ids[i * k + t], r[i][t].id, "%s block %zu threads %u q%zu rank %u: id %u, naive %u",
+						     knn_metric_name(m), blocks[bi], threads[ti], i, t, ids[i * k + t], r[i][t].id);
+					/* the exact score, as the whole-base search gives it */
+					cr_assert_eq(sc[i * k + t], (float)knn_score(m, q + i * d, b + (size_t)r[i][t].id * d, d));
+				}
+			}
+		}
+	free(q), free(b);
+}
+
+Test(knn, blocked_threaded_equals_naive_with_ties)
+{
+	check_fetch_equals_naive(KNN_COSINE, -INFINITY);
+	check_fetch_equals_naive(KNN_L2, -INFINITY);
+	check_fetch_equals_naive(KNN_IP, -INFINITY);
+	check_fetch_equals_naive(KNN_COSINE, 0.2f);
+}
+
+Test(knn, ties_break_to_lower_ids_across_blocks_and_workers)
+{
+	/* 40 copies of one vector spread over many blocks: the top k are the
+	 * lowest ids among them, whatever worker saw which block */
+	const size_t nb = 3001;
+	const uint32_t d = 8, k = 10;
+	float *b = randn(nb, d, 21);
+	for (size_t c = 0; c < 40; c++)
+		memcpy(b + (2999 - c * 73) * d, b + 3000 * d, d * sizeof(float));
+	uint32_t ids[10], n;
+	for (unsigned t = 1; t <= 4; t++) {
+		struct fetch_ctx f = { b, d, UINT64_MAX, 0, 0 };
+		struct knn_opts o;
+		knn_opts_init(&o);
+		o.threads = t;
+		o.block_rows = 77;
+		cr_assert_eq(knn_exact_fetch(b + 3000 * d, 1, d, k, KNN_L2, -INFINITY, nb, fetch_copy, &f, &o, ids,
+					     NULL, &n, NULL),
+			     0);
+		cr_assert_eq(n, k);
+		for (uint32_t r = 0; r < k; r++) /* copies sit at 2999 - 73c; the lowest are c = 39, 38, ... */
+			cr_assert_eq(ids[r], 2999 - (39 - r) * 73, "threads %u rank %u: %u", t, r, ids[r]);
+	}
+	free(b);
+}
+
+Test(knn, blas_threads_do_not_matter)
 {
 	const size_t nq = 40, nb = 12000;
 	const uint32_t d = 64, k = 15;
@@ -159,21 +278,44 @@ Test(knn, streaming_equals_whole_and_threads_do_not_matter)
 	uint32_t ids_a[40 * 15], ids_b[40 * 15], na[40], nbo[40];
 	float sa[40 * 15], sb[40 * 15];
 	vec_set_threads(1);
-	cr_assert_eq(knn_exact(q, nq, b, nb, d, k, KNN_L2, -INFINITY, ids_a, sa, na, NULL), 0);
+	struct knn_opts o;
+	knn_opts_init(&o);
+	o.threads = 1;
+	struct fetch_ctx f = { b, d, UINT64_MAX, 0, 0 };
+	cr_assert_eq(knn_exact_fetch(q, nq, d, k, KNN_L2, -INFINITY, nb, fetch_copy, &f, &o, ids_a, sa, na, NULL), 0);
 	vec_set_threads(2);
-	struct err e = ERR_INIT;
-	struct knn_stream *s = knn_stream_new(q, nq, d, k, KNN_L2, -INFINITY, &e);
-	cr_assert_not_null(s, "%s", e.msg);
-	size_t cuts[] = { 0, 1, 999, 5000, 5001, 9000, 12000 };
-	for (int i = 0; i + 1 < 7; i++)
-		cr_assert_eq(knn_stream_add(s, b + cuts[i] * d, cuts[i + 1] - cuts[i], &e), 0);
-	cr_assert_eq(knn_stream_seen(s), nb);
-	cr_assert_eq(knn_stream_finish(s, ids_b, sb, nbo, &e), 0);
-	knn_stream_free(s);
+	cr_assert_eq(knn_exact_fetch(q, nq, d, k, KNN_L2, -INFINITY, nb, fetch_copy, &f, &o, ids_b, sb, nbo, NULL), 0);
+	cr_assert_eq(vec_get_threads(), 2, "a one-worker search keeps the BLAS threads");
 	cr_assert_arr_eq(ids_a, ids_b, sizeof ids_a);
 	cr_assert_arr_eq(sa, sb, sizeof sa);
 	cr_assert_arr_eq(na, nbo, sizeof na);
+	o.threads = 2;
+	cr_assert_eq(knn_exact_fetch(q, nq, d, k, KNN_L2, -INFINITY, nb, fetch_copy, &f, &o, ids_b, sb, nbo, NULL), 0);
+	cr_assert_eq(vec_get_threads(), 2, "the BLAS threads are restored after the workers");
+	cr_assert_arr_eq(ids_a, ids_b, sizeof ids_a);
+	cr_assert_arr_eq(sa, sb, sizeof sa);
 	free(q), free(b);
+}
+
+Test(knn, a_failed_fetch_is_the_error)
+{
+	const size_t nb = 5000;
+	const uint32_t d = 8, k = 3;
+	float *b = randn(nb, d, 31), *q = randn(2, d, 32);
+	uint32_t ids[6], n[2];
+	for (unsigned t = 1; t <= 3; t++) {
+		struct fetch_ctx f = { b, d, 2500, 0, 0 };
+		struct knn_opts o;
+		knn_opts_init(&o);
+		o.threads = t;
+		o.block_rows = 1000;
+		struct err e = ERR_INIT;
+		cr_assert_eq(knn_exact_fetch(q, 2, d, k, KNN_COSINE, -INFINITY, nb, fetch_copy, &f, &o, ids, NULL, n, &e),
+			     -1);
+		cr_assert_eq(e.cls, ERR_CORRUPT);
+		cr_assert(strstr(e.msg, "block at row 2000") != NULL, "%s", e.msg);
+	}
+	free(b), free(q);
 }
 
 Test(knn, fewer_base_rows_than_k_and_errors)

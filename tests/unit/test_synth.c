@@ -1,16 +1,25 @@
 /*
- * test_synth.c — synthetic vectors: purity, chunk/thread invariance, stats.
+ * test_synth.c — synthetic vectors: purity, chunk/thread invariance, stats;
+ * the queries step's sampled rows are the stored (and regenerated) rows.
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engrave/buf.h"
 #include "engrave/err.h"
 #include "engrave/hash.h"
 #include "engrave/rng.h"
+#include "engrave/spec.h"
+#include "engrave/steps.h"
+#include "engrave/store.h"
 #include "engrave/synth.h"
+#include "engrave/target.h"
 #include "engrave/vec.h"
+#include "engrave/vecfile.h"
+#include "../lib/testutil.h"
 
 static float *make_centroids(uint32_t k, uint32_t d, uint64_t seed)
 {
@@ -279,4 +288,143 @@ Test(synth, golden_digest_and_simd_paths)
 	cr_assert(digest_equal(&a, &b), "SSE2 and AVX2 paths differ");
 	cr_assert_str_eq(hex, "47709a947c8e57fd03eb6ad027ba04e2a305e76cf12dde975fe317e44491dfe6", "golden digest now %s", hex);
 	free(c);
+}
+
+/* ---- the queries step samples synthetic rows without loading the set ---- */
+
+struct run_out {
+	struct store *st;
+	char *dir;
+	struct spec *sp;
+	struct run_record rec;
+};
+
+static void run_spec(struct run_out *r, const char *yaml)
+{
+	struct err e = ERR_INIT;
+	memset(r, 0, sizeof *r);
+	r->dir = test_tmpdir("synthq");
+	cr_assert_eq(store_open(r->dir, 0, &r->st, &e), 0, "%s", e.msg);
+	cr_assert_eq(target_spec_load_string(yaml, strlen(yaml), "q.yaml", &r->sp, &e), 0, "%s", e.msg);
+	struct runner_opts ro;
+	memset(&ro, 0, sizeof ro);
+	cr_assert_eq(steps_run(r->st, r->sp, &ro, &r->rec, &e), 0, "%s", e.msg);
+}
+
+static void run_done(struct run_out *r)
+{
+	run_record_release(&r->rec);
+	spec_free(r->sp);
+	store_close(r->st);
+	test_rmtree(r->dir);
+	free(r->dir);
+}
+
+static const struct digest *output_of(const struct run_out *r, const char *step)
+{
+	for (int i = 0; i < r->rec.n_steps; i++)
+		if (strcmp(r->rec.steps[i].name, step) == 0 && r->rec.steps[i].n_out > 0)
+			return &r->rec.steps[i].out[0];
+	cr_assert_fail("no output of step %s", step);
+	return NULL;
+}
+
+/* A part of an artifact, whole, read straight from the store. */
+static void *read_part(struct store *st, const struct digest *art, const char *part, int64_t *rows, int64_t *dim)
+{
+	struct artifact a;
+	struct err e = ERR_INIT;
+	cr_assert_eq(artifact_get(st, art, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(artifact_get_int(&a, "rows", rows), 0);
+	cr_assert_eq(artifact_get_int(&a, "dim", dim), 0);
+	const struct digest *pd = artifact_part(&a, part);
+	cr_assert_not_null(pd, "no part %s", part);
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(obj_get(st, pd, &b, &e), 0, "%s", e.msg);
+	artifact_release(&a);
+	return b.data; /* a buf's data is malloc'd: free() it */
+}
+
+Test(synth, sampled_query_rows_are_the_synthetic_rows)
+{
+	/* 25000 x 96 floats: three store chunks, so picks come from several */
+	struct run_out r;
+	run_spec(&r, "name: q-rows\n"
+		     "seed: 7\n"
+		     "steps:\n"
+		     "  centroids: {from: random, k: 5, dim: 96}\n"
+		     "  synthetic: {count: 25000, std_dev: 0.2, normalize: true}\n"
+		     "  queries: {count: 300, source: synthetic}\n");
+	int64_t srows, sdim, qrows, qdim, crows, cdim;
+	float *syn = read_part(r.st, output_of(&r, "synthetic"), "vectors", &srows, &sdim);
+	float *q = read_part(r.st, output_of(&r, "queries"), "vectors", &qrows, &qdim);
+	uint64_t *ids = read_part(r.st, output_of(&r, "queries"), "ids", &qrows, &qdim);
+	float *cent = read_part(r.st, output_of(&r, "centroids"), "vectors", &crows, &cdim);
+	cr_assert_eq(srows, 25000);
+	cr_assert_eq(qrows, 300);
+	cr_assert_eq(qdim, 96);
+	/* the generator, set up here from the spec's values, not the step's */
+	struct synth_opts o;
+	synth_opts_init(&o, 25000);
+	o.seed = 7;
+	o.std_dev = 0.2f;
+	float row[96];
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (int64_t i = 0; i < qrows; i++) {
+		cr_assert_lt(ids[i], 25000);
+		cr_assert(memcmp(q + i * 96, syn + ids[i] * 96, sizeof row) == 0,
+			  "query %lld differs from the stored synthetic row %llu", (long long)i,
+			  (unsigned long long)ids[i]);
+		synth_generate(&o, cent, (uint32_t)crows, 96, ids[i], 1, row, NULL, NULL);
+		cr_assert(memcmp(q + i * 96, row, sizeof row) == 0,
+			  "query %lld differs from synthetic row %llu regenerated", (long long)i,
+			  (unsigned long long)ids[i]);
+		lo = ids[i] < lo ? ids[i] : lo;
+		hi = ids[i] > hi ? ids[i] : hi;
+	}
+	cr_assert(lo < 10000 && hi > 20000, "picks span the chunks (%llu..%llu)", (unsigned long long)lo,
+		  (unsigned long long)hi);
+	free(syn), free(q), free(ids), free(cent);
+	run_done(&r);
+}
+
+Test(synth, sampled_corpus_rows_are_read_by_offset)
+{
+	/* a vector-file corpus: the picks are read from the stored set by offset */
+	char *dir = test_tmpdir("synthnpy");
+	char path[512];
+	snprintf(path, sizeof path, "%s/v.npy", dir);
+	const uint32_t d = 40;
+	const size_t n = 30000; /* 4.8 MB: two store chunks */
+	float *v = malloc(n * d * sizeof *v);
+	cr_assert_not_null(v);
+	rng_normal_fill(3, 17, 0, n * d, v);
+	struct vecfile_writer *w;
+	struct err e = ERR_INIT;
+	cr_assert_eq(vecfile_writer_open(&w, path, VECFILE_NPY, d, &e), 0, "%s", e.msg);
+	cr_assert_eq(vecfile_writer_write(w, v, n, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(vecfile_writer_close(w, &e), 0, "%s", e.msg);
+	char yaml[1024];
+	snprintf(yaml, sizeof yaml,
+		 "name: q-corpus\n"
+		 "steps:\n"
+		 "  corpus: {source: npy, path: %s}\n"
+		 "  queries: {count: 200, source: corpus}\n",
+		 path);
+	struct run_out r;
+	run_spec(&r, yaml);
+	int64_t qrows, qdim;
+	float *q = read_part(r.st, output_of(&r, "queries"), "vectors", &qrows, &qdim);
+	uint64_t *ids = read_part(r.st, output_of(&r, "queries"), "ids", &qrows, &qdim);
+	cr_assert_eq(qrows, 200);
+	for (int64_t i = 0; i < qrows; i++) {
+		cr_assert_lt(ids[i], n);
+		cr_assert(memcmp(q + i * d, v + ids[i] * d, d * sizeof(float)) == 0, "query %lld != corpus row %llu",
+			  (long long)i, (unsigned long long)ids[i]);
+	}
+	free(q), free(ids), free(v);
+	run_done(&r);
+	test_rmtree(dir);
+	free(dir);
 }

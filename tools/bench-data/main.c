@@ -8,11 +8,18 @@
  *   bench-data kmeans --npy IN [--k K] [--iters N] [--algo lloyd|minibatch]
  *                     [--batch B] [--seed S] [--tol T] [--no-improve N]
  *   bench-data knn    --npy IN [--queries Q] [--k K] [--metric cosine|l2|ip]
+ *   bench-data sgemm  [--queries Q] [--rows N] [--dim D] [--block B] [--threads T]
  *
  * synth draws k centroids (unit vectors from Philox stream "CENT"), then
  * streams count rows through synth_run into the chosen sink: none (the
  * generation alone), sha256 (what the store costs in hashing) or store (an
  * obj_writer object in the store at DIR); --npy also saves the rows.
+ * sgemm times the arithmetic floor of exact ground truth (groundtruth.sh):
+ * the Q x N inner products as one OpenBLAS sgemm (vec_ip_block) per block
+ * of B base rows against all queries, the block kept in memory and reused
+ * (no I/O, no top-k), with the process's OpenBLAS threads (--threads sets
+ * them). One Q x D by D x N sgemm would do the same flops but hold a Q x N
+ * result (4 GB at 1000 x 1M).
  * Each mode prints one "key=value ..." line on stdout. The .npy reader and
  * writer here are minimal (v1 header, '<f4', C order) on purpose: the
  * benchmark should not depend on the vecfile module it is not measuring.
@@ -290,10 +297,41 @@ static int cmd_knn(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_sgemm(int argc, char **argv)
+{
+	size_t nq = (size_t)atol(arg(argc, argv, "--queries", "1000"));
+	uint64_t n = (uint64_t)atoll(arg(argc, argv, "--rows", "1000000"));
+	uint32_t d = (uint32_t)atoi(arg(argc, argv, "--dim", "768"));
+	size_t blk = (size_t)atol(arg(argc, argv, "--block", "16384"));
+	int threads = atoi(arg(argc, argv, "--threads", "0"));
+	if (!nq || !n || !d || !blk) {
+		fprintf(stderr, "bench-data: sgemm needs positive --queries, --rows, --dim, --block\n");
+		return 2;
+	}
+	vec_set_threads(threads);
+	float *q = xmalloc_array(xalloc_mul(nq, d), sizeof(float));
+	float *b = xmalloc_array(xalloc_mul(blk, d), sizeof(float));
+	float *out = xmalloc_array(xalloc_mul(nq, blk), sizeof(float));
+	rng_normal_fill(1, STREAM_CENT, 0, nq * d, q);
+	rng_normal_fill(2, STREAM_CENT, 0, blk * d, b);
+	vec_ip_block(q, nq, b, blk, d, out); /* warm-up: OpenBLAS threads and buffers */
+	mono_ns t0 = clock_mono_now();
+	for (uint64_t r = 0; r < n; r += blk) {
+		size_t nb = n - r < blk ? (size_t)(n - r) : blk;
+		vec_ip_block(q, nq, b, nb, d, out);
+	}
+	mono_ns t1 = clock_mono_now();
+	double s = secs(t0, t1);
+	printf("mode=sgemm queries=%zu rows=%llu dim=%u block=%zu threads=%d seconds=%.3f gflops=%.1f\n", nq,
+	       (unsigned long long)n, d, blk, vec_get_threads(), s, 2.0 * (double)nq * (double)n * d / s / 1e9);
+	free(q), free(b), free(out);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench-data synth|kmeans|knn [options] (see the source)\n");
+		fprintf(stderr, "usage: bench-data synth|kmeans|knn|sgemm [options] (see the source)\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "synth") == 0)
@@ -302,6 +340,8 @@ int main(int argc, char **argv)
 		return cmd_kmeans(argc, argv);
 	if (strcmp(argv[1], "knn") == 0)
 		return cmd_knn(argc, argv);
+	if (strcmp(argv[1], "sgemm") == 0)
+		return cmd_sgemm(argc, argv);
 	fprintf(stderr, "bench-data: unknown mode '%s'\n", argv[1]);
 	return 2;
 }
