@@ -175,11 +175,66 @@ static int starts_redirect(const char *t, size_t n)
 	return 0;
 }
 
+/*
+ * Disambiguation templates, compared without case after "_" -> " ": the
+ * disambiguation family (and its redirects), set index articles, and name
+ * lists (Surname, Given name), which also just list pages of one name.
+ */
+static const char *const dab_templates[] = {
+	"dab", "disamb", "geodis", "geo-dis", "hndis", "hndab", "hndis-cleanup", "numberdis",
+	"roaddis", "schooldis", "hospitaldis", "mil-unit-dis", "mathdab", "letter-numbercombdisambig",
+	"place name disambiguation", "human name disambiguation", "number disambiguation",
+	"road disambiguation", "school disambiguation", "hospital disambiguation", "letter disambiguation",
+	"airport disambiguation", "call sign disambiguation", "genus disambiguation",
+	"species latin name disambiguation", "military unit disambiguation", "chinese title disambiguation",
+	"set index article", "set index", "sia", "shipindex", "ship index", "sportindex", "mountainindex",
+	"lakeindex", "roadindex", "surname", "given name", "molecular formula index", "chemistry index",
+	"enzyme index", "plant common name", NULL,
+};
+
+/* Template names starting with these mark a disambiguation page ({{disambig}}, {{Disambiguation|geo}}). */
+static const char *const dab_prefixes[] = { "disambig", "пояснение", "Пояснение", NULL };
+
+/*
+ * Whether the template name at [q, end) (after "{{" and leading blanks),
+ * up to '|' or '}', is a disambiguation template.
+ */
+static int is_dab_template(const char *q, const char *end)
+{
+	char name[64];
+	size_t n = 0;
+	if (end - q >= 9 && strncasecmp(q, "template:", 9) == 0)
+		q += 9;
+	for (; q < end && *q != '|' && *q != '}'; q++) {
+		if (n + 1 >= sizeof(name))
+			return 0;
+		char c = *q == '_' || *q == '\n' || *q == '\t' ? ' ' : *q;
+		if (c == ' ' && (n == 0 || name[n - 1] == ' '))
+			continue;
+		name[n++] = c;
+	}
+	if (q == end)
+		return 0;
+	while (n && name[n - 1] == ' ')
+		n--;
+	name[n] = '\0';
+	for (int k = 0; dab_prefixes[k]; k++) {
+		size_t l = strlen(dab_prefixes[k]);
+		/* {{Disambiguation needed}} is an inline tag in ordinary articles */
+		if (n >= l && strncasecmp(name, dab_prefixes[k], l) == 0 &&
+		    strncasecmp(name, "disambiguation needed", 21) != 0)
+			return 1;
+	}
+	for (int k = 0; dab_templates[k]; k++)
+		if (strcasecmp(name, dab_templates[k]) == 0)
+			return 1;
+	return 0;
+}
+
 static int is_disambig(const char *title, const char *t, size_t n)
 {
 	if (strcasestr(title, "(disambiguation)"))
 		return 1;
-	static const char *const names[] = { "disambig", "пояснение", "Пояснение", NULL };
 	const char *end = t + n, *p = t;
 	while (p < end) {
 		const char *b = memmem(p, (size_t)(end - p), "{{", 2);
@@ -188,12 +243,7 @@ static int is_disambig(const char *title, const char *t, size_t n)
 		const char *q = b + 2;
 		while (q < end && (*q == ' ' || *q == '\n'))
 			q++;
-		for (int k = 0; names[k]; k++) {
-			size_t l = strlen(names[k]);
-			if ((size_t)(end - q) >= l && strncasecmp(q, names[k], l) == 0)
-				return 1;
-		}
-		if (end - q >= 4 && strncasecmp(q, "dab", 3) == 0 && (q[3] == '}' || q[3] == '|'))
+		if (is_dab_template(q, end))
 			return 1;
 		p = b + 2;
 	}
