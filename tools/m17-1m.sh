@@ -13,12 +13,14 @@
 # 2. Chroma (tools/chroma, pinned) on 127.0.0.1:PORT with its data in
 #    --chroma-data (default $ENGRAVE_M17_CHROMA or /tmp/engrave-m17-chroma),
 #    started here and restarted between the phases of the ef_search sweep.
-# 3. The 1K baseline: experiments/m17_baseline_1k.yaml on the same Chroma
-#    (its own collection), named m17-1k with `engrave baseline set` unless
-#    the store has it already.
-# 4. A rate ramp at 1M (RAMP_RATES, default [10,20,40,80,160], 20 s phases,
+# 3. A rate ramp at 1M (RAMP_RATES, default [10,20,40,80,160], 20 s phases,
 #    p99 SLO RAMP_SLO_MS, default 1000): the first run of the spec, so it
 #    also builds every artifact and ingests the 1,000,000 vectors.
+# 4. The 1K baseline: experiments/m17_baseline_1k.yaml on the same Chroma
+#    (its own collection) at the ramp's rate with the 1M run's mix (the
+#    plan's 1000 ops/s of single-record writes is more than Chroma takes
+#    at any size), named m17-1k with `engrave baseline set` unless the
+#    store has it already.
 # 5. The measured run: experiments/m17_1m_chroma.yaml at the ramp's highest
 #    rate within the SLO (at least the lowest rate); `engrave check` against
 #    m17-1k; an entry appended to PERFORMANCE_LOG.md (`engrave log --append`).
@@ -27,7 +29,8 @@
 #    value (nothing is re-ingested).
 # 7. A table of what was measured (each phase's time, ingest rate,
 #    p50/p99/p999, throughput, recall@10, errors, peak RSS), also written
-#    to $STORE/m17-1m-summary.md.
+#    to $OUT/m17-1m-summary.md (OUT defaults to the store's path + "-m17":
+#    each engrave run's JSON and stderr are kept there too).
 #
 # Every engrave step is cached or journaled: after a crash or kill -9,
 # running this script again resumes where it stopped (the runs are resumed
@@ -60,7 +63,8 @@ BASE=experiments/m17_baseline_1k.yaml
 url="http://127.0.0.1:$PORT"
 [ -x "$E" ] || make -s all
 [ -x "$chroma" ] || tools/install-deps.sh --chroma
-mkdir -p "$STORE" "$CHROMA_DATA"
+OUT=${OUT:-$STORE-m17}  # this script's own files: each run's JSON and stderr, the summary
+mkdir -p "$OUT" "$CHROMA_DATA"
 log() { printf '[m17-1m %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 eng() { "$E" --store "$STORE" "$@"; }
 metric() { /usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["metrics"].get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
@@ -69,7 +73,7 @@ metric() { /usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[
 sets=()
 if [ -s experiments/data/simplewiki-latest-pages-articles.xml.bz2 ]; then
 	sets+=(--set steps.corpus.path=data/simplewiki-latest-pages-articles.xml.bz2
-		--set "description=1M validation on Chroma, 50K Simple English Wikipedia articles + 950K synthetic")
+		--set "description='1M validation on Chroma, 50K Simple English Wikipedia articles + 950K synthetic'")
 	log "corpus: the Simple English Wikipedia dump"
 else
 	gen=experiments/data/m17-generated-wiki.xml
@@ -103,7 +107,7 @@ os.rename(tmp, out)
 print("%d pages from %d real ones" % (n, len(pages)))
 PY
 	fi
-	sets+=(--set "description=1M validation on Chroma: 50K articles generated from real wiki pages (no simplewiki dump here) + 950K synthetic")
+	sets+=(--set "description='1M validation on Chroma: 50K articles generated from real wiki pages (no simplewiki dump here) + 950K synthetic'")
 fi
 
 # ---- 2. Chroma -------------------------------------------------------------------
@@ -144,29 +148,21 @@ run_or_resume() {
 	local name=$1 spec=$2 rc=0
 	shift 2
 	local t0=$SECONDS
-	eng run --json "$spec" "$@" --resume >"$STORE/$name.json" 2>"$STORE/$name.err" || rc=$?
-	if [ $rc -eq 3 ] && grep -q "no unfinished run" "$STORE/$name.err"; then
+	eng run --json "$spec" "$@" --resume >"$OUT/$name.json" 2>"$OUT/$name.err" || rc=$?
+	if [ $rc -eq 3 ] && grep -q "no unfinished run" "$OUT/$name.err"; then
 		rc=0
-		eng run --json "$spec" "$@" >"$STORE/$name.json" 2>"$STORE/$name.err" || rc=$?
+		eng run --json "$spec" "$@" >"$OUT/$name.json" 2>"$OUT/$name.err" || rc=$?
 	fi
 	log "$name: exit $rc in $((SECONDS - t0)) s"
 	return $rc
 }
 
-# ---- 3. the 1K baseline ------------------------------------------------------------
-if ! eng baseline list 2>/dev/null | grep -q '^m17-1k\b'; then
-	log "baseline: $BASE on Chroma (collection m17-1k)"
-	run_or_resume baseline-1k "$BASE" "${tgt[@]}" --set target.driver=chroma --set target.collection=m17-1k \
-		--set steps.loadtest.mix.search=0 || { tail -5 "$STORE/baseline-1k.err"; exit 4; }
-	eng baseline set m17-1k "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$STORE/baseline-1k.json")"
-fi
-
-# ---- 4. the ramp (and, the first time, every artifact and the 1M ingest) ----------------
+# ---- 3. the ramp (and, the first time, every artifact and the 1M ingest) ----------------
 log "ramp: rates $RAMP_RATES, p99 SLO $RAMP_SLO_MS ms"
 run_or_resume ramp "$SPEC" "${sets[@]}" "${tgt[@]}" --set "steps.loadtest.rates=$RAMP_RATES" \
 	--set steps.loadtest.slo_p99_ms="$RAMP_SLO_MS" --set steps.loadtest.duration=20s --set steps.loadtest.warmup=5s ||
-	{ tail -5 "$STORE/ramp.err"; exit 4; }
-rate=$(metric "$STORE/ramp.json" max_rate_under_slo)
+	{ tail -5 "$OUT/ramp.err"; exit 4; }
+rate=$(metric "$OUT/ramp.json" max_rate_under_slo)
 lowest=$(/usr/bin/python3 -c 'import json,sys; print(min(json.loads(sys.argv[1])))' "$RAMP_RATES")
 if [ -z "$rate" ] || [ "$(/usr/bin/python3 -c "print(int(float('$rate') <= 0))")" = 1 ]; then
 	log "ramp: no rate within the SLO; measuring at the lowest, $lowest/s"
@@ -175,21 +171,30 @@ fi
 rate=$(/usr/bin/python3 -c "print('%g' % float('$rate'))")
 log "ramp: Chroma holds $rate ops/s at 1M within p99 $RAMP_SLO_MS ms"
 
+# ---- 4. the 1K baseline, at the rate and mix the 1M run will use ----------------------------
+if ! eng baseline list 2>/dev/null | grep -q '^m17-1k\b'; then
+	log "baseline: $BASE on Chroma (collection m17-1k) at $rate ops/s, the 1M run's mix"
+	run_or_resume baseline-1k "$BASE" "${tgt[@]}" --set target.driver=chroma --set target.collection=m17-1k \
+		--set steps.loadtest.arrival.rate="$rate" --set 'steps.loadtest.mix={store: 0.5, recall: 0.5, search: 0}' ||
+		{ tail -5 "$OUT/baseline-1k.err"; exit 4; }
+	eng baseline set m17-1k "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$OUT/baseline-1k.json")"
+fi
+
 # ---- 5. the measured run ----------------------------------------------------------------
 run_or_resume measured "$SPEC" "${sets[@]}" "${tgt[@]}" --set steps.loadtest.arrival.rate="$rate" ||
-	{ tail -5 "$STORE/measured.err"; exit 4; }
-run_id=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$STORE/measured.json")
+	{ tail -5 "$OUT/measured.err"; exit 4; }
+run_id=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$OUT/measured.json")
 check_rc=0
-eng check "$run_id" >"$STORE/check.out" 2>&1 || check_rc=$?
+eng check "$run_id" >"$OUT/check.out" 2>&1 || check_rc=$?
 log "check against m17-1k: exit $check_rc"
 eng log --append PERFORMANCE_LOG.md "$run_id" >/dev/null 2>&1 || log "log: could not append (see 'engrave log --help')"
 
 # ---- 6. the ef_search sweep -----------------------------------------------------------------
 run_or_resume sweep "$SPEC" "${sets[@]}" "${tgt[@]}" --set steps.loadtest.arrival.rate="$rate" \
-	--set "steps.loadtest.ef_search=$EF_VALUES" --between-phases "$hook" || { tail -5 "$STORE/sweep.err"; exit 4; }
+	--set "steps.loadtest.ef_search=$EF_VALUES" --between-phases "$hook" || { tail -5 "$OUT/sweep.err"; exit 4; }
 
 # ---- 7. the table -----------------------------------------------------------------------------
-/usr/bin/python3 - "$STORE" "$rate" "$check_rc" <<'PY' | tee "$STORE/m17-1m-summary.md"
+/usr/bin/python3 - "$OUT" "$rate" "$check_rc" <<'PY' | tee "$OUT/m17-1m-summary.md"
 import json, sys
 st, rate, check_rc = sys.argv[1], sys.argv[2], sys.argv[3]
 def load(n):
