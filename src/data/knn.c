@@ -26,10 +26,13 @@
  * each fetches its block (the store read and its SHA-256 check run in
  * parallel with the other worker's sgemm), scores it against all queries
  * with single-threaded OpenBLAS and keeps its own heaps; at the end the
- * heaps are merged into one. Measured at 1M x 768, 1000 queries, 2 cores:
- * two workers with one BLAS thread each beat one worker with two OpenBLAS
- * threads (which idles a core during the read, the hashing and the heap
- * scan, and spins in sched_yield between calls): README, "Performance".
+ * heaps are merged into one. Measured on the groundtruth step at 1M x 768,
+ * 1000 queries, 2 cores (2026-12-04): two workers with one BLAS thread each
+ * 10.5 s (19.8 s user CPU), one worker with two OpenBLAS threads 13.0 s
+ * (21.9 s user, 3.9 s system) on a quiet machine; 21-24 s against 38-39 s
+ * at load average 2-5 from other work. One worker leaves a core idle while
+ * it reads, hashes and scans the heaps, and its BLAS threads spin in
+ * sched_yield between calls and stall whenever the other is descheduled.
  *
  * Scratch memory per worker: a fetch block (block_rows x d floats), QBLOCK x
  * BBLOCK sgemm scores (16 MiB), the heaps (nq x k).

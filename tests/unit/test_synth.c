@@ -428,3 +428,57 @@ Test(synth, sampled_corpus_rows_are_read_by_offset)
 	test_rmtree(dir);
 	free(dir);
 }
+
+Test(synth, a_synthetic_set_the_generator_does_not_make_is_read)
+{
+	/* The action cache says spec B's synthetic step made spec A's set (as a
+	 * store from another engrave version might): the regenerated rows (std
+	 * 0.3) fail the read-back check, and the picks come from the stored set. */
+	const char *a_yaml = "name: q-a\nseed: 7\nsteps:\n"
+			     "  centroids: {from: random, k: 5, dim: 96}\n"
+			     "  synthetic: {count: 25000, std_dev: 0.2}\n";
+	const char *b_yaml = "name: q-b\nseed: 7\nsteps:\n"
+			     "  centroids: {from: random, k: 5, dim: 96}\n"
+			     "  synthetic: {count: 25000, std_dev: 0.3}\n"
+			     "  queries: {count: 100, source: synthetic}\n";
+	struct run_out r;
+	run_spec(&r, a_yaml);
+	struct digest syn_a = *output_of(&r, "synthetic");
+	struct spec *b;
+	struct err e = ERR_INIT;
+	cr_assert_eq(target_spec_load_string(b_yaml, strlen(b_yaml), "b.yaml", &b, &e), 0, "%s", e.msg);
+	struct plan_row rows[SPEC_NSTEPS];
+	int n = 0;
+	cr_assert_eq(steps_plan(r.st, b, rows, &n, &e), 0, "%s", e.msg);
+	int found = 0;
+	for (int i = 0; i < n; i++)
+		if (rows[i].step == STEP_SYNTHETIC) {
+			cr_assert(rows[i].has_action);
+			struct buf v;
+			buf_init(&v, 0);
+			cr_assert_eq(ac_value_encode(&syn_a, 1, 0, &v, &e), 0, "%s", e.msg);
+			cr_assert_eq(ac_put(r.st, &rows[i].action, v.data, v.len, &e), 0, "%s", e.msg);
+			buf_release(&v);
+			found = 1;
+		}
+	cr_assert(found);
+	struct run_record rb;
+	struct runner_opts ro;
+	memset(&ro, 0, sizeof ro);
+	cr_assert_eq(steps_run(r.st, b, &ro, &rb, &e), 0, "%s", e.msg);
+	struct run_record keep = r.rec;
+	r.rec = rb;
+	cr_assert(digest_equal(output_of(&r, "synthetic"), &syn_a), "the cache entry was not used");
+	int64_t srows, sdim, qrows, qdim;
+	float *syn = read_part(r.st, &syn_a, "vectors", &srows, &sdim);
+	float *q = read_part(r.st, output_of(&r, "queries"), "vectors", &qrows, &qdim);
+	uint64_t *ids = read_part(r.st, output_of(&r, "queries"), "ids", &qrows, &qdim);
+	cr_assert_eq(qrows, 100);
+	for (int64_t i = 0; i < qrows; i++)
+		cr_assert(memcmp(q + i * 96, syn + ids[i] * 96, 96 * sizeof(float)) == 0,
+			  "query %lld is not stored row %llu", (long long)i, (unsigned long long)ids[i]);
+	free(syn), free(q), free(ids);
+	run_record_release(&keep);
+	spec_free(b);
+	run_done(&r);
+}
