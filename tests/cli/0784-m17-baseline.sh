@@ -13,21 +13,27 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/nu
 trap cleanup EXIT
 E() { "$ENGRAVE" --store "$TMPDIR/s" "$@"; }
 # $1 name, $2 exit code, $3 run JSON, $4 stderr: exit 0 passes; exit 1 (a
-# check failed) of a done run on a machine others kept busy (>= 20% CPU,
-# the rule of 'engrave check') is skipped: its latencies are not the target's.
+# check failed) of a done run on a machine others kept busy (>= 10% CPU, where
+# the run's report says "busy machine": 1000 ops/s against a brute-force server
+# leaves 2 cores no room) is skipped: its latencies are not the target's alone.
 exit0() {
 	if [ "$2" -eq 0 ]; then ok "$1 (exit 0)"; return; fi
 	busy=$($py -c 'import json,sys; r=json.load(open(sys.argv[1])); m=r["metrics"]
-print("%.0f" % m["noise.other_cpu_pct"] if r["status"] == "done" and m.get("noise.other_cpu_pct", 0) >= 20 else "")' \
+print("%.0f" % m["noise.other_cpu_pct"] if r["status"] == "done" and m.get("noise.other_cpu_pct", 0) >= 10 else "")' \
 		"$3" 2>/dev/null)
 	if [ "$2" -eq 1 ] && [ -n "$busy" ]; then skip "$1 (exit 0)" "a check failed while others used $busy% CPU"; return; fi
 	fail "$1 (exit 0)" "exit $2"; tail -8 "$4" | sed 's/^/# /'
+	$py -c 'import json,sys; [print("# check %s: %s %s" % (c["metric"], c["value"], c["threshold"]))
+ for c in json.load(open(sys.argv[1])).get("checks", {}).get("rows", []) if c["verdict"] != "pass"]' "$3" 2>/dev/null
 }
-
-"$srv" --port 0 --port-file "$TMPDIR/port" >"$TMPDIR/srv.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$TMPDIR/port" ] && break; sleep 0.05; done
-url="http://127.0.0.1:$(cat "$TMPDIR/port")"
+start_server() { # a fresh contract server (Engram's dedup on); sets $url
+	rm -f "$TMPDIR/port"
+	"$srv" --port 0 --port-file "$TMPDIR/port" >>"$TMPDIR/srv.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do [ -s "$TMPDIR/port" ] && break; sleep 0.05; done
+	url="http://127.0.0.1:$(cat "$TMPDIR/port")"
+}
+start_server
 
 expect_exit 0 "the shipped spec passes spec check" "$ENGRAVE" spec check "$spec"
 E plan "$spec" --set "target.url=$url" 2>&1 | grep -q "^  queries " && ok "its plan has the recall cues (queries)" ||
@@ -60,7 +66,8 @@ if [ -f "${SHARED:-}/fixtures/engram/m17_baseline.toml" ]; then
 	"$ENGRAVE" spec import-scenario "$SHARED/fixtures/engram/m17_baseline.toml" -o "$TMPDIR/imp.yaml" 2>"$TMPDIR/imp.err"
 	grep -q "queries: {source: heldout" "$TMPDIR/imp.yaml" && ok "the import has a queries step" ||
 		fail "the import has a queries step"
-	E run --json "$TMPDIR/imp.yaml" --set "target.url=$url" --set target.space=imported --set loadtest.duration=1s \
+	start_server # its own, as empty as the first one was
+	E run --json "$TMPDIR/imp.yaml" --set "target.url=$url" --set loadtest.duration=1s \
 		>"$TMPDIR/imp.json" 2>"$TMPDIR/imp.out"
 	exit0 "the imported scenario runs against the contract server" $? "$TMPDIR/imp.json" "$TMPDIR/imp.out"
 	$py -c 'import json,sys; m=json.load(open(sys.argv[1]))["metrics"]; assert m["ingest.lost"] == 0 and m["recall_count"] > 0, m' \
