@@ -55,13 +55,14 @@ PORT=${PORT:-$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("1
 url="http://127.0.0.1:$PORT"
 RANDOM=$((SEED % 32768))
 cpid= hog= epid=
-cleanup() {
+cleanup() { # never changes the script's exit status (set -e is off here)
+	set +e
 	[ -n "$epid" ] && kill -9 "$epid" 2>/dev/null
 	[ -n "$hog" ] && kill "$hog" 2>/dev/null
 	[ -n "$cpid" ] && kill "$cpid" 2>/dev/null && wait "$cpid" 2>/dev/null
 	rm -rf "$work"
 }
-trap cleanup EXIT
+trap 'rc=$?; cleanup; exit $rc' EXIT
 say() { printf '[kill-resume %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 "$chroma" run --path "$CDATA" --host 127.0.0.1 --port "$PORT" >"$work/chroma.log" 2>&1 &

