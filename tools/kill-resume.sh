@@ -142,7 +142,6 @@ print(sorted(rs, key=lambda r: r["id"])[-1]["id"] if rs else "")' >"$work/run.id
 running() { grep -q "^$1 *running" "$work/run.err" 2>/dev/null; }
 finished() { grep -qE "^$1 *(done|cached)" "$work/run.err" 2>/dev/null; }
 : >"$work/report"
-total=0
 # One process covers phases until it is killed: a phase that finishes before
 # its kill lands (milliseconds long) is reported, and the same process goes
 # on to the next phase.
@@ -180,7 +179,6 @@ for ph in "${phases[@]}"; do
 			echo "$ph: finished just before the kill ($ms ms after it started)" >>"$work/report"
 		else
 			echo "$ph: KILLED while running ($ms ms after it started; Chroma held $(chroma_count))" >>"$work/report"
-			total=$((total + 1))
 		fi
 	else
 		wait "$epid" 2>/dev/null || true

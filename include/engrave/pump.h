@@ -124,7 +124,6 @@ struct pump_stats {
 	uint64_t shrinks;       /* adaptive: -1 steps (requests queued in the target) */
 	double queued;          /* adaptive: the last estimate of requests queued in the target */
 	uint64_t max_timeout_ns; /* adaptive: the longest per-request timeout given */
-	size_t last_bytes;      /* the body of the last attempt sent */
 	int window;             /* current window */
 	int max_window;         /* largest window so far */
 	int min_window;         /* smallest window so far */

@@ -204,8 +204,5 @@ int step_loadtest_run(struct step_ctx *c, struct err *e);
  * latency_ms u32, completed u64, 4 zero bytes.
  */
 #define INGEST_WINDOW_ROW 28
-struct pump_sample;
-void ingest_window_encode(const struct pump_sample *s, uint8_t row[INGEST_WINDOW_ROW]);
-void ingest_window_decode(const uint8_t row[INGEST_WINDOW_ROW], struct pump_sample *s);
 
 #endif

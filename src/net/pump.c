@@ -83,13 +83,13 @@ struct pump {
 	struct err *e;          /* the run's error (pump_run's e) */
 	struct err scratch;     /* callbacks' error once the run has failed */
 	int window;
-	int grown;              /* successes since the last change of the window */
 	mono_ns last_cut;
 	double base_cost;       /* adaptive: lowest latency per KiB of body seen (ns) */
 	double srtt_cost;       /* adaptive: smoothed latency per KiB of successes (ns) */
 	uint64_t round;         /* adaptive: completions since the window was last judged */
 	mono_ns t_start, next_sample;
 	int sample_min_window;  /* smallest window since the last sample */
+	size_t last_bytes;      /* the body of the last attempt sent (the samples' latency size) */
 	struct pump_sample *series;
 	size_t n_series, cap_series;
 	struct pump_stats st;
@@ -234,7 +234,6 @@ static void set_window(struct pump *p, int w)
 	if (w > p->o.max_in_flight)
 		w = p->o.max_in_flight;
 	p->window = w;
-	p->grown = 0;
 	p->round = 0;
 	p->st.window = w;
 	if (w > p->st.max_window)
@@ -320,7 +319,7 @@ static void sample(struct pump *p, mono_ns now)
 	s->window = (uint16_t)p->window;
 	s->min_window = (uint16_t)p->sample_min_window;
 	s->in_flight = (uint16_t)p->in_flight;
-	s->latency_ms = (uint32_t)(p->srtt_cost * kib(p->st.last_bytes) / NS_PER_MS);
+	s->latency_ms = (uint32_t)(p->srtt_cost * kib(p->last_bytes) / NS_PER_MS);
 	s->completed = p->st.completed;
 	p->sample_min_window = p->window;
 	p->next_sample = now + PUMP_SAMPLE_NS;
@@ -383,7 +382,7 @@ static int send_job(struct pump *p, struct pjob *j)
 		return -1;
 	}
 	j->bytes = rq.body_len;
-	p->st.last_bytes = rq.body_len;
+	p->last_bytes = rq.body_len;
 	if (p->o.adaptive) { /* a timeout relative to what such a request takes now */
 		uint64_t base = rq.timeout_ns ? rq.timeout_ns : HTTP_TIMEOUT_DEFAULT_NS;
 		uint64_t rel = TIMEOUT_EXPECTED_MULT * expected_ns(p, rq.body_len);

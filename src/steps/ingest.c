@@ -713,15 +713,7 @@ static void put_le(uint8_t *p, uint64_t v, int n)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-void ingest_window_encode(const struct pump_sample *s, uint8_t row[INGEST_WINDOW_ROW])
+static void window_row_encode(const struct pump_sample *s, uint8_t row[INGEST_WINDOW_ROW])
 {
 	memset(row, 0, INGEST_WINDOW_ROW);
 	put_le(row, s->t_ms, 4);
@@ -730,16 +722,6 @@ void ingest_window_encode(const struct pump_sample *s, uint8_t row[INGEST_WINDOW
 	put_le(row + 8, s->in_flight, 2);
 	put_le(row + 12, s->latency_ms, 4);
 	put_le(row + 16, s->completed, 8);
-}
-
-void ingest_window_decode(const uint8_t row[INGEST_WINDOW_ROW], struct pump_sample *s)
-{
-	s->t_ms = (uint32_t)get_le(row, 4);
-	s->window = (uint16_t)get_le(row + 4, 2);
-	s->min_window = (uint16_t)get_le(row + 6, 2);
-	s->in_flight = (uint16_t)get_le(row + 8, 2);
-	s->latency_ms = (uint32_t)get_le(row + 12, 4);
-	s->completed = get_le(row + 16, 8);
 }
 
 /* The pump's window over time as the receipt's "window" part: rows of
@@ -751,7 +733,7 @@ static int write_window_series(struct ing *g, struct digest *out, uint64_t *size
 		return -1;
 	for (size_t i = 0; i < g->n_series; i++) {
 		uint8_t row[INGEST_WINDOW_ROW];
-		ingest_window_encode(&g->series[i], row);
+		window_row_encode(&g->series[i], row);
 		if (obj_write(w, row, sizeof(row), g->e)) {
 			obj_writer_abort(w);
 			return -1;
