@@ -21,9 +21,12 @@
  * bootstrap: the spread between runs, not within one, is what decides.
  *
  * The noise floor: with repeats, the larger coefficient of variation of
- * the repeats; with blocks, for latencies, the client's own wake-up error
- * (the larger client_wakeup_p99_us of the two runs) — a change smaller
- * than what the client adds to every figure is not a change of the target.
+ * the repeats; with blocks, for latencies measured from the intended time,
+ * the client's own wake-up error at the matching rank (the larger
+ * client_wakeup_p50_us of the two runs for percentiles below p95, the
+ * larger client_wakeup_p99_us for p95 and up and for the mean) — a change
+ * smaller than what the client adds at that rank is not a change of the
+ * target. Service times start at the actual send and get no such floor.
  */
 #include "engrave/verdict.h"
 #include "engrave/compare.h"
@@ -501,9 +504,13 @@ static int uncertainty(const struct compare_recs *ra, const struct compare_recs 
 			v->method = VERDICT_BY_BLOCKS;
 			v->n_a = ba.nb;
 			v->n_b = bb.nb;
-			/* the client's own share: what it adds to every latency */
-			if (d.kind == MK_PCT || d.kind == MK_MEAN) {
-				double wa = metric_value(a, "client_wakeup_p99_us"), wb = metric_value(b, "client_wakeup_p99_us");
+			/* the client's own share: what its late wake-ups add to the
+			 * latency at this rank (none to service time, measured from
+			 * the actual send); a percentile below p95 takes the wake-up
+			 * p50, so one stall does not mask a shift of the median */
+			if ((d.kind == MK_PCT || d.kind == MK_MEAN) && !d.service) {
+				const char *wk = d.kind == MK_PCT && d.pct < 95 ? "client_wakeup_p50_us" : "client_wakeup_p99_us";
+				double wa = metric_value(a, wk), wb = metric_value(b, wk);
 				double w = (isnan(wa) ? 0 : wa) > (isnan(wb) ? 0 : wb) ? wa : (isnan(wb) ? 0 : wb);
 				if (w > 0 && fabs(v->a) > 0)
 					v->noise = w / 1000.0 / fabs(v->a) * 100.0;

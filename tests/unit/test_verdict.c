@@ -6,6 +6,7 @@
  *    widens the interval where a per-request test would not;
  *  - a real +20% is a regression, a -20% an improvement, with a CI that
  *    excludes 0;
+ *  - the client's wake-up error is a noise floor at the matching rank;
  *  - with repeats the spread between repeats decides (method "repeats");
  *  - a metric missing on one side is MISSING, not a pass;
  *  - a busy machine makes a regression untrusted (check: exit 1 with its
@@ -118,6 +119,45 @@ Test(verdict, real_changes_both_ways)
 	run_record_release(&base);
 	run_record_release(&slow);
 	run_record_release(&fast);
+}
+
+/* The client's wake-up error is a floor at the matching rank: one stall
+ * (a wake-up p99 far above every latency) hides a p99 change but not a
+ * shift of the median, which is judged against the wake-up p50. */
+Test(verdict, wakeup_floor_matches_the_rank)
+{
+	struct err e = ERR_INIT;
+	struct run_record base, slow;
+	run_of("20260101T000000Z-000011", 1, 1.0, 1, 0, 0.05, &base);
+	run_of("20260101T000100Z-000012", 2, 1.3, 1, 0, 0.05, &slow);
+	/* the synthetic spec with a p50 tolerance beside the p99 one */
+	static const char p50_check[] = "baseline: {ref: synth-base, p50_ms: \"+5%\", p99_ms:";
+	const char *at = strstr(synth_spec, "baseline: {ref: synth-base, p99_ms:");
+	cr_assert(at);
+	char text[1024];
+	snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - synth_spec), synth_spec, p50_check,
+		 at + strlen("baseline: {ref: synth-base, p99_ms:"));
+	struct spec *sp50;
+	cr_assert_eq(spec_load_string(text, strlen(text), "synth", &sp50, &e), 0, "%s", e.msg);
+	struct verdict_set vs;
+	cr_assert_eq(verdict_pair(st, &base, &slow, sp50, NULL, &vs, &e), 0, "%s", e.msg);
+	double p50 = get(&vs, "p50_ms")->a, p99 = get(&vs, "p99_ms")->a;
+	cr_assert_eq(get(&vs, "p50_ms")->kind, VERDICT_REGRESSION, "%s", get(&vs, "p50_ms")->why);
+	cr_assert_eq(get(&vs, "p99_ms")->kind, VERDICT_REGRESSION, "%s", get(&vs, "p99_ms")->why);
+	verdict_set_release(&vs);
+	/* a stall in the slow run: wake-up p99 = 100x its p99, p50 tiny */
+	run_metric_set(&slow, "client_wakeup_p50_us", p50 * 1000.0 * 0.01);
+	run_metric_set(&slow, "client_wakeup_p99_us", p99 * 1000.0 * 100.0);
+	cr_assert_eq(verdict_pair(st, &base, &slow, sp50, NULL, &vs, &e), 0, "%s", e.msg);
+	const struct verdict *v50 = get(&vs, "p50_ms"), *v99 = get(&vs, "p99_ms");
+	cr_assert_eq(v50->kind, VERDICT_REGRESSION, "median judged against the wake-up p50: %s", v50->why);
+	cr_assert_lt(v50->noise, 5.0, "p50 floor %g%%", v50->noise);
+	cr_assert_neq(v99->kind, VERDICT_REGRESSION, "p99 inside the stall: %s", v99->why);
+	cr_assert_gt(v99->noise, 1000.0, "p99 floor %g%%", v99->noise);
+	verdict_set_release(&vs);
+	spec_free(sp50);
+	run_record_release(&base);
+	run_record_release(&slow);
 }
 
 Test(verdict, repeats_use_the_spread_between_runs)
