@@ -717,6 +717,8 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage_error(&export_help, "missing ARTIFACT or RUN");
 	if (first + 1 < argc)
 		return cli_usage_error(&export_help, "unexpected argument '%s'", argv[first + 1]);
+	if (!argv[first][0])
+		return cli_usage_error(&export_help, "ARTIFACT or RUN is empty");
 	if (pick_format(format, out, &o.fmt))
 		return cli_usage_error(&export_help, "unknown format '%s'", format);
 	if (parse_op(op_name, &o.op))
