@@ -506,7 +506,11 @@ static int check_format(const struct subject *sub, enum xfmt fmt, struct err *e)
 	size_t n = strlen(xfmt_names[fmt]);
 	if (at && (at[n] == ',' || at[n] == '\0'))
 		return 0;
-	err_set(e, ERR_USAGE, "%s is a '%s', which export writes as %s, not %s", sub->label, type, fl, xfmt_names[fmt]);
+	if (sub->is_run)
+		err_set(e, ERR_USAGE, "%s exports as %s, not %s", sub->label, fl, xfmt_names[fmt]);
+	else
+		err_set(e, ERR_USAGE, "%s is a '%s', which export writes as %s, not %s", sub->label, type, fl,
+			xfmt_names[fmt]);
 	return err_hint(e, "choose one with --format");
 }
 
