@@ -87,6 +87,15 @@ struct metrics {
 };
 
 /*
+ * 1 when `r` is in the latency and service distributions: measured (no
+ * RECORD_F_WARMUP) and sent (not dropped). The rule of the list above, for
+ * code that reads records itself (exports).
+ */
+int metrics_record_timed(const struct record *r);
+/* 1 when `r` was never sent (dropped by the in-flight cap). */
+int metrics_record_dropped(const struct record *r);
+
+/*
  * Compute metrics over r[0..n) (any order). `warmup_ns` and `duration_ns`
  * are the schedule's. Allocates scratch (8 bytes per record, twice);
  * ERR_NOSPACE when that fails. Thread-safe (no shared state).

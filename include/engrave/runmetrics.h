@@ -55,5 +55,9 @@ int runmetrics_missing(const struct spec *sp, const struct run_record *rec, char
  */
 struct buf;
 int runmetrics_engram_report(struct store *st, const struct run_record *rec, struct buf *out, struct err *e);
+/* The exact metrics (metrics.h) of one "loadtest" artifact, pooled over its
+ * repeats, as runmetrics_compute computes them. */
+struct metrics;
+int runmetrics_phase(struct store *st, const struct digest *loadtest, struct metrics *m, struct err *e);
 
 #endif

@@ -167,6 +167,13 @@ const struct digest *artifact_part(const struct artifact *a, const char *name); 
 int artifact_get_int(const struct artifact *a, const char *key, int64_t *out); /* 0 found, -1 absent */
 const char *artifact_get_str(const struct artifact *a, const char *key);      /* NULL if absent */
 int artifact_get_f64(const struct artifact *a, const char *key, double *out); /* ints convert */
+/*
+ * The artifacts whose digest starts with `hex` (1..64 hex digits, any case):
+ * the first `cap` into out[], how many there are into *n (may exceed cap).
+ * Scans only the CAS keys under the prefix. ERR_USAGE when `hex` is not hex.
+ */
+int artifact_find_prefix(struct store *s, const char *hex, struct digest *out, size_t cap, size_t *n,
+			 struct err *e);
 
 /* ---- action cache ------------------------------------------------------- */
 /*

@@ -92,6 +92,16 @@ static int is_measured(const struct record *r)
 	return !(r->flags & RECORD_F_WARMUP);
 }
 
+int metrics_record_timed(const struct record *r)
+{
+	return is_measured(r) && is_sent(r);
+}
+
+int metrics_record_dropped(const struct record *r)
+{
+	return !is_sent(r);
+}
+
 /*
  * The measured time: per repeat seen in the records, from its warm-up end
  * (t0_k + warmup) to the later of t0_k + warmup + duration and its last

@@ -725,6 +725,11 @@ static int sweep_metrics(struct store *st, struct run_record *rec, const struct 
 	return 0;
 }
 
+int runmetrics_phase(struct store *st, const struct digest *loadtest, struct metrics *m, struct err *e)
+{
+	return phase_metrics(st, loadtest, m, NULL, NULL, "", e);
+}
+
 int runmetrics_engram_report(struct store *st, const struct run_record *rec, struct buf *out, struct err *e)
 {
 	const struct digest *ld = runmetrics_step_output(rec, "loadtest");

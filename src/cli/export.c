@@ -23,7 +23,10 @@
  */
 #include "cli.h"
 #include "engrave/article.h"
+#include "engrave/exportfmt.h"
+#include "engrave/runexport.h"
 #include "engrave/runmetrics.h"
+#include "engrave/sched.h"
 #include "engrave/buf.h"
 #include "engrave/hash.h"
 #include "engrave/jsonl.h"
@@ -87,42 +90,6 @@ static int out_finish(struct outfile *o, int rc, struct err *e)
 	if (rc)
 		unlink(o->tmp);
 	return rc;
-}
-
-static const struct cli_help export_help = {
-	"export", "engrave export ARTIFACT [--format npy|fvecs|jsonl|csv] [-o FILE] [--content CORPUS]\n"
-	"       engrave export RUN --format engram-loadtest-json [-o FILE]",
-	"write an artifact out as npy, fvecs, jsonl or csv, or a run as Engram's loadtest report",
-	"ARTIFACT is a 64-hex digest or a ref (see 'engrave store refs'). Vectors and\n"
-	"centroids export to any format; a corpus exports to jsonl. Without -o the\n"
-	"file goes to stdout (binary formats need -o or a pipe). The format defaults\n"
-	"from the -o extension, else jsonl. Vectors as jsonl are the original tool's\n"
-	"records {content, embedding, confidence, id}; --content names the corpus the\n"
-	"vectors were embedded from, to fill \"content\" (ids must match row by row).\n\n"
-	"--format engram-loadtest-json writes a run's load test in the JSON shape of\n"
-	"Engram's loadtest report, so compare_m17_performance.sh can read it. Its\n"
-	"overall percentiles are pooled over all operations, from the intended send\n"
-	"time, with nothing dropped above 60 ms (Engram's tool reported the max of the\n"
-	"per-operation values).",
-};
-
-static int resolve(struct store *s, const char *arg, struct digest *d, struct err *e)
-{
-	if (strlen(arg) == DIGEST_HEX_LEN && !digest_from_hex(arg, d, NULL))
-		return 0;
-	char v[512];
-	if (ref_get(s, arg, v, sizeof(v), e)) {
-		if (e->cls == ERR_MISSING) {
-			err_set(e, ERR_MISSING, "'%s' is neither a 64-hex digest nor a ref", arg);
-			err_hint(e, "list refs with 'engrave store refs'");
-		}
-		return -1;
-	}
-	if (digest_from_hex(v, d, NULL)) {
-		err_set(e, ERR_USAGE, "ref '%s' points at '%s', not at an artifact digest", arg, v);
-		return err_hint(e, "runs are exported with --format engram-loadtest-json");
-	}
-	return 0;
 }
 
 /* Exactly len bytes from r, or ERR_CORRUPT naming the part. */
@@ -367,138 +334,424 @@ out:
 	return rc;
 }
 
-/* A run's load test as Engram's loadtest report (runmetrics.c does the work). */
-static int export_run_engram(struct cli_ctx *ctx, const char *run_id, const char *out)
+/* ---- what to export: an artifact or a run, by digest, prefix, ref or id ---- */
+
+#define MAX_CANDIDATES 8
+#define MIN_DIGEST_PREFIX 6
+
+struct subject {
+	int is_run;
+	struct run_record run; /* is_run */
+	struct artifact art;   /* !is_run */
+	char label[96];        /* "artifact 1a2b3c4d5e6f" or "run <id>" */
+};
+
+static void subject_release(struct subject *sub)
 {
-	int rc = cli_setup(ctx, 0, NULL);
-	if (rc)
-		return rc;
-	struct err e = ERR_INIT;
-	struct store *s = ctx->store;
-	struct run_record rec;
-	memset(&rec, 0, sizeof(rec));
-	struct buf json;
-	buf_init(&json, 0);
-	int have_rec = 0;
-	if (run_get(s, run_id, &rec, &e)) {
-		if (e.cls == ERR_MISSING)
-			err_hint(&e, "engram-loadtest-json exports a run: see 'engrave runs' for run ids");
-		goto fail;
+	if (sub->is_run)
+		run_record_release(&sub->run);
+	else
+		artifact_release(&sub->art);
+	memset(sub, 0, sizeof(*sub));
+}
+
+static int subject_artifact(struct store *s, const struct digest *d, struct subject *sub, struct err *e)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(d, hex);
+	snprintf(sub->label, sizeof(sub->label), "artifact %.12s", hex);
+	return artifact_get(s, d, &sub->art, e);
+}
+
+static int subject_run(struct store *s, const char *id, struct subject *sub, struct err *e)
+{
+	if (run_get(s, id, &sub->run, e))
+		return -1;
+	sub->is_run = 1;
+	snprintf(sub->label, sizeof(sub->label), "run %s", sub->run.id);
+	return 0;
+}
+
+struct run_prefix {
+	const char *prefix;
+	size_t len, n;
+	char ids[MAX_CANDIDATES][48];
+};
+
+static int run_prefix_visit(const struct run_record *r, void *ctx)
+{
+	struct run_prefix *p = ctx;
+	if (!strncmp(r->id, p->prefix, p->len) && p->n++ < MAX_CANDIDATES)
+		snprintf(p->ids[p->n - 1], sizeof(p->ids[0]), "%s", r->id);
+	return 0;
+}
+
+/* "ambiguous" with every candidate (artifacts with their type) in the message. */
+static int ambiguous(struct store *s, const char *arg, const struct digest *arts, size_t n_art,
+		     const struct run_prefix *runs, struct err *e)
+{
+	char list[ERR_MSG_MAX - 128] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < n_art + runs->n && i < MAX_CANDIDATES && used < sizeof(list); i++) {
+		char what[96], hex[DIGEST_HEX_LEN + 1];
+		if (i < n_art) {
+			struct artifact a;
+			struct err ignore = ERR_INIT;
+			int ok = !artifact_get(s, &arts[i], &a, &ignore);
+			digest_to_hex(&arts[i], hex);
+			snprintf(what, sizeof(what), "artifact %.16s (%s)", hex, ok ? a.type : "?");
+			if (ok)
+				artifact_release(&a);
+		} else {
+			snprintf(what, sizeof(what), "run %s", runs->ids[i - n_art]);
+		}
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "\n  %s", what);
 	}
-	have_rec = 1;
-	if (runmetrics_engram_report(s, &rec, &json, &e))
-		goto fail;
-	int to_file = out && strcmp(out, "-");
+	err_set(e, ERR_USAGE, "'%s' is ambiguous: it begins %zu artifacts and runs:%s", arg, n_art + runs->n, list);
+	return err_hint(e, "give more digits of the digest or the run id");
+}
+
+/*
+ * ARG is a 64-hex digest, a ref (to an artifact digest or a run id), a run
+ * id, or a unique prefix of an artifact digest (at least 6 hex digits) or
+ * of a run id (at least 4 characters). ERR_USAGE when ambiguous or too
+ * short, ERR_MISSING when nothing matches.
+ */
+static int resolve_subject(struct store *s, const char *arg, struct subject *sub, struct err *e)
+{
+	memset(sub, 0, sizeof(*sub));
+	struct digest d;
+	size_t len = strlen(arg);
+	if (len == DIGEST_HEX_LEN && !digest_from_hex(arg, &d, NULL))
+		return subject_artifact(s, &d, sub, e);
+	char v[512];
+	struct err le = ERR_INIT;
+	if (!ref_get(s, arg, v, sizeof(v), &le))
+		return digest_from_hex(v, &d, NULL) ? subject_run(s, v, sub, e) : subject_artifact(s, &d, sub, e);
+	if (le.cls != ERR_MISSING)
+		return *e = le, -1;
+	if (!run_get(s, arg, &sub->run, &le)) {
+		sub->is_run = 1;
+		snprintf(sub->label, sizeof(sub->label), "run %s", sub->run.id);
+		return 0;
+	}
+	if (le.cls != ERR_MISSING)
+		return *e = le, -1;
+	int hex = len && strspn(arg, "0123456789abcdefABCDEF") == len;
+	struct digest arts[MAX_CANDIDATES];
+	size_t n_art = 0;
+	struct run_prefix runs = { arg, len, 0, { { 0 } } };
+	if ((hex && len >= MIN_DIGEST_PREFIX && artifact_find_prefix(s, arg, arts, MAX_CANDIDATES, &n_art, e)) ||
+	    (len >= 4 && run_list(s, run_prefix_visit, &runs, e) < 0))
+		return -1;
+	if (n_art + runs.n == 1)
+		return n_art ? subject_artifact(s, &arts[0], sub, e) : subject_run(s, runs.ids[0], sub, e);
+	if (n_art + runs.n > 1)
+		return ambiguous(s, arg, arts, n_art, &runs, e);
+	if (hex && len < MIN_DIGEST_PREFIX) {
+		err_set(e, ERR_USAGE, "digest prefix '%s' is too short (at least %d hex digits)", arg, MIN_DIGEST_PREFIX);
+		return err_hint(e, "'engrave show RUN' lists a run's artifacts with 12-digit digests");
+	}
+	err_set(e, ERR_MISSING, "no artifact, run or ref '%s' in store '%s'", arg, store_path(s));
+	return err_hint(e, "'engrave runs' lists runs, 'engrave show RUN' their artifacts, 'engrave store refs' refs");
+}
+
+/* ---- formats ---- */
+
+enum xfmt { XF_JSONL, XF_CSV, XF_NPY, XF_FVECS, XF_IVECS, XF_HGRM, XF_VDBB, XF_ENGRAM, XF_COUNT };
+static const char *const xfmt_names[XF_COUNT] = { "jsonl", "csv",  "npy",  "fvecs",
+						  "ivecs", "hgrm", "vdbb", "engram-loadtest-json" };
+
+static enum xfmt xfmt_from_name(const char *name)
+{
+	for (int f = 0; f < XF_COUNT; f++)
+		if (!strcasecmp(name, xfmt_names[f]))
+			return (enum xfmt)f;
+	return XF_COUNT;
+}
+
+/* What each kind of subject exports to, "run" for runs. */
+static const struct {
+	const char *type;
+	const char *formats;
+} export_types[] = {
+	{ "vectors", "npy, fvecs, csv, jsonl" },
+	{ "centroids", "npy, fvecs, csv, jsonl" },
+	{ "corpus", "jsonl" },
+	{ "loadtest", "csv, jsonl, hgrm" },
+	{ "groundtruth", "jsonl, ivecs" },
+	{ "run", "csv, jsonl, hgrm, vdbb, engram-loadtest-json" },
+};
+
+static const char *formats_of(const char *type)
+{
+	for (size_t i = 0; i < sizeof(export_types) / sizeof(export_types[0]); i++)
+		if (!strcmp(export_types[i].type, type))
+			return export_types[i].formats;
+	return NULL;
+}
+
+/* ERR_USAGE unless `sub` can be written as `fmt`, naming what it can be. */
+static int check_format(const struct subject *sub, enum xfmt fmt, struct err *e)
+{
+	const char *type = sub->is_run ? "run" : sub->art.type;
+	const char *fl = formats_of(type);
+	if (!fl) {
+		err_set(e, ERR_USAGE, "%s has type '%s', which export cannot write", sub->label, type);
+		return err_hint(e, "export writes vectors and centroids (npy, fvecs, csv, jsonl), corpus (jsonl), "
+				"loadtest (csv, jsonl, hgrm), groundtruth (jsonl, ivecs) and runs (csv, jsonl, hgrm, "
+				"vdbb, engram-loadtest-json)");
+	}
+	const char *at = strstr(fl, xfmt_names[fmt]);
+	size_t n = strlen(xfmt_names[fmt]);
+	if (at && (at[n] == ',' || at[n] == '\0'))
+		return 0;
+	if (sub->is_run)
+		err_set(e, ERR_USAGE, "%s exports as %s, not %s", sub->label, fl, xfmt_names[fmt]);
+	else
+		err_set(e, ERR_USAGE, "%s is a '%s', which export writes as %s, not %s", sub->label, type, fl,
+			xfmt_names[fmt]);
+	return err_hint(e, "choose one with --format");
+}
+
+/* ---- writing ---- */
+
+struct xopts {
+	enum xfmt fmt;
+	const char *out; /* a path, "/dev/stdout" for stdout */
+	const char *content;
+	int op;          /* hgrm: enum op_kind, -1 all */
+	int service;
+	int ticks;
+};
+
+/* Write through fn into opts->out (via a temporary file beside it). */
+static int with_file(const char *out, int (*fn)(FILE *f, const char *what, void *ctx, struct err *e), void *ctx,
+		     struct err *e)
+{
 	struct outfile of;
-	if (to_file && out_begin(&of, out, &e))
-		goto fail;
-	FILE *f = to_file ? fopen(of.path, "w") : stdout;
+	if (out_begin(&of, out, e))
+		return -1;
+	FILE *f = fopen(of.path, "wb");
 	if (!f) {
-		err_set_errno(&e, ERR_IO, errno, "cannot write '%s'", out);
-		out_finish(&of, -1, NULL);
-		goto fail;
+		err_set_errno(e, ERR_IO, errno, "cannot create '%s'", out);
+		return out_finish(&of, -1, NULL);
 	}
-	int bad = fwrite(json.data, 1, json.len, f) != json.len;
-	if (f != stdout)
-		bad |= fclose(f) != 0;
-	if (bad)
-		err_set_errno(&e, ERR_IO, errno, "cannot write '%s'", out ? out : "stdout");
-	if ((to_file && out_finish(&of, bad ? -1 : 0, &e)) || bad)
-		goto fail;
-	goto done;
-fail:
-	rc = cli_fail(&e);
-done:
-	buf_release(&json);
-	if (have_rec)
-		run_record_release(&rec);
+	int rc = fn(f, out, ctx, e);
+	if (fclose(f) != 0 && !rc)
+		rc = err_set_errno(e, ERR_IO, errno, "%s: close", out);
+	return out_finish(&of, rc, e);
+}
+
+static int write_buf(FILE *f, const char *what, void *ctx, struct err *e)
+{
+	const struct buf *b = ctx;
+	if (b->len && fwrite(b->data, 1, b->len, f) != b->len)
+		return err_set_errno(e, ERR_IO, errno, "%s: write", what);
+	return 0;
+}
+
+struct stream_job {
+	struct store *s;
+	const struct artifact *a;
+	int flag; /* records: jsonl; groundtruth: ivecs */
+};
+
+static int write_records(FILE *f, const char *what, void *ctx, struct err *e)
+{
+	struct stream_job *j = ctx;
+	return runexport_records(j->s, j->a, j->flag, f, what, e);
+}
+
+static int write_groundtruth(FILE *f, const char *what, void *ctx, struct err *e)
+{
+	struct stream_job *j = ctx;
+	return runexport_groundtruth(j->s, j->a, j->flag, f, what, e);
+}
+
+/* A run's exports: records, hgrm and vdbb/Engram reports. */
+static int export_run(struct store *s, const struct run_record *run, const struct xopts *o, struct err *e)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	int rc = -1;
+	if (o->fmt == XF_VDBB || o->fmt == XF_ENGRAM) {
+		if (!(o->fmt == XF_VDBB ? runexport_vdbb(s, run, &b, e) : runmetrics_engram_report(s, run, &b, e)))
+			rc = with_file(o->out, write_buf, &b, e);
+	} else {
+		struct artifact lt;
+		if (!runexport_run_loadtest(s, run, &lt, e)) {
+			struct stream_job j = { s, &lt, o->fmt == XF_JSONL };
+			if (o->fmt != XF_HGRM)
+				rc = with_file(o->out, write_records, &j, e);
+			else if (!runexport_hgrm(s, &lt, o->op, o->service, o->ticks, &b, e))
+				rc = with_file(o->out, write_buf, &b, e);
+			artifact_release(&lt);
+		}
+	}
+	buf_release(&b);
 	return rc;
+}
+
+static int export_artifact(struct store *s, const struct artifact *a, const struct xopts *o, struct err *e)
+{
+	struct outfile of;
+	if (!strcmp(a->type, "groundtruth")) {
+		struct stream_job j = { s, a, o->fmt == XF_IVECS };
+		return with_file(o->out, write_groundtruth, &j, e);
+	}
+	if (!strcmp(a->type, "loadtest") && o->fmt != XF_HGRM) {
+		struct stream_job j = { s, a, o->fmt == XF_JSONL };
+		return with_file(o->out, write_records, &j, e);
+	}
+	if (!strcmp(a->type, "loadtest")) {
+		struct buf b;
+		buf_init(&b, 0);
+		int rc = runexport_hgrm(s, a, o->op, o->service, o->ticks, &b, e) ? -1 : with_file(o->out, write_buf, &b, e);
+		buf_release(&b);
+		return rc;
+	}
+	if (!strcmp(a->type, "corpus"))
+		return out_begin(&of, o->out, e) ? -1 : out_finish(&of, export_corpus(s, a, of.path, e), e);
+	struct artifact content;
+	int have_content = 0, rc = -1;
+	if (o->content) {
+		struct subject cs;
+		if (resolve_subject(s, o->content, &cs, e))
+			return -1;
+		if (cs.is_run || strcmp(cs.art.type, "corpus")) {
+			err_set(e, ERR_USAGE, "--content %s is %s, not a corpus artifact", o->content, cs.label);
+			subject_release(&cs);
+			return -1;
+		}
+		content = cs.art;
+		have_content = 1;
+	}
+	enum vecfile_format vf = o->fmt == XF_NPY ? VECFILE_NPY : o->fmt == XF_FVECS ? VECFILE_FVECS : VECFILE_CSV;
+	if (!out_begin(&of, o->out, e))
+		rc = out_finish(&of, export_vectors(s, a, vf, o->fmt == XF_JSONL, have_content ? &content : NULL, of.path, e),
+				e);
+	if (have_content)
+		artifact_release(&content);
+	return rc;
+}
+
+static const struct cli_help export_help = {
+	"export",
+	"engrave export ARTIFACT|RUN [--format FMT] [-o FILE] [--op OP] [--service] [--ticks N] [--content CORPUS]",
+	"write an artifact or a run out for other tools: npy, fvecs, ivecs, csv, jsonl, hgrm, vdbb, engram-loadtest-json",
+	"ARTIFACT is a 64-hex digest, a unique prefix of one (at least 6 hex digits,\n"
+	"e.g. the 12 that 'engrave show RUN' prints) or a ref; RUN is a run id, a unique\n"
+	"prefix of one (at least 4 characters) or a ref naming a run. An ambiguous\n"
+	"prefix lists what it matches (exit 2); nothing matching is exit 3.\n\n"
+	"What exports to what (anything else is exit 2, naming the formats it takes):\n"
+	"  vectors, centroids  npy, fvecs, csv, jsonl (queries are vectors)\n"
+	"  corpus              jsonl {id, title, text}\n"
+	"  loadtest            csv, jsonl, hgrm\n"
+	"  groundtruth         jsonl, ivecs\n"
+	"  RUN                 csv, jsonl, hgrm (its load test), vdbb, engram-loadtest-json\n\n"
+	"csv / jsonl of a load test: one line per request (warm-up and dropped ones\n"
+	"too), columns index, repeat, op, intended_ns, sent_ns, done_ns, latency_ns\n"
+	"(done - intended), service_ns (done - sent), status, bytes_out, bytes_in, error\n"
+	"(its class: none, timeout, http-5xx, ...), warmup, dropped. Streamed: memory\n"
+	"does not grow with the run.\n\n"
+	"hgrm: HdrHistogram's percentile distribution text (what outputPercentileDistribution\n"
+	"prints; HdrHistogram's plotter reads it), values in ms, computed exactly from\n"
+	"the measured records (warm-up and dropped excluded, errors kept: the rule of\n"
+	"engrave's metrics); --op store|recall|search for one operation, --service for\n"
+	"service time instead of latency, --ticks N per half-distance (5).\n\n"
+	"groundtruth: jsonl {\"query\", \"ids\", \"scores\"} per query, or ivecs (per row\n"
+	"int32 k, then k int32 ids, the TEXMEX/big-ann layout). Ids are row numbers of\n"
+	"the ingested data (the ingest sets back to back, corpus first), not the\n"
+	"target's string ids (\"wiki-12\", ...); row i of the export is query row i.\n\n"
+	"vdbb: VectorDBBench's TestResult JSON (qps of recall+search, serial_latency_p99\n"
+	"and _p95 in seconds, recall, load_duration; the rest at VectorDBBench's\n"
+	"defaults; README.md has the mapping). engram-loadtest-json: the shape of\n"
+	"Engram's loadtest report (overall percentiles pooled over all operations,\n"
+	"from the intended send time, nothing dropped above 60 ms).\n\n"
+	"Vectors as jsonl are the original tool's records {content, embedding,\n"
+	"confidence, id}; --content names the corpus the vectors were embedded from.\n"
+	"The format defaults from the -o extension, else jsonl. Without -o the output\n"
+	"goes to stdout (binary formats need -o or a pipe); a file is written whole or\n"
+	"not at all.\n\n"
+	"exit codes: 0 written, 2 usage (unknown, ambiguous or unwritable), 3 no such\n"
+	"artifact or run, 4 error",
+};
+
+/* The format: --format, else the -o extension, else jsonl. */
+static int pick_format(const char *format, const char *out, enum xfmt *fmt)
+{
+	*fmt = XF_JSONL;
+	if (format)
+		return (*fmt = xfmt_from_name(format)) == XF_COUNT ? -1 : 0;
+	const char *dot = out ? strrchr(out, '.') : NULL;
+	if (dot && !strchr(dot, '/') && xfmt_from_name(dot + 1) < XF_VDBB)
+		*fmt = xfmt_from_name(dot + 1);
+	return 0;
+}
+
+static int parse_op(const char *name, int *op)
+{
+	*op = -1;
+	for (int k = 0; name && k < OP_KIND_COUNT; k++)
+		if (!strcmp(name, sched_op_name((enum op_kind)k)))
+			*op = k;
+	return name && *op < 0 ? -1 : 0;
 }
 
 int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 {
-	const char *format = NULL, *out = NULL, *content_arg = NULL;
+	const char *format = NULL, *out = NULL, *op_name = NULL;
+	long ticks = EXPORTFMT_HGRM_TICKS;
+	struct xopts o = { 0 };
 	const struct cli_opt opts[] = {
-		{ "content", 0, OPT_STRING, &content_arg, "CORPUS",
-		  "jsonl: fill \"content\" from this corpus (title, blank line, text)" },
-		{ "format", 'f', OPT_STRING, &format, "FMT", "npy, fvecs, jsonl, csv or engram-loadtest-json (default: from -o, else jsonl)" },
+		{ "content", 0, OPT_STRING, &o.content, "CORPUS", "jsonl of vectors: fill \"content\" from this corpus" },
+		{ "format", 'f', OPT_STRING, &format, "FMT",
+		  "npy, fvecs, ivecs, csv, jsonl, hgrm, vdbb or engram-loadtest-json (default: from -o, else jsonl)" },
+		{ "op", 0, OPT_STRING, &op_name, "OP", "hgrm: only this operation (store, recall, search)" },
 		{ "output", 'o', OPT_STRING, &out, "FILE", "write to FILE instead of stdout" },
+		{ "service", 0, OPT_FLAG, &o.service, NULL, "hgrm: service time (from the send), not latency" },
+		{ "ticks", 0, OPT_INT, &ticks, "N", "hgrm: percentile ticks per half-distance (default 5)" },
 		{ 0 },
 	};
 	int first, done, rc = cli_parse(argc, argv, &export_help, opts, &first, &done);
 	if (rc || done)
 		return rc;
 	if (first >= argc)
-		return cli_usage_error(&export_help, "missing ARTIFACT");
+		return cli_usage_error(&export_help, "missing ARTIFACT or RUN");
 	if (first + 1 < argc)
 		return cli_usage_error(&export_help, "unexpected argument '%s'", argv[first + 1]);
-	if (format && !strcmp(format, "engram-loadtest-json"))
-		return export_run_engram(ctx, argv[first], out);
-	enum vecfile_format fmt = VECFILE_UNKNOWN;
-	int jsonl = 0;
-	if (!format && out && vecfile_format_from_path(out) != VECFILE_UNKNOWN)
-		fmt = vecfile_format_from_path(out);
-	else if (!format || !strcasecmp(format, "jsonl"))
-		jsonl = 1;
-	else if ((fmt = vecfile_format_from_name(format)) == VECFILE_UNKNOWN)
-		return cli_usage_error(&export_help, "unknown format '%s' (use npy, fvecs, jsonl or csv)", format);
+	if (!argv[first][0])
+		return cli_usage_error(&export_help, "ARTIFACT or RUN is empty");
+	if (pick_format(format, out, &o.fmt))
+		return cli_usage_error(&export_help, "unknown format '%s'", format);
+	if (parse_op(op_name, &o.op))
+		return cli_usage_error(&export_help, "--op takes store, recall or search, not '%s'", op_name);
+	if (ticks < 1 || ticks > 1000)
+		return cli_usage_error(&export_help, "--ticks must be between 1 and 1000");
+	o.ticks = (int)ticks;
+	if ((op_name || o.service || ticks != EXPORTFMT_HGRM_TICKS) && o.fmt != XF_HGRM)
+		return cli_usage_error(&export_help, "--op, --service and --ticks apply to --format hgrm");
+	if (o.content && o.fmt != XF_JSONL)
+		return cli_usage_error(&export_help, "--content only applies to jsonl output");
 	if (!out || !strcmp(out, "-")) {
-		if ((fmt == VECFILE_NPY || fmt == VECFILE_FVECS) && isatty(1)) {
-			fprintf(stderr, "error: refusing to write binary %s to a terminal\n", vecfile_format_name(fmt));
+		if ((o.fmt == XF_NPY || o.fmt == XF_FVECS || o.fmt == XF_IVECS) && isatty(1)) {
+			fprintf(stderr, "error: refusing to write binary %s to a terminal\n", xfmt_names[o.fmt]);
 			fprintf(stderr, "hint: add -o FILE or pipe the output\n");
 			return 2;
 		}
 		fflush(stdout);
 		out = "/dev/stdout";
 	}
-
+	o.out = out;
 	if ((rc = cli_setup(ctx, 0, NULL)))
 		return rc;
 	struct err e = ERR_INIT;
-	struct store *s = ctx->store;
-	struct digest d;
-	struct artifact a, content;
-	int have_art = 0, have_content = 0;
-	rc = -1;
-	if (resolve(s, argv[first], &d, &e) || artifact_get(s, &d, &a, &e))
-		goto out;
-	have_art = 1;
-	if (content_arg && !jsonl) {
-		err_set(&e, ERR_USAGE, "--content only applies to jsonl output");
-		goto out;
-	}
-	if (content_arg) {
-		struct digest cd;
-		if (resolve(s, content_arg, &cd, &e) || artifact_get(s, &cd, &content, &e))
-			goto out;
-		have_content = 1;
-		if (strcmp(content.type, "corpus") != 0) {
-			err_set(&e, ERR_USAGE, "--content %s is a '%s' artifact, not a corpus", content_arg, content.type);
-			goto out;
-		}
-	}
-	struct outfile of;
-	if (!strcmp(a.type, "vectors") || !strcmp(a.type, "centroids")) {
-		if (!out_begin(&of, out, &e))
-			rc = out_finish(&of, export_vectors(s, &a, fmt, jsonl, have_content ? &content : NULL, of.path, &e),
-					&e);
-	} else if (!strcmp(a.type, "corpus")) {
-		if (!jsonl) {
-			err_set(&e, ERR_USAGE, "a corpus exports to jsonl only, not %s", vecfile_format_name(fmt));
-			err_hint(&e, "export its embeddings (the embed step's vectors artifact) as %s",
-				 vecfile_format_name(fmt));
-		} else if (!out_begin(&of, out, &e)) {
-			rc = out_finish(&of, export_corpus(s, &a, of.path, &e), &e);
-		}
-	} else {
-		err_set(&e, ERR_UNSUPPORTED, "artifact %s has type '%s', which export does not handle", argv[first],
-			a.type);
-		err_hint(&e, "export handles vectors, centroids and corpus artifacts");
-	}
-out:
-	if (have_art)
-		artifact_release(&a);
-	if (have_content)
-		artifact_release(&content);
+	struct subject sub;
+	if (resolve_subject(ctx->store, argv[first], &sub, &e))
+		return cli_fail(&e);
+	rc = check_format(&sub, o.fmt, &e) ||
+	     (sub.is_run ? export_run(ctx->store, &sub.run, &o, &e) : export_artifact(ctx->store, &sub.art, &o, &e));
+	subject_release(&sub);
 	return rc ? cli_fail(&e) : 0;
 }

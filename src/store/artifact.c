@@ -11,13 +11,15 @@
  * Keys are emitted sorted (top level literally, meta and parts by sorting
  * copies of the arrays), so the same content always has the same id. The
  * fixed leading bytes (fixmap 6, "action") let gc recognise an artifact
- * without parsing every blob.
+ * without parsing every blob; artifact_find_prefix scans the CAS keys that
+ * share a short hex prefix (an LMDB range, not the whole store) with it.
  */
 #include "store_int.h"
 #include "engrave/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void artifact_init(struct artifact *a, const char *type, uint32_t version)
 {
@@ -303,5 +305,50 @@ int artifact_get_f64(const struct artifact *a, const char *key, double *out)
 		*out = (double)m->i;
 	else
 		return -1;
+	return 0;
+}
+
+/* ---- artifacts by digest prefix ---- */
+
+struct prefix_scan {
+	const char *hex;
+	size_t hex_len;
+	struct digest *out;
+	size_t cap, n;
+};
+
+static int prefix_one(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct prefix_scan *p = ctx;
+	if (kl != DIGEST_LEN)
+		return 0;
+	struct digest d;
+	memcpy(d.b, k, DIGEST_LEN);
+	char hex[DIGEST_HEX_LEN + 1];
+	digest_to_hex(&d, hex);
+	if (strncasecmp(hex, p->hex, p->hex_len) || store_blob_kind(v, vl) != BLOB_ARTIFACT)
+		return 0;
+	if (p->n < p->cap)
+		p->out[p->n] = d;
+	p->n++;
+	return 0;
+}
+
+int artifact_find_prefix(struct store *s, const char *hex, struct digest *out, size_t cap, size_t *n,
+			 struct err *e)
+{
+	size_t len = strlen(hex);
+	*n = 0;
+	if (len == 0 || len > DIGEST_HEX_LEN || strspn(hex, "0123456789abcdefABCDEF") != len)
+		return err_set(e, ERR_USAGE, "'%s' is not a hex digest prefix", hex);
+	uint8_t key[DIGEST_LEN];
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		char two[3] = { hex[i], hex[i + 1], 0 };
+		key[i / 2] = (uint8_t)strtoul(two, NULL, 16);
+	}
+	struct prefix_scan p = { hex, len, out, cap, 0 };
+	if (store_scan(s, DB_CAS, key, len / 2, 0, prefix_one, &p, e) < 0)
+		return -1;
+	*n = p.n;
 	return 0;
 }

@@ -78,9 +78,11 @@ expect_exit 2 "unknown extension" E import "$TMPDIR/err"
 expect_exit 3 "unknown ref" E export no/such/ref
 expect_exit 2 "corpus cannot be npy" E export corpus/x --format npy -o "$TMPDIR/x.npy"
 expect_exit 2 "unknown format" E export vec/m --format parquet
-# engram-loadtest-json exports a RUN: an artifact name is not one (exit 3, with a hint)
-expect_exit 3 "engram-loadtest-json wants a run id" E export vec/m --format engram-loadtest-json
-grep -q "engrave runs" "$TMPDIR/last.out" && ok "the hint points at engrave runs" || fail "the hint points at engrave runs"
+# engram-loadtest-json exports a RUN: a vectors artifact cannot be written so (exit 2,
+# naming the formats a vectors artifact takes)
+expect_exit 2 "engram-loadtest-json wants a run" E export vec/m --format engram-loadtest-json
+grep -q "is a 'vectors', which export writes as npy, fvecs, csv, jsonl, not engram-loadtest-json" "$TMPDIR/last.out" &&
+	ok "the message names the formats vectors take" || fail "the message names the formats vectors take"
 
 # --content fills the original tool's "content" from the corpus the vectors came from.
 printf '{"id":1,"embedding":[1,0]}\n{"id":2,"embedding":[0,1]}\n' >"$TMPDIR/v2.jsonl"

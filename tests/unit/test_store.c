@@ -267,6 +267,45 @@ Test(store, artifacts)
 	cr_assert_eq(e.cls, ERR_CORRUPT);
 }
 
+Test(store, artifact_find_prefix)
+{
+	struct err e = ERR_INIT;
+	struct digest ids[40], blob, found[4];
+	char hex[DIGEST_HEX_LEN + 1];
+	for (int i = 0; i < 40; i++) { /* 40 artifacts: some share their first hex digit */
+		struct artifact a;
+		artifact_init(&a, "vectors", 1);
+		cr_assert_eq(artifact_set_int(&a, "n", i, &e), 0);
+		cr_assert_eq(artifact_put(st, &a, &ids[i], &e), 0, "%s", e.msg);
+		artifact_release(&a);
+	}
+	cr_assert_eq(cas_put(st, "plain bytes", 11, &blob, &e), 0);
+	size_t n;
+	digest_to_hex(&ids[3], hex);
+	for (size_t len = 6; len <= DIGEST_HEX_LEN; len += 29) { /* even and odd lengths */
+		char pre[DIGEST_HEX_LEN + 1];
+		snprintf(pre, sizeof(pre), "%.*s", (int)len, hex);
+		cr_assert_eq(artifact_find_prefix(st, pre, found, 4, &n, &e), 0, "%s", e.msg);
+		cr_assert_eq(n, 1, "%s: %zu", pre, n);
+		cr_assert(digest_equal(&found[0], &ids[3]));
+	}
+	/* one hex digit: every artifact starting with it, and never a plain blob */
+	char one[2] = { hex[0], 0 };
+	size_t want = 0;
+	for (int i = 0; i < 40; i++) {
+		char h[DIGEST_HEX_LEN + 1];
+		digest_to_hex(&ids[i], h);
+		want += h[0] == hex[0];
+	}
+	cr_assert_eq(artifact_find_prefix(st, one, found, 4, &n, &e), 0);
+	cr_assert_eq(n, want);
+	digest_to_hex(&blob, hex);
+	cr_assert_eq(artifact_find_prefix(st, hex, found, 4, &n, &e), 0);
+	cr_assert_eq(n, 0, "a plain blob is not an artifact");
+	cr_assert_eq(artifact_find_prefix(st, "xyz123", found, 4, &n, &e), -1);
+	cr_assert_eq(e.cls, ERR_USAGE);
+}
+
 Test(store, action_cache)
 {
 	struct err e = ERR_INIT;
