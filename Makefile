@@ -84,7 +84,7 @@ endef
 $(foreach t,$(TOOL_DIRS:tools/%=%),$(eval $(call tool_rule,$(t))))
 
 deps:
-	@tools/install-deps.sh --chroma
+	@tools/install-deps.sh --chroma --chromium
 
 # `make test` = install what is missing, then build and run in a fresh make
 # (so pkg-config flags are read after the install).
