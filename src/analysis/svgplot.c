@@ -5,7 +5,7 @@
  * (struct frame) that maps data to pixels on each axis, linear or
  * logarithmic. Linear ticks are "nice" steps (1, 2, 5 x 10^k); logarithmic
  * ones sit at 1, 2 and 5 x 10^k over whole decades (powers of ten alone
- * past three decades), so tick positions are log-spaced and their labels
+ * past four decades), so tick positions are log-spaced and their labels
  * round. Tick and legend numbers go through svgplot_format_ms / _num: no
  * exponents ("1.03e+03" read as noise to users).
  *
@@ -169,7 +169,7 @@ static int y_axis(struct buf *b, const struct frame *f, enum svgplot_unit u, con
 	char t[32];
 	if (f->log_y) {
 		static const double m125[] = { 1, 2, 5 };
-		int decades = (int)lround(log10(f->y1 / f->y0)), nm = decades <= 3 ? 3 : 1;
+		int decades = (int)lround(log10(f->y1 / f->y0)), nm = decades <= 4 ? 3 : 1;
 		for (double d = f->y0; d <= f->y1 * (1 + 1e-9); d *= 10)
 			for (int k = 0; k < nm; k++) {
 				double v = d * m125[k];
