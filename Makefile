@@ -4,6 +4,8 @@
 #   make test [T=glob]    install missing deps, build, run every test (or a subset)
 #   make test-asan        the same under AddressSanitizer + UBSan (build-asan/)
 #   make quickstart       install, build, run experiments/quickstart.yaml, print the report
+#                         and write its HTML report (.engrave-quickstart/report.html)
+#   make report-demo      the quickstart, then its report's screenshot in docs/report-demo.png
 #   make bench            run the peer benchmarks in tools/bench/ (slow; needs --bench deps)
 #   make lint             house-style checks (tools/lint.sh)
 #   make install PREFIX=/usr/local
@@ -48,7 +50,7 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BIN  := $(TOOL_DIRS:tools/%=$(BUILD)/tools/%)
 
-.PHONY: all deps test check test-asan quickstart bench lint install clean tests tools print-link
+.PHONY: all deps test check test-asan quickstart report-demo bench lint install clean tests tools print-link
 # Keep intermediate objects (test .o files): no trailing "rm ..." after the
 # test summary line, and no rebuilds on the next make.
 .SECONDARY:
@@ -84,7 +86,7 @@ endef
 $(foreach t,$(TOOL_DIRS:tools/%=%),$(eval $(call tool_rule,$(t))))
 
 deps:
-	@tools/install-deps.sh --chroma
+	@tools/install-deps.sh --chroma --chromium
 
 # `make test` = install what is missing, then build and run in a fresh make
 # (so pkg-config flags are read after the install).
@@ -103,6 +105,18 @@ quickstart: deps
 	@$(MAKE) --no-print-directory all
 	@rm -rf .engrave-quickstart
 	$(BUILD)/engrave --store .engrave-quickstart run experiments/quickstart.yaml
+	@$(BUILD)/engrave --store .engrave-quickstart report -o .engrave-quickstart/report.html \
+		"$$($(BUILD)/engrave --store .engrave-quickstart runs | awk 'NR == 2 { print $$1 }')" >/dev/null
+	@echo "report: $(CURDIR)/.engrave-quickstart/report.html"
+
+# The quickstart's report as a picture for the README (headless Chromium;
+# tools/install-deps.sh --chromium installs it).
+report-demo: quickstart
+	@test -x /usr/bin/chromium || { echo "report-demo: needs /usr/bin/chromium (tools/install-deps.sh --chromium)"; exit 1; }
+	/usr/bin/chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+		--user-data-dir=.engrave-quickstart/chromium --window-size=1280,2400 \
+		--screenshot=$(CURDIR)/docs/report-demo.png file://$(CURDIR)/.engrave-quickstart/report.html 2>/dev/null
+	@echo "wrote docs/report-demo.png"
 
 bench: all
 	@tools/install-deps.sh --bench

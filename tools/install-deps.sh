@@ -9,14 +9,17 @@
 #   tools/install-deps.sh            build + test dependencies
 #   tools/install-deps.sh --chroma   also the pinned Chroma server (npm ci)
 #   tools/install-deps.sh --bench    also the peer benchmark tools
+#   tools/install-deps.sh --chromium also headless Chromium and a font (the
+#                                    report's browser test, make report-demo)
 set -euo pipefail
 
-want_chroma=0 want_bench=0
+want_chroma=0 want_bench=0 want_chromium=0
 for a in "$@"; do
   case "$a" in
     --chroma) want_chroma=1 ;;
     --bench) want_bench=1; want_chroma=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --chromium) want_chromium=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "install-deps: unknown option '$a'" >&2; exit 2 ;;
   esac
 done
@@ -56,6 +59,10 @@ need python3           file:/usr/bin/python3
 if [ $want_chroma = 1 ]; then
   need nodejs cmd:node
   need npm    cmd:npm
+fi
+if [ $want_chromium = 1 ]; then
+  need chromium          file:/usr/bin/chromium
+  need fonts-dejavu-core file:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 fi
 if [ $want_bench = 1 ]; then
   need wrk cmd:wrk

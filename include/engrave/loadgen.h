@@ -152,6 +152,23 @@ struct loadgen_opts {
 	void *sink_ctx;
 };
 
+/*
+ * The first message of each group of failed requests, a group being one
+ * (op, status, error class): what the target answered (the response body's
+ * first LOADGEN_ERR_MSG bytes, redacted by secret_redact) or the transport's
+ * error string. Records hold codes only; this is the words to show beside
+ * them. Past LOADGEN_ERR_GROUPS groups the rest are counted in the records
+ * only.
+ */
+#define LOADGEN_ERR_GROUPS 32
+#define LOADGEN_ERR_MSG 200
+struct loadgen_err_group {
+	uint8_t op;                   /* enum op_kind */
+	uint8_t err;                  /* enum record_err */
+	uint16_t status;              /* the record's status */
+	char msg[LOADGEN_ERR_MSG + 1];
+};
+
 struct loadgen_result {
 	struct records records;       /* one per request sent or dropped, in completion order
 	                               * (empty when opts.sink is set) */
@@ -180,6 +197,8 @@ struct loadgen_result {
 	int saturated;                /* the client, not the target, may have limited the run */
 	char saturation[512];         /* why, or "" */
 	char first_error[RECORD_ERR_COUNT][200]; /* first message of each error class */
+	struct loadgen_err_group err_groups[LOADGEN_ERR_GROUPS]; /* first message per group, in the */
+	int n_err_groups;                                        /* order the groups first failed */
 	uint64_t sent_native;         /* of `sent`, by the native HTTP transport (engine.h) */
 	char transport[16];           /* "native", "libcurl", "native+libcurl" or "in-process" */
 };

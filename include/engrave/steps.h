@@ -205,4 +205,14 @@ int step_loadtest_run(struct step_ctx *c, struct err *e);
  */
 #define INGEST_WINDOW_ROW 28
 
+/*
+ * The loadtest artifact's "errors" part (absent in artifacts from before it
+ * and when nothing failed): the first message of each (op, status, error
+ * class) group of failed requests (loadgen.h's err_groups; over repeats, the
+ * first repeat's), a row each: op u8, err u8, status u16 LE, len u16 LE,
+ * then len bytes of message (no NUL), len <= LOADGEN_ERR_MSG.
+ */
+#define LOADTEST_ERRORS_PART "errors"
+#define LOADTEST_ERRORS_HEAD 6
+
 #endif

@@ -174,6 +174,7 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_history(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_log(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_plot(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_report(int argc, char **argv, struct cli_ctx *ctx);
 
 /* Command table access (for help and tests). */
 struct cli_cmd {

@@ -40,6 +40,8 @@ const struct cli_cmd cli_commands[] = {
 	{ "plan", cmd_plan, "show which steps of a spec would run and which are cached",
 	  CMD_NEEDS_SPEC | CMD_READS_STORE | CMD_STORE_IF_EXISTS },
 	{ "plot", cmd_plot, "draw latency percentile or history plots as SVG", CMD_READS_STORE },
+	{ "report", cmd_report, "write one self-contained HTML report of a run or of a spec's history",
+	  CMD_READS_STORE },
 	{ "replay", cmd_replay, "re-run a stored run's exact spec and compare artifact digests",
 	  CMD_NEEDS_STORE | CMD_NEEDS_RUN },
 	{ "run", cmd_run, "run an experiment spec end to end (resumable)", CMD_NEEDS_SPEC | CMD_NEEDS_STORE },

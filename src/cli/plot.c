@@ -121,6 +121,7 @@ int cmd_plot(int argc, char **argv, struct cli_ctx *ctx)
 	struct run_record runs[PLOT_MAX_SERIES];
 	double *vals[PLOT_MAX_SERIES] = { 0 };
 	struct svgplot_series ser[PLOT_MAX_SERIES];
+	char labels[PLOT_MAX_SERIES][160];
 	int n = 0;
 	struct buf b;
 	buf_init(&b, 0);
@@ -140,10 +141,17 @@ int cmd_plot(int argc, char **argv, struct cli_ctx *ctx)
 			goto out;
 		}
 		compare_recs_free(c);
-		ser[n - 1] = (struct svgplot_series){ runs[n - 1].id, vals[n - 1], cnt };
+		if (i < 0)
+			snprintf(labels[n - 1], sizeof(labels[0]), "baseline %s: %s", bname, runs[n - 1].id);
+		else
+			snprintf(labels[n - 1], sizeof(labels[0]), "%s (%s)", runs[n - 1].id, runs[n - 1].spec_name);
+		ser[n - 1] = (struct svgplot_series){ labels[n - 1], vals[n - 1], cnt };
 	}
+	/* the title names the run being plotted (the first RUN), never the baseline */
+	const struct run_record *subject = &runs[bname ? 1 : 0];
 	char title[256];
-	snprintf(title, sizeof(title), "%s by percentile: %s", service ? "service time" : "latency", runs[0].spec_name);
+	snprintf(title, sizeof(title), "%s by percentile: %s, run %s", service ? "service time" : "latency",
+		 subject->spec_name, subject->id);
 	if (svgplot_percentiles(title, ser, (size_t)n, &b, &e) || write_svg(outp, &b, &e))
 		goto out;
 	if (strcmp(outp, "-"))

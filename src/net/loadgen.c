@@ -88,6 +88,7 @@
 #include "engrave/err.h"
 #include "engrave/hist.h"
 #include "engrave/log.h"
+#include "engrave/secret.h"
 #include "engrave/spec.h"
 #include "engrave/xalloc.h"
 
@@ -175,6 +176,30 @@ static void note_error(struct run *r, const struct record *rec, const char *fmt,
 	va_end(ap);
 }
 
+/* The first message of rec's (op, status, class) group (loadgen.h): `len`
+ * bytes of `msg`, control bytes shown as spaces, secrets redacted. */
+static void note_group(struct loadgen_result *res, const struct record *rec, const char *msg, size_t len)
+{
+	if (rec->err == RECORD_ERR_NONE || res->n_err_groups >= LOADGEN_ERR_GROUPS)
+		return;
+	for (int i = 0; i < res->n_err_groups; i++) {
+		const struct loadgen_err_group *g = &res->err_groups[i];
+		if (g->op == rec->op && g->err == rec->err && g->status == rec->status)
+			return;
+	}
+	struct loadgen_err_group *g = &res->err_groups[res->n_err_groups++];
+	g->op = rec->op;
+	g->err = rec->err;
+	g->status = rec->status;
+	if (!msg)
+		len = 0;
+	len = len > LOADGEN_ERR_MSG ? LOADGEN_ERR_MSG : len;
+	for (size_t i = 0; i < len; i++)
+		g->msg[i] = (unsigned char)msg[i] < 0x20 || msg[i] == 0x7f ? ' ' : msg[i];
+	g->msg[len] = '\0';
+	secret_redact(g->msg, sizeof(g->msg));
+}
+
 /*
  * The one place the lateness bound is applied: RECORD_F_LATE, `late`, and
  * late_free or cap_waits by whether the request was held (see the top).
@@ -244,6 +269,7 @@ static void record_unsent(struct run *r, const struct sched_op *op, mono_ns now,
 		r->res->dropped++;
 	note_error(r, &rec, "request %llu (%s): %s", (unsigned long long)op->index,
 		   sched_op_name(op->kind), why);
+	note_group(r->res, &rec, why, strlen(why));
 	finish_record(r, &rec, held);
 }
 
@@ -397,6 +423,9 @@ static void on_done(void *user, const struct http_response *rs, mono_ns sent, mo
 			note_error(r, rec, "%s %s: %ld: %.120s", http_method_of(&sl->rq), sl->rq.url,
 				   rs->status, rs->body.data);
 	}
+	if (rec->err != RECORD_ERR_NONE)
+		note_group(r->res, rec, rs->status == 0 ? rs->error : rs->body.data,
+			   rs->status == 0 ? strlen(rs->error) : rs->body.len);
 	finish_record(r, rec, sl->held);
 	r->in_flight--;
 	sl->next_free = r->free_slots;
@@ -647,6 +676,8 @@ static void pool_exec(struct pool *p, unsigned slot, const struct sched_op *op, 
 	r->res->sent++;
 	note_error(r, &rec, "request %llu (%s): status %u", (unsigned long long)op->index,
 		   sched_op_name(op->kind), st);
+	char why[64];
+	note_group(r->res, &rec, why, (size_t)snprintf(why, sizeof(why), "the in-process operation returned %u", st));
 	finish_record(r, &rec, held);
 }
 
@@ -792,6 +823,11 @@ static void merge_result(struct loadgen_result *dst, const struct loadgen_result
 	for (int k = 0; k < RECORD_ERR_COUNT; k++)
 		if (!dst->first_error[k][0] && src->first_error[k][0])
 			memcpy(dst->first_error[k], src->first_error[k], sizeof(dst->first_error[k]));
+	for (int k = 0; k < src->n_err_groups; k++) {
+		const struct loadgen_err_group *g = &src->err_groups[k];
+		struct record key = { .op = g->op, .err = g->err, .status = g->status };
+		note_group(dst, &key, g->msg, strlen(g->msg));
+	}
 }
 
 /*

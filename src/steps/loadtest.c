@@ -39,7 +39,8 @@
  * Output: artifact "loadtest" v1 {records (64-byte records, repeat then
  * index order), hits (what each recall returned, as base rows / store
  * ordinals; keys tagged with the repeat), repeat_t0 (each repeat's start,
- * u64 LE ns after t0)} with the schedule digest, `repeats` and counters
+ * u64 LE ns after t0), errors (when a request failed: the first message of
+ * each (op, status, error class) group, steps.h)} with the schedule digest, `repeats` and counters
  * summed over the repeats (duration_ns is one repeat's). The analysis
  * layer (analysis/runmetrics.c) turns it into the run's metrics: exact
  * percentiles and recall@k.
@@ -450,6 +451,8 @@ struct lt_acc {
 	int saturated;
 	char saturation[512];
 	char transport[16];
+	struct loadgen_err_group groups[LOADGEN_ERR_GROUPS]; /* first message per failing group */
+	int n_groups;
 };
 
 static int acc_open(struct lt *L, struct lt_acc *a, uint32_t repeats, struct err *e)
@@ -507,6 +510,45 @@ static int add_hits(struct lt *L, struct lt_acc *a, struct err *e)
 	return 0;
 }
 
+/* A repeat's first error messages: groups not seen in an earlier repeat. */
+static void add_groups(struct lt_acc *a, const struct loadgen_result *res)
+{
+	for (int k = 0; k < res->n_err_groups && a->n_groups < LOADGEN_ERR_GROUPS; k++) {
+		const struct loadgen_err_group *g = &res->err_groups[k];
+		int seen = 0;
+		for (int i = 0; i < a->n_groups && !seen; i++)
+			seen = a->groups[i].op == g->op && a->groups[i].err == g->err && a->groups[i].status == g->status;
+		if (!seen)
+			a->groups[a->n_groups++] = *g;
+	}
+}
+
+/* Part "errors" (steps.h): the first message of each failing group. */
+static int put_errors(struct step_ctx *c, const struct lt_acc *a, struct digest *out, uint64_t *size, struct err *e)
+{
+	uint8_t row[LOADTEST_ERRORS_HEAD + LOADGEN_ERR_MSG];
+	struct obj_writer *w;
+	if (obj_writer_open(c->store, &w, e))
+		return -1;
+	for (int i = 0; i < a->n_groups; i++) {
+		const struct loadgen_err_group *g = &a->groups[i];
+		size_t len = strnlen(g->msg, LOADGEN_ERR_MSG);
+		row[0] = g->op;
+		row[1] = g->err;
+		row[2] = (uint8_t)g->status;
+		row[3] = (uint8_t)(g->status >> 8);
+		row[4] = (uint8_t)len;
+		row[5] = (uint8_t)(len >> 8);
+		memcpy(row + LOADTEST_ERRORS_HEAD, g->msg, len);
+		if (obj_write(w, row, LOADTEST_ERRORS_HEAD + len, e)) {
+			obj_writer_abort(w);
+			return -1;
+		}
+	}
+	*size = obj_writer_size(w);
+	return obj_writer_finish(w, out, e);
+}
+
 /* Add one finished repeat: its records and hits, its counters. */
 static int acc_add(struct lt *L, struct lt_acc *a, struct loadgen_result *res, struct err *e)
 {
@@ -534,6 +576,7 @@ static int acc_add(struct lt *L, struct lt_acc *a, struct loadgen_result *res, s
 		snprintf(a->saturation, sizeof(a->saturation), "%s", res->saturation);
 	a->saturated |= res->saturated;
 	snprintf(a->transport, sizeof(a->transport), "%s", res->transport);
+	add_groups(a, res);
 	a->n++;
 	return 0;
 }
@@ -582,13 +625,13 @@ static int put_phase(struct lt *L, const struct sched_params *sp, const struct l
 		     const struct digest *sd, struct lt_acc *acc, struct digest *out, struct err *e)
 {
 	struct step_ctx *c = L->c;
-	struct digest rd, hd, td;
-	uint64_t rsize = obj_writer_size(acc->rec_w), hsize = obj_writer_size(acc->hit_w), tsize = 0;
+	struct digest rd, hd, td, ed;
+	uint64_t rsize = obj_writer_size(acc->rec_w), hsize = obj_writer_size(acc->hit_w), tsize = 0, esize = 0;
 	int frc = obj_writer_finish(acc->rec_w, &rd, e);
 	acc->rec_w = NULL;
 	frc = frc || obj_writer_finish(acc->hit_w, &hd, e);
 	acc->hit_w = NULL;
-	if (frc || put_repeat_t0(c, acc, &td, &tsize, e))
+	if (frc || put_repeat_t0(c, acc, &td, &tsize, e) || (acc->n_groups && put_errors(c, acc, &ed, &esize, e)))
 		return -1;
 	struct artifact a;
 	artifact_init(&a, "loadtest", 1);
@@ -597,6 +640,7 @@ static int put_phase(struct lt *L, const struct sched_params *sp, const struct l
 	digest_to_hex(sd, sdhex);
 	int rc = artifact_add_part(&a, "records", &rd, rsize, e) || artifact_add_part(&a, "hits", &hd, hsize, e) ||
 		     artifact_add_part(&a, "repeat_t0", &td, tsize, e) ||
+		     (acc->n_groups && artifact_add_part(&a, LOADTEST_ERRORS_PART, &ed, esize, e)) ||
 		     artifact_set_str(&a, "schedule_digest", sdhex, e) ||
 		     artifact_set_int(&a, "repeats", (int64_t)acc->n, e) ||
 		     artifact_set_int(&a, "scheduled", (int64_t)acc->scheduled, e) ||
