@@ -93,7 +93,7 @@ px = zlib.decompress(raw)
 # many distinct byte values = text, lines and colours, not a blank page
 assert len(set(px[::7])) > 20, "blank"
 PY
-$py - "$TMPDIR/dom.html" <<'PY' && ok "the browser's DOM has every section with plots and table rows" || fail "DOM" "$(tail -3 "$TMPDIR/chrome.err")"
+$py - "$TMPDIR/dom.html" 2>"$TMPDIR/dom.err" <<'PY' && ok "the browser's DOM has every section with plots and table rows" || fail "DOM" "$(tail -2 "$TMPDIR/dom.err"; grep -v dbus "$TMPDIR/chrome.err" | tail -3)"
 import re, sys
 dom = open(sys.argv[1]).read()
 need_plot = {"ingest", "latency", "timeline"}
@@ -104,7 +104,10 @@ for sec in ["spec", "environment", "steps", "ingest", "latency", "timeline", "re
     assert re.search(r"<tr>\s*<td", body) or re.search(r'<tr class="\w+">\s*<td', body), sec + ": no table row"
     if sec in need_plot:
         pts = re.findall(r'<polyline[^>]*points="([^"]+)"', body)
-        assert pts and max(len(p.split()) for p in pts) >= 3, sec + ": no line with points"
+        # the ingest's window series has a sample at its start, one a second
+        # and one at its end: a sub-second ingest draws a 2-point line
+        least = 2 if sec == "ingest" else 3
+        assert pts and max(len(p.split()) for p in pts) >= least, sec + ": no line with points"
 errors = re.search(r'<section id="errors">(.*?)</section>', dom, re.S).group(1)
 assert "503" in errors and "store" in errors, "errors: no 503 store group"
 assert "(no message recorded)" not in errors, "errors: the 503's message was not recorded"
