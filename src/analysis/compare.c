@@ -9,6 +9,12 @@
  * diff itself is built as a jansson tree so `engrave diff` can print it
  * as text or hand it to CI unchanged.
  *
+ * The environment diff has a row per key either run recorded (the record's
+ * fixed fields, then its env list); keys of the moment (load, steal:
+ * sysinfo_key_is_condition) are marked so, and the other keys whose values
+ * differ are listed once in "env_different", so a baseline from another
+ * machine, build or target setting is never compared silently.
+ *
  * The spec diff loads each run's stored spec text with target_spec_load_string
  * and compares spec_canonical() trees, so a reordered key or a default
  * written out is not a difference; paths read "steps.loadtest.duration".

@@ -134,7 +134,10 @@ int cmd_diff(int argc, char **argv, struct cli_ctx *ctx)
 		"  regression = worse than the tolerance (B's spec, else 5%), the 95% CI of the change\n"
 		"  excludes 0, and the change exceeds the runs' noise floor.\n"
 		"The CI comes from the runs' repeats (loadtest.repeat >= 3) or from a bootstrap of\n"
-		"blocks of time of the stored request records ('threshold only' without records).\n\n"
+		"blocks of time of the stored request records ('threshold only' without records).\n"
+		"Environment keys (machine, build, target settings) whose values differ are named, so runs\n"
+		"from different machines are never compared silently; conditions of the moment (load,\n"
+		"steal) are shown apart, and keys only one run recorded are listed.\n\n"
 		"exit codes: 0 compared (whatever differs), 3 missing run",
 	};
 	const struct cli_opt opts[] = {
