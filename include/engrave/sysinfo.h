@@ -52,7 +52,7 @@ struct sysinfo {
 	struct sysnoise_cpu cpu;  /* /proc/stat */
 	int have_cpu;
 	int hypervisor;           /* 1 flag set, 0 flags without it, -1 no flags line */
-	char product[96];         /* DMI vendor + product; "" unknown */
+	char product[128];        /* DMI vendor + product; "" unknown */
 };
 
 /* ---- parsers (text of one file; 0 ok, -1 when what is wanted is absent) ---- */
