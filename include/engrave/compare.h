@@ -45,8 +45,14 @@ int compare_recs_values(const struct compare_recs *c, const char *metric, double
 /*
  * The diff of runs a -> b as JSON (caller json_decref's *out):
  * {"a","b","spec":{"same","changes":[{"path","a","b"}]},
- *  "artifacts":[{"step","a","b","same"}], "env":[{"key","a","b","same"}],
+ *  "artifacts":[{"step","a","b","same"}],
+ *  "env":[{"key","a","b","same","condition"}], "env_different":[key],
  *  "rule","machine_busy", "metrics":[verdict_json + "abs","rel_pct"]}:
+ * env has the record's fixed fields, then every captured key of a, then
+ * those only b has (a missing side is null and never "same"); "condition"
+ * marks the keys of the moment (load, steal, ...: sysinfo_key_is_condition)
+ * and env_different lists the other keys both runs hold with different
+ * values: a machine, build or target configuration that changed.
  * every metric the two runs share, with the verdict engine's verdict
  * (verdict.h; b's spec supplies the tolerances, as in `check`). Missing
  * records only lower a verdict to "threshold only". -1 on a store error.

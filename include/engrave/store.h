@@ -43,6 +43,7 @@
 
 #include "engrave/buf.h"
 #include "engrave/clock.h"
+#include "engrave/envlist.h"
 #include "engrave/err.h"
 #include "engrave/hash.h"
 
@@ -238,6 +239,9 @@ struct run_record {
 	char status[16]; /* "running","interrupted","failed","done" */
 	unix_ns created, updated;
 	char host[64], kernel[128], cpu[128], engrave_version[32], target_version[64];
+	/* The rest of the environment (sysinfo.h keys, "target.*" from the
+	 * driver), in the order captured; empty in records from before it. */
+	struct envlist env;
 	int n_steps;
 	struct run_step steps[RUN_MAX_STEPS];
 	int n_metrics;

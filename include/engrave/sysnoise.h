@@ -22,8 +22,8 @@
  *                       the same capacity: "python3 41.2%, cc1 12.0%"
  *
  * The parsers take the text of a /proc file, so tests feed them fixtures;
- * sysnoise_snap() and sysnoise_listener_pid() are the only functions that
- * read the live files. Nothing here fails a run: what cannot be read stays
+ * sysnoise_snap(), sysnoise_listener_pid() and sysnoise_read_text() (which
+ * sysinfo.h shares) are the only functions that read the live files. Nothing here fails a run: what cannot be read stays
  * unknown (NAN, 0) and is left out by the caller.
  */
 #ifndef ENGRAVE_SYSNOISE_H
@@ -88,6 +88,14 @@ uint64_t sysnoise_parse_net_tcp(const char *text, unsigned port);
 int sysnoise_loopback_port(const char *url, unsigned *port);
 
 /* ---- the live machine ------------------------------------------------------ */
+
+struct buf;
+/* The whole of a small /proc or /sys file into b as a NUL-terminated string;
+ * 0, or -1 when it cannot be read (absent, unreadable, over 4 MiB). */
+int sysnoise_read_text(const char *path, struct buf *b);
+/* Steal ticks between two readings of /proc/stat as % of all CPU ticks in
+ * between; NAN when no tick passed. */
+double sysnoise_steal_pct(const struct sysnoise_cpu *before, const struct sysnoise_cpu *after);
 
 /* A snapshot now (release it). Never fails: what cannot be read is unknown. */
 void sysnoise_snap(struct sysnoise_snap *s);

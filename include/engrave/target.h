@@ -45,6 +45,7 @@
 #include "engrave/clock.h"
 #include "engrave/http.h"
 
+struct envlist;
 struct err;
 struct spec;
 struct target_ops;
@@ -217,6 +218,16 @@ int target_has_http(const struct target *t);
 int target_health(struct target *t, char *version, size_t cap, struct err *e);
 int target_count(struct target *t, uint64_t *n, struct err *e);
 int target_describe(struct target *t, struct target_info *info, struct err *e);
+/*
+ * The target's version and configuration as run environment keys, each
+ * prefixed "target.": driver, namespace and dim from the config, then what
+ * the driver's describe_env hook reads (chroma: version, the collection's
+ * dimension and configuration_json flattened, hnsw.space, hnsw.ef_search,
+ * ...; engram: version, service, health; embedded: its index parameters).
+ * Never fails and never waits long (one attempt, at most 5 s per request):
+ * what cannot be read is "target.describe" = "unavailable: <why>".
+ */
+void target_describe_env(struct target *t, struct envlist *out);
 
 /*
  * Store n records. Returns 0 when every record has a result in res[0..n)

@@ -9,6 +9,12 @@
  * diff itself is built as a jansson tree so `engrave diff` can print it
  * as text or hand it to CI unchanged.
  *
+ * The environment diff has a row per key either run recorded (the record's
+ * fixed fields, then its env list); keys of the moment (load, steal:
+ * sysinfo_key_is_condition) are marked so, and the other keys whose values
+ * differ are listed once in "env_different", so a baseline from another
+ * machine, build or target setting is never compared silently.
+ *
  * The spec diff loads each run's stored spec text with target_spec_load_string
  * and compares spec_canonical() trees, so a reordered key or a default
  * written out is not a difference; paths read "steps.loadtest.duration".
@@ -22,6 +28,7 @@
 #include "engrave/spec.h"
 #include "engrave/stats.h"
 #include "engrave/store.h"
+#include "engrave/sysinfo.h"
 #include "engrave/target.h"
 #include "engrave/verdict.h"
 #include "engrave/xalloc.h"
@@ -329,14 +336,39 @@ static json_t *artifacts_diff(const struct run_record *a, const struct run_recor
 	return arr;
 }
 
-static void env_row(json_t *arr, const char *key, const char *a, const char *b)
+/* One env row; a or b NULL when that run did not record the key. */
+static void env_row(json_t *arr, json_t *different, const char *key, const char *a, const char *b)
 {
+	int same = a && b && !strcmp(a, b), cond = sysinfo_key_is_condition(key);
 	json_t *o = json_object();
 	json_object_set_new(o, "key", json_string(key));
-	json_object_set_new(o, "a", json_string(a));
-	json_object_set_new(o, "b", json_string(b));
-	json_object_set_new(o, "same", json_boolean(!strcmp(a, b)));
+	json_object_set_new(o, "a", a ? json_string(a) : json_null());
+	json_object_set_new(o, "b", b ? json_string(b) : json_null());
+	json_object_set_new(o, "same", json_boolean(same));
+	json_object_set_new(o, "condition", json_boolean(cond));
 	json_array_append_new(arr, o);
+	if (a && b && !same && !cond)
+		json_array_append_new(different, json_string(key));
+}
+
+/* The environment rows: the record's fixed fields, a's keys, then b's own. */
+static void env_diff(const struct run_record *a, const struct run_record *b, json_t *d)
+{
+	json_t *env = json_array(), *different = json_array();
+	env_row(env, different, "host", a->host, b->host);
+	env_row(env, different, "kernel", a->kernel, b->kernel);
+	env_row(env, different, "cpu", a->cpu, b->cpu);
+	env_row(env, different, "engrave_version", a->engrave_version, b->engrave_version);
+	env_row(env, different, "target_version", a->target_version, b->target_version);
+	for (int i = 0; i < a->env.n; i++) {
+		const struct envlist_item *y = envlist_get(&b->env, a->env.v[i].key);
+		env_row(env, different, a->env.v[i].key, a->env.v[i].value, y ? y->value : NULL);
+	}
+	for (int i = 0; i < b->env.n; i++)
+		if (!envlist_get(&a->env, b->env.v[i].key))
+			env_row(env, different, b->env.v[i].key, NULL, b->env.v[i].value);
+	json_object_set_new(d, "env", env);
+	json_object_set_new(d, "env_different", different);
 }
 
 static struct spec *stored_spec(const struct run_record *r)
@@ -366,13 +398,7 @@ int compare_runs_json(struct store *st, const struct run_record *a, const struct
 	json_object_set_new(d, "b", json_string(b->id));
 	json_object_set_new(d, "spec", spec_diff(a, b));
 	json_object_set_new(d, "artifacts", artifacts_diff(a, b));
-	json_t *env = json_array();
-	env_row(env, "host", a->host, b->host);
-	env_row(env, "kernel", a->kernel, b->kernel);
-	env_row(env, "cpu", a->cpu, b->cpu);
-	env_row(env, "engrave_version", a->engrave_version, b->engrave_version);
-	env_row(env, "target_version", a->target_version, b->target_version);
-	json_object_set_new(d, "env", env);
+	env_diff(a, b, d);
 	json_object_set_new(d, "rule", json_string(verdict_rule_text));
 	json_object_set_new(d, "machine_busy", vs.busy[0] ? json_string(vs.busy) : json_null());
 	json_t *ms = json_array();

@@ -3,11 +3,13 @@
  *
  * src/analysis/compare.c builds the diff as JSON; this file prints it as
  * four sections (spec values by key path, artifact digests per step, the
- * environment, metrics with their change, 95% CI and the verdict engine's
+ * environment -- keys whose values differ named first, conditions of the
+ * moment such as load apart --, metrics with their change, 95% CI and the verdict engine's
  * verdict) or dumps the JSON for CI. The exit code is 0
  * whatever differs: diff reports, `engrave check` judges.
  */
 #include "cli.h"
+#include "engrave/buf.h"
 #include "engrave/compare.h"
 #include "engrave/store.h"
 
@@ -35,6 +37,42 @@ static void short_hex(json_t *v, char *out, size_t cap)
 		snprintf(out, cap, "-");
 }
 
+/* The environment: differing keys by name, the record's fixed fields
+ * always, the rest summed up; conditions (load, steal) on their own lines,
+ * keys one run lacks in one line. */
+static void print_env(json_t *d)
+{
+	json_t *diff = json_object_get(d, "env_different"), *v;
+	size_t i, n_same = 0;
+	struct buf only;
+	buf_init(&only, 0);
+	if (json_array_size(diff))
+		printf("\nenvironment: %zu key%s DIFFERENT: machine, build or target configuration changed\n",
+		       json_array_size(diff), json_array_size(diff) == 1 ? "" : "s");
+	else
+		printf("\nenvironment:\n");
+	json_array_foreach(json_object_get(d, "env"), i, v) {
+		const char *key = json_string_value(json_object_get(v, "key"));
+		const char *a = json_string_value(json_object_get(v, "a")), *b = json_string_value(json_object_get(v, "b"));
+		int same = json_is_true(json_object_get(v, "same"));
+		if (!a || !b)
+			buf_printf(&only, NULL, "%s%s", only.len ? ", " : "", key);
+		else if (json_is_true(json_object_get(v, "condition")))
+			printf("  %-28s %s -> %s  (condition of the run)\n", key, a, b);
+		else if (!same)
+			printf("  %-28s DIFFERENT  %s -> %s\n", key, a, b);
+		else if (i < 5) /* the record's fixed fields */
+			printf("  %-28s same  (%s)\n", key, a);
+		else
+			n_same++;
+	}
+	if (n_same)
+		printf("  %zu more key%s the same ('--json' lists them)\n", n_same, n_same == 1 ? "" : "s");
+	if (only.len)
+		printf("  recorded by one run only: %s\n", only.data);
+	buf_release(&only);
+}
+
 static void print_text(json_t *d)
 {
 	json_t *spec = json_object_get(d, "spec"), *v;
@@ -58,16 +96,7 @@ static void print_text(json_t *d)
 		printf("  %-12s %-9s %s%s%s\n", json_string_value(json_object_get(v, "step")), same ? "same" : "DIFFERENT",
 		       a, same ? "" : " -> ", same ? "" : b);
 	}
-	printf("\nenvironment:\n");
-	json_array_foreach(json_object_get(d, "env"), i, v) {
-		int same = json_is_true(json_object_get(v, "same"));
-		if (same)
-			printf("  %-16s same  (%s)\n", json_string_value(json_object_get(v, "key")),
-			       json_string_value(json_object_get(v, "a")));
-		else
-			printf("  %-16s DIFFERENT  %s -> %s\n", json_string_value(json_object_get(v, "key")),
-			       json_string_value(json_object_get(v, "a")), json_string_value(json_object_get(v, "b")));
-	}
+	print_env(d);
 	json_t *busy = json_object_get(d, "machine_busy");
 	printf("\nmetrics (rule: %s)\n", json_string_value(json_object_get(d, "rule")));
 	if (json_is_string(busy))
@@ -105,7 +134,10 @@ int cmd_diff(int argc, char **argv, struct cli_ctx *ctx)
 		"  regression = worse than the tolerance (B's spec, else 5%), the 95% CI of the change\n"
 		"  excludes 0, and the change exceeds the runs' noise floor.\n"
 		"The CI comes from the runs' repeats (loadtest.repeat >= 3) or from a bootstrap of\n"
-		"blocks of time of the stored request records ('threshold only' without records).\n\n"
+		"blocks of time of the stored request records ('threshold only' without records).\n"
+		"Environment keys (machine, build, target settings) whose values differ are named, so runs\n"
+		"from different machines are never compared silently; conditions of the moment (load,\n"
+		"steal) are shown apart, and keys only one run recorded are listed.\n\n"
 		"exit codes: 0 compared (whatever differs), 3 missing run",
 	};
 	const struct cli_opt opts[] = {

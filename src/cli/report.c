@@ -8,7 +8,9 @@
  * {"id","spec","spec_digest","status","created","env":{...},
  *  "steps":[{"name","state","action","outputs":[...],"elapsed_s","message"}],
  *  "metrics":{key: value}, "notes"?:[text]}; a note says why a recall
- * the spec asked for was not scored (recall.h), in text too.
+ * the spec asked for was not scored (recall.h), in text too. "env" is flat:
+ * the record's host/kernel/cpu/engrave_version/target_version, then its
+ * captured keys (sysinfo.h, "target.*") in order, numbers as numbers.
  */
 #include "cli.h"
 #include "report.h"
@@ -20,6 +22,8 @@
 #include "engrave/store.h"
 
 #include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *hex_json(const struct digest *d)
@@ -27,6 +31,38 @@ static json_t *hex_json(const struct digest *d)
 	char hex[DIGEST_HEX_LEN + 1];
 	digest_to_hex(d, hex);
 	return json_string(hex);
+}
+
+/* A number when the item is one (integral values as JSON integers), else text. */
+static json_t *env_value_json(const struct envlist_item *it)
+{
+	if (!it->is_num)
+		return json_string(it->value);
+	double v = strtod(it->value, NULL);
+	if (v == floor(v) && fabs(v) < 9e15)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
+json_t *report_env_json(const struct run_record *r)
+{
+	json_t *env = json_object();
+	json_object_set_new(env, "host", json_string(r->host));
+	json_object_set_new(env, "kernel", json_string(r->kernel));
+	json_object_set_new(env, "cpu", json_string(r->cpu));
+	json_object_set_new(env, "engrave_version", json_string(r->engrave_version));
+	json_object_set_new(env, "target_version", json_string(r->target_version));
+	for (int i = 0; i < r->env.n; i++)
+		json_object_set_new(env, r->env.v[i].key, env_value_json(&r->env.v[i]));
+	return env;
+}
+
+void report_env_text(FILE *out, const struct run_record *r)
+{
+	fprintf(out, "  env: host %s, kernel %s\n       cpu %s\n       engrave %s, target %s\n", r->host, r->kernel,
+		r->cpu, r->engrave_version, r->target_version[0] ? r->target_version : "-");
+	for (int i = 0; i < r->env.n; i++)
+		fprintf(out, "       %-28s %s\n", r->env.v[i].key, r->env.v[i].value);
 }
 
 json_t *report_run_json(const struct run_record *r, const struct spec *sp)
@@ -45,13 +81,7 @@ json_t *report_run_json(const struct run_record *r, const struct spec *sp)
 	json_object_set_new(o, "created", json_string(ts));
 	clock_format_iso8601(r->updated, ts, sizeof(ts));
 	json_object_set_new(o, "updated", json_string(ts));
-	json_t *env = json_object();
-	json_object_set_new(env, "host", json_string(r->host));
-	json_object_set_new(env, "kernel", json_string(r->kernel));
-	json_object_set_new(env, "cpu", json_string(r->cpu));
-	json_object_set_new(env, "engrave_version", json_string(r->engrave_version));
-	json_object_set_new(env, "target_version", json_string(r->target_version));
-	json_object_set_new(o, "env", env);
+	json_object_set_new(o, "env", report_env_json(r));
 	json_t *steps = json_array();
 	for (int i = 0; i < r->n_steps; i++) {
 		const struct run_step *s = &r->steps[i];

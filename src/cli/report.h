@@ -13,6 +13,12 @@ struct spec;
 /* `sp` (the run's spec, may be NULL) supplies the notes: why a recall the
  * spec asked for was not scored ("notes" in JSON, "note:" lines in text). */
 json_t *report_run_json(const struct run_record *r, const struct spec *sp);
+/* The run's environment as one flat object: host, kernel, cpu,
+ * engrave_version, target_version, then every key of r->env in its order
+ * (numbers as JSON numbers, the rest as strings). */
+json_t *report_env_json(const struct run_record *r);
+/* The same as text lines ("  env: host ...", then "key value" rows). */
+void report_env_text(FILE *out, const struct run_record *r);
 /* Prints and frees `o`. */
 int report_print_json(json_t *o);
 void report_run_text(FILE *out, const struct run_record *r, const struct spec *sp);

@@ -3,9 +3,11 @@
  *
  * Walks run_list (id order = time order), filters by spec name and status,
  * and prints id, spec, target (driver and URL from the run's stored spec)
- * and the key metrics. --json prints an array of the same fields.
+ * and the key metrics. --json prints an array of the same fields plus each
+ * run's environment (report_env_json: the same object as `show --json`).
  */
 #include "cli.h"
+#include "report.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
 #include "engrave/target.h"
@@ -74,6 +76,7 @@ static int visit(const struct run_record *r, void *vctx)
 				json_object_set_new(m, keys[i], json_real(v));
 		}
 		json_object_set_new(o, "metrics", m);
+		json_object_set_new(o, "env", report_env_json(r));
 		json_array_append_new(c->arr, o);
 	} else {
 		if (!c->n)

@@ -76,9 +76,8 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 		char ts[32];
 		clock_format_iso8601(run.updated, ts, sizeof(ts));
 		report_run_text(stdout, &run, sp);
-		printf("\n  updated %s\n  env: host %s, kernel %s\n       cpu %s\n       engrave %s, target %s\n", ts,
-		       run.host, run.kernel, run.cpu, run.engrave_version,
-		       run.target_version[0] ? run.target_version : "-");
+		printf("\n  updated %s\n", ts);
+		report_env_text(stdout, &run);
 		printf("\n  artifacts:\n");
 		for (int i = 0; i < run.n_steps; i++)
 			for (int k = 0; k < run.steps[i].n_out; k++) {

@@ -24,6 +24,12 @@
  * Effectful steps (ingest, loadtest) always run inside the run, journaling
  * their progress so that a resumed run continues where it stopped.
  * The run record is rewritten after every step.
+ *
+ * Environment: the machine (sysinfo.h) is captured into the record when
+ * the run (or its resumption) starts, and at the end the conditions since
+ * then (load after, steal) and the target's own description
+ * (target_describe_env) are added, so every result carries what it was
+ * measured on. None of it can fail a run.
  */
 #include "engrave/steps.h"
 #include "engrave/buf.h"
@@ -31,6 +37,7 @@
 #include "engrave/err.h"
 #include "engrave/log.h"
 #include "engrave/store.h"
+#include "engrave/sysinfo.h"
 #include "engrave/target.h"
 #include "engrave/version.h"
 #include "engrave/xalloc.h"
@@ -468,6 +475,20 @@ static int init_record(struct store *st, const struct spec *sp, const struct run
 	return save_run(st, rec, "running", e);
 }
 
+/* The run's end: the conditions since `start`, then the target's own
+ * description (not after an interrupt: nothing more is sent then), and the
+ * target is closed. */
+static void finish_env(struct step_ctx *c, const struct sysinfo *start, int describe)
+{
+	struct sysinfo end;
+	sysinfo_snap(&end);
+	sysinfo_env_end(start, &end, &c->run->env);
+	if (c->target && describe)
+		target_describe_env(c->target, &c->run->env);
+	target_close(c->target);
+	c->target = NULL;
+}
+
 int steps_run(struct store *st, const struct spec *sp, const struct runner_opts *o,
 	      struct run_record *rec, struct err *e)
 {
@@ -480,6 +501,9 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 		return -1;
 	}
 	log_info("run %s: spec '%s'", rec->id, sp->name);
+	struct sysinfo sys0;
+	sysinfo_snap(&sys0);
+	sysinfo_env_start(&sys0, &rec->env);
 	struct step_ctx c;
 	memset(&c, 0, sizeof(c));
 	c.store = st;
@@ -547,8 +571,7 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 		if (save_run(st, rec, NULL, e))
 			goto failed;
 	}
-	target_close(c.target);
-	c.target = NULL;
+	finish_env(&c, &sys0, 1);
 	if (o && o->finish) {
 		int f = o->finish(st, rec, o->finish_ctx, e);
 		if (f > 0) {
@@ -561,7 +584,7 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 	}
 	return save_run(st, rec, "done", e);
 failed:;
-	target_close(c.target);
+	finish_env(&c, &sys0, !(e && e->cls == ERR_INTERRUPTED) && !steps_stop_requested());
 	struct err ignored = ERR_INIT;
 	const char *status = e && e->cls == ERR_INTERRUPTED ? "interrupted" : "failed";
 	save_run(st, rec, status, &ignored);

@@ -4,12 +4,15 @@
  * A run record lives in "runs" under its id; ids start with the UTC second
  * ("20261124T083015Z-a1b2c3") so key order is time order and run_list needs
  * no index. The record is one canonical msgpack map (keys sorted: cpu,
- * created, engrave_version, host, id, kernel, metrics, overrides (only when
+ * created, engrave_version, env (only when the run captured one), host, id,
+ * kernel, metrics, overrides (only when
  * the run had --set overrides: records without keep their bytes),
  * spec_digest, spec_name, spec_text, status, steps, target_version,
  * updated); steps are
  * maps {action, elapsed_ns, message, name, out, state}; metrics a map
- * key -> float64 (so they come back sorted by key). run_put replaces the
+ * key -> float64 (so they come back sorted by key); env a map key -> string
+ * or float64 in the order captured (envlist.h: at most ENVLIST_MAX keys,
+ * values cut to its size). run_put replaces the
  * whole record: the runner rewrites it at each step boundary, which is a
  * few KB plus the spec text.
  *
@@ -106,13 +109,26 @@ static int run_record_encode(const struct run_record *r, struct buf *out, struct
 	struct mpack m;
 	mpack_init(&m);
 	int no = r->n_overrides < 0 ? 0 : r->n_overrides > RUN_MAX_OVERRIDES ? RUN_MAX_OVERRIDES : r->n_overrides;
-	msgpack_pack_map(&m.pk, 14 + (no > 0));
+	int ne = r->env.n < 0 ? 0 : r->env.n > ENVLIST_MAX ? ENVLIST_MAX : r->env.n;
+	msgpack_pack_map(&m.pk, 14 + (no > 0) + (ne > 0));
 	mpack_str(&m, "cpu");
 	mpack_str(&m, r->cpu);
 	mpack_str(&m, "created");
 	msgpack_pack_int64(&m.pk, r->created);
 	mpack_str(&m, "engrave_version");
 	mpack_str(&m, r->engrave_version);
+	if (ne > 0) {
+		mpack_str(&m, "env");
+		msgpack_pack_map(&m.pk, (size_t)ne);
+		for (int i = 0; i < ne; i++) {
+			const struct envlist_item *it = &r->env.v[i];
+			mpack_str(&m, it->key);
+			if (it->is_num)
+				msgpack_pack_double(&m.pk, strtod(it->value, NULL));
+			else
+				mpack_str(&m, it->value);
+		}
+	}
 	mpack_str(&m, "host");
 	mpack_str(&m, r->host);
 	mpack_str(&m, "id");
@@ -186,6 +202,29 @@ static void run_sum(const void *data, size_t len, unsigned char out[RUN_SUM_LEN]
 	memcpy(out, d.b, RUN_SUM_LEN);
 }
 
+/* The env map (absent in older records): key -> string or number. */
+static int decode_env(const msgpack_object *env, struct run_record *out, struct err *e)
+{
+	if (!env)
+		return 0;
+	if (env->type != MSGPACK_OBJECT_MAP || env->via.map.size > ENVLIST_MAX)
+		return err_set(e, ERR_CORRUPT, "run %s: env malformed", out->id);
+	for (uint32_t i = 0; i < env->via.map.size; i++) {
+		const msgpack_object *k = &env->via.map.ptr[i].key, *v = &env->via.map.ptr[i].val;
+		char key[ENVLIST_KEY_MAX], val[ENVLIST_VAL_MAX];
+		double x;
+		if (mpack_get_str(k, key, sizeof(key)))
+			return err_set(e, ERR_CORRUPT, "run %s: env key %u is not a string", out->id, i);
+		if (v->type == MSGPACK_OBJECT_STR && !mpack_get_str(v, val, sizeof(val)))
+			envlist_set(&out->env, key, val);
+		else if (v->type != MSGPACK_OBJECT_STR && !mpack_get_f64(v, &x))
+			envlist_set_num(&out->env, key, x);
+		else
+			return err_set(e, ERR_CORRUPT, "run %s: env '%s' is neither text nor a number", out->id, key);
+	}
+	return 0;
+}
+
 int run_record_decode(const void *data, size_t len, struct run_record *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
@@ -236,6 +275,8 @@ int run_record_decode(const void *data, size_t len, struct run_record *out, stru
 		}
 	}
 
+	if ((ret = decode_env(mpack_map_get(m, "env"), out, e)))
+		goto out;
 	const msgpack_object *mt = mpack_map_get(m, "metrics");
 	if (mt && mt->type == MSGPACK_OBJECT_MAP) {
 		if (mt->via.map.size > RUN_MAX_METRICS) {

@@ -29,6 +29,11 @@
  *            (a search-time parameter: a loadtest.ef_search sweep changes it
  *            in place, without re-ingesting)
  *   health   GET /api/v2/heartbeat, version from GET /api/v2/version
+ *   describe GET /api/v2/version and B/collections/NAME: the run's
+ *            environment gets the version, the collection's dimension and
+ *            its configuration_json flattened (hnsw.space, hnsw.ef_search,
+ *            hnsw.max_neighbors, ...): what the server actually uses, which
+ *            for an existing collection may not be what the spec asked
  *
  * Text search is not part of Chroma's vector API: target_search reports
  * ERR_UNSUPPORTED, and the descriptor leaves TARGET_CAP_TEXT_SEARCH out so
@@ -526,6 +531,36 @@ static int chroma_set_ef_search(struct target *t, int ef, struct err *e)
 	return rc ? err_prefix(e, "chroma: setting ef_search to %d", ef) : 0;
 }
 
+/* The server's version and the collection's configuration as it stands
+ * (GET by name: describing never creates the collection). */
+static int chroma_describe_env(struct target *t, struct envlist *out, struct err *e)
+{
+	char url[1024];
+	json_t *j;
+	snprintf(url, sizeof(url), "%s/api/v2/version", t->url);
+	if (call(t, "GET", url, NULL, 200, &j, e))
+		return -1;
+	envlist_set(out, "version", json_is_string(j) ? json_string_value(j) : "unknown");
+	json_decref(j);
+	struct buf u;
+	buf_init(&u, 0);
+	int rc = buf_printf(&u, e, "%s" CHROMA_DB "/collections/", t->url) ||
+		 http_url_escape(t->space, strlen(t->space), &u, e) || call(t, "GET", u.data, NULL, 200, &j, e);
+	buf_release(&u);
+	if (rc)
+		return -1;
+	json_t *dim = json_object_get(j, "dimension");
+	if (json_is_integer(dim))
+		envlist_set_num(out, "collection.dimension", (double)json_integer_value(dim));
+	json_t *cfg = json_object_get(j, "configuration_json");
+	if (json_is_object(cfg))
+		target_env_json(out, "", cfg);
+	else
+		envlist_set(out, "configuration", "unknown (no configuration_json in the answer)");
+	json_decref(j);
+	return 0;
+}
+
 static const struct target_ops chroma_ops = {
 	.open = chroma_open,
 	.close = chroma_close,
@@ -541,6 +576,7 @@ static const struct target_ops chroma_ops = {
 	.build_recall = chroma_build_recall,
 	.parse_recall = chroma_parse_recall,
 	.set_ef_search = chroma_set_ef_search,
+	.describe_env = chroma_describe_env,
 };
 
 static int is_alnum(char ch)

@@ -131,6 +131,19 @@ static int embedded_health(struct target *t, char *version, size_t cap, struct e
 	return 0;
 }
 
+/* Its parameters: an exact scan, the metric, the rows it holds now. */
+static int embedded_describe_env(struct target *t, struct envlist *out, struct err *e)
+{
+	uint64_t n = 0;
+	if (t->ops->count(t, &n, e))
+		return -1;
+	envlist_set(out, "version", "engrave-embedded-1");
+	envlist_set(out, "index", "exact scan, in process");
+	envlist_set(out, "metric", t->metric);
+	envlist_set_num(out, "rows", (double)n);
+	return 0;
+}
+
 static int embedded_count(struct target *t, uint64_t *n, struct err *e)
 {
 	(void)e;
@@ -319,6 +332,7 @@ static int embedded_reset(struct target *t, struct err *e)
 static const struct target_ops embedded_ops = {
 	.open = embedded_open,
 	.health = embedded_health,
+	.describe_env = embedded_describe_env,
 	.count = embedded_count,
 	.max_batch = embedded_max_batch,
 	.fetch_embeddings = embedded_fetch,

@@ -12,6 +12,8 @@
  *   search   GET /api/v1/memories/search?query=...&limit=k
  *   count    GET /api/v1/memories?limit=1 -> tier_counts.hot (after dedup)
  *   health   GET /health -> version
+ *   describe GET /health -> version, service, status (the run's environment;
+ *            Engram exposes no index configuration)
  *   fetch    GET /api/v1/memories?tier=hot&include_embeddings=true&limit&offset
  *            (order is unstable: target_fetch_all de-duplicates by id)
  *
@@ -98,6 +100,20 @@ static int engram_health(struct target *t, char *version, size_t cap, struct err
 		rc = err_set(e, ERR_NET, "engram GET %s/health: server reports status 'unhealthy'", t->url);
 	json_decref(j);
 	return rc;
+}
+
+static int engram_describe_env(struct target *t, struct envlist *out, struct err *e)
+{
+	json_t *j;
+	if (get_json(t, "/health", &j, e))
+		return -1;
+	static const char *const keys[] = { "version", "service", "status" };
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = json_string_value(json_object_get(j, keys[i]));
+		envlist_set(out, i == 2 ? "health" : keys[i], v ? v : "unknown");
+	}
+	json_decref(j);
+	return 0;
 }
 
 static int engram_count(struct target *t, uint64_t *n, struct err *e)
@@ -385,6 +401,7 @@ static int engram_parse_search(struct target *t, const struct target_req *rq,
 static const struct target_ops engram_ops = {
 	.open = engram_open,
 	.health = engram_health,
+	.describe_env = engram_describe_env,
 	.count = engram_count,
 	.max_batch = engram_max_batch,
 	.fetch_embeddings = engram_fetch,

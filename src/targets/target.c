@@ -347,6 +347,66 @@ int target_describe(struct target *t, struct target_info *info, struct err *e)
 	return target_count(t, &info->count, e);
 }
 
+#define DESCRIBE_TIMEOUT_NS (5 * 1000000000ULL)
+
+void target_describe_env(struct target *t, struct envlist *out)
+{
+	struct envlist got;
+	envlist_init(&got);
+	envlist_set(&got, "driver", t->driver);
+	if (t->drv->ns_key)
+		envlist_set(&got, "namespace", t->space);
+	envlist_set_num(&got, "dim", t->dim);
+	struct err e = ERR_INIT;
+	if (t->ops->describe_env) {
+		/* a describe never holds a run up: one short attempt per request */
+		struct retry_policy retry = t->retry;
+		uint64_t timeout = t->timeout_ns;
+		t->retry.max_attempts = 1;
+		if (!t->timeout_ns || t->timeout_ns > DESCRIBE_TIMEOUT_NS)
+			t->timeout_ns = DESCRIBE_TIMEOUT_NS;
+		if (t->ops->describe_env(t, &got, &e))
+			envlist_setf(&got, "describe", "unavailable: %s", e.msg);
+		t->retry = retry;
+		t->timeout_ns = timeout;
+	}
+	envlist_merge(out, "target.", &got);
+}
+
+static void env_json_at(struct envlist *out, const char *path, json_t *v, int depth)
+{
+	if (json_is_object(v) && depth < 4) {
+		const char *k;
+		json_t *x;
+		json_object_foreach(v, k, x) {
+			char sub[ENVLIST_KEY_MAX * 2];
+			snprintf(sub, sizeof(sub), "%s.%s", path, k);
+			env_json_at(out, sub, x, depth + 1);
+		}
+	} else if (json_is_string(v)) {
+		envlist_set(out, path, json_string_value(v));
+	} else if (json_is_number(v)) {
+		envlist_set_num(out, path, json_number_value(v));
+	} else if (json_is_boolean(v)) {
+		envlist_set(out, path, json_is_true(v) ? "true" : "false");
+	} else if (!json_is_null(v)) {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		envlist_set(out, path, s ? s : "?");
+		free(s);
+	}
+}
+
+void target_env_json(struct envlist *out, const char *prefix, json_t *obj)
+{
+	const char *k;
+	json_t *x;
+	json_object_foreach(obj, k, x) {
+		char path[ENVLIST_KEY_MAX * 2];
+		snprintf(path, sizeof(path), "%s%s", prefix, k);
+		env_json_at(out, path, x, 1);
+	}
+}
+
 int target_store_batch(struct target *t, const struct target_record *recs, size_t n,
 		       struct target_store_result *res, struct err *e)
 {

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "engrave/envlist.h"
 #include "engrave/err.h"
 #include "engrave/retry.h"
 #include "engrave/target.h"
@@ -35,6 +36,10 @@ struct target_ops {
 			   struct target_vectors *out, struct err *e);
 	int (*reset)(struct target *t, struct err *e);
 	int (*set_ef_search)(struct target *t, int ef, struct err *e);
+	/* Version and configuration as key/values without the "target." prefix
+	 * (envlist.h); -1 with why when the target cannot say. NULL: nothing
+	 * beyond the config. */
+	int (*describe_env)(struct target *t, struct envlist *out, struct err *e);
 
 	int (*build_store)(struct target *t, const struct target_record *recs, size_t n,
 			   struct target_req *rq, struct err *e);
@@ -120,5 +125,9 @@ int target_hits_push(struct target_hits *h, const char *id, float score, struct 
 int target_vectors_push(struct target_vectors *v, const char *id, const float *vec,
 			struct err *e);
 void target_copy_str(char *dst, size_t cap, const char *src);
+/* The scalar leaves of a JSON object as keys "<prefix><path>" (objects
+ * nested at most 4 deep joined with '.', arrays as compact JSON, nulls left
+ * out), for describe_env hooks. */
+void target_env_json(struct envlist *out, const char *prefix, json_t *obj);
 
 #endif

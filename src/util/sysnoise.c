@@ -202,8 +202,7 @@ int sysnoise_loopback_port(const char *url, unsigned *port)
 
 /* ---- the live machine -------------------------------------------------------- */
 
-/* The whole of a (small) file as a NUL-terminated string, or -1. */
-static int read_text(const char *path, struct buf *b)
+int sysnoise_read_text(const char *path, struct buf *b)
 {
 	buf_reset(b);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -305,15 +304,15 @@ void sysnoise_snap(struct sysnoise_snap *s)
 	s->load1 = s->mhz = NAN;
 	struct buf b;
 	buf_init(&b, 0);
-	if (!read_text("/proc/loadavg", &b))
+	if (!sysnoise_read_text("/proc/loadavg", &b))
 		sysnoise_parse_loadavg(b.data, &s->load1);
-	if (!read_text("/proc/meminfo", &b))
+	if (!sysnoise_read_text("/proc/meminfo", &b))
 		sysnoise_parse_meminfo(b.data, &s->mem_avail_kb);
-	if (!read_text("/proc/cpuinfo", &b))
+	if (!sysnoise_read_text("/proc/cpuinfo", &b))
 		sysnoise_parse_cpuinfo_mhz(b.data, &s->mhz);
 	snap_procs(s);
 	s->at = clock_mono_now();
-	if (!read_text("/proc/stat", &b))
+	if (!sysnoise_read_text("/proc/stat", &b))
 		s->have_cpu = !sysnoise_parse_stat(b.data, &s->cpu);
 	buf_release(&b);
 	if (s->cpu.ncpu <= 0) {
@@ -364,9 +363,9 @@ int sysnoise_listener_pid(unsigned port)
 	struct buf b;
 	buf_init(&b, 0);
 	uint64_t inode = 0;
-	if (!read_text("/proc/net/tcp", &b))
+	if (!sysnoise_read_text("/proc/net/tcp", &b))
 		inode = sysnoise_parse_net_tcp(b.data, port);
-	if (!inode && !read_text("/proc/net/tcp6", &b))
+	if (!inode && !sysnoise_read_text("/proc/net/tcp6", &b))
 		inode = sysnoise_parse_net_tcp(b.data, port);
 	buf_release(&b);
 	if (!inode)
@@ -420,6 +419,14 @@ static uint64_t proc_delta(const struct sysnoise_snap *before, const struct sysn
 static uint64_t sub(uint64_t a, uint64_t b)
 {
 	return a > b ? a - b : 0;
+}
+
+double sysnoise_steal_pct(const struct sysnoise_cpu *b, const struct sysnoise_cpu *a)
+{
+	uint64_t total = sub(a->user, b->user) + sub(a->nice, b->nice) + sub(a->system, b->system) +
+			 sub(a->idle, b->idle) + sub(a->iowait, b->iowait) + sub(a->irq, b->irq) +
+			 sub(a->softirq, b->softirq) + sub(a->steal, b->steal);
+	return total ? 100.0 * (double)sub(a->steal, b->steal) / (double)total : NAN;
 }
 
 struct by_name {
@@ -483,9 +490,9 @@ void sysnoise_compare(const struct sysnoise_snap *before, const struct sysnoise_
 		return;
 	const struct sysnoise_cpu *a = &after->cpu, *b = &before->cpu;
 	uint64_t busy = sub(a->user, b->user) + sub(a->nice, b->nice) + sub(a->system, b->system);
-	uint64_t total = busy + sub(a->idle, b->idle) + sub(a->iowait, b->iowait) + sub(a->irq, b->irq) +
-			 sub(a->softirq, b->softirq) + sub(a->steal, b->steal);
-	out->steal_pct = total ? 100.0 * (double)sub(a->steal, b->steal) / (double)total : 0;
+	out->steal_pct = sysnoise_steal_pct(b, a);
+	if (isnan(out->steal_pct))
+		out->steal_pct = 0;
 	uint64_t mine = 0;
 	for (size_t i = 0; i < after->n_procs; i++)
 		if (excluded(after, after->procs[i].pid, exclude, n_exclude))

@@ -122,6 +122,44 @@ Test(compare, spec_values_by_key_path_metrics_and_significance)
 	run_record_release(&b);
 }
 
+/* Environment keys: a changed machine fact is named in env_different, a
+ * changed condition (load) is not, and a key one run lacks is null there. */
+Test(compare, env_keys_that_differ_are_listed)
+{
+	struct err e = ERR_INIT;
+	struct run_record a, b;
+	make_run(st, "20260101T000000Z-00000a", 1, 1.0, 5000, &a);
+	make_run(st, "20260101T000100Z-00000b", 2, 1.0, 5000, &b);
+	envlist_set_num(&a.env, "cpu.cores", 2);
+	envlist_set_num(&b.env, "cpu.cores", 8);
+	envlist_set(&a.env, "load.before", "0.10 0.10 0.10");
+	envlist_set(&b.env, "load.before", "3.00 2.00 1.00");
+	envlist_set(&a.env, "target.hnsw.space", "cosine");
+	envlist_set(&b.env, "target.hnsw.space", "cosine");
+	envlist_set(&b.env, "target.hnsw.ef_search", "100");
+	json_t *d = NULL;
+	cr_assert_eq(compare_runs_json(st, &a, &b, &d, &e), 0, "%s", e.msg);
+	json_t *env = json_object_get(d, "env");
+	json_t *cores = find_by(env, "key", "cpu.cores");
+	cr_assert_str_eq(json_string_value(json_object_get(cores, "a")), "2");
+	cr_assert_str_eq(json_string_value(json_object_get(cores, "b")), "8");
+	cr_assert(json_is_false(json_object_get(cores, "same")));
+	cr_assert(json_is_false(json_object_get(cores, "condition")));
+	json_t *load = find_by(env, "key", "load.before");
+	cr_assert(json_is_false(json_object_get(load, "same")));
+	cr_assert(json_is_true(json_object_get(load, "condition")));
+	cr_assert(json_is_true(json_object_get(find_by(env, "key", "target.hnsw.space"), "same")));
+	json_t *ef = find_by(env, "key", "target.hnsw.ef_search");
+	cr_assert(json_is_null(json_object_get(ef, "a")), "a did not record it");
+	cr_assert(json_is_false(json_object_get(ef, "same")));
+	json_t *diff = json_object_get(d, "env_different");
+	cr_assert_eq(json_array_size(diff), 1, "%s", json_dumps(diff, 0));
+	cr_assert_str_eq(json_string_value(json_array_get(diff, 0)), "cpu.cores");
+	json_decref(d);
+	run_record_release(&a);
+	run_record_release(&b);
+}
+
 Test(compare, latency_metric_names)
 {
 	double p;

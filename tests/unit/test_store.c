@@ -1424,3 +1424,73 @@ Test(store_grow, damaged_data_files_are_reported)
 	test_rmtree(d);
 	free(d);
 }
+
+Test(store, run_env_round_trips_in_order)
+{
+	struct err e = ERR_INIT;
+	static struct run_record r, g;
+	make_run(&r, "20261124T000009Z-999999", NULL);
+	envlist_set(&r.env, "cpu.model", "AMD EPYC 7B13");
+	envlist_set_num(&r.env, "cpu.cores", 2);
+	envlist_set(&r.env, "load.before", "0.52 0.40 0.33");
+	envlist_set_num(&r.env, "target.hnsw.resize_factor", 1.2);
+	envlist_set(&r.env, "a.last", "sorted keys would put me first");
+	cr_assert_eq(run_put(st, &r, &e), 0, "%s", e.msg);
+	cr_assert_eq(run_get(st, r.id, &g, &e), 0, "%s", e.msg);
+	cr_assert_eq(g.env.n, 5);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_str_eq(g.env.v[i].key, r.env.v[i].key, "order kept at %d", i);
+		cr_assert_str_eq(g.env.v[i].value, r.env.v[i].value, "%s", r.env.v[i].key);
+		cr_assert_eq(g.env.v[i].is_num, r.env.v[i].is_num, "%s", r.env.v[i].key);
+	}
+	cr_assert_str_eq(g.host, r.host, "the fixed fields are kept beside the list");
+	run_record_release(&g);
+	run_record_release(&r);
+}
+
+/* A record as written before the env map existed (and before checksums). */
+Test(store, run_record_without_env_still_decodes)
+{
+	struct err e = ERR_INIT;
+	struct mpack m;
+	mpack_init(&m);
+	msgpack_pack_map(&m.pk, 5);
+	mpack_str(&m, "cpu");
+	mpack_str(&m, "AMD EPYC x2");
+	mpack_str(&m, "host");
+	mpack_str(&m, "vm");
+	mpack_str(&m, "id");
+	mpack_str(&m, "20250101T000000Z-000001");
+	mpack_str(&m, "status");
+	mpack_str(&m, "done");
+	mpack_str(&m, "target_version");
+	mpack_str(&m, "engram 0.1.0");
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(mpack_to_buf(&m, &b, &e), 0);
+	mpack_release(&m);
+	static struct run_record g;
+	cr_assert_eq(run_record_decode(b.data, b.len, &g, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(g.id, "20250101T000000Z-000001");
+	cr_assert_str_eq(g.cpu, "AMD EPYC x2");
+	cr_assert_str_eq(g.target_version, "engram 0.1.0");
+	cr_assert_eq(g.env.n, 0, "no env: an empty list");
+	run_record_release(&g);
+
+	/* an env that is not a map of text or numbers is corrupt, not ignored */
+	mpack_init(&m);
+	msgpack_pack_map(&m.pk, 2);
+	mpack_str(&m, "env");
+	msgpack_pack_map(&m.pk, 1);
+	mpack_str(&m, "cpu.model");
+	msgpack_pack_array(&m.pk, 0);
+	mpack_str(&m, "id");
+	mpack_str(&m, "20250101T000000Z-000002");
+	buf_reset(&b);
+	cr_assert_eq(mpack_to_buf(&m, &b, &e), 0);
+	mpack_release(&m);
+	cr_assert_eq(run_record_decode(b.data, b.len, &g, &e), -1);
+	cr_assert_eq(e.cls, ERR_CORRUPT);
+	cr_assert(strstr(e.msg, "env 'cpu.model'"), "%s", e.msg);
+	buf_release(&b);
+}

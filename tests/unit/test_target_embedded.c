@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engrave/envlist.h"
 #include "engrave/err.h"
 #include "engrave/target.h"
 
@@ -251,5 +252,24 @@ Test(target_embedded, one_writer_many_readers)
 	cr_assert_float_eq(h.v[0].score, 1.0f, 1e-5);
 	target_hits_release(&h);
 	free(vecs);
+	target_close(t);
+}
+
+/* describe_env: the in-process index's own parameters, never "unavailable". */
+Test(target_embedded, describes_its_parameters)
+{
+	struct target *t = open_embedded("env-describe", "l2");
+	float *v = load(t, 10);
+	static struct envlist l;
+	envlist_init(&l);
+	target_describe_env(t, &l);
+	cr_assert_str_eq(envlist_get(&l, "target.driver")->value, "embedded");
+	cr_assert_str_eq(envlist_get(&l, "target.metric")->value, "l2");
+	cr_assert_str_eq(envlist_get(&l, "target.index")->value, "exact scan, in process");
+	cr_assert_str_eq(envlist_get(&l, "target.rows")->value, "10");
+	cr_assert_eq(envlist_get(&l, "target.rows")->is_num, 1);
+	cr_assert_null(envlist_get(&l, "target.namespace"), "the embedded driver has no namespace key");
+	cr_assert_null(envlist_get(&l, "target.describe"));
+	free(v);
 	target_close(t);
 }

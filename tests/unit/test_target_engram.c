@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "engrave/engine.h"
+#include "engrave/envlist.h"
 #include "engrave/err.h"
 #include "engrave/http.h"
 #include "engrave/target.h"
@@ -602,5 +603,36 @@ Test(target_engram, read_back_pages_shrink_to_the_response_limit, .fini = stop_s
 	target_vectors_release(&all);
 	free(text);
 	free(v);
+	target_close(t);
+}
+
+/* describe_env: the server's /health as target.* keys; a server that is not
+ * there is "unavailable: why", with the config's keys still there. */
+Test(target_engram, describes_itself_and_says_when_it_cannot, .fini = stop_server)
+{
+	start_server(NULL, NULL, NULL, NULL);
+	struct target *t = open_engram("envspace", NULL, DIM);
+	static struct envlist l;
+	envlist_init(&l);
+	target_describe_env(t, &l);
+	static const char *const want[][2] = { { "target.driver", "engram" }, { "target.namespace", "envspace" },
+					       { "target.dim", "768" },        { "target.version", "0.1.0" },
+					       { "target.service", "engram" }, { "target.health", "healthy" } };
+	cr_assert_eq(l.n, 6);
+	for (int i = 0; i < 6; i++) {
+		cr_assert_str_eq(l.v[i].key, want[i][0]);
+		cr_assert_str_eq(l.v[i].value, want[i][1], "%s", want[i][0]);
+	}
+	target_close(t);
+
+	struct target_config cfg = { .driver = "engram", .url = "http://127.0.0.1:1", .dim = DIM };
+	struct err e = ERR_INIT;
+	cr_assert_eq(target_open(&cfg, &t, &e), 0, "%s", e.msg);
+	envlist_init(&l);
+	target_describe_env(t, &l);
+	cr_assert_str_eq(envlist_get(&l, "target.driver")->value, "engram");
+	const struct envlist_item *why = envlist_get(&l, "target.describe");
+	cr_assert_not_null(why);
+	cr_assert(!strncmp(why->value, "unavailable: ", 13) && strstr(why->value, "127.0.0.1:1"), "%s", why->value);
 	target_close(t);
 }
