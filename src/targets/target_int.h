@@ -35,6 +35,7 @@ struct target_ops {
 			   struct target_vectors *out, struct err *e);
 	int (*reset)(struct target *t, struct err *e);
 	int (*set_ef_search)(struct target *t, int ef, struct err *e);
+	int (*delete_ids)(struct target *t, const char *const *ids, size_t n, struct err *e);
 
 	int (*build_store)(struct target *t, const struct target_record *recs, size_t n,
 			   struct target_req *rq, struct err *e);
