@@ -163,6 +163,10 @@ volatile sig_atomic_t *steps_stop_flag(void);
  * (the embedded index lives in memory, so ingest and loadtest must share
  * it). Closed by steps_run. */
 int steps_target(struct step_ctx *c, struct target **out, struct err *e);
+/* Another handle on the same target, for a thread that makes synchronous
+ * calls while others use the run's handle (the embedded index is shared by
+ * name). Caller closes it with target_close. */
+int steps_target_open_more(struct step_ctx *c, struct target **out, struct err *e);
 /* Add or replace a metric in the run record. */
 void steps_metric(struct step_ctx *c, const char *key, double value);
 
