@@ -296,10 +296,9 @@ static int search_results(struct versions *V, size_t p, struct artifact *outa, s
 	if (artifact_get(R->c->store, &R->search[p], &a, e))
 		return -1;
 	const struct digest *rd = artifact_part(&a, "records"), *hd = artifact_part(&a, "hits");
-	struct buf rb, hb, tb;
+	struct buf rb, hb;
 	buf_init(&rb, 0);
 	buf_init(&hb, 0);
-	buf_init(&tb, 0);
 	struct records rs;
 	records_init(&rs);
 	int64_t t0 = 0, k = 0;
@@ -326,7 +325,6 @@ static int search_results(struct versions *V, size_t p, struct artifact *outa, s
 	records_release(&rs);
 	buf_release(&rb);
 	buf_release(&hb);
-	buf_release(&tb);
 	artifact_release(&a);
 	return rc;
 }
