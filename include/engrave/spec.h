@@ -84,9 +84,9 @@ extern const char *const spec_query_source_names[];
 extern const char *const spec_op_names[];   /* "<", "<=", ">", ">=", "==" */
 
 /* Pipeline steps in order: "corpus", "embed", "centroids", "synthetic",
- * "queries", "groundtruth", "ingest", "loadtest", NULL. */
+ * "queries", "groundtruth", "ingest", "loadtest", "runbook", NULL. */
 extern const char *const spec_step_names[];
-#define SPEC_NSTEPS 8
+#define SPEC_NSTEPS 9
 
 /* ---- the typed spec ---------------------------------------------------- */
 
@@ -220,6 +220,53 @@ struct spec_loadtest {
 	                              * canonical form at 1, so older digests hold */
 };
 
+/*
+ * A runbook (steps.runbook.phases): writes and searches in steps, the
+ * streaming workload of big-ann-benchmarks' runbooks. Each phase is one
+ * YAML map with one key naming its kind:
+ *   - insert:  {set, from, to, rate, order}   rows [from, to) of a vector set
+ *   - delete:  {set, from, to, rate}          their ids removed
+ *   - replace: {set, from, to, with_set, with_from}  ids of [from, to) get
+ *              the vectors of with_set rows [with_from, with_from + to - from)
+ *   - search:  {queries, rate, duration, k}   open-loop searches at a fixed rate
+ *   - wait:    {until: indexed | <duration>}
+ * `concurrent: true` in any of them starts it with the phase before (their
+ * stage ends when all its phases have).
+ */
+enum spec_phase_kind { SPEC_PHASE_INSERT, SPEC_PHASE_DELETE, SPEC_PHASE_REPLACE, SPEC_PHASE_SEARCH,
+		       SPEC_PHASE_WAIT };
+enum spec_order { SPEC_ORDER_SEQUENTIAL, SPEC_ORDER_CLUSTERED, SPEC_ORDER_SHUFFLED };
+#define SPEC_PHASES_MAX 64
+extern const char *const spec_phase_kind_names[]; /* "insert", "delete", "replace", "search", "wait" */
+extern const char *const spec_order_names[];      /* "sequential", "clustered", "shuffled" */
+
+struct spec_phase {
+	enum spec_phase_kind kind;
+	int concurrent;              /* false: starts when the phases before it have ended */
+	enum spec_set set;           /* writes: the rows' set (synthetic) */
+	uint64_t from, to;           /* writes: rows [from, to) */
+	enum spec_set with_set;      /* replace: where the new vectors come from (set) */
+	uint64_t with_from;          /* replace: its first row */
+	enum spec_order order;       /* insert: sequential (by row), clustered (by centroid label,
+	                              * clusters in a seeded order), shuffled (seeded) */
+	double rate;                 /* writes: vectors/s, 0 = as fast as acknowledged; search: queries/s */
+	uint64_t queries;            /* search: distinct query vectors cycled through, 0 = every query */
+	uint64_t duration_ns;        /* search: how long; wait: how long (until_indexed 0) */
+	uint64_t k;                  /* search: results per query, 10 */
+	int until_indexed;           /* wait: until the writes so far are searchable (tracers) */
+	int line, col;               /* where it was written (0: by a --set) */
+};
+
+struct spec_runbook {
+	int present;
+	struct spec_phase phases[SPEC_PHASES_MAX];
+	size_t n_phases;
+	uint64_t batch_size;         /* vectors per write request, 100 */
+	uint64_t max_in_flight;      /* searches in flight at most, 64 */
+	uint64_t tracers;            /* readiness probes per write phase, 8 (0: none) */
+	uint64_t wait_timeout_ns;    /* wait until indexed, and each tracer: give up after, 60s */
+};
+
 /* `p99_ms: "< 50"` */
 struct spec_check {
 	char metric[SPEC_METRIC_MAX];
@@ -254,6 +301,7 @@ struct spec {
 	struct spec_groundtruth groundtruth;
 	struct spec_ingest ingest;
 	struct spec_loadtest loadtest;
+	struct spec_runbook runbook;
 	struct spec_check checks[SPEC_CHECKS_MAX];
 	size_t n_checks;             /* sorted by metric */
 	struct spec_baseline baseline;

@@ -2,7 +2,7 @@
  * steps.h — the pipeline: step definitions, action keys and the DAG runner.
  *
  * The pipeline is the fixed sequence of DESIGN.md section 3 (corpus, embed,
- * centroids, synthetic, queries, groundtruth, ingest, loadtest); a spec
+ * centroids, synthetic, queries, groundtruth, ingest, loadtest, runbook); a spec
  * selects a subset and the edges between them follow from the spec (embed
  * reads corpus, centroids reads embed, ...). Pure steps are memoized by the
  * action cache: key = SHA-256 of {step name, step version, the step's
@@ -32,7 +32,7 @@ struct target;
 /* The steps, in pipeline order (the order of spec_step_names). */
 enum step_id {
 	STEP_CORPUS, STEP_EMBED, STEP_CENTROIDS, STEP_SYNTHETIC, STEP_QUERIES, STEP_GROUNDTRUTH, STEP_INGEST,
-	STEP_LOADTEST, STEP_COUNT
+	STEP_LOADTEST, STEP_RUNBOOK, STEP_COUNT
 };
 
 /* The first output of each step that finished earlier in this run. Read it
@@ -163,6 +163,10 @@ volatile sig_atomic_t *steps_stop_flag(void);
  * (the embedded index lives in memory, so ingest and loadtest must share
  * it). Closed by steps_run. */
 int steps_target(struct step_ctx *c, struct target **out, struct err *e);
+/* Another handle on the same target, for a thread that makes synchronous
+ * calls while others use the run's handle (the embedded index is shared by
+ * name). Caller closes it with target_close. */
+int steps_target_open_more(struct step_ctx *c, struct target **out, struct err *e);
 /* Add or replace a metric in the run record. */
 void steps_metric(struct step_ctx *c, const char *key, double value);
 
@@ -196,6 +200,7 @@ int step_queries_run(struct step_ctx *c, struct err *e);
 int step_groundtruth_run(struct step_ctx *c, struct err *e);
 int step_ingest_run(struct step_ctx *c, struct err *e);
 int step_loadtest_run(struct step_ctx *c, struct err *e);
+int step_runbook_run(struct step_ctx *c, struct err *e);
 
 /*
  * The ingest receipt's "window" part: the adaptive window over time (pump.h's

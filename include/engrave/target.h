@@ -63,6 +63,7 @@ struct target_ops;
 #define TARGET_CAP_READ_BY_ID 8u  /* vectors back by id (not by paging everything) */
 #define TARGET_CAP_PERSISTENT 16u /* what it holds outlives this process (a server, not in-process) */
 #define TARGET_CAP_EF_SEARCH 32u  /* its search breadth can change in place (target_set_ef_search) */
+#define TARGET_CAP_DELETE 64u     /* removes records by id (target_delete): runbook delete/replace */
 
 struct target_driver {
 	const char *name;          /* the spec's target.driver */
@@ -272,6 +273,10 @@ int target_has_ids(struct target *t, const char *const *ids, size_t n, unsigned 
 /* Remove everything (chroma: delete and recreate the collection; embedded:
  * clear). Engram cannot delete: ERR_UNSUPPORTED with a hint. */
 int target_reset(struct target *t, struct err *e);
+/* Remove the records `ids[0..n)` (ids it does not hold are ignored). 0 when
+ * the target acknowledged the removal; ERR_UNSUPPORTED where the driver has
+ * no delete (TARGET_CAP_DELETE says which do: engram has none). */
+int target_delete(struct target *t, const char *const *ids, size_t n, struct err *e);
 /* Set the index's search-time breadth (HNSW ef_search) in place; ERR_UNSUPPORTED
  * where the driver has none (TARGET_CAP_EF_SEARCH says which do). */
 int target_set_ef_search(struct target *t, int ef, struct err *e);

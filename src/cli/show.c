@@ -6,29 +6,81 @@
  * metrics, and the checks: the spec's absolute thresholds and, when the
  * spec names a baseline that exists, the baseline tolerances. A missing
  * baseline is noted, not an error (that is `engrave check`'s job).
+ * `--runbook` prints the run's runbook results instead, one CSV row per
+ * phase, and `--svg FILE` writes their recall and p99 chart (rbplot.h).
  */
 #include "cli.h"
 #include "report.h"
 #include "engrave/buf.h"
 #include "engrave/check.h"
 #include "engrave/compare.h"
+#include "engrave/rbplot.h"
 #include "engrave/spec.h"
 #include "engrave/store.h"
 #include "engrave/target.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+/* The runbook step's steps.csv of a run, into out. ERR_MISSING without one. */
+static int runbook_csv(struct store *st, const struct run_record *run, struct buf *out, struct err *e)
+{
+	for (int i = 0; i < run->n_steps; i++) {
+		if (strcmp(run->steps[i].name, "runbook") || run->steps[i].n_out < 1)
+			continue;
+		struct artifact a;
+		if (artifact_get(st, &run->steps[i].out[0], &a, e))
+			return -1;
+		const struct digest *d = artifact_part(&a, "steps.csv");
+		int rc = d ? obj_get(st, d, out, e) : err_set(e, ERR_CORRUPT, "run %s: runbook result has no steps.csv", run->id);
+		artifact_release(&a);
+		return rc;
+	}
+	err_set(e, ERR_MISSING, "run %s has no finished runbook step", run->id);
+	return err_hint(e, "a spec with steps.runbook makes one; see experiments/runbook_*.yaml");
+}
+
+static int show_runbook(struct store *st, const struct run_record *run, const char *svg, struct err *e)
+{
+	struct buf csv, plot;
+	buf_init(&csv, 0);
+	buf_init(&plot, 0);
+	int rc = runbook_csv(st, run, &csv, e);
+	if (!rc && svg) {
+		char title[256];
+		snprintf(title, sizeof(title), "%s: recall and p99 per phase (run %s)", run->spec_name, run->id);
+		rc = rbplot_svg(csv.data, csv.len, title, &plot, e);
+		FILE *f = rc ? NULL : fopen(svg, "w");
+		if (!rc && (!f || fwrite(plot.data, 1, plot.len, f) != plot.len))
+			rc = err_set_errno(e, ERR_IO, errno, "cannot write %s", svg);
+		if (f && fclose(f) && !rc)
+			rc = err_set_errno(e, ERR_IO, errno, "cannot write %s", svg);
+	}
+	if (!rc)
+		fwrite(csv.data, 1, csv.len, stdout);
+	buf_release(&csv);
+	buf_release(&plot);
+	return rc;
+}
 
 int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 {
-	int json = 0;
+	int json = 0, runbook = 0;
+	const char *svg = NULL;
 	static const struct cli_help help = {
-		"show", "engrave show RUN [--json]",
+		"show", "engrave show RUN [--json | --runbook [--svg FILE]]",
 		"Show a run: its spec, environment, steps (cached, ran, resumed), artifact digests, metrics and checks.",
-		"RUN is a run id or a unique prefix of one (see 'engrave runs').\n\n"
-		"exit codes: 0 shown, 3 no such run",
+		"RUN is a run id or a unique prefix of one (see 'engrave runs').\n"
+		"--runbook prints the run's runbook results as CSV, one row per phase: phase, kind,\n"
+		"concurrent, start_s, duration_s, searches, errors, qps, p50_ms, p99_ms, recall (exact\n"
+		"top-k over the ids live at each search's send time), written, write_rate.\n\n"
+		"exit codes: 0 shown, 3 no such run (or, with --runbook, no runbook in it)",
 	};
 	const struct cli_opt opts[] = {
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the run as JSON" },
+		{ "runbook", 0, OPT_FLAG, &runbook, NULL, "print the runbook's per-phase results as CSV" },
+		{ "svg", 0, OPT_STRING, &svg, "FILE", "with --runbook: also write recall and p99 per phase as an SVG chart" },
 		{ NULL, 0, OPT_END, NULL, NULL, NULL },
 	};
 	int pos, done;
@@ -37,9 +89,15 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (argc - pos != 1)
 		return cli_usage_error(&help, "expected one RUN");
+	if (svg && !runbook)
+		return cli_usage_error(&help, "--svg goes with --runbook");
+	if (runbook && json)
+		return cli_usage_error(&help, "--runbook prints CSV; leave out --json");
 	if ((rc = cli_setup(ctx, 1, &argv[pos])))
 		return rc;
 	struct err e = ERR_INIT;
+	if (runbook)
+		return show_runbook(ctx->store, &ctx->run[0], svg, &e) ? cli_fail(&e) : 0;
 	struct store *st = ctx->store;
 	struct spec *sp = NULL;
 	struct run_record run = ctx->run[0], base; /* run: borrowed, main releases it */

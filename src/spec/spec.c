@@ -70,12 +70,12 @@ static const char *const spec_metric_names[] = {
 	"throughput", "error_rate", "late_rate", "drop_rate", "recall", NULL
 };
 const char *const spec_step_names[] = { "corpus", "embed", "centroids", "synthetic", "queries",
-					"groundtruth", "ingest", "loadtest", NULL };
+					"groundtruth", "ingest", "loadtest", "runbook", NULL };
 
 /* ---- the key table ---------------------------------------------------------- */
 
 enum ktype { KT_SECTION, KT_STR, KT_ENUM, KT_U64, KT_F64, KT_BOOL, KT_DUR, KT_SETS, KT_U64_LIST,
-	     KT_F64_LIST, KT_CHECKS };
+	     KT_F64_LIST, KT_CHECKS, KT_RUNBOOK };
 
 #define KF_REQUIRED 1u
 #define KF_MIN 2u      /* value >= min */
@@ -337,6 +337,24 @@ static const struct key keys[] = {
 	{ "steps.loadtest.search.k", KT_U64, OFF(loadtest.search_k), 0, "10", NULL, 1, 10000, KF_MIN | KF_MAX,
 	  NULL, NULL, NULL, "results per search (limit)" },
 
+	SEC("steps.runbook", OFF(runbook.present), NULL, NULL,
+	    "a streaming runbook: inserts, deletes, replaces and open-loop searches in phases, with exact "
+	    "recall per search phase (journaled, resumable)"),
+	{ "steps.runbook.phases", KT_RUNBOOK, NOOFF, 0, NULL, NULL, 0, 0, KF_REQUIRED, NULL, NULL, NULL,
+	  "the phases in order, each one of: insert {set, from, to, rate, order: sequential|clustered|shuffled}, "
+	  "delete {set, from, to, rate}, replace {set, from, to, with_set, with_from, rate}, search {queries, "
+	  "rate, duration, k}, wait {until: indexed or a duration}; concurrent: true starts a phase with the one "
+	  "before; rate 0 writes as fast as the target acknowledges" },
+	{ "steps.runbook.batch_size", KT_U64, OFF(runbook.batch_size), 0, "100", NULL, 1, 100000, KF_MIN | KF_MAX,
+	  NULL, NULL, NULL, "vectors per write request" },
+	{ "steps.runbook.max_in_flight", KT_U64, OFF(runbook.max_in_flight), 0, "64", NULL, 1, 4096,
+	  KF_MIN | KF_MAX, NULL, NULL, NULL, "searches in flight at most (open loop: a due search waits for room)" },
+	{ "steps.runbook.tracers", KT_U64, OFF(runbook.tracers), 0, "8", NULL, 0, 1000, KF_MAX, NULL, NULL, NULL,
+	  "readiness probes per write phase: time from an acknowledged write until a search finds "
+	  "(insert) or stops finding (delete) it" },
+	{ "steps.runbook.wait_timeout", KT_DUR, OFF(runbook.wait_timeout_ns), 0, "60s", NULL, 0, 0, KF_POS, NULL,
+	  NULL, NULL, "a tracer or a wait until indexed gives up after this" },
+
 	{ "checks", KT_CHECKS, NOOFF, 0, NULL, NULL, 0, 0, 0, NULL, NULL, "(none)",
 	  "pass/fail rules on the load test's metrics, e.g. p99_ms: \"< 50\"" },
 };
@@ -424,7 +442,7 @@ struct lctx {
 
 /* "file:line:col: path: reason", or for what a --set wrote "--set KEY:
  * path: reason" (the path left out when it is the override's own). */
-static int err_at(struct err *e, const char *file, int line, int col, const struct sorigin *o, const char *path,
+int spec_err_at(struct err *e, const char *file, int line, int col, const struct sorigin *o, const char *path,
 		  const char *reason)
 {
 	if (o && path && *path && strcmp(path, o->path))
@@ -445,7 +463,7 @@ static int perr(struct lctx *c, const struct snode *n, const char *path, const c
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	return err_at(c->e, c->name, n ? n->line : 1, n ? n->col : 1, n ? n->origin : NULL, path, reason);
+	return spec_err_at(c->e, c->name, n ? n->line : 1, n ? n->col : 1, n ? n->origin : NULL, path, reason);
 }
 
 /* Position to blame for a rule about `path`: the key's own node if it was
@@ -478,7 +496,7 @@ static const char *kind_name(const struct snode *n)
 
 /* ---- scalar parsers (shared by defaults and input) ------------------------------ */
 
-static int parse_u64(const char *str, uint64_t *out, int *negative)
+int spec_parse_u64(const char *str, uint64_t *out, int *negative)
 {
 	*negative = 0;
 	const char *p = str;
@@ -513,7 +531,7 @@ static int parse_u64(const char *str, uint64_t *out, int *negative)
 	return 0;
 }
 
-static int parse_f64(const char *str, double *out)
+int spec_parse_f64(const char *str, double *out)
 {
 	const char *p = str;
 	if (*p == '+' || *p == '-')
@@ -528,7 +546,7 @@ static int parse_f64(const char *str, double *out)
 	return 0;
 }
 
-static int parse_dur(const char *str, uint64_t *out)
+int spec_parse_dur(const char *str, uint64_t *out)
 {
 	if (!isdigit((unsigned char)str[0]) && !(str[0] == '.' && isdigit((unsigned char)str[1])))
 		return -1;
@@ -665,7 +683,7 @@ static int set_scalar(struct lctx *c, const struct key *k, const struct snode *n
 	case KT_U64:
 	case KT_U64_LIST: {
 		uint64_t v;
-		if (!n->plain || parse_u64(n->str, &v, &neg)) {
+		if (!n->plain || spec_parse_u64(n->str, &v, &neg)) {
 			if (neg)
 				return perr(c, n, path, "must not be negative, got %s", n->str);
 			return perr(c, n, path, "expected a whole number, got '%.100s'", n->str);
@@ -678,7 +696,7 @@ static int set_scalar(struct lctx *c, const struct key *k, const struct snode *n
 	case KT_F64:
 	case KT_F64_LIST: {
 		double v;
-		if (!n->plain || parse_f64(n->str, &v))
+		if (!n->plain || spec_parse_f64(n->str, &v))
 			return perr(c, n, path, "expected a number, got '%.100s'", n->str);
 		if (check_range(c, n, k, path, v))
 			return -1;
@@ -698,7 +716,7 @@ static int set_scalar(struct lctx *c, const struct key *k, const struct snode *n
 		return 0;
 	case KT_DUR: {
 		uint64_t v;
-		if (parse_dur(n->str, &v)) {
+		if (spec_parse_dur(n->str, &v)) {
 			perr(c, n, path, "bad duration '%.100s'", n->str);
 			return err_hint(c->e, "write a number with a unit: 500ms, 60s, 2m, 1h (a bare number is seconds)");
 		}
@@ -763,7 +781,7 @@ static int parse_check_value(const char *v, enum spec_op *op, double *val)
 	size_t l = strlen(tmp);
 	while (l && isspace((unsigned char)tmp[l - 1]))
 		tmp[--l] = '\0';
-	if (parse_f64(tmp, val))
+	if (spec_parse_f64(tmp, val))
 		return -1;
 	*op = (enum spec_op)o;
 	return 0;
@@ -780,7 +798,7 @@ static int parse_tolerance(const char *v, double *pct)
 		return -1;
 	tmp[l - 1] = '\0';
 	double d;
-	if (parse_f64(tmp, &d) || fabs(d) > 1e6)
+	if (spec_parse_f64(tmp, &d) || fabs(d) > 1e6)
 		return -1;
 	*pct = d == 0 ? 0 : d;
 	return 0;
@@ -913,7 +931,7 @@ static int walk_map(struct lctx *c, const struct snode *m, const char *prefix)
 			const char *sug = text_suggest(kn->str, cand);
 			if (!strcmp(prefix, "steps"))
 				perr(c, kn, path, "unknown step '%.60s' (steps: corpus, embed, centroids, synthetic, "
-						  "queries, groundtruth, ingest, loadtest)", kn->str);
+						  "queries, groundtruth, ingest, loadtest, runbook)", kn->str);
 			else
 				perr(c, kn, path, "unknown key '%.60s'", kn->str);
 			if (sug)
@@ -939,6 +957,10 @@ static int walk_map(struct lctx *c, const struct snode *m, const char *prefix)
 			break;
 		case KT_CHECKS:
 			if (load_checks(c, v))
+				return -1;
+			break;
+		case KT_RUNBOOK:
+			if (spec_runbook_load(c->s, v, c->name, c->e))
 				return -1;
 			break;
 		case KT_SETS:
@@ -1157,6 +1179,14 @@ static int cross_checks(struct lctx *c)
 		if (l->slo_p99_ms > 0 && !l->n_rates && !l->n_concurrency)
 			return perr(c, pos_of(c, "steps.loadtest.slo_p99_ms"), "steps.loadtest.slo_p99_ms",
 				    "only used with a sweep (rates or concurrency)");
+	}
+	if (s->runbook.present) {
+		const struct snode *at = pos_of(c, "steps.runbook.phases");
+		if (!s->target.present)
+			return perr(c, pos_of(c, "steps.runbook"), "steps.runbook",
+				    "needs a target section (the database to run it against)");
+		if (spec_runbook_check(s, c->name, at ? at->line : 1, at ? at->col : 1, c->e))
+			return -1;
 	}
 	return 0;
 }
@@ -1509,7 +1539,7 @@ int spec_key_resolve(const char *key, char *path, size_t cap, struct err *e)
 		const char *s = text_suggest(seg, spec_step_names);
 		if (s)
 			return err_hint(e, "did you mean 'steps.%s'?", s);
-		return err_hint(e, "steps: corpus, embed, centroids, synthetic, queries, groundtruth, ingest, loadtest");
+		return err_hint(e, "steps: corpus, embed, centroids, synthetic, queries, groundtruth, ingest, loadtest, runbook");
 	}
 	err_set(e, ERR_SPEC, "--set %s: unknown key '%s' in %s", key, seg, pre);
 	if (suggest_under(pre, seg, sug, sizeof(sug)))
@@ -1563,7 +1593,7 @@ int spec_key_error(const struct spec *s, const char *path, struct err *e, const 
 			break;
 		*dot = '\0';
 	}
-	return err_at(e, s->source_name, line, col, o, path, reason);
+	return spec_err_at(e, s->source_name, line, col, o, path, reason);
 }
 
 int spec_key_omit(struct spec *s, const char *path, struct err *e)
@@ -1615,7 +1645,7 @@ static void ow_raw(struct ow *w, const char *s)
 		w->rc = -1;
 }
 
-static void fmt_double(double v, char *out, size_t cap)
+void spec_fmt_double(double v, char *out, size_t cap)
 {
 	if (v == floor(v) && fabs(v) < 1e15) {
 		snprintf(out, cap, "%.0f", v);
@@ -1628,7 +1658,7 @@ static void fmt_double(double v, char *out, size_t cap)
 	}
 }
 
-static void fmt_duration(uint64_t ns, char *out, size_t cap)
+void spec_fmt_duration(uint64_t ns, char *out, size_t cap)
 {
 	if (ns && ns % NS_PER_S == 0)
 		snprintf(out, cap, "%llus", (unsigned long long)(ns / NS_PER_S));
@@ -1770,15 +1800,21 @@ static void emit_value(struct ow *w, const struct spec *s, const struct key *k)
 		ow_value(w, tmp, 0);
 		break;
 	case KT_F64:
-		fmt_double(*(const double *)f, tmp, sizeof(tmp));
+		spec_fmt_double(*(const double *)f, tmp, sizeof(tmp));
 		ow_value(w, tmp, 0);
 		break;
 	case KT_BOOL:
 		ow_value(w, *(const int *)f ? "true" : "false", 0);
 		break;
 	case KT_DUR:
-		fmt_duration(*(const uint64_t *)f, tmp, sizeof(tmp));
+		spec_fmt_duration(*(const uint64_t *)f, tmp, sizeof(tmp));
 		ow_value(w, tmp, 1);
+		break;
+	case KT_RUNBOOK:
+		if (w->yaml)
+			ow_raw(w, " ");
+		if (!w->rc && spec_runbook_emit(s, w->b, w->e))
+			w->rc = -1;
 		break;
 	case KT_SETS:
 	case KT_U64_LIST:
@@ -1795,7 +1831,7 @@ static void emit_value(struct ow *w, const struct spec *s, const struct key *k)
 				snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)((const uint64_t *)f)[i]);
 				ow_list_item(w, i, tmp, 0);
 			} else {
-				fmt_double(((const double *)f)[i], tmp, sizeof(tmp));
+				spec_fmt_double(((const double *)f)[i], tmp, sizeof(tmp));
 				ow_list_item(w, i, tmp, 0);
 			}
 		}
@@ -1832,7 +1868,7 @@ static void emit_checks(struct ow *w, const struct spec *s)
 					ref_done = 1;
 					continue;
 				}
-				fmt_double(s->baseline.tol[ti].pct, num, sizeof(num));
+				spec_fmt_double(s->baseline.tol[ti].pct, num, sizeof(num));
 				snprintf(tmp, sizeof(tmp), "%s%s%%", s->baseline.tol[ti].pct >= 0 ? "+" : "", num);
 				ow_key(w, s->baseline.tol[ti].metric);
 				ow_value(w, tmp, 1);
@@ -1842,7 +1878,7 @@ static void emit_checks(struct ow *w, const struct spec *s)
 			baseline_done = 1;
 			continue;
 		}
-		fmt_double(s->checks[ci].value, num, sizeof(num));
+		spec_fmt_double(s->checks[ci].value, num, sizeof(num));
 		snprintf(tmp, sizeof(tmp), "%s %s", op_text(s->checks[ci].op), num);
 		ow_key(w, s->checks[ci].metric);
 		ow_value(w, tmp, 1);
@@ -1986,6 +2022,7 @@ static void type_text(const struct key *k, const char *const *names, char *out, 
 	case KT_U64_LIST: snprintf(out, cap, "list of integers"); break;
 	case KT_F64_LIST: snprintf(out, cap, "list of numbers"); break;
 	case KT_CHECKS: snprintf(out, cap, "map"); break;
+	case KT_RUNBOOK: snprintf(out, cap, "list of phases"); break;
 	case KT_SECTION: snprintf(out, cap, "section"); break;
 	}
 	/* "one of a| b" -> "one of a|b" */

@@ -16,9 +16,11 @@
 #define ENGRAVE_SPEC_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct err;
 struct buf;
+struct spec;
 
 /* A --set override, as given and as resolved (owned by the spec). */
 struct sorigin {
@@ -94,6 +96,26 @@ int sset_graft_all(struct stree *doc, const struct sorigin *o, size_t n, struct 
 /* The full key path of a --set KEY ("loadtest.x" -> "steps.loadtest.x"),
  * checked against the key table (spec.c). ERR_SPEC naming "--set KEY". */
 int spec_key_resolve(const char *key, char *path, size_t cap, struct err *e);
+
+/* Shared by spec.c and runbook.c: scalar parsers (0 ok, -1 not a valid
+ * value; negative set for "-N"), canonical number and duration text, and the
+ * "file:line:col: path: reason" error (or "--set KEY: ..." for a node an
+ * override wrote). */
+int spec_parse_u64(const char *str, uint64_t *out, int *negative);
+int spec_parse_f64(const char *str, double *out);
+int spec_parse_dur(const char *str, uint64_t *out);
+void spec_fmt_double(double v, char *out, size_t cap);
+void spec_fmt_duration(uint64_t ns, char *out, size_t cap);
+int spec_err_at(struct err *e, const char *file, int line, int col, const struct sorigin *o, const char *path,
+		const char *reason);
+
+/* The runbook (runbook.c): load steps.runbook.phases from its node, check
+ * it against the rest of the spec once every key is known, and append its
+ * canonical form (a JSON list, sorted keys, defaults filled; also valid
+ * YAML flow) to out. Errors are ERR_SPEC "file:line:col: steps.runbook.phases[i].kind.key: reason". */
+int spec_runbook_load(struct spec *s, const struct snode *n, const char *file, struct err *e);
+int spec_runbook_check(const struct spec *s, const char *file, int line, int col, struct err *e);
+int spec_runbook_emit(const struct spec *s, struct buf *out, struct err *e);
 
 /* Is this plain scalar YAML's null ("", "~", "null")? */
 int snode_is_null(const struct snode *n);

@@ -56,6 +56,7 @@ static const struct step_def step_table[STEP_COUNT] = {
 	[STEP_GROUNDTRUTH] = { "groundtruth", 1, 0, step_groundtruth_run },
 	[STEP_INGEST] = { "ingest", 1, 1, step_ingest_run },
 	[STEP_LOADTEST] = { "loadtest", 1, 1, step_loadtest_run },
+	[STEP_RUNBOOK] = { "runbook", 1, 1, step_runbook_run },
 };
 _Static_assert(STEP_COUNT == SPEC_NSTEPS, "one step_table row per spec step");
 
@@ -192,6 +193,14 @@ static int steps_inputs(const struct spec *sp, int i, int inputs[STEP_MAX_IN])
 			add_in(inputs, &n, STEP_GROUNDTRUTH);
 		if (sp->centroids.present)
 			add_in(inputs, &n, STEP_CENTROIDS);
+		break;
+	case STEP_RUNBOOK: /* what it writes, the state before it, its queries */
+		if (sp->ingest.present)
+			add_in(inputs, &n, STEP_INGEST);
+		if (sp->queries.present)
+			add_in(inputs, &n, STEP_QUERIES);
+		add_in(inputs, &n, steps_set_step(sp, SPEC_SET_SYNTHETIC));
+		add_in(inputs, &n, steps_set_step(sp, SPEC_SET_CORPUS));
 		break;
 	default:
 		break;

@@ -43,6 +43,8 @@ static uint32_t run_vector_dim(struct step_ctx *c)
 	return 0;
 }
 
+static void target_config_of(struct step_ctx *c, struct target_config *cfg);
+
 int steps_target(struct step_ctx *c, struct target **out, struct err *e)
 {
 	if (c->target) {
@@ -53,18 +55,7 @@ int steps_target(struct step_ctx *c, struct target **out, struct err *e)
 	if (!sp->target.present)
 		return err_set(e, ERR_SPEC, "this step needs a 'target:' section in the spec");
 	struct target_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.driver = sp->target.driver;
-	cfg.url = sp->target.url;
-	cfg.space = target_spec_namespace(sp);
-	cfg.bearer_env = sp->target.auth_bearer_env;
-	cfg.timeout_ns = sp->target.timeout_ns;
-	cfg.dim = run_vector_dim(c);
-	cfg.metric = spec_space_names[sp->target.hnsw.space];
-	cfg.hnsw_ef_construction = (int)sp->target.hnsw.ef_construction;
-	cfg.hnsw_max_neighbors = (int)sp->target.hnsw.m;
-	cfg.hnsw_ef_search = (int)sp->target.hnsw.ef_search;
-	cfg.retries = sp->ingest.present ? (int)sp->ingest.retries + 1 : 0;
+	target_config_of(c, &cfg);
 	if (target_open(&cfg, &c->target, e))
 		return -1;
 	char version[64] = "";
@@ -78,6 +69,34 @@ int steps_target(struct step_ctx *c, struct target **out, struct err *e)
 	snprintf(c->run->target_version, sizeof(c->run->target_version), "%.16s %.40s", cfg.driver, version);
 	*out = c->target;
 	return 0;
+}
+
+/* The run's target configuration, from the spec (strings point into it). */
+static void target_config_of(struct step_ctx *c, struct target_config *cfg)
+{
+	const struct spec *sp = c->spec;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->driver = sp->target.driver;
+	cfg->url = sp->target.url;
+	cfg->space = target_spec_namespace(sp);
+	cfg->bearer_env = sp->target.auth_bearer_env;
+	cfg->timeout_ns = sp->target.timeout_ns;
+	cfg->dim = run_vector_dim(c);
+	cfg->metric = spec_space_names[sp->target.hnsw.space];
+	cfg->hnsw_ef_construction = (int)sp->target.hnsw.ef_construction;
+	cfg->hnsw_max_neighbors = (int)sp->target.hnsw.m;
+	cfg->hnsw_ef_search = (int)sp->target.hnsw.ef_search;
+	cfg->retries = sp->ingest.present ? (int)sp->ingest.retries + 1 : 0;
+}
+
+int steps_target_open_more(struct step_ctx *c, struct target **out, struct err *e)
+{
+	struct target *first;
+	if (steps_target(c, &first, e)) /* checks the spec and the target's health once */
+		return -1;
+	struct target_config cfg;
+	target_config_of(c, &cfg);
+	return target_open(&cfg, out, e);
 }
 
 void steps_metric(struct step_ctx *c, const char *key, double value)

@@ -25,6 +25,7 @@
  *   verify   POST B/collections/ID/get {"ids":[...],"include":["embeddings"]}
  *            (answers in storage order: mapped back to the asked order)
  *   reset    DELETE B/collections/NAME, then create it again
+ *   delete   POST B/collections/ID/delete {"ids":[...]}: runbook deletes and replaces
  *   ef       PUT B/collections/ID {"new_configuration":{"hnsw":{"ef_search"}}}
  *            (a search-time parameter: a loadtest.ef_search sweep changes it
  *            in place, without re-ingesting)
@@ -495,6 +496,27 @@ static int chroma_has_ids(struct target *t, const char *const *ids, size_t n, un
 	return rc ? -1 : 0;
 }
 
+/* POST B/collections/ID/delete {"ids":[...]}, in chunks of the server's batch size. */
+static int chroma_delete(struct target *t, const char *const *ids, size_t n, struct err *e)
+{
+	size_t chunk = chroma_max_batch(t);
+	struct buf body, url;
+	buf_init(&body, 0);
+	buf_init(&url, 0);
+	int rc = coll_url(t, &url, "delete", e);
+	for (size_t s = 0; s < n && !rc; s += chunk) {
+		size_t m = n - s < chunk ? n - s : chunk;
+		buf_reset(&body);
+		rc = buf_append_str(&body, "{\"ids\":[", e);
+		for (size_t i = 0; i < m && !rc; i++)
+			rc = (i && buf_append(&body, ",", 1, e)) || target_json_str(&body, ids[s + i], e);
+		rc = rc || buf_append_str(&body, "]}", e) || call(t, "POST", url.data, &body, 200, NULL, e);
+	}
+	buf_release(&body);
+	buf_release(&url);
+	return rc ? -1 : 0;
+}
+
 static int chroma_reset(struct target *t, struct err *e)
 {
 	struct chroma *c = t->priv;
@@ -571,6 +593,7 @@ static const struct target_ops chroma_ops = {
 	.has_ids = chroma_has_ids,
 	.get_vectors = chroma_get,
 	.reset = chroma_reset,
+	.delete_ids = chroma_delete,
 	.build_store = chroma_build_store,
 	.parse_store = chroma_parse_store,
 	.build_recall = chroma_build_recall,
@@ -638,7 +661,8 @@ const struct target_driver target_chroma = {
 	.ns_check = chroma_collection_check,
 	.id_max = TARGET_ID_MAX - 1,
 	.content_max = 0,
-	.caps = TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID | TARGET_CAP_PERSISTENT | TARGET_CAP_EF_SEARCH, /* no text search */
+	.caps = TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID | TARGET_CAP_PERSISTENT | TARGET_CAP_EF_SEARCH |
+		TARGET_CAP_DELETE, /* no text search */
 	.dim_min = 1,
 	.dim_max = 65536,
 	.unheld_hint = NULL,

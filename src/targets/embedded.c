@@ -5,7 +5,8 @@
  * An index is an append-only float32 matrix (row-major, dim floats per row)
  * with one id, text and precomputed L2 norm per row, plus an open-addressing
  * id -> row map: storing an existing id overwrites its row (idempotent
- * retries, like Engram's id-keyed buffer). Recall is an exact scan in row
+ * retries, like Engram's id-keyed buffer); deleting an id moves the last row
+ * into its place (O(dim), the map follows), so rows stay dense. Recall is an exact scan in row
  * order keeping the top k with strict comparisons, so ties resolve to the
  * lower row and results are deterministic. Scores follow Engram: metric
  * cosine gives max(0, cosine) and drops hits below the threshold; "ip" the
@@ -319,6 +320,33 @@ static int embedded_get(struct target *t, const char *const *ids, size_t n,
 	return rc;
 }
 
+/* Remove ids: the last row moves into each freed row (ids it lacks are ignored). */
+static int embedded_delete(struct target *t, const char *const *ids, size_t n, struct err *e)
+{
+	(void)e;
+	struct eindex *x = t->priv;
+	pthread_rwlock_wrlock(&x->lock);
+	for (size_t i = 0; i < n; i++) {
+		long row = find_row(x, ids[i]);
+		if (row < 0)
+			continue;
+		size_t last = x->n - 1;
+		hmap_del(&x->rows, x->ids[row]);
+		free(x->ids[row]);
+		free(x->texts[row]);
+		if ((size_t)row != last) {
+			x->ids[row] = x->ids[last];
+			x->texts[row] = x->texts[last];
+			memcpy(x->vecs + (size_t)row * x->dim, x->vecs + last * x->dim, (size_t)x->dim * sizeof(float));
+			x->norms[row] = x->norms[last];
+			*hmap_get(&x->rows, x->ids[row]) = (size_t)row;
+		}
+		x->n--;
+	}
+	pthread_rwlock_unlock(&x->lock);
+	return 0;
+}
+
 static int embedded_reset(struct target *t, struct err *e)
 {
 	(void)e;
@@ -338,6 +366,7 @@ static const struct target_ops embedded_ops = {
 	.fetch_embeddings = embedded_fetch,
 	.get_vectors = embedded_get,
 	.reset = embedded_reset,
+	.delete_ids = embedded_delete,
 	.exec_store = embedded_store,
 	.exec_recall = embedded_recall,
 	.exec_search = embedded_search,
@@ -353,7 +382,7 @@ const struct target_driver target_embedded = {
 	.ns_check = NULL,
 	.id_max = TARGET_ID_MAX - 1,
 	.content_max = 0,
-	.caps = TARGET_CAP_TEXT_SEARCH | TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID,
+	.caps = TARGET_CAP_TEXT_SEARCH | TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID | TARGET_CAP_DELETE,
 	.dim_min = 1,
 	.dim_max = 65536,
 	.unheld_hint = NULL,

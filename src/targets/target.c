@@ -606,6 +606,15 @@ int target_reset(struct target *t, struct err *e)
 	return t->ops->reset(t, e);
 }
 
+int target_delete(struct target *t, const char *const *ids, size_t n, struct err *e)
+{
+	if (!t->ops->delete_ids) {
+		unsupported(t, "deleting records", e);
+		return err_hint(e, "a runbook with delete or replace phases needs a driver that can delete");
+	}
+	return n ? t->ops->delete_ids(t, ids, n, e) : 0;
+}
+
 /* ---- hot path wrappers ------------------------------------------------- */
 
 int target_build_store(struct target *t, const struct target_record *recs, size_t n,

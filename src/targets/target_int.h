@@ -40,6 +40,7 @@ struct target_ops {
 	 * (envlist.h); -1 with why when the target cannot say. NULL: nothing
 	 * beyond the config. */
 	int (*describe_env)(struct target *t, struct envlist *out, struct err *e);
+	int (*delete_ids)(struct target *t, const char *const *ids, size_t n, struct err *e);
 
 	int (*build_store)(struct target *t, const struct target_record *recs, size_t n,
 			   struct target_req *rq, struct err *e);

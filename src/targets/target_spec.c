@@ -162,6 +162,15 @@ static int check_capabilities(struct spec *sp, const struct target_driver *d, st
 			       "driver %s has no search breadth to change in place", d->name);
 		return err_hint(e, "remove the ef_search sweep, or sweep it on driver chroma");
 	}
+	for (size_t i = 0; sp->runbook.present && i < sp->runbook.n_phases; i++) {
+		enum spec_phase_kind k = sp->runbook.phases[i].kind;
+		if ((k != SPEC_PHASE_DELETE && k != SPEC_PHASE_REPLACE) || (d->caps & TARGET_CAP_DELETE))
+			continue;
+		spec_key_error(sp, "steps.runbook.phases", e, "phase %zu (%s, line %d): driver %s cannot delete records",
+			       i, spec_phase_kind_names[k], sp->runbook.phases[i].line, d->name);
+		return err_hint(e, "a %s phase removes ids; run it on a driver that can delete (embedded, chroma), "
+				   "or keep to insert, search and wait phases", spec_phase_kind_names[k]);
+	}
 	if (sp->synthetic.present && sp->synthetic.id_prefix &&
 	    strlen(sp->synthetic.id_prefix) + ID_DIGITS > d->id_max)
 		return spec_key_error(sp, "steps.synthetic.id_prefix", e,

@@ -606,8 +606,9 @@ Test(spec_fields, other_patterns_and_sweeps)
 Test(spec_fields, step_params_and_presence)
 {
 	struct spec *s = load_ok(base);
-	for (int i = 0; spec_step_names[i]; i++)
-		cr_assert(spec_step_present(s, spec_step_names[i]), "%s", spec_step_names[i]);
+	for (int i = 0; spec_step_names[i]; i++) /* every step but the runbook */
+		cr_assert_eq(spec_step_present(s, spec_step_names[i]), strcmp(spec_step_names[i], "runbook") != 0, "%s",
+			     spec_step_names[i]);
 	cr_assert_eq(spec_step_present(s, "nope"), 0);
 	struct buf b;
 	buf_init(&b, 0);

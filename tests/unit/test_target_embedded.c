@@ -273,3 +273,35 @@ Test(target_embedded, describes_its_parameters)
 	free(v);
 	target_close(t);
 }
+
+/* Deleting ids: the rest stay findable by id and by vector, the deleted are
+ * gone from count, read-back and recall, and an unknown id is ignored. */
+Test(target_embedded, delete_by_id)
+{
+	struct target *t = open_embedded("del", "cosine");
+	float *vecs = load(t, 50);
+	const char *gone[] = { "e0", "e49", "e7", "nope" };
+	struct err e = ERR_INIT;
+	cr_assert(target_can(t, TARGET_CAP_DELETE));
+	cr_assert_eq(target_delete(t, gone, 4, &e), 0, "%s", e.msg);
+	uint64_t n = 0;
+	cr_assert_eq(target_count(t, &n, &e), 0);
+	cr_assert_eq(n, 47);
+	struct target_hits h;
+	target_hits_init(&h);
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(target_exec_recall(t, vecs + (size_t)i * DIM, 1, -1.0f, &h, &e), 0, "%s", e.msg);
+		char id[16];
+		snprintf(id, sizeof(id), "e%d", i);
+		int deleted = i == 0 || i == 49 || i == 7;
+		cr_assert_eq(h.n, 1);
+		cr_assert_eq(strcmp(h.v[0].id, id) != 0, deleted, "%s -> %s", id, h.v[0].id);
+	}
+	const char *ask[] = { "e0", "e48", "e1" };
+	unsigned char found[3] = { 9, 9, 9 };
+	cr_assert_eq(target_has_ids(t, ask, 3, found, &e), 0, "%s", e.msg);
+	cr_assert(!found[0] && found[1] && found[2]);
+	target_hits_release(&h);
+	free(vecs);
+	target_close(t);
+}

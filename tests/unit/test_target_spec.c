@@ -86,6 +86,7 @@ Test(target_drivers, capabilities_match_the_ops)
 		cr_assert_eq(!!(d->caps & TARGET_CAP_TEXT_SEARCH), search, "%s: text search", d->name);
 		cr_assert_eq(!!(d->caps & TARGET_CAP_COUNT), o->count != NULL, "%s: count", d->name);
 		cr_assert_eq(!!(d->caps & TARGET_CAP_READ_BY_ID), o->get_vectors != NULL, "%s: read-back", d->name);
+		cr_assert_eq(!!(d->caps & TARGET_CAP_DELETE), o->delete_ids != NULL, "%s: delete", d->name);
 		/* engram has a reset entry that explains why it cannot */
 		if (d->caps & TARGET_CAP_RESET)
 			cr_assert_not_null(o->reset, "%s: reset", d->name);
