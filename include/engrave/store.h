@@ -109,6 +109,9 @@ int obj_reader_open_flags(struct store *s, const struct digest *d, int flags, st
 uint64_t obj_reader_size(const struct obj_reader *r);
 /* Sequential; *got == 0 at the end. */
 int obj_read(struct obj_reader *r, void *dst, size_t len, size_t *got, struct err *e);
+/* Sequential, exactly len bytes: ERR_CORRUPT naming `what` (an artifact part)
+ * when the object ends first. */
+int obj_read_full(struct obj_reader *r, const char *what, void *dst, size_t len, struct err *e);
 /* Random access, exactly len bytes (ERR_INPUT past the end). Does not move
  * the sequential position. */
 int obj_read_at(struct obj_reader *r, uint64_t off, void *dst, size_t len, struct err *e);

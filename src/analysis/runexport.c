@@ -31,20 +31,6 @@
 #define GT_BLOCK 1024
 
 /* Exactly len bytes from r, or ERR_CORRUPT naming the part. */
-static int read_exact(struct obj_reader *r, const char *part, void *dst, size_t len, struct err *e)
-{
-	size_t off = 0;
-	while (off < len) {
-		size_t got;
-		if (obj_read(r, (char *)dst + off, len - off, &got, e))
-			return -1;
-		if (got == 0)
-			return err_set(e, ERR_CORRUPT, "artifact part '%s' is shorter than its meta says", part);
-		off += got;
-	}
-	return 0;
-}
-
 static int write_out(FILE *f, struct buf *b, const char *what, struct err *e)
 {
 	if (b->len && fwrite(b->data, 1, b->len, f) != b->len)
@@ -87,7 +73,7 @@ static int each_record(struct store *st, const struct artifact *lt,
 	for (uint64_t done = 0; done < n && !rc;) {
 		size_t k = n - done < RECORDS_BLOCK ? (size_t)(n - done) : RECORDS_BLOCK;
 		recs.n = 0;
-		rc = read_exact(r, "records", raw, k * RECORDS_SIZE, e) || records_decode(raw, k * RECORDS_SIZE, &recs, e);
+		rc = obj_read_full(r, "records", raw, k * RECORDS_SIZE, e) || records_decode(raw, k * RECORDS_SIZE, &recs, e);
 		for (size_t i = 0; !rc && i < recs.n; i++)
 			rc = fn(&recs.v[i], ctx, e);
 		done += k;
@@ -225,8 +211,8 @@ int runexport_groundtruth(struct store *st, const struct artifact *gt, int ivecs
 		goto out;
 	for (uint64_t q = 0; q < p.nq;) {
 		size_t n = p.nq - q < GT_BLOCK ? (size_t)(p.nq - q) : GT_BLOCK;
-		if (read_exact(p.ids, "ids", ids, n * p.k * 8, e) || read_exact(p.scores, "scores", sc, n * p.k * 4, e) ||
-		    read_exact(p.counts, "counts", cnt, n * 4, e))
+		if (obj_read_full(p.ids, "ids", ids, n * p.k * 8, e) || obj_read_full(p.scores, "scores", sc, n * p.k * 4, e) ||
+		    obj_read_full(p.counts, "counts", cnt, n * 4, e))
 			goto out;
 		for (size_t i = 0; i < n; i++) {
 			uint32_t c = cnt[i] < p.k ? cnt[i] : (uint32_t)p.k;

@@ -93,20 +93,6 @@ static int out_finish(struct outfile *o, int rc, struct err *e)
 }
 
 /* Exactly len bytes from r, or ERR_CORRUPT naming the part. */
-static int read_exact(struct obj_reader *r, const char *part, void *dst, size_t len, struct err *e)
-{
-	size_t off = 0;
-	while (off < len) {
-		size_t got;
-		if (obj_read(r, (char *)dst + off, len - off, &got, e))
-			return -1;
-		if (got == 0)
-			return err_set(e, ERR_CORRUPT, "artifact part '%s' is shorter than its meta says", part);
-		off += got;
-	}
-	return 0;
-}
-
 static int open_part(struct store *s, const struct artifact *a, const char *name, struct obj_reader **r,
 		     struct err *e)
 {
@@ -236,10 +222,10 @@ static int export_vectors(struct store *s, const struct artifact *a, enum vecfil
 	}
 	for (uint64_t done = 0; done < p.rows;) {
 		size_t n = p.rows - done < BLOCK_ROWS ? (size_t)(p.rows - done) : BLOCK_ROWS;
-		if (read_exact(p.vec, "vectors", blk, n * p.dim * sizeof(float), e) ||
-		    (p.ids && read_exact(p.ids, "ids", ids, n * sizeof(*ids), e)) ||
-		    (p.labels && read_exact(p.labels, "labels", labels, n * sizeof(*labels), e)) ||
-		    (p.conf && read_exact(p.conf, "confidence", conf, n * sizeof(*conf), e)))
+		if (obj_read_full(p.vec, "vectors", blk, n * p.dim * sizeof(float), e) ||
+		    (p.ids && obj_read_full(p.ids, "ids", ids, n * sizeof(*ids), e)) ||
+		    (p.labels && obj_read_full(p.labels, "labels", labels, n * sizeof(*labels), e)) ||
+		    (p.conf && obj_read_full(p.conf, "confidence", conf, n * sizeof(*conf), e)))
 			goto out;
 		if (!p.ids)
 			for (size_t i = 0; i < n; i++)

@@ -686,6 +686,17 @@ int obj_read(struct obj_reader *r, void *dst, size_t len, size_t *got, struct er
 	return 0;
 }
 
+int obj_read_full(struct obj_reader *r, const char *what, void *dst, size_t len, struct err *e)
+{
+	size_t got;
+	if (obj_read(r, dst, len, &got, e))
+		return -1;
+	if (got < len)
+		return err_set(e, ERR_CORRUPT, "artifact part '%s' is shorter than its meta says (%zu of %zu bytes)",
+			       what, got, len);
+	return 0;
+}
+
 int obj_read_at(struct obj_reader *r, uint64_t off, void *dst, size_t len, struct err *e)
 {
 	if (off > r->size || len > r->size - off)
