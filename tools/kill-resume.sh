@@ -4,7 +4,7 @@
 # Chroma holds exactly the expected ids at the end.
 #
 #   tools/kill-resume.sh [--count N] [--dim D] [--hog] [--seed S] [--spec FILE]
-#                        [--store DIR] [--port P] [--chroma-data DIR]
+#                        [--store DIR] [--port P] [--chroma-data DIR] [--set K=V]...
 #
 # Without --spec it writes a spec of N records (default 100,000): the sample
 # wiki corpus (hashing embedder, D dims, default 128), 8 centroids, N minus
@@ -12,7 +12,9 @@
 # in batches of 1000 with up to 20 in flight, and an 8 s open-loop load test
 # (half stores, half recalls). With --spec (e.g. experiments/m17_1m_chroma.yaml
 # at 1M) that spec runs instead, its target pointed at this script's Chroma.
-# --hog keeps one core busy throughout (CPU contention).
+# --hog keeps one core busy throughout (CPU contention). --set K=V passes an
+# override to every `engrave run` (e.g. --set 'checks={}' for a spec whose
+# baseline ref is not in this script's store).
 #
 # For each phase in order (corpus, embed, centroids, synthetic, queries,
 # groundtruth, ingest, loadtest) the run is started or resumed, and once the
@@ -28,17 +30,19 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 COUNT=100000 DIM=128 HOG=0 SEED=$(date +%s) SPEC= STORE= PORT= CDATA=
+extra_sets=() SPEC_GIVEN=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--count) COUNT=$2; shift 2 ;;
 	--dim) DIM=$2; shift 2 ;;
 	--hog) HOG=1; shift ;;
 	--seed) SEED=$2; shift 2 ;;
-	--spec) SPEC=$2; shift 2 ;;
+	--spec) SPEC=$2; SPEC_GIVEN=1; shift 2 ;;
 	--store) STORE=$2; shift 2 ;;
 	--port) PORT=$2; shift 2 ;;
 	--chroma-data) CDATA=$2; shift 2 ;;
-	-h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--set) extra_sets+=(--set "$2"); shift 2 ;;
+	-h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "kill-resume.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -108,6 +112,7 @@ print(re.match(r"(\d+) vectors", msg).group(1))' "$work/probe.json")
 else
 	overrides=(--set target.url="$url")
 fi
+overrides+=("${extra_sets[@]}")
 
 phases=(corpus embed centroids synthetic queries groundtruth ingest loadtest)
 chroma_count() {
@@ -139,6 +144,21 @@ import json, sys
 rs = json.load(sys.stdin)
 print(sorted(rs, key=lambda r: r["id"])[-1]["id"] if rs else "")' >"$work/run.id" || true
 }
+# the records the ingest will store: --count, or with --spec the vectors the
+# run's corpus/embed and synthetic steps made (done by the time ingest runs)
+ingest_total() {
+	[ -z "$SPEC_GIVEN" ] && { echo "$COUNT"; return; }
+	remember_run_id
+	"$E" --store "$STORE" show "$(cat "$work/run.id")" --json 2>/dev/null | /usr/bin/python3 -c '
+import json, re, sys
+r = json.load(sys.stdin)
+n = 0
+for s in r["steps"]:
+    if s["name"] in ("embed", "synthetic"):
+        m = re.match(r"(\d+) vectors", s.get("message") or "")
+        n += int(m.group(1)) if m else 0
+print(n or int(sys.argv[1]))' "$COUNT" || echo "$COUNT"
+}
 running() { grep -q "^$1 *running" "$work/run.err" 2>/dev/null; }
 finished() { grep -qE "^$1 *(done|cached)" "$work/run.err" 2>/dev/null; }
 : >"$work/report"
@@ -148,7 +168,11 @@ finished() { grep -qE "^$1 *(done|cached)" "$work/run.err" 2>/dev/null; }
 for ph in "${phases[@]}"; do
 	[ -n "$epid" ] && kill -0 "$epid" 2>/dev/null || launch
 	t0=$(date +%s%N)
-	while kill -0 "$epid" 2>/dev/null && ! running "$ph" && ! finished "$ph"; do sleep 0.005; done
+	# a 5 ms poll catches short pure phases; after 2 s (a long ingest before
+	# the load test) poll every 0.1 s so the script does not compete for CPU
+	while kill -0 "$epid" 2>/dev/null && ! running "$ph" && ! finished "$ph"; do
+		if [ $(( $(date +%s%N) - t0 )) -lt 2000000000 ]; then sleep 0.005; else sleep 0.1; fi
+	done
 	if finished "$ph" || ! kill -0 "$epid" 2>/dev/null; then
 		echo "$ph: done before it could be killed (cached, or faster than the 5 ms poll)" >>"$work/report"
 		say "$(tail -1 "$work/report")"
@@ -156,7 +180,7 @@ for ph in "${phases[@]}"; do
 	fi
 	case $ph in
 	ingest)
-		want=$(( (COUNT * (10 + RANDOM % 81)) / 100 ))
+		want=$(( ($(ingest_total) * (10 + RANDOM % 81)) / 100 ))
 		while kill -0 "$epid" 2>/dev/null && ! finished ingest && [ "$(chroma_count)" -lt "$want" ]; do sleep 0.2; done
 		;;
 	loadtest)
