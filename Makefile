@@ -8,6 +8,11 @@
 #   make report-demo      the quickstart, then its report's screenshot in docs/report-demo.png
 #   make bench            run the peer benchmarks in tools/bench/ (slow; needs --bench deps)
 #   make lint             house-style checks (tools/lint.sh)
+#   make fuzz-corpus      build the libFuzzer harnesses (tests/fuzz/, clang) in build-fuzz/
+#                         and generate their seed corpora in build-fuzz/corpus/
+#   make fuzz             run every harness for FUZZ_SECONDS (60) each
+#   make fuzz-long        the same for hours (FUZZ_SECONDS 3600), keeping corpus
+#                         and crashes in FUZZ_DIR (~/.cache/engrave-fuzz)
 #   make install PREFIX=/usr/local
 #   make clean
 #
@@ -26,11 +31,20 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MHD_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 CRIT_FLAGS := $(shell pkg-config --cflags --libs criterion 2>/dev/null)
 
+# FUZZ=1: the libFuzzer build (clang, ASan + UBSan + coverage for libFuzzer);
+# `make fuzz-corpus` runs it in build-fuzz/.
+ifneq ($(FUZZ),)
+CC      := clang
+SAN     := 1
+endif
 OPT      = -O2
 SANFLAGS =
 ifneq ($(SAN),)
 SANFLAGS = -fsanitize=address,undefined
 OPT      = -O1 $(SANFLAGS) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+ifneq ($(FUZZ),)
+OPT     += -fsanitize=fuzzer-no-link
 endif
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers \
@@ -50,7 +64,8 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BIN  := $(TOOL_DIRS:tools/%=$(BUILD)/tools/%)
 
-.PHONY: all deps test check test-asan quickstart report-demo bench lint install clean tests tools print-link
+.PHONY: all deps test check test-asan quickstart report-demo bench lint install clean tests tools print-link \
+	fuzz-build fuzz-bins fuzz-corpus fuzz fuzz-long
 # Keep intermediate objects (test .o files): no trailing "rm ..." after the
 # test summary line, and no rebuilds on the next make.
 .SECONDARY:
@@ -65,6 +80,13 @@ tests: $(TEST_BIN) $(TOOL_BIN) $(BUILD)/engrave
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# clang refuses the portable (non-AVX) variants of the SIMD kernels, which
+# pass 256-bit vectors between functions; the fuzz build (never timed, run
+# on the machines that build it) compiles them for AVX.
+ifneq ($(FUZZ),)
+$(BUILD)/obj/src/data/vec.o $(BUILD)/obj/src/data/rng.o: CFLAGS += -mavx
+endif
 
 $(BUILD)/libengrave.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -86,7 +108,7 @@ endef
 $(foreach t,$(TOOL_DIRS:tools/%=%),$(eval $(call tool_rule,$(t))))
 
 deps:
-	@tools/install-deps.sh --chroma --chromium
+	@tools/install-deps.sh --chroma --chromium --fuzz
 
 # `make test` = install what is missing, then build and run in a fresh make
 # (so pkg-config flags are read after the install).
@@ -127,6 +149,36 @@ bench: all
 print-link:
 	@echo $(LDLIBS)
 
+# ---- fuzzing (tests/fuzz/, docs/HACKING.md "Fuzzing a new parser") ----------
+# Each tests/fuzz/fuzz_<name>.c is one libFuzzer harness, linked against
+# build-fuzz/libengrave.a (src/ built by clang with ASan + UBSan); seeds.c
+# writes the seed inputs that are made by engrave's own code.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     ?= $(HOME)/.cache/engrave-fuzz
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+fuzz-build:
+	@$(MAKE) --no-print-directory FUZZ=1 BUILD=$(FUZZ_BUILD) fuzz-bins
+
+fuzz-bins: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%) $(BUILD)/fuzz-seeds $(BUILD)/tools/engram-server
+
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/fuzzlib.o $(BUILD)/libengrave.a
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/obj/tests/fuzz/fuzzlib.o $(BUILD)/libengrave.a $(LDLIBS)
+
+$(BUILD)/fuzz-seeds: $(BUILD)/obj/tests/fuzz/seeds.o $(BUILD)/obj/tests/fuzz/fuzzlib.o $(BUILD)/libengrave.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-corpus: fuzz-build
+	@tests/fuzz/run.sh corpus
+
+fuzz: fuzz-corpus
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_DIR=$(FUZZ_DIR) tests/fuzz/run.sh fuzz
+
+fuzz-long: fuzz-corpus
+	@FUZZ_SECONDS=$(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),3600) \
+		FUZZ_DIR=$(FUZZ_DIR) tests/fuzz/run.sh long
+
 lint:
 	@tools/lint.sh
 
@@ -136,6 +188,6 @@ install: $(BUILD)/engrave
 	install -m 644 docs/engrave.1 $(DESTDIR)$(PREFIX)/share/man/man1/engrave.1
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -11,15 +11,18 @@
 #   tools/install-deps.sh --bench    also the peer benchmark tools
 #   tools/install-deps.sh --chromium also headless Chromium and a font (the
 #                                    report's browser test, make report-demo)
+#   tools/install-deps.sh --fuzz     also clang and its libFuzzer/ASan runtime
+#                                    (make fuzz, the fuzz regression test)
 set -euo pipefail
 
-want_chroma=0 want_bench=0 want_chromium=0
+want_chroma=0 want_bench=0 want_chromium=0 want_fuzz=0
 for a in "$@"; do
   case "$a" in
     --chroma) want_chroma=1 ;;
     --bench) want_bench=1; want_chroma=1 ;;
     --chromium) want_chromium=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --fuzz) want_fuzz=1 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "install-deps: unknown option '$a'" >&2; exit 2 ;;
   esac
 done
@@ -28,9 +31,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 missing=()
 
 # need PKG CHECK: CHECK is "pc:NAME" (pkg-config) or "file:PATH" or "cmd:NAME"
+# or "glob:PATTERN" (some file matches)
 need() {
   local pkg=$1 check=$2
   case "$check" in
+    glob:*) compgen -G "${check#glob:}" >/dev/null && return 0 ;;
     pc:*)   pkg-config --exists "${check#pc:}" 2>/dev/null && return 0 ;;
     file:*) [ -e "${check#file:}" ] && return 0 ;;
     cmd:*)  command -v "${check#cmd:}" >/dev/null 2>&1 && return 0 ;;
@@ -63,6 +68,12 @@ fi
 if [ $want_chromium = 1 ]; then
   need chromium          file:/usr/bin/chromium
   need fonts-dejavu-core file:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+fi
+if [ $want_fuzz = 1 ]; then
+  # Debian 12's clang is clang 14; libFuzzer and the sanitizer runtimes are
+  # in libclang-rt-14-dev (a dependency of clang-14, checked on its own).
+  need clang              cmd:clang
+  need libclang-rt-14-dev 'glob:/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a'
 fi
 if [ $want_bench = 1 ]; then
   need wrk cmd:wrk

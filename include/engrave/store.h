@@ -167,6 +167,9 @@ int artifact_set_str(struct artifact *a, const char *key, const char *v, struct 
 int artifact_put(struct store *s, const struct artifact *a, struct digest *out, struct err *e);
 /* Fills `out` (caller artifact_release's it). ERR_MISSING, ERR_CORRUPT. */
 int artifact_get(struct store *s, const struct digest *d, struct artifact *out, struct err *e);
+/* Decoding of what artifact_put stores (artifact_get without the store):
+ * fills `out`, or ERR_CORRUPT with `out` left empty. */
+int artifact_decode(const void *data, size_t len, struct artifact *out, struct err *e);
 const struct digest *artifact_part(const struct artifact *a, const char *name); /* NULL if absent */
 int artifact_get_int(const struct artifact *a, const char *key, int64_t *out); /* 0 found, -1 absent */
 const char *artifact_get_str(const struct artifact *a, const char *key);      /* NULL if absent */

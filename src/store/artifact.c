@@ -246,17 +246,26 @@ out:
 	return ret;
 }
 
+int artifact_decode(const void *data, size_t len, struct artifact *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	if (decode(data, len, out, e)) {
+		artifact_release(out);
+		return -1;
+	}
+	return 0;
+}
+
 int artifact_get(struct store *s, const struct digest *d, struct artifact *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
 	struct buf b;
 	buf_init(&b, 0);
 	int ret = cas_get(s, d, &b, 1, e);
-	if (!ret && decode(b.data, b.len, out, e)) {
+	if (!ret && artifact_decode(b.data, b.len, out, e)) {
 		char hex[DIGEST_HEX_LEN + 1];
 		digest_to_hex(d, hex);
 		err_prefix(e, "cas %s", hex);
-		artifact_release(out);
 		ret = -1;
 	}
 	buf_release(&b);

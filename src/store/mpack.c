@@ -56,11 +56,77 @@ int mpack_to_buf(struct mpack *m, struct buf *out, struct err *e)
 	return buf_append(out, m->sb.data, m->sb.size, e);
 }
 
+static uint64_t be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * msgpack-c allocates an array's or map's elements when it reads the
+ * count, before the elements: 5 bytes claiming 2^32 entries ask for 96 GiB
+ * (found by tests/fuzz/fuzz_artifact). Every value takes at least one byte,
+ * so a document whose pending values outnumber its remaining bytes is
+ * refused here, before msgpack-c sees it: the allocation is then bounded by
+ * the input's size. Walks the headers only (no recursion, no allocation).
+ */
+static int mpack_counts_fit(const unsigned char *p, size_t len)
+{
+	uint64_t need = 1;
+	size_t pos = 0;
+	while (need) {
+		if (pos >= len || need > len - pos)
+			return 0;
+		unsigned b = p[pos];
+		uint64_t h = 1, body = 0, kids = 0;
+		if (b >= 0x80 && b <= 0x8f)
+			kids = 2 * (uint64_t)(b & 0x0f);
+		else if (b >= 0x90 && b <= 0x9f)
+			kids = b & 0x0f;
+		else if (b >= 0xa0 && b <= 0xbf)
+			body = b & 0x1f;
+		else if (b >= 0xc4 && b <= 0xdf) {
+			static const unsigned char hdr[] = { /* 0xc4..0xdf: header bytes after the type, kind */
+				1, 2, 4, 1, 2, 4, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8, 2, 3, 5, 9, 17, 1, 2, 4, 2, 4, 2, 4
+			};
+			unsigned n = hdr[b - 0xc4];
+			if (b <= 0xc6 || (b >= 0xd9 && b <= 0xdb)) { /* bin, str: n length bytes */
+				h = 1 + n;
+				if (pos + h > len)
+					return 0;
+				body = be(p + pos + 1, (int)n);
+			} else if (b <= 0xc9) { /* ext 8/16/32: length, then a type byte */
+				h = 2 + n;
+				if (pos + h > len)
+					return 0;
+				body = be(p + pos + 1, (int)n);
+			} else if (b >= 0xdc) { /* array16/32, map16/32 */
+				h = 1 + n;
+				if (pos + h > len)
+					return 0;
+				kids = be(p + pos + 1, (int)n) * (b >= 0xde ? 2 : 1);
+			} else { /* floats, ints, fixext: fixed size */
+				h = 1 + n;
+			}
+		} else if (b == 0xc1) {
+			return 0;
+		}
+		if (h > len - pos || body > len - pos - h)
+			return 0;
+		pos += h + body;
+		need = need - 1 + kids;
+	}
+	return 1;
+}
+
 int mpack_parse(const void *data, size_t len, msgpack_unpacked *u, const char *what, struct err *e)
 {
 	msgpack_unpacked_init(u);
 	size_t off = 0;
-	msgpack_unpack_return r = msgpack_unpack_next(u, data, len, &off);
+	msgpack_unpack_return r = mpack_counts_fit(data, len) ? msgpack_unpack_next(u, data, len, &off)
+							      : MSGPACK_UNPACK_PARSE_ERROR;
 	if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
 		msgpack_unpacked_destroy(u);
 		msgpack_unpacked_init(u);

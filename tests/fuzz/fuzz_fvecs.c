@@ -1,0 +1,13 @@
+/*
+ * fuzz_fvecs.c — libFuzzer harness: the .fvecs reader (vecfile.c).
+ *
+ * The input is a whole .fvecs file, read by fuzz_vecfile (vecread.h): header
+ * checks, size checks, the width check and the row loop.
+ */
+#include "vecread.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+	fuzz_vecfile("vectors.fvecs", data, n);
+	return 0;
+}

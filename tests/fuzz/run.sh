@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# tests/fuzz/run.sh — seed corpora, fuzzing campaigns and regression runs.
+#
+#   run.sh corpus   write the seed corpora into $FUZZ_BUILD/corpus/<harness>/
+#   run.sh regress  run each harness once over its seeds + regressions/<harness>/
+#   run.sh fuzz     fuzz each harness for $FUZZ_SECONDS (60); new inputs and
+#                   crashes go to $FUZZ_DIR (~/.cache/engrave-fuzz)
+#   run.sh long     the same with -fork=$FUZZ_JOBS (1) for $FUZZ_SECONDS (3600)
+# FUZZ_ONLY=substr limits any mode to harnesses whose name contains it.
+# Seeds are the project's own inputs: specs in tests/specs and experiments/,
+# pages of experiments/data/sample-wiki.xml, files written by fuzz-seeds
+# (engrave's own writers), and response bodies recorded from the Engram
+# contract server (build-fuzz/tools/engram-server). Nothing is copied from
+# ../shared. Prints one line per harness and exits 1 if any crashed.
+set -u
+mode=${1:-regress}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+B=${FUZZ_BUILD:-build-fuzz}
+C=$B/corpus
+FUZZ_DIR=${FUZZ_DIR:-$HOME/.cache/engrave-fuzz}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_ONLY=${FUZZ_ONLY:-}
+harnesses=$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')
+
+seed() { # harness name < bytes
+	mkdir -p "$C/$1" && cat >"$C/$1/$2"
+}
+
+corpus_text() {
+	local f i
+	for f in tests/specs/good/*.yaml tests/specs/bad/*.yaml experiments/*.yaml; do
+		cp "$f" "$C/fuzz_spec/$(basename "$(dirname "$f")")-$(basename "$f")"
+	done
+	printf '#set loadtest.arrival.rate=200\n' | cat - experiments/quickstart.yaml | seed fuzz_spec set-quickstart.yaml
+	# wiki: the whole sample, then each page alone in a minimal dump; wikitext: each page's text
+	cp experiments/data/sample-wiki.xml "$C/fuzz_wiki/sample-wiki.xml"
+	gzip -c experiments/data/sample-wiki.xml | seed fuzz_wiki sample-wiki.xml.gz
+	python3 - "$C" <<'PY'
+import re, sys, os
+c = sys.argv[1]
+x = open("experiments/data/sample-wiki.xml", encoding="utf-8").read()
+head = x[:x.index("<page>")] if "<page>" in x else "<mediawiki>\n"
+for i, p in enumerate(re.findall(r"<page>.*?</page>", x, re.S)):
+    open(f"{c}/fuzz_wiki/page{i:02d}.xml", "w").write(head + p + "\n</mediawiki>\n")
+    m = re.search(r"<text[^>]*>(.*?)</text>", p, re.S)
+    if m:
+        import html
+        open(f"{c}/fuzz_wikitext/page{i:02d}.txt", "w").write(html.unescape(m.group(1)))
+PY
+	# scenarios in the shape of reference/engram.md 4.2 (written here, not copied)
+	seed fuzz_scenario basic.toml <<'T'
+name = "Fuzz Baseline"
+description = "seed scenario"
+seed = 7
+
+[duration]
+total_seconds = 30
+
+[arrival]
+pattern = "poisson"
+lambda = 250.0
+
+[operations]
+store_weight = 0.5
+recall_weight = 0.4
+embedding_search_weight = 0.1
+
+[data]
+num_nodes = 1000
+embedding_dim = 8
+memory_spaces = 2
+
+[data.embedding_distribution]
+type = "clustered"
+num_clusters = 10
+std_dev = 0.1
+
+[validation]
+expected_p99_latency_ms = 50
+expected_throughput_ops_sec = 100
+T
+	seed fuzz_scenario burst.toml <<'T'
+name = 'burst'
+[arrival]
+pattern = "periodic_burst"
+base_rate = 100
+burst_rate = 1_000
+burst_duration_sec = 2.5
+[chaos]
+enabled = true
+inline = { a = [1, 2, "three"], b = 'lit' }
+T
+}
+
+# Response bodies and raw HTTP responses from the Engram contract server.
+corpus_responses() {
+	local srv=$B/tools/engram-server dir port pid i
+	[ -x "$srv" ] || { echo "fuzz: $srv missing; no recorded responses" >&2; return 0; }
+	dir=$(mktemp -d)
+	"$srv" --port 0 --port-file "$dir/port" >/dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
+	port=$(cat "$dir/port" 2>/dev/null)
+	if [ -n "$port" ]; then
+		local u="http://127.0.0.1:$port" n=0 v w
+		v=$(python3 -c "print('[' + ','.join(['0.01'] * 767 + ['0.5']) + ']')")
+		w=$(python3 -c "print('[' + ','.join(['0.02'] * 767 + ['0.4']) + ']')")
+		curl -s -X POST "$u/api/v1/memories/remember" -H 'Content-Type: application/json' \
+			-d "{\"id\":\"a1\",\"content\":\"seed one\",\"embedding\":$v,\"confidence\":0.7}" >"$dir/store.json"
+		curl -s -X POST "$u/api/v1/memories/remember" -H 'Content-Type: application/json' \
+			-d "{\"id\":\"b2\",\"content\":\"seed two\",\"embedding\":$w}" >/dev/null
+		curl -s -X POST "$u/api/v1/memories/remember" -H 'Content-Type: application/json' \
+			-d '{"content":""}' >"$dir/store-400.json"
+		curl -s -g "$u/api/v1/memories/recall?embedding=$v&max_results=5&threshold=0" >"$dir/recall.json"
+		curl -s -g "$u/api/v1/memories/search?query=seed&limit=5" >"$dir/search.json"
+
+		# harness input: [driver/op byte][status byte][body]; statuses[] index 0 = 200, 3 = 400
+		{ printf '\000\000'; cat "$dir/store.json"; } | seed fuzz_target_resp engram-store
+		{ printf '\000\003'; cat "$dir/store-400.json"; } | seed fuzz_target_resp engram-store-400
+		{ printf '\002\000'; cat "$dir/recall.json"; } | seed fuzz_target_resp engram-recall
+		{ printf '\004\000'; cat "$dir/search.json"; } | seed fuzz_target_resp engram-search
+		{ printf '\003\000'; printf '{"ids":[["a1","b2"]],"distances":[[0.1,0.7]]}'; } | seed fuzz_target_resp chroma-recall
+		cp "$dir/recall.json" "$C/fuzz_jsonf/recall.json"
+		printf '[0.1,-2.5e3,1e-45,3.4028235e38]' | seed fuzz_jsonf floats.json
+		printf 'zczMPc3MTD4=' | seed fuzz_jsonf b64
+		for p in /health /api/v1/memories?limit=1 "/api/v1/memories/search?query=seed&limit=5"; do
+			exec 3<>"/dev/tcp/127.0.0.1/$port" || continue
+			printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$p" >&3
+			cat <&3 >"$dir/raw"
+			exec 3<&-
+			[ -s "$dir/raw" ] && seed fuzz_wire "resp$((n++))" <"$dir/raw"
+		done
+	fi
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+
+corpus() {
+	rm -rf "$C"
+	mkdir -p "$C"
+	for h in $harnesses; do mkdir -p "$C/$h"; done
+	"$B/fuzz-seeds" "$C" || exit 1
+	corpus_text
+	corpus_responses
+	seed fuzz_store undamaged </dev/null
+	printf '\000\000\000\000\001\377' | seed fuzz_store meta-byte
+	for h in $harnesses; do printf '%-22s %4d seeds\n' "$h" "$(ls "$C/$h" | wc -l)"; done
+}
+
+run_one() { # mode harness
+	local m=$1 h=$2 bin=$B/$2 log rc
+	[ -x "$bin" ] || { echo "fuzz: $bin not built (make fuzz-build)" >&2; return 1; }
+	local regs=tests/fuzz/regressions/$h
+	mkdir -p "$regs"
+	log=$(mktemp)
+	case "$m" in
+	regress)
+		# -runs=0: execute every seed and regression input once, fuzz nothing
+		"$bin" -runs=0 "$C/$h" "$regs" >"$log" 2>&1 ;;
+	fuzz|long)
+		mkdir -p "$FUZZ_DIR/corpus/$h" "$FUZZ_DIR/crashes/$h"
+		local extra=()
+		[ "$m" = long ] && extra=(-fork="${FUZZ_JOBS:-1}" -ignore_crashes=1)
+		"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix="$FUZZ_DIR/crashes/$h/" "${extra[@]}" \
+			"$FUZZ_DIR/corpus/$h" "$C/$h" "$regs" >"$log" 2>&1 ;;
+	esac
+	rc=$?
+	local cov execs
+	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+	execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$')
+	[ -z "$execs" ] && execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+	if [ $rc -eq 0 ]; then
+		printf 'ok   %-22s execs %-10s cov %s\n' "$h" "${execs:-0}" "${cov:-?}"
+	else
+		printf 'FAIL %-22s exit %d (log below)\n' "$h" "$rc"
+		grep -E 'ERROR|SUMMARY|runtime error|#[0-9]+ 0x|Test unit written' "$log" | head -25 | sed 's/^/    /'
+	fi
+	rm -f "$log"
+	return $rc
+}
+
+case "$mode" in
+corpus) corpus ;;
+regress|fuzz|long)
+	[ -d "$C" ] || corpus >/dev/null
+	bad=0
+	for h in $harnesses; do
+		[ -n "$FUZZ_ONLY" ] && [[ "$h" != *$FUZZ_ONLY* ]] && continue
+		run_one "$mode" "$h" || bad=1
+	done
+	exit $bad ;;
+*) sed -n '2,14p' "$0"; exit 2 ;;
+esac
