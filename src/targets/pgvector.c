@@ -40,7 +40,8 @@
  * in-process threads may call exec_* at once). The load test proper uses
  * pgvector_async.c: libpq's async API, one socket per connection in the
  * engine's event loop. PGlite (the test server) runs every connection in one
- * session, so statement and temp-table names carry a per-connection serial.
+ * session, even after a client is gone, so statement and temp-table names
+ * carry the process id and a per-connection serial.
  */
 #include "targets/pgvector_int.h"
 
@@ -48,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engrave/hmap.h"
 #include "engrave/log.h"
@@ -116,6 +118,7 @@ int pgc_open(struct target *t, struct pgc *pc, int nonblocking, struct err *e)
 	pthread_mutex_lock(&serial_lock);
 	pc->serial = next_serial++;
 	pthread_mutex_unlock(&serial_lock);
+	snprintf(pc->tag, sizeof(pc->tag), "%ld_%u", (long)getpid(), pc->serial);
 	pc->prepared = 0;
 	if (session_settings(t, pc, e)) {
 		pgc_close(pc);
@@ -164,14 +167,14 @@ int pgc_prepare(struct target *t, struct pgc *pc, struct err *e)
 		return 0;
 	char name[48], sql[512];
 	const char *op = pgcodec_operator(t->metric);
-	snprintf(name, sizeof(name), "engrave_recall_%u", pc->serial);
+	snprintf(name, sizeof(name), "engrave_recall_%s", pc->tag);
 	snprintf(sql, sizeof(sql), "SELECT id, embedding %s $1 FROM %s ORDER BY embedding %s $1 LIMIT $2", op,
 		 t->space, op);
 	Oid types[2] = { p->vector_oid, INT4OID };
 	PGresult *r = PQprepare(pc->c, name, sql, 2, types);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
-	snprintf(name, sizeof(name), "engrave_upsert_%u", pc->serial);
+	snprintf(name, sizeof(name), "engrave_upsert_%s", pc->tag);
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO %s (id, embedding, content) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE "
 		 "SET embedding = EXCLUDED.embedding, content = EXCLUDED.content", t->space);
@@ -432,7 +435,7 @@ static int pgv_reset(struct target *t, struct err *e)
 /* The per-connection staging table, created once per connection. */
 static int ensure_stage(struct target *t, struct pgc *pc, char *stage, size_t cap, struct err *e)
 {
-	snprintf(stage, cap, "engrave_stage_%u", pc->serial);
+	snprintf(stage, cap, "engrave_stage_%s", pc->tag);
 	if (pc->staged)
 		return 0;
 	char sql[256];
@@ -664,7 +667,7 @@ static int pgv_recall(struct target *t, const float *vec, int k, float threshold
 	}
 	struct pgv *p = t->priv;
 	char name[48];
-	snprintf(name, sizeof(name), "engrave_recall_%u", p->sync.serial);
+	snprintf(name, sizeof(name), "engrave_recall_%s", p->sync.tag);
 	PGresult *r = PQexecPrepared(p->sync.c, name, 2, vals, lens, fmts, 1);
 	int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? pgv_hits_from(t, r, threshold, out, e)
 						      : pgv_err(t, p->sync.c, r, "recall", e);

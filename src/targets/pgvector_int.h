@@ -16,9 +16,11 @@
 /* One libpq connection and what engrave made in its session. */
 struct pgc {
 	PGconn *c;
-	unsigned serial;   /* names its statements and staging table (PGlite runs one session for all) */
-	int prepared;      /* engrave_recall_<serial>, engrave_upsert_<serial> exist */
-	int staged;        /* engrave_stage_<serial> exists */
+	unsigned serial;   /* this process's connection number */
+	char tag[32];      /* "<pid>_<serial>": names its statements and staging table (PGlite runs one
+	                    * session for every connection, and keeps it after a client is gone) */
+	int prepared;      /* engrave_recall_<tag>, engrave_upsert_<tag> exist */
+	int staged;        /* engrave_stage_<tag> exists */
 	int ef_applied;    /* the hnsw.ef_search its session has */
 };
 
