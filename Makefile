@@ -25,7 +25,7 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 CC      ?= gcc
 SAN     ?=
-PKGS     = lmdb libcurl msgpack openblas yaml-0.1 libcrypto expat zlib jansson
+PKGS     = lmdb libcurl msgpack openblas yaml-0.1 libcrypto expat zlib jansson libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MHD_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
@@ -108,7 +108,7 @@ endef
 $(foreach t,$(TOOL_DIRS:tools/%=%),$(eval $(call tool_rule,$(t))))
 
 deps:
-	@tools/install-deps.sh --chroma --chromium --fuzz
+	@tools/install-deps.sh --chroma --pgvector --chromium --fuzz
 
 # `make test` = install what is missing, then build and run in a fresh make
 # (so pkg-config flags are read after the install).

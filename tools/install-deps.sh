@@ -4,10 +4,13 @@
 # Idempotent: each Debian package is checked (pkg-config name or a file it
 # ships) and only the missing ones go to one `apt-get install`. Chroma (npm) is
 # installed from tools/chroma/package-lock.json only when node_modules is
-# absent. Runs as root (CI, fresh machines) or through sudo when available.
+# absent; PGlite with pgvector (npm) the same way from tools/pgvector/. Runs as
+# root (CI, fresh machines) or through sudo when available.
 #
 #   tools/install-deps.sh            build + test dependencies
 #   tools/install-deps.sh --chroma   also the pinned Chroma server (npm ci)
+#   tools/install-deps.sh --pgvector also the pinned PGlite + pgvector server
+#                                    (npm ci: pglite-server, the pgvector tests)
 #   tools/install-deps.sh --bench    also the peer benchmark tools
 #   tools/install-deps.sh --chromium also headless Chromium and a font (the
 #                                    report's browser test, make report-demo)
@@ -15,10 +18,11 @@
 #                                    (make fuzz, the fuzz regression test)
 set -euo pipefail
 
-want_chroma=0 want_bench=0 want_chromium=0 want_fuzz=0
+want_chroma=0 want_pgvector=0 want_bench=0 want_chromium=0 want_fuzz=0
 for a in "$@"; do
   case "$a" in
     --chroma) want_chroma=1 ;;
+    --pgvector) want_pgvector=1 ;;
     --bench) want_bench=1; want_chroma=1 ;;
     --chromium) want_chromium=1 ;;
     --fuzz) want_fuzz=1 ;;
@@ -58,10 +62,11 @@ need zlib1g-dev        pc:zlib
 need libjansson-dev    pc:jansson
 need libhttp-parser-dev file:/usr/include/http_parser.h
 need libmicrohttpd-dev pc:libmicrohttpd
+need libpq-dev         pc:libpq
 need bzip2             cmd:bzip2
 need curl              cmd:curl
 need python3           file:/usr/bin/python3
-if [ $want_chroma = 1 ]; then
+if [ $want_chroma = 1 ] || [ $want_pgvector = 1 ]; then
   need nodejs cmd:node
   need npm    cmd:npm
 fi
@@ -102,5 +107,12 @@ if [ $want_chroma = 1 ]; then
   if [ ! -x "$here/chroma/node_modules/.bin/chroma" ]; then
     echo "install-deps: installing pinned Chroma (npm ci in tools/chroma)"
     (cd "$here/chroma" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
+
+if [ $want_pgvector = 1 ]; then
+  if [ ! -x "$here/pgvector/node_modules/.bin/pglite-server" ]; then
+    echo "install-deps: installing pinned PGlite + pgvector (npm ci in tools/pgvector)"
+    (cd "$here/pgvector" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 fi

@@ -80,6 +80,8 @@ enum spec_op { SPEC_OP_LT, SPEC_OP_LE, SPEC_OP_GT, SPEC_OP_GE, SPEC_OP_EQ };
 
 /* NULL-terminated name tables, indexed by the enums above. */
 extern const char *const spec_space_names[];
+extern const char *const spec_index_type_names[];  /* "hnsw", "ivfflat", "none" */
+extern const char *const spec_index_build_names[]; /* "after", "before" */
 extern const char *const spec_query_source_names[];
 extern const char *const spec_op_names[];   /* "<", "<=", ">", ">=", "==" */
 
@@ -97,6 +99,14 @@ struct spec_hnsw {
 	uint64_t ef_search;          /* 64 */
 };
 
+/* target.index: the vector index of drivers that choose one (pgvector). */
+struct spec_index {
+	int type;                    /* spec_index_type_names: hnsw */
+	uint64_t lists;              /* ivfflat lists, 100 */
+	uint64_t probes;             /* ivfflat probes per search, 10 */
+	int build;                   /* spec_index_build_names: after (the load) */
+};
+
 /* Which keys a driver takes, their defaults and their valid values are the
  * targets layer's (target_spec_resolve); until then the strings are as
  * written (NULL when not written). */
@@ -110,6 +120,8 @@ struct spec_target {
 	char *auth_bearer_env;       /* NAME of the env var with the token, or NULL */
 	uint64_t timeout_ns;         /* per request, 30s */
 	struct spec_hnsw hnsw;
+	char *table;                 /* namespace of drivers that call it `table` */
+	struct spec_index index;
 	int resolved;                /* set by target_spec_resolve */
 };
 

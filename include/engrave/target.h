@@ -109,6 +109,10 @@ struct target_config {
 	int hnsw_max_neighbors;   /* chroma; 0 = server default */
 	int hnsw_ef_search;       /* chroma; 0 = server default */
 	int batch_size;          /* records per store request; 0 = driver maximum */
+	const char *index_type;  /* pgvector: "hnsw" (NULL), "ivfflat" or "none" */
+	int ivf_lists;           /* pgvector ivfflat; 0 = 100 */
+	int ivf_probes;          /* pgvector ivfflat.probes per session; 0 = 10 */
+	int index_before_load;   /* pgvector: build the index before the load, not after it */
 };
 
 /* One vector to store. Borrowed by every call that takes it. */
@@ -277,6 +281,13 @@ int target_reset(struct target *t, struct err *e);
  * the target acknowledged the removal; ERR_UNSUPPORTED where the driver has
  * no delete (TARGET_CAP_DELETE says which do: engram has none). */
 int target_delete(struct target *t, const char *const *ids, size_t n, struct err *e);
+/* When a load is: the index of drivers that build one separately (pgvector)
+ * is built at one of these moments, as its configuration says. */
+enum target_load_moment { TARGET_BEFORE_LOAD, TARGET_AFTER_LOAD };
+/* Build the target's index now if its configuration says so for `when`:
+ * *seconds is how long it took, or -1 when there was nothing to build then
+ * (another moment, no separate index, or a driver without one: never an error). */
+int target_build_index(struct target *t, enum target_load_moment when, double *seconds, struct err *e);
 /* Set the index's search-time breadth (HNSW ef_search) in place; ERR_UNSUPPORTED
  * where the driver has none (TARGET_CAP_EF_SEARCH says which do). */
 int target_set_ef_search(struct target *t, int ef, struct err *e);

@@ -52,6 +52,8 @@
 /* ---- name tables ------------------------------------------------------------ */
 
 const char *const spec_space_names[] = { "cosine", "l2", "ip", NULL };
+const char *const spec_index_type_names[] = { "hnsw", "ivfflat", "none", NULL };
+const char *const spec_index_build_names[] = { "after", "before", NULL };
 static const char *const spec_corpus_source_names[] = { "mediawiki", "jsonl", "npy", "fvecs", "sample", NULL };
 static const char *const spec_text_names[] = { "title+lead", "lead", "title+full", "full", NULL };
 static const char *const spec_embedder_names[] = { "hashing", "http", NULL };
@@ -82,7 +84,7 @@ enum ktype { KT_SECTION, KT_STR, KT_ENUM, KT_U64, KT_F64, KT_BOOL, KT_DUR, KT_SE
 #define KF_MAX 4u      /* value <= max */
 #define KF_POS 8u      /* value > 0 */
 #define KF_ENVNAME 16u /* an environment variable NAME */
-#define KF_URL 32u     /* http:// or https:// */
+#define KF_URL 32u     /* http://, https:// (no user info) or postgres:// (no password) */
 #define KF_SLUG 64u    /* [A-Za-z0-9._-]+ */
 #define KF_NEW 128u    /* a key added later (KT_U64, KT_BOOL, KT_U64_LIST when empty): left out of the canonical form and of
                         * step params at its default, so specs written before it keep
@@ -150,7 +152,7 @@ static const struct key keys[] = {
 	{ "target.driver", KT_STR, OFF(target.driver), 0, NULL, NULL, 0, 0, KF_REQUIRED, NULL, NULL, NULL,
 	  "which driver talks to the target" },
 	{ "target.url", KT_STR, OFF(target.url), 0, NULL, NULL, 0, 0, KF_URL, NULL, NULL, NULL,
-	  "base URL of the server" },
+	  "base URL of the server (pgvector: a postgres:// URI; its password only from PGPASSWORD or ~/.pgpass)" },
 	{ "target.space", KT_STR, OFF(target.space), 0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL,
 	  "memory space (X-Memory-Space header)" },
 	{ "target.spaces", KT_U64, OFF(target.spaces), 0, "1", NULL, 1, 100000, KF_MIN | KF_MAX, NULL, NULL, NULL,
@@ -172,6 +174,19 @@ static const struct key keys[] = {
 	  KF_MIN | KF_MAX, NULL, NULL, NULL, "HNSW build beam width" },
 	{ "target.hnsw.ef_search", KT_U64, OFF(target.hnsw.ef_search), 0, "64", NULL, 1, 100000,
 	  KF_MIN | KF_MAX, NULL, NULL, NULL, "HNSW query beam width" },
+	{ "target.table", KT_STR, OFF(target.table), 0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL,
+	  "table name (created when absent: id text primary key, embedding vector(dim), content text)" },
+	SEC("target.index", NOOFF, NULL, NULL, "the vector index the driver builds"),
+	{ "target.index.type", KT_ENUM, OFF(target.index.type), 0, "hnsw", spec_index_type_names, 0, 0, 0, NULL,
+	  NULL, NULL, "hnsw (m, ef_construction, ef_search from target.hnsw), ivfflat (lists, probes) or none "
+	  "(exact scan)" },
+	{ "target.index.lists", KT_U64, OFF(target.index.lists), 0, "100", NULL, 1, 1000000, KF_MIN | KF_MAX, NULL,
+	  NULL, NULL, "IVFFlat lists (clusters) built from the data" },
+	{ "target.index.probes", KT_U64, OFF(target.index.probes), 0, "10", NULL, 1, 1000000, KF_MIN | KF_MAX, NULL,
+	  NULL, NULL, "IVFFlat lists searched per query (ivfflat.probes, set per session)" },
+	{ "target.index.build", KT_ENUM, OFF(target.index.build), 0, "after", spec_index_build_names, 0, 0, 0, NULL,
+	  NULL, NULL, "build the index after the load (ingest.index_build_s) or before it (maintained while "
+	  "loading)" },
 
 	SEC("steps", NOOFF, NULL, NULL, "the pipeline; a step runs only when listed"),
 
@@ -616,15 +631,44 @@ static int valid_envname(const char *v)
 	return 1;
 }
 
-/* "scheme://user:pass@host...": an '@' in the authority (before any '/', '?', '#'). */
-static int url_has_userinfo(const char *v)
+/* The user info of "scheme://user:pass@host...": the part of the authority
+ * (before any '/', '?', '#') before an '@'; NULL when there is none. */
+static const char *url_userinfo(const char *v, size_t *len)
 {
 	const char *a = strstr(v, "://");
 	if (!a)
-		return 0;
+		return NULL;
 	size_t n = strcspn(a + 3, "/?#");
 	const char *at = memchr(a + 3, '@', n);
-	return at != NULL;
+	if (!at)
+		return NULL;
+	*len = (size_t)(at - (a + 3));
+	return a + 3;
+}
+
+static int url_has_userinfo(const char *v)
+{
+	size_t n;
+	return url_userinfo(v, &n) != NULL;
+}
+
+/* A libpq connection URI (postgres:// or postgresql://): the pgvector driver's. */
+static int url_is_postgres(const char *v)
+{
+	return !strncmp(v, "postgres://", 11) || !strncmp(v, "postgresql://", 13);
+}
+
+/* "scheme://user:pass@host..." or a "password=" query parameter. */
+static int url_has_password(const char *v)
+{
+	size_t n;
+	const char *ui = url_userinfo(v, &n);
+	if (ui && memchr(ui, ':', n))
+		return 1;
+	for (const char *q = strchr(v, '?'); q; q = strchr(q + 1, '&'))
+		if (!strncmp(q + 1, "password=", 9))
+			return 1;
+	return 0;
 }
 
 static int valid_slug(const char *v)
@@ -655,9 +699,16 @@ static int set_scalar(struct lctx *c, const struct key *k, const struct snode *n
 			return err_hint(c->e, "give the NAME of a variable that holds the token (e.g. ENGRAM_API_KEY); "
 					      "secrets are never written in specs");
 		}
-		if ((k->flags & KF_URL) && strncmp(n->str, "http://", 7) && strncmp(n->str, "https://", 8))
-			return perr(c, n, path, "'%.100s' is not an http:// or https:// URL", n->str);
-		if ((k->flags & KF_URL) && url_has_userinfo(n->str)) {
+		if ((k->flags & KF_URL) && !strcmp(k->path, "target.url") && url_is_postgres(n->str)) {
+			if (url_has_password(n->str)) {
+				/* the message is redacted (err.c): the password is not shown */
+				perr(c, n, path, "'%.100s' holds a password; secrets are never written in specs", n->str);
+				return err_hint(c->e, "drop the password from the URL (a user name may stay) and set "
+						      "PGPASSWORD or put it in ~/.pgpass");
+			}
+		} else if ((k->flags & KF_URL) && strncmp(n->str, "http://", 7) && strncmp(n->str, "https://", 8))
+			return perr(c, n, path, "'%.100s' is not an http://, https:// or postgres:// URL", n->str);
+		else if ((k->flags & KF_URL) && url_has_userinfo(n->str)) {
 			/* the message is redacted (err.c): the password is not shown */
 			perr(c, n, path, "'%.100s' holds a user name or password; secrets are never written in specs",
 			     n->str);

@@ -139,6 +139,7 @@ struct ing {
 	char refname[96];        /* "loads/<load key>": where a verified load is recorded */
 	uint64_t count_before;   /* the target's count before this run's first send */
 	uint64_t elapsed_ns;     /* sending time of this process */
+	double index_build_s;    /* the target's separate index build (before or after sending); < 0: none */
 	struct verify_result *vr; /* where a --verify-all census counts */
 };
 
@@ -1039,7 +1040,9 @@ static int ingest_begin(struct ing *g, struct err *e)
 }
 
 /* Send every record without a receipt; every receipt gathered is committed,
- * also when sending fails or is interrupted (resume). */
+ * also when sending fails or is interrupted (resume). A target that builds
+ * its index separately (pgvector) builds it before or after, as its
+ * configuration says: ingest.index_build_s. */
 static int ingest_send(struct ing *g, struct err *e)
 {
 	struct step_ctx *c = g->c;
@@ -1058,6 +1061,8 @@ static int ingest_send(struct ing *g, struct err *e)
 	g->last_commit = clock_mono_now();
 	progress_start(&g->prog, "ingest", g->total, "records");
 	progress_set(&g->prog, g->stored + g->rejected);
+	if (target_build_index(g->t, TARGET_BEFORE_LOAD, &g->index_build_s, e))
+		return -1;
 	mono_ns t0 = clock_mono_now();
 	int send_rc = target_has_http(g->t) ? send_http(g) : send_inprocess(g);
 	g->elapsed_ns = clock_mono_now() - t0;
@@ -1069,6 +1074,11 @@ static int ingest_send(struct ing *g, struct err *e)
 	if (steps_stop_requested())
 		return err_set(e, ERR_INTERRUPTED, "ingest: interrupted with %llu of %llu records stored",
 			       (unsigned long long)g->stored, (unsigned long long)g->total);
+	double after_s;
+	if (target_build_index(g->t, TARGET_AFTER_LOAD, &after_s, e))
+		return -1;
+	if (after_s >= 0)
+		g->index_build_s = after_s;
 	return 0;
 }
 
@@ -1110,6 +1120,8 @@ static int ingest_record(struct ing *g, const struct verify_result *vr)
 	steps_metric(c, "ingest.resent", (double)g->resent);
 	if (secs > 0 && g->acked_now) /* acknowledged records, a retried one once */
 		steps_metric(c, "ingest.records_per_s", (double)g->acked_now / secs);
+	if (g->index_build_s >= 0)
+		steps_metric(c, "ingest.index_build_s", g->index_build_s);
 	steps_metric(c, "ingest.count_after", (double)vr->count_after);
 	steps_metric(c, "ingest.lost", (double)(vr->lost > 0 ? vr->lost : 0));
 	steps_metric(c, "ingest.sample_checked", (double)vr->checked);

@@ -86,6 +86,10 @@ static void target_config_of(struct step_ctx *c, struct target_config *cfg)
 	cfg->hnsw_ef_construction = (int)sp->target.hnsw.ef_construction;
 	cfg->hnsw_max_neighbors = (int)sp->target.hnsw.m;
 	cfg->hnsw_ef_search = (int)sp->target.hnsw.ef_search;
+	cfg->index_type = spec_index_type_names[sp->target.index.type];
+	cfg->ivf_lists = (int)sp->target.index.lists;
+	cfg->ivf_probes = (int)sp->target.index.probes;
+	cfg->index_before_load = sp->target.index.build == 1;
 	cfg->retries = sp->ingest.present ? (int)sp->ingest.retries + 1 : 0;
 }
 

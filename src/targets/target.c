@@ -33,12 +33,13 @@
 #include "engrave/text.h"
 #include "engrave/xalloc.h"
 
-extern const struct target_driver target_engram, target_chroma, target_embedded;
+extern const struct target_driver target_engram, target_chroma, target_embedded, target_pgvector;
 
 const struct target_driver *const target_drivers[] = {
 	&target_engram,
 	&target_chroma,
 	&target_embedded,
+	&target_pgvector,
 	NULL,
 };
 
@@ -226,6 +227,10 @@ int target_open(const struct target_config *cfg, struct target **out, struct err
 	t->hnsw_ef_construction = cfg->hnsw_ef_construction;
 	t->hnsw_max_neighbors = cfg->hnsw_max_neighbors;
 	t->hnsw_ef_search = cfg->hnsw_ef_search;
+	t->index_type = dup_or(cfg->index_type, "hnsw");
+	t->ivf_lists = cfg->ivf_lists > 0 ? cfg->ivf_lists : 100;
+	t->ivf_probes = cfg->ivf_probes > 0 ? cfg->ivf_probes : 10;
+	t->index_before_load = cfg->index_before_load;
 	struct retry_policy rp = RETRY_POLICY_DEFAULT;
 	rp.max_attempts = cfg->retries > 0 ? cfg->retries : 3;
 	t->retry = rp;
@@ -270,6 +275,7 @@ void target_close(struct target *t)
 	free(t->url);
 	free(t->space);
 	free(t->metric);
+	free(t->index_type);
 	free(t);
 }
 
@@ -597,6 +603,14 @@ int target_set_ef_search(struct target *t, int ef, struct err *e)
 	if (!t->ops->set_ef_search)
 		return unsupported(t, "setting the search parameter ef_search", e);
 	return t->ops->set_ef_search(t, ef, e);
+}
+
+int target_build_index(struct target *t, enum target_load_moment when, double *seconds, struct err *e)
+{
+	*seconds = -1;
+	if (!t->ops->build_index)
+		return 0;
+	return t->ops->build_index(t, when, seconds, e);
 }
 
 int target_reset(struct target *t, struct err *e)

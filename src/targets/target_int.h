@@ -36,6 +36,8 @@ struct target_ops {
 			   struct target_vectors *out, struct err *e);
 	int (*reset)(struct target *t, struct err *e);
 	int (*set_ef_search)(struct target *t, int ef, struct err *e);
+	/* target_build_index; NULL: no separate index build */
+	int (*build_index)(struct target *t, enum target_load_moment when, double *seconds, struct err *e);
 	/* Version and configuration as key/values without the "target." prefix
 	 * (envlist.h); -1 with why when the target cannot say. NULL: nothing
 	 * beyond the config. */
@@ -76,6 +78,8 @@ struct target {
 	uint32_t dim;
 	int batch_size;
 	int hnsw_ef_construction, hnsw_max_neighbors, hnsw_ef_search;
+	char *index_type;         /* cfg.index_type or "hnsw" */
+	int ivf_lists, ivf_probes, index_before_load;
 	struct retry_policy retry;
 	struct http_client *http; /* synchronous calls; created on first use */
 	void *priv;               /* the driver's state */

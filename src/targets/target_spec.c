@@ -14,7 +14,8 @@
  *      engram or chroma", the drivers that take it, from the table) and
  *      left out of the canonical form either way, so a spec's digest is
  *      what it was when these rules lived in the spec layer;
- *   3. defaults: url and the namespace (space / collection);
+ *   3. defaults: url and the namespace (space / collection / table); the
+ *      url's kind (http or postgres) must be the driver's;
  *   4. what the spec determines against what the driver can do: the
  *      namespace name, the vector dimension (embed.dim or a random centroid
  *      dim: a vector-file corpus is only known when read), text searches in
@@ -114,11 +115,22 @@ static int check_keys(struct spec *sp, const struct target_driver *d, struct err
 	return 0;
 }
 
-/* Step 3: the driver's defaults; the namespace name then checked. */
+/* The kind of server a URL names: 1 a PostgreSQL connection URI, 0 HTTP. */
+static int url_is_postgres(const char *url)
+{
+	return !strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13);
+}
+
+/* Step 3: the driver's defaults; the url's kind and the namespace name then checked. */
 static int fill_defaults(struct spec *sp, const struct target_driver *d, struct err *e)
 {
 	if (d->default_url && !sp->target.url && spec_key_set_str(sp, "target.url", d->default_url, e))
 		return -1;
+	if (d->default_url && sp->target.url && url_is_postgres(sp->target.url) != url_is_postgres(d->default_url)) {
+		spec_key_error(sp, "target.url", e, "driver %s does not speak %s", d->name,
+			       url_is_postgres(sp->target.url) ? "the PostgreSQL protocol" : "HTTP");
+		return err_hint(e, "give driver %s a URL like %s", d->name, d->default_url);
+	}
 	if (!d->ns_key)
 		return 0;
 	char path[64];
@@ -160,7 +172,7 @@ static int check_capabilities(struct spec *sp, const struct target_driver *d, st
 	if (sp->loadtest.present && sp->loadtest.n_ef_search && !(d->caps & TARGET_CAP_EF_SEARCH)) {
 		spec_key_error(sp, "steps.loadtest.ef_search", e,
 			       "driver %s has no search breadth to change in place", d->name);
-		return err_hint(e, "remove the ef_search sweep, or sweep it on driver chroma");
+		return err_hint(e, "remove the ef_search sweep, or sweep it on driver chroma or pgvector");
 	}
 	for (size_t i = 0; sp->runbook.present && i < sp->runbook.n_phases; i++) {
 		enum spec_phase_kind k = sp->runbook.phases[i].kind;

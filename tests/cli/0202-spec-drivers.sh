@@ -30,6 +30,6 @@ grep -q "^  url: http://localhost:8000" "$TMPDIR/show" && grep -q "^  collection
 
 # the key reference names the drivers of the table
 "$ENGRAVE" spec keys >"$TMPDIR/keys"
-grep -q "target.driver  (one of engram|chroma|embedded, required)" "$TMPDIR/keys" &&
-	grep -q "target.hnsw:  index parameters (only with driver chroma or embedded)" "$TMPDIR/keys" &&
+grep -q "target.driver  (one of engram|chroma|embedded|pgvector, required)" "$TMPDIR/keys" &&
+	grep -q "target.hnsw:  index parameters (only with driver chroma, embedded or pgvector)" "$TMPDIR/keys" &&
 	ok "spec keys lists the drivers and which take a key" || fail "spec keys lists the drivers"

@@ -380,7 +380,7 @@ static const struct bad bads[] = {
 	{ "name: x\nsteps:\n  corpus: {source: mediawiki}\n", "t.yaml:3:11", "steps.corpus.path",
 	  "required key missing", NULL },
 	{ "name: x\ntarget: {driver: embedded, url: \"http://x\"}\n", "t.yaml:2:33", "target.url",
-	  "only used with driver engram or chroma", NULL },
+	  "only used with driver engram, chroma or pgvector", NULL },
 	{ "name: x\n" TGT "steps:\n  loadtest: {arrival: {pattern: constant, burst_rate: 5}}\n", "t.yaml:4:55",
 	  "steps.loadtest.arrival.burst_rate", "only used with pattern periodic_burst", NULL },
 	{ "name: x\nsteps:\n  corpus: {source: sample}\n  embed: {url: \"http://e\"}\n", "t.yaml:4:16",
@@ -877,7 +877,7 @@ static const struct set_bad set_bads[] = {
 	{ "steps.loadtest.warmup=2m", "--set steps.loadtest.warmup: must be shorter than duration", NULL },
 	{ "checks.p99='< 5'", "--set checks.p99: unknown metric 'p99'", "did you mean 'p99_ms'?" },
 	{ "steps.queries={source: synthetic}", "--set steps.queries: source synthetic needs steps.synthetic", NULL },
-	{ "target.url=ftp://x", "--set target.url: 'ftp://x' is not an http:// or https:// URL", NULL },
+	{ "target.url=ftp://x", "--set target.url: 'ftp://x' is not an http://, https:// or postgres:// URL", NULL },
 	{ "name=", "--set name: expected a string, got nothing (null)", NULL },
 };
 

@@ -93,8 +93,9 @@ Test(target_drivers, capabilities_match_the_ops)
 		cr_assert(d->dim_min >= 1 && d->dim_min <= d->dim_max, "%s: dims", d->name);
 		cr_assert(d->id_max > 0 && d->id_max < TARGET_ID_MAX, "%s: id_max", d->name);
 		cr_assert_eq(d->ns_key != NULL, d->ns_default != NULL, "%s: namespace default", d->name);
-		/* an in-process driver has no url; an HTTP driver has a default */
-		cr_assert_eq(d->default_url != NULL, o->build_store != NULL, "%s: url", d->name);
+		/* an in-process driver has no url; a server driver (HTTP, PostgreSQL) has a default */
+		cr_assert_eq(d->default_url != NULL, o->build_store != NULL || (d->caps & TARGET_CAP_PERSISTENT) != 0,
+			     "%s: url", d->name);
 	}
 }
 
@@ -251,17 +252,17 @@ Test(target_spec, vector_dim_the_driver_takes)
 Test(target_spec, unknown_drivers_and_keys_a_driver_does_not_take)
 {
 	load_bad("name: x\ntarget: {driver: chromadb}\n", "t.yaml:2:18", "target.driver",
-		 "unknown value 'chromadb' (expected one of: engram, chroma, embedded)", "did you mean 'chroma'");
+		 "unknown value 'chromadb' (expected one of: engram, chroma, embedded, pgvector)", "did you mean 'chroma'");
 	load_bad("name: x\ntarget: {driver: engram, collection: c1x}\n", "t.yaml:2:38", "target.collection",
 		 "only used with driver chroma; remove it", NULL);
 	load_bad("name: x\ntarget: {driver: chroma, space: abc}\n", "t.yaml:2:33", "target.space",
 		 "only used with driver engram; remove it", NULL);
 	load_bad("name: x\ntarget: {driver: engram, hnsw: {space: l2}}\n", "t.yaml:2:32", "target.hnsw",
-		 "only used with driver chroma or embedded", NULL);
+		 "only used with driver chroma, embedded or pgvector", NULL);
 	load_bad("name: x\ntarget: {driver: embedded, hnsw: {ef_search: 8}}\n", "t.yaml:2:46",
-		 "target.hnsw.ef_search", "only used with driver chroma", NULL);
+		 "target.hnsw.ef_search", "only used with driver chroma or pgvector", NULL);
 	load_bad("name: x\ntarget: {driver: embedded, timeout: 5s}\n", "t.yaml:2:37", "target.timeout",
-		 "only used with driver engram or chroma", NULL);
+		 "only used with driver engram, chroma or pgvector", NULL);
 	/* the spec layer alone takes any driver: the name is a driver fact */
 	struct err e = ERR_INIT;
 	struct spec *s = NULL;
@@ -475,22 +476,23 @@ Test(target_spec, keys_doc_takes_the_drivers_facts_from_the_table)
 	buf_init(&b, 0);
 	cr_assert_eq(target_spec_keys_doc(&b, 1, NULL), 0);
 	static const char *const rows[] = {
-		"| `target.driver` | one of engram, chroma, embedded | required |",
-		"| `target.url` | string | engram: http://localhost:7432, chroma: http://localhost:8000 | base URL of the "
-		"server (only with driver engram or chroma) |",
+		"| `target.driver` | one of engram, chroma, embedded, pgvector | required |",
+		"| `target.url` | string | engram: http://localhost:7432, chroma: http://localhost:8000, pgvector: "
+		"postgres://postgres@127.0.0.1:5432/postgres | base URL of the server (pgvector: a postgres:// URI; its "
+		"password only from PGPASSWORD or ~/.pgpass) (only with driver engram, chroma or pgvector) |",
 		"| `target.space` | string | \"default\" |",
 		"(only with driver engram) |",
 		"| `target.collection` | string | \"engrave\" | collection name (only with driver chroma) |",
 		"authentication (only with driver engram or chroma)",
-		"index parameters (only with driver chroma or embedded)",
+		"index parameters (only with driver chroma, embedded or pgvector)",
 		"| `target.hnsw.space` | one of cosine, l2, ip | cosine | similarity: cosine, l2 or ip (inner product) |",
-		"| `target.hnsw.m` | integer | 16 | HNSW max neighbours per node (only with driver chroma) |",
+		"| `target.hnsw.m` | integer | 16 | HNSW max neighbours per node (only with driver chroma or pgvector) |",
 		NULL,
 	};
 	for (int i = 0; rows[i]; i++)
 		cr_assert_not_null(strstr(b.data, rows[i]), "missing: %s", rows[i]);
 	buf_reset(&b);
 	cr_assert_eq(target_spec_keys_doc(&b, 0, NULL), 0);
-	cr_assert_not_null(strstr(b.data, "target.driver  (one of engram|chroma|embedded, required)"), "%.600s", b.data);
+	cr_assert_not_null(strstr(b.data, "target.driver  (one of engram|chroma|embedded|pgvector, required)"), "%.600s", b.data);
 	buf_release(&b);
 }

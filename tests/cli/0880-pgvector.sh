@@ -1,0 +1,115 @@
+# The pgvector driver against a real PostgreSQL + pgvector: PGlite's
+# pglite-server (tools/pgvector, started here on a free port; one backend,
+# so this checks correctness, not speed). Ingest through the staging table,
+# read back by id, recall@10 of an exact scan (index: none) against engrave's
+# own ground truth (exactly 1.0), an HNSW index built after the load and timed,
+# kill -9 during ingest and resume, and the password rule of spec check.
+. "$(dirname "$0")/lib.sh"
+py=/usr/bin/python3
+root=$(cd "$(dirname "$0")/../.." && pwd)
+server="$root/tools/pgvector/node_modules/.bin/pglite-server"
+[ -x "$server" ] || { skip "pgvector driver" "pglite-server not installed (tools/install-deps.sh --pgvector)"; exit 0; }
+
+# spec check refuses a password in the URL without showing it (no server needed)
+cat >"$TMPDIR/pw.yaml" <<'YAML'
+name: pw
+target: {driver: pgvector, url: "postgres://postgres:hunter2@127.0.0.1:5432/postgres"}
+YAML
+"$ENGRAVE" spec check "$TMPDIR/pw.yaml" >"$TMPDIR/pw.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "holds a password" "$TMPDIR/pw.out" && grep -q "PGPASSWORD" "$TMPDIR/pw.out" &&
+	! grep -q hunter2 "$TMPDIR/pw.out" && ok "spec check refuses a password in the URL (exit 2), without showing it" ||
+	{ fail "spec check refuses a password in the URL" "exit $rc"; sed 's/^/# /' "$TMPDIR/pw.out"; }
+
+port=$(free_port)
+"$server" --host 127.0.0.1 --port "$port" -e @electric-sql/pglite-pgvector:vector --max-connections 8 \
+	>"$TMPDIR/pglite.log" 2>&1 &
+echo $! >"$TMPDIR/pglite.pid"
+trap 'kill $(cat "$TMPDIR/pglite.pid") 2>/dev/null; wait 2>/dev/null' EXIT
+for _ in $(seq 600); do grep -q "listening" "$TMPDIR/pglite.log" && break; sleep 0.1; done
+grep -q "listening" "$TMPDIR/pglite.log" || { fail "pglite-server starts" "$(tail -3 "$TMPDIR/pglite.log")"; exit 0; }
+URL="postgres://postgres@127.0.0.1:$port/postgres"
+
+spec() { # $1 file, $2 table, $3 count, $4 index type
+	cat >"$1" <<YAML
+name: pgv-$2
+seed: 5
+target:
+  driver: pgvector
+  url: "$URL"
+  table: $2
+  hnsw: {space: cosine, m: 8, ef_construction: 32, ef_search: 40}
+  index: {type: $4}
+steps:
+  centroids: {from: random, k: 6, dim: 16}
+  synthetic: {count: $3, std_dev: 0.4, normalize: true}
+  queries: {count: 30, source: heldout}
+  groundtruth: {k: 10}
+  ingest: {batch_size: 250}
+  loadtest:
+    duration: 1s
+    warmup: 200ms
+    arrival: {pattern: constant, rate: 30}
+    mix: {store: 0, recall: 1, search: 0}
+    recall: {k: 10, threshold: 0}
+YAML
+}
+E() { "$ENGRAVE" --store "$TMPDIR/s" "$@"; }
+metrics() { E show --json "$1" >"$TMPDIR/show.json" 2>/dev/null; }
+
+# exact scan: recall@10 against engrave's ground truth is exactly 1.0
+spec "$TMPDIR/exact.yaml" exact 3000 none
+E run --json --verify-all "$TMPDIR/exact.yaml" >"$TMPDIR/exact.json" 2>"$TMPDIR/exact.err"
+rc=$?
+[ $rc -eq 0 ] && ok "a run against pgvector with index none (exit 0)" ||
+	{ fail "a run against pgvector" "exit $rc"; tail -5 "$TMPDIR/exact.err" | sed 's/^/# /'; exit 0; }
+A=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TMPDIR/exact.json")
+metrics "$A"
+$py - "$TMPDIR/show.json" <<'PY' && ok "ingest stored 3000, count(*) and read back by id agree, none absent" || fail "ingest and verify"
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+for k, v in {"ingest.stored": 3000, "ingest.count_after": 3000, "ingest.lost": 0, "ingest.rejected": 0,
+             "ingest.sample_missing": 0, "ingest.sample_mismatched": 0, "ingest.absent_by_id": 0}.items():
+    assert m.get(k) == v, (k, m.get(k))
+assert m["ingest.sample_checked"] > 0, m
+assert "ingest.index_build_s" not in m, "index none builds nothing"
+PY
+$py - "$TMPDIR/show.json" <<'PY' && ok "recall@10 of the exact scan is exactly 1.0, every request answered" || fail "exact recall"
+import json, sys
+d = json.load(open(sys.argv[1]))
+m, env = d["metrics"], d["env"]
+assert m["recall"] == 1.0 and m["recall_p05"] == 1.0, (m["recall"], m["recall_p05"])
+assert m["recall_scored"] == m["recall_count"] > 0, m
+assert m["error_rate"] == 0, m["error_rate"]
+assert env["target.driver"] == "pgvector" and env["target.namespace"] == "exact", env
+assert env["target.index"].startswith("none"), env["target.index"]
+assert env["target.pgvector"] and env["target.version"], env
+PY
+
+# an HNSW index built after the load, timed; kill -9 during ingest, then resume
+spec "$TMPDIR/kill.yaml" killed 8000 hnsw
+"$ENGRAVE" --store "$TMPDIR/s" run "$TMPDIR/kill.yaml" >"$TMPDIR/kill1.out" 2>&1 &
+pid=$!
+for _ in $(seq 300); do grep -q "^ingest  *running" "$TMPDIR/kill1.out" && break; sleep 0.05; done
+sleep 1.5 # a few batches in
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+grep -q "^ingest  *running" "$TMPDIR/kill1.out" && ! grep -q "^ingest  *done" "$TMPDIR/kill1.out" &&
+	ok "ingest was killed (-9) while it ran" || fail "ingest was killed while it ran" "$(tail -2 "$TMPDIR/kill1.out")"
+E run --json --resume "$TMPDIR/kill.yaml" >"$TMPDIR/kill2.json" 2>"$TMPDIR/kill2.err"
+rc=$?
+[ $rc -eq 0 ] && ok "the killed run resumes (exit 0)" || { fail "resume after kill -9" "exit $rc"; tail -5 "$TMPDIR/kill2.err" | sed 's/^/# /'; exit 0; }
+B=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TMPDIR/kill2.json")
+metrics "$B"
+$py - "$TMPDIR/show.json" <<'PY' && ok "after the resume the table holds exactly the 8000 records, the HNSW build is its own metric" || fail "resume"
+import json, sys
+d = json.load(open(sys.argv[1]))
+m, env = d["metrics"], d["env"]
+assert d["status"] == "done", d["status"]
+assert m["ingest.count_after"] == 8000 and m["ingest.lost"] == 0, (m["ingest.count_after"], m["ingest.lost"])
+assert m["ingest.stored"] + m["ingest.present"] <= 8000 and m["ingest.stored"] > 0, m
+assert m["ingest.index_build_s"] > 0, m.get("ingest.index_build_s")
+assert "USING hnsw (embedding vector_cosine_ops)" in env["target.index"], env["target.index"]
+assert env["target.hnsw.ef_search"] == "40", env["target.hnsw.ef_search"]
+assert m["recall"] > 0.5 and m["error_rate"] == 0, (m["recall"], m["error_rate"])
+PY
