@@ -26,7 +26,7 @@ for a in "$@"; do
     --bench) want_bench=1; want_chroma=1 ;;
     --chromium) want_chromium=1 ;;
     --fuzz) want_fuzz=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "install-deps: unknown option '$a'" >&2; exit 2 ;;
   esac
 done

@@ -773,12 +773,9 @@ static int pgv_fetch(struct target *t, uint64_t offset, uint32_t limit, struct t
 	return rc;
 }
 
-/*
- * Remove records by id: DELETE ... WHERE id = ANY($1). Not in target_ops yet
- * (the delete entry is being added to the table by the streaming-runbooks
- * work); wire it as the driver's delete when it lands.
- */
-int pgv_delete(struct target *t, const char *const *ids, size_t n, uint64_t *deleted, struct err *e)
+/* Remove records by id: DELETE ... WHERE id = ANY($1) (ids it does not hold
+ * are no error, as target_delete promises). */
+static int pgv_delete(struct target *t, const char *const *ids, size_t n, struct err *e)
 {
 	struct buf arr;
 	buf_init(&arr, 0);
@@ -789,9 +786,7 @@ int pgv_delete(struct target *t, const char *const *ids, size_t n, uint64_t *del
 		struct pgv *p = t->priv;
 		const char *vals[1] = { arr.data };
 		PGresult *r = PQexecParams(p->sync.c, sql, 1, NULL, vals, NULL, NULL, 0);
-		if (PQresultStatus(r) == PGRES_COMMAND_OK)
-			*deleted = strtoull(PQcmdTuples(r), NULL, 10);
-		else
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
 			rc = pgv_err(t, p->sync.c, r, "delete", e);
 		PQclear(r);
 		pgv_unlock(t);
@@ -830,6 +825,7 @@ static const struct target_ops pgvector_ops = {
 	.get_vectors = pgv_get_vectors,
 	.reset = pgv_reset,
 	.set_ef_search = pgv_set_ef_search,
+	.delete_ids = pgv_delete,
 	.build_index = pgv_build_index,
 	.describe_env = pgv_describe_env,
 	.exec_store = pgv_store,
@@ -847,7 +843,7 @@ const struct target_driver target_pgvector = {
 	.id_max = TARGET_ID_MAX - 1,
 	.content_max = 0,
 	.caps = TARGET_CAP_RESET | TARGET_CAP_COUNT | TARGET_CAP_READ_BY_ID | TARGET_CAP_PERSISTENT |
-		TARGET_CAP_EF_SEARCH, /* no text search */
+		TARGET_CAP_EF_SEARCH | TARGET_CAP_DELETE, /* no text search */
 	.dim_min = 1,
 	.dim_max = 16000,
 	.unheld_hint = NULL,
