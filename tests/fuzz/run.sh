@@ -157,8 +157,9 @@ run_one() { # mode harness
 	log=$(mktemp)
 	case "$m" in
 	regress)
-		# -runs=0: execute every seed and regression input once, fuzz nothing
-		"$bin" -runs=0 "$C/$h" "$regs" >"$log" 2>&1 ;;
+		# -runs=0: execute every seed and regression input once, fuzz nothing;
+		# a crashing input is written beside the log, never into the checkout
+		"$bin" -runs=0 -artifact_prefix="${log}-" "$C/$h" "$regs" >"$log" 2>&1 ;;
 	fuzz|long)
 		mkdir -p "$FUZZ_DIR/corpus/$h" "$FUZZ_DIR/crashes/$h"
 		local extra=()
