@@ -121,15 +121,10 @@ static int baseline_list(int argc, char **argv, struct cli_ctx *ctx)
 		json_decref(c.arr);
 		return cli_fail(&e);
 	}
-	if (json) {
-		char *s = json_dumps(c.arr, JSON_INDENT(2));
-		json_decref(c.arr);
-		if (s)
-			puts(s);
-		free(s);
-	} else if (!c.n) {
+	if (json)
+		cli_json_print(c.arr);
+	else if (!c.n)
 		fprintf(stderr, "no baselines; set one with 'engrave baseline set NAME RUN'\n");
-	}
 	return 0;
 }
 
