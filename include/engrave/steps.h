@@ -132,6 +132,10 @@ struct runner_opts {
 	 * ENGRAVE_SWEEP_VALUE and ENGRAVE_SWEEP_PHASE (1-based) in its
 	 * environment; the phase waits for the target's health after it. NULL: none. */
 	const char *between_phases;
+	/* A remote store (remote.h) or NULL: a pure step the local action cache
+	 * lacks is looked up there before it runs, and a pure step that ran is
+	 * written back. The remote failing only warns: the run goes on locally. */
+	struct remote *remote;
 };
 
 /*
