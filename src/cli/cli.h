@@ -125,6 +125,9 @@ struct cli_help {
 int cli_parse(int argc, char **argv, const struct cli_help *help, const struct cli_opt *opts,
 	      int *first_pos, int *done);
 void cli_print_help(FILE *out, const struct cli_help *help, const struct cli_opt *opts);
+/* 1 when `n` is 1..max characters of letters, digits, '.', '_' and '-' (names of
+ * baselines, remotes, run groups), else 0. */
+int cli_valid_name(const char *n, size_t max);
 /* Print `v` indented (2) on stdout, then json_decref it; NULL-safe. */
 void cli_json_print(json_t *v);
 /* "error: ..." (+ "hint: ...") on stderr; returns err_exit_code(e->cls). */
@@ -181,6 +184,7 @@ int cmd_report(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_remote(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_push(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_pull(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_merge(int argc, char **argv, struct cli_ctx *ctx);
 
 /*
  * The remote a command uses (src/cli/remote.c): `arg` (--remote: a URL or

@@ -37,6 +37,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "history", cmd_history, "a metric over the runs of a spec, with step detection", CMD_READS_STORE },
 	{ "import", cmd_import, "import vectors or records (.npy, .fvecs, .jsonl) into the store", CMD_NEEDS_STORE },
 	{ "log", cmd_log, "write PERFORMANCE_LOG.md entries from runs", CMD_READS_STORE | CMD_NEEDS_RUN },
+	{ "merge", cmd_merge, "merge the shards of a distributed load test into one run", CMD_NEEDS_STORE },
 	{ "plan", cmd_plan, "show which steps of a spec would run and which are cached",
 	  CMD_NEEDS_SPEC | CMD_READS_STORE | CMD_STORE_IF_EXISTS },
 	{ "plot", cmd_plot, "draw latency percentile or history plots as SVG", CMD_READS_STORE },

@@ -198,3 +198,14 @@ void cli_json_print(json_t *v)
 		puts(s);
 	free(s);
 }
+
+int cli_valid_name(const char *n, size_t max)
+{
+	if (!*n || strlen(n) > max)
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z')))
+			return 0;
+	return 1;
+}

@@ -21,17 +21,6 @@
 
 #define REMOTE_PREFIX "remote/"
 
-static int valid_name(const char *n)
-{
-	if (!*n || strlen(n) > 100)
-		return 0;
-	for (const char *p = n; *p; p++)
-		if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-		      (*p >= 'A' && *p <= 'Z')))
-			return 0;
-	return 1;
-}
-
 struct only_ctx {
 	int n;
 	char url[512];
@@ -95,7 +84,7 @@ static int remote_add(int argc, char **argv, struct cli_ctx *ctx)
 		return rc;
 	if (argc - pos != 2)
 		return cli_usage_error(&help, "expected NAME and URL");
-	if (!valid_name(argv[pos]))
+	if (!cli_valid_name(argv[pos], 100))
 		return cli_usage_error(&help, "bad remote name '%s' (letters, digits, '.', '_', '-')", argv[pos]);
 	struct err e = ERR_INIT;
 	struct remote *r;

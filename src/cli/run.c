@@ -14,6 +14,7 @@
  */
 #include "cli.h"
 #include "report.h"
+#include "shard_cli.h"
 #include "engrave/check.h"
 #include "engrave/compare.h"
 #include "engrave/log.h"
@@ -66,6 +67,9 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 {
 	int json = 0, resume = 0, force = 0, verify_all = 0;
 	const char *between = NULL, *remote_arg = NULL;
+	long start_s = 0;
+	struct cli_shard sh;
+	memset(&sh, 0, sizeof(sh));
 	long repeat = -1; /* -1: as the spec says */
 	const char *run_id = NULL;
 	struct cli_list sets = { .n = 0 };
@@ -95,6 +99,11 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		"One spec, two targets:\n"
 		"  engrave run experiments/m17_baseline_1k.yaml --set target.driver=chroma \\\n"
 		"      --set target.url=http://127.0.0.1:8000 --set steps.loadtest.mix.search=0\n\n"
+		"--segment A:B makes the run one shard of a distributed load test: its load test\n"
+		"sends only that execution segment of the schedule (requests striped over the\n"
+		"sequence's least common denominator), waits at a start barrier on the remote\n"
+		"for every segment of --segment-sequence, then pushes its run under --group;\n"
+		"'engrave merge GROUP' makes one run of them. Needs a remote.\n\n"
 		"--remote NAME|URL (or $ENGRAVE_REMOTE, or the spec's remote: URL) shares pure\n"
 		"steps' results through a remote store: a step the local cache lacks is fetched\n"
 		"from it (verified) before it is computed, and a step computed here is sent\n"
@@ -115,6 +124,13 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		  "run CMD (a shell command) before each phase of a load-test sweep" },
 		{ "remote", 0, OPT_STRING, &remote_arg, "NAME|URL",
 		  "share pure steps' results through this remote store (default: $ENGRAVE_REMOTE, the spec's remote)" },
+		{ "segment", 0, OPT_STRING, &sh.segment, "A:B",
+		  "run one execution segment of the load (e.g. 1/3:2/3), a shard of a run group" },
+		{ "segment-sequence", 0, OPT_STRING, &sh.sequence_arg, "SEQ",
+		  "every shard's segment ends (default: equal parts, 0,1/3,2/3,1)" },
+		{ "group", 0, OPT_STRING, &sh.group_arg, "ID", "the run group of the shards ('engrave merge ID')" },
+		{ "start", 0, OPT_INT, &start_s, "UNIX_S",
+		  "shards: start the load at this time (the group defaults to spec digest + it)" },
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the run record as JSON" },
 		{ NULL, 0, OPT_END, NULL, NULL, NULL },
 	};
@@ -156,10 +172,15 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	struct runner_opts ro = { run_id, force, report_finish_run, sp, verify_all, between, NULL };
-	if (open_remote(st, remote_arg, sp->remote, &ro.remote, &e))
+	sh.start_s = start_s;
+	if (open_remote(st, remote_arg, sp->remote, &ro.remote, &e) || cli_shard_prepare(&sh, sp, ro.remote, &ro, &e)) {
+		remote_close(ro.remote);
 		goto fail;
+	}
 	have_rec = 1;
 	int failed = steps_run(st, sp, &ro, &rec, &e);
+	if (!failed && cli_shard_finish(&sh, st, &rec, &e))
+		failed = 1;
 	remote_close(ro.remote);
 	/* a busy run (another live process owns it) leaves rec empty: nothing is written */
 	if (failed && rec.id[0] && e.cls != ERR_BUSY && strcmp(rec.status, "incomplete")) {

@@ -542,6 +542,9 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 	c.resume = o && o->resume_run;
 	c.verify_all = o && o->verify_all;
 	c.between_phases = o ? o->between_phases : NULL;
+	c.segment = o ? o->segment : NULL;
+	c.before_load = o ? o->before_load : NULL;
+	c.before_load_ctx = o ? o->before_load_ctx : NULL;
 	int rc = 0;
 	for (int i = 0; i < SPEC_NSTEPS && rc == 0; i++) {
 		const struct step_def *d = &step_table[i];
