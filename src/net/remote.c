@@ -153,9 +153,15 @@ int remote_auth_error(const struct remote *r, const char *method, const char *ur
 
 int remote_status_error(const char *method, const char *url, const struct http_response *rs, struct err *e)
 {
-	if (rs->status == 0)
-		return err_set(e, ERR_NET, "remote %s %s: %s", method, url, rs->error);
-	return err_set(e, ERR_NET, "remote %s %s: HTTP %ld", method, url, rs->status);
+	if (rs->status == 0) {
+		err_set(e, ERR_NET, "remote %s %s: %s", method, url, rs->error);
+		return err_hint(e, "is the remote store's server running at that URL?");
+	}
+	err_set(e, ERR_NET, "remote %s %s: HTTP %ld", method, url, rs->status);
+	if (rs->status == 405 || rs->status == 501)
+		return err_hint(e, "the server does not take %s there: a Bazel HTTP cache must accept PUT "
+				   "(nginx: dav_methods PUT; create_full_put_path on;)", method);
+	return -1;
 }
 
 /* ---- keyed entries ---- */

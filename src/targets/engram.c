@@ -363,7 +363,7 @@ static int engram_parse_recall(struct target *t, const struct target_req *rq,
 	if (!rc)
 		rc = collect_results(t, rq, json_object_get(mem, "associated"), "similarity_score", out, e);
 	json_decref(j);
-	if (!rc) /* vivid then associated are each sorted; merge them (stable) */
+	if (!rc && out->n) /* vivid then associated are each sorted; merge them (stable); none: v may be NULL */
 		qsort(out->v, out->n, sizeof(*out->v), cmp_hit);
 	return rc;
 }

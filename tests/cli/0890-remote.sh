@@ -78,6 +78,12 @@ grep -q "were refused" auth2.out && ! grep -q "wrong" auth2.out && ok "wrong cre
 ENGRAVE_REMOTE_USER=engrave ENGRAVE_REMOTE_PASSWORD=s3cret E1 push --remote "$NGINX_AUTH_URL" qs >auth3.out 2>&1 \
 	&& ok "basic auth from ENGRAVE_REMOTE_USER/PASSWORD" || fail "basic auth from ENGRAVE_REMOTE_USER/PASSWORD" "$(tail -3 auth3.out)"
 
+# a server that does not take PUT (no WebDAV there): a hint at the nginx settings
+E1 push --remote "${NGINX_URL%/cache}/plain" qs >put405.out 2>&1
+rc=$?
+[ $rc = 4 ] && grep -q "405" put405.out && grep -q "dav_methods PUT" put405.out && ok "a 405 on PUT names the server setting" \
+	|| fail "a 405 on PUT names the server setting" "exit $rc $(cat put405.out)"
+
 # refs: last writer wins, and push says what it replaced
 "$ENGRAVE" --store "$TMPDIR/s4" store put --ref baseline/qs data/sample-wiki.xml >/dev/null 2>&1
 "$ENGRAVE" --store "$TMPDIR/s4" push --remote "$NGINX_URL" baseline/qs >lww.out 2>&1
