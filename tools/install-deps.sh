@@ -66,6 +66,7 @@ need libpq-dev         pc:libpq
 need bzip2             cmd:bzip2
 need curl              cmd:curl
 need python3           file:/usr/bin/python3
+need nginx             file:/usr/sbin/nginx  # the remote-store tests (tests/cli/089x) serve the Bazel HTTP cache protocol with it
 if [ $want_chroma = 1 ] || [ $want_pgvector = 1 ]; then
   need nodejs cmd:node
   need npm    cmd:npm

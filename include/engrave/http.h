@@ -47,6 +47,8 @@ struct http_response {
 	char error[256];         /* CURLOPT_ERRORBUFFER text or curl_easy_strerror */
 	uint64_t elapsed_ns;     /* from hand-off to curl until completion */
 	char content_type[64];   /* Content-Type header ("" if absent) */
+	int64_t date_s;          /* Date header, seconds since the epoch; 0 if absent (libcurl path only) */
+	uint64_t date_at_ns;     /* unix_ns when that response completed (0 if no Date) */
 };
 
 /* Initialise an empty response (body empty, status 0, retry_after_s -1). */

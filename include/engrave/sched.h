@@ -70,7 +70,10 @@ struct sched_op {
 
 struct sched {
 	struct sched_params p;
-	uint64_t n;                  /* requests in the whole run (warm-up included) */
+	uint64_t n;                  /* requests this process runs (warm-up included): the whole
+	                              * schedule, or its segment's part (sched_set_segment) */
+	uint64_t n_all;              /* requests of the whole schedule */
+	uint64_t seg_den, seg_lo, seg_hi; /* segment: index mod seg_den in [seg_lo, seg_hi) */
 	double total_ops;            /* the exact integral of the rate (before rounding) */
 	double cum_weight[OP_KIND_COUNT]; /* normalised cumulative mix */
 	double warm_rate;            /* rate during the warm-up */
@@ -120,6 +123,38 @@ uint64_t sched_span_ns(const struct sched *s);
  * same requests at the same offsets. O(n).
  */
 void sched_digest(const struct sched *s, struct digest *out);
+
+/*
+ * Execution segments (k6's, segment.c): several processes run one schedule,
+ * each a segment [a, b) of [0, 1) with rational ends ("1/3:2/3"). The
+ * segments of a run form a sequence 0 = s0 < s1 < ... < sk = 1; D is the
+ * least common denominator of the sequence, and request i belongs to the
+ * segment [a, b) when (i mod D) / D lies in [a, b): requests are striped
+ * over D, so each segment gets its share of every stretch of the schedule
+ * (the rate splits, and the parts add up exactly to the whole: every index
+ * belongs to exactly one segment). Due times, kinds and arguments are the
+ * whole schedule's, so a segment's records merge back into the unsharded
+ * run's, and sched_digest stays the whole schedule's.
+ */
+struct sched_segment {
+	uint64_t a_num, a_den, b_num, b_den; /* [a, b) */
+	uint64_t den;                        /* D: the sequence's least common denominator */
+	char text[64];                       /* "1/3:2/3" */
+};
+/*
+ * Parse "A:B" (A, B as N/M or N, 0 <= A < B <= 1); `sequence` ("0,1/3,2/3,1"
+ * or NULL) names every segment's ends and must contain A and B as neighbours;
+ * NULL means the sequence of equal parts of A's and B's denominators (fine
+ * for equal splits: 0:1/3, 1/3:2/3, 2/3:1). ERR_USAGE naming the problem.
+ */
+int sched_segment_parse(const char *text, const char *sequence, struct sched_segment *out, struct err *e);
+/* Restrict `s` to the segment: sched_count and sched_next_due then cover
+ * its requests only (in index order; op.index stays the whole schedule's). */
+void sched_set_segment(struct sched *s, const struct sched_segment *seg);
+/* Request i of this process -> its index in the whole schedule. */
+uint64_t sched_global_index(const struct sched *s, uint64_t i);
+/* The whole schedule's index g -> this process's, 1; 0 when g is in another segment. */
+int sched_local_index(const struct sched *s, uint64_t g, uint64_t *i);
 
 /* "store", "recall", "search"; "?" otherwise. */
 const char *sched_op_name(enum op_kind k);

@@ -304,6 +304,7 @@ struct spec {
 	char *name;                  /* required: [A-Za-z0-9._-]+ */
 	char *description;           /* "" */
 	uint64_t seed;               /* 42; decimal or 0x hex in the file */
+	char *remote;                /* remote store URL or name, or NULL (not in the digest when absent) */
 	struct spec_target target;
 	struct spec_corpus corpus;
 	struct spec_embed embed;

@@ -25,6 +25,8 @@ struct store;
 struct err;
 struct run_record;
 struct target;
+struct remote;
+struct sched_segment;
 
 #define STEP_MAX_OUT 8
 #define STEP_MAX_IN 4
@@ -50,6 +52,9 @@ struct step_ctx {
 	int resume;                      /* resuming an interrupted run */
 	int verify_all;                  /* runner_opts.verify_all */
 	const char *between_phases;      /* runner_opts.between_phases */
+	const struct sched_segment *segment; /* runner_opts.segment */
+	int (*before_load)(void *ctx, struct err *e); /* runner_opts.before_load */
+	void *before_load_ctx;
 	struct step_outputs done;        /* outputs of the earlier steps (step_input) */
 	struct digest action;            /* this step's action key */
 	struct target *target;           /* the spec's target, opened once per run (steps_target) */
@@ -132,6 +137,17 @@ struct runner_opts {
 	 * ENGRAVE_SWEEP_VALUE and ENGRAVE_SWEEP_PHASE (1-based) in its
 	 * environment; the phase waits for the target's health after it. NULL: none. */
 	const char *between_phases;
+	/* A remote store (remote.h) or NULL: a pure step the local action cache
+	 * lacks is looked up there before it runs, and a pure step that ran is
+	 * written back. The remote failing only warns: the run goes on locally. */
+	struct remote *remote;
+	/* An execution segment (sched.h) or NULL: the load test sends only that
+	 * segment's requests of the schedule (a shard of a distributed run). */
+	const struct sched_segment *segment;
+	/* Called by the load test once, right before its first request (after
+	 * ingest): a shard's start barrier. Non-zero fails the step. NULL: none. */
+	int (*before_load)(void *ctx, struct err *e);
+	void *before_load_ctx;
 };
 
 /*

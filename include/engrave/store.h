@@ -270,6 +270,25 @@ int run_list(struct store *s, int (*cb)(const struct run_record *r, void *ctx), 
 /* Decoding of what run_put stores. */
 int run_record_decode(const void *data, size_t len, struct run_record *out, struct err *e);
 
+/* ---- copying between stores (net/remote.c) ---------------------------- */
+
+enum store_blob_role { STORE_BLOB_RAW = 0, STORE_BLOB_MANIFEST = 1, STORE_BLOB_ARTIFACT = 2 };
+/*
+ * What a blob names, read from its bytes alone: a manifest its chunks, an
+ * artifact its parts' objects (cb once each, in stored order; non-zero from
+ * cb stops and is returned), a raw blob nothing. Returns the blob's
+ * STORE_BLOB_* role, or -1 (ERR_CORRUPT) when it has a manifest's or an
+ * artifact's shape and does not decode.
+ */
+int store_blob_children(const void *data, size_t len, int (*cb)(const struct digest *child, void *ctx), void *ctx,
+			struct err *e);
+/* A run record's bytes as stored (checksum trailer included) into `out`
+ * (after buf_reset). ERR_MISSING. */
+int run_get_encoded(struct store *s, const char *id, struct buf *out, struct err *e);
+/* Store such bytes under `id`: decoded first, ERR_CORRUPT when the checksum
+ * fails or the record holds another id. Replaces a record already there. */
+int run_put_encoded(struct store *s, const char *id, const void *data, size_t len, struct err *e);
+
 /* ---- run leases ---------------------------------------------------------- */
 /*
  * A run is owned by one live process: steps_run takes the run's lease before

@@ -14,17 +14,6 @@
 #include <math.h>
 #include <string.h>
 
-static int valid_name(const char *n)
-{
-	if (!*n || strlen(n) > 200)
-		return 0;
-	for (const char *p = n; *p; p++)
-		if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-		      (*p >= 'A' && *p <= 'Z')))
-			return 0;
-	return 1;
-}
-
 static const char *strip(const char *n)
 {
 	return strncmp(n, "baseline/", 9) ? n : n + 9;
@@ -42,7 +31,7 @@ static int baseline_set(int argc, char **argv, struct cli_ctx *ctx)
 	if (argc - pos != 2)
 		return cli_usage_error(&help, "expected NAME and RUN");
 	const char *name = strip(argv[pos]);
-	if (!valid_name(name))
+	if (!cli_valid_name(name, 200))
 		return cli_usage_error(&help, "bad baseline name '%s' (letters, digits, '.', '_', '-')", name);
 	if ((rc = cli_setup(ctx, 1, &argv[pos + 1])))
 		return rc;
@@ -121,15 +110,10 @@ static int baseline_list(int argc, char **argv, struct cli_ctx *ctx)
 		json_decref(c.arr);
 		return cli_fail(&e);
 	}
-	if (json) {
-		char *s = json_dumps(c.arr, JSON_INDENT(2));
-		json_decref(c.arr);
-		if (s)
-			puts(s);
-		free(s);
-	} else if (!c.n) {
+	if (json)
+		cli_json_print(c.arr);
+	else if (!c.n)
 		fprintf(stderr, "no baselines; set one with 'engrave baseline set NAME RUN'\n");
-	}
 	return 0;
 }
 

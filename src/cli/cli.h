@@ -24,6 +24,7 @@
 #ifndef ENGRAVE_CLI_H
 #define ENGRAVE_CLI_H
 
+#include <jansson.h>
 #include <stdio.h>
 #include "engrave/err.h"
 #include "engrave/store.h"
@@ -124,6 +125,11 @@ struct cli_help {
 int cli_parse(int argc, char **argv, const struct cli_help *help, const struct cli_opt *opts,
 	      int *first_pos, int *done);
 void cli_print_help(FILE *out, const struct cli_help *help, const struct cli_opt *opts);
+/* 1 when `n` is 1..max characters of letters, digits, '.', '_' and '-' (names of
+ * baselines, remotes, run groups), else 0. */
+int cli_valid_name(const char *n, size_t max);
+/* Print `v` indented (2) on stdout, then json_decref it; NULL-safe. */
+void cli_json_print(json_t *v);
 /* "error: ..." (+ "hint: ...") on stderr; returns err_exit_code(e->cls). */
 int cli_fail(const struct err *e);
 /* Usage error: prints "error: <msg>" and the usage line; returns 2. */
@@ -175,6 +181,19 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_log(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_plot(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_report(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_remote(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_push(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_pull(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_merge(int argc, char **argv, struct cli_ctx *ctx);
+
+/*
+ * The remote a command uses (src/cli/remote.c): `arg` (--remote: a URL or
+ * a configured NAME), else $ENGRAVE_REMOTE, else `spec_remote` (the spec's
+ * remote: key, may be NULL), else the remote "origin", else the only one
+ * configured. `st` may be NULL (then only URLs resolve). The URL into url.
+ */
+int cli_remote_url(struct store *st, const char *arg, const char *spec_remote, char *url, size_t cap,
+		   struct err *e);
 
 /* Command table access (for help and tests). */
 struct cli_cmd {

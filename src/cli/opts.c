@@ -187,3 +187,25 @@ int cli_dispatch_sub(int argc, char **argv, struct cli_ctx *ctx, const char *par
 		fprintf(stderr, "hint: did you mean 'engrave %s %s'?\n", parent, sug);
 	return 2;
 }
+
+void cli_json_print(json_t *v)
+{
+	if (!v)
+		return;
+	char *s = json_dumps(v, JSON_INDENT(2));
+	json_decref(v);
+	if (s)
+		puts(s);
+	free(s);
+}
+
+int cli_valid_name(const char *n, size_t max)
+{
+	if (!*n || strlen(n) > max)
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z')))
+			return 0;
+	return 1;
+}

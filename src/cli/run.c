@@ -14,9 +14,11 @@
  */
 #include "cli.h"
 #include "report.h"
+#include "shard_cli.h"
 #include "engrave/check.h"
 #include "engrave/compare.h"
 #include "engrave/log.h"
+#include "engrave/remote.h"
 #include "engrave/runmetrics.h"
 #include "engrave/spec.h"
 #include "engrave/steps.h"
@@ -24,6 +26,7 @@
 #include "engrave/target.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void on_signal(int sig)
@@ -45,15 +48,34 @@ static int find_unfinished(const struct run_record *r, void *ctx)
 	return 0;
 }
 
+/* The run's remote, when --remote, $ENGRAVE_REMOTE or the spec names one. */
+static int open_remote(struct store *st, const char *arg, const char *spec_remote, struct remote **out,
+		       struct err *e)
+{
+	*out = NULL;
+	const char *env = getenv("ENGRAVE_REMOTE");
+	if (!(arg && *arg) && !(env && *env) && !spec_remote)
+		return 0;
+	char url[512];
+	if (cli_remote_url(st, arg, spec_remote, url, sizeof(url), e) || remote_open(url, out, e))
+		return -1;
+	log_info("remote cache: %s", url);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 {
 	int json = 0, resume = 0, force = 0, verify_all = 0;
-	const char *between = NULL;
+	const char *between = NULL, *remote_arg = NULL;
+	long start_s = 0;
+	struct cli_shard sh;
+	memset(&sh, 0, sizeof(sh));
 	long repeat = -1; /* -1: as the spec says */
 	const char *run_id = NULL;
 	struct cli_list sets = { .n = 0 };
 	static const struct cli_help help = {
-		"run", "engrave run SPEC [--set KEY=VALUE]... [--resume | --run ID] [--repeat N] [--force] [--json]",
+		"run", "engrave run SPEC [--set KEY=VALUE]... [--resume | --run ID] [--repeat N] [--force] [--remote NAME|URL]\n"
+		"                 [--json]",
 		"Run an experiment spec: build or reuse every step's artifacts, ingest, load-test, record the run.",
 		"Pure steps (corpus, embed, centroids, synthetic, queries, groundtruth) are reused\n"
 		"from the action cache when their inputs and params are unchanged. Effectful steps\n"
@@ -77,6 +99,15 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		"One spec, two targets:\n"
 		"  engrave run experiments/m17_baseline_1k.yaml --set target.driver=chroma \\\n"
 		"      --set target.url=http://127.0.0.1:8000 --set steps.loadtest.mix.search=0\n\n"
+		"--segment A:B makes the run one shard of a distributed load test: its load test\n"
+		"sends only that execution segment of the schedule (requests striped over the\n"
+		"sequence's least common denominator), waits at a start barrier on the remote\n"
+		"for every segment of --segment-sequence, then pushes its run under --group;\n"
+		"'engrave merge GROUP' makes one run of them. Needs a remote.\n\n"
+		"--remote NAME|URL (or $ENGRAVE_REMOTE, or the spec's remote: URL) shares pure\n"
+		"steps' results through a remote store: a step the local cache lacks is fetched\n"
+		"from it (verified) before it is computed, and a step computed here is sent\n"
+		"back. The remote failing only warns. See 'engrave push --help'.\n\n"
 		"exit codes: 0 done and checks pass, 1 a check failed or the target lost data,\n"
 		"2 spec error, 3 missing input or metric (the run is 'incomplete'), 4 runtime\n"
 		"failure, 130 interrupted",
@@ -91,6 +122,15 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 		  "after ingest, ask the target for every record's id (not only a sample)" },
 		{ "between-phases", 0, OPT_STRING, &between, "CMD",
 		  "run CMD (a shell command) before each phase of a load-test sweep" },
+		{ "remote", 0, OPT_STRING, &remote_arg, "NAME|URL",
+		  "share pure steps' results through this remote store (default: $ENGRAVE_REMOTE, the spec's remote)" },
+		{ "segment", 0, OPT_STRING, &sh.segment, "A:B",
+		  "run one execution segment of the load (e.g. 1/3:2/3), a shard of a run group" },
+		{ "segment-sequence", 0, OPT_STRING, &sh.sequence_arg, "SEQ",
+		  "every shard's segment ends (default: equal parts, 0,1/3,2/3,1)" },
+		{ "group", 0, OPT_STRING, &sh.group_arg, "ID", "the run group of the shards ('engrave merge ID')" },
+		{ "start", 0, OPT_INT, &start_s, "UNIX_S",
+		  "shards: start the load at this time (the group defaults to spec digest + it)" },
 		{ "json", 0, OPT_FLAG, &json, NULL, "print the run record as JSON" },
 		{ NULL, 0, OPT_END, NULL, NULL, NULL },
 	};
@@ -131,9 +171,17 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	struct runner_opts ro = { run_id, force, report_finish_run, sp, verify_all, between };
+	struct runner_opts ro = { run_id, force, report_finish_run, sp, verify_all, between, NULL };
+	sh.start_s = start_s;
+	if (open_remote(st, remote_arg, sp->remote, &ro.remote, &e) || cli_shard_prepare(&sh, sp, ro.remote, &ro, &e)) {
+		remote_close(ro.remote);
+		goto fail;
+	}
 	have_rec = 1;
 	int failed = steps_run(st, sp, &ro, &rec, &e);
+	if (!failed && cli_shard_finish(&sh, st, &rec, &e))
+		failed = 1;
+	remote_close(ro.remote);
 	/* a busy run (another live process owns it) leaves rec empty: nothing is written */
 	if (failed && rec.id[0] && e.cls != ERR_BUSY && strcmp(rec.status, "incomplete")) {
 		/* what a failed or interrupted run measured, best effort */

@@ -77,6 +77,8 @@ void http_response_reset(struct http_response *rs)
 	rs->error[0] = '\0';
 	rs->elapsed_ns = 0;
 	rs->content_type[0] = '\0';
+	rs->date_s = 0;
+	rs->date_at_ns = 0;
 }
 
 int http_response_too_large(const struct http_response *rs)
@@ -372,6 +374,14 @@ void http_xfer_finish(struct http_xfer *x, int curlcode, uint64_t elapsed_ns)
 	char *ct = NULL;
 	if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
 		snprintf(rs->content_type, sizeof(rs->content_type), "%s", ct);
+	hd = NULL;
+	if (status && curl_easy_header(h, "Date", 0, CURLH_HEADER, -1, &hd) == CURLHE_OK && hd && hd->value) {
+		time_t t = curl_getdate(hd->value, NULL);
+		if (t != (time_t)-1) {
+			rs->date_s = (int64_t)t;
+			rs->date_at_ns = (uint64_t)clock_unix_now();
+		}
+	}
 }
 
 /* "POST http://h/p: <error>" into e (ERR_NET) from a finished failed transfer. */

@@ -134,11 +134,11 @@ static uint64_t due_of(const struct sched *s, double u)
 /* Operational time of request i. */
 static double optime_of(const struct sched *s, uint64_t i)
 {
-	double c = s->total_ops / (double)s->n;
+	double c = s->total_ops / (double)s->n_all;
 	if (s->p.pattern != SCHED_POISSON)
 		return c * (double)i;
 	uint64_t k = i / POISSON_BLOCK, j = i % POISSON_BLOCK, first = k * POISSON_BLOCK;
-	uint64_t b = s->n - first < POISSON_BLOCK ? s->n - first : POISSON_BLOCK;
+	uint64_t b = s->n_all - first < POISSON_BLOCK ? s->n_all - first : POISSON_BLOCK;
 	double part = 0, all = 0;
 	for (uint64_t m = 0; m <= b; m++) {
 		double g = -log(draw_unit(s->p.seed, STREAM_ARRIVAL, first + k + m));
@@ -216,16 +216,16 @@ int sched_init(struct sched *s, const struct sched_params *p, struct err *e)
 	if (!(s->total_ops < (double)MAX_REQUESTS))
 		return err_set(e, ERR_SPEC, "loadtest: %.3g requests are too many (limit 2^40)",
 			       s->total_ops);
-	s->n = (uint64_t)llround(s->total_ops);
+	s->n = s->n_all = (uint64_t)llround(s->total_ops);
+	s->seg_den = 1, s->seg_lo = 0, s->seg_hi = 1; /* the whole schedule */
 	if (s->warm_rate <= 0)
 		s->warm_ops = 0;
 	return 0;
 }
 
-int sched_next_due(const struct sched *s, uint64_t i, struct sched_op *out)
+/* Request i of the whole schedule. */
+static void op_at(const struct sched *s, uint64_t i, struct sched_op *out)
 {
-	if (i >= s->n)
-		return -1;
 	out->index = i;
 	out->due_ns = due_of(s, optime_of(s, i));
 	out->warmup = out->due_ns < s->p.warmup_ns;
@@ -235,6 +235,13 @@ int sched_next_due(const struct sched *s, uint64_t i, struct sched_op *out)
 		k++;
 	out->kind = (enum op_kind)k;
 	out->arg = k == OP_STORE ? i : draw64(s->p.seed, STREAM_QUERY, i) % s->p.n_queries;
+}
+
+int sched_next_due(const struct sched *s, uint64_t i, struct sched_op *out)
+{
+	if (i >= s->n)
+		return -1;
+	op_at(s, sched_global_index(s, i), out);
 	return 0;
 }
 
@@ -309,14 +316,14 @@ void sched_digest(const struct sched *s, struct digest *out)
 			   (unsigned long long)p->burst_period_ns, (unsigned long long)p->warmup_ns,
 			   (unsigned long long)p->duration_ns, s->cum_weight[0], s->cum_weight[1],
 			   s->cum_weight[2], (unsigned long long)p->seed,
-			   (unsigned long long)p->n_queries, (unsigned long long)s->n);
+			   (unsigned long long)p->n_queries, (unsigned long long)s->n_all);
 	hash_init(&h);
 	hash_update(&h, head, (size_t)len);
 	uint8_t chunk[17 * 512];
 	size_t fill = 0;
-	for (uint64_t i = 0; i < s->n; i++) {
+	for (uint64_t i = 0; i < s->n_all; i++) { /* the whole schedule, also in a segment */
 		struct sched_op op;
-		sched_next_due(s, i, &op);
+		op_at(s, i, &op);
 		uint8_t *b = chunk + fill;
 		put_le(b, op.due_ns, 8);
 		b[8] = (uint8_t)op.kind;

@@ -146,6 +146,9 @@ static const struct key keys[] = {
 	  "free text shown in reports" },
 	{ "seed", KT_U64, OFF(seed), 0, "42", NULL, 0, 0, 0, NULL, NULL, NULL,
 	  "seed of every random stream (decimal or 0x hex); same seed, same data and schedule" },
+	{ "remote", KT_STR, OFF(remote), 0, NULL, NULL, 0, 0, KF_URL | KF_NEW, NULL, NULL, "(none; $ENGRAVE_REMOTE)",
+	  "URL of a remote store (Bazel HTTP cache): run reads pure steps' results from it before "
+	  "computing them and writes them back; $ENGRAVE_REMOTE and run --remote override it" },
 
 	SEC("target", OFF(target.present), NULL, NULL,
 	    "the database under test; needed by ingest, loadtest and centroids from: target"),
@@ -1558,7 +1561,7 @@ int spec_key_resolve(const char *key, char *path, size_t cap, struct err *e)
 		const char *s = text_suggest(first, cand);
 		if (s)
 			return err_hint(e, "did you mean '%s'?", s);
-		return err_hint(e, "a key path starts with name, description, seed, target, steps or checks "
+		return err_hint(e, "a key path starts with name, description, seed, remote, target, steps or checks "
 				   "(or a step: loadtest.duration is steps.loadtest.duration)");
 	}
 	if (!strncmp(path, "checks.", 7)) {

@@ -89,6 +89,7 @@ struct lt_slot {
 
 struct lt {
 	struct step_ctx *c;
+	const struct sched *S;         /* the phase's schedule (a segment of it for a shard) */
 	struct target *t;
 	uint32_t dim;
 	struct vecs queries;           /* recall cues */
@@ -212,10 +213,11 @@ static void keep_hits(struct lt *L, const struct sched_op *op, const struct targ
 		ids[i] = h->v[i].id;
 	records_ids_digest(ids, n, r->ids);
 	r->n_ids = (uint32_t)h->n;
-	if (op->kind == OP_RECALL && op->index < L->n_ops) {
-		L->is_recall[op->index] = 1;
+	uint64_t li; /* this process's index of the request (a shard runs a segment) */
+	if (op->kind == OP_RECALL && sched_local_index(L->S, op->index, &li) && li < L->n_ops) {
+		L->is_recall[li] = 1;
 		for (size_t i = 0; i < (size_t)L->k && i < h->n; i++)
-			L->hit_ids[op->index * (uint64_t)L->k + i] = map_id(L, h->v[i].id);
+			L->hit_ids[li * (uint64_t)L->k + i] = map_id(L, h->v[i].id);
 	}
 }
 
@@ -502,7 +504,7 @@ static int add_hits(struct lt *L, struct lt_acc *a, struct err *e)
 	for (uint64_t i = 0; i < L->n_ops; i++) {
 		if (!L->is_recall[i])
 			continue;
-		uint64_t key = i | (uint64_t)a->n << STEPS_HITS_REPEAT_SHIFT;
+		uint64_t key = sched_global_index(L->S, i) | (uint64_t)a->n << STEPS_HITS_REPEAT_SHIFT;
 		if (obj_write(a->hit_w, &key, 8, e) ||
 		    obj_write(a->hit_w, &L->hit_ids[i * (uint64_t)L->k], (size_t)L->k * 8, e))
 			return -1;
@@ -642,6 +644,9 @@ static int put_phase(struct lt *L, const struct sched_params *sp, const struct l
 		     artifact_add_part(&a, "repeat_t0", &td, tsize, e) ||
 		     (acc->n_groups && artifact_add_part(&a, LOADTEST_ERRORS_PART, &ed, esize, e)) ||
 		     artifact_set_str(&a, "schedule_digest", sdhex, e) ||
+		     (c->segment && (artifact_set_str(&a, "segment", c->segment->text, e) ||
+				     artifact_set_int(&a, "segment_den", (int64_t)c->segment->den, e) ||
+				     artifact_set_int(&a, "scheduled_all", (int64_t)L->S->n_all, e))) ||
 		     artifact_set_int(&a, "repeats", (int64_t)acc->n, e) ||
 		     artifact_set_int(&a, "scheduled", (int64_t)acc->scheduled, e) ||
 		     artifact_set_int(&a, "sent", (int64_t)acc->sent, e) ||
@@ -749,6 +754,9 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 	struct sched S;
 	if (sched_init(&S, sp, e))
 		return -1;
+	if (c->segment)
+		sched_set_segment(&S, c->segment);
+	L->S = &S;
 	struct lt_acc acc;
 	int rc = -1;
 	if (acc_open(L, &acc, repeats, e) || slots_open(L, &S, lo, e))
@@ -767,6 +775,12 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 	log_info("loadtest%s%s: %llu requests over %.1f s (%s), max %d in flight%s", *label ? " " : "", label,
 		 (unsigned long long)L->n_ops, (double)sched_span_ns(&S) / 1e9, sched_pattern_name(sp->pattern),
 		 lo->max_in_flight, repeats > 1 ? ", repeated" : "");
+	if (c->before_load) { /* a shard's start barrier, once */
+		int (*fn)(void *, struct err *) = c->before_load;
+		c->before_load = NULL;
+		if (fn(c->before_load_ctx, e))
+			goto out;
+	}
 	noise_begin(L);
 	for (uint32_t r = 0; r < repeats; r++) {
 		if (repeats > 1)

@@ -18,6 +18,9 @@
  * Pure steps: an action-cache hit reuses the outputs (state "cached");
  * a miss runs the step and records the outputs in the action cache. Hits
  * are verified (ac_get_verified): outputs gc or repair dropped are a miss.
+ * With a remote (runner_opts.remote), a local miss asks the remote first
+ * (its entry and outputs are pulled, verified, into the local store) and a
+ * step that ran is pushed back; the remote failing is only a warning.
  * A run holds its lease (store.h) from the moment its record is known, so
  * a second process on the same run stops with ERR_BUSY before it runs
  * anything, and gc keeps what the run stores.
@@ -36,6 +39,7 @@
 #include "engrave/clock.h"
 #include "engrave/err.h"
 #include "engrave/log.h"
+#include "engrave/remote.h"
 #include "engrave/store.h"
 #include "engrave/sysinfo.h"
 #include "engrave/target.h"
@@ -318,6 +322,31 @@ static int ac_put_outputs(struct store *st, const struct digest *key, const stru
 	return rc;
 }
 
+/* The local cache, then (on a miss) the remote's entry pulled into it. */
+static int ac_lookup(struct store *st, const struct runner_opts *o, const char *step, const struct digest *key,
+		     struct digest *out, int *n, struct err *e)
+{
+	int hit = ac_get_outputs(st, key, out, STEP_MAX_OUT, n, e);
+	if (hit != 0 || !o || !o->remote)
+		return hit;
+	struct err re = ERR_INIT;
+	int got = remote_fetch_action(o->remote, st, key, &re);
+	if (got < 0)
+		log_warn("%s: the remote cache failed, computing it here: %s", step, re.msg);
+	if (got != 1)
+		return 0;
+	log_info("%-11s fetched from the remote %s", step, remote_url(o->remote));
+	return ac_get_outputs(st, key, out, STEP_MAX_OUT, n, e);
+}
+
+/* A pure step's fresh result, written back to the remote (best effort). */
+static void ac_share(struct store *st, const struct runner_opts *o, const char *step, const struct digest *key)
+{
+	struct err re = ERR_INIT;
+	if (o && o->remote && remote_push_action(o->remote, st, key, &re))
+		log_warn("%s: cannot write the result to the remote: %s", step, re.msg);
+}
+
 static int action_for(const struct spec *sp, int i, const struct step_outputs *done, struct digest *key,
 		      int *ready, struct err *e)
 {
@@ -522,6 +551,9 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 	c.resume = o && o->resume_run;
 	c.verify_all = o && o->verify_all;
 	c.between_phases = o ? o->between_phases : NULL;
+	c.segment = o ? o->segment : NULL;
+	c.before_load = o ? o->before_load : NULL;
+	c.before_load_ctx = o ? o->before_load_ctx : NULL;
 	int rc = 0;
 	for (int i = 0; i < SPEC_NSTEPS && rc == 0; i++) {
 		const struct step_def *d = &step_table[i];
@@ -537,7 +569,7 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 		int effectful = step_effectful(sp, i);
 		if (!effectful && !(o && o->force)) {
 			int n_out = 0;
-			int hit = ac_get_outputs(st, &c.action, c.out, STEP_MAX_OUT, &n_out, e);
+			int hit = ac_lookup(st, o, d->name, &c.action, c.out, &n_out, e);
 			if (hit < 0)
 				goto failed;
 			if (hit && n_out > 0) {
@@ -572,6 +604,8 @@ int steps_run(struct store *st, const struct spec *sp, const struct runner_opts 
 		copy_str(rs->message, sizeof(rs->message), c.summary);
 		if (!effectful && ac_put_outputs(st, &c.action, c.out, c.n_out, rs->elapsed_ns, e))
 			goto failed;
+		if (!effectful)
+			ac_share(st, o, d->name, &c.action);
 		c.done.out[i] = c.out[0];
 		c.done.has[i] = 1;
 		char dur[32];
