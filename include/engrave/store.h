@@ -38,6 +38,7 @@
 #ifndef ENGRAVE_STORE_H
 #define ENGRAVE_STORE_H
 
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -288,6 +289,20 @@ int run_get_encoded(struct store *s, const char *id, struct buf *out, struct err
 /* Store such bytes under `id`: decoded first, ERR_CORRUPT when the checksum
  * fails or the record holds another id. Replaces a record already there. */
 int run_put_encoded(struct store *s, const char *id, const void *data, size_t len, struct err *e);
+
+/* ---- damaged data files ---------------------------------------------------- */
+/*
+ * LMDB trusts its pages, so a damaged data.mdb can fault (SIGBUS/SIGSEGV)
+ * in any read. A fault inside a store transaction ends the process with
+ * exit status 1 and a message naming the store (store/fault.c). A program
+ * that must go on (the fuzz harness) sets a recovery point on its thread:
+ * the fault then siglongjmp's there (set it with sigsetjmp(jb, 1)), and
+ * store_fault_abandon() releases what the faulting transaction held and
+ * returns its store (also one store_open had not returned yet), which can
+ * then only be closed. NULL clears the recovery point.
+ */
+void store_fault_recover_at(sigjmp_buf *jb);
+struct store *store_fault_abandon(void);
 
 /* ---- run leases ---------------------------------------------------------- */
 /*

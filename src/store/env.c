@@ -453,10 +453,12 @@ static int open_dbis_in(struct store *s, int create, struct err *e)
 	int rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn);
 	if (rc)
 		return store_mdb_err(e, rc, DB__N, NULL, "cannot begin the opening transaction");
+	store_fault_enter(s, txn, 0);
 	for (int i = 0; i < DB__N; i++) {
 		rc = mdb_dbi_open(txn, store_db_names[i], create ? MDB_CREATE : 0, &s->dbi[i]);
 		if (rc) {
 			mdb_txn_abort(txn);
+			store_fault_leave();
 			if (rc == MDB_NOTFOUND) {
 				err_set(e, ERR_MISSING, "'%s' is not an engrave store (no '%s' database)", s->path,
 					store_db_names[i]);
@@ -466,6 +468,7 @@ static int open_dbis_in(struct store *s, int create, struct err *e)
 		}
 	}
 	rc = mdb_txn_commit(txn);
+	store_fault_leave();
 	if (rc)
 		return store_mdb_err(e, rc, DB__N, NULL, "cannot commit the opening transaction");
 	return 0;
@@ -558,6 +561,7 @@ int store_open(const char *dir, int flags, struct store **out, struct err *e)
 		goto fail;
 	}
 	s->opened = 1;
+	store_fault_install(); /* from now on LMDB reads a mapped file: a damaged page is an error */
 	refresh_mapsize(s);
 	write_behind_init(s);
 	/* Free reader slots left by killed processes, so their snapshots do
@@ -689,8 +693,10 @@ int store_rtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 	for (;;) {
 		pthread_rwlock_rdlock(&s->grow);
 		int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-		if (!rc)
+		if (!rc) {
+			store_fault_enter(s, *txn, 1);
 			return 0;
+		}
 		pthread_rwlock_unlock(&s->grow);
 		if (rc == MDB_MAP_RESIZED) {
 			if (adopt_mapsize(s, e))
@@ -704,6 +710,7 @@ int store_rtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 void store_rtxn_end(struct store *s, MDB_txn *txn)
 {
 	mdb_txn_abort(txn);
+	store_fault_leave();
 	pthread_rwlock_unlock(&s->grow);
 }
 
@@ -716,8 +723,10 @@ int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 	for (;;) {
 		pthread_rwlock_rdlock(&s->grow);
 		int rc = mdb_txn_begin(s->env, NULL, 0, txn);
-		if (!rc)
+		if (!rc) {
+			store_fault_enter(s, *txn, 1);
 			return 0;
+		}
 		pthread_rwlock_unlock(&s->grow);
 		if (rc == MDB_MAP_RESIZED) {
 			if (adopt_mapsize(s, e))
@@ -731,7 +740,16 @@ int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 void store_wtxn_abort(struct store *s, MDB_txn *txn)
 {
 	mdb_txn_abort(txn);
+	store_fault_leave();
 	pthread_rwlock_unlock(&s->grow);
+}
+
+int store_wtxn_commit(struct store *s, MDB_txn *txn)
+{
+	int rc = mdb_txn_commit(txn);
+	store_fault_leave();
+	pthread_rwlock_unlock(&s->grow);
+	return rc;
 }
 
 /*
@@ -856,8 +874,7 @@ int store_write(struct store *s, const struct wop *ops, size_t n, const char *wh
 		if (rc) {
 			store_wtxn_abort(s, txn);
 		} else {
-			rc = mdb_txn_commit(txn);
-			pthread_rwlock_unlock(&s->grow);
+			rc = store_wtxn_commit(s, txn);
 			i = n;
 		}
 		if (!rc)

@@ -907,8 +907,7 @@ out:
 	} else if (ret) {
 		store_wtxn_abort(s, txn);
 	} else {
-		rc = mdb_txn_commit(txn);
-		pthread_rwlock_unlock(&s->grow);
+		rc = store_wtxn_commit(s, txn);
 		if (rc) {
 			*map_full = rc == MDB_MAP_FULL;
 			ret = store_mdb_err(e, rc, DB_CAS, NULL, "gc: cannot commit");

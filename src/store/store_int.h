@@ -69,6 +69,7 @@ void store_rtxn_end(struct store *s, MDB_txn *txn);
  * unlocks s->grow, so it sees MDB_MAP_FULL; or it aborts). */
 int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e);
 void store_wtxn_abort(struct store *s, MDB_txn *txn);
+int store_wtxn_commit(struct store *s, MDB_txn *txn); /* commit and release: the LMDB code */
 /* Double the map (after a MAP_FULL outside store_write). */
 int store_grow(struct store *s, struct err *e);
 
@@ -159,5 +160,10 @@ void store_leases_close(struct store *s);
 /* Overwrite a raw value, bypassing hashing: for corruption tests. */
 int store_debug_put_raw(struct store *s, const char *db, const void *k, size_t kl, const void *v, size_t vl,
 			struct err *e);
+
+/* fault.c: a fault inside a store transaction is a damaged store (see there). */
+void store_fault_install(void);
+void store_fault_enter(struct store *s, MDB_txn *txn, int holds_grow);
+void store_fault_leave(void);
 
 #endif

@@ -32,3 +32,13 @@ echo "$out" | sed 's/^/# /'
 # each harness really executed inputs (a harness with no seeds runs only the empty input)
 empty=$(echo "$out" | awk '/^ok/ && $4 < 2 { print $2 }')
 [ -z "$empty" ] && ok "every harness has seeds" || fail "every harness has seeds" "$empty"
+
+# a damaged data.mdb whose page points past the end of the file: a command
+# (no recovery point) ends with exit 1 and names the damaged store, no signal
+reg=tests/fuzz/regressions/fuzz_store/sigbus-page-past-eof
+FUZZ_STORE_EXIT=1 build-fuzz/fuzz_store -runs=1 "$reg" >"$TMPDIR/dmg.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "is damaged: a read reached past the end of its data file" "$TMPDIR/dmg.out" &&
+	grep -q "engrave store verify" "$TMPDIR/dmg.out" &&
+	ok "a damaged store page ends the process with exit 1 and a message, not SIGBUS" ||
+	{ fail "damaged store page" "exit $rc"; tail -3 "$TMPDIR/dmg.out" | sed 's/^/# /'; }
