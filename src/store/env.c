@@ -911,6 +911,30 @@ int store_write(struct store *s, const struct wop *ops, size_t n, const char *wh
 	}
 }
 
+/*
+ * LMDB takes a value's size from its node: a damaged node can claim
+ * gigabytes. A value must fit in the pages the store has used (the map from
+ * its start to the last page of the newest meta), and one read from the map
+ * must lie within them; one that does not is a damaged store, reported
+ * before anything copies it.
+ */
+static int value_in_map(struct store *s, enum store_db db, const MDB_val *v, struct err *e)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
+		return 0; /* cannot tell: let LMDB's own checks stand */
+	const char *lo = info.me_mapaddr, *p = v->mv_data;
+	size_t used = (size_t)(info.me_last_pgno + 1) * st.ms_psize;
+	/* a write transaction's own dirty pages live outside the map: only their size is checked */
+	int in_map = lo && p >= lo && (size_t)(p - lo) < info.me_mapsize;
+	if (v->mv_size <= used && (!in_map || (size_t)(p - lo) <= used - v->mv_size))
+		return 0;
+	err_set(e, ERR_CORRUPT, "store '%s' is damaged: a value in '%s' claims %zu bytes beyond the %zu the data file uses",
+		s->path, store_db_names[db], v->mv_size, used);
+	return err_hint(e, "run 'engrave store verify' on it, then restore it from a copy or a remote ('engrave pull')");
+}
+
 int store_get_in(struct store *s, MDB_txn *txn, enum store_db db, const void *k, size_t kl, MDB_val *v,
 		 struct err *e)
 {
@@ -923,7 +947,7 @@ int store_get_in(struct store *s, MDB_txn *txn, enum store_db db, const void *k,
 		store_key_text(k, kl, t, sizeof(t));
 		return store_mdb_err(e, rc, db, t, "cannot read");
 	}
-	return 1;
+	return value_in_map(s, db, v, e) ? -1 : 1;
 }
 
 void store_drop_pages(const void *p, size_t n)
@@ -987,6 +1011,10 @@ int store_scan(struct store *s, enum store_db db, const void *prefix, size_t ple
 		while (!rc) {
 			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)) {
 				done = 1;
+				break;
+			}
+			if (value_in_map(s, db, &v, e)) {
+				ret = -1;
 				break;
 			}
 			if (copy) {

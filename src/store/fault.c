@@ -8,7 +8,8 @@
  * read deeper down can still touch such a page. So every store transaction
  * marks its thread while it is open (store_fault_enter/leave, called by the
  * transaction functions of env.c, the only place LMDB is entered), and a
- * SIGBUS/SIGSEGV handler installed at the first store_open decides:
+ * SIGBUS/SIGSEGV/SIGABRT handler (LMDB's own assertions on a damaged page
+ * abort) installed at the first store_open decides:
  *  - a fault on a thread inside a store transaction is the store's: with a
  *    recovery point (store_fault_recover_at, for programs that must go on,
  *    such as the fuzz harness) it jumps there; otherwise it writes one
@@ -35,7 +36,7 @@ static __thread struct {
 	sigjmp_buf *recover;
 } cur;
 
-static struct sigaction prev_bus, prev_segv;
+static struct sigaction prev_bus, prev_segv, prev_abrt;
 static pthread_once_t installed = PTHREAD_ONCE_INIT;
 
 static void put(const char *m) { (void)!write(2, m, strlen(m)); }
@@ -45,15 +46,16 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	(void)si;
 	(void)uc;
 	if (cur.depth <= 0) {
-		sigaction(sig, sig == SIGBUS ? &prev_bus : &prev_segv, NULL);
-		return; /* not the store's: the instruction faults again, under the previous handler */
+		sigaction(sig, sig == SIGBUS ? &prev_bus : sig == SIGSEGV ? &prev_segv : &prev_abrt, NULL);
+		return; /* not the store's: the instruction faults again (abort() raises again), under the previous handler */
 	}
 	if (cur.recover)
 		siglongjmp(*cur.recover, sig);
 	put("error: store '");
 	put(cur.s ? cur.s->path : "?");
-	put(sig == SIGBUS ? "' is damaged: a read reached past the end of its data file (SIGBUS in LMDB)\n"
-			  : "' is damaged: a page points outside its data file (SIGSEGV in LMDB)\n");
+	put(sig == SIGBUS    ? "' is damaged: a read reached past the end of its data file (SIGBUS in LMDB)\n"
+	    : sig == SIGSEGV ? "' is damaged: a page points outside its data file (SIGSEGV in LMDB)\n"
+			     : "' is damaged: LMDB found a page it cannot use and gave up (its assertion above)\n");
 	put("hint: nothing was written; run 'engrave store verify' on it, then restore it from a copy or "
 	    "a remote ('engrave pull')\n");
 	_exit(1);
@@ -68,6 +70,7 @@ static void install(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, &prev_bus);
 	sigaction(SIGSEGV, &sa, &prev_segv);
+	sigaction(SIGABRT, &sa, &prev_abrt); /* LMDB's mdb_assert on a damaged page calls abort() */
 }
 
 void store_fault_install(void) { pthread_once(&installed, install); }

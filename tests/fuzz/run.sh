@@ -158,18 +158,18 @@ run_one() { # mode harness
 	# fuzz_store: a damaged page faults inside LMDB and store/fault.c jumps
 	# back to the harness, abandoning that read's buffers by design (a
 	# command ends there instead): not leaks of the code under test
-	local opts=()
-	[ "$h" = fuzz_store ] && opts=(-detect_leaks=0)
+	local opts=() envs=()
+	[ "$h" = fuzz_store ] && opts=(-detect_leaks=0) envs=("ASAN_OPTIONS=detect_leaks=0:${ASAN_OPTIONS:-}")
 	case "$m" in
 	regress)
 		# -runs=0: execute every seed and regression input once, fuzz nothing;
 		# a crashing input is written beside the log, never into the checkout
-		"$bin" -runs=0 "${opts[@]}" -artifact_prefix="${log}-" "$C/$h" "$regs" >"$log" 2>&1 ;;
+		env "${envs[@]}" "$bin" -runs=0 "${opts[@]}" -artifact_prefix="${log}-" "$C/$h" "$regs" >"$log" 2>&1 ;;
 	fuzz|long)
 		mkdir -p "$FUZZ_DIR/corpus/$h" "$FUZZ_DIR/crashes/$h"
 		local extra=()
 		[ "$m" = long ] && extra=(-fork="${FUZZ_JOBS:-1}" -ignore_crashes=1)
-		"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+		env "${envs[@]}" "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
 			-artifact_prefix="$FUZZ_DIR/crashes/$h/" "${extra[@]}" "${opts[@]}" \
 			"$FUZZ_DIR/corpus/$h" "$C/$h" "$regs" >"$log" 2>&1 ;;
 	esac
