@@ -71,6 +71,12 @@ struct svgplot_trend {
 /* ERR_INPUT when n == 0. */
 int svgplot_trend(const struct svgplot_trend *t, struct buf *out, struct err *e);
 
+struct history;
+/* svgplot_trend of a history (history.h): its points labelled by run id, its
+ * detected steps marked, titled "SPEC: METRIC over N runs". */
+int svgplot_history(const char *spec, const char *metric, const struct history *h, struct buf *out,
+		    struct err *e);
+
 /* A latency for people, never with an exponent: milliseconds below one
  * second ("0.042 ms", "4.20 ms", "250 ms"), seconds from there ("1.03 s",
  * "12.5 s", "125 s"). */

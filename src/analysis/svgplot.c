@@ -21,10 +21,13 @@
 #include "engrave/svgplot.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
+#include "engrave/history.h"
 #include "engrave/stats.h"
+#include "engrave/xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define W SVGPLOT_WIDTH
@@ -502,4 +505,26 @@ int svgplot_trend(const struct svgplot_trend *t, struct buf *out, struct err *e)
 		       ML + PW / 2, MT + PH + 44, t->n))
 		return -1;
 	return buf_printf(out, e, "</svg>\n");
+}
+
+int svgplot_history(const char *spec, const char *metric, const struct history *h, struct buf *out,
+		    struct err *e)
+{
+	const char **labels = xcalloc(h->n + 1, sizeof(*labels));
+	double *y = xcalloc(h->n + 1, sizeof(*y));
+	size_t *marks = xcalloc(h->n_steps + 1, sizeof(*marks));
+	for (size_t i = 0; i < h->n; i++) {
+		labels[i] = h->pts[i].run_id;
+		y[i] = h->pts[i].value;
+	}
+	for (size_t i = 0; i < h->n_steps; i++)
+		marks[i] = h->steps[i].s.index;
+	char title[256];
+	snprintf(title, sizeof(title), "%s: %s over %zu runs", spec, metric, h->n);
+	struct svgplot_trend t = { title, metric, labels, y, h->n, marks, h->n_steps };
+	int rc = svgplot_trend(&t, out, e);
+	free(labels);
+	free(y);
+	free(marks);
+	return rc;
 }

@@ -15,7 +15,6 @@
 #include "engrave/spec.h"
 #include "engrave/store.h"
 #include "engrave/svgplot.h"
-#include "engrave/xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -45,30 +44,12 @@ static int plot_history(struct store *st, const char *spec, const char *metric, 
 	int rc = -1;
 	struct buf b;
 	buf_init(&b, 0);
-	const char **labels = xcalloc(h.n + 1, sizeof(*labels));
-	double *y = xcalloc(h.n + 1, sizeof(*y));
-	size_t *marks = xcalloc(h.n_steps + 1, sizeof(*marks));
 	if (!h.n) {
 		err_set(e, ERR_MISSING, "no finished run of spec '%s' has metric '%s'", spec, metric);
 		err_hint(e, "'engrave runs --spec %s' lists its runs", spec);
-		goto out;
+	} else if (!svgplot_history(spec, metric, &h, &b, e) && !write_svg(outp, &b, e)) {
+		rc = 0;
 	}
-	for (size_t i = 0; i < h.n; i++) {
-		labels[i] = h.pts[i].run_id;
-		y[i] = h.pts[i].value;
-	}
-	for (size_t i = 0; i < h.n_steps; i++)
-		marks[i] = h.steps[i].s.index;
-	char title[256];
-	snprintf(title, sizeof(title), "%s: %s over %zu runs", spec, metric, h.n);
-	struct svgplot_trend t = { title, metric, labels, y, h.n, marks, h.n_steps };
-	if (svgplot_trend(&t, &b, e) || write_svg(outp, &b, e))
-		goto out;
-	rc = 0;
-out:
-	free(labels);
-	free(y);
-	free(marks);
 	buf_release(&b);
 	history_release(&h);
 	return rc;

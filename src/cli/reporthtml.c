@@ -23,7 +23,6 @@
 #include "engrave/spec.h"
 #include "engrave/svgplot.h"
 #include "engrave/target.h"
-#include "engrave/xalloc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -144,22 +143,10 @@ static int history_metric(struct buf *b, struct store *st, const char *spec, con
 		history_release(&h);
 		return rc;
 	}
-	const char **labels = xcalloc(h.n, sizeof(*labels));
-	double *y = xcalloc(h.n, sizeof(*y));
-	size_t *marks = xcalloc(h.n_steps + 1, sizeof(*marks));
-	for (size_t i = 0; i < h.n; i++) {
-		labels[i] = h.pts[i].run_id;
-		y[i] = h.pts[i].value;
-	}
-	for (size_t i = 0; i < h.n_steps; i++)
-		marks[i] = h.steps[i].s.index;
-	char title[256];
-	snprintf(title, sizeof(title), "%s: %s over %zu runs", spec, metric, h.n);
-	struct svgplot_trend t = { title, metric, labels, y, h.n, marks, h.n_steps };
 	struct buf svg;
 	buf_init(&svg, 0);
 	rc = buf_append_str(b, "<h3>", e) || html_text(b, metric, e) || buf_append_str(b, "</h3>\n", e) ||
-	     svgplot_trend(&t, &svg, e) || html_svg(b, &svg, e);
+	     svgplot_history(spec, metric, &h, &svg, e) || html_svg(b, &svg, e);
 	for (size_t i = 0; !rc && i < h.n_steps; i++) {
 		char line[256];
 		snprintf(line, sizeof(line), "step at run %s (after %s): %.4g -> %.4g", h.steps[i].run_id,
@@ -167,9 +154,6 @@ static int history_metric(struct buf *b, struct store *st, const char *spec, con
 		rc = html_elem(b, "p", line, e);
 	}
 	buf_release(&svg);
-	free(labels);
-	free(y);
-	free(marks);
 	history_release(&h);
 	return rc;
 }
