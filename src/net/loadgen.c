@@ -676,8 +676,11 @@ static void pool_exec(struct pool *p, unsigned slot, const struct sched_op *op, 
 	r->res->sent++;
 	note_error(r, &rec, "request %llu (%s): status %u", (unsigned long long)op->index,
 		   sched_op_name(op->kind), st);
-	char why[64];
-	note_group(r->res, &rec, why, (size_t)snprintf(why, sizeof(why), "the in-process operation returned %u", st));
+	if (rec.err != RECORD_ERR_NONE) { /* format only for failures: this runs under the pool lock */
+		char why[64];
+		note_group(r->res, &rec, why,
+			   (size_t)snprintf(why, sizeof(why), "the in-process operation returned %u", st));
+	}
 	finish_record(r, &rec, held);
 }
 
