@@ -6,7 +6,11 @@
 #   run.sh fuzz     fuzz each harness for $FUZZ_SECONDS (60); new inputs and
 #                   crashes go to $FUZZ_DIR (~/.cache/engrave-fuzz)
 #   run.sh long     the same with -fork=$FUZZ_JOBS (1) for $FUZZ_SECONDS (3600)
-# FUZZ_ONLY=substr limits any mode to harnesses whose name contains it.
+# Names after the mode (run.sh fuzz fuzz_spec fuzz_wire) pick harnesses
+# exactly; FUZZ_ONLY=substr limits any mode to names containing it.
+# fuzz and long append one line per harness to $FUZZ_DIR/campaign.tsv
+# (date, commit, harness, seconds, execs, cov edges, result): the record
+# the closing notes' campaign tables are read from.
 # Seeds are the project's own inputs: specs in tests/specs and experiments/,
 # pages of experiments/data/sample-wiki.xml, files written by fuzz-seeds
 # (engrave's own writers), and response bodies recorded from the Engram
@@ -155,6 +159,7 @@ run_one() { # mode harness
 	local regs=tests/fuzz/regressions/$h
 	mkdir -p "$regs"
 	log=$(mktemp)
+	local t0; t0=$(date +%s)
 	# fuzz_store: a damaged page faults inside LMDB and store/fault.c jumps
 	# back to the harness, abandoning that read's buffers by design (a
 	# command ends there instead): not leaks of the code under test
@@ -174,12 +179,18 @@ run_one() { # mode harness
 			"$FUZZ_DIR/corpus/$h" "$C/$h" "$regs" >"$log" 2>&1 ;;
 	esac
 	rc=$?
+	local secs=$(( $(date +%s) - t0 ))
 	local cov execs
 	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
 	execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$')
 	[ -z "$execs" ] && execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+	if [ "$m" != regress ]; then
+		[ -s "$FUZZ_DIR/campaign.tsv" ] || printf 'date\tcommit\tharness\tseconds\texecs\tcov\tresult\n' >"$FUZZ_DIR/campaign.tsv"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD 2>/dev/null)" \
+			"$h" "$secs" "${execs:-0}" "${cov:-?}" "$([ $rc -eq 0 ] && echo ok || echo "exit $rc")" >>"$FUZZ_DIR/campaign.tsv"
+	fi
 	if [ $rc -eq 0 ]; then
-		printf 'ok   %-22s execs %-10s cov %s\n' "$h" "${execs:-0}" "${cov:-?}"
+		printf 'ok   %-22s execs %-10s cov %-6s %ss\n' "$h" "${execs:-0}" "${cov:-?}" "$secs"
 	else
 		printf 'FAIL %-22s exit %d (log below)\n' "$h" "$rc"
 		grep -E 'ERROR|SUMMARY|runtime error|#[0-9]+ 0x|Test unit written' "$log" | head -25 | sed 's/^/    /'
@@ -192,6 +203,13 @@ case "$mode" in
 corpus) corpus ;;
 regress|fuzz|long)
 	[ -d "$C" ] || corpus >/dev/null
+	shift
+	if [ $# -gt 0 ]; then
+		for h in "$@"; do
+			[ -f "tests/fuzz/$h.c" ] || { echo "fuzz: no harness $h (have: $(echo $harnesses))" >&2; exit 2; }
+		done
+		harnesses="$*"
+	fi
 	bad=0
 	for h in $harnesses; do
 		[ -n "$FUZZ_ONLY" ] && [[ "$h" != *$FUZZ_ONLY* ]] && continue
