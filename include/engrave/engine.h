@@ -88,4 +88,23 @@ int engine_poll(struct engine *en, mono_ns deadline, struct err *e);
 /* Drive until nothing is in flight. 0 or -1. */
 int engine_drain(struct engine *en, struct err *e);
 
+/*
+ * Other clients' sockets in the same loop (a database client library's
+ * connection, pgvector's libpq: targets/pgvector_async.c). engine_watch()
+ * adds `fd` to the engine's epoll set for `events` (EPOLLIN, EPOLLOUT) and
+ * returns a watch id >= 0 (-1 on failure). Inside engine_poll(), when the
+ * fd is ready fn(user, events) runs; when the watch's deadline
+ * (engine_watch_deadline, 0 = none) has passed, fn(user, 0) runs (the
+ * deadline is then cleared: set it again if still needed). fn returns how
+ * many requests it completed (done callbacks it ran), which engine_poll
+ * counts like its own completions and which end its wait. What a watcher
+ * has in flight is its own to count: engine_in_flight() and engine_drain()
+ * know only the engine's HTTP requests. fn may change or remove any watch.
+ */
+typedef int (*engine_watch_fn)(void *user, uint32_t events);
+int engine_watch(struct engine *en, int fd, uint32_t events, engine_watch_fn fn, void *user, struct err *e);
+int engine_watch_events(struct engine *en, int id, uint32_t events, struct err *e);
+void engine_watch_deadline(struct engine *en, int id, mono_ns deadline);
+void engine_unwatch(struct engine *en, int id); /* removes the fd from the set; does not close it */
+
 #endif

@@ -28,6 +28,15 @@
  *     `slot` in [0, max_in_flight) identifies the request while it is in
  *     flight, so a driver can keep per-slot buffers (the http_request's body
  *     and url must stay valid until response() for that slot returns).
+ *   async (async_open != NULL): the driver sends through its own
+ *     connections in the engine's event loop (a database client library's
+ *     non-blocking sockets, engine_watch): async_open() attaches them to
+ *     each worker's engine, async_submit() sends the op at once (`sent` is
+ *     the driver's) and completes it later, inside engine_poll, through the
+ *     given engine_done_fn with an http_response the driver made (status
+ *     2xx ok, 0 + a CURLcode-like transport_error on connection failure or
+ *     timeout) that response() refines as on the HTTP path. Everything else
+ *     (open-loop timing, the cap, drops, records) is the HTTP path's.
  *   in-process (exec != NULL): exec() performs the op synchronously and
  *     returns its status (HTTP-like: 2xx ok); latency is still measured from
  *     the intended time. Up to max_in_flight operations run at once (at most
@@ -78,6 +87,7 @@
 #include <stdint.h>
 
 #include "engrave/clock.h"
+#include "engrave/engine.h"
 #include "engrave/http.h"
 #include "engrave/records.h"
 #include "engrave/sched.h"
@@ -102,6 +112,20 @@ typedef void (*loadgen_response_fn)(void *ctx, unsigned slot, const struct sched
 typedef unsigned (*loadgen_exec_fn)(void *ctx, unsigned slot, const struct sched_op *op,
 				    struct record *r);
 
+/* Async path: attach the driver's connections to worker `worker`'s engine
+ * (at most `max_in_flight` requests will be outstanding on it); returns the
+ * handle async_submit and async_close take, or NULL with `e` set. */
+typedef void *(*loadgen_async_open_fn)(void *ctx, struct engine *en, unsigned worker, int max_in_flight,
+				       struct err *e);
+/* Send `op` now; later call done(user, rs, sent, done_at) exactly once,
+ * inside engine_poll. -1 (e set) when it could not be sent: recorded as a
+ * connect failure when e->cls is ERR_NET (no connection), else as a
+ * client error. */
+typedef int (*loadgen_async_submit_fn)(void *conn, unsigned slot, const struct sched_op *op, engine_done_fn done,
+				       void *user, struct err *e);
+/* Detach and free (nothing is in flight by then). */
+typedef void (*loadgen_async_close_fn)(void *conn);
+
 /* Optional record sink (opts.sink): receives every finished record, in
  * completion order, on an executor thread, one call at a time (worker
  * threads and the in-process pool serialise it); `r` is valid during the
@@ -114,6 +138,10 @@ struct loadgen_target {
 	loadgen_build_fn build;       /* HTTP path */
 	loadgen_response_fn response; /* HTTP path, optional */
 	loadgen_exec_fn exec;         /* in-process path (used when build is NULL) */
+	loadgen_async_open_fn async_open;     /* async path (used when set; build NULL) */
+	loadgen_async_submit_fn async_submit;
+	loadgen_async_close_fn async_close;
+	const char *async_transport;  /* its name in the result ("libpq") */
 };
 
 enum loadgen_transport {

@@ -43,6 +43,7 @@
 #include <stdint.h>
 #include "engrave/buf.h"
 #include "engrave/clock.h"
+#include "engrave/engine.h"
 #include "engrave/http.h"
 
 struct envlist;
@@ -323,6 +324,37 @@ int target_exec_recall(struct target *t, const float *vec, int k, float threshol
 		       struct target_hits *out, struct err *e);
 int target_exec_search(struct target *t, const char *text, int k, struct target_hits *out,
 		       struct err *e);
+
+/* ---- the async hot path: a driver's own connections in the engine's loop ----
+ *
+ * A driver that speaks its database's protocol through a client library
+ * (pgvector over libpq) cannot hand the engine an http_request; instead it
+ * puts its non-blocking connections into the engine's event loop
+ * (engine_watch) and completes each operation through an engine_done_fn,
+ * with an http_response it makes: status 200/201 and a body its
+ * target_parse_recall / target_parse_store read back, an error status and
+ * the server's words, or status 0 with a CURLcode-like transport_error
+ * (timeout 28, connection lost 56, cannot connect 7). `sent` is when the
+ * operation was written to the socket, `done` when its result was read.
+ * target_has_async() says whether the load test should use this path (it
+ * then prefers it over exec_*). One target_async belongs to one engine
+ * (one thread). */
+struct target_async;
+#define TARGET_ASYNC_CONNECTIONS 32 /* the load test's connections: min(max_in_flight, this) */
+int target_has_async(const struct target *t);
+/* Open min(max_in_flight, TARGET_ASYNC_CONNECTIONS) connections attached
+ * to `en` (blocking while it connects and prepares; fewer when the server
+ * refuses more, with a warning). */
+int target_async_open(struct target *t, struct engine *en, int max_in_flight, struct target_async **out,
+		      struct err *e);
+/* Send one record / one recall now; fn(user, ...) runs once, inside engine_poll. */
+int target_async_store(struct target_async *a, const struct target_record *rec, engine_done_fn fn, void *user,
+		       struct err *e);
+int target_async_recall(struct target_async *a, const float *vec, int k, float threshold, engine_done_fn fn,
+			void *user, struct err *e);
+/* Operations still in flight on it. */
+int target_async_in_flight(const struct target_async *a);
+void target_async_close(struct target_async *a); /* NULL-safe; fails what is in flight without callbacks */
 
 /* ---- specs: the target section against the driver table ---------------- */
 

@@ -14,6 +14,11 @@
  *     work was the client's ceiling (tools/bench/loadgen.sh); https, proxies
  *     and odd URLs stay with curl, in the same engine.
  *
+ * A third kind of socket comes from outside (engine_watch): another
+ * client library's connection (libpq's, for the pgvector driver), with
+ * WATCH_EPOLL_TAG and the watch's index in the event data. Its callback
+ * reads and writes on its own and says how many requests it completed.
+ *
  * wait_events() dispatches each event by its tag. We wait on the epoll set
  * until the earliest of the caller's deadline, curl's timer and wire's
  * earliest request deadline. Waiting uses epoll_pwait2() with a nanosecond
@@ -62,6 +67,15 @@ struct req {
 	struct req *next_free;
 };
 
+#define WATCH_EPOLL_TAG (1ULL << 62) /* below wire's tag (bit 63) */
+
+struct watch {
+	int fd;                /* -1: a free entry */
+	engine_watch_fn fn;
+	void *user;
+	mono_ns deadline;      /* 0 = none */
+};
+
 struct engine {
 	CURLM *m;
 	int epfd;
@@ -77,6 +91,9 @@ struct engine {
 	struct engine_stats st;
 	int pwait2_missing;
 	struct wire *w;        /* the native transport; NULL: curl for everything */
+	struct watch *watches; /* engine_watch: other clients' sockets */
+	int n_watches;
+	int watch_done;        /* completions their callbacks reported, not yet returned */
 };
 
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
@@ -169,6 +186,10 @@ void engine_free(struct engine *en)
 		free(r);
 	}
 	free(en->all);
+	for (int i = 0; i < en->n_watches; i++)
+		if (en->watches[i].fd >= 0)
+			epoll_ctl(en->epfd, EPOLL_CTL_DEL, en->watches[i].fd, NULL);
+	free(en->watches);
 	wire_free(en->w);
 	curl_multi_cleanup(en->m);
 	close(en->epfd);
@@ -279,10 +300,75 @@ int engine_submit(struct engine *en, const struct http_request *rq, engine_done_
 	return 0;
 }
 
+/* ---- other clients' sockets ------------------------------------------------ */
+
+int engine_watch(struct engine *en, int fd, uint32_t events, engine_watch_fn fn, void *user, struct err *e)
+{
+	int id = 0;
+	while (id < en->n_watches && en->watches[id].fd >= 0)
+		id++;
+	if (id == en->n_watches) {
+		en->watches = xrealloc_array(en->watches, (size_t)en->n_watches + 1, sizeof(*en->watches));
+		en->n_watches++;
+	}
+	struct epoll_event ev = { .events = events, .data.u64 = WATCH_EPOLL_TAG | (uint64_t)id };
+	if (epoll_ctl(en->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		en->watches[id].fd = -1;
+		return err_set_errno(e, ERR_NET, errno, "engine: watching socket %d", fd);
+	}
+	en->watches[id] = (struct watch){ fd, fn, user, 0 };
+	return id;
+}
+
+int engine_watch_events(struct engine *en, int id, uint32_t events, struct err *e)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = WATCH_EPOLL_TAG | (uint64_t)id };
+	if (epoll_ctl(en->epfd, EPOLL_CTL_MOD, en->watches[id].fd, &ev) < 0)
+		return err_set_errno(e, ERR_NET, errno, "engine: watching socket %d", en->watches[id].fd);
+	return 0;
+}
+
+void engine_watch_deadline(struct engine *en, int id, mono_ns deadline)
+{
+	en->watches[id].deadline = deadline;
+}
+
+void engine_unwatch(struct engine *en, int id)
+{
+	if (id < 0 || id >= en->n_watches || en->watches[id].fd < 0)
+		return;
+	epoll_ctl(en->epfd, EPOLL_CTL_DEL, en->watches[id].fd, NULL);
+	en->watches[id].fd = -1;
+	en->watches[id].deadline = 0;
+}
+
+/* The earliest watch deadline, 0 = none. */
+static mono_ns watch_next_deadline(const struct engine *en)
+{
+	mono_ns at = 0;
+	for (int i = 0; i < en->n_watches; i++)
+		if (en->watches[i].fd >= 0 && en->watches[i].deadline && (!at || en->watches[i].deadline < at))
+			at = en->watches[i].deadline;
+	return at;
+}
+
+static void watch_expire(struct engine *en, mono_ns now)
+{
+	for (int i = 0; i < en->n_watches; i++) {
+		struct watch *w = &en->watches[i];
+		if (w->fd >= 0 && w->deadline && w->deadline <= now) {
+			w->deadline = 0;
+			en->watch_done += w->fn(w->user, 0);
+		}
+	}
+}
+
 /* Run callbacks for finished transfers; returns how many. */
 static int reap(struct engine *en)
 {
 	int n = en->w ? wire_reap(en->w) : 0, left;
+	n += en->watch_done;
+	en->watch_done = 0;
 	CURLMsg *msg;
 	while (en->in_flight > 0 && (msg = curl_multi_info_read(en->m, &left))) {
 		if (msg->msg != CURLMSG_DONE)
@@ -336,6 +422,12 @@ static int wait_events(struct engine *en, mono_ns now, mono_ns until, struct err
 			wire_event(en->w, evs[i].data.u64, evs[i].events);
 			continue;
 		}
+		if (evs[i].data.u64 & WATCH_EPOLL_TAG) {
+			struct watch *w = &en->watches[evs[i].data.u64 & ~WATCH_EPOLL_TAG];
+			if (w->fd >= 0) /* an earlier callback of this batch may have removed it */
+				en->watch_done += w->fn(w->user, evs[i].events);
+			continue;
+		}
 		int flags = 0, running;
 		if (evs[i].events & (EPOLLIN | EPOLLHUP))
 			flags |= CURL_CSELECT_IN;
@@ -360,6 +452,8 @@ static void run_timeouts(struct engine *en, mono_ns now)
 		if (wd && wd <= now)
 			wire_expire(en->w, now);
 	}
+	if (en->n_watches)
+		watch_expire(en, now);
 }
 
 int engine_poll(struct engine *en, mono_ns deadline, struct err *e)
@@ -391,6 +485,11 @@ int engine_poll(struct engine *en, mono_ns deadline, struct err *e)
 			until = en->timer_at;
 		if (en->w) {
 			mono_ns wd = wire_next_deadline(en->w);
+			if (wd && wd < until)
+				until = wd;
+		}
+		if (en->n_watches) {
+			mono_ns wd = watch_next_deadline(en);
 			if (wd && wd < until)
 				until = wd;
 		}

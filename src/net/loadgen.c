@@ -62,6 +62,13 @@
  * finish_record() applies the lateness bound once: RECORD_F_LATE, `late`,
  * and late_free or cap_waits by the held bit.
  *
+ * The async path (async_open/async_submit) is the HTTP path with the send
+ * replaced: the driver writes the op on one of its own connections, which
+ * it attached to the worker's engine (engine_watch), and completes it
+ * through on_done from inside engine_poll. Engines and those connections
+ * are set up before t0 is taken (workers_prepare), so connecting is never
+ * the first requests' lateness.
+ *
  * The in-process path (exec) runs a leader/follower pool (Schmidt's
  * pattern): one thread, the leader, claims the next request and waits for
  * its due time; at the start of the spin margin it hands leadership to an
@@ -145,6 +152,7 @@ struct run {
 	struct loadgen_opts o;
 	struct loadgen_result *res;
 	struct engine *en;
+	void *async;               /* the async path's connections on this engine */
 	struct slot *slots;
 	struct slot *free_slots;
 	int in_flight;
@@ -417,7 +425,10 @@ static void on_done(void *user, const struct http_response *rs, mono_ns sent, mo
 	if (r->t->response)
 		r->t->response(r->t->ctx, sl->id, &sl->op, rs, rec);
 	if (rec->err != RECORD_ERR_NONE && !r->res->first_error[rec->err][0]) {
-		if (rs->status == 0)
+		if (!sl->rq.url) /* the async path: no HTTP request */
+			note_error(r, rec, "request %llu (%s): %ld: %.120s", (unsigned long long)sl->op.index,
+				   sched_op_name(sl->op.kind), rs->status, rs->status == 0 ? rs->error : rs->body.data);
+		else if (rs->status == 0)
 			note_error(r, rec, "%s %s: %s", http_method_of(&sl->rq), sl->rq.url, rs->error);
 		else
 			note_error(r, rec, "%s %s: %ld: %.120s", http_method_of(&sl->rq), sl->rq.url,
@@ -446,6 +457,17 @@ static int try_send(struct run *r, const struct sched_op *op, int held)
 	sl->rec.op = (uint8_t)op->kind;
 	sl->rec.intended = op->due_ns;
 	memset(&sl->rq, 0, sizeof(sl->rq));
+	if (r->async) {
+		r->free_slots = sl->next_free;
+		if (r->t->async_submit(r->async, sl->id, op, on_done, sl, &be) < 0) {
+			sl->next_free = r->free_slots;
+			r->free_slots = sl;
+			record_unsent(r, op, clock_mono_now(), RECORD_STATUS_TRANSPORT,
+				      be.cls == ERR_NET ? RECORD_ERR_CONNECT : RECORD_ERR_CLIENT, be.msg, held);
+			return 1;
+		}
+		goto sent;
+	}
 	if (r->t->build(r->t->ctx, sl->id, op, &sl->rq, &be) < 0) {
 		record_unsent(r, op, clock_mono_now(), RECORD_STATUS_ERROR, RECORD_ERR_CLIENT,
 			      be.msg[0] ? be.msg : "the driver could not build the request", held);
@@ -463,6 +485,7 @@ static int try_send(struct run *r, const struct sched_op *op, int held)
 			      held);
 		return 1;
 	}
+sent:
 	r->res->sent++;
 	r->in_flight++;
 	if (r->in_flight > r->res->max_in_flight_seen)
@@ -507,6 +530,8 @@ static int http_setup(struct run *r, struct err *e)
 		eo.max_connections = 1;
 	if (engine_new(&eo, &r->en, e) < 0)
 		return err_prefix(e, "loadtest");
+	if (r->t->async_open && !(r->async = r->t->async_open(r->t->ctx, r->en, r->w, r->cap, e)))
+		return err_prefix(e, "loadtest");
 	r->slots = xalloc_try_zeroed((size_t)r->cap, sizeof(*r->slots), "requests in flight", e);
 	if (!r->slots)
 		return err_prefix(e, "loadtest");
@@ -521,8 +546,6 @@ static int http_setup(struct run *r, struct err *e)
 
 static int run_http(struct run *r, struct err *e)
 {
-	if (http_setup(r, e) < 0)
-		return -1;
 	uint64_t n = sched_count(r->s), i = r->w;
 	struct sched_op op;
 	if (i < n)
@@ -869,7 +892,7 @@ static void opts_with_defaults(const struct loadgen_opts *o, int in_process, str
 static void workers_new(struct workers *wk, const struct loadgen_target *t,
 			const struct loadgen_opts *oo, struct loadgen_result *res)
 {
-	int nt = t->build && oo->threads > 1 ? oo->threads : 1;
+	int nt = (t->build || t->async_open) && oo->threads > 1 ? oo->threads : 1;
 	if (nt > oo->max_in_flight)
 		nt = oo->max_in_flight;
 	if (nt > LOADGEN_MAX_THREADS)
@@ -888,10 +911,6 @@ static int workers_prepare(struct workers *wk, const struct sched *s, const stru
 			   const struct loadgen_opts *oo, struct loadgen_result *res, struct err *e)
 {
 	int nt = wk->nt;
-	/* all workers share t0: a little in the future so they start together */
-	mono_ns t0 = clock_mono_now() + (nt > 1 ? NS_PER_MS : 0);
-	res->t0 = t0;
-	res->t0_unix = clock_unix_now() + (unix_ns)(nt > 1 ? NS_PER_MS : 0);
 	int rc = 0;
 	for (int w = 0; w < nt; w++) {
 		struct run *r = &wk->runs[w];
@@ -904,7 +923,6 @@ static int workers_prepare(struct workers *wk, const struct sched *s, const stru
 		r->t = t;
 		r->o = *oo;
 		r->res = &wk->parts[w];
-		r->t0 = t0;
 		if (nt > 1)
 			records_init(&wk->parts[w].records);
 		err_clear(&r->oom_err);
@@ -915,7 +933,18 @@ static int workers_prepare(struct workers *wk, const struct sched *s, const stru
 		r->live_ok = hist_init(&r->live, NULL) == 0;
 		r->wake_ok = hist_init(&r->wake, NULL) == 0;
 		waker_init(&r->wk, oo->spin_ns);
+		/* engines and the async path's connections before t0: connecting
+		 * (a database's handshake, prepared statements) is not the
+		 * schedule's time */
+		if (rc == 0 && (t->build || t->async_open) && http_setup(r, e) < 0)
+			rc = -1;
 	}
+	/* all workers share t0: a little in the future so they start together */
+	mono_ns t0 = clock_mono_now() + (nt > 1 ? NS_PER_MS : 0);
+	res->t0 = t0;
+	res->t0_unix = clock_unix_now() + (unix_ns)(nt > 1 ? NS_PER_MS : 0);
+	for (int w = 0; w < nt; w++)
+		wk->runs[w].t0 = t0;
 	res->late_ns = oo->late_ns;
 	return rc;
 }
@@ -923,7 +952,7 @@ static int workers_prepare(struct workers *wk, const struct sched *s, const stru
 /* Execute: in-process, on the calling thread, or one thread per worker. */
 static int workers_execute(struct workers *wk, const struct loadgen_target *t, struct err *e)
 {
-	if (!t->build)
+	if (!t->build && !t->async_open)
 		return run_exec(&wk->runs[0], e);
 	if (wk->nt == 1)
 		return run_http(&wk->runs[0], e);
@@ -984,6 +1013,8 @@ static int workers_collect(struct workers *wk, struct loadgen_result *res, int r
 			engine_get_stats(r->en, &es);
 			res->sent_native += es.native;
 		}
+		if (r->async)
+			r->t->async_close(r->async);
 		engine_free(r->en);
 		free(r->slots);
 	}
@@ -1014,9 +1045,11 @@ static int workers_collect(struct workers *wk, struct loadgen_result *res, int r
 static int finish_run(struct loadgen_result *res, const struct loadgen_target *t,
 		      const struct loadgen_opts *oo, struct err *e)
 {
-	judge_saturation(res, oo->max_in_flight, !t->build);
+	int inproc = !t->build && !t->async_open;
+	judge_saturation(res, oo->max_in_flight, inproc);
 	snprintf(res->transport, sizeof(res->transport), "%s",
-		 !t->build ? "in-process"
+		 t->async_open ? (t->async_transport ? t->async_transport : "async")
+		 : inproc ? "in-process"
 		 : res->sent_native == 0 ? "libcurl"
 		 : res->sent_native >= res->sent ? "native" : "native+libcurl");
 	if (res->recorded < res->scheduled) {
@@ -1034,10 +1067,10 @@ int loadgen_run(const struct sched *s, const struct loadgen_target *t,
 	memset(res, 0, sizeof(*res));
 	records_init(&res->records);
 	res->scheduled = sched_count(s);
-	if (!t || (!t->build && !t->exec))
-		return err_set(e, ERR_INTERNAL, "loadtest: the target gives neither build nor exec");
+	if (!t || (!t->build && !t->exec && !(t->async_open && t->async_submit && t->async_close)))
+		return err_set(e, ERR_INTERNAL, "loadtest: the target gives neither build, async nor exec");
 	struct loadgen_opts oo;
-	opts_with_defaults(o, !t->build, &oo);
+	opts_with_defaults(o, !t->build && !t->async_open, &oo);
 	struct workers wk;
 	workers_new(&wk, t, &oo, res);
 	int rc = workers_prepare(&wk, s, t, &oo, res, e);

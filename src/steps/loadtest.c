@@ -275,6 +275,51 @@ static void lt_response(void *ctx, unsigned slot, const struct sched_op *op, con
 }
 
 /* ---------------------------------------------------------------- */
+/* async path: the driver's own connections in the engine's loop      */
+
+struct lt_async {
+	struct lt *L;
+	struct target_async *ta;
+};
+
+static void *lt_async_open(void *ctx, struct engine *en, unsigned worker, int max_in_flight, struct err *e)
+{
+	(void)worker;
+	struct lt *L = ctx;
+	struct lt_async *la = xcalloc(1, sizeof(*la));
+	la->L = L;
+	if (target_async_open(L->t, en, max_in_flight, &la->ta, e)) {
+		free(la);
+		return NULL;
+	}
+	return la;
+}
+
+static int lt_async_submit(void *conn, unsigned slot, const struct sched_op *op, engine_done_fn done, void *user,
+			   struct err *e)
+{
+	struct lt_async *la = conn;
+	struct lt *L = la->L;
+	struct lt_slot *s = &L->slots[slot];
+	if (op->kind == OP_STORE) {
+		steps_load_vector(&L->lv, op->arg, s->vec, s->text, sizeof(s->text));
+		snprintf(s->id, sizeof(s->id), "%s%llu", L->load_prefix, (unsigned long long)op->arg);
+		s->rec = (struct target_record){ s->id, s->vec, s->text, -1.0f, 0 };
+		return target_async_store(la->ta, &s->rec, done, user, e);
+	}
+	if (op->kind == OP_RECALL)
+		return target_async_recall(la->ta, query_vec(L, op->arg), L->k, L->threshold, done, user, e);
+	return err_set(e, ERR_UNSUPPORTED, "target %s has no text search", target_driver(L->t));
+}
+
+static void lt_async_close(void *conn)
+{
+	struct lt_async *la = conn;
+	target_async_close(la->ta);
+	free(la);
+}
+
+/* ---------------------------------------------------------------- */
 /* in-process path                                                    */
 
 static unsigned lt_exec(void *ctx, unsigned slot, const struct sched_op *op, struct record *r)
@@ -688,8 +733,9 @@ static int slots_open(struct lt *L, const struct sched *S, const struct loadgen_
 		return err_hint(e, "shorten steps.loadtest.duration or lower the arrival rate (%llu requests)",
 				(unsigned long long)L->n_ops);
 	/* HTTP: one slot per request in flight; in-process: one per executor thread */
-	L->n_slots = (unsigned)(lo->max_in_flight > 0 ? lo->max_in_flight : target_has_http(L->t) ? 256 : 1);
-	if (!target_has_http(L->t) && L->n_slots > LOADGEN_MAX_THREADS)
+	int evented = target_has_http(L->t) || target_has_async(L->t);
+	L->n_slots = (unsigned)(lo->max_in_flight > 0 ? lo->max_in_flight : evented ? 256 : 1);
+	if (!evented && L->n_slots > LOADGEN_MAX_THREADS)
 		L->n_slots = LOADGEN_MAX_THREADS;
 	if (!(L->slots = xalloc_try_zeroed(L->n_slots, sizeof(*L->slots), "the request slots", e)))
 		return err_prefix(e, "loadtest");
@@ -766,6 +812,12 @@ static int run_phase(struct lt *L, const struct sched_params *sp, const struct l
 	tg.ctx = L;
 	if (target_has_http(L->t)) {
 		tg.build = lt_build;
+		tg.response = lt_response;
+	} else if (target_has_async(L->t)) {
+		tg.async_open = lt_async_open;
+		tg.async_submit = lt_async_submit;
+		tg.async_close = lt_async_close;
+		tg.async_transport = target_driver(L->t);
 		tg.response = lt_response;
 	} else {
 		tg.exec = lt_exec;

@@ -101,6 +101,40 @@ static unsigned rbs_exec(void *ctx, unsigned slot, const struct sched_op *op, st
 	return bad ? RECORD_STATUS_ERROR : 200;
 }
 
+/* The async path (pgvector): the driver's own connections in the engine's loop. */
+struct rbs_async {
+	struct rbs *S;
+	struct target_async *ta;
+};
+
+static void *rbs_async_open(void *ctx, struct engine *en, unsigned worker, int max_in_flight, struct err *e)
+{
+	(void)worker;
+	struct rbs *S = ctx;
+	struct rbs_async *ra = xcalloc(1, sizeof(*ra));
+	ra->S = S;
+	if (target_async_open(S->R->t, en, max_in_flight, &ra->ta, e)) {
+		free(ra);
+		return NULL;
+	}
+	return ra;
+}
+
+static int rbs_async_submit(void *conn, unsigned slot, const struct sched_op *op, engine_done_fn done, void *user,
+			    struct err *e)
+{
+	(void)slot;
+	struct rbs_async *ra = conn;
+	return target_async_recall(ra->ta, query_of(ra->S, op->arg), (int)ra->S->k, RB_NO_THRESHOLD, done, user, e);
+}
+
+static void rbs_async_close(void *conn)
+{
+	struct rbs_async *ra = conn;
+	target_async_close(ra->ta);
+	free(ra);
+}
+
 /* The phase's records and hits as its artifact, journaled. */
 static int put_search(struct rbs *S, size_t p, struct loadgen_result *res, struct err *e)
 {
@@ -159,6 +193,16 @@ int rb_search_phase(struct rb *R, size_t p, struct err *e)
 		tg.build = rbs_build;
 		tg.response = rbs_response;
 		S.n_slots = (unsigned)R->book->max_in_flight;
+		S.rq = xcalloc(S.n_slots, sizeof(*S.rq));
+		for (unsigned i = 0; i < S.n_slots; i++)
+			target_req_init(&S.rq[i]);
+	} else if (target_has_async(R->t)) {
+		tg.async_open = rbs_async_open;
+		tg.async_submit = rbs_async_submit;
+		tg.async_close = rbs_async_close;
+		tg.async_transport = target_driver(R->t);
+		tg.response = rbs_response;
+		S.n_slots = (unsigned)R->book->max_in_flight; /* rbs_response reads rq[slot] */
 		S.rq = xcalloc(S.n_slots, sizeof(*S.rq));
 		for (unsigned i = 0; i < S.n_slots; i++)
 			target_req_init(&S.rq[i]);

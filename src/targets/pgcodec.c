@@ -181,3 +181,34 @@ float pgcodec_score(const char *metric, double distance)
 	double s = 1.0 - distance;
 	return (float)(s > 0 ? s : 0);
 }
+
+int pgcodec_hit_encode(struct buf *b, const char *id, size_t id_len, float score, struct err *e)
+{
+	if (id_len > UINT16_MAX)
+		id_len = UINT16_MAX;
+	uint8_t head[6];
+	memcpy(head, &score, 4); /* little-endian hosts only: the body never leaves the process */
+	head[4] = (uint8_t)(id_len & 0xff);
+	head[5] = (uint8_t)(id_len >> 8);
+	if (buf_append(b, head, sizeof(head), e) || buf_append(b, id, id_len, e))
+		return -1;
+	return 0;
+}
+
+int pgcodec_hit_decode(const char *p, size_t len, size_t *pos, char *id, size_t cap, float *score)
+{
+	if (*pos == len)
+		return 0;
+	if (*pos > len || len - *pos < 6 || cap == 0)
+		return -1;
+	const uint8_t *h = (const uint8_t *)p + *pos;
+	size_t n = (size_t)h[4] | (size_t)h[5] << 8;
+	if (len - *pos - 6 < n)
+		return -1;
+	memcpy(score, h, 4);
+	size_t keep = n < cap - 1 ? n : cap - 1;
+	memcpy(id, h + 6, keep);
+	id[keep] = '\0';
+	*pos += 6 + n;
+	return 1;
+}

@@ -42,6 +42,14 @@ double pgcodec_f64_decode(const char *p);
  * SQL NULL), NUL-terminated. */
 int pgcodec_text_array(struct buf *b, const char *const *s, size_t n, struct err *e);
 
+/* The recall answer the async path hands to target_parse_recall in an
+ * http_response body: per hit a float32 score and a uint16 id length
+ * (little-endian) and the id's bytes (no NUL). pgcodec_hit_decode reads the
+ * hit at *pos (advancing it): 1 a hit (id NUL-terminated into id[cap],
+ * truncated to fit), 0 at the end, -1 when the bytes are malformed. */
+int pgcodec_hit_encode(struct buf *b, const char *id, size_t id_len, float score, struct err *e);
+int pgcodec_hit_decode(const char *p, size_t len, size_t *pos, char *id, size_t cap, float *score);
+
 /* 0 if `url` is a postgres:// or postgresql:// URI without a password
  * (user:password@ or password=), else -1 with why. */
 int pgcodec_url_check(const char *url, char *why, size_t cap);

@@ -245,6 +245,14 @@ static void pgv_unlock(struct target *t)
 	pthread_mutex_unlock(&p->lock);
 }
 
+int pgv_schema_ready(struct target *t, struct err *e)
+{
+	if (pgv_lock(t, 1, e))
+		return -1;
+	pgv_unlock(t);
+	return 0;
+}
+
 /* The name of the index the configuration asks for (none: ""). */
 static void index_name(const struct target *t, char *out, size_t cap)
 {
@@ -677,6 +685,44 @@ static int pgv_recall(struct target *t, const float *vec, int k, float threshold
 	return rc;
 }
 
+/* The async path's answers (pgvector_async.c): a recall's hits as
+ * pgcodec_hit_encode wrote them; a store's status. */
+static int pgv_parse_recall(struct target *t, const struct target_req *rq, const struct http_response *rs,
+			    struct target_hits *out, struct err *e)
+{
+	(void)rq;
+	if (rs->status < 200 || rs->status > 299)
+		return err_set(e, ERR_NET, "pgvector %s: recall: %ld: %.200s", t->space, rs->status,
+			       rs->status ? rs->body.data : rs->error);
+	size_t pos = 0;
+	char id[TARGET_ID_MAX];
+	float score;
+	int got;
+	while ((got = pgcodec_hit_decode(rs->body.data, rs->body.len, &pos, id, sizeof(id), &score)) > 0)
+		if (target_hits_push(out, id, score, e))
+			return -1;
+	if (got < 0)
+		return err_set(e, ERR_NET, "pgvector %s: recall: a malformed answer at byte %zu", t->space, pos);
+	return 0;
+}
+
+static int pgv_parse_store(struct target *t, const struct target_req *rq, const struct http_response *rs,
+			   struct target_store_result *res, struct err *e)
+{
+	(void)t;
+	(void)e;
+	size_t n = rq && rq->n_records ? rq->n_records : 1;
+	for (size_t i = 0; i < n; i++) {
+		memset(&res[i], 0, sizeof(res[i]));
+		res[i].http_status = (int)rs->status;
+		res[i].status = rs->status >= 200 && rs->status <= 299 ? TARGET_STORED
+				: rs->status >= 400 && rs->status <= 499 ? TARGET_REJECTED : TARGET_FAILED;
+		if (res[i].status != TARGET_STORED)
+			snprintf(res[i].reason, sizeof(res[i].reason), "%.200s", rs->status ? rs->body.data : rs->error);
+	}
+	return 0;
+}
+
 /* Rows (id, embedding) of `sql` with one text parameter, binary results. */
 static PGresult *select_rows(struct target *t, const char *sql, const char *param, const char *what, struct err *e)
 {
@@ -830,6 +876,13 @@ static const struct target_ops pgvector_ops = {
 	.describe_env = pgv_describe_env,
 	.exec_store = pgv_store,
 	.exec_recall = pgv_recall,
+	.parse_store = pgv_parse_store,
+	.parse_recall = pgv_parse_recall,
+	.async_open = pgva_open,
+	.async_store = pgva_store,
+	.async_recall = pgva_recall,
+	.async_in_flight = pgva_in_flight,
+	.async_close = pgva_close,
 };
 
 static const char *const pgvector_spec_keys[] = { "url", "table", "timeout", "hnsw.*", "index.*", NULL };

@@ -50,7 +50,16 @@ int pgv_err(struct target *t, PGconn *c, const PGresult *r, const char *what, st
 /* The recall statement's two binary parameters in b: vals/lens point into it. */
 int pgv_recall_params(struct target *t, const float *vec, int k, struct buf *b, const char *vals[2], int lens[2],
 		      struct err *e);
+/* Extension, table and the synchronous connection's statements checked (blocking). */
+int pgv_schema_ready(struct target *t, struct err *e);
 /* Hits from a recall result (id, float8 distance), threshold applied (not for l2). */
 int pgv_hits_from(struct target *t, const PGresult *r, float threshold, struct target_hits *out, struct err *e);
+
+/* pgvector_async.c: the target_ops async hooks (target.h "the async hot path"). */
+void *pgva_open(struct target *t, struct engine *en, int connections, struct err *e);
+int pgva_store(void *h, const struct target_record *rec, engine_done_fn fn, void *user, struct err *e);
+int pgva_recall(void *h, const float *vec, int k, float threshold, engine_done_fn fn, void *user, struct err *e);
+int pgva_in_flight(const void *h);
+void pgva_close(void *h);
 
 #endif

@@ -718,6 +718,60 @@ int target_exec_search(struct target *t, const char *text, int k, struct target_
 	return t->ops->exec_search(t, text, k, out, e);
 }
 
+/* ---- the async hot path ------------------------------------------------- */
+
+struct target_async {
+	struct target *t;
+	void *h; /* the driver's */
+};
+
+int target_has_async(const struct target *t)
+{
+	return t->ops->async_open != NULL;
+}
+
+int target_async_open(struct target *t, struct engine *en, int max_in_flight, struct target_async **out,
+		      struct err *e)
+{
+	*out = NULL;
+	if (!t->ops->async_open)
+		return unsupported(t, "asynchronous connections", e);
+	int conns = max_in_flight < TARGET_ASYNC_CONNECTIONS ? max_in_flight : TARGET_ASYNC_CONNECTIONS;
+	void *h = t->ops->async_open(t, en, conns, e);
+	if (!h)
+		return -1;
+	struct target_async *a = xcalloc(1, sizeof(*a));
+	a->t = t;
+	a->h = h;
+	*out = a;
+	return 0;
+}
+
+int target_async_store(struct target_async *a, const struct target_record *rec, engine_done_fn fn, void *user,
+		       struct err *e)
+{
+	return a->t->ops->async_store(a->h, rec, fn, user, e);
+}
+
+int target_async_recall(struct target_async *a, const float *vec, int k, float threshold, engine_done_fn fn,
+			void *user, struct err *e)
+{
+	return a->t->ops->async_recall(a->h, vec, k, threshold, fn, user, e);
+}
+
+int target_async_in_flight(const struct target_async *a)
+{
+	return a->t->ops->async_in_flight(a->h);
+}
+
+void target_async_close(struct target_async *a)
+{
+	if (!a)
+		return;
+	a->t->ops->async_close(a->h);
+	free(a);
+}
+
 /* ---- request helpers --------------------------------------------------- */
 
 void target_req_begin(struct target *t, struct target_req *rq, const char *method)

@@ -66,6 +66,14 @@ struct target_ops {
 			   struct target_hits *out, struct err *e);
 	int (*exec_search)(struct target *t, const char *text, int k, struct target_hits *out,
 			   struct err *e);
+
+	/* the async hot path (target.h); the handle is the driver's */
+	void *(*async_open)(struct target *t, struct engine *en, int connections, struct err *e);
+	int (*async_store)(void *h, const struct target_record *rec, engine_done_fn fn, void *user, struct err *e);
+	int (*async_recall)(void *h, const float *vec, int k, float threshold, engine_done_fn fn, void *user,
+			    struct err *e);
+	int (*async_in_flight)(const void *h);
+	void (*async_close)(void *h);
 };
 
 struct target {

@@ -146,9 +146,9 @@ assert m["runbook.4.errors"] == 0 and m["runbook.4.recall"] == 1.0, {k: v for k,
 assert m["runbook.gone_p50_ms"] >= 0 and m["runbook.tracers_timed_out"] == 0, m
 PY
 "$ENGRAVE" --store "$TMPDIR/s" -q run --json "$TMPDIR/rb.yaml" >/dev/null 2>&1 # no-op rerun (cached) keeps the table
-n=$(PGCONNECT_TIMEOUT=5 $py - "$port" <<'PY' 2>/dev/null
+# count(*) of a table through the simple query protocol (no psql on the test machine)
+cat >"$TMPDIR/pgcount.py" <<'PY'
 import socket, struct, sys
-# count(*) through the simple query protocol (no psql on the test machine)
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
 def msg(t, b): return t + struct.pack("!I", len(b) + 4) + b
 params = b"user\0postgres\0database\0postgres\0\0"
@@ -161,7 +161,7 @@ def read():
     while len(b) < n: b += s.recv(n - len(b))
     return t, b
 while read()[0] != b"Z": pass
-s.sendall(msg(b"Q", b"SELECT count(*) FROM runbook\0"))
+s.sendall(msg(b"Q", ("SELECT count(*) FROM %s" % sys.argv[2]).encode() + b"\0"))
 while True:
     t, b = read()
     if t == b"D":
@@ -169,5 +169,101 @@ while True:
         print(b[6:6 + ln].decode())
     if t == b"Z": break
 PY
-)
+pg_count() { $py "$TMPDIR/pgcount.py" "$port" "$1" 2>/dev/null; }
+n=$(pg_count runbook)
 [ "$n" = "1000" ] && ok "pgvector holds 1000 rows after 1500 inserts and 500 deletes" || fail "pgvector row count" "$n"
+
+# the load test through libpq's async API: non-blocking connections in
+# pipeline mode in the engine's event loop. PGlite takes 8 connections and
+# runs one statement at a time, so at 1000/s requests queue; more of them
+# are in flight at once than there are connections (pipelined, never one
+# blocking thread per request), stores and exact recalls are all answered
+cat >"$TMPDIR/pipe.yaml" <<YAML
+name: pgv-pipelined
+seed: 5
+target: {driver: pgvector, url: "$URL", table: pipelined, index: {type: none}}
+steps:
+  centroids: {from: random, k: 6, dim: 16}
+  synthetic: {count: 3000, std_dev: 0.4, normalize: true}
+  queries: {count: 30, source: heldout}
+  groundtruth: {k: 10}
+  ingest: {batch_size: 500}
+  loadtest:
+    duration: 1s
+    warmup: 0s
+    max_in_flight: 64
+    arrival: {pattern: constant, rate: 1000}
+    mix: {store: 0.1, recall: 0.9, search: 0}
+    recall: {k: 10, threshold: 0}
+YAML
+E run --json "$TMPDIR/pipe.yaml" >"$TMPDIR/pipe.json" 2>"$TMPDIR/pipe.err"
+rc=$?
+[ $rc -eq 0 ] && ok "a pipelined load test against pgvector (exit 0)" ||
+	{ fail "a pipelined load test" "exit $rc"; tail -5 "$TMPDIR/pipe.err" | sed 's/^/# /'; }
+P=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TMPDIR/pipe.json")
+E export "$P" --format jsonl >"$TMPDIR/pipe.jsonl" 2>/dev/null
+stored=$(pg_count pipelined)
+$py - "$TMPDIR/pipe.json" "$TMPDIR/pipe.jsonl" "$stored" <<'PY' && ok "pipelined: more requests in flight than connections, every store and recall answered, the table grew by the stores" || fail "pipelined load test"
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+recs = [json.loads(l) for l in open(sys.argv[2])]
+assert len(recs) == 1000 and m["error_rate"] == 0, (len(recs), m["error_rate"])
+ev = sorted([(r["sent_ns"], 1) for r in recs] + [(r["done_ns"], -1) for r in recs])
+c = peak = 0
+for _, d in ev:
+    c += d
+    peak = max(peak, c)
+assert peak > 8, "at most %d in flight at once: not pipelined" % peak
+stores = [r for r in recs if r["op"] == "store"]
+assert stores and all(r["status"] == 201 for r in stores), [r["status"] for r in stores][:5]
+assert all(r["status"] == 200 and r["bytes_in"] > 0 for r in recs if r["op"] == "recall")
+assert int(sys.argv[3]) == 3000 + len(stores), (sys.argv[3], len(stores))
+assert m["recall_scored"] > 0 and m["recall"] >= 0.9, m["recall"]
+print("# peak in flight %d, %d stores, recall %.4f, p50 %.1f ms" % (peak, len(stores), m["recall"], m["p50_ms"]))
+PY
+
+# the server dies during the load test: the run ends on time, every
+# scheduled request has a record, those after the kill are connection
+# failures with the driver's words, none hangs to a timeout
+cat >"$TMPDIR/die.yaml" <<YAML
+name: pgv-dies
+seed: 5
+target: {driver: pgvector, url: "$URL", table: exact, index: {type: none}}
+steps:
+  centroids: {from: random, k: 6, dim: 16}
+  synthetic: {count: 3000, std_dev: 0.4, normalize: true}
+  queries: {count: 30, source: heldout}
+  groundtruth: {k: 10}
+  ingest: {batch_size: 250}
+  loadtest:
+    duration: 3s
+    warmup: 0s
+    max_in_flight: 8
+    arrival: {pattern: constant, rate: 100}
+    mix: {store: 0, recall: 1, search: 0}
+    recall: {k: 10, threshold: 0}
+YAML
+start=$(date +%s)
+E run --json "$TMPDIR/die.yaml" >"$TMPDIR/die.json" 2>"$TMPDIR/die.err" &
+rpid=$!
+for _ in $(seq 300); do grep -q "^loadtest: .*done" "$TMPDIR/die.err" && break; sleep 0.05; done
+kill -9 "$(cat "$TMPDIR/pglite.pid")" 2>/dev/null
+wait $rpid
+rc=$?
+took=$(( $(date +%s) - start ))
+P=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TMPDIR/die.json" 2>/dev/null)
+E export "$P" --format jsonl >"$TMPDIR/die.jsonl" 2>/dev/null
+$py - "$TMPDIR/die.jsonl" "$rc" "$took" <<'PY' && ok "the server killed mid-load-test: the run ends in ${took}s, later requests are connection failures" || { fail "server killed during the load test" "exit $rc after ${took}s"; tail -5 "$TMPDIR/die.err" | sed 's/^/# /'; }
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert sys.argv[2] == "0" and int(sys.argv[3]) < 20, sys.argv[2:]
+assert len(recs) == 300, len(recs)
+ok = [r for r in recs if r["error"] == "none"]
+bad = [r for r in recs if r["error"] != "none"]
+assert ok and bad, (len(ok), len(bad))
+assert all(r["error"] in ("connect", "transport", "timeout") for r in bad), {r["error"] for r in bad}
+last_ok = max(r["intended_ns"] for r in ok)
+assert all(r["error"] != "none" for r in recs if r["intended_ns"] > last_ok + 1e9)
+assert max(r["latency_ns"] for r in bad) < 5e9, "a failure waited for a timeout"
+PY
+grep -q "pgvector exact" "$TMPDIR/die.err" && ok "the load test's errors name the table and what failed" || fail "error message" "$(grep -i error "$TMPDIR/die.err" | head -3)"

@@ -154,3 +154,38 @@ Test(pgcodec, spec_refuses_a_password_and_takes_a_user)
 	cr_assert(strstr(e.msg, "only used with driver pgvector"), "%s", e.msg);
 	cr_assert_eq(load("name: t\ntarget: {driver: pgvector, table: Bad-Name}\n", &s, &e), -1);
 }
+
+/* The async path's recall answer: hits round-trip, long ids are truncated to
+ * the buffer, and truncated or overlong input is refused. */
+Test(pgcodec, hits_round_trip_and_malformed)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	cr_assert_eq(pgcodec_hit_encode(&b, "a1", 2, 0.75f, NULL), 0);
+	cr_assert_eq(pgcodec_hit_encode(&b, "", 0, -2.5f, NULL), 0);
+	cr_assert_eq(pgcodec_hit_encode(&b, "longer-id", 9, 1.0f, NULL), 0);
+	cr_assert_eq(b.len, 6 * 3 + 2 + 0 + 9);
+	size_t pos = 0;
+	char id[8];
+	float score;
+	cr_assert_eq(pgcodec_hit_decode(b.data, b.len, &pos, id, sizeof(id), &score), 1);
+	cr_assert_str_eq(id, "a1");
+	cr_assert_float_eq(score, 0.75f, 0);
+	cr_assert_eq(pgcodec_hit_decode(b.data, b.len, &pos, id, sizeof(id), &score), 1);
+	cr_assert_str_eq(id, "");
+	cr_assert_float_eq(score, -2.5f, 0);
+	cr_assert_eq(pgcodec_hit_decode(b.data, b.len, &pos, id, sizeof(id), &score), 1);
+	cr_assert_str_eq(id, "longer-", "truncated to the buffer, NUL-terminated");
+	cr_assert_eq(pgcodec_hit_decode(b.data, b.len, &pos, id, sizeof(id), &score), 0, "the end");
+	cr_assert_eq(pos, b.len);
+	/* a cut anywhere inside a hit is malformed, never a short read past the end */
+	for (size_t cut = 1; cut < 8; cut++) {
+		pos = 0;
+		cr_assert_eq(pgcodec_hit_decode(b.data, cut, &pos, id, sizeof(id), &score), -1, "cut %zu", cut);
+	}
+	/* an id length past the end */
+	char bad[6] = { 0, 0, 0, 0, (char)0xff, 0x7f };
+	pos = 0;
+	cr_assert_eq(pgcodec_hit_decode(bad, sizeof(bad), &pos, id, sizeof(id), &score), -1);
+	buf_release(&b);
+}
