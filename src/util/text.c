@@ -63,7 +63,12 @@ int text_parse_duration_ns(const char *s, unsigned long long *out_ns)
 	else if (!strcmp(end, "m")) mult = 60e9;
 	else if (!strcmp(end, "h")) mult = 3600e9;
 	else return -1;
-	*out_ns = (unsigned long long)(v * mult + 0.5);
+	/* NaN, infinity and anything past 2^64 ns (584 years) are not durations:
+	 * converting them to an integer is undefined (fuzz_spec found "7700421h") */
+	double ns = v * mult + 0.5;
+	if (!(ns < 18446744073709551616.0)) /* 2^64 */
+		return -1;
+	*out_ns = (unsigned long long)ns;
 	return 0;
 }
 
