@@ -19,13 +19,13 @@ pass=0 fail=0 skip=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-count() { # $1 = TAP file, $2 = label; updates counters, prints failures
-	local f=$1 label=$2 p s x
+count() { # $1 = TAP file, $2 = label, $3 = seconds it took; updates counters, prints failures
+	local f=$1 label=$2 secs=${3:-0} p s x
 	p=$(grep -E '^ok ' "$f" | grep -vc '# SKIP')
 	s=$(grep -E '^ok ' "$f" | grep -c '# SKIP')
 	x=$(grep -cE '^not ok' "$f")
 	pass=$((pass + p)); skip=$((skip + s)); fail=$((fail + x))
-	printf '%-34s %4d passed %4d failed %4d skipped\n' "$label" "$p" "$x" "$s"
+	printf '%-34s %4d passed %4d failed %4d skipped %5ds\n' "$label" "$p" "$x" "$s" "$secs"
 	grep -E '^not ok' "$f" | sed 's/^/    /'
 	return 0
 }
@@ -36,10 +36,11 @@ for t in "$BUILD"/tests/test_*; do
 	case "$name" in *.d|*.o) continue ;; esac
 	[ -n "$T" ] && [[ "$name" != *$T* ]] && continue
 	tap="$work/$name.tap" log="$work/$name.log"
+	t0=$SECONDS
 	TMPDIR=$(mktemp -d "$work/tmp.XXXX") timeout 900 "$t" --tap="$tap" >"$log" 2>&1
 	rc=$?
 	[ -f "$tap" ] || : >"$tap"
-	count "$tap" "$name"
+	count "$tap" "$name" $((SECONDS - t0))
 	if [ $rc -ne 0 ]; then
 		if ! grep -qE '^not ok' "$tap"; then
 			fail=$((fail + 1)); echo "    not ok - $name exited $rc with no failing test"
@@ -54,9 +55,10 @@ for s in tests/cli/[0-9]*.sh; do
 	name=$(basename "$s" .sh)
 	[ -n "$T" ] && [[ "$name" != *$T* ]] && continue
 	out="$work/$name.out"
+	t0=$SECONDS
 	TMPDIR=$(mktemp -d "$work/tmp.XXXX") timeout 900 bash "$s" >"$out" 2>&1
 	rc=$?
-	count "$out" "$name"
+	count "$out" "$name" $((SECONDS - t0))
 	if [ $rc -ne 0 ] && ! grep -qE '^not ok' "$out"; then
 		fail=$((fail + 1)); echo "    not ok - $name exited $rc"; tail -15 "$out" | sed 's/^/    /'
 	elif grep -qE '^not ok' "$out"; then
@@ -64,5 +66,6 @@ for s in tests/cli/[0-9]*.sh; do
 	fi
 done
 
+echo "# $SECONDS s in all"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ] && [ $((pass + skip)) -gt 0 ]
