@@ -258,7 +258,9 @@ int target_search(struct target *t, const char *text, int k, struct target_hits 
  */
 int target_fetch_embeddings(struct target *t, uint64_t offset, uint32_t limit,
 			    struct target_vectors *out, struct err *e);
-/* Every stored vector, paged and de-duplicated by id, at most `max` (0 = no limit). */
+/* Every stored vector, paged and de-duplicated by id, at most `max` (0 = no limit).
+ * A full page holding only ids already read (a server that ignores offset)
+ * is ERR_NET, not an endless loop. */
 int target_fetch_all(struct target *t, uint64_t max, struct target_vectors *out, struct err *e);
 /*
  * Read back the vectors of `ids` for verification: out->n == n, row i is

@@ -517,6 +517,7 @@ int target_fetch_all(struct target *t, uint64_t max, struct target_vectors *out,
 			rc = -1;
 			break;
 		}
+		size_t before = out->n;
 		for (size_t i = 0; i < pg.n && (!max || out->n < max); i++) {
 			if (target_vectors_push(out, pg.ids[i], pg.vecs + i * (size_t)t->dim, e)) {
 				rc = -1;
@@ -536,6 +537,15 @@ int target_fetch_all(struct target *t, uint64_t max, struct target_vectors *out,
 		target_vectors_release(&pg);
 		if (rc || got < page || (max && out->n >= max))
 			break;
+		/* a full page of ids all read before: the server answers every offset
+		 * with the same rows (it ignores offset), and paging on would never
+		 * end (tests/fuzz/regressions/fuzz_loopback/fetch-all-server-ignores-offset) */
+		if (out->n == before) {
+			rc = err_set(e, ERR_NET, "target %s: the page at offset %llu held only ids already read: "
+						 "the server repeats its rows (does it ignore offset?)",
+				     t->driver, (unsigned long long)off);
+			break;
+		}
 	}
 	target_vectors_release(&pg);
 	hmap_release(&seen);

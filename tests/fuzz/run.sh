@@ -14,8 +14,9 @@
 # Seeds are the project's own inputs: specs in tests/specs and experiments/,
 # pages of experiments/data/sample-wiki.xml, files written by fuzz-seeds
 # (engrave's own writers), and response bodies recorded from the Engram
-# contract server (build-fuzz/tools/engram-server). Nothing is copied from
-# ../shared. Prints one line per harness and exits 1 if any crashed.
+# contract server (build-fuzz/tools/engram-server), plus answers in Chroma's
+# and the embedding servers' shapes written here (corpus_loopback). Nothing
+# is copied from ../shared. Prints one line per harness and exits 1 if any crashed.
 set -u
 mode=${1:-regress}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -118,6 +119,9 @@ corpus_responses() {
 			-d '{"content":""}' >"$dir/store-400.json"
 		curl -s -g "$u/api/v1/memories/recall?embedding=$v&max_results=5&threshold=0" >"$dir/recall.json"
 		curl -s -g "$u/api/v1/memories/search?query=seed&limit=5" >"$dir/search.json"
+		curl -s "$u/health" >"$dir/health.json"
+		curl -s "$u/api/v1/memories?limit=1" >"$dir/count.json"
+		curl -s "$u/api/v1/memories?tier=hot&include_embeddings=true&limit=1000&offset=0" >"$dir/fetch.json"
 
 		# harness input: [driver/op byte][status byte][body]; statuses[] index 0 = 200, 3 = 400
 		{ printf '\000\000'; cat "$dir/store.json"; } | seed fuzz_target_resp engram-store
@@ -125,6 +129,22 @@ corpus_responses() {
 		{ printf '\002\000'; cat "$dir/recall.json"; } | seed fuzz_target_resp engram-recall
 		{ printf '\004\000'; cat "$dir/search.json"; } | seed fuzz_target_resp engram-search
 		{ printf '\003\000'; printf '{"ids":[["a1","b2"]],"distances":[[0.1,0.7]]}'; } | seed fuzz_target_resp chroma-recall
+		# fuzz_loopback: [call byte][status byte][body] (ops[] in fuzz_loopback.c: 0 engram
+		# health, 1 count, 2 describe_env, 3 fetch, 4 fetch_all, 5 get_vectors, 6 has_ids,
+		# 7 store); its targets are 4-d, so the fetched embeddings are cut to 4 floats
+		{ printf '\000\000'; cat "$dir/health.json"; } | seed fuzz_loopback engram-health
+		{ printf '\002\000'; cat "$dir/health.json"; } | seed fuzz_loopback engram-describe
+		{ printf '\001\000'; cat "$dir/count.json"; } | seed fuzz_loopback engram-count
+		{ printf '\001\003'; cat "$dir/store-400.json"; } | seed fuzz_loopback engram-count-400
+		{ printf '\007\001'; cat "$dir/store.json"; } | seed fuzz_loopback engram-store
+		python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+for m in j.get("memories", []):
+    m["embedding"] = m["embedding"][:3] + m["embedding"][-1:]
+print(json.dumps(j, separators=(",", ":")), end="")' "$dir/fetch.json" >"$dir/fetch4.json" &&
+			for op in 3 4 5 6; do
+				{ printf "\\00$op\\000"; cat "$dir/fetch4.json"; } | seed fuzz_loopback "engram-fetch-op$op"
+			done
 		cp "$dir/recall.json" "$C/fuzz_jsonf/recall.json"
 		printf '[0.1,-2.5e3,1e-45,3.4028235e38]' | seed fuzz_jsonf floats.json
 		printf 'zczMPc3MTD4=' | seed fuzz_jsonf b64
@@ -141,6 +161,44 @@ corpus_responses() {
 	rm -rf "$dir"
 }
 
+# fuzz_loopback's Chroma and embedding-server answers, in the shapes the drivers
+# read (chroma.c, embed_http.h), written here: [call byte][status byte][body].
+corpus_loopback() {
+	local coll='{"id":"0b3c9f2e-5d1a-4c7e-9a60-2f4d8e1b7c55","name":"fuzz-space","configuration_json":{"hnsw":{"space":"l2","ef_construction":100,"ef_search":100,"max_neighbors":16}},"metadata":null,"dimension":8,"tenant":"default_tenant","database":"default_database","version":0}'
+	local rows='{"ids":["a1","b2"],"embeddings":[[0.1,0.2,0.3,0.4],"AAAAPwAAgL4AAIA/AAAAAA=="],"documents":null,"metadatas":null,"include":["embeddings"]}'
+	printf '\010\000"1.0.0"' | seed fuzz_loopback chroma-health
+	printf '\011\0002' | seed fuzz_loopback chroma-count
+	{ printf '\012\000'; printf '%s' "$coll"; } | seed fuzz_loopback chroma-describe
+	{ printf '\012\006'; printf '{"error":"NotFoundError","message":"Collection [fuzz-space] does not exists"}'; } |
+		seed fuzz_loopback chroma-describe-404
+	for op in 13 14 15; do # \013 fetch, \014 fetch_all, \015 get_vectors
+		{ printf "\\0$op\\000"; printf '%s' "$rows"; } | seed fuzz_loopback "chroma-rows-op$op"
+	done
+	printf '\016\000{"ids":["b2","a1","zz"]}' | seed fuzz_loopback chroma-has-ids
+	printf '\017\000{}' | seed fuzz_loopback chroma-store
+	printf '\017\003{"error":"InvalidArgumentError","message":"Expected embeddings to be non-empty"}' |
+		seed fuzz_loopback chroma-store-400
+	printf '\020\000{}' | seed fuzz_loopback chroma-delete
+	printf '\021\000{}' | seed fuzz_loopback chroma-set-ef
+	# resolve and reset: one body that answers pre-flight and get-or-create alike
+	{ printf '\022\000{"max_batch_size":4,"supports_base64_encoding":true,'; printf '%s' "${coll#\{}"; } |
+		seed fuzz_loopback chroma-resolve
+	{ printf '\023\000{"max_batch_size":4,'; printf '%s' "${coll#\{}"; } | seed fuzz_loopback chroma-reset
+	printf '\023\006{"error":"NotFoundError","message":"Collection [fuzz-space] does not exists"}' |
+		seed fuzz_loopback chroma-reset-404
+	# embedders: \024/\025 openai in batches of 3/2, \026/\027 ollama likewise
+	printf '\024\000{"object":"list","data":[{"object":"embedding","index":2,"embedding":[0.5,0.5,0.5,0.5]},{"object":"embedding","index":0,"embedding":[0.1,-0.2,3e-1,4E2]},{"object":"embedding","index":1,"embedding":[0,0,0,1]}],"model":"fuzz-model","usage":{"prompt_tokens":5,"total_tokens":5}}' |
+		seed fuzz_loopback openai
+	printf '\025\000{"data":[{"embedding":[0.1,0.2,0.3,0.4]},{"embedding":[1,2,3,4]}]}' | seed fuzz_loopback openai-batch2
+	printf '\024\012{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}' |
+		seed fuzz_loopback openai-429
+	printf '\026\000{"model":"fuzz-model","embeddings":[[0.1,0.2,0.3,0.4],[-1,-2,-3,-4],[1e-3,2e-3,3e-3,4e-3]],"total_duration":1,"load_duration":1,"prompt_eval_count":5}' |
+		seed fuzz_loopback ollama
+	printf '\027\000{"embeddings":[[0.1,0.2,0.3,0.4],[0.5,0.6,0.7,0.8]]}' | seed fuzz_loopback ollama-batch2
+	printf '\026\003{"error":"model \\"fuzz-model\\" not found, try pulling it first"}' | seed fuzz_loopback ollama-404
+	printf '\000\016' | seed fuzz_loopback hang-up
+}
+
 corpus() {
 	rm -rf "$C"
 	mkdir -p "$C"
@@ -148,6 +206,7 @@ corpus() {
 	"$B/fuzz-seeds" "$C" || exit 1
 	corpus_text
 	corpus_responses
+	corpus_loopback
 	seed fuzz_store undamaged </dev/null
 	printf '\000\000\000\000\001\377' | seed fuzz_store meta-byte
 	for h in $harnesses; do printf '%-22s %4d seeds\n' "$h" "$(ls "$C/$h" | wc -l)"; done
