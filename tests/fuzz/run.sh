@@ -9,7 +9,8 @@
 # Names after the mode (run.sh fuzz fuzz_spec fuzz_wire) pick harnesses
 # exactly; FUZZ_ONLY=substr limits any mode to names containing it.
 # fuzz and long append one line per harness to $FUZZ_DIR/campaign.tsv
-# (date, commit, harness, seconds, execs, cov edges, result): the record
+# (date it ended, commit checked out when it started, harness, seconds,
+# execs, cov edges, result): the record
 # the closing notes' campaign tables are read from.
 # Seeds are the project's own inputs: specs in tests/specs and experiments/,
 # pages of experiments/data/sample-wiki.xml, files written by fuzz-seeds
@@ -218,7 +219,7 @@ run_one() { # mode harness
 	local regs=tests/fuzz/regressions/$h
 	mkdir -p "$regs"
 	log=$(mktemp)
-	local t0; t0=$(date +%s)
+	local t0 commit; t0=$(date +%s) commit=$(git rev-parse --short HEAD 2>/dev/null)
 	# fuzz_store: a damaged page faults inside LMDB and store/fault.c jumps
 	# back to the harness, abandoning that read's buffers by design (a
 	# command ends there instead): not leaks of the code under test
@@ -245,7 +246,7 @@ run_one() { # mode harness
 	[ -z "$execs" ] && execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
 	if [ "$m" != regress ]; then
 		[ -s "$FUZZ_DIR/campaign.tsv" ] || printf 'date\tcommit\tharness\tseconds\texecs\tcov\tresult\n' >"$FUZZ_DIR/campaign.tsv"
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD 2>/dev/null)" \
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$commit" \
 			"$h" "$secs" "${execs:-0}" "${cov:-?}" "$([ $rc -eq 0 ] && echo ok || echo "exit $rc")" >>"$FUZZ_DIR/campaign.tsv"
 	fi
 	if [ $rc -eq 0 ]; then
