@@ -113,10 +113,11 @@ typedef unsigned (*loadgen_exec_fn)(void *ctx, unsigned slot, const struct sched
 				    struct record *r);
 
 /* Async path: attach the driver's connections to worker `worker`'s engine
- * (at most `max_in_flight` requests will be outstanding on it); returns the
+ * (at most `max_in_flight` requests will be outstanding on it; `connections`
+ * its share of opts.max_connections, 0 = the driver's default); returns the
  * handle async_submit and async_close take, or NULL with `e` set. */
 typedef void *(*loadgen_async_open_fn)(void *ctx, struct engine *en, unsigned worker, int max_in_flight,
-				       struct err *e);
+				       int connections, struct err *e);
 /* Send `op` now; later call done(user, rs, sent, done_at) exactly once,
  * inside engine_poll. -1 (e set) when it could not be sent: recorded as a
  * connect failure when e->cls is ERR_NET (no connection), else as a
@@ -156,7 +157,7 @@ enum loadgen_transport {
 struct loadgen_opts {
 	int max_in_flight;            /* 0 = 256 (HTTP), 1 (in-process: operations on threads,
 	                               * at most LOADGEN_MAX_THREADS at once) */
-	int max_connections;          /* 0 = max_in_flight */
+	int max_connections;          /* 0 = max_in_flight (async: the driver's default) */
 	int transport;                /* enum loadgen_transport; 0 = native (see engine.h;
 	                               * ENGRAVE_HTTP_TRANSPORT=curl overrides it) */
 	int threads;                  /* HTTP path: worker threads, each with its own engine,
@@ -232,8 +233,8 @@ struct loadgen_result {
 };
 
 /*
- * Options from a spec's `loadtest:` section: max_in_flight, and
- * lateness_bound as late_ns. Other fields keep their defaults
+ * Options from a spec's `loadtest:` section: max_in_flight, connections as
+ * max_connections, and lateness_bound as late_ns. Other fields keep their defaults
  * (0); the caller sets live/label/stop.
  */
 void loadgen_opts_from_spec(const struct spec_loadtest *lt, struct loadgen_opts *o);

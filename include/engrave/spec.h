@@ -212,6 +212,7 @@ struct spec_loadtest {
 	uint64_t warmup_ns;          /* 0; < duration */
 	struct spec_arrival_cfg arrival;
 	uint64_t max_in_flight;      /* 256 */
+	uint64_t connections;        /* connections to the target, 0 = the driver's default */
 	uint64_t lateness_bound_ns;  /* a send later than this after its due time is counted late, 10ms */
 	double mix_store;            /* 0.5 */
 	double mix_recall;           /* 0.425 */

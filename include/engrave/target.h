@@ -344,11 +344,11 @@ int target_exec_search(struct target *t, const char *text, int k, struct target_
 struct target_async;
 #define TARGET_ASYNC_CONNECTIONS 32 /* the load test's connections: min(max_in_flight, this) */
 int target_has_async(const struct target *t);
-/* Open min(max_in_flight, TARGET_ASYNC_CONNECTIONS) connections attached
- * to `en` (blocking while it connects and prepares; fewer when the server
- * refuses more, with a warning). */
-int target_async_open(struct target *t, struct engine *en, int max_in_flight, struct target_async **out,
-		      struct err *e);
+/* Open `connections` connections attached to `en` (0: min(max_in_flight,
+ * TARGET_ASYNC_CONNECTIONS)); blocking while it connects and prepares;
+ * fewer when the server refuses more, with a warning. */
+int target_async_open(struct target *t, struct engine *en, int max_in_flight, int connections,
+		      struct target_async **out, struct err *e);
 /* Send one record / one recall now; fn(user, ...) runs once, inside engine_poll. */
 int target_async_store(struct target_async *a, const struct target_record *rec, engine_done_fn fn, void *user,
 		       struct err *e);

@@ -530,7 +530,9 @@ static int http_setup(struct run *r, struct err *e)
 		eo.max_connections = 1;
 	if (engine_new(&eo, &r->en, e) < 0)
 		return err_prefix(e, "loadtest");
-	if (r->t->async_open && !(r->async = r->t->async_open(r->t->ctx, r->en, r->w, r->cap, e)))
+	int conns = r->o.max_connections ? (r->o.max_connections / (int)r->stride > 0
+					    ? r->o.max_connections / (int)r->stride : 1) : 0;
+	if (r->t->async_open && !(r->async = r->t->async_open(r->t->ctx, r->en, r->w, r->cap, conns, e)))
 		return err_prefix(e, "loadtest");
 	r->slots = xalloc_try_zeroed((size_t)r->cap, sizeof(*r->slots), "requests in flight", e);
 	if (!r->slots)
@@ -1085,6 +1087,7 @@ void loadgen_opts_from_spec(const struct spec_loadtest *lt, struct loadgen_opts 
 {
 	memset(o, 0, sizeof(*o));
 	o->max_in_flight = lt->max_in_flight > 1000000 ? 1000000 : (int)lt->max_in_flight;
+	o->max_connections = lt->connections > 10000 ? 10000 : (int)lt->connections;
 	o->late_ns = lt->lateness_bound_ns;
 }
 

@@ -304,6 +304,11 @@ static const struct key keys[] = {
 	  "excluded from metrics, kept in records; must be shorter than duration" },
 	{ "steps.loadtest.max_in_flight", KT_U64, OFF(loadtest.max_in_flight), 0, "256", NULL, 1, 1000000,
 	  KF_MIN | KF_MAX, NULL, NULL, NULL, "requests in flight at most (the embedded target: operations at once, up to 64); a due request waits for room, and is dropped and counted after 10 s" },
+	{ "steps.loadtest.connections", KT_U64, OFF(loadtest.connections), 0, "0", NULL, 0, 10000, KF_MAX | KF_NEW,
+	  NULL, NULL, "0 (automatic)",
+	  "connections to the target (wrk's -c): HTTP drivers' keep-alive pool (automatic: max_in_flight), "
+	  "pgvector's libpq connections in pipeline mode (automatic: max_in_flight, at most 32); requests "
+	  "beyond them queue on them; ignored in-process" },
 	{ "steps.loadtest.lateness_bound", KT_DUR, OFF(loadtest.lateness_bound_ns), 0, "10ms", NULL, 0, 0, 0,
 	  NULL, NULL, NULL, "a send later than this after its due time is late: the late count, late_rate and the client-saturation warning" },
 	{ "steps.loadtest.concurrency", KT_U64_LIST, OFF(loadtest.concurrency), OFF(loadtest.n_concurrency),

@@ -282,13 +282,14 @@ struct lt_async {
 	struct target_async *ta;
 };
 
-static void *lt_async_open(void *ctx, struct engine *en, unsigned worker, int max_in_flight, struct err *e)
+static void *lt_async_open(void *ctx, struct engine *en, unsigned worker, int max_in_flight, int connections,
+			    struct err *e)
 {
 	(void)worker;
 	struct lt *L = ctx;
 	struct lt_async *la = xcalloc(1, sizeof(*la));
 	la->L = L;
-	if (target_async_open(L->t, en, max_in_flight, &la->ta, e)) {
+	if (target_async_open(L->t, en, max_in_flight, connections, &la->ta, e)) {
 		free(la);
 		return NULL;
 	}

@@ -107,13 +107,14 @@ struct rbs_async {
 	struct target_async *ta;
 };
 
-static void *rbs_async_open(void *ctx, struct engine *en, unsigned worker, int max_in_flight, struct err *e)
+static void *rbs_async_open(void *ctx, struct engine *en, unsigned worker, int max_in_flight, int connections,
+			    struct err *e)
 {
 	(void)worker;
 	struct rbs *S = ctx;
 	struct rbs_async *ra = xcalloc(1, sizeof(*ra));
 	ra->S = S;
-	if (target_async_open(S->R->t, en, max_in_flight, &ra->ta, e)) {
+	if (target_async_open(S->R->t, en, max_in_flight, connections, &ra->ta, e)) {
 		free(ra);
 		return NULL;
 	}

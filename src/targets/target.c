@@ -740,13 +740,14 @@ int target_has_async(const struct target *t)
 	return t->ops->async_open != NULL;
 }
 
-int target_async_open(struct target *t, struct engine *en, int max_in_flight, struct target_async **out,
-		      struct err *e)
+int target_async_open(struct target *t, struct engine *en, int max_in_flight, int connections,
+		      struct target_async **out, struct err *e)
 {
 	*out = NULL;
 	if (!t->ops->async_open)
 		return unsupported(t, "asynchronous connections", e);
-	int conns = max_in_flight < TARGET_ASYNC_CONNECTIONS ? max_in_flight : TARGET_ASYNC_CONNECTIONS;
+	int conns = connections > 0 ? connections
+		    : max_in_flight < TARGET_ASYNC_CONNECTIONS ? max_in_flight : TARGET_ASYNC_CONNECTIONS;
 	void *h = t->ops->async_open(t, en, conns, e);
 	if (!h)
 		return -1;

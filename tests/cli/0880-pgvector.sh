@@ -222,6 +222,23 @@ assert m["recall_scored"] > 0 and m["recall"] >= 0.9, m["recall"]
 print("# peak in flight %d, %d stores, recall %.4f, p50 %.1f ms" % (peak, len(stores), m["recall"], m["p50_ms"]))
 PY
 
+# steps.loadtest.connections sets how many libpq connections the load test
+# opens (pglite-server logs each client): 4 asked opens two more than 2 asked
+conns_delta() { # $1 connections; prints the clients the run connected
+	sed -e "s/^    max_in_flight: 64/    max_in_flight: 16\n    connections: $1/; s/rate: 1000/rate: 50/; s/name: pgv-pipelined/name: pgv-conn$1/" \
+		"$TMPDIR/pipe.yaml" >"$TMPDIR/conn$1.yaml"
+	local before after
+	before=$(grep -c "Client connected" "$TMPDIR/pglite.log")
+	E run "$TMPDIR/conn$1.yaml" >/dev/null 2>"$TMPDIR/conn$1.err" || echo "run-failed"
+	after=$(grep -c "Client connected" "$TMPDIR/pglite.log")
+	echo $((after - before))
+}
+c2=$(conns_delta 2)
+c4=$(conns_delta 4)
+[ -n "$c2" ] && [ -n "$c4" ] && [ "$c2" -ge 2 ] 2>/dev/null && [ $((c4 - c2)) -eq 2 ] &&
+	ok "loadtest.connections: 2 and 4 open $c2 and $c4 connections in all (the load test's plus the driver's own)" ||
+	{ fail "loadtest.connections" "2 -> '$c2', 4 -> '$c4'"; tail -3 "$TMPDIR/conn4.err" | sed 's/^/# /'; }
+
 # the server dies during the load test: the run ends on time, every
 # scheduled request has a record, those after the kill are connection
 # failures with the driver's words, none hangs to a timeout

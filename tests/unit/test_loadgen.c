@@ -42,7 +42,16 @@ struct srv {
 	int port;
 	_Atomic uint64_t stall_from, stall_to; /* mono_ns window; 0 = none */
 	_Atomic uint64_t hits;
+	_Atomic int conns;     /* connections accepted */
 };
+
+static void on_conn(void *cls, struct MHD_Connection *c, void **sc, enum MHD_ConnectionNotificationCode code)
+{
+	(void)c, (void)sc;
+	struct srv *s = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&s->conns, 1);
+}
 
 static const char OK_BODY[] = "{\"ids\":[\"m1\",\"m2\",\"m3\"]}";
 static const char ERR_BODY[] = "{\"error\":\"boom\"}";
@@ -74,7 +83,8 @@ static void srv_start(struct srv *s)
 	memset(s, 0, sizeof(*s));
 	s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
 				NULL, NULL, handle, s, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+				MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_CONNECTION, on_conn, s,
+				MHD_OPTION_END);
 	cr_assert_not_null(s->d, "cannot start the test server");
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di->port;
@@ -707,4 +717,61 @@ Test(loadgen, worker_threads_split_the_schedule, .timeout = 60)
 	loadgen_result_release(&res);
 	free(d);
 	srv_stop(&srv);
+}
+
+/* steps.loadtest.connections (loadgen_opts_from_spec -> max_connections) is
+ * the keep-alive pool: 3 connections carry 16 in flight, on both transports;
+ * unset, the pool is max_in_flight wide. */
+static void check_connections(int transport)
+{
+	struct srv srv;
+	srv_start(&srv);
+	struct drv d;
+	drv_init(&d, srv.port);
+	struct sched s;
+	struct sched_params p = params(400, 500);
+	cr_assert_eq(sched_init(&s, &p, NULL), 0);
+	atomic_store(&srv.stall_from, clock_mono_now());
+	atomic_store(&srv.stall_to, clock_mono_now() + 150 * MS); /* a backlog at the start */
+	struct loadgen_target t = { &d, build, response, NULL };
+	struct spec_loadtest lt;
+	memset(&lt, 0, sizeof(lt));
+	lt.max_in_flight = 16;
+	lt.connections = 3;
+	lt.lateness_bound_ns = 10 * MS;
+	struct loadgen_opts o;
+	loadgen_opts_from_spec(&lt, &o);
+	cr_assert_eq(o.max_connections, 3);
+	o.transport = transport;
+	struct loadgen_result res;
+	struct err e = ERR_INIT;
+	cr_assert_eq(loadgen_run(&s, &t, &o, &res, &e), 0, "%s", e.msg);
+	assert_one_record_per_request(&s, &res);
+	cr_assert_eq(res.errors, 0);
+	cr_assert_gt(res.max_in_flight_seen, 3, "in flight beyond the pool: queued on it");
+	int used = atomic_load(&srv.conns);
+	cr_assert(used >= 1 && used <= 3, "%d connections for connections: 3", used);
+	loadgen_result_release(&res);
+	/* unset: as many as are in flight */
+	lt.connections = 0;
+	loadgen_opts_from_spec(&lt, &o);
+	cr_assert_eq(o.max_connections, 0);
+	o.transport = transport;
+	atomic_store(&srv.conns, 0);
+	atomic_store(&srv.stall_from, clock_mono_now());
+	atomic_store(&srv.stall_to, clock_mono_now() + 150 * MS);
+	cr_assert_eq(loadgen_run(&s, &t, &o, &res, &e), 0, "%s", e.msg);
+	cr_assert_gt(atomic_load(&srv.conns), 3, "%d connections unset", atomic_load(&srv.conns));
+	loadgen_result_release(&res);
+	srv_stop(&srv);
+}
+
+Test(loadgen, connections_bound_the_pool_native, .timeout = 60)
+{
+	check_connections(LOADGEN_NATIVE);
+}
+
+Test(loadgen, connections_bound_the_pool_curl, .timeout = 60)
+{
+	check_connections(LOADGEN_CURL);
 }
