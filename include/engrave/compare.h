@@ -37,6 +37,18 @@ struct compare_recs;
 int compare_recs_load(struct store *st, const struct run_record *r, struct compare_recs **out,
 		      struct err *e);
 void compare_recs_free(struct compare_recs *c); /* NULL-safe */
+/* A sweep's phases (loadtest.concurrency, rates or ef_search), each loaded
+ * as compare_recs_load would load a plain run; compare_recs_load itself
+ * refuses a sweep (ERR_MISSING): pooling its phases would compare nothing.
+ * ERR_MISSING when the run is not a sweep. Free with compare_sweep_free. */
+struct compare_sweep {
+	char kind[32];                /* "concurrency", "rate", "ef_search" */
+	size_t n;
+	double *value;                /* each phase's value (NaN when not recorded) */
+	struct compare_recs **phase;
+};
+int compare_sweep_load(struct store *st, const struct run_record *r, struct compare_sweep *out, struct err *e);
+void compare_sweep_free(struct compare_sweep *sw); /* NULL-safe; leaves it empty */
 /* The metric's samples in ms, sorted ascending; *v is malloc'd (caller
  * frees; NULL when n == 0). ERR_USAGE for a non-latency metric. */
 int compare_recs_values(const struct compare_recs *c, const char *metric, double **v, size_t *n,

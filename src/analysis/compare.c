@@ -35,6 +35,7 @@
 #include "compare_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,17 +103,23 @@ void compare_recs_free(struct compare_recs *c)
 	free(c);
 }
 
-int compare_recs_load(struct store *st, const struct run_record *r, struct compare_recs **out, struct err *e)
+/* The run's finished loadtest step's artifact, or NULL. */
+static const struct digest *loadtest_output(const struct run_record *r)
 {
-	*out = NULL;
 	const struct digest *ld = NULL;
 	for (int i = 0; i < r->n_steps; i++)
 		if (!strcmp(r->steps[i].name, "loadtest") && r->steps[i].n_out > 0 &&
 		    (!strcmp(r->steps[i].state, "ran") || !strcmp(r->steps[i].state, "resumed") ||
 		     !strcmp(r->steps[i].state, "cached")))
 			ld = &r->steps[i].out[0];
-	if (!ld)
-		return err_set(e, ERR_MISSING, "run '%s' has no finished loadtest step: no request records", r->id);
+	return ld;
+}
+
+/* The measured records of one "loadtest" artifact `ld` of run `id`. */
+static int recs_of_artifact(struct store *st, const char *id, const struct digest *ld, struct compare_recs **out,
+			    struct err *e)
+{
+	*out = NULL;
 	struct artifact a;
 	struct obj_reader *rd = NULL;
 	struct records recs;
@@ -121,25 +128,32 @@ int compare_recs_load(struct store *st, const struct run_record *r, struct compa
 	struct compare_recs *c = NULL;
 	int rc = -1;
 	if (artifact_get(st, ld, &a, e))
-		return err_prefix(e, "run '%s' loadtest artifact", r->id);
+		return err_prefix(e, "run '%s' loadtest artifact", id);
+	if (!strcmp(a.type, "loadtest-sweep")) {
+		int64_t phases = 0;
+		artifact_get_int(&a, "phases", &phases);
+		err_set(e, ERR_MISSING, "run '%s' is a sweep of %lld phases: its requests compare phase by phase "
+			"(the sweep.* metrics), not pooled", id, (long long)phases);
+		goto out;
+	}
 	const struct digest *pd = artifact_part(&a, "records");
 	int64_t warm = 0, repeats = 1;
 	artifact_get_int(&a, "warmup_ns", &warm);
 	artifact_get_int(&a, "repeats", &repeats);
 	if (!pd) {
-		err_set(e, ERR_MISSING, "run '%s': loadtest artifact has no 'records' part", r->id);
+		err_set(e, ERR_MISSING, "run '%s': loadtest artifact has no 'records' part", id);
 		goto out;
 	}
 	if (obj_reader_open(st, pd, &rd, e))
 		goto out;
 	uint64_t size = obj_reader_size(rd);
 	if (!(bytes = malloc(size ? size : 1))) {
-		err_set(e, ERR_NOSPACE, "run '%s': out of memory for %llu bytes of records", r->id,
+		err_set(e, ERR_NOSPACE, "run '%s': out of memory for %llu bytes of records", id,
 			(unsigned long long)size);
 		goto out;
 	}
 	if ((size && obj_read_at(rd, 0, bytes, (size_t)size, e)) || records_decode(bytes, (size_t)size, &recs, e)) {
-		err_prefix(e, "run '%s' records", r->id);
+		err_prefix(e, "run '%s' records", id);
 		goto out;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -148,7 +162,7 @@ int compare_recs_load(struct store *st, const struct run_record *r, struct compa
 	if (!(c->lat = malloc(xalloc_mul(m, sizeof(double)))) || !(c->svc = malloc(xalloc_mul(m, sizeof(double)))) ||
 	    !(c->t = malloc(xalloc_mul(m, 8))) || !(c->rep = malloc(xalloc_mul(m, 4))) || !(c->op = malloc(m)) ||
 	    !(c->sent = malloc(m)) || !(c->err = malloc(m))) {
-		err_set(e, ERR_NOSPACE, "run '%s': out of memory for %zu records", r->id, recs.n);
+		err_set(e, ERR_NOSPACE, "run '%s': out of memory for %zu records", id, recs.n);
 		goto out;
 	}
 	for (size_t i = 0; i < recs.n; i++) {
@@ -176,6 +190,73 @@ out:
 	records_release(&recs);
 	obj_reader_close(rd);
 	artifact_release(&a);
+	return rc;
+}
+
+int compare_recs_load(struct store *st, const struct run_record *r, struct compare_recs **out, struct err *e)
+{
+	*out = NULL;
+	const struct digest *ld = loadtest_output(r);
+	if (!ld)
+		return err_set(e, ERR_MISSING, "run '%s' has no finished loadtest step: no request records", r->id);
+	return recs_of_artifact(st, r->id, ld, out, e);
+}
+
+void compare_sweep_free(struct compare_sweep *sw)
+{
+	if (!sw)
+		return;
+	for (size_t i = 0; i < sw->n; i++)
+		compare_recs_free(sw->phase[i]);
+	free(sw->phase);
+	free(sw->value);
+	memset(sw, 0, sizeof(*sw));
+}
+
+int compare_sweep_load(struct store *st, const struct run_record *r, struct compare_sweep *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	const struct digest *ld = loadtest_output(r);
+	if (!ld)
+		return err_set(e, ERR_MISSING, "run '%s' has no finished loadtest step: no request records", r->id);
+	struct artifact a;
+	if (artifact_get(st, ld, &a, e))
+		return err_prefix(e, "run '%s' loadtest artifact", r->id);
+	int rc = -1;
+	int64_t phases = 0;
+	if (strcmp(a.type, "loadtest-sweep")) {
+		err_set(e, ERR_MISSING, "run '%s' is not a sweep", r->id);
+		goto out;
+	}
+	artifact_get_int(&a, "phases", &phases);
+	const char *kind = artifact_get_str(&a, "kind");
+	snprintf(out->kind, sizeof(out->kind), "%s", kind ? kind : "phase");
+	if (phases <= 0 || phases > 100000) {
+		err_set(e, ERR_CORRUPT, "run '%s': a sweep of %lld phases", r->id, (long long)phases);
+		goto out;
+	}
+	out->phase = xcalloc((size_t)phases, sizeof(*out->phase));
+	out->value = xcalloc((size_t)phases, sizeof(*out->value));
+	for (int64_t i = 0; i < phases; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "phase-%02d", (int)i);
+		const struct digest *d = artifact_part(&a, name);
+		if (!d) {
+			err_set(e, ERR_CORRUPT, "run '%s': the sweep artifact lacks %s", r->id, name);
+			goto out;
+		}
+		snprintf(name, sizeof(name), "value-%02d", (int)i);
+		out->value[i] = NAN;
+		artifact_get_f64(&a, name, &out->value[i]);
+		if (recs_of_artifact(st, r->id, d, &out->phase[i], e))
+			goto out;
+		out->n = (size_t)i + 1;
+	}
+	rc = 0;
+out:
+	artifact_release(&a);
+	if (rc)
+		compare_sweep_free(out);
 	return rc;
 }
 

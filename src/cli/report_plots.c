@@ -168,28 +168,29 @@ static int lat_row(struct buf *b, const char *who, const double *v, size_t n, st
 	return html_row(b, e, 7, cells);
 }
 
-/* One operation: the run and each baseline that has its samples. */
-static int lat_op(struct report_ctx *c, struct compare_recs **cr, const char *op, struct err *e)
+/* One operation: a series per loaded record set (the run and each baseline
+ * that has its samples, or a sweep's phases), labels[i] naming cr[i]. */
+static int lat_op(struct report_ctx *c, struct compare_recs **cr, const char *const *labels, size_t n_sets,
+		  const char *op, const char *what, struct err *e)
 {
 	struct buf *b = c->out;
-	struct svgplot_series s[REPORT_MAX_BASE + 1];
-	double *v[REPORT_MAX_BASE + 1] = { 0 };
+	struct svgplot_series *s = xcalloc(n_sets, sizeof(*s));
+	double **v = xcalloc(n_sets, sizeof(*v));
 	size_t ns = 0;
-	char metric[32], title[400], rl[160];
+	char metric[32], title[400];
 	snprintf(metric, sizeof(metric), "%smax_ms", op);
-	snprintf(rl, sizeof(rl), "run %s", c->run->id);
 	int rc = 0;
-	for (int i = 0; !rc && i <= c->n_base; i++) {
+	for (size_t i = 0; !rc && i < n_sets; i++) {
 		size_t n = 0;
 		if (!cr[i] || compare_recs_values(cr[i], metric, &v[i], &n, e) || !n)
 			continue;
-		s[ns++] = (struct svgplot_series){ i ? c->base_label[i - 1] : rl, v[i], n };
+		s[ns++] = (struct svgplot_series){ labels[i], v[i], n };
 	}
 	if (ns && cr[0] && v[0]) {
 		char opname[16];
 		snprintf(opname, sizeof(opname), "%.*s", *op ? (int)strlen(op) - 1 : 14, *op ? op : "all operations");
-		snprintf(title, sizeof(title), "%s latency by percentile: %s, run %s", opname, c->run->spec_name,
-			 c->run->id);
+		snprintf(title, sizeof(title), "%s latency by percentile%s: %s, run %s", opname, what,
+			 c->run->spec_name, c->run->id);
 		struct buf svg;
 		buf_init(&svg, 0);
 		rc = buf_printf(b, e, "<h3>%s</h3>\n", opname) || svgplot_percentiles(title, s, ns, &svg, e) ||
@@ -201,8 +202,36 @@ static int lat_op(struct report_ctx *c, struct compare_recs **cr, const char *op
 		rc = rc || buf_append_str(b, "</table>\n", e);
 		buf_release(&svg);
 	}
-	for (int i = 0; i <= c->n_base; i++)
+	for (size_t i = 0; i < n_sets; i++)
 		free(v[i]);
+	free(v);
+	free(s);
+	return rc;
+}
+
+static const char LAT_INTRO[] = "<p>Latency from each request's intended send time (coordinated omission "
+				"corrected), warm-up and drops excluded; both axes logarithmic.";
+
+/* A sweep: one series per phase, named by the swept value. */
+static int latency_sweep(struct report_ctx *c, struct compare_sweep *sw, struct err *e)
+{
+	char (*lab)[64] = xcalloc(sw->n, sizeof(*lab));
+	const char **labels = xcalloc(sw->n, sizeof(*labels));
+	for (size_t i = 0; i < sw->n; i++) {
+		if (isnan(sw->value[i]))
+			snprintf(lab[i], sizeof(lab[i]), "phase %zu", i);
+		else
+			snprintf(lab[i], sizeof(lab[i]), "%s %g", sw->kind, sw->value[i]);
+		labels[i] = lab[i];
+	}
+	char what[64];
+	snprintf(what, sizeof(what), " by %s", sw->kind);
+	int rc = buf_printf(c->out, e, "%s One line per phase of the %s sweep; baselines are not overlaid on a "
+			    "sweep.</p>\n", LAT_INTRO, sw->kind);
+	for (size_t k = 0; !rc && k < sizeof(lat_ops) / sizeof(lat_ops[0]); k++)
+		rc = lat_op(c, sw->phase, labels, sw->n, lat_ops[k], what, e);
+	free(labels);
+	free(lab);
 	return rc;
 }
 
@@ -214,15 +243,30 @@ int report_sec_latency(struct report_ctx *c, struct err *e)
 	struct compare_recs *cr[REPORT_MAX_BASE + 1] = { 0 };
 	if (!c->have_recs)
 		return report_none(b, c->no_recs, e) || html_section_end(b, e);
+	struct compare_sweep sw;
+	struct err se = ERR_INIT;
+	if (compare_sweep_load(c->st, c->run, &sw, &se) == 0) {
+		int rc = latency_sweep(c, &sw, e);
+		compare_sweep_free(&sw);
+		return rc || html_section_end(b, e);
+	}
+	if (se.cls != ERR_MISSING) {
+		*e = se;
+		return -1;
+	}
 	int rc = compare_recs_load(c->st, c->run, &cr[0], e);
 	for (int i = 0; !rc && i < c->n_base; i++) {
 		struct err be = ERR_INIT; /* a baseline without records is drawn without its line */
 		compare_recs_load(c->st, &c->base[i], &cr[i + 1], &be);
 	}
-	rc = rc || buf_append_str(b, "<p>Latency from each request's intended send time (coordinated omission "
-				     "corrected), warm-up and drops excluded; both axes logarithmic.</p>\n", e);
+	char rl[160];
+	snprintf(rl, sizeof(rl), "run %s", c->run->id);
+	const char *labels[REPORT_MAX_BASE + 1] = { rl };
+	for (int i = 0; i < c->n_base; i++)
+		labels[i + 1] = c->base_label[i];
+	rc = rc || buf_printf(b, e, "%s</p>\n", LAT_INTRO);
 	for (size_t k = 0; !rc && k < sizeof(lat_ops) / sizeof(lat_ops[0]); k++)
-		rc = lat_op(c, cr, lat_ops[k], e);
+		rc = lat_op(c, cr, labels, (size_t)c->n_base + 1, lat_ops[k], "", e);
 	for (int i = 0; i <= c->n_base; i++)
 		compare_recs_free(cr[i]);
 	return rc || html_section_end(b, e);
