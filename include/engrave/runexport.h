@@ -41,9 +41,13 @@ int runexport_hgrm(struct store *st, const struct artifact *lt, int op, int serv
 int runexport_groundtruth(struct store *st, const struct artifact *gt, int ivecs, FILE *f, const char *what,
 			  struct err *e);
 
-/* The "loadtest" artifact (not a sweep) of a run: ERR_MISSING when the run
- * has no finished loadtest step, ERR_USAGE for a sweep. Caller releases. */
-int runexport_run_loadtest(struct store *st, const struct run_record *rec, struct artifact *out, struct err *e);
+/* The "loadtest" artifact of a run, or of phase `phase` of a sweep run
+ * (phase < 0: none chosen). ERR_MISSING when the run has no finished
+ * loadtest step; ERR_USAGE for a sweep without a phase (listing its phases
+ * and values), a phase it does not have, or a phase of a run that is not a
+ * sweep. Caller releases. */
+int runexport_run_loadtest(struct store *st, const struct run_record *rec, int phase, struct artifact *out,
+			   struct err *e);
 
 /* VectorDBBench's TestResult JSON for a run (the mapping is in exportfmt.c). */
 int runexport_vdbb(struct store *st, const struct run_record *rec, struct buf *out, struct err *e);

@@ -24,6 +24,7 @@
 #include "engrave/xalloc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,7 +237,8 @@ out:
 
 /* ---- runs ---- */
 
-int runexport_run_loadtest(struct store *st, const struct run_record *rec, struct artifact *out, struct err *e)
+int runexport_run_loadtest(struct store *st, const struct run_record *rec, int phase, struct artifact *out,
+			   struct err *e)
 {
 	memset(out, 0, sizeof(*out));
 	const struct digest *ld = runmetrics_step_output(rec, "loadtest");
@@ -246,11 +248,56 @@ int runexport_run_loadtest(struct store *st, const struct run_record *rec, struc
 	}
 	if (artifact_get(st, ld, out, e))
 		return -1;
-	if (!strcmp(out->type, "loadtest"))
-		return 0;
-	err_set(e, ERR_USAGE, "run %s's load test is a '%s' artifact, not one load phase", rec->id, out->type);
+	if (!strcmp(out->type, "loadtest")) {
+		if (phase < 0)
+			return 0;
+		artifact_release(out);
+		return err_set(e, ERR_USAGE, "run %s's load test is one phase, not a sweep: drop --phase", rec->id);
+	}
+	if (strcmp(out->type, "loadtest-sweep")) {
+		err_set(e, ERR_CORRUPT, "run %s's load test is a '%s' artifact", rec->id, out->type);
+		artifact_release(out);
+		return -1;
+	}
+	int64_t phases = 0;
+	artifact_get_int(out, "phases", &phases);
+	const char *kind = artifact_get_str(out, "kind");
+	if (phase < 0 || phase >= phases) {
+		char list[512] = "";
+		size_t len = 0;
+		for (int64_t i = 0; i < phases && len < sizeof(list) - 40; i++) {
+			char name[24];
+			double v = NAN;
+			snprintf(name, sizeof(name), "value-%02d", (int)i);
+			artifact_get_f64(out, name, &v);
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%lld (%s %g)", i ? ", " : "",
+						(long long)i, kind ? kind : "value", v);
+		}
+		if (phase < 0)
+			err_set(e, ERR_USAGE, "run %s's load test is a sweep of %lld phases: export one", rec->id,
+				(long long)phases);
+		else
+			err_set(e, ERR_USAGE, "run %s's sweep has no phase %d", rec->id, phase);
+		artifact_release(out);
+		return err_hint(e, "--phase N (records and hgrm), N one of %s", list);
+	}
+	char name[24];
+	snprintf(name, sizeof(name), "phase-%02d", phase);
+	const struct digest *pd = artifact_part(out, name);
+	struct digest d;
+	if (!pd) {
+		artifact_release(out);
+		return err_set(e, ERR_CORRUPT, "run %s: the sweep artifact lacks %s", rec->id, name);
+	}
+	d = *pd;
 	artifact_release(out);
-	return err_hint(e, "export one phase: run it as a spec without loadtest.concurrency/rates/ef_search");
+	if (artifact_get(st, &d, out, e))
+		return -1;
+	if (strcmp(out->type, "loadtest")) {
+		artifact_release(out);
+		return err_set(e, ERR_CORRUPT, "run %s: sweep %s is not a load test", rec->id, name);
+	}
+	return 0;
 }
 
 static double run_metric_or(const struct run_record *r, const char *key, double dflt)
@@ -313,7 +360,7 @@ static void vdbb_from_spec(const struct spec *sp, struct exportfmt_vdbb *v, char
 int runexport_vdbb(struct store *st, const struct run_record *rec, struct buf *out, struct err *e)
 {
 	struct artifact lt;
-	if (runexport_run_loadtest(st, rec, &lt, e))
+	if (runexport_run_loadtest(st, rec, -1, &lt, e))
 		return -1;
 	artifact_release(&lt);
 	struct metrics m;

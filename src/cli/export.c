@@ -509,6 +509,7 @@ struct xopts {
 	int op;          /* hgrm: enum op_kind, -1 all */
 	int service;
 	int ticks;
+	int phase;       /* a sweep run's phase, -1 none */
 };
 
 /* Write through fn into opts->out (via a temporary file beside it). */
@@ -566,7 +567,7 @@ static int export_run(struct store *s, const struct run_record *run, const struc
 			rc = with_file(o->out, write_buf, &b, e);
 	} else {
 		struct artifact lt;
-		if (!runexport_run_loadtest(s, run, &lt, e)) {
+		if (!runexport_run_loadtest(s, run, o->phase, &lt, e)) {
 			struct stream_job j = { s, &lt, o->fmt == XF_JSONL };
 			if (o->fmt != XF_HGRM)
 				rc = with_file(o->out, write_records, &j, e);
@@ -624,7 +625,7 @@ static int export_artifact(struct store *s, const struct artifact *a, const stru
 
 static const struct cli_help export_help = {
 	"export",
-	"engrave export ARTIFACT|RUN [--format FMT] [-o FILE] [--op OP] [--service] [--ticks N] [--content CORPUS]",
+	"engrave export ARTIFACT|RUN [--format FMT] [-o FILE] [--phase N] [--op OP] [--service] [--ticks N] [--content CORPUS]",
 	"write an artifact or a run out for other tools: npy, fvecs, ivecs, csv, jsonl, hgrm, vdbb, engram-loadtest-json",
 	"ARTIFACT is a 64-hex digest, a unique prefix of one (at least 6 hex digits,\n"
 	"e.g. the 12 that 'engrave show RUN' prints) or a ref; RUN is a run id, a unique\n"
@@ -635,7 +636,9 @@ static const struct cli_help export_help = {
 	"  corpus              jsonl {id, title, text}\n"
 	"  loadtest            csv, jsonl, hgrm\n"
 	"  groundtruth         jsonl, ivecs\n"
-	"  RUN                 csv, jsonl, hgrm (its load test), vdbb, engram-loadtest-json\n\n"
+	"  RUN                 csv, jsonl, hgrm (its load test), vdbb, engram-loadtest-json\n"
+	"A sweep run (loadtest.concurrency, rates or ef_search) exports one phase as\n"
+	"csv, jsonl or hgrm: --phase N (without it, exit 2 lists the phases).\n\n"
 	"csv / jsonl of a load test: one line per request (warm-up and dropped ones\n"
 	"too), columns index, repeat, op, intended_ns, sent_ns, done_ns, latency_ns\n"
 	"(done - intended), service_ns (done - sent), status, bytes_out, bytes_in, error\n"
@@ -688,7 +691,7 @@ static int parse_op(const char *name, int *op)
 int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 {
 	const char *format = NULL, *out = NULL, *op_name = NULL;
-	long ticks = EXPORTFMT_HGRM_TICKS;
+	long ticks = EXPORTFMT_HGRM_TICKS, phase = -1;
 	struct xopts o = { 0 };
 	const struct cli_opt opts[] = {
 		{ "content", 0, OPT_STRING, &o.content, "CORPUS", "jsonl of vectors: fill \"content\" from this corpus" },
@@ -696,6 +699,7 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 		  "npy, fvecs, ivecs, csv, jsonl, hgrm, vdbb or engram-loadtest-json (default: from -o, else jsonl)" },
 		{ "op", 0, OPT_STRING, &op_name, "OP", "hgrm: only this operation (store, recall, search)" },
 		{ "output", 'o', OPT_STRING, &out, "FILE", "write to FILE instead of stdout" },
+		{ "phase", 0, OPT_INT, &phase, "N", "a sweep run: export its phase N (csv, jsonl, hgrm)" },
 		{ "service", 0, OPT_FLAG, &o.service, NULL, "hgrm: service time (from the send), not latency" },
 		{ "ticks", 0, OPT_INT, &ticks, "N", "hgrm: percentile ticks per half-distance (default 5)" },
 		{ 0 },
@@ -716,6 +720,11 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 	if (ticks < 1 || ticks > 1000)
 		return cli_usage_error(&export_help, "--ticks must be between 1 and 1000");
 	o.ticks = (int)ticks;
+	if (phase != -1 && (phase < 0 || phase > 100000))
+		return cli_usage_error(&export_help, "--phase must be a phase number (0, 1, ...)");
+	if (phase >= 0 && o.fmt != XF_CSV && o.fmt != XF_JSONL && o.fmt != XF_HGRM)
+		return cli_usage_error(&export_help, "--phase applies to csv, jsonl and hgrm");
+	o.phase = (int)phase;
 	if ((op_name || o.service || ticks != EXPORTFMT_HGRM_TICKS) && o.fmt != XF_HGRM)
 		return cli_usage_error(&export_help, "--op, --service and --ticks apply to --format hgrm");
 	if (o.content && o.fmt != XF_JSONL)
@@ -736,6 +745,10 @@ int cmd_export(int argc, char **argv, struct cli_ctx *ctx)
 	struct subject sub;
 	if (resolve_subject(ctx->store, argv[first], &sub, &e))
 		return cli_fail(&e);
+	if (!sub.is_run && o.phase >= 0) {
+		subject_release(&sub);
+		return cli_usage_error(&export_help, "--phase applies to a run, not to an artifact");
+	}
 	rc = check_format(&sub, o.fmt, &e) ||
 	     (sub.is_run ? export_run(ctx->store, &sub.run, &o, &e) : export_artifact(ctx->store, &sub.art, &o, &e));
 	subject_release(&sub);

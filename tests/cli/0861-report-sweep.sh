@@ -49,3 +49,22 @@ rc=$?
 [ $rc -ne 0 ] && grep -q "is a sweep of 3 phases" "$TMPDIR/plot.out" &&
 	ok "plot of a sweep refuses to pool its phases, and says why (exit $rc)" ||
 	fail "plot of a sweep" "exit $rc: $(cat "$TMPDIR/plot.out" | head -3)"
+
+# export: a sweep run exports one phase at a time
+E export "$id" --format jsonl >"$TMPDIR/x.out" 2>"$TMPDIR/x.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "a sweep of 3 phases" "$TMPDIR/x.err" && grep -q "0 (concurrency 1), 1 (concurrency 2), 2 (concurrency 4)" "$TMPDIR/x.err" &&
+	ok "export of a sweep without --phase: exit 2 listing its phases" || fail "export of a sweep without --phase" "exit $rc: $(cat "$TMPDIR/x.err")"
+E export "$id" --format jsonl --phase 2 >"$TMPDIR/p2.jsonl" 2>"$TMPDIR/x.err"
+rc=$?
+$py - "$TMPDIR/p2.jsonl" <<'PY' && [ $rc -eq 0 ] && ok "export --phase 2 writes that phase's 100 requests" || fail "export --phase 2" "exit $rc: $(cat "$TMPDIR/x.err")"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 100 and all(r["op"] == "recall" for r in recs), len(recs)
+assert sorted(r["index"] for r in recs) == list(range(100))
+PY
+E export "$id" --format hgrm --phase 0 -o "$TMPDIR/p0.hgrm" 2>"$TMPDIR/x.err" && grep -q "Total count *= *100" "$TMPDIR/p0.hgrm" &&
+	ok "export --phase 0 as hgrm counts that phase's 100 requests" || fail "export --phase 0 hgrm" "$(cat "$TMPDIR/x.err"; tail -3 "$TMPDIR/p0.hgrm" 2>/dev/null)"
+E export "$id" --phase 7 >/dev/null 2>"$TMPDIR/x.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "has no phase 7" "$TMPDIR/x.err" && ok "a phase the sweep lacks: exit 2" || fail "export --phase 7" "exit $rc"
