@@ -177,21 +177,25 @@ static void fmt_num(char *out, size_t cap, double v)
 
 int check_table(const struct check_result *r, struct buf *out, struct err *e)
 {
-	if (buf_printf(out, e, "%-16s %-9s %12s %12s %9s %10s  %-7s %s\n", "metric", "kind", "value", "baseline",
+	int w = 16; /* the metric column: as wide as the longest name (runbook.3.write_rate) */
+	for (size_t i = 0; i < r->n; i++)
+		if ((int)strlen(r->rows[i].metric) > w)
+			w = (int)strlen(r->rows[i].metric);
+	if (buf_printf(out, e, "%-*s %-9s %12s %12s %9s %10s  %-7s %s\n", w, "metric", "kind", "value", "baseline",
 		       "change", "threshold", "verdict", "note"))
 		return -1;
 	for (size_t i = 0; i < r->n; i++) {
-		const struct check_row *w = &r->rows[i];
+		const struct check_row *row = &r->rows[i];
 		char v[32], b[32], c[32];
-		fmt_num(v, sizeof(v), w->value);
-		fmt_num(b, sizeof(b), w->baseline);
-		if (isnan(w->change_pct))
+		fmt_num(v, sizeof(v), row->value);
+		fmt_num(b, sizeof(b), row->baseline);
+		if (isnan(row->change_pct))
 			snprintf(c, sizeof(c), "-");
 		else
-			snprintf(c, sizeof(c), "%+.2f%s", w->change_pct, strstr(w->threshold, "pp") ? "pp" : "%");
-		if (buf_printf(out, e, "%-16s %-9s %12s %12s %9s %10s  %-7s %s\n", w->metric,
-			       w->relative ? "baseline" : "absolute", v, b, c, w->threshold, check_verdict_name(w->verdict),
-			       w->note))
+			snprintf(c, sizeof(c), "%+.2f%s", row->change_pct, strstr(row->threshold, "pp") ? "pp" : "%");
+		if (buf_printf(out, e, "%-*s %-9s %12s %12s %9s %10s  %-7s %s\n", w, row->metric,
+			       row->relative ? "baseline" : "absolute", v, b, c, row->threshold,
+			       check_verdict_name(row->verdict), row->note))
 			return -1;
 	}
 	return 0;

@@ -97,8 +97,10 @@ int stree_graft(struct stree *t, const char *path, struct snode *val, const stru
 	char seg[160];
 	struct snode *map = t->root;
 	const char *p = path;
+	int in_checks = 0; /* under checks: a metric name may hold dots (runbook.2.p99_ms) */
 	for (;;) {
-		size_t n = strcspn(p, ".");
+		size_t n = in_checks && strncmp(p, "baseline.", 9) ? strlen(p) : strcspn(p, ".");
+		in_checks = map == t->root && n == 6 && !strncmp(p, "checks", 6);
 		if (n >= sizeof(seg))
 			n = sizeof(seg) - 1;
 		memcpy(seg, p, n);

@@ -71,6 +71,14 @@ static const char *const spec_metric_names[] = {
 	"service_p99_ms", "store_p99_ms", "recall_p99_ms", "search_p99_ms",
 	"throughput", "error_rate", "late_rate", "drop_rate", "recall", NULL
 };
+/* A runbook's metrics (steps/rbresult.c) a check may name: the whole run's,
+ * and per phase runbook.<phase>.<name> (search phases: recall, p50_ms,
+ * p99_ms, qps, errors; write phases: write_rate). */
+static const char *const runbook_run_metrics[] = {
+	"runbook.recall_avg", "runbook.searchable_p50_ms", "runbook.searchable_p99_ms", "runbook.searchable_max_ms",
+	"runbook.gone_p50_ms", "runbook.gone_p99_ms", "runbook.gone_max_ms", "runbook.tracers_timed_out", NULL
+};
+static const char *const runbook_search_metrics[] = { "recall", "p50_ms", "p99_ms", "qps", "errors", NULL };
 const char *const spec_step_names[] = { "corpus", "embed", "centroids", "synthetic", "queries",
 					"groundtruth", "ingest", "loadtest", "runbook", NULL };
 
@@ -594,6 +602,26 @@ static int enum_index(const char *const *names, const char *v)
 	return -1;
 }
 
+/* 1 when `name` has a runbook metric's shape; *phase = its phase (-1: the
+ * whole run's), *leaf = the per-phase name. */
+static int runbook_metric(const char *name, long *phase, const char **leaf)
+{
+	*phase = -1;
+	*leaf = NULL;
+	if (enum_index(runbook_run_metrics, name) >= 0)
+		return 1;
+	if (strncmp(name, "runbook.", 8) || !isdigit((unsigned char)name[8]))
+		return 0;
+	char *end;
+	long p = strtol(name + 8, &end, 10);
+	if (*end != '.' || p < 0 || p >= SPEC_PHASES_MAX ||
+	    (enum_index(runbook_search_metrics, end + 1) < 0 && strcmp(end + 1, "write_rate")))
+		return 0;
+	*phase = p;
+	*leaf = end + 1;
+	return 1;
+}
+
 static void join_names(const char *const *names, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -867,13 +895,64 @@ static int bad_metric(struct lctx *c, const struct snode *k, const char *path)
 {
 	char all[512];
 	join_names(spec_metric_names, all, sizeof(all));
-	perr(c, k, path, "unknown metric '%.60s' (one of: %s)", k->str, all);
+	perr(c, k, path, "unknown metric '%.60s' (one of: %s; with steps.runbook, absolute checks also take "
+		 "runbook.recall_avg, runbook.{searchable,gone}_{p50,p99,max}_ms, runbook.tracers_timed_out and "
+		 "runbook.<phase>.{recall,p50_ms,p99_ms,qps,errors,write_rate})", k->str, all);
 	char ms[80];
 	snprintf(ms, sizeof(ms), "%.60s_ms", k->str);
 	const char *sug = enum_index(spec_metric_names, ms) >= 0 ? ms : text_suggest(k->str, spec_metric_names);
 	if (sug)
 		err_hint(c->e, "did you mean '%s'?", sug);
 	return -1;
+}
+
+/* The step a check's metric comes from is in the spec, and a runbook
+ * metric names something the runbook measures. */
+static int check_applies(struct lctx *c, const char *metric)
+{
+	const struct spec *s = c->s;
+	char path[96];
+	snprintf(path, sizeof(path), "checks.%s", metric);
+	long p;
+	const char *leaf;
+	if (!runbook_metric(metric, &p, &leaf)) {
+		if (!s->loadtest.present)
+			return perr(c, c->checks_node, path, "checks apply to load-test metrics; add steps.loadtest");
+		return 0;
+	}
+	const struct spec_runbook *rb = &s->runbook;
+	if (!rb->present)
+		return perr(c, c->checks_node, path, "a runbook metric; add steps.runbook");
+	if (p >= 0) {
+		if ((size_t)p >= rb->n_phases)
+			return perr(c, c->checks_node, path, "the runbook has phases 0..%zu, not %ld", rb->n_phases - 1, p);
+		enum spec_phase_kind k = rb->phases[p].kind;
+		int search = k == SPEC_PHASE_SEARCH, write = !search && k != SPEC_PHASE_WAIT;
+		if (strcmp(leaf, "write_rate") ? !search : !write)
+			return perr(c, c->checks_node, path, "phase %ld (%s) measures %s", p,
+				    spec_phase_kind_names[k],
+				    search ? "recall, p50_ms, p99_ms, qps and errors" : write ? "write_rate" : "nothing");
+		return 0;
+	}
+	int writes = 0, deletes = 0, searches = 0;
+	for (size_t i = 0; i < rb->n_phases; i++) {
+		enum spec_phase_kind k = rb->phases[i].kind;
+		searches += k == SPEC_PHASE_SEARCH;
+		writes += k != SPEC_PHASE_SEARCH && k != SPEC_PHASE_WAIT;
+		deletes += k == SPEC_PHASE_DELETE || k == SPEC_PHASE_REPLACE;
+	}
+	if (!strcmp(metric, "runbook.recall_avg") && !searches)
+		return perr(c, c->checks_node, path, "the runbook has no search phase");
+	if (!strncmp(metric, "runbook.searchable_", 19) || !strncmp(metric, "runbook.gone_", 13) ||
+	    !strcmp(metric, "runbook.tracers_timed_out")) {
+		if (!rb->tracers)
+			return perr(c, c->checks_node, path, "readiness is measured by tracers; steps.runbook.tracers is 0");
+		if (!strncmp(metric, "runbook.gone_", 13) && !deletes)
+			return perr(c, c->checks_node, path, "the runbook deletes nothing (no delete or replace phase)");
+		if (!writes)
+			return perr(c, c->checks_node, path, "the runbook writes nothing");
+	}
+	return 0;
 }
 
 static int cmp_check(const void *a, const void *b)
@@ -947,7 +1026,9 @@ static int load_checks(struct lctx *c, const struct snode *m)
 				return -1;
 			continue;
 		}
-		if (enum_index(spec_metric_names, k->str) < 0)
+		long rb_phase;
+		const char *rb_leaf;
+		if (enum_index(spec_metric_names, k->str) < 0 && !runbook_metric(k->str, &rb_phase, &rb_leaf))
 			return bad_metric(c, k, path);
 		enum spec_op op;
 		double val;
@@ -1171,8 +1252,11 @@ static int cross_checks(struct lctx *c)
 	if (s->loadtest.present && !s->target.present)
 		return perr(c, pos_of(c, "steps.loadtest"), "steps.loadtest",
 			    "needs a target section (the database to load-test)");
-	if ((s->n_checks || s->baseline.present) && !s->loadtest.present)
+	if (s->baseline.present && !s->loadtest.present)
 		return perr(c, c->checks_node, "checks", "checks apply to load-test metrics; add steps.loadtest");
+	for (size_t i = 0; i < s->n_checks; i++)
+		if (check_applies(c, s->checks[i].metric))
+			return -1;
 
 	/* Ranges that involve two keys. */
 	uint64_t limit = s->corpus.present ? s->corpus.limit : 0;
@@ -1572,7 +1656,10 @@ int spec_key_resolve(const char *key, char *path, size_t cap, struct err *e)
 	if (!strncmp(path, "checks.", 7)) {
 		/* checks.METRIC or checks.baseline.KEY: their names are checked when loaded */
 		const char *rest = path + 7;
-		if (!strchr(rest, '.') || (!strncmp(rest, "baseline.", 9) && !strchr(rest + 9, '.')))
+		long rb_phase;
+		const char *rb_leaf;
+		if (!strchr(rest, '.') || (!strncmp(rest, "baseline.", 9) && !strchr(rest + 9, '.')) ||
+		    runbook_metric(rest, &rb_phase, &rb_leaf))
 			return 0;
 		err_set(e, ERR_SPEC, "--set %s: checks hold checks.METRIC and checks.baseline.KEY only", key);
 		return err_hint(e, "e.g. --set 'checks.p99_ms=\"< 50\"' or --set checks.baseline.ref=m17-1k");
@@ -2110,7 +2197,9 @@ static void default_text(const struct key *k, const char *note, char *out, size_
 
 static const char checks_doc[] =
 	"checks.<metric>: \"<op> <number>\" with op one of <, <=, >, >=, ==; the run fails\n"
-	"  (exit 1) when the comparison is false. Metrics: %s.\n"
+	"  (exit 1) when the comparison is false. Metrics: %s. With steps.runbook also\n"
+	"  runbook.recall_avg, runbook.{searchable,gone}_{p50,p99,max}_ms, runbook.tracers_timed_out,\n"
+	"  runbook.<phase>.{recall,p50_ms,p99_ms,qps,errors} (search phases), .write_rate (writes).\n"
 	"checks.baseline.ref: the ref of a baseline run (e.g. m17-1k), required in baseline.\n"
 	"checks.baseline.<metric>: \"+N%%\" (may rise by at most N%% over the baseline) or\n"
 	"  \"-N%%\" (may fall by at most N%%).\n"

@@ -412,7 +412,7 @@ static const struct bad bads[] = {
 	  "checks.baseline.ref", "required key missing", NULL },
 	{ "name: x\n" TGT "steps:\n  loadtest: {}\nchecks: {baseline: {ref: a, p99_ms: \"5%\"}}\n", "t.yaml:5:37",
 	  "checks.baseline.p99_ms", "signed percentage", NULL },
-	{ "name: x\nchecks: {p99_ms: \"< 5\"}\n", "t.yaml:2:9", "checks", "add steps.loadtest", NULL },
+	{ "name: x\nchecks: {p99_ms: \"< 5\"}\n", "t.yaml:2:9", "checks.p99_ms", "add steps.loadtest", NULL },
 	/* values */
 	{ "name: \"has space\"\n", "t.yaml:1:7", "name", "may only hold", NULL },
 	{ "name: x\ntarget: {driver: engram, auth: {bearer_env: \"sk-abc123\"}}\n", "t.yaml:2:45",
