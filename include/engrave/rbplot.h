@@ -14,6 +14,12 @@
 
 struct buf;
 struct err;
+struct run_record;
+struct store;
+
+/* The runbook step's steps.csv of a run (the header above) into out.
+ * ERR_MISSING when the run has no finished runbook step. */
+int rbplot_run_csv(struct store *st, const struct run_record *run, struct buf *out, struct err *e);
 
 /* Append the SVG to out. ERR_INPUT when the CSV has no search phase. */
 int rbplot_svg(const char *csv, size_t len, const char *title, struct buf *out, struct err *e);

@@ -11,6 +11,7 @@
 #include "engrave/rbplot.h"
 #include "engrave/buf.h"
 #include "engrave/err.h"
+#include "engrave/store.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -139,4 +140,22 @@ int rbplot_svg(const char *csv, size_t len, const char *title, struct buf *out, 
 	rc = rc || series(out, rows, n, tmax, pmax, 0, e) || series(out, rows, n, tmax, pmax, 1, e) ||
 	     buf_append_str(out, "</svg>\n", e);
 	return rc;
+}
+
+/* The runbook step's steps.csv of a run, into out. ERR_MISSING without one. */
+int rbplot_run_csv(struct store *st, const struct run_record *run, struct buf *out, struct err *e)
+{
+	for (int i = 0; i < run->n_steps; i++) {
+		if (strcmp(run->steps[i].name, "runbook") || run->steps[i].n_out < 1)
+			continue;
+		struct artifact a;
+		if (artifact_get(st, &run->steps[i].out[0], &a, e))
+			return -1;
+		const struct digest *d = artifact_part(&a, "steps.csv");
+		int rc = d ? obj_get(st, d, out, e) : err_set(e, ERR_CORRUPT, "run %s: runbook result has no steps.csv", run->id);
+		artifact_release(&a);
+		return rc;
+	}
+	err_set(e, ERR_MISSING, "run %s has no finished runbook step", run->id);
+	return err_hint(e, "a spec with steps.runbook makes one; see experiments/runbook_*.yaml");
 }

@@ -1,6 +1,6 @@
 /*
  * report_sec.c — the report's table sections: spec, environment, steps,
- * recall, errors and verdicts (reporthtml.h).
+ * recall, runbook, errors and verdicts (reporthtml.h).
  *
  * Every figure comes from code that already owns it: the run as JSON
  * (report_run_json, whose "env" object other changes extend: it is rendered
@@ -15,10 +15,12 @@
 #include "engrave/buf.h"
 #include "engrave/check.h"
 #include "engrave/errtable.h"
+#include "engrave/rbplot.h"
 #include "engrave/sched.h"
 #include "engrave/spec.h"
 #include "engrave/svgplot.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +217,70 @@ int report_sec_recall(struct report_ctx *c, struct err *e)
 			return -1;
 	}
 	return html_section_end(b, e);
+}
+
+
+/* The runbook's phases: the steps.csv table, recall and p99 per phase
+ * (rbplot.h) and the readiness tracers. */
+int report_sec_runbook(struct report_ctx *c, struct err *e)
+{
+	struct buf *b = c->out, csv, svg;
+	if (html_section(b, "runbook", "Runbook", e))
+		return -1;
+	buf_init(&csv, 0);
+	buf_init(&svg, 0);
+	struct err le = ERR_INIT;
+	if (rbplot_run_csv(c->st, c->run, &csv, &le)) {
+		buf_release(&csv);
+		if (le.cls != ERR_MISSING) {
+			*e = le;
+			return -1;
+		}
+		return report_none(b, "no runbook in this run (steps.runbook)", e) || html_section_end(b, e);
+	}
+	char title[300];
+	snprintf(title, sizeof(title), "%s: recall and p99 per phase (run %s)", c->run->spec_name, c->run->id);
+	struct err pe = ERR_INIT; /* a runbook without search phases has nothing to plot */
+	int rc = rbplot_svg(csv.data, csv.len, title, &svg, &pe) == 0 && html_svg(b, &svg, e);
+	rc = rc || buf_append_str(b, "<table>\n", e);
+	/* our own CSV: a header line, then rows of plain fields (kind names, numbers) */
+	for (char *line = csv.data, *next; !rc && line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		const char *cells[16];
+		size_t n = 0;
+		for (char *f = line, *comma; n < 16; f = comma + 1) {
+			comma = strchr(f, ',');
+			if (comma)
+				*comma = '\0';
+			cells[n++] = f;
+			if (!comma)
+				break;
+		}
+		if (line == csv.data) {
+			rc = buf_append_str(b, "<tr>", e);
+			for (size_t k = 0; !rc && k < n; k++)
+				rc = buf_append_str(b, "<th>", e) || html_text(b, cells[k], e) || buf_append_str(b, "</th>", e);
+			rc = rc || buf_append_str(b, "</tr>\n", e);
+		} else {
+			rc = html_row(b, e, n, cells);
+		}
+	}
+	rc = rc || buf_append_str(b, "</table>\n", e);
+	int rows = 0;
+	for (int i = 0; !rc && i < c->run->n_metrics; i++) {
+		const char *k = c->run->metrics[i].key;
+		if (strncmp(k, "runbook.", 8) || isdigit((unsigned char)k[8]))
+			continue; /* the per-phase ones are the table above */
+		char v[32];
+		snprintf(v, sizeof(v), "%.4g", c->run->metrics[i].value);
+		rc = (!rows++ && buf_append_str(b, "<table>\n<tr><th>metric</th><th>value</th></tr>\n", e)) || kv_row(b, k, v, e);
+	}
+	rc = rc || (rows && buf_append_str(b, "</table>\n", e));
+	buf_release(&csv);
+	buf_release(&svg);
+	return rc || html_section_end(b, e);
 }
 
 /* ---- errors --------------------------------------------------------------- */

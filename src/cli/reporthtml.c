@@ -43,7 +43,7 @@ static const char css[] =
 	"</style>\n";
 
 static const char *const sections[] = { "spec", "environment", "steps", "ingest", "latency",
-					"timeline", "recall", "errors", "verdicts" };
+					"timeline", "recall", "runbook", "errors", "verdicts" };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static int write_file(const char *path, const struct buf *b, struct err *e)
@@ -110,7 +110,7 @@ static int run_page(struct report_ctx *c, struct err *e)
 {
 	static int (*const writers[])(struct report_ctx *, struct err *) = {
 		report_sec_spec, report_sec_env, report_sec_steps, report_sec_ingest, report_sec_latency,
-		report_sec_timeline, report_sec_recall, report_sec_errors, report_sec_verdicts,
+		report_sec_timeline, report_sec_recall, report_sec_runbook, report_sec_errors, report_sec_verdicts,
 	};
 	char title[256];
 	snprintf(title, sizeof(title), "engrave report: %s, run %s", c->run->spec_name, c->run->id);

@@ -45,6 +45,7 @@ int report_sec_spec(struct report_ctx *c, struct err *e);
 int report_sec_env(struct report_ctx *c, struct err *e);
 int report_sec_steps(struct report_ctx *c, struct err *e);
 int report_sec_recall(struct report_ctx *c, struct err *e);
+int report_sec_runbook(struct report_ctx *c, struct err *e);
 int report_sec_errors(struct report_ctx *c, struct err *e);
 int report_sec_verdicts(struct report_ctx *c, struct err *e);
 /* report_plots.c */

@@ -23,30 +23,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The runbook step's steps.csv of a run, into out. ERR_MISSING without one. */
-static int runbook_csv(struct store *st, const struct run_record *run, struct buf *out, struct err *e)
-{
-	for (int i = 0; i < run->n_steps; i++) {
-		if (strcmp(run->steps[i].name, "runbook") || run->steps[i].n_out < 1)
-			continue;
-		struct artifact a;
-		if (artifact_get(st, &run->steps[i].out[0], &a, e))
-			return -1;
-		const struct digest *d = artifact_part(&a, "steps.csv");
-		int rc = d ? obj_get(st, d, out, e) : err_set(e, ERR_CORRUPT, "run %s: runbook result has no steps.csv", run->id);
-		artifact_release(&a);
-		return rc;
-	}
-	err_set(e, ERR_MISSING, "run %s has no finished runbook step", run->id);
-	return err_hint(e, "a spec with steps.runbook makes one; see experiments/runbook_*.yaml");
-}
-
 static int show_runbook(struct store *st, const struct run_record *run, const char *svg, struct err *e)
 {
 	struct buf csv, plot;
 	buf_init(&csv, 0);
 	buf_init(&plot, 0);
-	int rc = runbook_csv(st, run, &csv, e);
+	int rc = rbplot_run_csv(st, run, &csv, e);
 	if (!rc && svg) {
 		char title[256];
 		snprintf(title, sizeof(title), "%s: recall and p99 per phase (run %s)", run->spec_name, run->id);

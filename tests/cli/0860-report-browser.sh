@@ -52,7 +52,7 @@ grep -q "baseline rb: $A" "$TMPDIR/r.html" && ok "the spec's checks.baseline ref
 ! grep -qiE '<script|<link|<img|<iframe|@import|(src|href)="?[a-z]+:|url\(' "$TMPDIR/r.html" && ok "no script, nothing fetched" ||
 	fail "self-contained"
 E report "$B" --baseline "$A" --json -o "$TMPDIR/j.html" >"$TMPDIR/j.json" 2>&1
-$py -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["run"]==sys.argv[2] and len(j["sections"])==9 and j["baselines"]==["run "+sys.argv[3]], j' \
+$py -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["run"]==sys.argv[2] and len(j["sections"])==10 and "runbook" in j["sections"] and j["baselines"]==["run "+sys.argv[3]], j' \
 	"$TMPDIR/j.json" "$B" "$A" && ok "--json names the run, sections and baselines" || fail "--json" "$(cat "$TMPDIR/j.json")"
 expect_exit 2 "no RUN is a usage error" E report
 expect_exit 3 "an unknown run is missing data" E report nosuchrun -o "$TMPDIR/x.html"

@@ -59,3 +59,19 @@ spec_err 'p99_ms: "< 5"' "add steps.loadtest" "spec check: a load-test metric wi
 "$ENGRAVE" spec check "$TMPDIR/ok.yaml" --set 'checks.runbook.3.qps=">= 40"' >/dev/null 2>&1 &&
 	"$ENGRAVE" spec show "$TMPDIR/ok.yaml" --set 'checks.runbook.3.qps=">= 40"' 2>/dev/null | grep -q 'runbook.3.qps: ">= 40"' &&
 	ok "--set checks.runbook.3.qps adds a check on a dotted metric name" || fail "--set on a runbook check"
+
+# the HTML report has a runbook section: the phase table, the per-phase chart
+# and the readiness figures
+id=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TMPDIR/ok.json")
+E report "$id" -o "$TMPDIR/r.html" >/dev/null 2>"$TMPDIR/r.err"
+rc=$?
+$py - "$TMPDIR/r.html" <<'PY' && [ $rc -eq 0 ] && ok "report: the runbook section has a row per phase, the chart and the readiness metrics" || fail "report runbook section" "exit $rc: $(cat "$TMPDIR/r.err")"
+import re, sys
+h = open(sys.argv[1]).read()
+i = h.index('id="runbook"')
+sec = h[i:h.index("</section>", i)]
+rows = re.findall(r"<tr><td>([0-9]+)</td><td>(insert|search|delete)</td>", sec)
+assert [r[1] for r in rows] == ["insert", "search", "delete", "search"], rows
+assert "<svg" in sec and "runbook.gone_p99_ms" in sec and "runbook.recall_avg" in sec
+assert '<a href="#runbook">' in h
+PY
