@@ -73,7 +73,9 @@ static void skip_blank(struct tp *c)
 	for (;;) {
 		skip_ws(c);
 		skip_comment(c);
-		if (c->p < c->end && (*c->p == '\n' || *c->p == '\r'))
+		/* a lone CR is not a newline (TOML): leave it for the caller to
+		 * refuse; at_newline would not move past it (fuzz_scenario: a hang) */
+		if (c->p < c->end && (*c->p == '\n' || (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n')))
 			at_newline(c);
 		else
 			return;
