@@ -455,7 +455,7 @@ static int open_dbis_in(struct store *s, int create, struct err *e)
 		return store_mdb_err(e, rc, DB__N, NULL, "cannot begin the opening transaction");
 	store_fault_enter(s, txn, 0);
 	for (int i = 0; i < DB__N; i++) {
-		rc = mdb_dbi_open(txn, store_db_names[i], create ? MDB_CREATE : 0, &s->dbi[i]);
+		rc = store_mdb_dbi_open(txn, store_db_names[i], create ? MDB_CREATE : 0, &s->dbi[i]);
 		if (rc) {
 			mdb_txn_abort(txn);
 			store_fault_leave();
@@ -939,7 +939,7 @@ int store_get_in(struct store *s, MDB_txn *txn, enum store_db db, const void *k,
 		 struct err *e)
 {
 	MDB_val key = { kl, (void *)k };
-	int rc = mdb_get(txn, s->dbi[db], &key, v);
+	int rc = store_mdb_get(txn, s->dbi[db], &key, v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc) {
@@ -996,15 +996,15 @@ int store_scan(struct store *s, enum store_db db, const void *prefix, size_t ple
 		if (have_last) {
 			k.mv_size = last.len;
 			k.mv_data = last.data;
-			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+			rc = store_mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 			if (!rc && k.mv_size == last.len && !memcmp(k.mv_data, last.data, last.len))
-				rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+				rc = store_mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 		} else if (plen) {
 			k.mv_size = plen;
 			k.mv_data = (void *)prefix;
-			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+			rc = store_mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 		} else {
-			rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+			rc = store_mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 		}
 		size_t n = 0, bytes = 0;
 		buf_reset(&page);
@@ -1040,7 +1040,7 @@ int store_scan(struct store *s, enum store_db db, const void *prefix, size_t ple
 			bytes += v.mv_size;
 			if (n >= PAGE_MAX_ENTRIES || bytes >= PAGE_MAX_BYTES)
 				break;
-			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+			rc = store_mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 		}
 		if (rc == MDB_NOTFOUND)
 			done = 1;
@@ -1099,7 +1099,7 @@ static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, char *msg, size_
 	volatile unsigned char sink = 0;
 	uint64_t n = 0;
 	MDB_val k, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = store_mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = store_mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		const unsigned char *kp = k.mv_data, *vp = v.mv_data;
 		for (size_t i = 0; i < k.mv_size; i++)
 			sink ^= kp[i];
@@ -1144,10 +1144,10 @@ static int walk_child(const char *dir, char *msg, size_t cap)
 	}
 	MDB_dbi dbi;
 	int bad = 0;
-	rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+	rc = store_mdb_dbi_open(txn, NULL, 0, &dbi);
 	bad = rc ? (snprintf(msg, cap, "the main B-tree: %s", mdb_strerror(rc)), 1) : walk_db(txn, dbi, "main", msg, cap);
 	for (int i = 0; !bad && i < DB__N; i++) {
-		rc = mdb_dbi_open(txn, store_db_names[i], 0, &dbi);
+		rc = store_mdb_dbi_open(txn, store_db_names[i], 0, &dbi);
 		if (rc == MDB_NOTFOUND)
 			continue;
 		bad = rc ? (snprintf(msg, cap, "the '%s' B-tree: %s", store_db_names[i], mdb_strerror(rc)), 1)

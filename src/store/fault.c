@@ -20,12 +20,26 @@
  *    sanitizer's) is put back and the faulting instruction runs again.
  * The handler only reads thread-local state and calls write/_exit/
  * sigaction/siglongjmp, all async-signal-safe.
+ *
+ * A damaged page can also make LMDB loop instead of fault: its binary
+ * search over a page whose key count is garbage overflows an int and never
+ * ends (fuzz_store found one in mdb_get). So each LMDB read call is marked
+ * too (store_fault_call, through the store_mdb_* wrappers of store_int.h:
+ * two relaxed increments of a per-thread counter, odd while inside), and a
+ * watchdog thread, started by the first marked call of a process, looks
+ * once a second: a thread that has spent WATCH_CPU_NS of its own CPU time
+ * inside one call (no legitimate LMDB read takes a fraction of that; time
+ * blocked on disk is not CPU time) is sent SIGXCPU carrying that call's
+ * counter, and its handler, when the thread is still inside that very call,
+ * takes the fault path above ("a read of the store did not finish").
  */
 #include "store_int.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static __thread struct {
@@ -37,6 +51,22 @@ static __thread struct {
 } cur;
 
 static struct sigaction prev_bus, prev_segv, prev_abrt;
+
+/* ---- the watchdog's view of LMDB read calls ---- */
+#define WATCH_SLOTS 256
+#define WATCH_CPU_NS (5LL * 1000000000LL)
+struct call_slot {
+	_Atomic unsigned long gen; /* odd while inside an LMDB read call */
+	_Atomic int used;
+	pthread_t th;
+	clockid_t cpu;
+};
+static struct call_slot slots[WATCH_SLOTS];
+static __thread struct call_slot *mine;
+static pthread_key_t slot_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static _Atomic int watchdog_pid; /* the process whose watchdog runs (a forked child starts its own) */
+static pthread_mutex_t watchdog_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t installed = PTHREAD_ONCE_INIT;
 
 static void put(const char *m) { (void)!write(2, m, strlen(m)); }
@@ -61,6 +91,23 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	_exit(1);
 }
 
+/* SIGXCPU from the watchdog: the value is the call it saw stuck. */
+static void on_stuck(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (!mine || cur.depth <= 0 || atomic_load_explicit(&mine->gen, memory_order_relaxed) !=
+						  (unsigned long)(uintptr_t)si->si_value.sival_ptr)
+		return; /* the call has ended meanwhile */
+	if (cur.recover)
+		siglongjmp(*cur.recover, sig);
+	put("error: store '");
+	put(cur.s ? cur.s->path : "?");
+	put("' is damaged: a read of it did not finish (LMDB loops on a damaged page)\n");
+	put("hint: nothing was written; run 'engrave store verify' on it, then restore it from a copy or "
+	    "a remote ('engrave pull')\n");
+	_exit(1);
+}
+
 static void install(void)
 {
 	struct sigaction sa;
@@ -71,6 +118,9 @@ static void install(void)
 	sigaction(SIGBUS, &sa, &prev_bus);
 	sigaction(SIGSEGV, &sa, &prev_segv);
 	sigaction(SIGABRT, &sa, &prev_abrt); /* LMDB's mdb_assert on a damaged page calls abort() */
+	sa.sa_sigaction = on_stuck;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGXCPU, &sa, NULL);
 }
 
 void store_fault_install(void) { pthread_once(&installed, install); }
@@ -94,6 +144,8 @@ void store_fault_recover_at(sigjmp_buf *jb) { cur.recover = jb; }
 
 struct store *store_fault_abandon(void)
 {
+	if (mine && (atomic_load_explicit(&mine->gen, memory_order_relaxed) & 1))
+		atomic_fetch_add_explicit(&mine->gen, 1, memory_order_relaxed); /* jumped out of a call */
 	if (cur.depth <= 0)
 		return NULL;
 	struct store *s = cur.s;
@@ -107,4 +159,102 @@ struct store *store_fault_abandon(void)
 	if (s && holds_grow)
 		pthread_rwlock_unlock(&s->grow);
 	return s;
+}
+
+/* ---- the watchdog ---- */
+
+static long long cpu_ns(clockid_t c)
+{
+	struct timespec ts;
+	if (clock_gettime(c, &ts))
+		return -1;
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void *watchdog(void *arg)
+{
+	(void)arg;
+	static unsigned long seen[WATCH_SLOTS];
+	static long long since[WATCH_SLOTS];
+	for (;;) {
+		struct timespec one = { 1, 0 };
+		nanosleep(&one, NULL);
+		for (int i = 0; i < WATCH_SLOTS; i++) {
+			struct call_slot *c = &slots[i];
+			unsigned long g = atomic_load_explicit(&c->gen, memory_order_relaxed);
+			if (!atomic_load(&c->used) || !(g & 1)) {
+				seen[i] = 0;
+				continue;
+			}
+			long long now = cpu_ns(c->cpu);
+			if (now < 0)
+				continue;
+			if (seen[i] != g) { /* a call not seen before: start its clock */
+				seen[i] = g;
+				since[i] = now;
+				continue;
+			}
+			if (now - since[i] >= WATCH_CPU_NS) {
+				union sigval v = { .sival_ptr = (void *)(uintptr_t)g };
+				pthread_sigqueue(c->th, SIGXCPU, v);
+				seen[i] = 0;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void slot_release(void *p)
+{
+	struct call_slot *c = p;
+	atomic_store(&c->gen, 0);
+	atomic_store(&c->used, 0);
+}
+
+static void key_make(void) { pthread_key_create(&slot_key, slot_release); }
+
+/* This thread's slot, and the process's watchdog, on first use. */
+static struct call_slot *claim(void)
+{
+	pthread_once(&key_once, key_make);
+	for (int i = 0; i < WATCH_SLOTS; i++) {
+		int free_ = 0;
+		if (atomic_compare_exchange_strong(&slots[i].used, &free_, 1)) {
+			slots[i].th = pthread_self();
+			if (pthread_getcpuclockid(slots[i].th, &slots[i].cpu)) {
+				atomic_store(&slots[i].used, 0);
+				return NULL;
+			}
+			pthread_setspecific(slot_key, &slots[i]);
+			mine = &slots[i];
+			break;
+		}
+	}
+	pid_t me = getpid();
+	if (atomic_load(&watchdog_pid) != me) {
+		pthread_mutex_lock(&watchdog_lock);
+		if (atomic_load(&watchdog_pid) != me) {
+			pthread_attr_t a;
+			pthread_t t;
+			pthread_attr_init(&a);
+			pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+			sigset_t all, old;
+			sigfillset(&all); /* the watchdog takes no signals: they are the workers' */
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			if (pthread_create(&t, &a, watchdog, NULL) == 0)
+				atomic_store(&watchdog_pid, me);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			pthread_attr_destroy(&a);
+		}
+		pthread_mutex_unlock(&watchdog_lock);
+	}
+	return mine;
+}
+
+void store_fault_call(int inside)
+{
+	(void)inside;
+	if (!mine && !claim())
+		return; /* more threads than slots: that one goes unwatched */
+	atomic_fetch_add_explicit(&mine->gen, 1, memory_order_relaxed);
 }

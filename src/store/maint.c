@@ -725,7 +725,7 @@ static int cursor_each(struct store *s, MDB_txn *txn, enum store_db db,
 	if (rc)
 		return store_mdb_err(e, rc, db, NULL, "gc: cannot open a cursor");
 	MDB_val k, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+	for (rc = store_mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = store_mdb_cursor_get(cur, &k, &v, MDB_NEXT))
 		if (fn(&k, &v, m))
 			break;
 	mdb_cursor_close(cur);
@@ -847,7 +847,7 @@ static int gc_once(struct store *s, int dry_run, uint64_t grace_ns,
 	}
 	int64_t now = clock_unix_now();
 	MDB_val k, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = store_mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = store_mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct digest d;
 		if (k.mv_size != DIGEST_LEN)
 			continue;

@@ -165,5 +165,28 @@ int store_debug_put_raw(struct store *s, const char *db, const void *k, size_t k
 void store_fault_install(void);
 void store_fault_enter(struct store *s, MDB_txn *txn, int holds_grow);
 void store_fault_leave(void);
+/* Around each LMDB read call (the watchdog's mark, fault.c): 1 before, 0 after. */
+void store_fault_call(int inside);
+static inline int store_mdb_get(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+	store_fault_call(1);
+	int rc = mdb_get(txn, dbi, k, v);
+	store_fault_call(0);
+	return rc;
+}
+static inline int store_mdb_cursor_get(MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op)
+{
+	store_fault_call(1);
+	int rc = mdb_cursor_get(c, k, v, op);
+	store_fault_call(0);
+	return rc;
+}
+static inline int store_mdb_dbi_open(MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi)
+{
+	store_fault_call(1);
+	int rc = mdb_dbi_open(txn, name, flags, dbi);
+	store_fault_call(0);
+	return rc;
+}
 
 #endif

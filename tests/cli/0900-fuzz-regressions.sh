@@ -42,3 +42,13 @@ rc=$?
 	grep -q "engrave store verify" "$TMPDIR/dmg.out" &&
 	ok "a damaged store page ends the process with exit 1 and a message, not SIGBUS" ||
 	{ fail "damaged store page" "exit $rc"; tail -3 "$TMPDIR/dmg.out" | sed 's/^/# /'; }
+
+# a damaged page on which LMDB's binary search never ends (a garbage key
+# count overflows it): the store's watchdog sees one read spend seconds of
+# CPU and ends the command with exit 1 and a message, not a hang
+reg=tests/fuzz/regressions/fuzz_store/lmdb-search-loops
+ASAN_OPTIONS=detect_leaks=0 FUZZ_STORE_EXIT=1 timeout 120 build-fuzz/fuzz_store -runs=1 -detect_leaks=0 "$reg" >"$TMPDIR/loop.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "is damaged: a read of it did not finish" "$TMPDIR/loop.out" &&
+	ok "a store read that loops on a damaged page ends with exit 1 and a message, not a hang" ||
+	{ fail "looping store read" "exit $rc"; tail -3 "$TMPDIR/loop.out" | sed 's/^/# /'; }
