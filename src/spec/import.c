@@ -187,8 +187,8 @@ static int imp_header(struct imp *im, const struct snode *root, int has_seed, ui
 	get_str(im, root, "description", "description", &desc);
 	uint64_t seed = 42;
 	if (get_num(im, root, "seed", "seed", &v) == 1) {
-		if (v < 0 || v != floor(v) || v > 18446744073709551615.0)
-			return type_err(im, stree_map_get(root, "seed"), "seed", "a non-negative integer");
+		if (v < 0 || v != floor(v) || v >= 18446744073709551616.0) /* 2^64: the largest double below it fits */
+			return type_err(im, stree_map_get(root, "seed"), "seed", "a non-negative integer below 2^64");
 		seed = (uint64_t)v;
 		warn(im, "seed: mapped to seed (note: Engram's loadtest ignored it and seeded from the clock)", NULL, NULL);
 	}
