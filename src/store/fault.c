@@ -27,7 +27,7 @@
  * too (store_fault_call, through the store_mdb_* wrappers of store_int.h:
  * two relaxed increments of a per-thread counter, odd while inside), and a
  * watchdog thread, started by the first marked call of a process, looks
- * once a second: a thread that has spent WATCH_CPU_NS of its own CPU time
+ * four times a second: a thread that has spent WATCH_CPU_NS (2 s) of its own CPU time
  * inside one call (no legitimate LMDB read takes a fraction of that; time
  * blocked on disk is not CPU time) is sent SIGXCPU carrying that call's
  * counter, and its handler, when the thread is still inside that very call,
@@ -54,7 +54,7 @@ static struct sigaction prev_bus, prev_segv, prev_abrt;
 
 /* ---- the watchdog's view of LMDB read calls ---- */
 #define WATCH_SLOTS 256
-#define WATCH_CPU_NS (5LL * 1000000000LL)
+#define WATCH_CPU_NS (2LL * 1000000000LL)
 struct call_slot {
 	_Atomic unsigned long gen; /* odd while inside an LMDB read call */
 	_Atomic int used;
@@ -177,8 +177,8 @@ static void *watchdog(void *arg)
 	static unsigned long seen[WATCH_SLOTS];
 	static long long since[WATCH_SLOTS];
 	for (;;) {
-		struct timespec one = { 1, 0 };
-		nanosleep(&one, NULL);
+		struct timespec tick = { 0, 250000000L };
+		nanosleep(&tick, NULL);
 		for (int i = 0; i < WATCH_SLOTS; i++) {
 			struct call_slot *c = &slots[i];
 			unsigned long g = atomic_load_explicit(&c->gen, memory_order_relaxed);
