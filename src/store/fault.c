@@ -211,7 +211,31 @@ static void slot_release(void *p)
 	atomic_store(&c->used, 0);
 }
 
-static void key_make(void) { pthread_key_create(&slot_key, slot_release); }
+/* A forked child (store verify walks B-trees in one) has only the forking
+ * thread: forget the parent's other threads, take this one's CPU clock
+ * again (its thread id changed) and let the next marked call start the
+ * child's own watchdog. */
+static void after_fork_child(void)
+{
+	for (int i = 0; i < WATCH_SLOTS; i++)
+		if (&slots[i] != mine)
+			atomic_store(&slots[i].used, 0);
+	if (mine) {
+		mine->th = pthread_self();
+		if (pthread_getcpuclockid(mine->th, &mine->cpu))
+			atomic_store(&mine->used, 0), mine = NULL;
+	}
+	atomic_store(&watchdog_pid, 0);
+	pthread_mutex_init(&watchdog_lock, NULL); /* another parent thread may have held it */
+}
+
+static void key_make(void)
+{
+	pthread_key_create(&slot_key, slot_release);
+	pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+static void watchdog_start(void);
 
 /* This thread's slot, and the process's watchdog, on first use. */
 static struct call_slot *claim(void)
@@ -230,6 +254,12 @@ static struct call_slot *claim(void)
 			break;
 		}
 	}
+	watchdog_start();
+	return mine;
+}
+
+static void watchdog_start(void)
+{
 	pid_t me = getpid();
 	if (atomic_load(&watchdog_pid) != me) {
 		pthread_mutex_lock(&watchdog_lock);
@@ -248,13 +278,13 @@ static struct call_slot *claim(void)
 		}
 		pthread_mutex_unlock(&watchdog_lock);
 	}
-	return mine;
 }
 
 void store_fault_call(int inside)
 {
-	(void)inside;
 	if (!mine && !claim())
 		return; /* more threads than slots: that one goes unwatched */
+	if (inside && !atomic_load_explicit(&watchdog_pid, memory_order_relaxed))
+		watchdog_start(); /* a forked child's first call */
 	atomic_fetch_add_explicit(&mine->gen, 1, memory_order_relaxed);
 }
