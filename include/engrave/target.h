@@ -354,8 +354,6 @@ int target_async_store(struct target_async *a, const struct target_record *rec, 
 		       struct err *e);
 int target_async_recall(struct target_async *a, const float *vec, int k, float threshold, engine_done_fn fn,
 			void *user, struct err *e);
-/* Operations still in flight on it. */
-int target_async_in_flight(const struct target_async *a);
 void target_async_close(struct target_async *a); /* NULL-safe; fails what is in flight without callbacks */
 
 /* ---- specs: the target section against the driver table ---------------- */

@@ -881,7 +881,6 @@ static const struct target_ops pgvector_ops = {
 	.async_open = pgva_open,
 	.async_store = pgva_store,
 	.async_recall = pgva_recall,
-	.async_in_flight = pgva_in_flight,
 	.async_close = pgva_close,
 };
 

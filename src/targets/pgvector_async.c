@@ -464,15 +464,6 @@ int pgva_store(void *h, const struct target_record *rec, engine_done_fn fn, void
 	return sent(c, q, fn, user, e);
 }
 
-int pgva_in_flight(const void *h)
-{
-	const struct pga *a = h;
-	int n = 0;
-	for (int i = 0; i < a->n; i++)
-		n += a->c[i].in_flight;
-	return n;
-}
-
 void pgva_close(void *h)
 {
 	struct pga *a = h;

@@ -59,7 +59,6 @@ int pgv_hits_from(struct target *t, const PGresult *r, float threshold, struct t
 void *pgva_open(struct target *t, struct engine *en, int connections, struct err *e);
 int pgva_store(void *h, const struct target_record *rec, engine_done_fn fn, void *user, struct err *e);
 int pgva_recall(void *h, const float *vec, int k, float threshold, engine_done_fn fn, void *user, struct err *e);
-int pgva_in_flight(const void *h);
 void pgva_close(void *h);
 
 #endif

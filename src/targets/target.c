@@ -770,11 +770,6 @@ int target_async_recall(struct target_async *a, const float *vec, int k, float t
 	return a->t->ops->async_recall(a->h, vec, k, threshold, fn, user, e);
 }
 
-int target_async_in_flight(const struct target_async *a)
-{
-	return a->t->ops->async_in_flight(a->h);
-}
-
 void target_async_close(struct target_async *a)
 {
 	if (!a)

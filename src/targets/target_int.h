@@ -72,7 +72,6 @@ struct target_ops {
 	int (*async_store)(void *h, const struct target_record *rec, engine_done_fn fn, void *user, struct err *e);
 	int (*async_recall)(void *h, const float *vec, int k, float threshold, engine_done_fn fn, void *user,
 			    struct err *e);
-	int (*async_in_flight)(const void *h);
 	void (*async_close)(void *h);
 };
 
