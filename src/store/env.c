@@ -435,11 +435,17 @@ static size_t initial_mapsize(void)
 	return (size_t)DEFAULT_MAPSIZE;
 }
 
+/* After the map was made or remapped (no transaction of the process open). */
 static void refresh_mapsize(struct store *s)
 {
 	MDB_envinfo info;
 	if (mdb_env_info(s->env, &info) == 0)
 		s->mapsize = info.me_mapsize;
+	if (!s->maps.have_file) {
+		mdb_filehandle_t fd;
+		store_maps_init(&s->maps, mdb_env_get_fd(s->env, &fd) ? -1 : fd);
+	}
+	store_maps_refresh(&s->maps);
 }
 
 /*
@@ -453,7 +459,7 @@ static int open_dbis_in(struct store *s, int create, struct err *e)
 	int rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn);
 	if (rc)
 		return store_mdb_err(e, rc, DB__N, NULL, "cannot begin the opening transaction");
-	store_fault_enter(s, txn, 0);
+	store_fault_enter(s, txn, 0, !create);
 	for (int i = 0; i < DB__N; i++) {
 		rc = store_mdb_dbi_open(txn, store_db_names[i], create ? MDB_CREATE : 0, &s->dbi[i]);
 		if (rc) {
@@ -694,7 +700,7 @@ int store_rtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 		pthread_rwlock_rdlock(&s->grow);
 		int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
 		if (!rc) {
-			store_fault_enter(s, *txn, 1);
+			store_fault_enter(s, *txn, 1, 1);
 			return 0;
 		}
 		pthread_rwlock_unlock(&s->grow);
@@ -724,7 +730,7 @@ int store_wtxn_begin(struct store *s, MDB_txn **txn, struct err *e)
 		pthread_rwlock_rdlock(&s->grow);
 		int rc = mdb_txn_begin(s->env, NULL, 0, txn);
 		if (!rc) {
-			store_fault_enter(s, *txn, 1);
+			store_fault_enter(s, *txn, 1, 0);
 			return 0;
 		}
 		pthread_rwlock_unlock(&s->grow);
@@ -829,9 +835,14 @@ static int write_behind(struct store *s, struct err *e)
 }
 
 /* The stored value `v` (from MDB_KEYEXIST) equals what op would write.
- * Reading it costs a pass over mapped pages, forgotten afterwards. */
-static int same_bytes(const MDB_val *v, const struct wop *o)
+ * Reading it costs a pass over mapped pages, forgotten afterwards. One
+ * outside the data file (a damaged node) is not read: it differs. */
+static int bytes_in_map(struct store *s, enum store_db db, const char *what, const void *p, size_t n,
+			struct err *e);
+static int same_bytes(struct store *s, const MDB_val *v, const struct wop *o)
 {
+	if (bytes_in_map(s, o->db, "value", v->mv_data, v->mv_size, NULL))
+		return 0;
 	int same = v->mv_size == o->vl && (o->vl == 0 || !memcmp(v->mv_data, o->v, o->vl));
 	store_drop_pages(v->mv_data, v->mv_size);
 	return same;
@@ -857,7 +868,7 @@ int store_write(struct store *s, const struct wop *ops, size_t n, const char *wh
 					rc = 0;
 			} else {
 				rc = mdb_put(txn, s->dbi[o->db], &k, &v, o->kind == WOP_PUT ? 0 : MDB_NOOVERWRITE);
-				if (rc == MDB_KEYEXIST && o->kind == WOP_PUT_CAS && !same_bytes(&v, o)) {
+				if (rc == MDB_KEYEXIST && o->kind == WOP_PUT_CAS && !same_bytes(s, &v, o)) {
 					char t[160];
 					store_key_text(o->k, o->kl, t, sizeof(t));
 					log_warn("store: %s %s held damaged bytes; replaced them with the good ones",
@@ -912,27 +923,43 @@ int store_write(struct store *s, const struct wop *ops, size_t n, const char *wh
 }
 
 /*
- * LMDB takes a value's size from its node: a damaged node can claim
- * gigabytes. A value must fit in the pages the store has used (the map from
- * its start to the last page of the newest meta), and one read from the map
- * must lie within them; one that does not is a damaged store, reported
- * before anything copies it.
+ * LMDB takes a key's or value's place and size from its node: a damaged
+ * node can put it past its page or claim gigabytes. Bytes read from the map
+ * must lie in one mapping of data.mdb and within the pages the store has
+ * used (up to the last page of the newest meta); anything else is a damaged
+ * store, reported before anything reads it. A write transaction's own dirty
+ * pages live outside the map, so outside a read transaction a pointer that
+ * is not in the map has only its size checked (as everywhere when /proc is
+ * not there to tell where the map is).
  */
-static int value_in_map(struct store *s, enum store_db db, const MDB_val *v, struct err *e)
+static int bytes_in_map(struct store *s, enum store_db db, const char *what, const void *p, size_t n,
+			struct err *e)
 {
 	MDB_envinfo info;
 	MDB_stat st;
-	if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
-		return 0; /* cannot tell: let LMDB's own checks stand */
-	const char *lo = info.me_mapaddr, *p = v->mv_data;
+	if (!n || mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
+		return 0; /* nothing is read, or cannot tell: let LMDB's own checks stand */
 	size_t used = (size_t)(info.me_last_pgno + 1) * st.ms_psize;
-	/* a write transaction's own dirty pages live outside the map: only their size is checked */
-	int in_map = lo && p >= lo && (size_t)(p - lo) < info.me_mapsize;
-	if (v->mv_size <= used && (!in_map || (size_t)(p - lo) <= used - v->mv_size))
+	uint64_t off;
+	int fits = store_maps_find(&s->maps, p, n, &off)
+			   ? off <= used && n <= used - off
+			   : n <= used && (!s->maps.known || store_fault_txn_rdonly() != 1);
+	if (fits)
 		return 0;
-	err_set(e, ERR_CORRUPT, "store '%s' is damaged: a value in '%s' claims %zu bytes beyond the %zu the data file uses",
-		s->path, store_db_names[db], v->mv_size, used);
+	err_set(e, ERR_CORRUPT, "store '%s' is damaged: a %s in '%s' (%zu bytes) lies outside the %zu bytes its data file uses",
+		s->path, what, store_db_names[db], n, used);
 	return err_hint(e, "run 'engrave store verify' on it, then restore it from a copy or a remote ('engrave pull')");
+}
+
+static int value_in_map(struct store *s, enum store_db db, const MDB_val *v, struct err *e)
+{
+	return bytes_in_map(s, db, "value", v->mv_data, v->mv_size, e);
+}
+
+/* A cursor's entry: its key and its value. */
+int store_entry_in_map(struct store *s, enum store_db db, const MDB_val *k, const MDB_val *v, struct err *e)
+{
+	return bytes_in_map(s, db, "key", k->mv_data, k->mv_size, e) || value_in_map(s, db, v, e) ? -1 : 0;
 }
 
 int store_get_in(struct store *s, MDB_txn *txn, enum store_db db, const void *k, size_t kl, MDB_val *v,
@@ -997,7 +1024,8 @@ int store_scan(struct store *s, enum store_db db, const void *prefix, size_t ple
 			k.mv_size = last.len;
 			k.mv_data = last.data;
 			rc = store_mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-			if (!rc && k.mv_size == last.len && !memcmp(k.mv_data, last.data, last.len))
+			if (!rc && k.mv_size == last.len && !store_entry_in_map(s, db, &k, &v, NULL) &&
+			    !memcmp(k.mv_data, last.data, last.len))
 				rc = store_mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 		} else if (plen) {
 			k.mv_size = plen;
@@ -1009,12 +1037,12 @@ int store_scan(struct store *s, enum store_db db, const void *prefix, size_t ple
 		size_t n = 0, bytes = 0;
 		buf_reset(&page);
 		while (!rc) {
-			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)) {
-				done = 1;
+			if (store_entry_in_map(s, db, &k, &v, e)) {
+				ret = -1;
 				break;
 			}
-			if (value_in_map(s, db, &v, e)) {
-				ret = -1;
+			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)) {
+				done = 1;
 				break;
 			}
 			if (copy) {
@@ -1080,12 +1108,27 @@ int store_scan(struct store *s, enum store_db db, const void *prefix, size_t ple
  * (the parent's must not be used after fork), walks the main B-tree and
  * every sub-database entry by entry, reads each key and the first and last
  * byte of each value (which touches every leaf page and both ends of every
- * overflow run), and compares the count with the tree's header. It writes
+ * overflow run), and compares the count with the tree's header. A key or
+ * value is read only once it is known to lie in the used part of the
+ * child's own map of the file (mapcheck.c): a damaged node's size can reach
+ * far past its page, into memory that is not the store's. It writes
  * what it found to a pipe and exits 0 (whole) or 1 (an LMDB error); a
  * signal (SIGSEGV, SIGBUS) is reported by the parent. The map is just the
  * file's size, so the child fits under the parent's `ulimit -v`.
  */
-static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, char *msg, size_t cap)
+/* Does a key or value the walk got lie in the used part of its map? */
+static int walk_outside(const struct store_maps *maps, size_t used, const MDB_val *x)
+{
+	uint64_t off;
+	if (!x->mv_size)
+		return 0; /* nothing is read */
+	if (!maps->known)
+		return x->mv_size > used;
+	return !store_maps_find(maps, x->mv_data, x->mv_size, &off) || off > used || x->mv_size > used - off;
+}
+
+static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, const struct store_maps *maps, size_t used,
+		   char *msg, size_t cap)
 {
 	MDB_cursor *cur;
 	MDB_stat ms;
@@ -1100,6 +1143,14 @@ static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, char *msg, size_
 	uint64_t n = 0;
 	MDB_val k, v;
 	for (rc = store_mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = store_mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		int key_out = walk_outside(maps, used, &k);
+		if (key_out || walk_outside(maps, used, &v)) {
+			snprintf(msg, cap, "the '%s' B-tree, entry %llu: its %s (%zu bytes) lies outside the %zu bytes the data file uses",
+				 name, (unsigned long long)n + 1, key_out ? "key" : "value", key_out ? k.mv_size : v.mv_size,
+				 used);
+			mdb_cursor_close(cur);
+			return 1;
+		}
 		const unsigned char *kp = k.mv_data, *vp = v.mv_data;
 		for (size_t i = 0; i < k.mv_size; i++)
 			sink ^= kp[i];
@@ -1129,7 +1180,15 @@ static int walk_child(const char *dir, char *msg, size_t cap)
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	MDB_env *env;
 	MDB_txn *txn;
-	int rc = stat(path, &st) ? errno : mdb_env_create(&env);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* the parent's own map of the file is in this process too: only the
+	 * mapping this environment adds is the walk's */
+	static struct store_maps before, maps;
+	store_maps_init(&before, fd);
+	store_maps_refresh(&before);
+	int rc = fd < 0 || fstat(fd, &st) ? errno : mdb_env_create(&env);
+	if (fd >= 0)
+		close(fd);
 	if (!rc)
 		rc = mdb_env_set_maxdbs(env, DB__N + 2);
 	if (!rc)
@@ -1142,16 +1201,27 @@ static int walk_child(const char *dir, char *msg, size_t cap)
 		snprintf(msg, cap, "cannot open it for the walk: %s", mdb_strerror(rc));
 		return 2;
 	}
+	maps = before;
+	store_maps_refresh(&maps);
+	store_maps_forget(&maps, &before);
+	MDB_envinfo info;
+	MDB_stat est;
+	size_t used = mdb_env_info(env, &info) || mdb_env_stat(env, &est)
+			      ? (size_t)st.st_size
+			      : (size_t)(info.me_last_pgno + 1) * est.ms_psize;
+	if (used > (size_t)st.st_size)
+		used = (size_t)st.st_size;
 	MDB_dbi dbi;
 	int bad = 0;
 	rc = store_mdb_dbi_open(txn, NULL, 0, &dbi);
-	bad = rc ? (snprintf(msg, cap, "the main B-tree: %s", mdb_strerror(rc)), 1) : walk_db(txn, dbi, "main", msg, cap);
+	bad = rc ? (snprintf(msg, cap, "the main B-tree: %s", mdb_strerror(rc)), 1)
+		 : walk_db(txn, dbi, "main", &maps, used, msg, cap);
 	for (int i = 0; !bad && i < DB__N; i++) {
 		rc = store_mdb_dbi_open(txn, store_db_names[i], 0, &dbi);
 		if (rc == MDB_NOTFOUND)
 			continue;
 		bad = rc ? (snprintf(msg, cap, "the '%s' B-tree: %s", store_db_names[i], mdb_strerror(rc)), 1)
-			 : walk_db(txn, dbi, store_db_names[i], msg, cap);
+			 : walk_db(txn, dbi, store_db_names[i], &maps, used, msg, cap);
 	}
 	mdb_txn_abort(txn);
 	mdb_env_close(env);

@@ -32,6 +32,12 @@
  * blocked on disk is not CPU time) is sent SIGXCPU carrying that call's
  * counter, and its handler, when the thread is still inside that very call,
  * takes the fault path above ("a read of the store did not finish").
+ *
+ * A damaged node can also point a key or value outside the data file
+ * without any fault (into the heap); that is caught before the bytes are
+ * read, by env.c's checks against the map's place (mapcheck.c), which ask
+ * store_fault_txn_rdonly whether the thread's transaction may hold pages
+ * outside the map.
  */
 #include "store_int.h"
 
@@ -46,6 +52,7 @@ static __thread struct {
 	struct store *s;
 	MDB_txn *txn;
 	int holds_grow; /* the transaction holds s->grow shared (all but the opening one) */
+	int rdonly;
 	int depth;
 	sigjmp_buf *recover;
 } cur;
@@ -125,13 +132,19 @@ static void install(void)
 
 void store_fault_install(void) { pthread_once(&installed, install); }
 
-void store_fault_enter(struct store *s, MDB_txn *txn, int holds_grow)
+void store_fault_enter(struct store *s, MDB_txn *txn, int holds_grow, int rdonly)
 {
 	if (cur.depth++ == 0) {
 		cur.s = s;
 		cur.txn = txn;
 		cur.holds_grow = holds_grow;
+		cur.rdonly = rdonly;
 	}
+}
+
+int store_fault_txn_rdonly(void)
+{
+	return cur.depth > 0 ? cur.rdonly : -1;
 }
 
 void store_fault_leave(void)

@@ -725,9 +725,14 @@ static int cursor_each(struct store *s, MDB_txn *txn, enum store_db db,
 	if (rc)
 		return store_mdb_err(e, rc, db, NULL, "gc: cannot open a cursor");
 	MDB_val k, v;
-	for (rc = store_mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = store_mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+	for (rc = store_mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = store_mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (store_entry_in_map(s, db, &k, &v, e)) {
+			mdb_cursor_close(cur);
+			return err_prefix(e, "gc");
+		}
 		if (fn(&k, &v, m))
 			break;
+	}
 	mdb_cursor_close(cur);
 	if (m->oom)
 		return err_set(e, ERR_NOSPACE, "gc: out of memory");
@@ -851,6 +856,11 @@ static int gc_once(struct store *s, int dry_run, uint64_t grace_ns,
 		struct digest d;
 		if (k.mv_size != DIGEST_LEN)
 			continue;
+		MDB_val nothing = { 0, NULL }; /* only the value's size is used */
+		if (store_entry_in_map(s, DB_CAS, &k, &nothing, e)) {
+			err_prefix(e, "gc");
+			goto out;
+		}
 		memcpy(d.b, k.mv_data, DIGEST_LEN);
 		if (dset_has(&marked, &d)) {
 			out->reachable++;

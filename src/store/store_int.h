@@ -8,10 +8,41 @@
 #include <lmdb.h>
 #include <msgpack.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "engrave/store.h"
 
 enum store_db { DB_CAS, DB_BORN, DB_AC, DB_RUNS, DB_REFS, DB_JOURNAL, DB__N };
+
+/* mapcheck.c: where this process maps data.mdb (see there). */
+#define STORE_MAPS_MAX 8
+struct store_map_range {
+	uintptr_t lo, hi; /* [lo, hi) in memory */
+	uint64_t off;     /* the file offset at lo */
+};
+struct store_maps {
+	dev_t dev;
+	ino_t ino;
+	int have_file; /* dev/ino known */
+	int known;     /* the list was read (0: no /proc: check sizes only) */
+	size_t n;
+	struct store_map_range r[STORE_MAPS_MAX];
+};
+void store_maps_init(struct store_maps *m, int fd);
+/* 0 when a cursor's key and value lie in the used part of the map (the
+ * store's open transaction on this thread); else -1, ERR_CORRUPT (env.c). */
+struct store;
+int store_entry_in_map(struct store *s, enum store_db db, const MDB_val *k, const MDB_val *v, struct err *e);
+/* Read the mappings again: after mdb_env_open and every map size change,
+ * with no transaction of the process open. */
+void store_maps_refresh(struct store_maps *m);
+/* 1 and the file offset of p when [p, p+n) lies in one mapping of the
+ * file; 0 when it does not (or is not fully inside). */
+int store_maps_find(const struct store_maps *m, const void *p, size_t n, uint64_t *file_off);
+/* Drop from m the mappings `old` already listed (another environment's map
+ * of the same file, such as a forked child's parent's). */
+void store_maps_forget(struct store_maps *m, const struct store_maps *old);
 
 struct store {
 	MDB_env *env;
@@ -20,6 +51,7 @@ struct store {
 	int opened;     /* mdb_env_open succeeded (close flushes only then) */
 	int unmapped;   /* a failed resize left LMDB without a map: every txn fails */
 	size_t mapsize;
+	struct store_maps maps; /* where data.mdb is mapped (refreshed with mapsize) */
 	/*
 	 * Every transaction holds `grow` shared; changing the map size takes it
 	 * exclusively (LMDB requires no transaction of this process to be open
@@ -163,8 +195,10 @@ int store_debug_put_raw(struct store *s, const char *db, const void *k, size_t k
 
 /* fault.c: a fault inside a store transaction is a damaged store (see there). */
 void store_fault_install(void);
-void store_fault_enter(struct store *s, MDB_txn *txn, int holds_grow);
+void store_fault_enter(struct store *s, MDB_txn *txn, int holds_grow, int rdonly);
 void store_fault_leave(void);
+/* 1: this thread's store transaction is read-only, 0: a write one, -1: none. */
+int store_fault_txn_rdonly(void);
 /* Around each LMDB read call (the watchdog's mark, fault.c): 1 before, 0 after. */
 void store_fault_call(int inside);
 static inline int store_mdb_get(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)

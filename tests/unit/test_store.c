@@ -1494,3 +1494,68 @@ Test(store, run_record_without_env_still_decodes)
 	cr_assert(strstr(e.msg, "env 'cpu.model'"), "%s", e.msg);
 	buf_release(&b);
 }
+
+static int count_refs(const char *name, const char *value, void *ctx)
+{
+	(void)name;
+	(void)value;
+	++*(int *)ctx;
+	return 0;
+}
+
+/* Rewrite the size of the leaf node holding `key` in data.mdb (LMDB's node:
+ * u16 lo, u16 hi of the data size, u16 flags, u16 key size, key, data). */
+static void set_node_size(const char *dir_, const char *key, uint32_t size, long *value_off)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/data.mdb", dir_);
+	FILE *f = fopen(path, "r+b");
+	cr_assert(f);
+	static char file[1 << 20];
+	size_t n = fread(file, 1, sizeof(file), f);
+	size_t kl = strlen(key);
+	char *hit = memmem(file, n, key, kl);
+	cr_assert(hit && hit - file >= 8, "the key is in the file");
+	unsigned char *node = (unsigned char *)hit - 8;
+	cr_assert_eq(node[6] | node[7] << 8, kl, "a leaf node header precedes the key");
+	node[0] = size & 0xff, node[1] = size >> 8 & 0xff, node[2] = size >> 16 & 0xff, node[3] = size >> 24;
+	fseek(f, (long)(node - (unsigned char *)file), SEEK_SET);
+	cr_assert_eq(fwrite(node, 1, 4, f), 4);
+	fclose(f);
+	*value_off = (long)(hit - file) + (long)kl;
+}
+
+/* issue 18: the fuzzer found `store verify`'s walk reading a value whose
+ * damaged node claimed 1 MiB (past its page, into the heap). A key or value
+ * must lie in the used part of the map: a size that fits the file but runs
+ * off its end, or one larger than the file, is damage, reported as such by
+ * the read paths and by verify's walk, before anything reads the bytes. */
+Test(store, a_value_running_off_the_data_file_is_damage)
+{
+	struct err e = ERR_INIT;
+	cr_assert_eq(ref_set(st, "baseline/past-the-end", "20260101T000000Z-00f00d", &e), 0, "%s", e.msg);
+	store_close(st);
+	struct stat sb;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	cr_assert_eq(stat(path, &sb), 0);
+	uint32_t sizes[2];
+	long voff;
+	set_node_size(dir, "baseline/past-the-end", 23, &voff); /* as it was: find where the value starts */
+	sizes[0] = (uint32_t)(sb.st_size - voff + 4096); /* fits in the file's size, ends past it */
+	sizes[1] = 1u << 20;                               /* what the fuzzer's input made: larger than the file */
+	cr_assert_lt(sizes[0], (uint32_t)sb.st_size);
+	for (int i = 0; i < 2; i++) {
+		set_node_size(dir, "baseline/past-the-end", sizes[i], &voff);
+		cr_assert_eq(store_open(dir, STORE_RDONLY, &st, &e), 0, "%s", e.msg);
+		int n = 0;
+		cr_assert_eq(ref_list(st, "", count_refs, &n, &e), -1, "size %u", sizes[i]);
+		cr_assert_eq(e.cls, ERR_CORRUPT, "%d %s", e.cls, e.msg);
+		cr_assert(strstr(e.msg, "a value in 'refs'") && strstr(e.msg, "lies outside"), "%s", e.msg);
+		char why[512];
+		cr_assert_eq(store_btree_check(st, why, sizeof(why)), 1, "size %u: %s", sizes[i], why);
+		cr_assert(strstr(why, "the 'refs' B-tree, entry 1: its value") && strstr(why, "lies outside"), "%s", why);
+		store_close(st);
+	}
+	cr_assert_eq(store_open(dir, 0, &st, &e), 0, "%s", e.msg); /* for the suite's fini */
+}
