@@ -441,9 +441,11 @@ static void refresh_mapsize(struct store *s)
 	MDB_envinfo info;
 	if (mdb_env_info(s->env, &info) == 0)
 		s->mapsize = info.me_mapsize;
-	if (!s->maps.have_file) {
+	if (!s->maps.have_file && !s->maps.path[0]) {
 		mdb_filehandle_t fd;
-		store_maps_init(&s->maps, mdb_env_get_fd(s->env, &fd) ? -1 : fd);
+		char file[4200];
+		snprintf(file, sizeof(file), "%s/data.mdb", s->path);
+		store_maps_init(&s->maps, mdb_env_get_fd(s->env, &fd) ? -1 : fd, file);
 	}
 	store_maps_refresh(&s->maps);
 }
@@ -1184,7 +1186,7 @@ static int walk_child(const char *dir, char *msg, size_t cap)
 	/* the parent's own map of the file is in this process too: only the
 	 * mapping this environment adds is the walk's */
 	static struct store_maps before, maps;
-	store_maps_init(&before, fd);
+	store_maps_init(&before, fd, path);
 	store_maps_refresh(&before);
 	int rc = fd < 0 || fstat(fd, &st) ? errno : mdb_env_create(&env);
 	if (fd >= 0)

@@ -7,7 +7,8 @@
  * (its heap, another file) or faults. LMDB does not say where its map is
  * (mdb_env_info's me_mapaddr is the address recorded in the meta page,
  * NULL unless MDB_FIXEDMAP), so this module reads the process's mappings of
- * data.mdb (same device and inode) from /proc/self/maps and keeps them:
+ * data.mdb (same device and inode, or same path) from /proc/self/maps and
+ * keeps them:
  * store_maps_refresh runs after the environment is opened and after every
  * change of the map size (when no transaction of the process is open, so a
  * reader never sees the list change under it), store_maps_find looks a
@@ -15,17 +16,20 @@
  * mapping (the kernel splits a mapping whose pages get different advice)
  * are joined.
  *
- * Where /proc is not mounted the list is empty and `known` is 0: callers
- * then fall back to checking sizes only.
+ * Where /proc is not mounted, or no line of it names the file, `known` is
+ * 0: callers then fall back to checking sizes only (a healthy store is
+ * never called damaged because its map could not be found).
  */
 #include "store_int.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-void store_maps_init(struct store_maps *m, int fd)
+void store_maps_init(struct store_maps *m, int fd, const char *path)
 {
 	struct stat st;
 	memset(m, 0, sizeof(*m));
@@ -34,13 +38,15 @@ void store_maps_init(struct store_maps *m, int fd)
 		m->ino = st.st_ino;
 		m->have_file = 1;
 	}
+	if (path && !realpath(path, m->path))
+		m->path[0] = '\0';
 }
 
 void store_maps_refresh(struct store_maps *m)
 {
 	m->n = 0;
 	m->known = 0;
-	if (!m->have_file)
+	if (!m->have_file && !m->path[0])
 		return;
 	FILE *f = fopen("/proc/self/maps", "re");
 	if (!f)
@@ -49,10 +55,14 @@ void store_maps_refresh(struct store_maps *m)
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long lo, hi, off, ino;
 		unsigned maj, mnr;
-		if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &lo, &hi, &off, &maj, &mnr, &ino) != 6)
+		int at = 0;
+		if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu %n", &lo, &hi, &off, &maj, &mnr, &ino, &at) != 6)
 			continue;
-		if (ino != (unsigned long long)m->ino || makedev(maj, mnr) != m->dev)
-			continue;
+		char *name = line + at;
+		name[strcspn(name, "\n")] = '\0';
+		int same_file = ino == (unsigned long long)m->ino && makedev(maj, mnr) == m->dev;
+		if (!same_file && !(m->path[0] && !strcmp(name, m->path)))
+			continue; /* (on overlayfs the device and inode shown can be the lower file's: the path decides) */
 		struct store_map_range *last = m->n ? &m->r[m->n - 1] : NULL;
 		if (last && last->hi == (uintptr_t)lo && last->off + (last->hi - last->lo) == (uint64_t)off) {
 			last->hi = (uintptr_t)hi; /* the same mapping, split by the kernel */
@@ -62,7 +72,8 @@ void store_maps_refresh(struct store_maps *m)
 			break; /* more mappings of the file than kept: the rest are not looked up */
 		m->r[m->n++] = (struct store_map_range){ (uintptr_t)lo, (uintptr_t)hi, (uint64_t)off };
 	}
-	m->known = !ferror(f);
+	/* none found (a kernel that shows neither): nothing is known */
+	m->known = !ferror(f) && m->n > 0;
 	fclose(f);
 }
 
@@ -92,4 +103,5 @@ void store_maps_forget(struct store_maps *m, const struct store_maps *old)
 			m->r[kept++] = m->r[i];
 	}
 	m->n = kept;
+	m->known = m->known && kept > 0;
 }

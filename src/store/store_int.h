@@ -25,11 +25,12 @@ struct store_maps {
 	dev_t dev;
 	ino_t ino;
 	int have_file; /* dev/ino known */
-	int known;     /* the list was read (0: no /proc: check sizes only) */
+	int known;     /* the list was read and names the file (0: check sizes only) */
+	char path[4096]; /* data.mdb's real path ("" unknown) */
 	size_t n;
 	struct store_map_range r[STORE_MAPS_MAX];
 };
-void store_maps_init(struct store_maps *m, int fd);
+void store_maps_init(struct store_maps *m, int fd, const char *path);
 /* 0 when a cursor's key and value lie in the used part of the map (the
  * store's open transaction on this thread); else -1, ERR_CORRUPT (env.c). */
 struct store;

@@ -1559,3 +1559,30 @@ Test(store, a_value_running_off_the_data_file_is_damage)
 	}
 	cr_assert_eq(store_open(dir, 0, &st, &e), 0, "%s", e.msg); /* for the suite's fini */
 }
+
+/* Where data.mdb is mapped comes from /proc/self/maps, matched by device
+ * and inode or, where those are another layer's (overlayfs), by path; when
+ * neither matches nothing is known and only sizes are checked, so a healthy
+ * store is never called damaged for want of its map. */
+Test(store, the_map_is_found_by_inode_or_by_path)
+{
+	struct err e = ERR_INIT;
+	cr_assert_eq(ref_set(st, "baseline/m", "x", &e), 0, "%s", e.msg);
+	struct store_maps m = st->maps;
+	cr_assert(m.known && m.n >= 1, "the store's map is listed");
+	MDB_envinfo info;
+	cr_assert_eq(mdb_env_info(st->env, &info), 0);
+	cr_assert_eq(m.r[0].hi - m.r[0].lo, info.me_mapsize, "one mapping, the map's size");
+	m.ino ^= 1;
+	store_maps_refresh(&m);
+	cr_assert(m.known && m.n >= 1, "found by its path");
+	m.path[0] = '\0';
+	store_maps_refresh(&m);
+	cr_assert(!m.known && m.n == 0, "nothing names it");
+	st->maps = m; /* the read paths then check sizes only */
+	char v[64];
+	cr_assert_eq(ref_get(st, "baseline/m", v, sizeof(v), &e), 0, "%s", e.msg);
+	int n = 0;
+	cr_assert_eq(ref_list(st, "", count_refs, &n, &e), 0, "%s", e.msg);
+	cr_assert_eq(n, 1);
+}
