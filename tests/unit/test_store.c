@@ -1573,7 +1573,7 @@ Test(store, the_map_is_found_by_inode_or_by_path)
 	MDB_envinfo info;
 	cr_assert_eq(mdb_env_info(st->env, &info), 0);
 	cr_assert_eq(m.r[0].hi - m.r[0].lo, info.me_mapsize, "one mapping, the map's size");
-	m.ino ^= 1;
+	m.ino = 0; /* no file has inode 0 (a neighbour could be lock.mdb, mapped too) */
 	store_maps_refresh(&m);
 	cr_assert(m.known && m.n >= 1, "found by its path");
 	m.path[0] = '\0';
