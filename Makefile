@@ -21,6 +21,12 @@
 # tests/unit/test_*.c becomes one Criterion binary; each tools/<name>/ with
 # .c files becomes build/tools/<name> (test servers).
 
+# Compile on every core unless told otherwise (make -jN, or -j1 to see one
+# error at a time).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 BUILD   ?= build
 PREFIX  ?= /usr/local
 CC      ?= gcc
