@@ -6,6 +6,8 @@
 #   run.sh fuzz     fuzz each harness for $FUZZ_SECONDS (60); new inputs and
 #                   crashes go to $FUZZ_DIR (~/.cache/engrave-fuzz)
 #   run.sh long     the same with -fork=$FUZZ_JOBS (1) for $FUZZ_SECONDS (3600)
+#   run.sh table [S] the campaign log's runs of S seconds or more (1800) as a
+#                   Markdown table (harness, execs, coverage, time, result)
 # Names after the mode (run.sh fuzz fuzz_spec fuzz_wire) pick harnesses
 # exactly; FUZZ_ONLY=substr limits any mode to names containing it.
 # fuzz and long append one line per harness to $FUZZ_DIR/campaign.tsv
@@ -291,5 +293,20 @@ regress|fuzz|long)
 		run_one "$mode" "$h" || bad=1
 	done
 	exit $bad ;;
-*) sed -n '2,14p' "$0"; exit 2 ;;
+table)
+	# the campaign log as a Markdown table: every run of at least
+	# ${2:-1800} seconds (0: all), one row each, by harness then date
+	t=$FUZZ_DIR/campaign.tsv
+	[ -s "$t" ] || { echo "fuzz: no campaign log at $t (run.sh fuzz writes it)" >&2; exit 3; }
+	echo "| harness | execs | cov (edges) | time | result | commit | ended (UTC) |"
+	echo "|---|---|---|---|---|---|---|"
+	awk -F'\t' -v min="${2:-1800}" '
+		NR == 1 { next }
+		$4 >= min {
+			n = $5; s = ""
+			while (length(n) > 3) { s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) }
+			printf "%s\t%s\t| %s | %s%s | %s | %d min %02d s | %s | %s | %s |\n", $3, $1, $3, n, s, $6,
+				int($4 / 60), $4 % 60, $7, $2, substr($1, 1, 10) " " substr($1, 12, 5)
+		}' "$t" | sort -t $'\t' -k1,1 -k2,2 | cut -f3- ;;
+*) sed -n '2,16p' "$0"; exit 2 ;;
 esac
