@@ -244,14 +244,14 @@ run_one() { # mode harness
 	rc=$?
 	# a crash inside a forked child (store verify's B-tree walk) is written
 	# by libFuzzer's handler in that child while the parent fuzzes on:
-	# every crash, leak or timeout file the run left counts
-	local left result
-	if [ "$m" = regress ]; then
-		left=$(find "$(dirname "$log")" -maxdepth 1 -name "$(basename "$log")-*" | wc -l)
-	else
-		left=$(find "$FUZZ_DIR/crashes/$h" -type f -newer "$log.start" | wc -l)
-		rm -f "$log.start"
-	fi
+	# every crash, leak, timeout or out-of-memory file the run left counts
+	# (slow-unit-* files are libFuzzer's note of a slow input, not a finding)
+	local left result dir=$FUZZ_DIR/crashes/$h pre='' newer=()
+	[ "$m" = regress ] && dir=$(dirname "$log") pre="$(basename "$log")-"
+	[ "$m" = regress ] || newer=(-newer "$log.start")
+	left=$(find "$dir" -maxdepth 1 -type f "${newer[@]}" \( -name "${pre}crash-*" -o -name "${pre}leak-*" \
+		-o -name "${pre}timeout-*" -o -name "${pre}oom-*" \) | wc -l)
+	rm -f "$log.start"
 	[ "$left" -gt 0 ] && [ $rc -eq 0 ] && rc=1
 	result=ok
 	[ $rc -ne 0 ] && result="exit $rc"
@@ -269,7 +269,7 @@ run_one() { # mode harness
 	if [ $rc -eq 0 ]; then
 		printf 'ok   %-22s execs %-10s cov %-6s %ss\n' "$h" "${execs:-0}" "${cov:-?}" "$secs"
 	else
-		printf 'FAIL %-22s %s (log below)\n' "$h" "$result"
+		printf 'FAIL %-22s %s%s (log below)\n' "$h" "$result" "$([ "$left" -gt 0 ] && echo " in $dir")"
 		grep -E 'ERROR|SUMMARY|runtime error|#[0-9]+ 0x|Test unit written' "$log" | head -25 | sed 's/^/    /'
 	fi
 	rm -f "$log"
