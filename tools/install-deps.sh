@@ -66,6 +66,7 @@ need libpq-dev         pc:libpq
 need bzip2             cmd:bzip2
 need curl              cmd:curl
 need python3           file:/usr/bin/python3
+need python3-numpy     file:/usr/lib/python3/dist-packages/numpy  # tests read engrave's exports back with numpy (0300, 0850)
 need nginx             file:/usr/sbin/nginx  # the remote-store tests (tests/cli/089x) serve the Bazel HTTP cache protocol with it
 if [ $want_chroma = 1 ] || [ $want_pgvector = 1 ]; then
   need nodejs cmd:node
@@ -84,7 +85,6 @@ fi
 if [ $want_bench = 1 ]; then
   need wrk cmd:wrk
   need time            file:/usr/bin/time
-  need python3-numpy   file:/usr/lib/python3/dist-packages/numpy
   need python3-sklearn file:/usr/lib/python3/dist-packages/sklearn
   need python3-faiss   file:/usr/lib/python3/dist-packages/faiss
   need python3-httpx   file:/usr/lib/python3/dist-packages/httpx
