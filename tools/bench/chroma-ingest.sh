@@ -19,6 +19,7 @@
 # records/s, failed batches and retries for each, and the ratio (goal:
 # engrave >= 1.3x the JS client, zero failed batches).
 #   N=50000 (records)  BATCH=1000  CONC=20  CONDITIONS="quiet hog"
+#   ADAPTIVE=false: engrave keeps CONC in flight (no adaptive window)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -86,7 +87,7 @@ target:
 steps:
   centroids: {from: random, k: 100, dim: 768}
   synthetic: {count: $N, std_dev: 0.1, normalize: true}
-  ingest: {concurrency: $CONC, batch_size: $BATCH, retries: 5, timeout: 30s, verify_sample: 100}
+  ingest: {${ADAPTIVE:+adaptive: $ADAPTIVE, }concurrency: $CONC, batch_size: $BATCH, retries: 5, timeout: 30s, verify_sample: 100}
 YAML
 }
 
