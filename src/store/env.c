@@ -839,11 +839,10 @@ static int write_behind(struct store *s, struct err *e)
 /* The stored value `v` (from MDB_KEYEXIST) equals what op would write.
  * Reading it costs a pass over mapped pages, forgotten afterwards. One
  * outside the data file (a damaged node) is not read: it differs. */
-static int bytes_in_map(struct store *s, enum store_db db, const char *what, const void *p, size_t n,
-			struct err *e);
+static int value_in_map(struct store *s, enum store_db db, const MDB_val *v, struct err *e);
 static int same_bytes(struct store *s, const MDB_val *v, const struct wop *o)
 {
-	if (bytes_in_map(s, o->db, "value", v->mv_data, v->mv_size, NULL))
+	if (value_in_map(s, o->db, v, NULL))
 		return 0;
 	int same = v->mv_size == o->vl && (o->vl == 0 || !memcmp(v->mv_data, o->v, o->vl));
 	store_drop_pages(v->mv_data, v->mv_size);
@@ -934,20 +933,21 @@ int store_write(struct store *s, const struct wop *ops, size_t n, const char *wh
  * is not in the map has only its size checked (as everywhere when /proc is
  * not there to tell where the map is).
  */
-static int bytes_in_map(struct store *s, enum store_db db, const char *what, const void *p, size_t n,
-			struct err *e)
+/* The bytes of data.mdb in use: up to the last page of the newest meta (0: cannot tell). */
+static size_t used_bytes(MDB_env *env)
 {
 	MDB_envinfo info;
 	MDB_stat st;
-	if (!n || mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
-		return 0; /* nothing is read, or cannot tell: let LMDB's own checks stand */
-	size_t used = (size_t)(info.me_last_pgno + 1) * st.ms_psize;
-	uint64_t off;
-	int fits = store_maps_find(&s->maps, p, n, &off)
-			   ? off <= used && n <= used - off
-			   : n <= used && (!s->maps.known || store_fault_txn_rdonly() != 1);
-	if (fits)
+	if (mdb_env_info(env, &info) || mdb_env_stat(env, &st))
 		return 0;
+	return (size_t)(info.me_last_pgno + 1) * st.ms_psize;
+}
+
+static int bytes_in_map(struct store *s, enum store_db db, const char *what, const void *p, size_t n, size_t used,
+			struct err *e)
+{
+	if (!used || store_maps_fits(&s->maps, p, n, used, store_fault_txn_rdonly() != 1))
+		return 0; /* fits, or cannot tell: let LMDB's own checks stand */
 	err_set(e, ERR_CORRUPT, "store '%s' is damaged: a %s in '%s' (%zu bytes) lies outside the %zu bytes its data file uses",
 		s->path, what, store_db_names[db], n, used);
 	return err_hint(e, "run 'engrave store verify' on it, then restore it from a copy or a remote ('engrave pull')");
@@ -955,13 +955,17 @@ static int bytes_in_map(struct store *s, enum store_db db, const char *what, con
 
 static int value_in_map(struct store *s, enum store_db db, const MDB_val *v, struct err *e)
 {
-	return bytes_in_map(s, db, "value", v->mv_data, v->mv_size, e);
+	return bytes_in_map(s, db, "value", v->mv_data, v->mv_size, used_bytes(s->env), e);
 }
 
 /* A cursor's entry: its key and its value. */
 int store_entry_in_map(struct store *s, enum store_db db, const MDB_val *k, const MDB_val *v, struct err *e)
 {
-	return bytes_in_map(s, db, "key", k->mv_data, k->mv_size, e) || value_in_map(s, db, v, e) ? -1 : 0;
+	size_t used = used_bytes(s->env);
+	return bytes_in_map(s, db, "key", k->mv_data, k->mv_size, used, e) ||
+			       bytes_in_map(s, db, "value", v->mv_data, v->mv_size, used, e)
+		       ? -1
+		       : 0;
 }
 
 int store_get_in(struct store *s, MDB_txn *txn, enum store_db db, const void *k, size_t kl, MDB_val *v,
@@ -1118,17 +1122,6 @@ int store_scan(struct store *s, enum store_db db, const void *prefix, size_t ple
  * signal (SIGSEGV, SIGBUS) is reported by the parent. The map is just the
  * file's size, so the child fits under the parent's `ulimit -v`.
  */
-/* Does a key or value the walk got lie in the used part of its map? */
-static int walk_outside(const struct store_maps *maps, size_t used, const MDB_val *x)
-{
-	uint64_t off;
-	if (!x->mv_size)
-		return 0; /* nothing is read */
-	if (!maps->known)
-		return x->mv_size > used;
-	return !store_maps_find(maps, x->mv_data, x->mv_size, &off) || off > used || x->mv_size > used - off;
-}
-
 static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, const struct store_maps *maps, size_t used,
 		   char *msg, size_t cap)
 {
@@ -1145,8 +1138,8 @@ static int walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, const struct sto
 	uint64_t n = 0;
 	MDB_val k, v;
 	for (rc = store_mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = store_mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		int key_out = walk_outside(maps, used, &k);
-		if (key_out || walk_outside(maps, used, &v)) {
+		int key_out = !store_maps_fits(maps, k.mv_data, k.mv_size, used, 0);
+		if (key_out || !store_maps_fits(maps, v.mv_data, v.mv_size, used, 0)) {
 			snprintf(msg, cap, "the '%s' B-tree, entry %llu: its %s (%zu bytes) lies outside the %zu bytes the data file uses",
 				 name, (unsigned long long)n + 1, key_out ? "key" : "value", key_out ? k.mv_size : v.mv_size,
 				 used);
@@ -1206,12 +1199,8 @@ static int walk_child(const char *dir, char *msg, size_t cap)
 	maps = before;
 	store_maps_refresh(&maps);
 	store_maps_forget(&maps, &before);
-	MDB_envinfo info;
-	MDB_stat est;
-	size_t used = mdb_env_info(env, &info) || mdb_env_stat(env, &est)
-			      ? (size_t)st.st_size
-			      : (size_t)(info.me_last_pgno + 1) * est.ms_psize;
-	if (used > (size_t)st.st_size)
+	size_t used = used_bytes(env);
+	if (!used || used > (size_t)st.st_size)
 		used = (size_t)st.st_size;
 	MDB_dbi dbi;
 	int bad = 0;

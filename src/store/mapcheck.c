@@ -11,7 +11,7 @@
  * keeps them:
  * store_maps_refresh runs after the environment is opened and after every
  * change of the map size (when no transaction of the process is open, so a
- * reader never sees the list change under it), store_maps_find looks a
+ * reader never sees the list change under it), store_maps_fits looks a
  * pointer up in the kept list with no system call. Adjacent lines of one
  * mapping (the kernel splits a mapping whose pages get different advice)
  * are joined.
@@ -77,7 +77,7 @@ void store_maps_refresh(struct store_maps *m)
 	fclose(f);
 }
 
-int store_maps_find(const struct store_maps *m, const void *p, size_t n, uint64_t *file_off)
+static int find(const struct store_maps *m, const void *p, size_t n, uint64_t *file_off)
 {
 	uintptr_t a = (uintptr_t)p;
 	for (size_t i = 0; i < m->n; i++) {
@@ -90,6 +90,16 @@ int store_maps_find(const struct store_maps *m, const void *p, size_t n, uint64_
 		}
 	}
 	return 0;
+}
+
+int store_maps_fits(const struct store_maps *m, const void *p, size_t n, size_t used, int outside_ok)
+{
+	uint64_t off;
+	if (!n)
+		return 1; /* nothing is read */
+	if (find(m, p, n, &off))
+		return off <= used && n <= used - off;
+	return n <= used && (!m->known || outside_ok);
 }
 
 void store_maps_forget(struct store_maps *m, const struct store_maps *old)

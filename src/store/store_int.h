@@ -38,9 +38,11 @@ int store_entry_in_map(struct store *s, enum store_db db, const MDB_val *k, cons
 /* Read the mappings again: after mdb_env_open and every map size change,
  * with no transaction of the process open. */
 void store_maps_refresh(struct store_maps *m);
-/* 1 and the file offset of p when [p, p+n) lies in one mapping of the
- * file; 0 when it does not (or is not fully inside). */
-int store_maps_find(const struct store_maps *m, const void *p, size_t n, uint64_t *file_off);
+/* 1 when [p, p+n) may be read: it lies in one mapping of the file and
+ * within the file's first `used` bytes, or (n <= used and) it lies in no
+ * mapping while the list knows nothing or `outside_ok` (a write
+ * transaction's own dirty pages); 0: damage, do not read it. */
+int store_maps_fits(const struct store_maps *m, const void *p, size_t n, size_t used, int outside_ok);
 /* Drop from m the mappings `old` already listed (another environment's map
  * of the same file, such as a forked child's parent's). */
 void store_maps_forget(struct store_maps *m, const struct store_maps *old);
